@@ -1,0 +1,177 @@
+//! Admin authorisation: who the bearer is and whether they may act on an org.
+//!
+//! On AWS the HTTP API's JWT authorizer validates the token and the claims arrive in the
+//! request context ([`crate::lambda`]); locally [`LocalJwt`] validates HS256 tokens. Both
+//! put [`Claims`] into the request's extensions; handlers only call [`require_admin`].
+
+use std::collections::HashMap;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::http::ApiError;
+
+/// Clock skew tolerated on `exp` (CONTRACT §4).
+pub const LEEWAY_SECS: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub org: String,
+    pub role: String,
+    pub exp: i64,
+}
+
+impl Claims {
+    /// From an API Gateway JWT authorizer's claim map (all values are strings there).
+    pub fn from_authorizer(claims: &HashMap<String, String>) -> Option<Self> {
+        Some(Self {
+            sub: claims.get("sub")?.clone(),
+            org: claims.get("org")?.clone(),
+            role: claims.get("role")?.clone(),
+            exp: claims.get("exp")?.parse().ok()?,
+        })
+    }
+}
+
+/// What a handler learns from the request: valid claims, or why there are none.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Claims(Claims),
+    Rejected(String),
+}
+
+/// 401 without valid claims; 403 unless they are an admin of `org`.
+pub fn require_admin(caller: Option<&Caller>, org: &str) -> Result<Claims, ApiError> {
+    match caller {
+        None => Err(ApiError::unauthorized("missing bearer token")),
+        Some(Caller::Rejected(why)) => Err(ApiError::unauthorized(why.clone())),
+        Some(Caller::Claims(c)) if c.role != "admin" => Err(ApiError::forbidden(format!(
+            "role {:?} may not manage channels; an admin token is needed",
+            c.role
+        ))),
+        Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(
+            "the token is for another org than the one in the path",
+        )),
+        Some(Caller::Claims(c)) => Ok(c.clone()),
+    }
+}
+
+/// HS256 bearer tokens for the local runner.
+#[derive(Clone)]
+pub struct LocalJwt {
+    enc: EncodingKey,
+    dec: DecodingKey,
+}
+
+impl LocalJwt {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+        }
+    }
+
+    pub fn issue(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = LEEWAY_SECS;
+        v.set_required_spec_claims(&["exp", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".into(),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    "the token's signature is not valid".into()
+                }
+                _ => format!("the token is not valid: {e}"),
+            })
+    }
+
+    /// Middleware: puts a [`Caller`] into the request for [`require_admin`].
+    pub async fn layer(self, mut req: Request, next: Next) -> Response {
+        let header = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
+        let caller = match header {
+            None => None,
+            Some(h) => Some(match h.strip_prefix("Bearer ").map(str::trim) {
+                Some(t) => match self.verify(t) {
+                    Ok(c) => Caller::Claims(c),
+                    Err(why) => Caller::Rejected(why),
+                },
+                None => Caller::Rejected("the Authorization header must be `Bearer <JWT>`".into()),
+            }),
+        };
+        if let Some(c) = caller {
+            req.extensions_mut().insert(c);
+        }
+        next.run(req).await
+    }
+}
+
+/// Convenience for handlers: the caller as the host left it.
+pub fn caller(req_ext: &axum::http::Extensions) -> Option<&Caller> {
+    req_ext.get::<Caller>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(role: &str, org: &str, exp: i64) -> Claims {
+        Claims {
+            sub: "u1".into(),
+            org: org.into(),
+            role: role.into(),
+            exp,
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_are_checked() {
+        let jwt = LocalJwt::new(b"secret-secret-secret-secret-1234");
+        let far = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+        let t = jwt.issue(&claims("admin", "acme", far)).expect("issue");
+        assert_eq!(jwt.verify(&t).expect("valid").org, "acme");
+
+        let other = LocalJwt::new(b"another-secret-another-secret-12");
+        assert!(other.verify(&t).is_err());
+
+        let past = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+        let expired = jwt.issue(&claims("admin", "acme", past)).expect("issue");
+        assert_eq!(jwt.verify(&expired), Err("the token has expired".into()));
+
+        let within_leeway = time::OffsetDateTime::now_utc().unix_timestamp() - 30;
+        let t = jwt
+            .issue(&claims("admin", "acme", within_leeway))
+            .expect("issue");
+        assert!(jwt.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn roles_and_orgs_are_enforced() {
+        let c = |role, org| Caller::Claims(claims(role, org, 0));
+        assert!(require_admin(Some(&c("admin", "acme")), "acme").is_ok());
+        assert_eq!(
+            require_admin(Some(&c("member", "acme")), "acme").map_err(|e| e.status.as_u16()),
+            Err(403)
+        );
+        assert_eq!(
+            require_admin(Some(&c("admin", "other")), "acme").map_err(|e| e.status.as_u16()),
+            Err(403)
+        );
+        assert_eq!(
+            require_admin(None, "acme").map_err(|e| e.status.as_u16()),
+            Err(401)
+        );
+    }
+}

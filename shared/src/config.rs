@@ -1,0 +1,211 @@
+//! Configuration from the environment: the same names in Lambda and locally. Every bad
+//! variable is reported at once, so a deployer fixes them in one round.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
+use crate::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use crate::store::{ChannelStore, SecretStore, StoreError};
+
+pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+    DynamoDb,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub wecom_api_base: String,
+    pub store: StoreKind,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub jwt_secret: Option<SecretString>,
+    pub egress_ips: Vec<IpAddr>,
+    pub table: String,
+    pub secret_prefix: String,
+    pub kms_key_id: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment. `lambda` selects the Lambda defaults (DynamoDB store).
+    pub fn from_env(lambda: bool) -> Result<Self, ConfigError> {
+        Self::from_lookup(lambda, |k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        lambda: bool,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut errors = Vec::new();
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let wecom_api_base = var("WECOM_API_BASE")
+            .unwrap_or_else(|| DEFAULT_API_BASE.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(wecom_api_base.starts_with("http://") || wecom_api_base.starts_with("https://")) {
+            errors.push(format!(
+                "WECOM_API_BASE={wecom_api_base:?}: must start with http:// or https://"
+            ));
+        }
+
+        let store = match var("WECOM_NOTIFY_STORE").as_deref() {
+            None if lambda => StoreKind::DynamoDb,
+            None | Some("embedded") => StoreKind::Embedded,
+            Some("dynamodb") => StoreKind::DynamoDb,
+            Some(other) => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_STORE={other:?}: must be `embedded` or `dynamodb`"
+                ));
+                StoreKind::Embedded
+            }
+        };
+        if lambda && store == StoreKind::Embedded {
+            errors.push("WECOM_NOTIFY_STORE=embedded: Lambda always uses dynamodb".into());
+        }
+
+        let listen_raw = var("WECOM_NOTIFY_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen = listen_raw.parse().unwrap_or_else(|_| {
+            errors.push(format!(
+                "WECOM_NOTIFY_LISTEN={listen_raw:?}: must be an address like 127.0.0.1:3000"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 3000))
+        });
+
+        let public_url = var("WECOM_NOTIFY_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            errors.push(format!(
+                "WECOM_NOTIFY_PUBLIC_URL={u:?}: must start with http:// or https://"
+            ));
+        }
+
+        let mut egress_ips = Vec::new();
+        for part in var("WECOM_NOTIFY_EGRESS_IPS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part.parse() {
+                Ok(ip) => egress_ips.push(ip),
+                Err(_) => errors.push(format!(
+                    "WECOM_NOTIFY_EGRESS_IPS: {part:?} is not an IP address"
+                )),
+            }
+        }
+
+        let cfg = Self {
+            wecom_api_base,
+            store,
+            data_dir: var("WECOM_NOTIFY_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./.wecom-notify")),
+            listen,
+            public_url,
+            jwt_secret: var("WECOM_NOTIFY_JWT_SECRET").map(SecretString::from),
+            egress_ips,
+            table: var("WECOM_NOTIFY_TABLE").unwrap_or_else(|| "wecom-notify".into()),
+            secret_prefix: var("WECOM_NOTIFY_SECRET_PREFIX")
+                .unwrap_or_else(|| "wecom-notify".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
+        };
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError(errors))
+        }
+    }
+
+    pub fn store_label(&self) -> String {
+        match self.store {
+            StoreKind::Embedded => format!("embedded ({})", self.data_dir.display()),
+            StoreKind::DynamoDb => format!(
+                "dynamodb (table {}, secrets {}/…)",
+                self.table, self.secret_prefix
+            ),
+        }
+    }
+}
+
+/// The two stores, built once at start-up and shared by every request.
+#[derive(Clone)]
+pub struct Stores {
+    pub channels: Arc<dyn ChannelStore>,
+    pub secrets: Arc<dyn SecretStore>,
+}
+
+impl Stores {
+    /// Opens the configured stores. For DynamoDB, `ensure_table` creates the table when it is
+    /// missing (local use and tests; a deployed stack already has it).
+    pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {
+        match cfg.store {
+            StoreKind::Embedded => Ok(Self {
+                channels: Arc::new(EmbeddedChannelStore::open(&cfg.data_dir)?),
+                secrets: Arc::new(FileSecretStore::open(&cfg.data_dir)?),
+            }),
+            StoreKind::DynamoDb => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let channels =
+                    DynamoChannelStore::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone());
+                if ensure_table {
+                    channels.ensure_table().await?;
+                }
+                Ok(Self {
+                    channels: Arc::new(channels),
+                    secrets: Arc::new(SecretsManagerStore::new(
+                        aws_sdk_secretsmanager::Client::new(&sdk),
+                        cfg.kms_key_id.clone(),
+                    )),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_lookup(false, |_| None).expect("defaults");
+        assert_eq!(c.wecom_api_base, DEFAULT_API_BASE);
+        assert_eq!(c.store, StoreKind::Embedded);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.table, "wecom-notify");
+        let l = Config::from_lookup(true, |_| None).expect("lambda defaults");
+        assert_eq!(l.store, StoreKind::DynamoDb);
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_at_once() {
+        let err = Config::from_lookup(false, |k| match k {
+            "WECOM_NOTIFY_STORE" => Some("postgres".into()),
+            "WECOM_NOTIFY_LISTEN" => Some("nowhere".into()),
+            "WECOM_NOTIFY_EGRESS_IPS" => Some("203.0.113.10, 999.1.1.1".into()),
+            _ => None,
+        })
+        .expect_err("bad");
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(err.to_string().contains("999.1.1.1"));
+    }
+}

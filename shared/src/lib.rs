@@ -1,0 +1,13 @@
+//! The library every wecom-notify function shares: WeCom callback crypto, the domain, storage
+//! ports and their adapters, configuration and the HTTP edge. It knows no function.
+
+pub mod auth;
+pub mod channel;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod lambda;
+pub mod store;
+pub mod telemetry;
+pub mod xml;

@@ -1,0 +1,151 @@
+//! Storage ports: what the domain needs from the world, and the records it keeps.
+//!
+//! Two adapters implement them: [`dynamo`] (DynamoDB + Secrets Manager, deployed) and
+//! [`embedded`] (redb + a 0600 secret file, local). Both pass the same conformance suite
+//! (`shared/tests/store_conformance.rs`).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{
+    AgentId, AppSecrets, CallbackCheck, CallbackId, ChannelConfig, CorpId, MemberId, OrgId,
+    TestOutcome,
+};
+
+pub mod dynamo;
+pub mod embedded;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the record since it was read; re-read and try again.
+    #[error("the record changed concurrently")]
+    Conflict,
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::fmt::Display) -> Self {
+        Self::Backend(e.to_string())
+    }
+}
+
+/// A member of an org: the key of a binding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberKey {
+    pub org: OrgId,
+    pub member: MemberId,
+}
+
+/// One WeCom self-built app as used by one org. WeCom keeps one Secret, one Token and one
+/// EncodingAESKey per app, so the secret is stored per app, not per member.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AppKey {
+    pub org: OrgId,
+    pub corp_id: CorpId,
+    pub agent_id: AgentId,
+}
+
+/// A member's binding. It exists (unconfigured) as soon as its callback URL was handed out,
+/// so that WeCom's calls before the first save can be diagnosed on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingRecord {
+    pub key: MemberKey,
+    pub callback_id: CallbackId,
+    pub config: Option<ChannelConfig>,
+    pub last_callback_check: Option<CallbackCheck>,
+    pub last_test: Option<TestOutcome>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+    /// Bumped by every configuration change; checks and test results do not bump it.
+    pub revision: u64,
+}
+
+impl BindingRecord {
+    pub fn app_key(&self) -> Option<AppKey> {
+        self.config.as_ref().map(|c| AppKey {
+            org: self.key.org.clone(),
+            corp_id: c.corp_id.clone(),
+            agent_id: c.agent_id,
+        })
+    }
+}
+
+/// An app and the members bound to it. `secret_name` points at an immutable secret: a change
+/// of secrets writes a new one and swaps the pointer, so a reader never sees half an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub key: AppKey,
+    pub secret_name: String,
+    pub members: BTreeSet<MemberId>,
+    pub revision: u64,
+}
+
+/// One write of an app record, guarded by the revision the writer read.
+#[derive(Debug, Clone)]
+pub struct AppWrite {
+    pub key: AppKey,
+    /// `None`: the record must not exist yet.
+    pub expected_revision: Option<u64>,
+    /// `None`: delete it.
+    pub new: Option<AppRecord>,
+}
+
+/// A configuration change, applied atomically or not at all.
+#[derive(Debug, Clone)]
+pub struct ChannelCommit {
+    pub member: MemberKey,
+    pub expected_revision: u64,
+    /// `None` removes the configuration (the binding stays, unconfigured, with its URL).
+    pub config: Option<ChannelConfig>,
+    pub updated_at: OffsetDateTime,
+    pub apps: Vec<AppWrite>,
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError>;
+    /// The binding, created unconfigured (with a fresh callback id) if it does not exist.
+    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError>;
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError>;
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError>;
+    /// Applies the change if every expected revision still holds, else [`StoreError::Conflict`].
+    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError>;
+    /// Sets `last_callback_check` without touching anything else.
+    async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), StoreError>;
+    /// Sets `last_test` without touching anything else.
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError>;
+    /// Configured bindings of one org, ordered by member.
+    async fn list_bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError>;
+    /// True the first time `key` is claimed for this callback within `ttl`: WeCom retries
+    /// pushes, and a retried push must be acted on once.
+    async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Where app secrets live. Secrets are written once under a fresh name and never modified.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn create(&self, name: &str, value: &AppSecrets) -> Result<(), StoreError>;
+    async fn get(&self, name: &str) -> Result<Option<AppSecrets>, StoreError>;
+    /// Deleting a missing secret is not an error.
+    async fn delete(&self, name: &str) -> Result<(), StoreError>;
+}
+
+pub(crate) fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
