@@ -1,0 +1,591 @@
+//! One conformance suite, run against every storage adapter: the embedded store (redb + secret
+//! file) and DynamoDB + Secrets Manager over the real AWS SDK, against the local
+//! AWS-compatible server that `tests/run.sh` starts (moto in server mode).
+
+use std::sync::Arc;
+
+use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
+use shared::domain::{
+    AgentId, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey, MemberId,
+    OrgId, Receiver, SourceColumn, TestOutcome, WeComToken, now,
+};
+use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
+use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use shared::store::{AppKey, ChannelStore, MemberKey, SecretStore};
+
+const KEY_A: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const KEY_B: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+struct Harness {
+    svc: Arc<ChannelService>,
+    channels: Arc<dyn ChannelStore>,
+    secrets: Arc<dyn SecretStore>,
+    /// Everything the record store holds, as text, to look for leaked secrets.
+    dump: Box<dyn Fn() -> Dump + Send + Sync>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+type Dump = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
+
+async fn embedded() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let channels: Arc<dyn ChannelStore> =
+        Arc::new(EmbeddedChannelStore::open(dir.path()).expect("open redb"));
+    let secrets: Arc<dyn SecretStore> =
+        Arc::new(FileSecretStore::open(dir.path()).expect("open secrets"));
+    let records = dir.path().join("records.redb");
+    Harness {
+        svc: Arc::new(ChannelService::new(
+            channels.clone(),
+            secrets.clone(),
+            "wn-test",
+        )),
+        channels,
+        secrets,
+        dump: Box::new(move || {
+            let records = records.clone();
+            Box::pin(async move {
+                String::from_utf8_lossy(&std::fs::read(&records).expect("read redb")).into_owned()
+            })
+        }),
+        _dir: Some(dir),
+    }
+}
+
+async fn dynamo() -> Harness {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set: the DynamoDB/Secrets Manager conformance tests need the \
+         local AWS-compatible server. Run them through tests/run.sh, which starts moto."
+    );
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = format!("wn-conf-{}", uuid::Uuid::new_v4().simple());
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = DynamoChannelStore::new(client.clone(), table.clone());
+    store.ensure_table().await.expect("create table in moto");
+    let channels: Arc<dyn ChannelStore> = Arc::new(store);
+    let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManagerStore::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        None,
+    ));
+    let prefix = format!("wn-test-{}", uuid::Uuid::new_v4().simple());
+    Harness {
+        svc: Arc::new(ChannelService::new(
+            channels.clone(),
+            secrets.clone(),
+            prefix,
+        )),
+        channels,
+        secrets,
+        dump: Box::new(move || {
+            let client = client.clone();
+            let table = table.clone();
+            Box::pin(async move {
+                let out = client.scan().table_name(table).send().await.expect("scan");
+                format!("{:?}", out.items())
+            })
+        }),
+        _dir: None,
+    }
+}
+
+fn key(org: &str, member: &str) -> MemberKey {
+    MemberKey {
+        org: OrgId::parse(org).expect("org"),
+        member: MemberId::parse(member).expect("member"),
+    }
+}
+
+fn full(corp: &str, agent: i64, secret: &str, token: &str, aes: &str) -> ChannelUpdate {
+    ChannelUpdate {
+        corp_id: CorpId::parse(corp).expect("corp"),
+        agent_id: AgentId::parse(agent).expect("agent"),
+        receiver: Receiver::parse(SourceColumn::Phone, "13800000000").expect("phone"),
+        app_secret: Some(AppSecret::parse(secret).expect("secret")),
+        token: Some(WeComToken::parse(token).expect("token")),
+        encoding_aes_key: Some(EncodingAesKey::parse(aes).expect("aes")),
+    }
+}
+
+fn bare(corp: &str, agent: i64) -> ChannelUpdate {
+    ChannelUpdate {
+        app_secret: None,
+        token: None,
+        encoding_aes_key: None,
+        ..full(corp, agent, "x", "xxx", KEY_A)
+    }
+}
+
+async fn secrets_of(h: &Harness, k: &MemberKey) -> (String, String, String) {
+    let rec = h.svc.binding(k).await.expect("binding");
+    let r = h
+        .svc
+        .resolve(rec)
+        .await
+        .expect("resolve")
+        .expect("configured");
+    (
+        r.secrets.app_secret.expose().to_owned(),
+        r.secrets.token.expose().to_owned(),
+        r.secrets.encoding_aes_key.expose().to_owned(),
+    )
+}
+
+async fn create_and_read(h: Harness) {
+    let k = key("acme", "alice");
+    let before = h.svc.binding(&k).await.expect("stub");
+    assert!(before.config.is_none());
+    let saved = h
+        .svc
+        .save(&k, full("ww01", 1000002, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    assert_eq!(
+        saved.callback_id, before.callback_id,
+        "callback id is stable"
+    );
+    let cfg = saved.config.clone().expect("configured");
+    assert_eq!(cfg.corp_id.as_str(), "ww01");
+    assert_eq!(cfg.agent_id.get(), 1000002);
+    assert_eq!(cfg.receiver, Receiver::Phone("13800000000".into()));
+    assert!(saved.updated_at.is_some());
+    assert_eq!(
+        secrets_of(&h, &k).await,
+        ("secret-one".into(), "tokenOne".into(), KEY_A.into())
+    );
+    assert_eq!(h.channels.binding(&k).await.expect("read"), Some(saved));
+}
+
+async fn first_save_needs_every_secret(h: Harness) {
+    let k = key("acme", "alice");
+    let err = h
+        .svc
+        .save(&k, bare("ww01", 7))
+        .await
+        .expect_err("no secrets yet");
+    assert!(
+        matches!(err, ChannelError::MissingSecret("app_secret")),
+        "{err:?}"
+    );
+    assert!(
+        h.channels
+            .binding(&k)
+            .await
+            .expect("read")
+            .expect("stub")
+            .config
+            .is_none()
+    );
+}
+
+async fn update_with_secret_omitted_keeps_the_old_one(h: Harness) {
+    let k = key("acme", "alice");
+    h.svc
+        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    let mut u = bare("ww01", 7);
+    u.token = Some(WeComToken::parse("tokenTwo").expect("token"));
+    u.receiver = Receiver::parse(SourceColumn::Email, "alice@example.com").expect("email");
+    let saved = h.svc.save(&k, u).await.expect("update");
+    assert_eq!(
+        saved.config.expect("cfg").receiver,
+        Receiver::Email("alice@example.com".into())
+    );
+    assert_eq!(
+        secrets_of(&h, &k).await,
+        ("secret-one".into(), "tokenTwo".into(), KEY_A.into())
+    );
+    // Moving to another AgentId with nothing re-sent carries the secrets along.
+    let moved = h.svc.save(&k, bare("ww01", 8)).await.expect("move");
+    assert_eq!(moved.config.expect("cfg").agent_id.get(), 8);
+    assert_eq!(
+        secrets_of(&h, &k).await,
+        ("secret-one".into(), "tokenTwo".into(), KEY_A.into())
+    );
+    let old_app = AppKey {
+        org: k.org.clone(),
+        corp_id: CorpId::parse("ww01").expect("corp"),
+        agent_id: AgentId::parse(7).expect("agent"),
+    };
+    assert_eq!(
+        h.channels.app(&old_app).await.expect("read"),
+        None,
+        "old app released"
+    );
+}
+
+async fn delete_removes_secrets(h: Harness) {
+    let k = key("acme", "alice");
+    let saved = h
+        .svc
+        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    let app_key = saved.app_key().expect("app");
+    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert!(
+        h.secrets
+            .get(&app.secret_name)
+            .await
+            .expect("get")
+            .is_some()
+    );
+
+    h.svc.delete(&k).await.expect("delete");
+    let after = h
+        .channels
+        .binding(&k)
+        .await
+        .expect("read")
+        .expect("stub stays");
+    assert!(after.config.is_none());
+    assert_eq!(
+        after.callback_id, saved.callback_id,
+        "URL survives a delete"
+    );
+    assert_eq!(h.channels.app(&app_key).await.expect("read"), None);
+    assert!(
+        h.secrets
+            .get(&app.secret_name)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(h.svc.resolve(after).await.expect("resolve").is_none());
+    // Deleting again is fine.
+    h.svc.delete(&k).await.expect("idempotent");
+}
+
+async fn list_per_org_and_org_isolation(h: Harness) {
+    for m in ["bob", "alice"] {
+        h.svc
+            .save(
+                &key("acme", m),
+                full("ww01", 7, "acme-secret", "tokenAcme", KEY_A),
+            )
+            .await
+            .expect("save acme");
+    }
+    h.svc
+        .save(
+            &key("other", "carol"),
+            full("ww01", 7, "other-secret", "tokenOther", KEY_B),
+        )
+        .await
+        .expect("save other");
+    h.svc.binding(&key("acme", "unsaved")).await.expect("stub");
+
+    let acme: Vec<String> = h
+        .svc
+        .list(&OrgId::parse("acme").expect("org"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|b| b.key.member.to_string())
+        .collect();
+    assert_eq!(acme, ["alice", "bob"], "configured only, ordered by member");
+    let other = h
+        .svc
+        .list(&OrgId::parse("other").expect("org"))
+        .await
+        .expect("list");
+    assert_eq!(other.len(), 1);
+    assert!(
+        h.svc
+            .binding(&key("other", "alice"))
+            .await
+            .expect("read")
+            .config
+            .is_none(),
+        "same member name in another org is another binding"
+    );
+    // Same WeCom app in two orgs: separate secrets, and deleting one leaves the other.
+    assert_eq!(secrets_of(&h, &key("acme", "alice")).await.0, "acme-secret");
+    assert_eq!(
+        secrets_of(&h, &key("other", "carol")).await.0,
+        "other-secret"
+    );
+    h.svc.delete(&key("other", "carol")).await.expect("delete");
+    assert_eq!(secrets_of(&h, &key("acme", "bob")).await.0, "acme-secret");
+}
+
+async fn members_of_one_app_share_its_secrets(h: Harness) {
+    let (a, b) = (key("acme", "alice"), key("acme", "bob"));
+    h.svc
+        .save(&a, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save a");
+    h.svc
+        .save(&b, bare("ww01", 7))
+        .await
+        .expect("b reuses the app's secrets");
+    assert_eq!(secrets_of(&h, &b).await.1, "tokenOne");
+    let mut u = bare("ww01", 7);
+    u.token = Some(WeComToken::parse("tokenTwo").expect("token"));
+    h.svc.save(&b, u).await.expect("b re-copies the Token");
+    assert_eq!(
+        secrets_of(&h, &a).await.1,
+        "tokenTwo",
+        "WeCom has one Token per app"
+    );
+
+    let app_key = h.svc.binding(&a).await.expect("a").app_key().expect("app");
+    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert_eq!(app.members.len(), 2);
+    h.svc.delete(&a).await.expect("delete a");
+    assert!(
+        h.secrets
+            .get(&app.secret_name)
+            .await
+            .expect("get")
+            .is_some(),
+        "bob still uses it"
+    );
+    h.svc.delete(&b).await.expect("delete b");
+    assert!(
+        h.secrets
+            .get(&app.secret_name)
+            .await
+            .expect("get")
+            .is_none()
+    );
+}
+
+async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
+    let k = key("acme", "alice");
+    h.svc
+        .save(&k, full("ww01", 7, "secret-zero", "tokenZero", KEY_A))
+        .await
+        .expect("save");
+    for round in 0..4 {
+        let token = format!("tokenRound{round}");
+        let secret = format!("secret-round-{round}");
+        let mut by_token = bare("ww01", 7);
+        by_token.token = Some(WeComToken::parse(&token).expect("token"));
+        let mut by_secret = bare("ww01", 7);
+        by_secret.app_secret = Some(AppSecret::parse(&secret).expect("secret"));
+        let check = CallbackCheck {
+            at: now(),
+            ok: false,
+            diagnosis: Some(Diagnosis::SignatureMismatch),
+            hint: Some(format!("round {round}")),
+        };
+        let (s1, s2, s3) = (h.svc.clone(), h.svc.clone(), h.svc.clone());
+        let (k1, k2, k3) = (k.clone(), k.clone(), k.clone());
+        let t1 = tokio::spawn(async move { s1.save(&k1, by_token).await });
+        let t2 = tokio::spawn(async move { s2.save(&k2, by_secret).await });
+        let c = check.clone();
+        let t3 = tokio::spawn(async move { s3.record_callback_check(&k3, &c).await });
+        t1.await.expect("join").expect("save token");
+        t2.await.expect("join").expect("save secret");
+        t3.await.expect("join").expect("record check");
+        assert_eq!(
+            secrets_of(&h, &k).await,
+            (secret, token, KEY_A.into()),
+            "round {round}: both concurrent fields survive"
+        );
+        let rec = h.svc.binding(&k).await.expect("read");
+        assert_eq!(rec.last_callback_check, Some(check), "round {round}");
+        assert!(rec.config.is_some());
+    }
+    // Only the live secret remains: the losers' and replaced ones were removed.
+    let app_key = h.svc.binding(&k).await.expect("b").app_key().expect("app");
+    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert!(
+        h.secrets
+            .get(&app.secret_name)
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
+
+async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
+    let k = key("acme", "alice");
+    let stub = h.svc.binding(&k).await.expect("stub");
+    let check = CallbackCheck {
+        at: now(),
+        ok: false,
+        diagnosis: Some(Diagnosis::NoBinding),
+        hint: Some("save first".into()),
+    };
+    h.svc
+        .record_callback_check(&k, &check)
+        .await
+        .expect("record on stub");
+    let saved = h
+        .svc
+        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    assert_eq!(
+        saved.last_callback_check,
+        Some(check),
+        "a save keeps the last check"
+    );
+    let test = TestOutcome {
+        at: now(),
+        result: "successful".into(),
+        wecom_errcode: None,
+        hint: None,
+    };
+    h.svc.record_test(&k, &test).await.expect("record test");
+    let rec = h.svc.binding(&k).await.expect("read");
+    assert_eq!(rec.last_test, Some(test));
+    assert_eq!(
+        rec.revision, saved.revision,
+        "results do not bump the revision"
+    );
+    assert_eq!(rec.callback_id, stub.callback_id);
+    // Recording on a member that never existed creates nothing.
+    let ghost = key("acme", "ghost");
+    h.channels
+        .record_callback_check(&ghost, &rec.last_callback_check.clone().expect("check"))
+        .await
+        .expect("no-op");
+    assert_eq!(h.channels.binding(&ghost).await.expect("read"), None);
+}
+
+async fn callback_ids_resolve_to_their_member(h: Harness) {
+    let k = key("acme", "alice");
+    let a = h.svc.binding(&k).await.expect("stub");
+    let again = h.svc.binding(&k).await.expect("again");
+    assert_eq!(a.callback_id, again.callback_id);
+    assert_eq!(
+        h.channels
+            .resolve_callback(&a.callback_id)
+            .await
+            .expect("resolve"),
+        Some(k.clone())
+    );
+    let other = h.svc.binding(&key("acme", "bob")).await.expect("stub");
+    assert_ne!(other.callback_id, a.callback_id);
+    assert_eq!(
+        h.channels
+            .resolve_callback(&CallbackId::random())
+            .await
+            .expect("resolve"),
+        None
+    );
+    // Concurrent first reads agree on one id.
+    let k2 = key("acme", "carol");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (svc, k2) = (h.svc.clone(), k2.clone());
+        tasks.push(tokio::spawn(async move { svc.binding(&k2).await }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        ids.insert(t.await.expect("join").expect("binding").callback_id);
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+async fn pushes_are_claimed_once(h: Harness) {
+    let id = h
+        .svc
+        .binding(&key("acme", "alice"))
+        .await
+        .expect("stub")
+        .callback_id;
+    let ttl = std::time::Duration::from_secs(600);
+    assert!(
+        h.channels
+            .claim_push(&id, "msg:1", ttl)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !h.channels
+            .claim_push(&id, "msg:1", ttl)
+            .await
+            .expect("again")
+    );
+    assert!(
+        h.channels
+            .claim_push(&id, "msg:2", ttl)
+            .await
+            .expect("other")
+    );
+    let zero = std::time::Duration::from_secs(0);
+    assert!(
+        h.channels
+            .claim_push(&id, "msg:3", zero)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        h.channels
+            .claim_push(&id, "msg:3", ttl)
+            .await
+            .expect("expired"),
+        "an expired claim can be taken again"
+    );
+}
+
+async fn secrets_never_reach_the_record_store(h: Harness) {
+    h.svc
+        .save(
+            &key("acme", "alice"),
+            full("ww01", 7, "SuperSecretValue42", "TokenValue99", KEY_B),
+        )
+        .await
+        .expect("save");
+    let dump = (h.dump)().await;
+    assert!(dump.contains("ww01"), "the dump does show the record");
+    for secret in ["SuperSecretValue42", "TokenValue99", KEY_B] {
+        assert!(
+            !dump.contains(secret),
+            "{secret} leaked into the record store"
+        );
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::embedded().await).await
+                }
+            )*
+        }
+        mod dynamodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::dynamo().await).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    create_and_read,
+    first_save_needs_every_secret,
+    update_with_secret_omitted_keeps_the_old_one,
+    delete_removes_secrets,
+    list_per_org_and_org_isolation,
+    members_of_one_app_share_its_secrets,
+    concurrent_updates_do_not_lose_a_field,
+    checks_and_tests_are_recorded_without_touching_config,
+    callback_ids_resolve_to_their_member,
+    pushes_are_claimed_once,
+    secrets_never_reach_the_record_store,
+);
+
+#[cfg(unix)]
+#[test]
+fn the_local_secret_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileSecretStore::open(dir.path()).expect("open");
+    let mode = std::fs::metadata(store.path())
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
