@@ -73,6 +73,17 @@ impl ChannelService {
         }
     }
 
+    /// One cheap read from each store, so the TLS handshakes happen during a Lambda's init
+    /// and not inside WeCom's one-second verification deadline. Errors are irrelevant here.
+    pub async fn warm_up(&self) {
+        let probe = CallbackId::random();
+        let _ = self.channels.resolve_callback(&probe).await;
+        let _ = self
+            .secrets
+            .get(&format!("{}/warm-up/{probe}", self.secret_prefix))
+            .await;
+    }
+
     pub fn store(&self) -> &Arc<dyn ChannelStore> {
         &self.channels
     }

@@ -1,1 +1,363 @@
+//! callback: the public URL on WeCom's "API Receive Message" page (CONTRACT §7).
+//!
+//! GET answers WeCom's URL verification with the decrypted echostr; POST takes message and
+//! event pushes. Every failed verification is recorded on the member's binding as
+//! `last_callback_check`, with a diagnosis and the value the admin has to re-copy.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use shared::channel::{ChannelError, ChannelService, ResolvedBinding};
+use shared::crypto::{CallbackCrypto, CryptoError, Signed};
+use shared::domain::{CallbackCheck, CallbackId, Diagnosis, now};
+use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, too_large};
+use shared::store::BindingRecord;
+use shared::xml::PushMessage;
+
+/// WeCom retries a push for well under a day; a claim outlives every retry.
+const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub channels: Arc<ChannelService>,
+}
+
+/// What the callback function can fail with; each is answered with the contract's error
+/// format and, where a binding is known, recorded as its diagnosis.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("this callback URL is not known")]
+    UnknownCallback,
+    #[error("{diagnosis:?}: {message}")]
+    Check {
+        diagnosis: Diagnosis,
+        message: String,
+        hint: String,
+    },
+    #[error("body too large")]
+    TooLarge,
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
+
+impl IntoResponse for CallbackError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::UnknownCallback => ApiError::not_found("this callback URL is not known")
+                .hint("Copy the callback_url from GET …/wecom-channel again; it is specific to one member.")
+                .into_response(),
+            Self::Check {
+                diagnosis,
+                message,
+                hint,
+            } => {
+                let status = match diagnosis {
+                    Diagnosis::NoBinding => StatusCode::NOT_FOUND,
+                    Diagnosis::SignatureMismatch | Diagnosis::CorpIdMismatch => {
+                        StatusCode::FORBIDDEN
+                    }
+                    Diagnosis::DecryptFailed | Diagnosis::BadRequest => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, diagnosis.as_str(), message)
+                    .hint(hint)
+                    .into_response()
+            }
+            Self::TooLarge => too_large().into_response(),
+            Self::Channel(e) => {
+                tracing::error!(error = %e, "store failure on callback");
+                // 503 makes WeCom retry a push later instead of losing it.
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the channel store could not be reached",
+                )
+                .into_response()
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/wecom/callback/{id}",
+            get(verify_url)
+                .post(receive_push)
+                .fallback(method_not_allowed),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Query values percent-decoded *without* turning `+` into a space: WeCom's base64 may carry
+/// a literal `+`, and the signature covers it as is.
+pub fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        out.entry(decode(k)).or_insert_with(|| decode(v));
+    }
+    out
+}
+
+fn check_failed(
+    diagnosis: Diagnosis,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> CallbackError {
+    CallbackError::Check {
+        diagnosis,
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+const HINT_NO_BINDING: &str = "WeCom called this URL before the channel was saved here. Save the channel first (PUT …/wecom-channel with corp_id, app_secret, agent_id, source_column, receiver, token, encoding_aes_key), then press Save on WeCom's API Receive Message page again.";
+const HINT_SIGNATURE: &str = "The Token saved here differs from the Token on WeCom's API Receive Message page. Copy the Token from that page (or click Random there and copy the new one), save it here with PUT …/wecom-channel, then press Save in WeCom again.";
+const HINT_DECRYPT: &str = "The Token matches but the EncodingAESKey does not: the message did not decrypt. Copy the EncodingAESKey from WeCom's API Receive Message page, save it here with PUT …/wecom-channel, then press Save in WeCom again.";
+const HINT_BAD_REQUEST: &str = "WeCom sends msg_signature, timestamp, nonce (and echostr on verification) itself. If you opened this URL by hand, that is expected; otherwise check that a proxy in front of the callback URL keeps the query string intact.";
+
+fn hint_corp(expected: &str, found: &str) -> String {
+    format!(
+        "The message was encrypted for CorpID {found}, but this channel is saved with CorpID {expected}. Copy the CorpID from WeCom admin > My Company > Company Info, save it here, then press Save in WeCom again."
+    )
+}
+
+fn from_crypto(e: CryptoError) -> CallbackError {
+    match e {
+        CryptoError::Signature => check_failed(
+            Diagnosis::SignatureMismatch,
+            "msg_signature does not match the saved Token",
+            HINT_SIGNATURE,
+        ),
+        CryptoError::Key | CryptoError::Decrypt(_) | CryptoError::BadBuffer(_) => check_failed(
+            Diagnosis::DecryptFailed,
+            format!("the signature matched but the message did not decrypt: {e}"),
+            HINT_DECRYPT,
+        ),
+        CryptoError::ReceiveId { expected, found } => check_failed(
+            Diagnosis::CorpIdMismatch,
+            format!("the message is for CorpID {found}, not {expected}"),
+            hint_corp(&expected, &found),
+        ),
+        CryptoError::Base64 | CryptoError::Envelope(_) => check_failed(
+            Diagnosis::BadRequest,
+            format!("the request is not a WeCom callback: {e}"),
+            HINT_BAD_REQUEST,
+        ),
+    }
+}
+
+/// The binding for a callback id, or why there is none.
+async fn binding_for(st: &AppState, id: &str) -> Result<BindingRecord, CallbackError> {
+    let id = CallbackId::parse(id).map_err(|_| CallbackError::UnknownCallback)?;
+    st.channels
+        .by_callback(&id)
+        .await?
+        .ok_or(CallbackError::UnknownCallback)
+}
+
+/// Runs one verification and records its outcome on the binding.
+async fn checked<T>(
+    st: &AppState,
+    rec: &BindingRecord,
+    record_success: bool,
+    f: impl AsyncFnOnce(ResolvedBinding) -> Result<T, CallbackError>,
+) -> Result<T, CallbackError> {
+    let outcome = match st.channels.resolve(rec.clone()).await {
+        Ok(Some(resolved)) => f(resolved).await,
+        Ok(None) => Err(check_failed(
+            Diagnosis::NoBinding,
+            "no channel is saved for this callback URL yet",
+            HINT_NO_BINDING,
+        )),
+        Err(e) => Err(e.into()),
+    };
+    let check = match &outcome {
+        Ok(_) if record_success => Some(CallbackCheck {
+            at: now(),
+            ok: true,
+            diagnosis: None,
+            hint: None,
+        }),
+        Ok(_) => None,
+        Err(CallbackError::Check {
+            diagnosis, hint, ..
+        }) => Some(CallbackCheck {
+            at: now(),
+            ok: false,
+            diagnosis: Some(*diagnosis),
+            hint: Some(hint.clone()),
+        }),
+        Err(_) => None,
+    };
+    if let Some(check) = check {
+        tracing::info!(org = %rec.key.org, member = %rec.key.member, ok = check.ok,
+            diagnosis = ?check.diagnosis, "callback check");
+        if let Err(e) = st.channels.record_callback_check(&rec.key, &check).await {
+            // The answer to WeCom matters more than the record; log and go on.
+            tracing::warn!(error = %e, "could not record the callback check");
+        }
+    }
+    outcome
+}
+
+struct SignedQuery {
+    msg_signature: String,
+    timestamp: String,
+    nonce: String,
+}
+
+fn signed_query(q: &HashMap<String, String>) -> Result<SignedQuery, CallbackError> {
+    let get = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+    match (get("msg_signature"), get("timestamp"), get("nonce")) {
+        (Some(msg_signature), Some(timestamp), Some(nonce)) => Ok(SignedQuery {
+            msg_signature,
+            timestamp,
+            nonce,
+        }),
+        _ => Err(check_failed(
+            Diagnosis::BadRequest,
+            "msg_signature, timestamp and nonce are required",
+            HINT_BAD_REQUEST,
+        )),
+    }
+}
+
+impl SignedQuery {
+    fn signed(&self) -> Signed<'_> {
+        Signed {
+            msg_signature: &self.msg_signature,
+            timestamp: &self.timestamp,
+            nonce: &self.nonce,
+        }
+    }
+}
+
+fn crypto_for(b: &ResolvedBinding) -> Result<CallbackCrypto, CallbackError> {
+    CallbackCrypto::new(
+        b.secrets.token.expose(),
+        b.secrets.encoding_aes_key.expose(),
+        b.config.corp_id.as_str(),
+    )
+    .map_err(from_crypto)
+}
+
+/// GET: URL verification. The answer is the plaintext alone: no quotes, no newline.
+async fn verify_url(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, CallbackError> {
+    let rec = binding_for(&st, &id).await?;
+    let q = parse_query(raw.as_deref());
+    let plain = checked(&st, &rec, true, async |b| {
+        let signed = signed_query(&q)?;
+        let echostr = q.get("echostr").filter(|e| !e.is_empty()).ok_or_else(|| {
+            check_failed(
+                Diagnosis::BadRequest,
+                "echostr is required",
+                HINT_BAD_REQUEST,
+            )
+        })?;
+        if base64::engine::general_purpose::STANDARD
+            .decode(echostr)
+            .is_err()
+        {
+            return Err(check_failed(
+                Diagnosis::BadRequest,
+                "echostr is not base64",
+                HINT_BAD_REQUEST,
+            ));
+        }
+        crypto_for(&b)?
+            .verify_url(signed.signed(), echostr)
+            .map_err(from_crypto)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response())
+}
+
+/// POST: a message or event push. Verified, decrypted, deduplicated, acted on, and answered
+/// with an empty 200 (WeCom's "received").
+async fn receive_push(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, CallbackError> {
+    let rec = binding_for(&st, &id).await?;
+    let body = Bytes::from_request(req, &()).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            CallbackError::TooLarge
+        } else {
+            check_failed(Diagnosis::BadRequest, rej.body_text(), HINT_BAD_REQUEST)
+        }
+    })?;
+    let q = parse_query(raw.as_deref());
+    // Record a success only when it changes what the admin sees: pushes can be frequent.
+    let was_ok = rec.last_callback_check.as_ref().is_some_and(|c| c.ok);
+    let (plain, resolved) = checked(&st, &rec, !was_ok, async |b| {
+        let signed = signed_query(&q)?;
+        let text = std::str::from_utf8(&body).map_err(|_| {
+            check_failed(
+                Diagnosis::BadRequest,
+                "the body is not UTF-8 XML",
+                HINT_BAD_REQUEST,
+            )
+        })?;
+        let plain = crypto_for(&b)?
+            .decrypt_push(signed.signed(), text)
+            .map_err(from_crypto)?;
+        Ok((plain, b))
+    })
+    .await?;
+
+    match PushMessage::parse(&plain) {
+        Ok(msg) => {
+            let first = match msg.dedup_key() {
+                Some(k) => st
+                    .channels
+                    .store()
+                    .claim_push(&resolved.record.callback_id, &k, PUSH_DEDUP_TTL)
+                    .await
+                    .map_err(ChannelError::from)?,
+                None => true,
+            };
+            if first {
+                act_on(&resolved, &msg);
+            } else {
+                tracing::debug!("duplicate push ignored");
+            }
+        }
+        // Authentic but not understood: retrying cannot help, so acknowledge it.
+        Err(e) => tracing::warn!(error = %e, "push decrypted but not understood"),
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
+fn act_on(b: &ResolvedBinding, msg: &PushMessage) {
+    tracing::info!(
+        org = %b.record.key.org,
+        member = %b.record.key.member,
+        msg_type = msg.msg_type.as_deref().unwrap_or(""),
+        event = msg.event.as_deref().unwrap_or(""),
+        "push received"
+    );
+    if let Some(user) = msg.changed_contact() {
+        tracing::info!(userid = user, "contact changed");
+    }
+}

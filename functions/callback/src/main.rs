@@ -1,1 +1,21 @@
-fn main() {}
+//! Lambda entry point: configuration and clients once at init, warmed, then the router.
+
+use std::sync::Arc;
+
+use callback::{AppState, router};
+use shared::channel::ChannelService;
+use shared::config::{Config, Stores};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init(true);
+    let cfg = Config::from_env(true)?;
+    let stores = Stores::open(&cfg, false).await?;
+    let channels = Arc::new(ChannelService::new(
+        stores.channels,
+        stores.secrets,
+        cfg.secret_prefix.clone(),
+    ));
+    channels.warm_up().await;
+    lambda_http::run(router(AppState { channels })).await
+}

@@ -1,1 +1,150 @@
-fn main() {}
+//! The all-in-one local runner: every function's router behind one listener, the embedded
+//! store by default, HS256 bearer tokens. The only place that composes functions.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn;
+use axum::routing::get;
+use shared::auth::{Claims, LocalJwt};
+use shared::channel::ChannelService;
+use shared::config::{Config, Stores};
+use shared::http::{PublicBase, not_found_fallback};
+
+#[derive(Debug, thiserror::Error)]
+enum LocalError {
+    #[error(transparent)]
+    Config(#[from] shared::config::ConfigError),
+    #[error("could not open the store: {0}")]
+    Store(#[from] shared::store::StoreError),
+    #[error("{0}")]
+    Io(String),
+    #[error("could not issue the admin token: {0}")]
+    Token(#[from] jsonwebtoken::errors::Error),
+}
+
+/// How long the printed demo token is valid.
+const DEMO_TOKEN_DAYS: i64 = 30;
+
+#[tokio::main]
+async fn main() {
+    shared::telemetry::init(false);
+    if let Err(e) = run().await {
+        eprintln!("wecom-notify: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), LocalError> {
+    let cfg = Config::from_env(false)?;
+    let stores = Stores::open(&cfg, true).await?;
+    let (jwt, generated) = match &cfg.jwt_secret {
+        Some(s) => (
+            LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
+            false,
+        ),
+        None => (LocalJwt::new(&data_dir_secret(&cfg.data_dir)?), true),
+    };
+    let channels = Arc::new(ChannelService::new(
+        stores.channels,
+        stores.secrets,
+        cfg.secret_prefix.clone(),
+    ));
+    let egress_ips: Vec<String> = cfg.egress_ips.iter().map(ToString::to_string).collect();
+    let base = PublicBase(
+        cfg.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", cfg.listen)),
+    );
+
+    let admin = channel_config::router(channel_config::AppState {
+        channels: channels.clone(),
+        egress_ips,
+    })
+    .layer(from_fn(move |req, next| jwt.clone().layer(req, next)));
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(admin)
+        .merge(callback::router(callback::AppState { channels }))
+        .fallback(not_found_fallback)
+        .layer(axum::Extension(base.clone()));
+
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| LocalError::Io(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LocalError::Io(e.to_string()))?;
+    println!("wecom-notify local runner");
+    println!("  listening on  http://{addr}");
+    println!("  store         {}", cfg.store_label());
+    println!("  callback base {}", base.0);
+    println!("  WeCom API     {}", cfg.wecom_api_base);
+    if generated {
+        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + DEMO_TOKEN_DAYS * 86_400;
+        let token = LocalJwt::new(&data_dir_secret(&cfg.data_dir)?).issue(&Claims {
+            sub: "local-admin".into(),
+            org: "demo".into(),
+            role: "admin".into(),
+            exp,
+        })?;
+        println!("  admin token for org `demo` (valid {DEMO_TOKEN_DAYS} days):");
+        println!("  {token}");
+    } else {
+        println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
+    }
+    let _ = std::io::stdout().flush();
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| LocalError::Io(e.to_string()))
+}
+
+/// The HS256 secret of this data directory, created (mode 0600) on first start so tokens
+/// survive restarts.
+fn data_dir_secret(dir: &Path) -> Result<Vec<u8>, LocalError> {
+    let path = dir.join("jwt-secret");
+    let io = |e: std::io::Error| LocalError::Io(format!("{}: {e}", path.display()));
+    match std::fs::read(&path) {
+        Ok(b) if b.len() >= 32 => return Ok(b),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let secret: [u8; 32] = rand::random();
+    let text = hex::encode(secret);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(io)?;
+    Ok(text.into_bytes())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
