@@ -101,16 +101,13 @@ impl LocalJwt {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned);
-        let caller = match header {
-            None => None,
-            Some(h) => Some(match h.strip_prefix("Bearer ").map(str::trim) {
-                Some(t) => match self.verify(t) {
-                    Ok(c) => Caller::Claims(c),
-                    Err(why) => Caller::Rejected(why),
-                },
-                None => Caller::Rejected("the Authorization header must be `Bearer <JWT>`".into()),
-            }),
-        };
+        let caller = header.map(|h| match h.strip_prefix("Bearer ").map(str::trim) {
+            Some(t) => match self.verify(t) {
+                Ok(c) => Caller::Claims(c),
+                Err(why) => Caller::Rejected(why),
+            },
+            None => Caller::Rejected("the Authorization header must be `Bearer <JWT>`".into()),
+        });
         if let Some(c) = caller {
             req.extensions_mut().insert(c);
         }

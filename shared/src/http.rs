@@ -10,9 +10,13 @@ use serde_json::{Map, Value, json};
 /// Bodies over this size are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// `{"error": {"code", "message", "hint"?, "field"?, …}}` with a status.
+/// `{"error": {"code", "message", "hint"?, "field"?, …}}` with a status. Boxed: it travels
+/// in every `Result` of the HTTP layer.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorParts>);
+
+#[derive(Debug, Clone)]
+pub struct ApiErrorParts {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
@@ -23,16 +27,29 @@ pub struct ApiError {
     pub top: Map<String, Value>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorParts;
+    fn deref(&self) -> &ApiErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorParts {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ApiErrorParts {
             status,
             code: code.into(),
             message: message.into(),
             hint: None,
             extra: Map::new(),
             top: Map::new(),
-        }
+        }))
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

@@ -1,1 +1,160 @@
+//! Helpers for the end-to-end tests: start the local runner binary like a user would and
+//! talk to it over HTTP only.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The runner binary built by `cargo build` (tests/run.sh builds it before the tests).
+pub fn runner_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("WECOM_NOTIFY_LOCAL_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/wecom-notify-local");
+    assert!(
+        bin.exists(),
+        "{} does not exist: build it with `cargo build -p wecom-notify-local` (tests/run.sh does) \
+         or point WECOM_NOTIFY_LOCAL_BIN at it",
+        bin.display()
+    );
+    bin
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running local runner; killed when dropped.
+pub struct Runner {
+    child: Child,
+    pub base: String,
+    /// The admin token for org `demo` the runner printed.
+    pub token: String,
+    /// Everything the runner printed so far (stdout and stderr).
+    pub output: Arc<Mutex<String>>,
+}
+
+impl Runner {
+    /// Starts the runner on a free port with `data_dir`, waits for `/healthz`.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(runner_binary());
+        cmd.env("WECOM_NOTIFY_DATA_DIR", data_dir)
+            .env("WECOM_NOTIFY_LISTEN", format!("127.0.0.1:{port}"))
+            .env_remove("WECOM_NOTIFY_JWT_SECRET")
+            .env_remove("WECOM_NOTIFY_STORE")
+            .env_remove("WECOM_NOTIFY_PUBLIC_URL")
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the runner");
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let out = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Ok(mut o) = out.lock() {
+                        o.push_str(&line);
+                        o.push('\n');
+                    }
+                }
+            });
+        }
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let healthy = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && output
+                    .lock()
+                    .map(|o| o.contains("admin token"))
+                    .unwrap_or(false);
+            if healthy {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the runner exited with {status}: {}",
+                    output.lock().map(|o| o.clone()).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the runner did not come up within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The token is the line after "admin token for org `demo`".
+        let token = {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let text = output.lock().map(|o| o.clone()).unwrap_or_default();
+                let mut lines = text.lines().skip_while(|l| !l.contains("admin token"));
+                if let Some(t) = lines.nth(1) {
+                    break t.trim().to_owned();
+                }
+                assert!(Instant::now() < deadline, "no admin token printed: {text}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        Self {
+            child,
+            base,
+            token,
+            output,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn printed(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Stops the runner the way a user does (SIGTERM) and waits for it.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.printed()
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,367 @@
+//! The callback routes as WeCom calls them: URL verification and pushes, and the diagnosis
+//! each failure leaves on the binding.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use callback::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::channel::{ChannelService, ChannelUpdate};
+use shared::crypto::CallbackCrypto;
+use shared::domain::{
+    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, OrgId, Receiver, SourceColumn,
+    WeComToken,
+};
+use shared::store::MemberKey;
+use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use tower::ServiceExt;
+
+const TOKEN: &str = "QDG6eK";
+const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const OTHER_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+const CORP: &str = "wx5823bf96d3bd56c7";
+/// The published verification request, as WeCom puts it on the wire.
+const VECTOR_QUERY: &str = "msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3&timestamp=1409659589&nonce=263014780&echostr=P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D";
+
+struct Fixture {
+    router: Router,
+    channels: Arc<ChannelService>,
+    key: MemberKey,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(save: bool) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let channels = Arc::new(ChannelService::new(
+        Arc::new(EmbeddedChannelStore::open(dir.path()).expect("redb")),
+        Arc::new(FileSecretStore::open(dir.path()).expect("secrets")),
+        "wn",
+    ));
+    let key = MemberKey {
+        org: OrgId::parse("acme").expect("org"),
+        member: MemberId::parse("alice").expect("member"),
+    };
+    let rec = channels.binding(&key).await.expect("stub");
+    if save {
+        channels
+            .save(
+                &key,
+                ChannelUpdate {
+                    corp_id: CorpId::parse(CORP).expect("corp"),
+                    agent_id: AgentId::parse(218).expect("agent"),
+                    receiver: Receiver::parse(SourceColumn::LoginName, "mycreate").expect("r"),
+                    app_secret: Some(AppSecret::parse("app-secret").expect("s")),
+                    token: Some(WeComToken::parse(TOKEN).expect("t")),
+                    encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
+                },
+            )
+            .await
+            .expect("save");
+    }
+    Fixture {
+        router: router(AppState {
+            channels: channels.clone(),
+        }),
+        channels,
+        key,
+        url: format!("/v1/wecom/callback/{}", rec.callback_id),
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Body,
+    ) -> (StatusCode, String, Option<String>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body)
+            .expect("request");
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned(), ctype)
+    }
+
+    async fn get(&self, query: &str) -> (StatusCode, String, Option<String>) {
+        self.send("GET", &format!("{}?{query}", self.url), Body::empty())
+            .await
+    }
+
+    async fn last_check(&self) -> (bool, Option<Diagnosis>, Option<String>) {
+        let c = self
+            .channels
+            .binding(&self.key)
+            .await
+            .expect("binding")
+            .last_callback_check
+            .expect("a check was recorded");
+        (c.ok, c.diagnosis, c.hint)
+    }
+}
+
+fn code(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).expect("json error body");
+    v["error"]["code"].as_str().expect("code").to_owned()
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A verification request signed with `token`, encrypted with `key` for `corp`.
+fn verification(token: &str, key: &str, corp: &str, echo: &str) -> String {
+    let c = CallbackCrypto::new(token, key, corp).expect("crypto");
+    let echostr = c.encrypt(echo, &[9u8; 16]);
+    let sig = c.sign("1700000000", "nonce1", &echostr);
+    format!(
+        "msg_signature={sig}&timestamp=1700000000&nonce=nonce1&echostr={}",
+        enc(&echostr)
+    )
+}
+
+#[tokio::test]
+async fn published_vector_verifies_with_the_bare_plaintext() {
+    let f = fixture(true).await;
+    let (s, body, ctype) = f.get(VECTOR_QUERY).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body, "1616140317555161061",
+        "plaintext only, no quotes or newline"
+    );
+    assert!(ctype.expect("content-type").starts_with("text/plain"));
+    assert!(f.last_check().await.0);
+}
+
+#[tokio::test]
+async fn a_literal_plus_in_the_query_is_not_a_space() {
+    let f = fixture(true).await;
+    // Find an echostr with a '+' and send it unencoded.
+    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    let (echostr, n) = (0u8..=255)
+        .map(|n| (c.encrypt(&format!("echo{n}"), &[n; 16]), n))
+        .find(|(e, _)| e.contains('+'))
+        .expect("some ciphertext has a +");
+    let sig = c.sign("1", "2", &echostr);
+    let raw = echostr.replace('/', "%2F").replace('=', "%3D");
+    let (s, body, _) = f
+        .get(&format!(
+            "msg_signature={sig}&timestamp=1&nonce=2&echostr={raw}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body, format!("echo{n}"));
+}
+
+#[tokio::test]
+async fn wrong_token_is_a_signature_mismatch() {
+    let f = fixture(true).await;
+    let (s, body, _) = f.get(&verification("WrongToken", KEY, CORP, "123")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "signature_mismatch");
+    let (ok, d, hint) = f.last_check().await;
+    assert!(!ok);
+    assert_eq!(d, Some(Diagnosis::SignatureMismatch));
+    assert!(hint.expect("hint").contains("Token"));
+}
+
+#[tokio::test]
+async fn wrong_aes_key_is_a_decrypt_failure() {
+    let f = fixture(true).await;
+    let (s, body, _) = f.get(&verification(TOKEN, OTHER_KEY, CORP, "123")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&body), "decrypt_failed");
+    let (_, d, hint) = f.last_check().await;
+    assert_eq!(d, Some(Diagnosis::DecryptFailed));
+    assert!(hint.expect("hint").contains("EncodingAESKey"));
+}
+
+#[tokio::test]
+async fn another_corp_is_a_corp_id_mismatch() {
+    let f = fixture(true).await;
+    let (s, body, _) = f
+        .get(&verification(TOKEN, KEY, "wwanothercorp", "123"))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "corp_id_mismatch");
+    let (_, d, hint) = f.last_check().await;
+    assert_eq!(d, Some(Diagnosis::CorpIdMismatch));
+    assert!(hint.expect("hint").contains("wwanothercorp"));
+}
+
+#[tokio::test]
+async fn missing_or_non_base64_parameters_are_bad_requests() {
+    let f = fixture(true).await;
+    for q in [
+        "",
+        "timestamp=1&nonce=2&echostr=abc",
+        "msg_signature=abc&timestamp=1&nonce=2",
+        "msg_signature=abc&timestamp=1&nonce=2&echostr=%%%not-base64%%%",
+    ] {
+        let (s, body, _) = f.get(q).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {body}");
+        assert_eq!(code(&body), "bad_request", "{q}");
+        assert_eq!(f.last_check().await.1, Some(Diagnosis::BadRequest));
+    }
+}
+
+#[tokio::test]
+async fn verification_before_the_save_is_diagnosed_on_the_member() {
+    let f = fixture(false).await;
+    let (s, body, _) = f.get(VECTOR_QUERY).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(code(&body), "no_binding");
+    let (ok, d, hint) = f.last_check().await;
+    assert!(!ok);
+    assert_eq!(d, Some(Diagnosis::NoBinding));
+    assert!(hint.expect("hint").contains("Save the channel first"));
+}
+
+#[tokio::test]
+async fn unknown_callback_ids_are_404() {
+    let f = fixture(true).await;
+    for path in [
+        "/v1/wecom/callback/0123456789abcdef0123456789abcdef",
+        "/v1/wecom/callback/not-an-id",
+    ] {
+        let (s, body, _) = f
+            .send("GET", &format!("{path}?{VECTOR_QUERY}"), Body::empty())
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(code(&body), "not_found");
+    }
+}
+
+fn push_query() -> String {
+    "msg_signature=477715d11cdb4164915debcba66cb864d751f3e6&timestamp=1409659813&nonce=1372623149"
+        .into()
+}
+
+const PUSH_BODY: &str = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA[RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>";
+
+#[tokio::test]
+async fn pushes_are_verified_and_acknowledged_once() {
+    let f = fixture(true).await;
+    let uri = format!("{}?{}", f.url, push_query());
+    let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.is_empty(), "an empty 200 ends WeCom's retries");
+    assert!(f.last_check().await.0);
+    // WeCom's retry of the same MsgId is acknowledged too, and claimed only once.
+    let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.is_empty());
+    let id = f.channels.binding(&f.key).await.expect("b").callback_id;
+    assert!(
+        !f.channels
+            .store()
+            .claim_push(
+                &id,
+                "msg:4561255354251345929",
+                std::time::Duration::from_secs(60)
+            )
+            .await
+            .expect("claim"),
+        "the push's MsgId was claimed"
+    );
+}
+
+#[tokio::test]
+async fn bad_pushes_are_refused_with_a_diagnosis() {
+    let f = fixture(true).await;
+    let tampered = PUSH_BODY.replace("RypEvHKD8", "RypEvHKD9");
+    let (s, body, _) = f
+        .send(
+            "POST",
+            &format!("{}?{}", f.url, push_query()),
+            Body::from(tampered),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "signature_mismatch");
+
+    for bad in [
+        "<xml><oops>",
+        "plain text",
+        "<xml><ToUserName>x</ToUserName></xml>",
+    ] {
+        let (s, body, _) = f
+            .send(
+                "POST",
+                &format!("{}?{}", f.url, push_query()),
+                Body::from(bad),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(code(&body), "bad_request");
+    }
+    let (s, body, _) = f.send("POST", &f.url, Body::from(PUSH_BODY)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&body), "bad_request");
+
+    let huge = format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(70 * 1024));
+    let (s, body, _) = f
+        .send(
+            "POST",
+            &format!("{}?{}", f.url, push_query()),
+            Body::from(huge),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code(&body), "body_too_large");
+
+    let (s, _, _) = f.send("PUT", &f.url, Body::empty()).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_contact_change_event_is_accepted() {
+    let f = fixture(true).await;
+    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID><Mobile><![CDATA[13900000000]]></Mobile></xml>";
+    let encrypt = c.encrypt(event, &[5u8; 16]);
+    let sig = c.sign("1700000000", "n", &encrypt);
+    let body = format!(
+        "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID>218</AgentID><ToUserName>{CORP}</ToUserName></xml>"
+    );
+    let (s, text, _) = f
+        .send(
+            "POST",
+            &format!("{}?msg_signature={sig}&timestamp=1700000000&nonce=n", f.url),
+            Body::from(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.is_empty());
+}
+
+/// The Lambda host: an API Gateway v2 event with the published verification query.
+#[tokio::test]
+async fn lambda_event_verifies() {
+    let f = fixture(true).await;
+    let id = f.url.rsplit('/').next().expect("id").to_owned();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/apigw-v2-callback-verify.json"
+    ))
+    .expect("fixture")
+    .replace("CALLBACK_ID", &id);
+    let req = lambda_http::request::from_str(&fixture).expect("event");
+    let resp = f.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&bytes[..], b"1616140317555161061");
+}
