@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::store::{
     AppKey, AppRecord, AppWrite, BindingRecord, ChannelCommit, ChannelStore, MemberKey,
-    SecretStore, StoreError,
+    ResolvedUser, SecretStore, StoreError,
 };
 
 const MAX_ATTEMPTS: usize = 8;
@@ -143,6 +143,52 @@ impl ChannelService {
         outcome: &TestOutcome,
     ) -> Result<(), ChannelError> {
         Ok(self.channels.record_test(key, outcome).await?)
+    }
+
+    /// Caches the receiver's userid on the binding it was resolved for.
+    pub async fn remember_userid(
+        &self,
+        rec: &BindingRecord,
+        userid: &str,
+    ) -> Result<(), ChannelError> {
+        let Some(c) = &rec.config else {
+            return Ok(());
+        };
+        let user = ResolvedUser {
+            corp_id: c.corp_id.to_string(),
+            receiver: c.receiver.value().to_owned(),
+            userid: userid.to_owned(),
+        };
+        Ok(self
+            .channels
+            .set_resolved_user(&rec.key, Some(&user))
+            .await?)
+    }
+
+    pub async fn forget_userid(&self, key: &MemberKey) -> Result<(), ChannelError> {
+        Ok(self.channels.set_resolved_user(key, None).await?)
+    }
+
+    /// WeCom said `userid` of `corp_id` changed (phone, email, userid or deletion): every
+    /// binding of the org that resolved to it looks it up again next time.
+    pub async fn forget_userid_in_org(
+        &self,
+        org: &OrgId,
+        corp_id: &str,
+        userid: &str,
+    ) -> Result<usize, ChannelError> {
+        let mut n = 0;
+        for rec in self.channels.list_bindings(org).await? {
+            let hit = rec
+                .resolved_user
+                .as_ref()
+                .is_some_and(|u| u.corp_id == corp_id && u.userid.eq_ignore_ascii_case(userid));
+            if hit {
+                self.channels.set_resolved_user(&rec.key, None).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn secret(&self, name: &str) -> Result<Option<AppSecrets>, ChannelError> {

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
 use crate::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use crate::store::{ChannelStore, SecretStore, StoreError};
+use crate::store::{ChannelStore, SecretStore, StoreError, TokenStore};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
@@ -151,6 +151,7 @@ impl Config {
 pub struct Stores {
     pub channels: Arc<dyn ChannelStore>,
     pub secrets: Arc<dyn SecretStore>,
+    pub tokens: Arc<dyn TokenStore>,
 }
 
 impl Stores {
@@ -158,10 +159,14 @@ impl Stores {
     /// missing (local use and tests; a deployed stack already has it).
     pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {
         match cfg.store {
-            StoreKind::Embedded => Ok(Self {
-                channels: Arc::new(EmbeddedChannelStore::open(&cfg.data_dir)?),
-                secrets: Arc::new(FileSecretStore::open(&cfg.data_dir)?),
-            }),
+            StoreKind::Embedded => {
+                let records = Arc::new(EmbeddedChannelStore::open(&cfg.data_dir)?);
+                Ok(Self {
+                    channels: records.clone(),
+                    tokens: records,
+                    secrets: Arc::new(FileSecretStore::open(&cfg.data_dir)?),
+                })
+            }
             StoreKind::DynamoDb => {
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                 let channels =
@@ -169,8 +174,10 @@ impl Stores {
                 if ensure_table {
                     channels.ensure_table().await?;
                 }
+                let channels = Arc::new(channels);
                 Ok(Self {
-                    channels: Arc::new(channels),
+                    channels: channels.clone(),
+                    tokens: channels,
                     secrets: Arc::new(SecretsManagerStore::new(
                         aws_sdk_secretsmanager::Client::new(&sdk),
                         cfg.kms_key_id.clone(),

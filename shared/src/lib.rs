@@ -10,4 +10,5 @@ pub mod http;
 pub mod lambda;
 pub mod store;
 pub mod telemetry;
+pub mod wecom;
 pub mod xml;

@@ -11,7 +11,7 @@ use shared::domain::{
 };
 use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
 use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use shared::store::{AppKey, ChannelStore, MemberKey, SecretStore};
+use shared::store::{AppKey, CachedToken, ChannelStore, MemberKey, SecretStore, TokenStore};
 
 const KEY_A: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 const KEY_B: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
@@ -20,6 +20,7 @@ struct Harness {
     svc: Arc<ChannelService>,
     channels: Arc<dyn ChannelStore>,
     secrets: Arc<dyn SecretStore>,
+    tokens: Arc<dyn TokenStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
     _dir: Option<tempfile::TempDir>,
@@ -29,8 +30,9 @@ type Dump = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
 async fn embedded() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let channels: Arc<dyn ChannelStore> =
-        Arc::new(EmbeddedChannelStore::open(dir.path()).expect("open redb"));
+    let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("open redb"));
+    let channels: Arc<dyn ChannelStore> = store.clone();
+    let tokens: Arc<dyn TokenStore> = store;
     let secrets: Arc<dyn SecretStore> =
         Arc::new(FileSecretStore::open(dir.path()).expect("open secrets"));
     let records = dir.path().join("records.redb");
@@ -42,6 +44,7 @@ async fn embedded() -> Harness {
         )),
         channels,
         secrets,
+        tokens,
         dump: Box::new(move || {
             let records = records.clone();
             Box::pin(async move {
@@ -63,7 +66,9 @@ async fn dynamo() -> Harness {
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let store = DynamoChannelStore::new(client.clone(), table.clone());
     store.ensure_table().await.expect("create table in moto");
-    let channels: Arc<dyn ChannelStore> = Arc::new(store);
+    let store = Arc::new(store);
+    let channels: Arc<dyn ChannelStore> = store.clone();
+    let tokens: Arc<dyn TokenStore> = store;
     let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManagerStore::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
         None,
@@ -77,6 +82,7 @@ async fn dynamo() -> Harness {
         )),
         channels,
         secrets,
+        tokens,
         dump: Box::new(move || {
             let client = client.clone();
             let table = table.clone();
@@ -542,6 +548,108 @@ async fn secrets_never_reach_the_record_store(h: Harness) {
     }
 }
 
+async fn tokens_are_shared_and_leased_to_one_holder(h: Harness) {
+    let key = "ww01:7:abcdef";
+    assert_eq!(h.tokens.cached_token(key).await.expect("get"), None);
+    let t = CachedToken {
+        sealed: "c2VhbGVk".into(),
+        expires_at: 4_000_000_000,
+    };
+    h.tokens.put_token(key, &t).await.expect("put");
+    assert_eq!(h.tokens.cached_token(key).await.expect("get"), Some(t));
+    h.tokens.delete_token(key).await.expect("delete");
+    assert_eq!(h.tokens.cached_token(key).await.expect("get"), None);
+
+    let ttl = std::time::Duration::from_secs(30);
+    assert!(
+        h.tokens
+            .try_token_lease(key, "a", ttl)
+            .await
+            .expect("lease")
+    );
+    assert!(!h.tokens.try_token_lease(key, "b", ttl).await.expect("held"));
+    assert!(
+        h.tokens
+            .try_token_lease(key, "a", ttl)
+            .await
+            .expect("re-entrant")
+    );
+    h.tokens
+        .release_token_lease(key, "b")
+        .await
+        .expect("not b's to release");
+    assert!(
+        !h.tokens
+            .try_token_lease(key, "b", ttl)
+            .await
+            .expect("still a's")
+    );
+    h.tokens
+        .release_token_lease(key, "a")
+        .await
+        .expect("release");
+    assert!(
+        h.tokens
+            .try_token_lease(key, "b", ttl)
+            .await
+            .expect("free again")
+    );
+    let zero = std::time::Duration::from_secs(0);
+    assert!(
+        h.tokens
+            .try_token_lease("other", "c", zero)
+            .await
+            .expect("lease")
+    );
+    assert!(
+        h.tokens
+            .try_token_lease("other", "d", ttl)
+            .await
+            .expect("expired"),
+        "an expired lease can be taken"
+    );
+}
+
+async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
+    let k = key("acme", "alice");
+    let saved = h
+        .svc
+        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    assert_eq!(saved.cached_userid(), None);
+    h.svc
+        .remember_userid(&saved, "zhangsan")
+        .await
+        .expect("remember");
+    let rec = h.svc.binding(&k).await.expect("read");
+    assert_eq!(rec.cached_userid(), Some("zhangsan"));
+    assert_eq!(
+        rec.revision, saved.revision,
+        "caching does not bump the revision"
+    );
+
+    // A contact change for that userid forgets it.
+    let n = h
+        .svc
+        .forget_userid_in_org(&k.org, "ww01", "ZhangSan")
+        .await
+        .expect("forget");
+    assert_eq!(n, 1);
+    assert_eq!(h.svc.binding(&k).await.expect("read").cached_userid(), None);
+
+    // A new receiver forgets it too.
+    h.svc
+        .remember_userid(&saved, "zhangsan")
+        .await
+        .expect("remember");
+    let mut u = bare("ww01", 7);
+    u.receiver = Receiver::parse(SourceColumn::Phone, "13900000000").expect("phone");
+    let changed = h.svc.save(&k, u).await.expect("save");
+    assert_eq!(changed.cached_userid(), None);
+    assert_eq!(changed.resolved_user, None);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded_store {
@@ -575,6 +683,8 @@ conformance!(
     callback_ids_resolve_to_their_member,
     pushes_are_claimed_once,
     secrets_never_reach_the_record_store,
+    tokens_are_shared_and_leased_to_one_holder,
+    resolved_userids_are_cached_until_the_config_changes,
 );
 
 #[cfg(unix)]

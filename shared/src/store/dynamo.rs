@@ -8,6 +8,8 @@
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members`, `rev` |
 //! | callback alias | `CALLBACK#{id}` | `CALLBACK` | `org`, `member` |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
+//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at` |
+//! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` |
 //!
 //! No secret value is ever written to the table: app items hold only the *name* of the
 //! Secrets Manager secret.
@@ -28,8 +30,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    AppKey, AppRecord, BindingRecord, ChannelCommit, ChannelStore, MemberKey, SecretStore,
-    StoreError, unix_now,
+    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, MemberKey,
+    ResolvedUser, SecretStore, StoreError, TokenStore, unix_now,
 };
 use crate::domain::{
     AgentId, AppSecrets, CallbackCheck, CallbackId, ChannelConfig, CorpId, MemberId, OrgId,
@@ -133,6 +135,7 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
         config,
         last_callback_check: get_doc(item, "last_callback_check")?,
         last_test: get_doc(item, "last_test")?,
+        resolved_user: get_doc(item, "resolved_user")?,
         updated_at,
         revision: get_n(item, "rev")?,
     })
@@ -347,6 +350,7 @@ impl ChannelStore for DynamoChannelStore {
                         config: None,
                         last_callback_check: None,
                         last_test: None,
+                        resolved_user: None,
                         updated_at: None,
                         revision: 0,
                     });
@@ -395,7 +399,8 @@ impl ChannelStore for DynamoChannelStore {
             Some(c) => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
-                     agent_id = :agent, source_column = :col, receiver = :recv",
+                     agent_id = :agent, source_column = :col, receiver = :recv \
+                     REMOVE resolved_user",
                 )
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
                 .expression_attribute_values(":corp", s(c.corp_id.as_str()))
@@ -405,7 +410,7 @@ impl ChannelStore for DynamoChannelStore {
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
-                     REMOVE corp_id, agent_id, source_column, receiver",
+                     REMOVE corp_id, agent_id, source_column, receiver, resolved_user",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };
@@ -488,6 +493,31 @@ impl ChannelStore for DynamoChannelStore {
             .await
     }
 
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        match user {
+            Some(u) => {
+                self.set_binding_attr(key, "resolved_user", to_doc(u)?)
+                    .await
+            }
+            None => {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(org_pk(&key.org)))
+                    .key("sk", s(member_sk(&key.member)))
+                    .update_expression("REMOVE resolved_user")
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::backend(e.into_service_error()))?;
+                Ok(())
+            }
+        }
+    }
+
     async fn list_bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
@@ -545,6 +575,109 @@ impl ChannelStore for DynamoChannelStore {
                 let e = e.into_service_error();
                 if e.is_conditional_check_failed_exception() {
                     Ok(false)
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    }
+}
+
+fn token_pk(key: &str) -> String {
+    format!("TOKEN#{key}")
+}
+
+#[async_trait]
+impl TokenStore for DynamoChannelStore {
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError> {
+        let Some(item) = self.get(token_pk(key), "TOKEN".into()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(CachedToken {
+            sealed: get_s(&item, "sealed")?.to_owned(),
+            expires_at: get_n(&item, "expires_at")?,
+        }))
+    }
+
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(token_pk(key)))
+            .item("sk", s("TOKEN"))
+            .item("sealed", s(token.sealed.as_str()))
+            .item("expires_at", n(token.expires_at))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(token_pk(key)))
+            .key("sk", s("TOKEN"))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn try_token_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = unix_now();
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(token_pk(key)))
+            .item("sk", s("LEASE"))
+            .item("holder", s(holder))
+            .item(
+                "expires_at",
+                n(now + i64::try_from(ttl.as_secs()).unwrap_or(60)),
+            )
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now OR holder = :me")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    }
+
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(token_pk(key)))
+            .key("sk", s("LEASE"))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(())
                 } else {
                     Err(StoreError::backend(e))
                 }

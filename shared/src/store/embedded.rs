@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppKey, AppRecord, BindingRecord, ChannelCommit, ChannelStore, MemberKey, SecretStore,
-    StoreError, unix_now,
+    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, MemberKey,
+    ResolvedUser, SecretStore, StoreError, TokenStore, unix_now,
 };
 use crate::domain::{AppSecrets, CallbackCheck, CallbackId, OrgId, TestOutcome};
 
@@ -22,6 +22,8 @@ const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
 const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
 const CALLBACKS: TableDefinition<&str, &[u8]> = TableDefinition::new("callbacks");
 const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("token_leases");
 
 fn member_key(k: &MemberKey) -> String {
     format!("{}/{}", k.org, k.member)
@@ -56,7 +58,7 @@ impl EmbeddedChannelStore {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let db = Database::create(dir.join("records.redb")).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
-        for t in [BINDINGS, APPS, CALLBACKS] {
+        for t in [BINDINGS, APPS, CALLBACKS, TOKENS, LEASES] {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.open_table(PUSHES).map_err(db_err)?;
@@ -138,6 +140,7 @@ impl ChannelStore for EmbeddedChannelStore {
                     config: None,
                     last_callback_check: None,
                     last_test: None,
+                    resolved_user: None,
                     updated_at: None,
                     revision: 0,
                 };
@@ -217,6 +220,7 @@ impl ChannelStore for EmbeddedChannelStore {
                     }
                 }
                 rec.config = change.config;
+                rec.resolved_user = None;
                 rec.updated_at = Some(change.updated_at);
                 rec.revision += 1;
                 bindings
@@ -242,6 +246,16 @@ impl ChannelStore for EmbeddedChannelStore {
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
         let outcome = outcome.clone();
         self.update_binding(key, move |r| r.last_test = Some(outcome))
+            .await
+    }
+
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        let user = user.cloned();
+        self.update_binding(key, move |r| r.resolved_user = user)
             .await
     }
 
@@ -293,6 +307,110 @@ impl ChannelStore for EmbeddedChannelStore {
             };
             txn.commit().map_err(db_err)?;
             Ok(claimed)
+        })
+        .await
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Lease {
+    holder: String,
+    expires_at: i64,
+}
+
+#[async_trait]
+impl TokenStore for EmbeddedChannelStore {
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError> {
+        let k = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let t = txn.open_table(TOKENS).map_err(db_err)?;
+            t.get(k.as_str())
+                .map_err(db_err)?
+                .map(|g| dec(g.value()))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError> {
+        let (k, v) = (key.to_owned(), enc(token)?);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(TOKENS)
+                .map_err(db_err)?
+                .insert(k.as_str(), v.as_slice())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
+        let k = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(TOKENS)
+                .map_err(db_err)?
+                .remove(k.as_str())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn try_token_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (k, me) = (key.to_owned(), holder.to_owned());
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(60);
+        self.blocking(move |db| {
+            let now = unix_now();
+            let txn = db.begin_write().map_err(db_err)?;
+            let won = {
+                let mut t = txn.open_table(LEASES).map_err(db_err)?;
+                let current: Option<Lease> = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .map(|g| dec(g.value()))
+                    .transpose()?;
+                let free = current.is_none_or(|l| l.expires_at <= now || l.holder == me);
+                if free {
+                    let lease = Lease {
+                        holder: me,
+                        expires_at: now + ttl,
+                    };
+                    t.insert(k.as_str(), enc(&lease)?.as_slice())
+                        .map_err(db_err)?;
+                }
+                free
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(won)
+        })
+        .await
+    }
+
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let (k, me) = (key.to_owned(), holder.to_owned());
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(LEASES).map_err(db_err)?;
+                let mine = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .map(|g| dec::<Lease>(g.value()))
+                    .transpose()?
+                    .is_some_and(|l| l.holder == me);
+                if mine {
+                    t.remove(k.as_str()).map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
         })
         .await
     }

@@ -61,6 +61,9 @@ pub struct BindingRecord {
     pub config: Option<ChannelConfig>,
     pub last_callback_check: Option<CallbackCheck>,
     pub last_test: Option<TestOutcome>,
+    /// The receiver's WeCom userid, once looked up; cleared by every configuration change.
+    #[serde(default)]
+    pub resolved_user: Option<ResolvedUser>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
     /// Bumped by every configuration change; checks and test results do not bump it.
@@ -74,6 +77,24 @@ impl BindingRecord {
             corp_id: c.corp_id.clone(),
             agent_id: c.agent_id,
         })
+    }
+}
+
+/// A receiver resolved to a WeCom userid, with what it was resolved from: it is trusted only
+/// while the binding still names the same corp and receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedUser {
+    pub corp_id: String,
+    pub receiver: String,
+    pub userid: String,
+}
+
+impl BindingRecord {
+    /// The cached userid, if it still matches the configuration.
+    pub fn cached_userid(&self) -> Option<&str> {
+        let (c, r) = (self.config.as_ref()?, self.resolved_user.as_ref()?);
+        (r.corp_id == c.corp_id.as_str() && r.receiver == c.receiver.value())
+            .then_some(r.userid.as_str())
     }
 }
 
@@ -125,6 +146,12 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Sets `last_test` without touching anything else.
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError>;
+    /// Sets or clears the cached userid without touching anything else.
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError>;
     /// Configured bindings of one org, ordered by member.
     async fn list_bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError>;
     /// True the first time `key` is claimed for this callback within `ttl`: WeCom retries
@@ -135,6 +162,29 @@ pub trait ChannelStore: Send + Sync {
         key: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+}
+
+/// An access token as the store keeps it: sealed (encrypted) and with its expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub sealed: String,
+    pub expires_at: i64,
+}
+
+/// Access tokens shared across instances, and the lease that lets one instance fetch.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError>;
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError>;
+    async fn delete_token(&self, key: &str) -> Result<(), StoreError>;
+    /// True if `holder` now holds the lease for `key` (it was free, expired, or already its).
+    async fn try_token_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// Where app secrets live. Secrets are written once under a fresh name and never modified.

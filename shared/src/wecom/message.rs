@@ -1,0 +1,171 @@
+//! What we send: WeCom message bodies, cut to WeCom's byte limits at character boundaries.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// WeCom's limits in bytes (PROTOCOL §4).
+pub const TEXT_MAX: usize = 2048;
+pub const MARKDOWN_MAX: usize = 2048;
+pub const TEXTCARD_TITLE_MAX: usize = 128;
+pub const TEXTCARD_DESCRIPTION_MAX: usize = 512;
+
+const ELLIPSIS: &str = "…";
+
+/// `s` cut to at most `max` bytes, never inside a character, ending in "…" when cut.
+pub fn truncate_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let room = max.saturating_sub(ELLIPSIS.len());
+    let mut end = room.min(s.len());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    if max < ELLIPSIS.len() {
+        return String::new();
+    }
+    format!("{}{ELLIPSIS}", &s[..end])
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageFormat {
+    Text,
+    Markdown,
+    Textcard,
+}
+
+/// A message body, already within WeCom's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageBody {
+    Text {
+        content: String,
+    },
+    Markdown {
+        content: String,
+    },
+    TextCard {
+        title: String,
+        description: String,
+        url: String,
+    },
+}
+
+impl MessageBody {
+    pub fn text(content: &str) -> Self {
+        Self::Text {
+            content: truncate_bytes(content, TEXT_MAX),
+        }
+    }
+
+    pub fn markdown(content: &str) -> Self {
+        Self::Markdown {
+            content: truncate_bytes(content, MARKDOWN_MAX),
+        }
+    }
+
+    pub fn text_card(title: &str, description: &str, url: &str) -> Self {
+        Self::TextCard {
+            title: truncate_bytes(title, TEXTCARD_TITLE_MAX),
+            description: truncate_bytes(description, TEXTCARD_DESCRIPTION_MAX),
+            url: url.to_owned(),
+        }
+    }
+
+    pub fn msgtype(&self) -> &'static str {
+        match self {
+            Self::Text { .. } => "text",
+            Self::Markdown { .. } => "markdown",
+            Self::TextCard { .. } => "textcard",
+        }
+    }
+
+    fn object(&self) -> Value {
+        match self {
+            Self::Text { content } | Self::Markdown { content } => json!({ "content": content }),
+            Self::TextCard {
+                title,
+                description,
+                url,
+            } => {
+                json!({ "title": title, "description": description, "url": url, "btntxt": "详情" })
+            }
+        }
+    }
+}
+
+/// One `message/send` call.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub touser: Vec<String>,
+    pub agent_id: i64,
+    pub body: MessageBody,
+    /// WeCom drops an identical message to the same users within the interval: a second net
+    /// under our own exactly-once bookkeeping.
+    pub duplicate_check_interval: Option<u32>,
+}
+
+impl OutgoingMessage {
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "touser": self.touser.join("|"),
+            "msgtype": self.body.msgtype(),
+            "agentid": self.agent_id,
+            "safe": 0,
+        });
+        v[self.body.msgtype()] = self.body.object();
+        if let Some(i) = self.duplicate_check_interval {
+            v["enable_duplicate_check"] = json!(1);
+            v["duplicate_check_interval"] = json!(i.min(14_400));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_bytes_and_characters() {
+        assert_eq!(truncate_bytes("short", 10), "short");
+        let cjk = "审批".repeat(100); // 3 bytes each
+        let cut = truncate_bytes(&cjk, 128);
+        assert!(cut.len() <= 128, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(
+            cut.trim_end_matches('…')
+                .chars()
+                .all(|c| c == '审' || c == '批')
+        );
+        let emoji = "🚀".repeat(600); // 4 bytes each
+        let cut = truncate_bytes(&emoji, 2048);
+        assert!(cut.len() <= 2048);
+        assert_eq!(truncate_bytes("abcdef", 2), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn truncation_is_always_valid(s in ".{0,400}", max in 0usize..600) {
+            let cut = truncate_bytes(&s, max);
+            proptest::prop_assert!(cut.len() <= max.max(s.len().min(max)));
+            proptest::prop_assert!(cut.len() <= max || cut == s);
+        }
+    }
+
+    #[test]
+    fn json_shape_matches_wecom() {
+        let m = OutgoingMessage {
+            touser: vec!["a".into(), "b".into()],
+            agent_id: 1000002,
+            body: MessageBody::text_card("t", "d", "https://x"),
+            duplicate_check_interval: Some(1800),
+        };
+        let v = m.to_json();
+        assert_eq!(v["touser"], "a|b");
+        assert_eq!(v["agentid"], 1000002);
+        assert_eq!(v["msgtype"], "textcard");
+        assert_eq!(v["textcard"]["url"], "https://x");
+        assert_eq!(v["enable_duplicate_check"], 1);
+    }
+}

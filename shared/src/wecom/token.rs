@@ -1,0 +1,311 @@
+//! Access tokens, shared across calls and instances (CONTRACT §9): cached in process and in
+//! the store until shortly before expiry, fetched by one caller at a time (a lease in the
+//! store, a lock in process), refreshed once on 40014/42001.
+//!
+//! The store never sees a token in the clear: it holds AES-256-GCM ciphertext under a key
+//! derived from the app secret, which only Secrets Manager has. Cache keys carry a
+//! fingerprint of the secret (never the secret), so a reset secret starts a new entry.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use super::client::{WeComClient, WeComError};
+use crate::domain::{AgentId, AppSecret, CorpId};
+use crate::store::{CachedToken, StoreError, TokenStore, unix_now};
+
+/// Tokens are used until this long before WeCom's expiry.
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
+/// How long one caller may hold the right to fetch a token.
+pub const LEASE: Duration = Duration::from_secs(10);
+
+/// The credentials of one WeCom app.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub corp_id: CorpId,
+    pub agent_id: AgentId,
+    pub secret: AppSecret,
+}
+
+impl AppCredentials {
+    /// `corp:agent:fingerprint` — names the token without naming the secret.
+    pub fn cache_key(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"wecom-notify/token-key/v1\0");
+        h.update(self.secret.expose().as_bytes());
+        let fp = hex::encode(&h.finalize()[..8]);
+        format!("{}:{}:{fp}", self.corp_id, self.agent_id)
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        let mut h = Sha256::new();
+        h.update(b"wecom-notify/token-seal/v1\0");
+        h.update(self.secret.expose().as_bytes());
+        let key = h.finalize();
+        Aes256Gcm::new_from_slice(&key).expect("SHA-256 output is a 32-byte key")
+    }
+
+    fn seal(&self, token: &str) -> String {
+        let nonce: [u8; 12] = rand::random();
+        let ct = self
+            .cipher()
+            .encrypt(&Nonce::from(nonce), token.as_bytes())
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        STANDARD.encode(out)
+    }
+
+    fn open(&self, sealed: &str) -> Option<String> {
+        let raw = STANDARD.decode(sealed).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let pt = self.cipher().decrypt(&Nonce::from(nonce), ct).ok()?;
+        String::from_utf8(pt).ok()
+    }
+}
+
+/// An access token; `Debug` does not show it.
+#[derive(Clone)]
+pub struct AccessToken(SecretString);
+
+impl AccessToken {
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+struct Local {
+    token: String,
+    expires_at: i64,
+}
+
+pub struct TokenCache {
+    store: Arc<dyn TokenStore>,
+    local: std::sync::Mutex<HashMap<String, Local>>,
+    /// One in-process fetch per key at a time.
+    flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    holder: String,
+    poll: Duration,
+}
+
+impl TokenCache {
+    pub fn new(store: Arc<dyn TokenStore>) -> Self {
+        Self {
+            store,
+            local: std::sync::Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            holder: uuid::Uuid::new_v4().simple().to_string(),
+            poll: Duration::from_millis(100),
+        }
+    }
+
+    fn local_get(&self, key: &str, now: i64) -> Option<AccessToken> {
+        let local = self.local.lock().ok()?;
+        local
+            .get(key)
+            .filter(|l| l.expires_at > now)
+            .map(|l| AccessToken(SecretString::from(l.token.clone())))
+    }
+
+    fn local_put(&self, key: &str, token: &str, expires_at: i64) {
+        if let Ok(mut local) = self.local.lock() {
+            local.insert(
+                key.to_owned(),
+                Local {
+                    token: token.to_owned(),
+                    expires_at,
+                },
+            );
+        }
+    }
+
+    async fn from_store(
+        &self,
+        creds: &AppCredentials,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<AccessToken>, StoreError> {
+        let Some(c) = self.store.cached_token(key).await? else {
+            return Ok(None);
+        };
+        if c.expires_at <= now {
+            return Ok(None);
+        }
+        // A token sealed under another secret cannot open: treat as absent.
+        let Some(token) = creds.open(&c.sealed) else {
+            return Ok(None);
+        };
+        self.local_put(key, &token, c.expires_at);
+        Ok(Some(AccessToken(SecretString::from(token))))
+    }
+
+    /// A valid token for the app: from process memory, else the store, else WeCom — with at
+    /// most one `gettoken` in flight per app across every instance sharing the store.
+    pub async fn get(
+        &self,
+        client: &WeComClient,
+        creds: &AppCredentials,
+    ) -> Result<AccessToken, WeComError> {
+        let key = creds.cache_key();
+        if let Some(t) = self.local_get(&key, unix_now()) {
+            return Ok(t);
+        }
+        let flight = {
+            let mut flights = self.flights.lock().await;
+            flights.entry(key.clone()).or_default().clone()
+        };
+        let _guard = flight.lock().await;
+        let store_err = |e: StoreError| WeComError::Protocol(format!("token cache: {e}"));
+        let deadline = tokio::time::Instant::now() + LEASE * 3;
+        loop {
+            let now = unix_now();
+            if let Some(t) = self.local_get(&key, now) {
+                return Ok(t);
+            }
+            if let Some(t) = self.from_store(creds, &key, now).await.map_err(store_err)? {
+                return Ok(t);
+            }
+            let lease_won = self
+                .store
+                .try_token_lease(&key, &self.holder, LEASE)
+                .await
+                .map_err(store_err)?;
+            if lease_won || tokio::time::Instant::now() >= deadline {
+                return self.fetch(client, creds, &key).await;
+            }
+            // Another instance is fetching; its token will appear in the store.
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    async fn fetch(
+        &self,
+        client: &WeComClient,
+        creds: &AppCredentials,
+        key: &str,
+    ) -> Result<AccessToken, WeComError> {
+        let result = client
+            .get_token(creds.corp_id.as_str(), creds.secret.expose())
+            .await;
+        let outcome = match result {
+            Ok(issued) => {
+                let lifetime = i64::try_from(issued.expires_in).unwrap_or(7200);
+                let margin = i64::try_from(EXPIRY_MARGIN.as_secs()).unwrap_or(300);
+                let expires_at = unix_now() + (lifetime - margin).max(lifetime / 2);
+                self.local_put(key, &issued.access_token, expires_at);
+                let cached = CachedToken {
+                    sealed: creds.seal(&issued.access_token),
+                    expires_at,
+                };
+                if let Err(e) = self.store.put_token(key, &cached).await {
+                    tracing::warn!(error = %e, "could not share the access token through the store");
+                }
+                tracing::info!(app = %key, expires_at, "fetched a WeCom access token");
+                Ok(AccessToken(SecretString::from(issued.access_token)))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.store.release_token_lease(key, &self.holder).await {
+            tracing::debug!(error = %e, "lease release failed; it expires on its own");
+        }
+        outcome
+    }
+
+    /// Forgets `token` after WeCom called it invalid, so the next `get` fetches a new one.
+    pub async fn invalidate(&self, creds: &AppCredentials, token: &AccessToken) {
+        let key = creds.cache_key();
+        if let Ok(mut local) = self.local.lock()
+            && local.get(&key).is_some_and(|l| l.token == token.expose())
+        {
+            local.remove(&key);
+        }
+        let still_shared = matches!(
+            self.store.cached_token(&key).await,
+            Ok(Some(c)) if creds.open(&c.sealed).as_deref() == Some(token.expose())
+        );
+        if still_shared && let Err(e) = self.store.delete_token(&key).await {
+            tracing::warn!(error = %e, "could not drop the invalid token from the store");
+        }
+    }
+}
+
+/// One app seen through the client and the shared token cache: every call gets a cached
+/// token, and a token WeCom calls invalid is replaced and the call retried once.
+pub struct WeComApp<'a> {
+    pub client: &'a WeComClient,
+    pub tokens: &'a TokenCache,
+    pub creds: AppCredentials,
+}
+
+impl WeComApp<'_> {
+    pub async fn token(&self) -> Result<AccessToken, WeComError> {
+        self.tokens.get(self.client, &self.creds).await
+    }
+
+    /// Runs `f` with a token; on 40014/42001 drops the token, fetches a new one, tries once
+    /// more.
+    pub async fn with_token<T, F>(&self, f: F) -> Result<T, WeComError>
+    where
+        F: AsyncFn(&str) -> Result<T, WeComError>,
+    {
+        let token = self.token().await?;
+        match f(token.expose()).await {
+            Err(e) if e.is_token_invalid() => {
+                self.tokens.invalidate(&self.creds, &token).await;
+                let fresh = self.token().await?;
+                f(fresh.expose()).await
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(secret: &str) -> AppCredentials {
+        AppCredentials {
+            corp_id: CorpId::parse("ww1").expect("corp"),
+            agent_id: AgentId::parse(5).expect("agent"),
+            secret: AppSecret::parse(secret).expect("secret"),
+        }
+    }
+
+    #[test]
+    fn keys_fingerprint_the_secret_without_showing_it() {
+        let a = creds("secret-a");
+        assert!(!a.cache_key().contains("secret-a"));
+        assert_ne!(a.cache_key(), creds("secret-b").cache_key());
+        assert!(a.cache_key().starts_with("ww1:5:"));
+    }
+
+    #[test]
+    fn sealed_tokens_open_only_with_the_same_secret() {
+        let a = creds("secret-a");
+        let sealed = a.seal("ACCESS_TOKEN_VALUE");
+        assert!(!sealed.contains("ACCESS_TOKEN_VALUE"));
+        assert_eq!(a.open(&sealed).as_deref(), Some("ACCESS_TOKEN_VALUE"));
+        assert_eq!(creds("secret-b").open(&sealed), None);
+        assert_eq!(a.open("garbage"), None);
+        assert_eq!(a.open(""), None);
+    }
+}
