@@ -1,5 +1,7 @@
 //! Helpers for the end-to-end tests: start the local runner binary like a user would and
-//! talk to it over HTTP only.
+//! talk to it over HTTP only, and the fake WeCom server it talks to.
+
+pub mod fake;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

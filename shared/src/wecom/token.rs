@@ -18,7 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use super::client::{WeComClient, WeComError};
+use super::client::{SendReceipt, WeComClient, WeComError};
+use super::message::OutgoingMessage;
 use crate::domain::{AgentId, AppSecret, CorpId};
 use crate::store::{CachedToken, StoreError, TokenStore, unix_now};
 
@@ -261,20 +262,45 @@ impl WeComApp<'_> {
     }
 
     /// Runs `f` with a token; on 40014/42001 drops the token, fetches a new one, tries once
-    /// more.
-    pub async fn with_token<T, F>(&self, f: F) -> Result<T, WeComError>
+    /// more. The token is passed owned so the futures stay `Send`.
+    async fn with_token<T, F, Fut>(&self, f: F) -> Result<T, WeComError>
     where
-        F: AsyncFn(&str) -> Result<T, WeComError>,
+        F: Fn(AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, WeComError>>,
     {
         let token = self.token().await?;
-        match f(token.expose()).await {
+        match f(token.clone()).await {
             Err(e) if e.is_token_invalid() => {
                 self.tokens.invalidate(&self.creds, &token).await;
                 let fresh = self.token().await?;
-                f(fresh.expose()).await
+                f(fresh).await
             }
             other => other,
         }
+    }
+
+    pub async fn send(&self, msg: &OutgoingMessage) -> Result<SendReceipt, WeComError> {
+        self.with_token(|t| async move { self.client.send_message(t.expose(), msg).await })
+            .await
+    }
+
+    pub async fn userid_by_mobile(&self, mobile: &str) -> Result<String, WeComError> {
+        self.with_token(|t| async move { self.client.userid_by_mobile(t.expose(), mobile).await })
+            .await
+    }
+
+    pub async fn userid_by_email(&self, email: &str, email_type: u8) -> Result<String, WeComError> {
+        self.with_token(|t| async move {
+            self.client
+                .userid_by_email(t.expose(), email, email_type)
+                .await
+        })
+        .await
+    }
+
+    pub async fn recall(&self, msgid: &str) -> Result<(), WeComError> {
+        self.with_token(|t| async move { self.client.recall(t.expose(), msgid).await })
+            .await
     }
 }
 

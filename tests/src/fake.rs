@@ -1,0 +1,675 @@
+//! A fake WeCom API server that behaves like the real one (PROTOCOL §4–6): the same paths,
+//! query and body shapes, error codes and errmsg format. It is strict about what it accepts
+//! (token in the query, `agentid` an integer, `touser` `|`-separated), issues tokens with
+//! `expires_in`, knows members by userid, phone and email, silently drops messages over
+//! WeCom's per-member rate, and can be told to fail: any errcode, latency, dropped
+//! connections. It counts calls per endpoint so tests can assert economy.
+//!
+//! Tests drive it in process through [`FakeWeCom`]; the `fake-wecom` binary serves the same
+//! thing with an HTTP control plane under `/_fake/` for trying the product by hand.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The IP the fake says it saw, in 60020's errmsg.
+pub const SEEN_IP: &str = "139.227.20.128";
+
+pub const GETTOKEN: &str = "gettoken";
+pub const SEND: &str = "message/send";
+pub const GETUSERID: &str = "user/getuserid";
+pub const BY_EMAIL: &str = "user/get_userid_by_email";
+pub const RECALL: &str = "message/recall";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct App {
+    pub agentid: i64,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Member {
+    pub userid: String,
+    #[serde(default)]
+    pub mobile: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub personal_email: Option<String>,
+    /// Members outside the app's visible scope are unknown to lookups and sends.
+    #[serde(default = "yes")]
+    pub visible: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Corp {
+    pub corpid: String,
+    pub apps: Vec<App>,
+    pub members: Vec<Member>,
+}
+
+/// What to do to the next calls of one endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Fault {
+    /// Answer this errcode (HTTP 200, WeCom's errmsg format).
+    Errcode { errcode: i64 },
+    /// Answer late, then normally.
+    Latency { ms: u64 },
+    /// Close the connection without an answer.
+    Drop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sent {
+    pub msgid: String,
+    pub agentid: i64,
+    pub touser: Vec<String>,
+    pub msgtype: String,
+    pub body: Value,
+    pub at_ms: u128,
+}
+
+struct Token {
+    corpid: String,
+    agentid: i64,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct State0 {
+    corps: Vec<Corp>,
+    tokens: HashMap<String, Token>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    calls: BTreeMap<String, u64>,
+    sent: Vec<Sent>,
+    /// Deliveries per (agentid, userid), for WeCom's silent per-member rate limit.
+    deliveries: HashMap<(i64, String), Vec<Instant>>,
+    dropped_over_rate: u64,
+    recent: HashMap<String, Instant>,
+    token_ttl: u64,
+    next_id: u64,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeState(Arc<Mutex<State0>>);
+
+impl FakeState {
+    fn with<T>(&self, f: impl FnOnce(&mut State0) -> T) -> T {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    pub fn add_corp(&self, corp: Corp) {
+        self.with(|s| {
+            s.corps.retain(|c| c.corpid != corp.corpid);
+            s.corps.push(corp);
+        });
+    }
+
+    /// The next `times` calls of `endpoint` meet `fault`.
+    pub fn fail(&self, endpoint: &str, fault: Fault, times: usize) {
+        self.with(|s| {
+            let q = s.faults.entry(endpoint.to_owned()).or_default();
+            for _ in 0..times {
+                q.push_back(fault.clone());
+            }
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.with(|s| s.faults.clear());
+    }
+
+    pub fn calls(&self, endpoint: &str) -> u64 {
+        self.with(|s| s.calls.get(endpoint).copied().unwrap_or(0))
+    }
+
+    pub fn all_calls(&self) -> BTreeMap<String, u64> {
+        self.with(|s| s.calls.clone())
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.with(|s| s.sent.clone())
+    }
+
+    pub fn dropped_over_rate(&self) -> u64 {
+        self.with(|s| s.dropped_over_rate)
+    }
+
+    /// Every issued token becomes invalid (WeCom may do this early).
+    pub fn expire_tokens(&self) {
+        self.with(|s| s.tokens.clear());
+    }
+
+    pub fn set_token_ttl(&self, secs: u64) {
+        self.with(|s| s.token_ttl = secs);
+    }
+
+    pub fn reset(&self) {
+        self.with(|s| *s = State0::default());
+    }
+}
+
+/// WeCom's errmsg format: `<text>, hint: [...], from ip: <ip>, more info at <url>`.
+fn errmsg(code: i64, text: &str) -> String {
+    format!(
+        "{text}, hint: [{}], from ip: {SEEN_IP}, more info at https://open.work.weixin.qq.com/devtool/query?e={code}",
+        1_700_000_000_000_000_000u64 + code.unsigned_abs()
+    )
+}
+
+fn text_for(code: i64) -> &'static str {
+    match code {
+        -1 => "system busy",
+        40001 => "invalid credential",
+        40013 => "invalid corpid",
+        40014 => "invalid access_token",
+        40058 => "invalid Request Parameter",
+        41001 => "access_token missing",
+        41002 => "corpid missing",
+        41004 => "corpsecret missing",
+        42001 => "access_token expired",
+        44004 => "empty content",
+        45002 => "content size out of limit",
+        45009 => "api freq out of limit",
+        45033 => "api concurrent out of limit",
+        46004 => "user no exist",
+        48002 => "api forbidden",
+        60011 => "no privilege to access/modify contact/party/agent",
+        60020 => "not allow to access from your ip",
+        60111 => "userid not found",
+        81013 => "user & party & tag all invalid",
+        82001 => "All touser & toparty & totag invalid",
+        301002 => "not allow operate another agent with this accesstoken.",
+        _ => "error",
+    }
+}
+
+fn wecom_error(code: i64) -> Response {
+    axum::Json(json!({ "errcode": code, "errmsg": errmsg(code, text_for(code)) })).into_response()
+}
+
+fn ok(mut extra: Value) -> Response {
+    extra["errcode"] = json!(0);
+    extra["errmsg"] = json!("ok");
+    axum::Json(extra).into_response()
+}
+
+/// Counts the call and applies the next fault, if any. `Err` is the whole answer.
+async fn enter(st: &FakeState, endpoint: &str) -> Result<(), Response> {
+    let fault = st.with(|s| {
+        *s.calls.entry(endpoint.to_owned()).or_default() += 1;
+        s.faults.get_mut(endpoint).and_then(VecDeque::pop_front)
+    });
+    match fault {
+        None => Ok(()),
+        Some(Fault::Errcode { errcode }) => Err(wecom_error(errcode)),
+        Some(Fault::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(())
+        }
+        // Headers go out, then the body fails: the connection is cut mid-answer.
+        Some(Fault::Drop) => {
+            let cut = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fake WeCom dropped the connection",
+                ))
+            });
+            Err(Response::new(axum::body::Body::from_stream(cut)))
+        }
+    }
+}
+
+/// The token's (corpid, agentid), or the error WeCom gives.
+fn check_token(st: &FakeState, q: &HashMap<String, String>) -> Result<(String, i64), Response> {
+    let Some(t) = q.get("access_token").filter(|t| !t.is_empty()) else {
+        return Err(wecom_error(41001));
+    };
+    st.with(|s| match s.tokens.get(t) {
+        None => Err(wecom_error(40014)),
+        Some(tok) if tok.expires <= Instant::now() => Err(wecom_error(42001)),
+        Some(tok) => Ok((tok.corpid.clone(), tok.agentid)),
+    })
+}
+
+fn body_json(body: &Bytes) -> Result<Value, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(wecom_error(40058)),
+    }
+}
+
+async fn gettoken(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = enter(&st, GETTOKEN).await {
+        return r;
+    }
+    let Some(corpid) = q.get("corpid").filter(|c| !c.is_empty()) else {
+        return wecom_error(41002);
+    };
+    let Some(secret) = q.get("corpsecret").filter(|c| !c.is_empty()) else {
+        return wecom_error(41004);
+    };
+    st.with(|s| {
+        let Some(corp) = s.corps.iter().find(|c| &c.corpid == corpid) else {
+            return wecom_error(40013);
+        };
+        let Some(app) = corp.apps.iter().find(|a| &a.secret == secret) else {
+            return wecom_error(40001);
+        };
+        let agentid = app.agentid;
+        s.next_id += 1;
+        let token = format!("fake-token-{}-{:016x}", s.next_id, rand::random::<u64>());
+        let ttl = if s.token_ttl == 0 { 7200 } else { s.token_ttl };
+        s.tokens.insert(
+            token.clone(),
+            Token {
+                corpid: corpid.clone(),
+                agentid,
+                expires: Instant::now() + Duration::from_secs(ttl),
+            },
+        );
+        ok(json!({ "access_token": token, "expires_in": ttl }))
+    })
+}
+
+fn member_in<'a>(s: &'a State0, corpid: &str, userid: &str) -> Option<&'a Member> {
+    s.corps
+        .iter()
+        .find(|c| c.corpid == corpid)?
+        .members
+        .iter()
+        .find(|m| m.visible && m.userid.eq_ignore_ascii_case(userid))
+}
+
+async fn send(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = enter(&st, SEND).await {
+        return r;
+    }
+    let (corpid, token_agent) = match check_token(&st, &q) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // Strict shapes: agentid an integer, touser a string, a known msgtype with its object.
+    let Some(agentid) = v.get("agentid").and_then(Value::as_i64) else {
+        return wecom_error(40058);
+    };
+    if agentid != token_agent {
+        return wecom_error(301002);
+    }
+    let touser = match v.get("touser") {
+        None => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return wecom_error(40058),
+    };
+    let users: Vec<String> = touser
+        .split('|')
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if users.is_empty() {
+        return wecom_error(82001);
+    }
+    if users.len() > 1000 {
+        return wecom_error(40058);
+    }
+    let Some(msgtype) = v.get("msgtype").and_then(Value::as_str) else {
+        return wecom_error(40058);
+    };
+    let Some(obj) = v.get(msgtype) else {
+        return wecom_error(40058);
+    };
+    let limit_err = match msgtype {
+        "text" | "markdown" => match obj.get("content").and_then(Value::as_str) {
+            None | Some("") => Some(44004),
+            Some(c) if c.len() > 2048 => Some(45002),
+            _ => None,
+        },
+        "textcard" => {
+            let field = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+            if field("title").is_empty()
+                || field("description").is_empty()
+                || field("url").is_empty()
+            {
+                Some(44004)
+            } else if field("title").len() > 128 || field("description").len() > 512 {
+                Some(45002)
+            } else {
+                None
+            }
+        }
+        "template_card" => None,
+        _ => Some(40058),
+    };
+    if let Some(code) = limit_err {
+        return wecom_error(code);
+    }
+    let dup_interval =
+        (v.get("enable_duplicate_check").and_then(Value::as_i64) == Some(1)).then(|| {
+            v.get("duplicate_check_interval")
+                .and_then(Value::as_u64)
+                .unwrap_or(1800)
+        });
+    st.with(|s| {
+        let (valid, invalid): (Vec<String>, Vec<String>) = users
+            .iter()
+            .cloned()
+            .partition(|u| member_in(s, &corpid, u).is_some());
+        if valid.is_empty() {
+            return wecom_error(81013);
+        }
+        s.next_id += 1;
+        let msgid = format!("msg-{}-{:08x}", s.next_id, rand::random::<u32>());
+        let now = Instant::now();
+        let dup_key = format!("{agentid}|{touser}|{msgtype}|{obj}");
+        let duplicate = dup_interval.is_some_and(|secs| {
+            s.recent
+                .get(&dup_key)
+                .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(secs))
+        });
+        if !duplicate {
+            s.recent.insert(dup_key, now);
+            let mut delivered_to = Vec::new();
+            for u in &valid {
+                let log = s
+                    .deliveries
+                    .entry((agentid, u.to_ascii_lowercase()))
+                    .or_default();
+                log.retain(|t| now.duration_since(*t) < Duration::from_secs(3600));
+                let last_minute = log
+                    .iter()
+                    .filter(|t| now.duration_since(**t) < Duration::from_secs(60))
+                    .count();
+                // WeCom drops the excess silently: still errcode 0.
+                if last_minute >= 30 || log.len() >= 1000 {
+                    s.dropped_over_rate += 1;
+                } else {
+                    log.push(now);
+                    delivered_to.push(u.clone());
+                }
+            }
+            if !delivered_to.is_empty() {
+                s.sent.push(Sent {
+                    msgid: msgid.clone(),
+                    agentid,
+                    touser: delivered_to,
+                    msgtype: msgtype.to_owned(),
+                    body: obj.clone(),
+                    at_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis())
+                        .unwrap_or(0),
+                });
+            }
+        }
+        ok(json!({
+            "invaliduser": invalid.join("|"),
+            "invalidparty": "",
+            "invalidtag": "",
+            "unlicenseduser": "",
+            "msgid": msgid,
+            "response_code": "",
+        }))
+    })
+}
+
+async fn lookup(
+    st: FakeState,
+    endpoint: &str,
+    q: HashMap<String, String>,
+    body: Bytes,
+    find: impl Fn(&Member, &Value) -> Option<bool>,
+) -> Response {
+    if let Err(r) = enter(&st, endpoint).await {
+        return r;
+    }
+    let (corpid, _) = match check_token(&st, &q) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    st.with(|s| {
+        let corp = s.corps.iter().find(|c| c.corpid == corpid);
+        let mut bad_request = false;
+        let found = corp.and_then(|c| {
+            c.members
+                .iter()
+                .filter(|m| m.visible)
+                .find(|m| match find(m, &v) {
+                    Some(hit) => hit,
+                    None => {
+                        bad_request = true;
+                        false
+                    }
+                })
+        });
+        match found {
+            _ if bad_request => wecom_error(40058),
+            Some(m) => ok(json!({ "userid": m.userid.to_ascii_lowercase() })),
+            None => wecom_error(46004),
+        }
+    })
+}
+
+async fn getuserid(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    lookup(st, GETUSERID, q, body, |m, v| {
+        let mobile = v.get("mobile")?.as_str()?;
+        Some(m.mobile.as_deref() == Some(mobile))
+    })
+    .await
+}
+
+async fn by_email(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    lookup(st, BY_EMAIL, q, body, |m, v| {
+        let email = v.get("email")?.as_str()?;
+        let field = match v.get("email_type").and_then(Value::as_i64).unwrap_or(1) {
+            1 => &m.email,
+            2 => &m.personal_email,
+            _ => return None,
+        };
+        Some(
+            field
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email)),
+        )
+    })
+    .await
+}
+
+async fn recall(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = enter(&st, RECALL).await {
+        return r;
+    }
+    if let Err(r) = check_token(&st, &q) {
+        return r;
+    }
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(msgid) = v.get("msgid").and_then(Value::as_str) else {
+        return wecom_error(40058);
+    };
+    st.with(|s| {
+        let before = s.sent.len();
+        s.sent.retain(|m| m.msgid != msgid);
+        if s.sent.len() < before {
+            ok(json!({}))
+        } else {
+            wecom_error(40058)
+        }
+    })
+}
+
+// --- control plane (for the binary) ---------------------------------------------------------
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    endpoint: String,
+    #[serde(flatten)]
+    fault: Fault,
+    #[serde(default = "one")]
+    times: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn ctl_corp(State(st): State<FakeState>, axum::Json(c): axum::Json<Corp>) -> StatusCode {
+    st.add_corp(c);
+    StatusCode::NO_CONTENT
+}
+
+async fn ctl_fault(
+    State(st): State<FakeState>,
+    axum::Json(f): axum::Json<FaultRequest>,
+) -> StatusCode {
+    st.fail(&f.endpoint, f.fault, f.times);
+    StatusCode::NO_CONTENT
+}
+
+async fn ctl_state(State(st): State<FakeState>) -> axum::Json<Value> {
+    axum::Json(json!({
+        "calls": st.all_calls(),
+        "messages": st.sent(),
+        "dropped_over_rate": st.dropped_over_rate(),
+    }))
+}
+
+async fn ctl_reset(State(st): State<FakeState>, Path(what): Path<String>) -> StatusCode {
+    match what.as_str() {
+        "all" => st.reset(),
+        "faults" => st.clear_faults(),
+        "tokens" => st.expire_tokens(),
+        _ => return StatusCode::NOT_FOUND,
+    }
+    StatusCode::NO_CONTENT
+}
+
+pub fn router(st: FakeState) -> Router {
+    Router::new()
+        .route("/cgi-bin/gettoken", get(gettoken))
+        .route("/cgi-bin/message/send", post(send))
+        .route("/cgi-bin/user/getuserid", post(getuserid))
+        .route("/cgi-bin/user/get_userid_by_email", post(by_email))
+        .route("/cgi-bin/message/recall", post(recall))
+        .route("/_fake/corp", post(ctl_corp))
+        .route("/_fake/fault", post(ctl_fault))
+        .route("/_fake/state", get(ctl_state))
+        .route("/_fake/reset/{what}", post(ctl_reset))
+        .with_state(st)
+}
+
+/// A fake WeCom listening on loopback, in this process.
+pub struct FakeWeCom {
+    pub state: FakeState,
+    pub base: String,
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeWeCom {
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Self {
+        let state = FakeState::default();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the fake WeCom");
+        let addr = listener.local_addr().expect("addr");
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            state,
+            base: format!("http://{addr}"),
+            addr,
+            task,
+        }
+    }
+}
+
+impl Drop for FakeWeCom {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The demo company the binary starts with, and tests use.
+pub fn demo_corp() -> Corp {
+    Corp {
+        corpid: "ww0123456789abcdef".into(),
+        apps: vec![App {
+            agentid: 1000002,
+            secret: "demo-app-secret".into(),
+        }],
+        members: vec![
+            Member {
+                userid: "zhangsan".into(),
+                mobile: Some("13800000000".into()),
+                email: Some("zhangsan@example.com".into()),
+                personal_email: Some("zhangsan@qq.com".into()),
+                visible: true,
+            },
+            Member {
+                userid: "lisi".into(),
+                mobile: Some("13900000000".into()),
+                email: Some("lisi@example.com".into()),
+                personal_email: None,
+                visible: true,
+            },
+            Member {
+                userid: "hidden".into(),
+                mobile: Some("13700000000".into()),
+                email: Some("hidden@example.com".into()),
+                personal_email: None,
+                visible: false,
+            },
+        ],
+    }
+}
