@@ -210,48 +210,63 @@ fn ok(mut extra: Value) -> Response {
     axum::Json(extra).into_response()
 }
 
-/// Counts the call and applies the next fault, if any. `Err` is the whole answer.
-async fn enter(st: &FakeState, endpoint: &str) -> Result<(), Response> {
+/// Why the fake answers early: an errcode, or a cut connection.
+enum Refusal {
+    Code(i64),
+    Cut,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Code(c) => wecom_error(c),
+            // Headers go out, then the body fails: the connection is cut mid-answer.
+            Self::Cut => {
+                let cut = futures_util::stream::once(async {
+                    Err::<Bytes, std::io::Error>(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "fake WeCom dropped the connection",
+                    ))
+                });
+                Response::new(axum::body::Body::from_stream(cut))
+            }
+        }
+    }
+}
+
+/// Counts the call and applies the next fault, if any.
+async fn enter(st: &FakeState, endpoint: &str) -> Result<(), Refusal> {
     let fault = st.with(|s| {
         *s.calls.entry(endpoint.to_owned()).or_default() += 1;
         s.faults.get_mut(endpoint).and_then(VecDeque::pop_front)
     });
     match fault {
         None => Ok(()),
-        Some(Fault::Errcode { errcode }) => Err(wecom_error(errcode)),
+        Some(Fault::Errcode { errcode }) => Err(Refusal::Code(errcode)),
         Some(Fault::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(())
         }
-        // Headers go out, then the body fails: the connection is cut mid-answer.
-        Some(Fault::Drop) => {
-            let cut = futures_util::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "fake WeCom dropped the connection",
-                ))
-            });
-            Err(Response::new(axum::body::Body::from_stream(cut)))
-        }
+        Some(Fault::Drop) => Err(Refusal::Cut),
     }
 }
 
 /// The token's (corpid, agentid), or the error WeCom gives.
-fn check_token(st: &FakeState, q: &HashMap<String, String>) -> Result<(String, i64), Response> {
+fn check_token(st: &FakeState, q: &HashMap<String, String>) -> Result<(String, i64), Refusal> {
     let Some(t) = q.get("access_token").filter(|t| !t.is_empty()) else {
-        return Err(wecom_error(41001));
+        return Err(Refusal::Code(41001));
     };
     st.with(|s| match s.tokens.get(t) {
-        None => Err(wecom_error(40014)),
-        Some(tok) if tok.expires <= Instant::now() => Err(wecom_error(42001)),
+        None => Err(Refusal::Code(40014)),
+        Some(tok) if tok.expires <= Instant::now() => Err(Refusal::Code(42001)),
         Some(tok) => Ok((tok.corpid.clone(), tok.agentid)),
     })
 }
 
-fn body_json(body: &Bytes) -> Result<Value, Response> {
+fn body_json(body: &Bytes) -> Result<Value, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        _ => Err(wecom_error(40058)),
+        _ => Err(Refusal::Code(40058)),
     }
 }
 
@@ -260,7 +275,7 @@ async fn gettoken(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = enter(&st, GETTOKEN).await {
-        return r;
+        return r.into_response();
     }
     let Some(corpid) = q.get("corpid").filter(|c| !c.is_empty()) else {
         return wecom_error(41002);
@@ -306,15 +321,15 @@ async fn send(
     body: Bytes,
 ) -> Response {
     if let Err(r) = enter(&st, SEND).await {
-        return r;
+        return r.into_response();
     }
     let (corpid, token_agent) = match check_token(&st, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let v = match body_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     // Strict shapes: agentid an integer, touser a string, a known msgtype with its object.
     let Some(agentid) = v.get("agentid").and_then(Value::as_i64) else {
@@ -447,15 +462,15 @@ async fn lookup(
     find: impl Fn(&Member, &Value) -> Option<bool>,
 ) -> Response {
     if let Err(r) = enter(&st, endpoint).await {
-        return r;
+        return r.into_response();
     }
     let (corpid, _) = match check_token(&st, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let v = match body_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     st.with(|s| {
         let corp = s.corps.iter().find(|c| c.corpid == corpid);
@@ -519,14 +534,14 @@ async fn recall(
     body: Bytes,
 ) -> Response {
     if let Err(r) = enter(&st, RECALL).await {
-        return r;
+        return r.into_response();
     }
     if let Err(r) = check_token(&st, &q) {
-        return r;
+        return r.into_response();
     }
     let v = match body_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(msgid) = v.get("msgid").and_then(Value::as_str) else {
         return wecom_error(40058);

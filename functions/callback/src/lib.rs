@@ -338,7 +338,7 @@ async fn receive_push(
                 None => true,
             };
             if first {
-                act_on(&resolved, &msg);
+                act_on(&st, &resolved, &msg).await;
             } else {
                 tracing::debug!("duplicate push ignored");
             }
@@ -349,7 +349,7 @@ async fn receive_push(
     Ok(StatusCode::OK.into_response())
 }
 
-fn act_on(b: &ResolvedBinding, msg: &PushMessage) {
+async fn act_on(st: &AppState, b: &ResolvedBinding, msg: &PushMessage) {
     tracing::info!(
         org = %b.record.key.org,
         member = %b.record.key.member,
@@ -358,6 +358,20 @@ fn act_on(b: &ResolvedBinding, msg: &PushMessage) {
         "push received"
     );
     if let Some(user) = msg.changed_contact() {
-        tracing::info!(userid = user, "contact changed");
+        // The member's phone, email or userid may have changed: look them up again next time.
+        match st
+            .channels
+            .forget_userid_in_org(&b.record.key.org, b.config.corp_id.as_str(), user)
+            .await
+        {
+            Ok(n) => tracing::info!(
+                userid = user,
+                bindings = n,
+                "contact changed; cached userid dropped"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not drop cached userids after a contact change")
+            }
+        }
     }
 }

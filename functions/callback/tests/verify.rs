@@ -328,8 +328,17 @@ async fn bad_pushes_are_refused_with_a_diagnosis() {
 }
 
 #[tokio::test]
-async fn a_contact_change_event_is_accepted() {
+async fn a_contact_change_event_drops_the_cached_userid() {
     let f = fixture(true).await;
+    let rec = f.channels.binding(&f.key).await.expect("b");
+    f.channels
+        .remember_userid(&rec, "mycreate")
+        .await
+        .expect("cache");
+    assert_eq!(
+        f.channels.binding(&f.key).await.expect("b").cached_userid(),
+        Some("mycreate")
+    );
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID><Mobile><![CDATA[13900000000]]></Mobile></xml>";
     let encrypt = c.encrypt(event, &[5u8; 16]);
@@ -346,6 +355,11 @@ async fn a_contact_change_event_is_accepted() {
         .await;
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(text.is_empty());
+    assert_eq!(
+        f.channels.binding(&f.key).await.expect("b").cached_userid(),
+        None,
+        "the cached userid of the changed member was dropped"
+    );
 }
 
 /// The Lambda host: an API Gateway v2 event with the published verification query.

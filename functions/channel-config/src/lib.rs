@@ -11,14 +11,13 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use shared::auth::{caller, require_admin};
-use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
-use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, FieldError, MemberId, OrgId, Receiver,
-    SourceColumn, WeComToken,
+use shared::channel::{ChannelError, ChannelService};
+use shared::domain::{FieldError, MemberId, OrgId};
+use shared::http::{
+    ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed, parse_channel_update,
 };
-use shared::http::{ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed};
 use shared::store::{BindingRecord, MemberKey, StoreError};
 use time::format_description::well_known::Rfc3339;
 
@@ -151,7 +150,7 @@ async fn put_channel(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let key = member_key(&ext, &org, &member)?;
-    let update = parse_update(body)?;
+    let update = parse_channel_update(&body)?;
     tracing::info!(org = %key.org, member = %key.member, corp_id = %update.corp_id,
         agent_id = %update.agent_id, "saving channel");
     let rec = st.channels.save(&key, update).await?;
@@ -185,75 +184,4 @@ async fn list_channels(
         .map(|r| channel_view(r, &base, &st.egress_ips))
         .collect();
     Ok(Json(json!({ "items": items })))
-}
-
-/// The PUT fields; `app_secret`, `token`, `encoding_aes_key` may be omitted on update.
-pub const PUT_FIELDS: [&str; 7] = [
-    "corp_id",
-    "app_secret",
-    "agent_id",
-    "source_column",
-    "encoding_aes_key",
-    "token",
-    "receiver",
-];
-
-fn string_field<'a>(
-    body: &'a Map<String, Value>,
-    field: &'static str,
-) -> ApiResult<Option<&'a str>> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(FieldError::new(field, "must be a string").into()),
-    }
-}
-
-fn required<'a>(body: &'a Map<String, Value>, field: &'static str) -> ApiResult<&'a str> {
-    string_field(body, field)?.ok_or_else(|| FieldError::new(field, "is required").into())
-}
-
-/// Parses a PUT body field by field, so every error names its field.
-pub fn parse_update(body: Map<String, Value>) -> ApiResult<ChannelUpdate> {
-    if let Some(unknown) = body.keys().find(|k| !PUT_FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::invalid_field(
-            unknown,
-            format!(
-                "unknown field {unknown:?}; expected {}",
-                PUT_FIELDS.join(", ")
-            ),
-        )
-        .into());
-    }
-    let corp_id = CorpId::parse(required(&body, "corp_id")?)?;
-    let agent_id = match body.get("agent_id") {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| FieldError::new("agent_id", "must be an integer"))?,
-        None | Some(Value::Null) => return Err(FieldError::new("agent_id", "is required").into()),
-        Some(_) => {
-            return Err(FieldError::new(
-                "agent_id",
-                "must be an integer (e.g. 1000002), not a string",
-            )
-            .into());
-        }
-    };
-    let agent_id = AgentId::parse(agent_id)?;
-    let column = SourceColumn::parse(required(&body, "source_column")?)?;
-    let receiver = Receiver::parse(column, required(&body, "receiver")?)?;
-    Ok(ChannelUpdate {
-        corp_id,
-        agent_id,
-        receiver,
-        app_secret: string_field(&body, "app_secret")?
-            .map(AppSecret::parse)
-            .transpose()?,
-        token: string_field(&body, "token")?
-            .map(WeComToken::parse)
-            .transpose()?,
-        encoding_aes_key: string_field(&body, "encoding_aes_key")?
-            .map(EncodingAesKey::parse)
-            .transpose()?,
-    })
 }

@@ -59,10 +59,19 @@ async fn run() -> Result<(), LocalError> {
             .unwrap_or_else(|| format!("http://{}", cfg.listen)),
     );
 
+    let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)
+        .map_err(|e| LocalError::Io(e.to_string()))?;
+    let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens));
     let admin = channel_config::router(channel_config::AppState {
         channels: channels.clone(),
-        egress_ips,
+        egress_ips: egress_ips.clone(),
     })
+    .merge(test_send::router(test_send::AppState {
+        channels: channels.clone(),
+        wecom,
+        tokens,
+        egress_ips,
+    }))
     .layer(from_fn(move |req, next| jwt.clone().layer(req, next)));
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

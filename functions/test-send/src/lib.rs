@@ -1,1 +1,426 @@
+//! test-send: "Test Message Sending" (CONTRACT §6). Tests the saved binding (`{}`) or a full
+//! set of unsaved values, step by step — `token`, `resolve_receiver`, `send` — so the admin
+//! sees where it broke and what to change.
 
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use shared::auth::{caller, require_admin};
+use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
+use shared::domain::{AppSecret, ChannelConfig, MemberId, OrgId, Receiver, TestOutcome, now};
+use shared::http::{
+    ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update,
+};
+use shared::store::{BindingRecord, MemberKey};
+use shared::wecom::message::TEXT_MAX;
+use shared::wecom::{
+    AppCredentials, ErrCode, MessageBody, OutgoingMessage, TokenCache, WeComApp, WeComClient,
+    WeComError, needs_lookup, resolve_userid,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub channels: Arc<ChannelService>,
+    pub wecom: WeComClient,
+    pub tokens: Arc<TokenCache>,
+    pub egress_ips: Vec<String>,
+}
+
+const DEFAULT_MESSAGE: &str = "wecom-notify test message: your personal channel works. Workflow notifications will arrive here.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestSendError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
+
+impl IntoResponse for TestSendError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::Channel(e) => {
+                tracing::error!(error = %e, "store failure in test-send");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the channel store could not be reached",
+                )
+                .hint("Retry shortly.")
+                .into_response()
+            }
+        }
+    }
+}
+
+impl From<shared::domain::FieldError> for TestSendError {
+    fn from(e: shared::domain::FieldError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/orgs/{org}/members/{member}/wecom-channel/test",
+            post(test_send).fallback(method_not_allowed),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: &'static str,
+    pub status: StepStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wecom_errcode: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+struct Steps(Vec<Step>);
+
+impl Steps {
+    fn new() -> Self {
+        Self(
+            ["token", "resolve_receiver", "send"]
+                .into_iter()
+                .map(|name| Step {
+                    name,
+                    status: StepStatus::NotRun,
+                    wecom_errcode: None,
+                    hint: None,
+                })
+                .collect(),
+        )
+    }
+
+    fn set(&mut self, name: &str, status: StepStatus, errcode: Option<i64>, hint: Option<String>) {
+        if let Some(s) = self.0.iter_mut().find(|s| s.name == name) {
+            s.status = status;
+            s.wecom_errcode = errcode;
+            s.hint = hint;
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::to_value(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// What was asked: the saved binding, or values not saved.
+enum Subject {
+    Saved(Box<shared::channel::ResolvedBinding>),
+    Unsaved {
+        config: ChannelConfig,
+        secret: AppSecret,
+    },
+}
+
+/// Splits the body into the subject's values and the optional message.
+fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String), ApiError> {
+    let message = match body.remove("message") {
+        None | Some(Value::Null) => DEFAULT_MESSAGE.to_owned(),
+        Some(Value::String(m)) if !m.trim().is_empty() => m,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "message",
+                "must be a non-empty string",
+            ));
+        }
+    };
+    if body.is_empty() {
+        return Ok((None, message));
+    }
+    let missing: Vec<&str> = PUT_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !body.contains_key(*f))
+        .collect();
+    if let Some(first) = missing.first() {
+        if let Some(unknown) = body.keys().find(|k| !PUT_FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::invalid_field(
+                unknown,
+                format!("unknown field {unknown:?}"),
+            ));
+        }
+        return Err(ApiError::invalid_field(
+            first,
+            format!(
+                "send {{}} to test the saved channel, or every field to test values without saving; missing: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let u: ChannelUpdate = parse_channel_update(&body)?;
+    let secret = match (&u.app_secret, &u.token, &u.encoding_aes_key) {
+        (Some(s), Some(_), Some(_)) => s.clone(),
+        (None, ..) => return Err(ApiError::invalid_field("app_secret", "is required")),
+        (_, None, _) => return Err(ApiError::invalid_field("token", "is required")),
+        (.., None) => return Err(ApiError::invalid_field("encoding_aes_key", "is required")),
+    };
+    let config = ChannelConfig {
+        corp_id: u.corp_id,
+        agent_id: u.agent_id,
+        receiver: u.receiver,
+    };
+    Ok((Some(Subject::Unsaved { config, secret }), message))
+}
+
+async fn test_send(
+    State(st): State<AppState>,
+    Path((org, member)): Path<(String, String)>,
+    ext: Extensions,
+    JsonObject(body): JsonObject,
+) -> Result<Response, TestSendError> {
+    require_admin(caller(&ext), &org)?;
+    let key = MemberKey {
+        org: OrgId::parse(&org)?,
+        member: MemberId::parse(&member)?,
+    };
+    let (values, message) = parse_body(body)?;
+    let subject = match values {
+        Some(unsaved) => unsaved,
+        None => {
+            let rec = st.channels.binding(&key).await?;
+            match st.channels.resolve(rec).await? {
+                Some(b) => Subject::Saved(Box::new(b)),
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "not_configured",
+                        "no channel is saved for this member",
+                    )
+                    .hint("Save the channel first (PUT …/wecom-channel), or send every field to test values without saving them.")
+                    .into());
+                }
+            }
+        }
+    };
+    let outcome = run(&st, &subject, &message).await;
+    tracing::info!(org = %key.org, member = %key.member, saved = matches!(subject, Subject::Saved(_)),
+        result = if outcome.is_ok() { "successful" } else { "failed" }, "test message");
+
+    if let Subject::Saved(b) = &subject {
+        let record = match &outcome {
+            Ok(_) => TestOutcome {
+                at: now(),
+                result: "successful".into(),
+                wecom_errcode: None,
+                hint: None,
+            },
+            Err(f) => TestOutcome {
+                at: now(),
+                result: "failed".into(),
+                wecom_errcode: f.errcode,
+                hint: Some(f.hint.clone()),
+            },
+        };
+        st.channels.record_test(&b.record.key, &record).await?;
+    }
+    Ok(match outcome {
+        Ok(done) => (
+            StatusCode::OK,
+            Json(json!({
+                "result": "successful",
+                "userid": done.userid,
+                "msgid": done.msgid,
+                "steps": done.steps.json(),
+            })),
+        )
+            .into_response(),
+        Err(f) => f
+            .error
+            .with_top("result", "failed")
+            .with_top("steps", f.steps.json())
+            .into_response(),
+    })
+}
+
+struct Done {
+    userid: String,
+    msgid: Option<String>,
+    steps: Steps,
+}
+
+struct Failure {
+    error: ApiError,
+    errcode: Option<i64>,
+    hint: String,
+    steps: Steps,
+}
+
+async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Failure> {
+    let (config, secret, record): (ChannelConfig, _, Option<&BindingRecord>) = match subject {
+        Subject::Saved(b) => (
+            b.config.clone(),
+            b.secrets.app_secret.clone(),
+            Some(&b.record),
+        ),
+        Subject::Unsaved { config, secret } => (config.clone(), secret.clone(), None),
+    };
+    let app = WeComApp {
+        client: &st.wecom,
+        tokens: &st.tokens,
+        creds: AppCredentials {
+            corp_id: config.corp_id.clone(),
+            agent_id: config.agent_id,
+            secret,
+        },
+    };
+    let mut steps = Steps::new();
+
+    if let Err(e) = app.token().await {
+        return Err(fail(st, steps, "token", &e, &config.receiver));
+    }
+    steps.set("token", StepStatus::Ok, None, None);
+
+    let cached = record
+        .and_then(BindingRecord::cached_userid)
+        .map(str::to_owned);
+    let userid = match cached {
+        Some(u) => u,
+        None => match resolve_userid(&app, &config.receiver).await {
+            Ok(u) => {
+                if let Some(rec) = record
+                    && needs_lookup(&config.receiver)
+                    && let Err(e) = st.channels.remember_userid(rec, &u).await
+                {
+                    tracing::warn!(error = %e, "could not cache the resolved userid");
+                }
+                u
+            }
+            Err(e) => return Err(fail(st, steps, "resolve_receiver", &e, &config.receiver)),
+        },
+    };
+    steps.set("resolve_receiver", StepStatus::Ok, None, None);
+
+    let msg = OutgoingMessage {
+        touser: vec![userid.clone()],
+        agent_id: config.agent_id.get(),
+        body: MessageBody::text(&shared::wecom::message::truncate_bytes(message, TEXT_MAX)),
+        duplicate_check_interval: None,
+    };
+    match app.send(&msg).await {
+        Ok(receipt) if receipt.missed(&userid) => {
+            // errcode 0, yet this member was listed as invalid or unlicensed: not delivered.
+            if let Some(rec) = record {
+                let _ = st.channels.forget_userid(&rec.key).await;
+            }
+            let code = ErrCode::AllRecipientsInvalid;
+            let hint = receiver_hint(&code, &config.receiver, &st.egress_ips);
+            steps.set("send", StepStatus::Failed, Some(0), Some(hint.clone()));
+            let error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_delivered",
+                format!("WeCom accepted the call but did not deliver to {userid} (invalid or unlicensed user)"),
+            )
+            .hint(hint.clone())
+            .with("wecom_errcode", 0);
+            Err(Failure {
+                error,
+                errcode: Some(0),
+                hint,
+                steps,
+            })
+        }
+        Ok(receipt) => {
+            steps.set("send", StepStatus::Ok, None, None);
+            Ok(Done {
+                userid,
+                msgid: receipt.msgid,
+                steps,
+            })
+        }
+        Err(e) => {
+            if let (Some(rec), Some(code)) = (record, e.errcode())
+                && code.invalidates_receiver()
+                && let Err(err) = st.channels.forget_userid(&rec.key).await
+            {
+                tracing::warn!(error = %err, "could not drop the cached userid");
+            }
+            Err(fail(st, steps, "send", &e, &config.receiver))
+        }
+    }
+}
+
+/// The errcode's hint, sharpened for the receiver's source column where it helps.
+fn receiver_hint(code: &ErrCode, receiver: &Receiver, egress: &[String]) -> String {
+    let base = code.hint(egress);
+    match (code, receiver) {
+        (ErrCode::AllRecipientsInvalid | ErrCode::UserIdNotFound, Receiver::LoginName(u)) => {
+            format!(
+                "{base} With source column login_name, {u:?} must be the member's WeCom userid (Contacts > member > Account), which often differs from the login name; use the phone number instead, or check that the member is in the app's visible scope."
+            )
+        }
+        _ => base,
+    }
+}
+
+fn fail(
+    st: &AppState,
+    mut steps: Steps,
+    step: &'static str,
+    e: &WeComError,
+    receiver: &Receiver,
+) -> Failure {
+    match e {
+        WeComError::Api { code, errmsg } => {
+            let hint = receiver_hint(code, receiver, &st.egress_ips);
+            steps.set(
+                step,
+                StepStatus::Failed,
+                Some(code.code()),
+                Some(hint.clone()),
+            );
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("wecom_{}", code.code()),
+                format!("WeCom refused the {step} step with errcode {}", code.code()),
+            )
+            .hint(hint.clone())
+            .with("wecom_errcode", code.code())
+            .with("wecom_errmsg", errmsg.as_str());
+            if let ErrCode::IpNotTrusted { ip: Some(ip) } = code {
+                error = error.with("trusted_ip", ip.to_string());
+            }
+            Failure {
+                error,
+                errcode: Some(code.code()),
+                hint,
+                steps,
+            }
+        }
+        WeComError::Network(_) | WeComError::Protocol(_) => {
+            let hint = e.hint(&st.egress_ips);
+            steps.set(step, StepStatus::Failed, None, Some(hint.clone()));
+            Failure {
+                error: ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "wecom_unreachable",
+                    format!("the {step} step could not complete: {e}"),
+                )
+                .hint(hint.clone()),
+                errcode: None,
+                hint,
+                steps,
+            }
+        }
+    }
+}

@@ -3,9 +3,11 @@
 pub mod client;
 pub mod errcode;
 pub mod message;
+pub mod resolve;
 pub mod token;
 
 pub use client::{RetryPolicy, SendReceipt, WeComClient, WeComError};
 pub use errcode::{ErrCode, Kind};
 pub use message::{MessageBody, OutgoingMessage};
+pub use resolve::{needs_lookup, resolve_userid};
 pub use token::{AccessToken, AppCredentials, TokenCache, WeComApp};

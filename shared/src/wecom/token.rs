@@ -138,7 +138,7 @@ impl TokenCache {
         }
     }
 
-    async fn from_store(
+    async fn stored(
         &self,
         creds: &AppCredentials,
         key: &str,
@@ -181,7 +181,7 @@ impl TokenCache {
             if let Some(t) = self.local_get(&key, now) {
                 return Ok(t);
             }
-            if let Some(t) = self.from_store(creds, &key, now).await.map_err(store_err)? {
+            if let Some(t) = self.stored(creds, &key, now).await.map_err(store_err)? {
                 return Ok(t);
             }
             let lease_won = self

@@ -1,0 +1,31 @@
+//! Lambda entry point: configuration, store and WeCom clients once at init, then the router.
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn;
+use shared::channel::ChannelService;
+use shared::config::{Config, Stores};
+use shared::wecom::{TokenCache, WeComClient};
+use test_send::{AppState, router};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init(true);
+    let cfg = Config::from_env(true)?;
+    let stores = Stores::open(&cfg, false).await?;
+    let state = AppState {
+        channels: Arc::new(ChannelService::new(
+            stores.channels,
+            stores.secrets,
+            cfg.secret_prefix.clone(),
+        )),
+        wecom: WeComClient::new(&cfg.wecom_api_base)?,
+        tokens: Arc::new(TokenCache::new(stores.tokens)),
+        egress_ips: cfg.egress_ips.iter().map(ToString::to_string).collect(),
+    };
+    let base = cfg.public_url.clone();
+    let app = router(state).layer(from_fn(move |req, next| {
+        shared::lambda::from_request_context(base.clone(), req, next)
+    }));
+    lambda_http::run(app).await
+}
