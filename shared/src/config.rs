@@ -9,7 +9,9 @@ use secrecy::SecretString;
 
 use crate::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
 use crate::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use crate::store::{ChannelStore, SecretStore, StoreError, TokenStore};
+use crate::store::{
+    ChannelStore, DeliveryLog, PaceStore, SecretStore, StoreError, SubscriptionStore, TokenStore,
+};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
@@ -152,6 +154,9 @@ pub struct Stores {
     pub channels: Arc<dyn ChannelStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub tokens: Arc<dyn TokenStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub deliveries: Arc<dyn DeliveryLog>,
+    pub pace: Arc<dyn PaceStore>,
 }
 
 impl Stores {
@@ -163,7 +168,10 @@ impl Stores {
                 let records = Arc::new(EmbeddedChannelStore::open(&cfg.data_dir)?);
                 Ok(Self {
                     channels: records.clone(),
-                    tokens: records,
+                    tokens: records.clone(),
+                    subscriptions: records.clone(),
+                    deliveries: records.clone(),
+                    pace: records,
                     secrets: Arc::new(FileSecretStore::open(&cfg.data_dir)?),
                 })
             }
@@ -177,7 +185,10 @@ impl Stores {
                 let channels = Arc::new(channels);
                 Ok(Self {
                     channels: channels.clone(),
-                    tokens: channels,
+                    tokens: channels.clone(),
+                    subscriptions: channels.clone(),
+                    deliveries: channels.clone(),
+                    pace: channels,
                     secrets: Arc::new(SecretsManagerStore::new(
                         aws_sdk_secretsmanager::Client::new(&sdk),
                         cfg.kms_key_id.clone(),

@@ -11,4 +11,5 @@ pub mod lambda;
 pub mod store;
 pub mod telemetry;
 pub mod wecom;
+pub mod workflow;
 pub mod xml;

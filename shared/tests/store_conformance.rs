@@ -11,7 +11,11 @@ use shared::domain::{
 };
 use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
 use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use shared::store::{AppKey, CachedToken, ChannelStore, MemberKey, SecretStore, TokenStore};
+use shared::store::{
+    AppKey, CachedToken, ChannelStore, Claim, DeliveryLog, MemberKey, Pace, PaceStore, SecretStore,
+    SubscriptionStore, TokenStore,
+};
+use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription};
 
 const KEY_A: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 const KEY_B: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
@@ -21,6 +25,9 @@ struct Harness {
     channels: Arc<dyn ChannelStore>,
     secrets: Arc<dyn SecretStore>,
     tokens: Arc<dyn TokenStore>,
+    subs: Arc<dyn SubscriptionStore>,
+    log: Arc<dyn DeliveryLog>,
+    pace: Arc<dyn PaceStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
     _dir: Option<tempfile::TempDir>,
@@ -32,7 +39,10 @@ async fn embedded() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("open redb"));
     let channels: Arc<dyn ChannelStore> = store.clone();
-    let tokens: Arc<dyn TokenStore> = store;
+    let tokens: Arc<dyn TokenStore> = store.clone();
+    let subs: Arc<dyn SubscriptionStore> = store.clone();
+    let log: Arc<dyn DeliveryLog> = store.clone();
+    let pace: Arc<dyn PaceStore> = store;
     let secrets: Arc<dyn SecretStore> =
         Arc::new(FileSecretStore::open(dir.path()).expect("open secrets"));
     let records = dir.path().join("records.redb");
@@ -45,6 +55,9 @@ async fn embedded() -> Harness {
         channels,
         secrets,
         tokens,
+        subs,
+        log,
+        pace,
         dump: Box::new(move || {
             let records = records.clone();
             Box::pin(async move {
@@ -68,7 +81,10 @@ async fn dynamo() -> Harness {
     store.ensure_table().await.expect("create table in moto");
     let store = Arc::new(store);
     let channels: Arc<dyn ChannelStore> = store.clone();
-    let tokens: Arc<dyn TokenStore> = store;
+    let tokens: Arc<dyn TokenStore> = store.clone();
+    let subs: Arc<dyn SubscriptionStore> = store.clone();
+    let log: Arc<dyn DeliveryLog> = store.clone();
+    let pace: Arc<dyn PaceStore> = store;
     let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManagerStore::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
         None,
@@ -83,6 +99,9 @@ async fn dynamo() -> Harness {
         channels,
         secrets,
         tokens,
+        subs,
+        log,
+        pace,
         dump: Box::new(move || {
             let client = client.clone();
             let table = table.clone();
@@ -650,6 +669,241 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
     assert_eq!(changed.resolved_user, None);
 }
 
+async fn subscriptions_are_upserted_per_org(h: Harness) {
+    let acme = OrgId::parse("acme").expect("org");
+    let sub = |t: &str, n: &str, on: bool| Subscription {
+        subscription_type: t.into(),
+        node: n.into(),
+        personal_channel: on,
+        message_format: MessageFormat::Textcard,
+    };
+    assert!(h.subs.subscriptions(&acme).await.expect("list").is_empty());
+    h.subs
+        .put_subscriptions(
+            &acme,
+            &[
+                sub("sql_review", "approval_pending", true),
+                sub("release", "done", false),
+            ],
+        )
+        .await
+        .expect("put");
+    let mut md = sub("release", "done", true);
+    md.message_format = MessageFormat::Markdown;
+    h.subs
+        .put_subscriptions(&acme, &[md.clone()])
+        .await
+        .expect("upsert");
+    let all = h.subs.subscriptions(&acme).await.expect("list");
+    assert_eq!(
+        all,
+        vec![md.clone(), sub("sql_review", "approval_pending", true)]
+    );
+    assert_eq!(
+        h.subs
+            .subscription(&acme, "release", "done")
+            .await
+            .expect("get"),
+        Some(md)
+    );
+    assert_eq!(
+        h.subs
+            .subscription(&acme, "release", "nope")
+            .await
+            .expect("get"),
+        None
+    );
+    let other = OrgId::parse("other").expect("org");
+    assert!(h.subs.subscriptions(&other).await.expect("list").is_empty());
+}
+
+fn delivery(event: &str, member: &str, created_ms: i64) -> Delivery {
+    Delivery {
+        org: OrgId::parse("acme").expect("org"),
+        event_id: event.into(),
+        member: member.into(),
+        subscription_type: "sql_review".into(),
+        node: "approval_pending".into(),
+        status: DeliveryStatus::Sending,
+        reason: None,
+        userid: None,
+        msgid: None,
+        wecom_errcode: None,
+        hint: None,
+        attempts: 1,
+        created_ms,
+        updated_ms: created_ms,
+        lease_until_ms: Some(created_ms + 30_000),
+        not_before_ms: None,
+        body: None,
+        expires_at: 4_000_000_000,
+    }
+}
+
+async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
+    let d = delivery("evt-1", "alice", 1_000);
+    assert_eq!(h.log.claim(&d).await.expect("claim"), Claim::New);
+    assert_eq!(
+        h.log.claim(&d).await.expect("again"),
+        Claim::Existing(d.clone())
+    );
+
+    // Compare-and-swap on updated_ms.
+    let mut done = d.clone();
+    done.status = DeliveryStatus::Delivered;
+    done.msgid = Some("m1".into());
+    done.updated_ms = 2_000;
+    assert!(h.log.replace(&done, 1_000).await.expect("replace"));
+    assert!(
+        !h.log.replace(&done, 1_000).await.expect("stale"),
+        "a stale writer loses"
+    );
+    assert_eq!(
+        h.log.delivery(&d.org, "evt-1", "alice").await.expect("get"),
+        Some(done.clone())
+    );
+
+    // Concurrent claims: exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (log, d) = (h.log.clone(), delivery("evt-race", "bob", 1_500));
+        tasks.push(tokio::spawn(async move { log.claim(&d).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("claim") == Claim::New {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+
+    h.log
+        .claim(&delivery("evt-2", "alice", 3_000))
+        .await
+        .expect("claim");
+    h.log
+        .claim(&delivery("evt-2", "carol", 4_000))
+        .await
+        .expect("claim");
+    let org = OrgId::parse("acme").expect("org");
+    let all: Vec<(String, String)> = h
+        .log
+        .deliveries(&org, None, 50)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| (d.event_id, d.member))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("evt-2", "carol"),
+            ("evt-2", "alice"),
+            ("evt-race", "bob"),
+            ("evt-1", "alice")
+        ]
+        .map(|(e, m)| (e.to_owned(), m.to_owned()))
+    );
+    let alice = h
+        .log
+        .deliveries(&org, Some("alice"), 1)
+        .await
+        .expect("list");
+    assert_eq!(alice.len(), 1);
+    assert_eq!(alice[0].event_id, "evt-2");
+    let other = OrgId::parse("other").expect("org");
+    assert!(
+        h.log
+            .deliveries(&other, None, 50)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+async fn delayed_deliveries_come_due(h: Harness) {
+    let mut late = delivery("evt-3", "alice", 1_000);
+    late.status = DeliveryStatus::Delayed;
+    late.not_before_ms = Some(50_000);
+    let mut soon = delivery("evt-4", "alice", 1_000);
+    soon.status = DeliveryStatus::Delayed;
+    soon.not_before_ms = Some(20_000);
+    for d in [&late, &soon] {
+        h.log.claim(d).await.expect("claim");
+    }
+    // A claim (lease until 31_000) is due once its lease ends.
+    h.log
+        .claim(&delivery("evt-5", "alice", 1_000))
+        .await
+        .expect("claim");
+    let mut done = delivery("evt-6", "alice", 1_000);
+    done.status = DeliveryStatus::Delivered;
+    h.log.claim(&done).await.expect("claim");
+    let ids = |v: Vec<Delivery>| v.into_iter().map(|d| d.event_id).collect::<Vec<_>>();
+    assert!(h.log.due(10_000, 10).await.expect("due").is_empty());
+    assert_eq!(ids(h.log.due(30_000, 10).await.expect("due")), ["evt-4"]);
+    assert_eq!(
+        ids(h.log.due(60_000, 10).await.expect("due")),
+        ["evt-4", "evt-5", "evt-3"]
+    );
+    // Once sent, it is no longer due.
+    let mut sent = soon.clone();
+    sent.status = DeliveryStatus::Delivered;
+    sent.updated_ms = 2_000;
+    assert!(
+        h.log
+            .replace(&sent, soon.updated_ms)
+            .await
+            .expect("replace")
+    );
+    assert_eq!(
+        ids(h.log.due(60_000, 10).await.expect("due")),
+        ["evt-5", "evt-3"]
+    );
+}
+
+async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
+    let key = "ww01:7:alice";
+    let t0 = 1_000_000_000;
+    for i in 0..30 {
+        assert_eq!(
+            h.pace.reserve(key, t0 + i).await.expect("reserve"),
+            Pace::Granted,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        h.pace.reserve(key, t0 + 40).await.expect("full"),
+        Pace::WaitUntil(t0 + 60_000)
+    );
+    assert_eq!(
+        h.pace.reserve("ww01:7:bob", t0 + 40).await.expect("other"),
+        Pace::Granted
+    );
+    assert_eq!(
+        h.pace
+            .reserve(key, t0 + 60_001)
+            .await
+            .expect("window moved"),
+        Pace::Granted
+    );
+
+    // Concurrent reservations never exceed the window.
+    let key2 = "ww01:7:carol";
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let pace = h.pace.clone();
+        tasks.push(tokio::spawn(async move { pace.reserve(key2, t0).await }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("reserve") == Pace::Granted {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 30);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded_store {
@@ -685,6 +939,10 @@ conformance!(
     secrets_never_reach_the_record_store,
     tokens_are_shared_and_leased_to_one_holder,
     resolved_userids_are_cached_until_the_config_changes,
+    subscriptions_are_upserted_per_org,
+    deliveries_are_claimed_once_and_listed_newest_first,
+    delayed_deliveries_come_due,
+    pace_allows_thirty_a_minute_per_app_and_member,
 );
 
 #[cfg(unix)]

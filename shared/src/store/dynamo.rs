@@ -10,6 +10,14 @@
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
 //! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at` |
 //! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` |
+//! | subscription | `ORG#{org}` | `SUB#{type}#{node}` | `personal_channel`, `message_format` |
+//! | delivery | `DLV#{org}#{event_id}` | `MEMBER#{member}` | `doc` (the record), `updated_ms`, `gsi1pk`/`gsi1sk`, `due_pk`/`due_sk` while not final, `expires_at` |
+//! | pace log | `PACE#{corp}:{agent}:{userid}` | `PACE` | `sent` (ms of the last hour's sends), `ver`, `expires_at` |
+//!
+//! Indexes: `by_org` (`gsi1pk` = `DLV#{org}`, `gsi1sk` = zero-padded created ms + ids) lists
+//! deliveries newest first; `due` (`due_pk` = `DUE`, `due_sk` = ms) is sparse and holds only
+//! deliveries still to act on: delayed ones (until their time) and claims (until their lease
+//! ends, so a claim whose invocation died is found and retried).
 //!
 //! No secret value is ever written to the table: app items hold only the *name* of the
 //! Secrets Manager secret.
@@ -20,8 +28,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use serde::Serialize;
@@ -30,15 +39,22 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, MemberKey,
-    ResolvedUser, SecretStore, StoreError, TokenStore, unix_now,
+    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, Claim, DeliveryLog,
+    MemberKey, PACE_HOUR, Pace, PaceStore, ResolvedUser, SecretStore, StoreError,
+    SubscriptionStore, TokenStore, pace_decision, unix_now,
 };
 use crate::domain::{
     AgentId, AppSecrets, CallbackCheck, CallbackId, ChannelConfig, CorpId, MemberId, OrgId,
     Receiver, SourceColumn, TestOutcome,
 };
+use crate::workflow::{Delivery, MessageFormat, Subscription};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Deliveries of an org, newest first.
+pub const BY_ORG_INDEX: &str = "by_org";
+/// Delayed deliveries by when they are due (sparse).
+pub const DUE_INDEX: &str = "due";
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -202,14 +218,15 @@ impl DynamoChannelStore {
         if exists.is_ok() {
             return Ok(());
         }
-        let attr = |name: &str| {
+        let attr_of = |name: &str, t: ScalarAttributeType| {
             build(
                 AttributeDefinition::builder()
                     .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
+                    .attribute_type(t)
                     .build(),
             )
         };
+        let attr = |name: &str| attr_of(name, ScalarAttributeType::S);
         let key = |name: &str, kt: KeyType| {
             build(
                 KeySchemaElement::builder()
@@ -218,6 +235,21 @@ impl DynamoChannelStore {
                     .build(),
             )
         };
+        let index =
+            |name: &str, hash: &str, range: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+                build(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(name)
+                        .key_schema(key(hash, KeyType::Hash)?)
+                        .key_schema(key(range, KeyType::Range)?)
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build(),
+                )
+            };
         let created = self
             .client
             .create_table()
@@ -225,8 +257,14 @@ impl DynamoChannelStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("gsi1pk")?)
+            .attribute_definitions(attr("gsi1sk")?)
+            .attribute_definitions(attr("due_pk")?)
+            .attribute_definitions(attr_of("due_sk", ScalarAttributeType::N)?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(index(BY_ORG_INDEX, "gsi1pk", "gsi1sk")?)
+            .global_secondary_indexes(index(DUE_INDEX, "due_pk", "due_sk")?)
             .send()
             .await;
         if let Err(e) = created {
@@ -683,6 +721,323 @@ impl TokenStore for DynamoChannelStore {
                 }
             }
         }
+    }
+}
+
+fn sub_sk(t: &str, node: &str) -> String {
+    format!("SUB#{t}#{node}")
+}
+
+fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
+    let sk = get_s(item, "sk")?;
+    let rest = sk.strip_prefix("SUB#").ok_or_else(|| corrupt("sk"))?;
+    let (t, node) = rest.split_once('#').ok_or_else(|| corrupt("sk"))?;
+    let format = match item.get("message_format").and_then(|v| v.as_s().ok()) {
+        Some(f) => serde_json::from_value(serde_json::Value::String(f.clone()))
+            .map_err(|_| corrupt("message_format"))?,
+        None => MessageFormat::default(),
+    };
+    Ok(Subscription {
+        subscription_type: t.to_owned(),
+        node: node.to_owned(),
+        personal_channel: item
+            .get("personal_channel")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        message_format: format,
+    })
+}
+
+#[async_trait]
+impl SubscriptionStore for DynamoChannelStore {
+    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(org_pk(org)))
+                .expression_attribute_values(":prefix", s("SUB#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            for item in page.items() {
+                out.push(subscription_from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subscription(
+        &self,
+        org: &OrgId,
+        subscription_type: &str,
+        node: &str,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.get(org_pk(org), sub_sk(subscription_type, node))
+            .await?
+            .map(|i| subscription_from_item(&i))
+            .transpose()
+    }
+
+    async fn put_subscriptions(
+        &self,
+        org: &OrgId,
+        items: &[Subscription],
+    ) -> Result<(), StoreError> {
+        // TransactWriteItems takes 100 items; larger lists go in several transactions.
+        for chunk in items.chunks(100) {
+            let mut tx = self.client.transact_write_items();
+            for i in chunk {
+                let format = serde_json::to_value(i.message_format)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "textcard".into());
+                let put = build(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .item("pk", s(org_pk(org)))
+                        .item("sk", s(sub_sk(&i.subscription_type, &i.node)))
+                        .item("personal_channel", AttributeValue::Bool(i.personal_channel))
+                        .item("message_format", s(format))
+                        .build(),
+                )?;
+                tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            tx.send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        }
+        Ok(())
+    }
+}
+
+fn delivery_pk(org: &OrgId, event_id: &str) -> String {
+    format!("DLV#{org}#{event_id}")
+}
+
+fn delivery_item(d: &Delivery) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(delivery_pk(&d.org, &d.event_id)));
+    item.insert("sk".into(), s(format!("MEMBER#{}", d.member)));
+    item.insert("doc".into(), to_doc(d)?);
+    item.insert("updated_ms".into(), n(d.updated_ms));
+    item.insert("gsi1pk".into(), s(format!("DLV#{}", d.org)));
+    item.insert(
+        "gsi1sk".into(),
+        s(format!(
+            "{:013}#{}#{}",
+            d.created_ms.max(0),
+            d.event_id,
+            d.member
+        )),
+    );
+    if let Some(t) = d.due_ms() {
+        item.insert("due_pk".into(), s("DUE"));
+        item.insert("due_sk".into(), n(t));
+    }
+    item.insert("expires_at".into(), n(d.expires_at));
+    item.insert("member".into(), s(d.member.as_str()));
+    Ok(item)
+}
+
+fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
+    get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))
+}
+
+#[async_trait]
+impl DeliveryLog for DynamoChannelStore {
+    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Claim::New),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    let existing = self
+                        .delivery(&d.org, &d.event_id, &d.member)
+                        .await?
+                        .ok_or(StoreError::Conflict)?;
+                    Ok(Claim::Existing(existing))
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    }
+
+    async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d)?))
+            .condition_expression("updated_ms = :expected")
+            .expression_attribute_values(":expected", n(expected_updated_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    }
+
+    async fn delivery(
+        &self,
+        org: &OrgId,
+        event_id: &str,
+        member: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.get(delivery_pk(org, event_id), format!("MEMBER#{member}"))
+            .await?
+            .map(|i| delivery_from_item(&i))
+            .transpose()
+    }
+
+    async fn deliveries(
+        &self,
+        org: &OrgId,
+        member: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        // With a member filter DynamoDB applies `Limit` before filtering: page until enough.
+        while out.len() < limit {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_ORG_INDEX)
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(format!("DLV#{org}")))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit.clamp(1, 500)).unwrap_or(500))
+                .set_exclusive_start_key(start.take());
+            if let Some(m) = member {
+                q = q
+                    .filter_expression("#m = :m")
+                    .expression_attribute_names("#m", "member")
+                    .expression_attribute_values(":m", s(m));
+            }
+            let page = q
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            for item in page.items() {
+                if out.len() < limit {
+                    out.push(delivery_from_item(item)?);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_pk = :due AND due_sk <= :now")
+            .expression_attribute_values(":due", s("DUE"))
+            .expression_attribute_values(":now", n(now_ms))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        page.items().iter().map(delivery_from_item).collect()
+    }
+}
+
+#[async_trait]
+impl PaceStore for DynamoChannelStore {
+    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+        let pk = format!("PACE#{key}");
+        for attempt in 0..64u64 {
+            if attempt > 0 {
+                // Contention on one member's log: back off a little, randomly.
+                let ms = rand::random::<u64>() % (2 + attempt.min(20));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            let item = self.get(pk.clone(), "PACE".into()).await?;
+            let ver: i64 = item
+                .as_ref()
+                .map(|i| get_n(i, "ver"))
+                .transpose()?
+                .unwrap_or(0);
+            let mut sent: Vec<i64> = item
+                .as_ref()
+                .and_then(|i| i.get("sent"))
+                .and_then(|v| v.as_l().ok())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| x.as_n().ok()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            sent.retain(|t| *t > now_ms - PACE_HOUR.0);
+            if let Err(until) = pace_decision(&sent, now_ms) {
+                return Ok(Pace::WaitUntil(until));
+            }
+            sent.push(now_ms);
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk.as_str()))
+                .item("sk", s("PACE"))
+                .item(
+                    "sent",
+                    AttributeValue::L(sent.iter().map(|t| n(*t)).collect()),
+                )
+                .item("ver", n(ver + 1))
+                .item("expires_at", n(now_ms / 1000 + 7200));
+            put = if item.is_some() {
+                put.condition_expression("ver = :ver")
+                    .expression_attribute_values(":ver", n(ver))
+            } else {
+                put.condition_expression("attribute_not_exists(pk)")
+            };
+            match put.send().await {
+                Ok(_) => return Ok(Pace::Granted),
+                Err(e) => {
+                    let e = e.into_service_error();
+                    if !e.is_conditional_check_failed_exception() {
+                        return Err(StoreError::backend(e));
+                    }
+                }
+            }
+        }
+        Err(StoreError::Conflict)
     }
 }
 

@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, MemberKey,
-    ResolvedUser, SecretStore, StoreError, TokenStore, unix_now,
+    AppKey, AppRecord, BindingRecord, CachedToken, ChannelCommit, ChannelStore, Claim, DeliveryLog,
+    MemberKey, Pace, PaceStore, ResolvedUser, SecretStore, StoreError, SubscriptionStore,
+    TokenStore, pace_decision, unix_now,
 };
 use crate::domain::{AppSecrets, CallbackCheck, CallbackId, OrgId, TestOutcome};
+use crate::workflow::{Delivery, Subscription};
 
 const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
 const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
@@ -24,6 +26,9 @@ const CALLBACKS: TableDefinition<&str, &[u8]> = TableDefinition::new("callbacks"
 const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("token_leases");
+const SUBSCRIPTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("subscriptions");
+const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+const PACE: TableDefinition<&str, &[u8]> = TableDefinition::new("pace");
 
 fn member_key(k: &MemberKey) -> String {
     format!("{}/{}", k.org, k.member)
@@ -58,7 +63,16 @@ impl EmbeddedChannelStore {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let db = Database::create(dir.join("records.redb")).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
-        for t in [BINDINGS, APPS, CALLBACKS, TOKENS, LEASES] {
+        for t in [
+            BINDINGS,
+            APPS,
+            CALLBACKS,
+            TOKENS,
+            LEASES,
+            SUBSCRIPTIONS,
+            DELIVERIES,
+            PACE,
+        ] {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.open_table(PUSHES).map_err(db_err)?;
@@ -411,6 +425,219 @@ impl TokenStore for EmbeddedChannelStore {
                 }
             }
             txn.commit().map_err(db_err)
+        })
+        .await
+    }
+}
+
+impl EmbeddedChannelStore {
+    fn read_json<T: DeserializeOwned + Send + 'static>(
+        db: &Database,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        t.get(key)
+            .map_err(db_err)?
+            .map(|g| dec(g.value()))
+            .transpose()
+    }
+
+    /// Every value of `table` whose key starts with `prefix`.
+    fn scan_json<T: DeserializeOwned>(
+        db: &Database,
+        table: TableDefinition<&str, &[u8]>,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        let mut out = Vec::new();
+        for item in t.range(prefix..).map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push(dec(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+fn sub_key(org: &OrgId, t: &str, node: &str) -> String {
+    format!("{org}/{t}/{node}")
+}
+
+fn delivery_key(org: &OrgId, event_id: &str, member: &str) -> String {
+    format!("{org}/{event_id}/{member}")
+}
+
+#[async_trait]
+impl SubscriptionStore for EmbeddedChannelStore {
+    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
+        let prefix = format!("{org}/");
+        self.blocking(move |db| Self::scan_json(db, SUBSCRIPTIONS, &prefix))
+            .await
+    }
+
+    async fn subscription(
+        &self,
+        org: &OrgId,
+        subscription_type: &str,
+        node: &str,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let k = sub_key(org, subscription_type, node);
+        self.blocking(move |db| Self::read_json(db, SUBSCRIPTIONS, &k))
+            .await
+    }
+
+    async fn put_subscriptions(
+        &self,
+        org: &OrgId,
+        items: &[Subscription],
+    ) -> Result<(), StoreError> {
+        let rows = items
+            .iter()
+            .map(|i| Ok((sub_key(org, &i.subscription_type, &i.node), enc(i)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(SUBSCRIPTIONS).map_err(db_err)?;
+                for (k, v) in &rows {
+                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for EmbeddedChannelStore {
+    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
+        let k = delivery_key(&d.org, &d.event_id, &d.member);
+        let v = enc(d)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let existing = {
+                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
+                let existing: Option<Delivery> = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .map(|g| dec(g.value()))
+                    .transpose()?;
+                if existing.is_none() {
+                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+                existing
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(existing.map_or(Claim::New, Claim::Existing))
+        })
+        .await
+    }
+
+    async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
+        let k = delivery_key(&d.org, &d.event_id, &d.member);
+        let v = enc(d)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let ok = {
+                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
+                let current: Option<Delivery> = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .map(|g| dec(g.value()))
+                    .transpose()?;
+                let ok = current.is_some_and(|c| c.updated_ms == expected_updated_ms);
+                if ok {
+                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+                ok
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(ok)
+        })
+        .await
+    }
+
+    async fn delivery(
+        &self,
+        org: &OrgId,
+        event_id: &str,
+        member: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let k = delivery_key(org, event_id, member);
+        self.blocking(move |db| Self::read_json(db, DELIVERIES, &k))
+            .await
+    }
+
+    async fn deliveries(
+        &self,
+        org: &OrgId,
+        member: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let prefix = format!("{org}/");
+        let member = member.map(str::to_owned);
+        self.blocking(move |db| {
+            let mut all: Vec<Delivery> = Self::scan_json(db, DELIVERIES, &prefix)?;
+            all.retain(|d| member.as_deref().is_none_or(|m| d.member == m));
+            all.sort_by(|a, b| {
+                (b.created_ms, &b.event_id, &b.member).cmp(&(a.created_ms, &a.event_id, &a.member))
+            });
+            all.truncate(limit);
+            Ok(all)
+        })
+        .await
+    }
+
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.blocking(move |db| {
+            let mut all: Vec<Delivery> = Self::scan_json(db, DELIVERIES, "")?;
+            all.retain(|d| d.due_ms().is_some_and(|t| t <= now_ms));
+            all.sort_by_key(Delivery::due_ms);
+            all.truncate(limit);
+            Ok(all)
+        })
+        .await
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct PaceLog {
+    sent: Vec<i64>,
+}
+
+#[async_trait]
+impl PaceStore for EmbeddedChannelStore {
+    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+        let k = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let pace = {
+                let mut t = txn.open_table(PACE).map_err(db_err)?;
+                let mut log: PaceLog = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .map(|g| dec(g.value()))
+                    .transpose()?
+                    .unwrap_or_default();
+                log.sent.retain(|s| *s > now_ms - super::PACE_HOUR.0);
+                match pace_decision(&log.sent, now_ms) {
+                    Ok(()) => {
+                        log.sent.push(now_ms);
+                        t.insert(k.as_str(), enc(&log)?.as_slice())
+                            .map_err(db_err)?;
+                        Pace::Granted
+                    }
+                    Err(until) => Pace::WaitUntil(until),
+                }
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(pace)
         })
         .await
     }

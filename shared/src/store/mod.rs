@@ -15,6 +15,7 @@ use crate::domain::{
     AgentId, AppSecrets, CallbackCheck, CallbackId, ChannelConfig, CorpId, MemberId, OrgId,
     TestOutcome,
 };
+use crate::workflow::{Delivery, Subscription};
 
 pub mod dynamo;
 pub mod embedded;
@@ -198,4 +199,117 @@ pub trait SecretStore: Send + Sync {
 
 pub(crate) fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The org's subscriptions.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Ordered by (subscription_type, node).
+    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError>;
+    async fn subscription(
+        &self,
+        org: &OrgId,
+        subscription_type: &str,
+        node: &str,
+    ) -> Result<Option<Subscription>, StoreError>;
+    /// Upserts each item.
+    async fn put_subscriptions(
+        &self,
+        org: &OrgId,
+        items: &[Subscription],
+    ) -> Result<(), StoreError>;
+}
+
+/// The outcome of claiming an (event, member) delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The claim is ours: nothing was recorded for this (event, member) before.
+    New,
+    /// A record exists; it is returned as stored.
+    Existing(Delivery),
+}
+
+/// Delivery records: the claim that makes each (event, member) happen once, and the log.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Stores `d` unless a record for its (org, event_id, member) exists.
+    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError>;
+    /// Replaces the record if it is still the version the caller read (`updated_ms`);
+    /// false if someone else changed it meanwhile.
+    async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError>;
+    async fn delivery(
+        &self,
+        org: &OrgId,
+        event_id: &str,
+        member: &str,
+    ) -> Result<Option<Delivery>, StoreError>;
+    /// Newest first, optionally one member's.
+    async fn deliveries(
+        &self,
+        org: &OrgId,
+        member: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Deliveries to act on by `now_ms`: delayed ones whose time has come and claims whose
+    /// lease ended (their sender died or is waiting for a retry), earliest first.
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+}
+
+/// WeCom's per-(app, member) limits (PROTOCOL §6): excess is dropped silently by WeCom, so
+/// the sender paces.
+pub const PACE_MINUTE: (i64, usize) = (60_000, 30);
+pub const PACE_HOUR: (i64, usize) = (3_600_000, 1000);
+
+/// Whether another message may go to a member now, given the send times of the last hour;
+/// `Err(t)` is the first moment one may.
+pub fn pace_decision(sent_ms: &[i64], now_ms: i64) -> Result<(), i64> {
+    let mut wait = None::<i64>;
+    for (window, max) in [PACE_MINUTE, PACE_HOUR] {
+        let mut inside: Vec<i64> = sent_ms
+            .iter()
+            .copied()
+            .filter(|t| *t > now_ms - window)
+            .collect();
+        if inside.len() >= max {
+            inside.sort_unstable();
+            // The window frees when the oldest of the last `max` sends leaves it.
+            let free_at = inside[inside.len() - max] + window;
+            wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
+        }
+    }
+    wait.map_or(Ok(()), Err)
+}
+
+/// The result of asking for a send slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    Granted,
+    /// The window is full until then (unix ms).
+    WaitUntil(i64),
+}
+
+#[async_trait]
+pub trait PaceStore: Send + Sync {
+    /// Takes a send slot for `key` (app + userid) at `now_ms` if both windows allow it.
+    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_allows_thirty_a_minute_and_a_thousand_an_hour() {
+        let now = 10_000_000;
+        let mut sent: Vec<i64> = (0..29).map(|i| now - 1000 * i).collect();
+        assert_eq!(pace_decision(&sent, now), Ok(()));
+        sent.push(now - 50_000);
+        // 30 in the last minute: wait until the oldest of them is a minute old.
+        assert_eq!(pace_decision(&sent, now), Err(now - 50_000 + 60_000));
+        // 1000 spread over the hour, none in the last minute.
+        let hour: Vec<i64> = (0..1000).map(|i| now - 61_000 - i * 3_000).collect();
+        let oldest = *hour.iter().min().expect("min");
+        assert_eq!(pace_decision(&hour, now), Err(oldest + 3_600_000));
+        assert_eq!(pace_decision(&[], now), Ok(()));
+    }
 }
