@@ -37,6 +37,8 @@ pub struct Config {
     pub table: String,
     pub secret_prefix: String,
     pub kms_key_id: Option<String>,
+    /// How long delivery records are kept (DynamoDB TTL).
+    pub delivery_retention_days: i64,
 }
 
 impl Config {
@@ -113,6 +115,18 @@ impl Config {
             }
         }
 
+        let retention_raw =
+            var("WECOM_NOTIFY_DELIVERY_RETENTION_DAYS").unwrap_or_else(|| "30".into());
+        let retention = match retention_raw.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => d,
+            _ => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS={retention_raw:?}: must be a number of days, 1-3650"
+                ));
+                30
+            }
+        };
+
         let cfg = Self {
             wecom_api_base,
             store,
@@ -129,6 +143,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
+            delivery_retention_days: retention,
         };
         if errors.is_empty() {
             Ok(cfg)

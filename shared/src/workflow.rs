@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{FieldError, MemberId, OrgId};
 use crate::wecom::MessageBody;
+use crate::wecom::message::{MARKDOWN_MAX, TEXT_MAX, TEXTCARD_DESCRIPTION_MAX, truncate_bytes};
 
 /// Most recipients one event may name (WeCom's own `touser` limit).
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -140,36 +141,52 @@ impl WorkflowEvent {
 
     /// The message body in the subscription's format, within WeCom's limits. A textcard needs
     /// a URL; without one the message is text.
+    ///
+    /// Every body ends with the event's reference. WeCom's duplicate check (our second net
+    /// against resending after a crash) compares content, so the reference makes it catch a
+    /// resend of the *same* event and never swallow a different event that happens to be
+    /// worded the same.
     pub fn render(&self, format: MessageFormat) -> MessageBody {
         let url = self.url.as_deref().filter(|u| !u.is_empty());
+        let reference = format!("Ref: {}", self.event_id);
+        let content = self.content.trim_end();
+        // Room for the reference is kept when the content is cut.
+        let fit = |text: &str, max: usize| {
+            let keep = max.saturating_sub(reference.len() + 1);
+            format!("{}\n{reference}", truncate_bytes(text, keep))
+        };
         match (format, url) {
             (MessageFormat::Textcard, Some(url)) => {
-                let description = if self.content.is_empty() {
-                    &self.title
+                let description = if content.is_empty() {
+                    self.title.as_str()
                 } else {
-                    &self.content
+                    content
                 };
-                MessageBody::text_card(&self.title, description, url)
+                MessageBody::text_card(
+                    &self.title,
+                    &fit(description, TEXTCARD_DESCRIPTION_MAX),
+                    url,
+                )
             }
             (MessageFormat::Markdown, _) => {
                 let mut s = format!("**{}**", self.title);
-                if !self.content.is_empty() {
-                    s.push_str(&format!("\n{}", self.content));
+                if !content.is_empty() {
+                    s.push_str(&format!("\n{content}"));
                 }
                 if let Some(u) = url {
                     s.push_str(&format!("\n[Open]({u})"));
                 }
-                MessageBody::markdown(&s)
+                MessageBody::markdown(&fit(&s, MARKDOWN_MAX))
             }
             _ => {
                 let mut s = self.title.clone();
-                if !self.content.is_empty() {
-                    s.push_str(&format!("\n{}", self.content));
+                if !content.is_empty() {
+                    s.push_str(&format!("\n{content}"));
                 }
                 if let Some(u) = url {
                     s.push_str(&format!("\n{u}"));
                 }
-                MessageBody::text(&s)
+                MessageBody::text(&fit(&s, TEXT_MAX))
             }
         }
     }

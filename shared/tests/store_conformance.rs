@@ -745,7 +745,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     assert_eq!(h.log.claim(&d).await.expect("claim"), Claim::New);
     assert_eq!(
         h.log.claim(&d).await.expect("again"),
-        Claim::Existing(d.clone())
+        Claim::Existing(Box::new(d.clone()))
     );
 
     // Compare-and-swap on updated_ms.

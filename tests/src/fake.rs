@@ -103,6 +103,8 @@ struct State0 {
     recent: HashMap<String, Instant>,
     token_ttl: u64,
     next_id: u64,
+    /// Added to the clock of the rate limit, so tests can move time forward.
+    rate_clock_offset: Duration,
 }
 
 #[derive(Clone, Default)]
@@ -154,6 +156,11 @@ impl FakeState {
     /// Every issued token becomes invalid (WeCom may do this early).
     pub fn expire_tokens(&self) {
         self.with(|s| s.tokens.clear());
+    }
+
+    /// Moves the rate limit's clock forward (the dispatcher under test moves its own).
+    pub fn advance(&self, by: Duration) {
+        self.with(|s| s.rate_clock_offset += by);
     }
 
     pub fn set_token_ttl(&self, secs: u64) {
@@ -411,6 +418,7 @@ async fn send(
         if !duplicate {
             s.recent.insert(dup_key, now);
             let mut delivered_to = Vec::new();
+            let now = now + s.rate_clock_offset;
             for u in &valid {
                 let log = s
                     .deliveries

@@ -18,12 +18,15 @@ use shared::domain::{FieldError, MemberId, OrgId};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed, parse_channel_update,
 };
-use shared::store::{BindingRecord, MemberKey, StoreError};
+use shared::store::{BindingRecord, DeliveryLog, MemberKey, StoreError, SubscriptionStore};
+use shared::workflow::{Delivery, Subscription};
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Clone)]
 pub struct AppState {
     pub channels: Arc<ChannelService>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub deliveries: Arc<dyn DeliveryLog>,
     /// What WeCom sees as our source address: goes into every view as `trusted_ips`.
     pub egress_ips: Vec<String>,
 }
@@ -36,6 +39,12 @@ pub enum ConfigApiError {
     Field(#[from] FieldError),
     #[error(transparent)]
     Channel(#[from] ChannelError),
+}
+
+impl From<StoreError> for ConfigApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Channel(ChannelError::Store(e))
+    }
 }
 
 impl IntoResponse for ConfigApiError {
@@ -84,6 +93,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/orgs/{org}/wecom-channels",
             get(list_channels).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/orgs/{org}/subscriptions",
+            get(get_subscriptions)
+                .put(put_subscriptions)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/orgs/{org}/deliveries",
+            get(list_deliveries).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -184,4 +203,150 @@ async fn list_channels(
         .map(|r| channel_view(r, &base, &st.egress_ips))
         .collect();
     Ok(Json(json!({ "items": items })))
+}
+
+fn org_of(ext: &Extensions, org: &str) -> ApiResult<OrgId> {
+    require_admin(caller(ext), org)?;
+    Ok(OrgId::parse(org)?)
+}
+
+async fn get_subscriptions(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+    ext: Extensions,
+) -> ApiResult<Json<Value>> {
+    let org = org_of(&ext, &org)?;
+    let items = st.subscriptions.subscriptions(&org).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn put_subscriptions(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+    ext: Extensions,
+    JsonObject(mut body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let org = org_of(&ext, &org)?;
+    let Some(items) = body.remove("items") else {
+        return Err(FieldError::new("items", "is required: {\"items\": [...]}").into());
+    };
+    if let Some(unknown) = body.keys().next() {
+        return Err(ApiError::invalid_field(unknown, format!("unknown field {unknown:?}")).into());
+    }
+    let Value::Array(raw) = items else {
+        return Err(FieldError::new("items", "must be an array").into());
+    };
+    let mut parsed: Vec<Subscription> = Vec::with_capacity(raw.len());
+    for (i, item) in raw.into_iter().enumerate() {
+        let sub: Subscription = serde_json::from_value(item)
+            .map_err(|e| ApiError::invalid_field(&format!("items[{i}]"), e.to_string()))?;
+        sub.validate()
+            .map_err(|e| ApiError::invalid_field(&format!("items[{i}].{}", e.field), e.message))?;
+        if parsed
+            .iter()
+            .any(|p| p.subscription_type == sub.subscription_type && p.node == sub.node)
+        {
+            return Err(ApiError::invalid_field(
+                &format!("items[{i}]"),
+                format!(
+                    "({}, {}) appears twice in this request",
+                    sub.subscription_type, sub.node
+                ),
+            )
+            .into());
+        }
+        parsed.push(sub);
+    }
+    st.subscriptions.put_subscriptions(&org, &parsed).await?;
+    tracing::info!(org = %org, items = parsed.len(), "subscriptions saved");
+    let items = st.subscriptions.subscriptions(&org).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveriesQuery {
+    member: Option<String>,
+    limit: Option<String>,
+}
+
+/// A delivery as `/deliveries` shows it.
+pub fn delivery_view(d: &Delivery) -> Value {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(d.updated_ms) * 1_000_000)
+        .map(rfc3339)
+        .unwrap_or(Value::Null);
+    let mut v = json!({
+        "event_id": d.event_id,
+        "member": d.member,
+        "subscription_type": d.subscription_type,
+        "node": d.node,
+        "status": d.status.public(),
+        "userid": d.userid,
+        "msgid": d.msgid,
+        "wecom_errcode": d.wecom_errcode,
+        "hint": d.hint,
+        "attempts": d.attempts,
+        "at": at,
+    });
+    if let Some(r) = &d.reason {
+        v["reason"] = json!(r);
+    }
+    if let Some(t) = d.not_before_ms.filter(|_| d.status.public() == "delayed") {
+        v["not_before"] =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000)
+                .map(rfc3339)
+                .unwrap_or(Value::Null);
+    }
+    v
+}
+
+async fn list_deliveries(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+    ext: Extensions,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> ApiResult<Json<Value>> {
+    let org = org_of(&ext, &org)?;
+    let q: DeliveriesQuery = serde_urlencoded_query(raw.as_deref())?;
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => {
+                return Err(
+                    FieldError::new("limit", "must be a whole number from 1 to 500").into(),
+                );
+            }
+        },
+    };
+    let member = match q.member.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => Some(MemberId::parse(m)?),
+        None => None,
+    };
+    let items: Vec<Value> = st
+        .deliveries
+        .deliveries(&org, member.as_ref().map(MemberId::as_str), limit)
+        .await?
+        .iter()
+        .map(delivery_view)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+fn serde_urlencoded_query(raw: Option<&str>) -> ApiResult<DeliveriesQuery> {
+    axum::extract::Query::<DeliveriesQuery>::try_from_uri(
+        &format!("/?{}", raw.unwrap_or("")).parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "the query string is not valid",
+            )
+        })?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.body_text())
+            .hint("Use ?member=<member>&limit=<1-500>.")
+            .into()
+    })
 }

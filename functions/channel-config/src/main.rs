@@ -18,6 +18,8 @@ async fn main() -> Result<(), lambda_http::Error> {
             stores.secrets,
             cfg.secret_prefix.clone(),
         )),
+        subscriptions: stores.subscriptions,
+        deliveries: stores.deliveries,
         egress_ips: cfg.egress_ips.iter().map(ToString::to_string).collect(),
     };
     let base = cfg.public_url.clone();

@@ -25,12 +25,15 @@ struct App {
 }
 
 fn state(dir: &std::path::Path) -> AppState {
+    let store = Arc::new(EmbeddedChannelStore::open(dir).expect("redb"));
     AppState {
         channels: Arc::new(ChannelService::new(
-            Arc::new(EmbeddedChannelStore::open(dir).expect("redb")),
+            store.clone(),
             Arc::new(FileSecretStore::open(dir).expect("secrets")),
             "wn",
         )),
+        subscriptions: store.clone(),
+        deliveries: store,
         egress_ips: vec!["203.0.113.10".into()],
     }
 }

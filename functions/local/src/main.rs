@@ -25,6 +25,11 @@ enum LocalError {
     Token(#[from] jsonwebtoken::errors::Error),
 }
 
+mod events;
+
+/// How often delayed and retried deliveries are looked for (on AWS: a one-minute schedule).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long the printed demo token is valid.
 const DEMO_TOKEN_DAYS: i64 = 30;
 
@@ -62,8 +67,26 @@ async fn run() -> Result<(), LocalError> {
     let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)
         .map_err(|e| LocalError::Io(e.to_string()))?;
     let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens));
+    let dispatcher = Arc::new(dispatch::Dispatcher {
+        channels: channels.clone(),
+        subscriptions: stores.subscriptions.clone(),
+        log: stores.deliveries.clone(),
+        pace: stores.pace,
+        wecom: wecom.clone(),
+        tokens: tokens.clone(),
+        egress_ips: egress_ips.clone(),
+        settings: dispatch::Settings {
+            retention_days: cfg.delivery_retention_days,
+            ..dispatch::Settings::default()
+        },
+        clock: Arc::new(shared::workflow::unix_ms),
+        crash: None,
+    });
+    tokio::spawn(events::sweep_forever(dispatcher.clone(), SWEEP_EVERY));
     let admin = channel_config::router(channel_config::AppState {
         channels: channels.clone(),
+        subscriptions: stores.subscriptions,
+        deliveries: stores.deliveries,
         egress_ips: egress_ips.clone(),
     })
     .merge(test_send::router(test_send::AppState {
@@ -72,6 +95,7 @@ async fn run() -> Result<(), LocalError> {
         tokens,
         egress_ips,
     }))
+    .merge(events::router(dispatcher))
     .layer(from_fn(move |req, next| jwt.clone().layer(req, next)));
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -875,7 +875,7 @@ impl DeliveryLog for DynamoChannelStore {
                         .delivery(&d.org, &d.event_id, &d.member)
                         .await?
                         .ok_or(StoreError::Conflict)?;
-                    Ok(Claim::Existing(existing))
+                    Ok(Claim::Existing(Box::new(existing)))
                 } else {
                     Err(StoreError::backend(e))
                 }

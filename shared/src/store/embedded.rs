@@ -534,7 +534,7 @@ impl DeliveryLog for EmbeddedChannelStore {
                 existing
             };
             txn.commit().map_err(db_err)?;
-            Ok(existing.map_or(Claim::New, Claim::Existing))
+            Ok(existing.map_or(Claim::New, |d| Claim::Existing(Box::new(d))))
         })
         .await
     }

@@ -226,7 +226,7 @@ pub enum Claim {
     /// The claim is ours: nothing was recorded for this (event, member) before.
     New,
     /// A record exists; it is returned as stored.
-    Existing(Delivery),
+    Existing(Box<Delivery>),
 }
 
 /// Delivery records: the claim that makes each (event, member) happen once, and the log.

@@ -1,0 +1,650 @@
+//! Dispatch against the fake WeCom, on the embedded store and on DynamoDB/Secrets Manager in
+//! moto: routing, exactly-once across duplicates and crashes, pacing, retries, failures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use dispatch::{CrashPoint, DispatchError, Dispatcher, Report, Settings};
+use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
+use serde_json::{Value, json};
+use shared::channel::{ChannelService, ChannelUpdate};
+use shared::config::Stores;
+use shared::domain::{
+    AgentId, AppSecret, CorpId, EncodingAesKey, MemberId, OrgId, Receiver, SourceColumn, WeComToken,
+};
+use shared::store::MemberKey;
+use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
+use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use shared::wecom::{RetryPolicy, TokenCache, WeComClient};
+use shared::workflow::{DeliveryStatus, MessageFormat, Subscription, WorkflowEvent, unix_ms};
+
+const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+
+struct World {
+    fake: FakeWeCom,
+    stores: Stores,
+    channels: Arc<ChannelService>,
+    offset: Arc<AtomicI64>,
+    org: OrgId,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn embedded() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("redb"));
+    let stores = Stores {
+        channels: store.clone(),
+        secrets: Arc::new(FileSecretStore::open(dir.path()).expect("secrets")),
+        tokens: store.clone(),
+        subscriptions: store.clone(),
+        deliveries: store.clone(),
+        pace: store,
+    };
+    world(stores, Some(dir)).await
+}
+
+async fn dynamo() -> World {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
+    );
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoChannelStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        format!("wn-dispatch-{:08x}", rand::random::<u32>()),
+    );
+    store.ensure_table().await.expect("table");
+    let store = Arc::new(store);
+    let stores = Stores {
+        channels: store.clone(),
+        secrets: Arc::new(SecretsManagerStore::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            None,
+        )),
+        tokens: store.clone(),
+        subscriptions: store.clone(),
+        deliveries: store.clone(),
+        pace: store,
+    };
+    world(stores, None).await
+}
+
+async fn world(stores: Stores, dir: Option<tempfile::TempDir>) -> World {
+    let fake = FakeWeCom::start().await;
+    let mut corp = fake::demo_corp();
+    for i in 0..1000 {
+        corp.members.push(fake::Member {
+            userid: format!("user{i:04}"),
+            visible: true,
+            ..fake::Member::default()
+        });
+    }
+    fake.state.add_corp(corp);
+    let prefix = format!("wn-{:08x}", rand::random::<u32>());
+    let channels = Arc::new(ChannelService::new(
+        stores.channels.clone(),
+        stores.secrets.clone(),
+        prefix,
+    ));
+    let org = OrgId::parse("acme").expect("org");
+    World {
+        fake,
+        stores,
+        channels,
+        offset: Arc::new(AtomicI64::new(0)),
+        org,
+        _dir: dir,
+    }
+}
+
+impl World {
+    fn dispatcher(&self, crash: Option<CrashPoint>) -> Dispatcher {
+        let offset = self.offset.clone();
+        Dispatcher {
+            channels: self.channels.clone(),
+            subscriptions: self.stores.subscriptions.clone(),
+            log: self.stores.deliveries.clone(),
+            pace: self.stores.pace.clone(),
+            wecom: WeComClient::with_policy(
+                &self.fake.base,
+                RetryPolicy {
+                    min_delay: Duration::from_millis(5),
+                    max_delay: Duration::from_millis(20),
+                    max_retries: 3,
+                },
+                Duration::from_millis(700),
+            )
+            .expect("client"),
+            tokens: Arc::new(TokenCache::new(self.stores.tokens.clone())),
+            egress_ips: vec!["203.0.113.10".into()],
+            settings: Settings {
+                lease: Duration::from_secs(30),
+                ..Settings::default()
+            },
+            clock: Arc::new(move || unix_ms() + offset.load(Ordering::SeqCst)),
+            crash,
+        }
+    }
+
+    /// Moves time forward for the dispatcher and the fake WeCom's rate limit alike.
+    fn advance(&self, by: Duration) {
+        self.offset
+            .fetch_add(i64::try_from(by.as_millis()).expect("ms"), Ordering::SeqCst);
+        self.fake.state.advance(by);
+    }
+
+    async fn bind(&self, member: &str, column: SourceColumn, receiver: &str) {
+        let key = MemberKey {
+            org: self.org.clone(),
+            member: MemberId::parse(member).expect("member"),
+        };
+        self.channels
+            .save(
+                &key,
+                ChannelUpdate {
+                    corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
+                    agent_id: AgentId::parse(1000002).expect("agent"),
+                    receiver: Receiver::parse(column, receiver).expect("receiver"),
+                    app_secret: Some(AppSecret::parse("demo-app-secret").expect("s")),
+                    token: Some(WeComToken::parse("Token123").expect("t")),
+                    encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
+                },
+            )
+            .await
+            .expect("save binding");
+    }
+
+    async fn subscribe(&self, t: &str, node: &str, on: bool, format: MessageFormat) {
+        self.stores
+            .subscriptions
+            .put_subscriptions(
+                &self.org,
+                &[Subscription {
+                    subscription_type: t.into(),
+                    node: node.into(),
+                    personal_channel: on,
+                    message_format: format,
+                }],
+            )
+            .await
+            .expect("subscribe");
+    }
+
+    async fn status(&self, event: &str, member: &str) -> shared::workflow::Delivery {
+        self.stores
+            .deliveries
+            .delivery(&self.org, event, member)
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("no delivery for {event}/{member}"))
+    }
+
+    fn messages_to(&self, userid: &str) -> usize {
+        self.fake
+            .state
+            .sent()
+            .iter()
+            .filter(|m| m.touser.iter().any(|u| u == userid))
+            .count()
+    }
+}
+
+fn event(id: &str, node: &str, recipients: &[&str]) -> WorkflowEvent {
+    WorkflowEvent::from_detail(&json!({
+        "event_id": id, "org": "acme", "subscription_type": "sql_review", "node": node,
+        "recipients": recipients, "title": "SQL review waiting for you",
+        "content": "prod-db: ALTER TABLE orders", "url": "https://workflow.example.com/r/1",
+        "occurred_at": "2026-03-11T08:00:00Z"
+    }))
+    .expect("valid event")
+}
+
+fn outcome<'a>(r: &'a Report, member: &str) -> &'a dispatch::Outcome {
+    r.outcomes
+        .iter()
+        .find(|o| o.member == member)
+        .unwrap_or_else(|| panic!("no outcome for {member}: {r:?}"))
+}
+
+async fn routing_matrix(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.bind("carol", SourceColumn::Phone, "13900000000").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    w.subscribe("sql_review", "approved", false, MessageFormat::Textcard)
+        .await;
+    let d = w.dispatcher(None);
+    let everyone = ["alice", "bob", "carol", "not a member"];
+
+    let r = d
+        .dispatch(&event("e-on", "approval_pending", &everyone))
+        .await
+        .expect("dispatch");
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").userid.as_deref(), Some("zhangsan"));
+    assert!(outcome(&r, "alice").msgid.is_some());
+    assert_eq!(outcome(&r, "carol").status, "delivered");
+    assert_eq!(outcome(&r, "carol").userid.as_deref(), Some("lisi"));
+    assert_eq!(outcome(&r, "bob").status, "skipped");
+    assert_eq!(outcome(&r, "bob").reason.as_deref(), Some("no_channel"));
+    assert_eq!(
+        outcome(&r, "not a member").reason.as_deref(),
+        Some("unknown_member")
+    );
+
+    for node in ["approved", "rejected"] {
+        let r = d
+            .dispatch(&event(&format!("e-{node}"), node, &everyone))
+            .await
+            .expect("dispatch");
+        for m in everyone {
+            assert_eq!(outcome(&r, m).status, "skipped", "{node}/{m}");
+            assert_eq!(
+                outcome(&r, m).reason.as_deref(),
+                Some("subscription_off"),
+                "{node}/{m}"
+            );
+        }
+    }
+    // Recipients of one app share one message/send call; one token for the app.
+    assert_eq!(w.fake.state.calls(SEND), 1);
+    assert_eq!(w.fake.state.calls(GETTOKEN), 1);
+    let sent = w.fake.state.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].msgtype, "textcard");
+    assert_eq!(sent[0].body["title"], "SQL review waiting for you");
+    assert_eq!(sent[0].body["url"], "https://workflow.example.com/r/1");
+
+    let log = w
+        .stores
+        .deliveries
+        .deliveries(&w.org, None, 50)
+        .await
+        .expect("list");
+    assert_eq!(log.len(), 12, "every recipient of every event has a record");
+    assert_eq!(
+        w.status("e-on", "alice").await.status,
+        DeliveryStatus::Delivered
+    );
+}
+
+async fn a_duplicate_event_sends_nothing_twice(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe("sql_review", "approval_pending", true, MessageFormat::Text)
+        .await;
+    let d = w.dispatcher(None);
+    let ev = event("e-dup", "approval_pending", &["alice"]);
+    d.dispatch(&ev).await.expect("first");
+    let again = d.dispatch(&ev).await.expect("second");
+    assert_eq!(outcome(&again, "alice").status, "duplicate");
+    // A second dispatcher (another Lambda instance) sees the same claim.
+    let other = w.dispatcher(None).dispatch(&ev).await.expect("third");
+    assert_eq!(outcome(&other, "alice").status, "duplicate");
+    assert_eq!(w.messages_to("zhangsan"), 1);
+    assert_eq!(w.fake.state.sent()[0].msgtype, "text");
+}
+
+async fn a_crash_between_claim_and_send_still_delivers_once(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let ev = event("e-crash", "approval_pending", &["alice"]);
+    let err = w
+        .dispatcher(Some(CrashPoint::AfterClaim))
+        .dispatch(&ev)
+        .await
+        .expect_err("crashed");
+    assert!(matches!(
+        err,
+        DispatchError::Crashed(CrashPoint::AfterClaim)
+    ));
+    assert_eq!(w.messages_to("zhangsan"), 0);
+    assert_eq!(
+        w.status("e-crash", "alice").await.status,
+        DeliveryStatus::Sending
+    );
+
+    // Redelivered while the dead claim's lease runs: nothing is sent twice.
+    let d = w.dispatcher(None);
+    let r = d.dispatch(&ev).await.expect("redelivery");
+    assert_eq!(outcome(&r, "alice").status, "duplicate");
+    assert!(
+        d.sweep().await.expect("sweep").outcomes.is_empty(),
+        "not due yet"
+    );
+    assert_eq!(w.messages_to("zhangsan"), 0);
+
+    // The lease ends: the sweep takes the claim over and delivers, once.
+    w.advance(Duration::from_secs(31));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(w.messages_to("zhangsan"), 1);
+    let rec = w.status("e-crash", "alice").await;
+    assert_eq!(rec.status, DeliveryStatus::Delivered);
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(
+        outcome(&d.dispatch(&ev).await.expect("again"), "alice").status,
+        "duplicate"
+    );
+    assert!(d.sweep().await.expect("sweep").outcomes.is_empty());
+    assert_eq!(w.messages_to("zhangsan"), 1);
+}
+
+async fn a_crash_after_wecom_accepted_is_caught_by_its_duplicate_check(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let ev = event("e-crash2", "approval_pending", &["alice"]);
+    w.dispatcher(Some(CrashPoint::AfterSend))
+        .dispatch(&ev)
+        .await
+        .expect_err("crashed after send");
+    assert_eq!(w.messages_to("zhangsan"), 1);
+    w.advance(Duration::from_secs(31));
+    let r = w.dispatcher(None).sweep().await.expect("sweep");
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(w.fake.state.calls(SEND), 2, "resent");
+    assert_eq!(
+        w.messages_to("zhangsan"),
+        1,
+        "WeCom's duplicate check dropped the resend"
+    );
+}
+
+async fn pacing_delays_the_excess_and_sends_it_later(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    for i in 0..35 {
+        let r = d
+            .dispatch(&event(
+                &format!("e-pace-{i}"),
+                "approval_pending",
+                &["alice"],
+            ))
+            .await
+            .expect("dispatch");
+        let expected = if i < 30 { "delivered" } else { "delayed" };
+        assert_eq!(outcome(&r, "alice").status, expected, "event {i}");
+    }
+    assert_eq!(w.messages_to("zhangsan"), 30);
+    let delayed = w.status("e-pace-34", "alice").await;
+    assert_eq!(delayed.status, DeliveryStatus::Delayed);
+    assert_eq!(delayed.reason.as_deref(), Some("paced"));
+    assert!(delayed.not_before_ms.is_some());
+    assert!(
+        d.sweep().await.expect("sweep").outcomes.is_empty(),
+        "window still full"
+    );
+
+    w.advance(Duration::from_secs(61));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(r.count("delivered"), 5, "{r:?}");
+    assert_eq!(w.messages_to("zhangsan"), 35);
+    assert_eq!(
+        w.fake.state.dropped_over_rate(),
+        0,
+        "WeCom never had to drop one"
+    );
+    assert_eq!(
+        w.status("e-pace-34", "alice").await.status,
+        DeliveryStatus::Delivered
+    );
+}
+
+async fn transient_failures_are_retried_until_delivered(w: World) {
+    w.bind("alice", SourceColumn::Phone, "13800000000").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    // Within one call: busy, frequency limit, a timeout.
+    w.fake.state.fail(SEND, Fault::Errcode { errcode: -1 }, 1);
+    w.fake
+        .state
+        .fail(SEND, Fault::Errcode { errcode: 45009 }, 1);
+    w.fake.state.fail(SEND, Fault::Latency { ms: 1200 }, 1);
+    let r = d
+        .dispatch(&event("e-flaky", "approval_pending", &["alice"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(w.fake.state.calls(SEND), 4);
+
+    // Longer than the in-call retries: kept, retried by the sweep after a pause.
+    w.fake
+        .state
+        .fail(SEND, Fault::Errcode { errcode: 45033 }, 4);
+    let r = d
+        .dispatch(&event("e-flaky2", "approval_pending", &["alice"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(outcome(&r, "alice").status, "delayed");
+    let rec = w.status("e-flaky2", "alice").await;
+    assert_eq!(rec.reason.as_deref(), Some("retrying"));
+    assert_eq!(rec.wecom_errcode, Some(45033));
+    w.advance(Duration::from_secs(31));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(w.messages_to("zhangsan"), 2);
+    assert_eq!(
+        w.fake.state.calls(GETUSERID),
+        1,
+        "the phone was resolved once"
+    );
+}
+
+async fn retries_end_in_a_recorded_failure(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    w.fake
+        .state
+        .fail(SEND, Fault::Errcode { errcode: -1 }, 1000);
+    d.dispatch(&event("e-down", "approval_pending", &["alice"]))
+        .await
+        .expect("dispatch");
+    for _ in 0..6 {
+        w.advance(Duration::from_secs(200));
+        d.sweep().await.expect("sweep");
+    }
+    let rec = w.status("e-down", "alice").await;
+    assert_eq!(rec.status, DeliveryStatus::Failed);
+    assert_eq!(rec.attempts, 5);
+    assert_eq!(rec.wecom_errcode, Some(-1));
+    assert!(rec.hint.is_some());
+}
+
+async fn receiver_and_config_errors_fail_at_once_with_a_hint(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhang.san").await;
+    w.bind("bob", SourceColumn::Phone, "10000000000").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    let r = d
+        .dispatch(&event("e-bad", "approval_pending", &["alice", "bob"]))
+        .await
+        .expect("dispatch");
+    let a = outcome(&r, "alice");
+    assert_eq!(a.status, "failed");
+    assert_eq!(a.wecom_errcode, Some(81013));
+    assert!(a.hint.as_deref().is_some_and(|h| h.contains("phone")));
+    let b = outcome(&r, "bob");
+    assert_eq!(b.status, "failed");
+    assert_eq!(b.wecom_errcode, Some(46004));
+    assert_eq!(w.status("e-bad", "alice").await.attempts, 1);
+
+    w.bind("carol", SourceColumn::LoginName, "lisi").await;
+    w.fake
+        .state
+        .fail(SEND, Fault::Errcode { errcode: 60020 }, 1);
+    let r = d
+        .dispatch(&event("e-ip", "approval_pending", &["carol"]))
+        .await
+        .expect("dispatch");
+    let c = outcome(&r, "carol");
+    assert_eq!(c.status, "failed");
+    assert_eq!(c.wecom_errcode, Some(60020));
+    let hint = c.hint.as_deref().expect("hint");
+    assert!(
+        hint.contains(fake::SEEN_IP) && hint.contains("203.0.113.10"),
+        "{hint}"
+    );
+    assert!(
+        d.sweep().await.expect("sweep").outcomes.is_empty(),
+        "not retried"
+    );
+}
+
+async fn eventbridge_fixtures(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Markdown,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    let read = |name: &str| -> Value {
+        let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
+    };
+    let r = d
+        .handle_json(&read("eventbridge-workflow-event.json"))
+        .await
+        .expect("handled");
+    assert_eq!(r.event_id.as_deref(), Some("evt-123"));
+    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "bob").reason.as_deref(), Some("no_channel"));
+    let sent = w.fake.state.sent();
+    assert_eq!(sent[0].msgtype, "markdown");
+    assert!(
+        sent[0].body["content"]
+            .as_str()
+            .expect("md")
+            .starts_with("**SQL review")
+    );
+
+    let err = d
+        .handle_json(&read("eventbridge-malformed-event.json"))
+        .await
+        .expect_err("malformed");
+    assert!(matches!(err, DispatchError::Malformed(_)));
+    assert!(
+        err.to_string().contains("recipients") || err.to_string().contains("sequence"),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+
+    let sweep = d
+        .handle_json(&read("eventbridge-schedule.json"))
+        .await
+        .expect("sweep");
+    assert!(sweep.event_id.is_none());
+}
+
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::embedded().await).await
+                }
+            )*
+        }
+        mod dynamodb_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::dynamo().await).await
+                }
+            )*
+        }
+    };
+}
+
+both_stores!(
+    routing_matrix,
+    a_duplicate_event_sends_nothing_twice,
+    a_crash_between_claim_and_send_still_delivers_once,
+    a_crash_after_wecom_accepted_is_caught_by_its_duplicate_check,
+    pacing_delays_the_excess_and_sends_it_later,
+    transient_failures_are_retried_until_delivered,
+    retries_end_in_a_recorded_failure,
+    receiver_and_config_errors_fail_at_once_with_a_hint,
+    eventbridge_fixtures,
+);
+
+/// 1,000 recipients on one app: every one delivered, none over WeCom's pace, one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_recipients_are_all_delivered() {
+    let w = embedded().await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i:04}")).collect();
+    for (i, m) in members.iter().enumerate() {
+        w.bind(m, SourceColumn::LoginName, &format!("user{i:04}"))
+            .await;
+    }
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let r = w
+        .dispatcher(None)
+        .dispatch(&event("e-1000", "approval_pending", &refs))
+        .await
+        .expect("dispatch");
+    assert_eq!(
+        r.count("delivered"),
+        1000,
+        "{:?}",
+        r.outcomes.iter().find(|o| o.status != "delivered")
+    );
+    assert_eq!(w.fake.state.dropped_over_rate(), 0);
+    assert_eq!(w.fake.state.calls(GETTOKEN), 1);
+    assert_eq!(w.fake.state.calls(SEND), 1, "one call of 1000 users");
+    let sent = w.fake.state.sent();
+    assert_eq!(sent[0].touser.len(), 1000);
+}

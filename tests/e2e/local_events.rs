@@ -1,0 +1,204 @@
+//! The dispatch slice as a new user meets it: subscriptions over the admin API, an event
+//! posted to the local runner, the message at the fake WeCom, the record in /deliveries.
+
+use e2e::Runner;
+use e2e::fake::{self, FakeWeCom};
+use serde_json::{Value, json};
+
+const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+
+fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
+    json!({
+        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
+        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
+        "resources": [],
+        "detail": {
+            "event_id": event_id, "org": org, "subscription_type": "sql_review",
+            "node": "approval_pending", "recipients": recipients,
+            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
+            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
+        }
+    })
+}
+
+#[tokio::test]
+async fn subscribe_post_an_event_and_see_the_delivery() {
+    let fake = FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", &fake.base)]);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http.request(method, r.url(path)).bearer_auth(&r.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // Subscriptions: validated, upserted, listed.
+    let (s, v) = call(reqwest::Method::GET, "/v1/orgs/demo/subscriptions", None).await;
+    assert_eq!((s, v), (200, json!({"items": []})));
+    for (bad, field) in [
+        (
+            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending", "personal_channel": true, "colour": 1}]}),
+            "items[0]",
+        ),
+        (
+            json!({"items": [{"subscription_type": "sql review", "node": "x", "personal_channel": true}]}),
+            "items[0].subscription_type",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true}, {"subscription_type": "a", "node": "b", "personal_channel": false}]}),
+            "items[1]",
+        ),
+        (json!({"items": {}}), "items"),
+        (json!({"things": []}), "items"),
+    ] {
+        let (s, v) = call(
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/subscriptions",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(s, 400, "{bad}: {v}");
+        assert_eq!(v["error"]["field"], field, "{bad}: {v}");
+    }
+    let (s, v) = call(
+        reqwest::Method::PUT,
+        "/v1/orgs/demo/subscriptions",
+        Some(json!({"items": [
+            {"subscription_type": "sql_review", "node": "approval_pending", "personal_channel": true},
+            {"subscription_type": "sql_review", "node": "approved", "personal_channel": false}
+        ]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().expect("items").len(), 2);
+    assert_eq!(
+        v["items"][0]["node"], "approval_pending",
+        "ordered by type and node"
+    );
+    assert_eq!(v["items"][0]["personal_channel"], true);
+    assert_eq!(v["items"][0]["message_format"], "textcard");
+
+    let (s, v) = call(
+        reqwest::Method::PUT,
+        "/v1/orgs/demo/members/alice/wecom-channel",
+        Some(json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
+                    "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
+                    "token": "Token123", "encoding_aes_key": KEY})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The event: alice has a channel, bob does not.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(envelope("evt-1", "demo", &["alice", "bob"])),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["event_id"], "evt-1");
+    let outcomes = v["outcomes"].as_array().expect("outcomes");
+    let of = |m: &str| {
+        outcomes
+            .iter()
+            .find(|o| o["member"] == m)
+            .cloned()
+            .expect("outcome")
+    };
+    assert_eq!(of("alice")["status"], "delivered");
+    assert_eq!(of("alice")["userid"], "zhangsan");
+    assert_eq!(of("bob")["status"], "skipped");
+    assert_eq!(of("bob")["reason"], "no_channel");
+    let sent = fake.state.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].touser, ["zhangsan"]);
+    assert_eq!(sent[0].body["title"], "SQL review waiting for you");
+
+    // The same event again: nothing sent twice.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(envelope("evt-1", "demo", &["alice", "bob"])),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        v["outcomes"]
+            .as_array()
+            .expect("o")
+            .iter()
+            .all(|o| o["status"] == "duplicate"),
+        "{v}"
+    );
+    assert_eq!(fake.state.sent().len(), 1);
+
+    // /deliveries: newest first, filters, limits.
+    let (s, v) = call(reqwest::Method::GET, "/v1/orgs/demo/deliveries", None).await;
+    assert_eq!(s, 200);
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    let alice = items
+        .iter()
+        .find(|i| i["member"] == "alice")
+        .expect("alice");
+    assert_eq!(alice["status"], "delivered");
+    assert_eq!(alice["event_id"], "evt-1");
+    assert_eq!(alice["subscription_type"], "sql_review");
+    assert_eq!(alice["node"], "approval_pending");
+    assert_eq!(alice["msgid"], sent[0].msgid);
+    assert_eq!(alice["attempts"], 1);
+    assert!(alice["at"].as_str().is_some_and(|a| a.ends_with('Z')));
+    let (_, v) = call(
+        reqwest::Method::GET,
+        "/v1/orgs/demo/deliveries?member=bob&limit=5",
+        None,
+    )
+    .await;
+    assert_eq!(v["items"].as_array().expect("items").len(), 1);
+    assert_eq!(v["items"][0]["reason"], "no_channel");
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "limit=abc",
+        "colour=red",
+        "member=a%20b",
+    ] {
+        let (s, v) = call(
+            reqwest::Method::GET,
+            &format!("/v1/orgs/demo/deliveries?{bad}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+
+    // Malformed events and foreign orgs.
+    let mut bad = envelope("evt-2", "demo", &["alice"]);
+    bad["detail"]["recipients"] = json!("alice");
+    let (s, v) = call(reqwest::Method::POST, "/v1/local/events", Some(bad)).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "malformed_event");
+    let (s, _) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(json!({"detail-type": "x"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(envelope("evt-3", "globex", &["alice"])),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(fake.state.sent().len(), 1, "nothing else was sent");
+}
