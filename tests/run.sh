@@ -4,8 +4,6 @@
 # loopback port for the DynamoDB/Secrets Manager tests, and stops it on exit, even on failure.
 set -euo pipefail
 
-MOTO_VERSION="5.2.5"
-
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 step() { printf '\n==> %s\n' "$*"; }
@@ -20,16 +18,16 @@ for tool in cargo rustfmt cargo-clippy; do
 done
 
 venv="$root/.venv"
-if ! "$venv/bin/python" - "$MOTO_VERSION" >/dev/null 2>&1 <<'PY'
-import sys
-from importlib.metadata import version
-sys.exit(0 if version("moto") == sys.argv[1] else 1)
-PY
-then
-  step "installing moto[server]==$MOTO_VERSION into .venv/"
+requirements="$root/tests/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda; about a minute)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" >"$stamp"
 fi
+export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
 # --- local AWS-compatible server ------------------------------------------------------------
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -69,12 +67,44 @@ set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole workspace (cargo prints one per test binary).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "\nworkspace tests: %d passed, %d failed\n", p, f }' "$test_log"
+summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed", p, f }' "$test_log")"
 rm -f "$test_log"
 if [ "$status" -ne 0 ]; then
+  echo "$summary"
   echo "tests/run.sh: cargo test failed" >&2
   exit "$status"
 fi
+# --- deployment ------------------------------------------------------------------------------
+step "cfn-lint infra/template.yaml"
+cfn-lint infra/template.yaml
+
+step "sam validate --lint"
+(cd "$root" && sam validate --lint >/dev/null)
+
+if [ "${WECOM_NOTIFY_SKIP_SAM_BUILD:-}" = "1" ]; then
+  step "sam build skipped (WECOM_NOTIFY_SKIP_SAM_BUILD=1)"
+else
+  step "sam build: all four functions for arm64 with cargo-lambda (cold: several minutes)"
+  (cd "$root" && sam build)
+  for fn in CallbackFunction ChannelConfigFunction TestSendFunction DispatchFunction; do
+    python3 - "$root/.aws-sam/build/$fn/bootstrap" <<'PY'
+import struct, sys
+path = sys.argv[1]
+with open(path, "rb") as f:
+    head = f.read(20)
+if head[:4] != b"\x7fELF":
+    sys.exit(f"{path}: not an ELF file")
+if head[4] != 2:
+    sys.exit(f"{path}: not a 64-bit ELF")
+machine = struct.unpack("<H", head[18:20])[0]
+if machine != 183:  # EM_AARCH64
+    sys.exit(f"{path}: ELF machine {machine}, expected 183 (aarch64)")
+print(f"{path}: aarch64 ELF")
+PY
+  done
+fi
+
 step "all checks passed"
+# One closing line for the whole suite (cargo prints one per test binary).
+echo "$summary"

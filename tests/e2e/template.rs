@@ -1,0 +1,424 @@
+//! The SAM template's invariants: fixed egress for the functions that call WeCom, public
+//! callback routes, authorised admin routes, least-privilege policies, complete configuration.
+
+use serde_json::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    let yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).expect("the template is YAML without tags");
+    serde_json::to_value(yaml).expect("as JSON")
+}
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().expect("Resources")
+}
+
+fn of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .collect()
+}
+
+fn reference(name: &str) -> Value {
+    serde_json::json!({ "Ref": name })
+}
+
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("CallbackFunction", "callback"),
+    ("ChannelConfigFunction", "channel-config"),
+    ("TestSendFunction", "test-send"),
+    ("DispatchFunction", "dispatch"),
+];
+
+#[test]
+fn the_four_functions_are_arm64_rust_builds_of_the_workspace_binaries() {
+    let t = template();
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Runtime"], "provided.al2023");
+    assert_eq!(g["Architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(g["Handler"], "bootstrap");
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 4);
+    for (name, binary) in FUNCTIONS {
+        let f = &resources(&t)[name];
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], binary, "{name}");
+        assert_eq!(
+            f["Properties"]["CodeUri"],
+            format!("../functions/{binary}"),
+            "{name} builds its own crate of the workspace"
+        );
+        let manifest = std::fs::read_to_string(format!(
+            "{}/../functions/{binary}/Cargo.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("function crate");
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{binary} is a [[bin]]"
+        );
+    }
+}
+
+#[test]
+fn only_test_send_and_dispatch_are_in_the_vpc() {
+    let t = template();
+    for (name, _) in FUNCTIONS {
+        let in_vpc = resources(&t)[name]["Properties"].get("VpcConfig").is_some();
+        let should = matches!(name, "TestSendFunction" | "DispatchFunction");
+        assert_eq!(in_vpc, should, "{name}");
+    }
+    let vpc = &resources(&t)["TestSendFunction"]["Properties"]["VpcConfig"];
+    assert_eq!(
+        vpc["SubnetIds"]["Fn::If"][1],
+        serde_json::json!([reference("PrivateSubnet1"), reference("PrivateSubnet2")])
+    );
+    assert_eq!(
+        vpc["SubnetIds"]["Fn::If"][2],
+        reference("ExistingPrivateSubnetIds")
+    );
+}
+
+#[test]
+fn private_subnets_route_to_the_internet_through_a_nat_with_an_elastic_ip() {
+    let t = template();
+    let r = resources(&t);
+    assert_eq!(r["NatEip1"]["Type"], "AWS::EC2::EIP");
+    assert_eq!(r["NatGateway1"]["Type"], "AWS::EC2::NatGateway");
+    assert_eq!(
+        r["NatGateway1"]["Properties"]["AllocationId"],
+        serde_json::json!({"Fn::GetAtt": ["NatEip1", "AllocationId"]})
+    );
+    assert_eq!(
+        r["NatGateway1"]["Properties"]["SubnetId"],
+        reference("PublicSubnet1")
+    );
+    assert_eq!(
+        r["NatGateway2"]["Properties"]["AllocationId"],
+        serde_json::json!({"Fn::GetAtt": ["NatEip2", "AllocationId"]})
+    );
+    assert_eq!(r["NatGateway2"]["Condition"], "TwoNats");
+    assert_eq!(
+        r["PublicDefaultRoute"]["Properties"]["GatewayId"],
+        reference("InternetGateway")
+    );
+    for (route, table, subnet) in [
+        (
+            "PrivateDefaultRoute1",
+            "PrivateRouteTable1",
+            "PrivateSubnet1",
+        ),
+        (
+            "PrivateDefaultRoute2",
+            "PrivateRouteTable2",
+            "PrivateSubnet2",
+        ),
+    ] {
+        let p = &r[route]["Properties"];
+        assert_eq!(p["DestinationCidrBlock"], "0.0.0.0/0");
+        assert_eq!(p["RouteTableId"], reference(table));
+        let nat = p["NatGatewayId"].to_string();
+        assert!(
+            nat.contains("NatGateway1"),
+            "{route} goes through a NAT: {nat}"
+        );
+        assert!(
+            p.get("GatewayId").is_none(),
+            "{route} must not go to the internet gateway"
+        );
+        let assoc = r
+            .values()
+            .find(|x| {
+                x["Type"] == "AWS::EC2::SubnetRouteTableAssociation"
+                    && x["Properties"]["SubnetId"] == reference(subnet)
+            })
+            .expect("association");
+        assert_eq!(assoc["Properties"]["RouteTableId"], reference(table));
+    }
+    assert_eq!(
+        r["DynamoDbEndpoint"]["Properties"]["VpcEndpointType"],
+        "Gateway"
+    );
+    assert_eq!(r["SecretsManagerVpcEndpoint"]["Condition"], "UseSmEndpoint");
+
+    // The functions and the EgressIps output name the Elastic IPs.
+    let egress =
+        t["Globals"]["Function"]["Environment"]["Variables"]["WECOM_NOTIFY_EGRESS_IPS"].to_string();
+    assert!(
+        egress.contains("NatEip1")
+            && egress.contains("NatEip2")
+            && egress.contains("ExistingEgressIps")
+    );
+    let out = &t["Outputs"]["EgressIps"];
+    assert!(
+        out["Description"]
+            .as_str()
+            .expect("d")
+            .contains("Trusted IP")
+    );
+    assert!(out["Value"].to_string().contains("NatEip1"));
+}
+
+#[test]
+fn callback_routes_are_public_and_every_admin_route_is_authorised() {
+    let t = template();
+    let api = &resources(&t)["HttpApi"]["Properties"]["Auth"];
+    let default = api["DefaultAuthorizer"]
+        .as_str()
+        .expect("a default authorizer");
+    let jwt = &api["Authorizers"][default]["JwtConfiguration"];
+    assert_eq!(jwt["issuer"], reference("JwtIssuer"));
+    assert_eq!(jwt["audience"], reference("JwtAudience"));
+
+    let mut routes = Vec::new();
+    for (name, _) in FUNCTIONS {
+        let events = resources(&t)[name]["Properties"]["Events"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (_, e) in events {
+            if e["Type"] != "HttpApi" {
+                continue;
+            }
+            let p = &e["Properties"];
+            let path = p["Path"].as_str().expect("path").to_owned();
+            let public = p["Auth"]["Authorizer"] == "NONE";
+            assert_eq!(
+                public,
+                path.starts_with("/v1/wecom/callback/"),
+                "{path}: public only for WeCom"
+            );
+            assert_eq!(p["ApiId"], reference("HttpApi"));
+            routes.push(format!(
+                "{} {path} {name}",
+                p["Method"].as_str().expect("method")
+            ));
+        }
+    }
+    routes.sort();
+    let expected = [
+        "DELETE /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
+        "GET /v1/orgs/{org}/deliveries ChannelConfigFunction",
+        "GET /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
+        "GET /v1/orgs/{org}/subscriptions ChannelConfigFunction",
+        "GET /v1/orgs/{org}/wecom-channels ChannelConfigFunction",
+        "GET /v1/wecom/callback/{id} CallbackFunction",
+        "POST /v1/orgs/{org}/members/{member}/wecom-channel/test TestSendFunction",
+        "POST /v1/wecom/callback/{id} CallbackFunction",
+        "PUT /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
+        "PUT /v1/orgs/{org}/subscriptions ChannelConfigFunction",
+    ];
+    assert_eq!(
+        routes, expected,
+        "every CONTRACT route, each to its function"
+    );
+}
+
+fn statements(f: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in f["Properties"]["Policies"]
+        .as_array()
+        .expect("inline policies only")
+    {
+        for s in p["Statement"].as_array().expect("statements") {
+            // Conditional statements: both branches count.
+            if let Some(branches) = s.get("Fn::If") {
+                for b in branches.as_array().expect("if").iter().skip(1) {
+                    if b.get("Effect").is_some() {
+                        out.push(b.clone());
+                    }
+                }
+            } else {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn policies_name_their_actions_and_scope_their_resources() {
+    let t = template();
+    for (name, _) in FUNCTIONS {
+        let f = &resources(&t)[name];
+        let stmts = statements(f);
+        assert!(!stmts.is_empty(), "{name} has its own policy");
+        for s in &stmts {
+            let actions: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .map(|x| x.as_str().expect("action").to_owned())
+                    .collect(),
+                other => panic!("{name}: action {other}"),
+            };
+            for a in &actions {
+                assert!(!a.contains('*'), "{name}: wildcard action {a}");
+            }
+            let resource = s["Resource"].to_string();
+            assert!(
+                resource != "\"*\"",
+                "{name}: unscoped resource for {actions:?}"
+            );
+            let scoped = resource.contains("Table")
+                || resource.contains("${SecretPrefix}/*")
+                || resource.contains("DeadLetterQueue")
+                || resource.contains("KmsKeyArn");
+            assert!(
+                scoped,
+                "{name}: {resource} is not one of the stack's resources"
+            );
+            if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                assert!(
+                    resource.contains(":secret:${SecretPrefix}/*"),
+                    "{name}: {resource}"
+                );
+            }
+        }
+        let all: String = stmts.iter().map(|s| s["Action"].to_string()).collect();
+        let writes_secrets = all.contains("secretsmanager:CreateSecret");
+        assert_eq!(
+            writes_secrets,
+            name == "ChannelConfigFunction",
+            "{name}: only channel-config writes secrets"
+        );
+    }
+}
+
+#[test]
+fn every_function_gets_the_whole_configuration() {
+    let t = template();
+    let env = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .expect("env");
+    for var in [
+        "WECOM_API_BASE",
+        "WECOM_NOTIFY_STORE",
+        "WECOM_NOTIFY_TABLE",
+        "WECOM_NOTIFY_SECRET_PREFIX",
+        "WECOM_NOTIFY_EGRESS_IPS",
+        "WECOM_NOTIFY_PUBLIC_URL",
+        "WECOM_NOTIFY_KMS_KEY_ID",
+        "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS",
+        "RUST_LOG",
+    ] {
+        assert!(env.contains_key(var), "{var} missing");
+    }
+    assert_eq!(env["WECOM_NOTIFY_STORE"], "dynamodb");
+    assert_eq!(env["WECOM_NOTIFY_TABLE"], reference("Table"));
+    for (name, _) in FUNCTIONS {
+        assert!(
+            resources(&t)[name]["Properties"]
+                .get("Environment")
+                .is_none(),
+            "{name} takes the global environment unchanged"
+        );
+    }
+}
+
+#[test]
+fn events_have_retries_a_dead_letter_queue_and_alarms() {
+    let t = template();
+    let r = resources(&t);
+    let d = &r["DispatchFunction"]["Properties"];
+    let rule = &d["Events"]["WorkflowEvent"];
+    assert_eq!(rule["Type"], "EventBridgeRule");
+    let p = &rule["Properties"];
+    assert_eq!(p["EventBusName"], reference("EventBusName"));
+    assert_eq!(
+        p["Pattern"]["source"],
+        serde_json::json!([reference("EventSource")])
+    );
+    assert_eq!(
+        p["Pattern"]["detail-type"],
+        serde_json::json!([reference("EventDetailType")])
+    );
+    assert!(p["RetryPolicy"]["MaximumRetryAttempts"].as_u64().is_some());
+    assert!(
+        p["DeadLetterConfig"]["Arn"]
+            .to_string()
+            .contains("DeadLetterQueue")
+    );
+    assert!(
+        d["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+            .to_string()
+            .contains("DeadLetterQueue")
+    );
+    assert_eq!(
+        d["Events"]["Sweep"]["Properties"]["Schedule"],
+        "rate(1 minute)"
+    );
+
+    let table = &r["Table"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at"
+    );
+    let indexes: Vec<&str> = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("gsi")
+        .iter()
+        .map(|i| i["IndexName"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            shared::store::dynamo::BY_ORG_INDEX,
+            shared::store::dynamo::DUE_INDEX
+        ],
+        "the indexes the code queries"
+    );
+
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let text: String = alarms.iter().map(|(_, a)| a.to_string()).collect();
+    assert!(text.contains("ApproximateNumberOfMessagesVisible"));
+    assert!(text.contains("Throttles"));
+    for (name, _) in FUNCTIONS {
+        assert!(
+            alarms
+                .iter()
+                .any(|(_, a)| a["Properties"]["MetricName"] == "Errors"
+                    && a.to_string().contains(name)),
+            "errors alarm for {name}"
+        );
+    }
+    for (_, a) in &alarms {
+        assert!(
+            a["Properties"]["AlarmActions"]
+                .to_string()
+                .contains("AlarmTopicArn")
+        );
+    }
+}
+
+#[test]
+fn outputs_tell_the_operator_what_to_do() {
+    let t = template();
+    for o in [
+        "ApiUrl",
+        "CallbackBaseUrl",
+        "EgressIps",
+        "TableName",
+        "DlqUrl",
+    ] {
+        let out = &t["Outputs"][o];
+        assert!(out["Value"] != Value::Null, "{o}");
+        assert!(
+            out["Description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{o}"
+        );
+    }
+    assert!(
+        t["Outputs"]["CallbackBaseUrl"]["Value"]
+            .to_string()
+            .contains("/v1/wecom/callback/")
+    );
+}
