@@ -51,6 +51,25 @@ use crate::workflow::{Delivery, MessageFormat, Subscription};
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The result of a conditional write: `Ok(true)` if it happened, `Ok(false)` if its condition
+/// did not hold, `Err` for anything else. (Each operation has its own error type, all with
+/// the same check.)
+macro_rules! conditional {
+    ($res:expr) => {
+        match $res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    };
+}
+
 /// Deliveries of an org, newest first.
 pub const BY_ORG_INDEX: &str = "by_org";
 /// Delayed deliveries by when they are due (sparse).
@@ -302,6 +321,33 @@ impl DynamoChannelStore {
         Ok(out.item)
     }
 
+    /// Every item under `pk` whose sort key starts with `prefix` (strongly consistent, all
+    /// pages), in sort-key order.
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.as_str()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            out.extend(page.items().iter().cloned());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// `SET #a = :v` on an existing binding; never creates one and never bumps `rev`, so a
     /// check or test result cannot collide with a configuration change.
     async fn set_binding_attr(
@@ -322,17 +368,7 @@ impl DynamoChannelStore {
             .expression_attribute_values(":v", value)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(())
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
-        }
+        conditional!(res).map(|_| ())
     }
 }
 
@@ -558,29 +594,10 @@ impl ChannelStore for DynamoChannelStore {
 
     async fn list_bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(org)))
-                .expression_attribute_values(":prefix", s("MEMBER#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            for item in page.items() {
-                let rec = binding_from_item(item)?;
-                if rec.config.is_some() {
-                    out.push(rec);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+        for item in self.query_prefix(org_pk(org), "MEMBER#").await? {
+            let rec = binding_from_item(&item)?;
+            if rec.config.is_some() {
+                out.push(rec);
             }
         }
         Ok(out)
@@ -607,17 +624,7 @@ impl ChannelStore for DynamoChannelStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
-        }
+        conditional!(res)
     }
 }
 
@@ -686,17 +693,7 @@ impl TokenStore for DynamoChannelStore {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
-        }
+        conditional!(res)
     }
 
     async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
@@ -710,17 +707,7 @@ impl TokenStore for DynamoChannelStore {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(())
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
-        }
+        conditional!(res).map(|_| ())
     }
 }
 
@@ -752,30 +739,11 @@ fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
 #[async_trait]
 impl SubscriptionStore for DynamoChannelStore {
     async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(org)))
-                .expression_attribute_values(":prefix", s("SUB#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            for item in page.items() {
-                out.push(subscription_from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.query_prefix(org_pk(org), "SUB#")
+            .await?
+            .iter()
+            .map(subscription_from_item)
+            .collect()
     }
 
     async fn subscription(
@@ -866,21 +834,14 @@ impl DeliveryLog for DynamoChannelStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(Claim::New),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    let existing = self
-                        .delivery(&d.org, &d.event_id, &d.member)
-                        .await?
-                        .ok_or(StoreError::Conflict)?;
-                    Ok(Claim::Existing(Box::new(existing)))
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
+        if conditional!(res)? {
+            return Ok(Claim::New);
         }
+        let existing = self
+            .delivery(&d.org, &d.event_id, &d.member)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        Ok(Claim::Existing(Box::new(existing)))
     }
 
     async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
@@ -893,17 +854,7 @@ impl DeliveryLog for DynamoChannelStore {
             .expression_attribute_values(":expected", n(expected_updated_ms))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            }
-        }
+        conditional!(res)
     }
 
     async fn delivery(
@@ -1027,14 +978,8 @@ impl PaceStore for DynamoChannelStore {
             } else {
                 put.condition_expression("attribute_not_exists(pk)")
             };
-            match put.send().await {
-                Ok(_) => return Ok(Pace::Granted),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if !e.is_conditional_check_failed_exception() {
-                        return Err(StoreError::backend(e));
-                    }
-                }
+            if conditional!(put.send().await)? {
+                return Ok(Pace::Granted);
             }
         }
         Err(StoreError::Conflict)
