@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -304,10 +305,13 @@ async fn list_deliveries(
     State(st): State<AppState>,
     Path(org): Path<String>,
     ext: Extensions,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let org = org_of(&ext, &org)?;
-    let q: DeliveriesQuery = serde_urlencoded_query(raw.as_deref())?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
+            .hint("Use ?member=<member>&limit=<1-500>.")
+    })?;
     let limit = match q.limit.as_deref() {
         None | Some("") => 50,
         Some(l) => match l.parse::<usize>() {
@@ -331,22 +335,4 @@ async fn list_deliveries(
         .map(delivery_view)
         .collect();
     Ok(Json(json!({ "items": items })))
-}
-
-fn serde_urlencoded_query(raw: Option<&str>) -> ApiResult<DeliveriesQuery> {
-    axum::extract::Query::<DeliveriesQuery>::try_from_uri(
-        &format!("/?{}", raw.unwrap_or("")).parse().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                "the query string is not valid",
-            )
-        })?,
-    )
-    .map(|q| q.0)
-    .map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.body_text())
-            .hint("Use ?member=<member>&limit=<1-500>.")
-            .into()
-    })
 }
