@@ -23,6 +23,8 @@ enum LocalError {
     Io(String),
     #[error("could not issue the admin token: {0}")]
     Token(#[from] jsonwebtoken::errors::Error),
+    #[error("could not set up the WeCom client: {0}")]
+    WeCom(#[from] shared::wecom::WeComError),
 }
 
 mod events;
@@ -45,12 +47,11 @@ async fn main() {
 async fn run() -> Result<(), LocalError> {
     let cfg = Config::from_env(false)?;
     let stores = Stores::open(&cfg, true).await?;
-    let (jwt, generated) = match &cfg.jwt_secret {
-        Some(s) => (
-            LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
-            false,
-        ),
-        None => (LocalJwt::new(&data_dir_secret(&cfg.data_dir)?), true),
+    // Without a configured secret, the data directory's own one signs and checks tokens.
+    let generated = cfg.jwt_secret.is_none();
+    let jwt = match &cfg.jwt_secret {
+        Some(s) => LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
+        None => LocalJwt::new(&data_dir_secret(&cfg.data_dir)?),
     };
     let channels = Arc::new(ChannelService::new(
         stores.channels,
@@ -64,8 +65,7 @@ async fn run() -> Result<(), LocalError> {
             .unwrap_or_else(|| format!("http://{}", cfg.listen)),
     );
 
-    let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)
-        .map_err(|e| LocalError::Io(e.to_string()))?;
+    let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)?;
     let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens));
     let dispatcher = Arc::new(dispatch::Dispatcher {
         channels: channels.clone(),
@@ -96,7 +96,10 @@ async fn run() -> Result<(), LocalError> {
         egress_ips,
     }))
     .merge(events::router(dispatcher))
-    .layer(from_fn(move |req, next| jwt.clone().layer(req, next)));
+    .layer(from_fn({
+        let jwt = jwt.clone();
+        move |req, next| jwt.clone().layer(req, next)
+    }));
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(admin)
@@ -117,7 +120,7 @@ async fn run() -> Result<(), LocalError> {
     println!("  WeCom API     {}", cfg.wecom_api_base);
     if generated {
         let exp = time::OffsetDateTime::now_utc().unix_timestamp() + DEMO_TOKEN_DAYS * 86_400;
-        let token = LocalJwt::new(&data_dir_secret(&cfg.data_dir)?).issue(&Claims {
+        let token = jwt.issue(&Claims {
             sub: "local-admin".into(),
             org: "demo".into(),
             role: "admin".into(),
