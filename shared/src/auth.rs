@@ -53,9 +53,10 @@ pub fn require_admin(caller: Option<&Caller>, org: &str) -> Result<Claims, ApiEr
             "role {:?} may not manage channels; an admin token is needed",
             c.role
         ))),
-        Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(
-            "the token is for another org than the one in the path",
-        )),
+        Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(format!(
+            "the token is for org {:?}, not {org:?}",
+            c.org
+        ))),
         Some(Caller::Claims(c)) => Ok(c.clone()),
     }
 }
@@ -89,6 +90,12 @@ impl LocalJwt {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".into(),
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {
                     "the token's signature is not valid".into()
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidToken
+                | jsonwebtoken::errors::ErrorKind::Base64(_)
+                | jsonwebtoken::errors::ErrorKind::Json(_)
+                | jsonwebtoken::errors::ErrorKind::Utf8(_) => {
+                    "the token is not a JWT (three base64url parts separated by dots); paste the whole token the runner printed".into()
                 }
                 _ => format!("the token is not valid: {e}"),
             })

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::domain::{FieldError, MemberId, OrgId};
 use crate::wecom::MessageBody;
@@ -86,8 +87,30 @@ pub struct MalformedEvent(pub String);
 impl WorkflowEvent {
     /// Parses and checks an EventBridge `detail`.
     pub fn from_detail(detail: &Value) -> Result<Self, MalformedEvent> {
-        let ev: Self =
-            serde_json::from_value(detail.clone()).map_err(|e| MalformedEvent(e.to_string()))?;
+        if !detail.is_object() {
+            return Err(MalformedEvent(
+                "detail must be a JSON object (event_id, org, subscription_type, node, recipients, title, content, url, occurred_at)".into(),
+            ));
+        }
+        // Checked first: the time parser's errors do not name the field.
+        if let Some(t) = detail.get("occurred_at")
+            && t.as_str()
+                .is_none_or(|t| OffsetDateTime::parse(t, &Rfc3339).is_err())
+        {
+            return Err(MalformedEvent(
+                "occurred_at: must be an RFC 3339 time such as 2026-03-11T08:00:00Z".into(),
+            ));
+        }
+        // The path names the field a type error is in (serde alone does not).
+        let ev: Self = serde_path_to_error::deserialize(detail.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                MalformedEvent(inner)
+            } else {
+                MalformedEvent(format!("{path}: {inner}"))
+            }
+        })?;
         let bad = |field: &str, why: &str| MalformedEvent(format!("{field}: {why}"));
         if ev.event_id.is_empty()
             || ev.event_id.len() > 128
@@ -365,7 +388,8 @@ mod tests {
             (json!({"recipients": []}), "recipients"),
             (json!({"title": " "}), "title"),
             (json!({"url": "ftp://x"}), "url"),
-            (json!({"occurred_at": "yesterday"}), ""),
+            (json!({"occurred_at": "yesterday"}), "occurred_at"),
+            (json!({"recipients": "alice"}), "recipients"),
             (json!({"node": "a#b"}), "node"),
             (json!({"colour": "red"}), "colour"),
         ] {
@@ -376,7 +400,8 @@ mod tests {
             let err = WorkflowEvent::from_detail(&d).expect_err("malformed");
             assert!(err.0.contains(words), "{words}: {err}");
         }
-        assert!(WorkflowEvent::from_detail(&json!("nope")).is_err());
+        let err = WorkflowEvent::from_detail(&json!("{\"event_id\":1}")).expect_err("a string");
+        assert!(err.0.contains("JSON object"), "{err}");
     }
 
     #[test]

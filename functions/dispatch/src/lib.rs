@@ -235,7 +235,8 @@ impl Dispatcher {
         );
         let now = self.now();
         let expires_at = now / 1000 + self.settings.retention_days * 86_400;
-        let claims = ev.unique_recipients().into_iter().map(|member| Delivery {
+        let recipients = ev.unique_recipients();
+        let claims = recipients.iter().cloned().map(|member| Delivery {
             org: ev.org.clone(),
             event_id: ev.event_id.clone(),
             member,
@@ -260,7 +261,16 @@ impl Dispatcher {
             .buffered(self.settings.concurrency.max(1))
             .collect()
             .await;
-        let report = self.finish(prepared).await?;
+        let mut report = self.finish(prepared).await?;
+        // Answer in the order the event named its recipients.
+        let order: HashMap<&str, usize> = recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_str(), i))
+            .collect();
+        report
+            .outcomes
+            .sort_by_key(|o| order.get(o.member.as_str()).copied().unwrap_or(usize::MAX));
         tracing::info!(event_id = %ev.event_id, org = %ev.org, delivered = report.count("delivered"),
             delayed = report.count("delayed"), failed = report.count("failed"),
             skipped = report.count("skipped"), duplicate = report.count("duplicate"), "event dispatched");
