@@ -152,6 +152,11 @@ impl Config {
         }
     }
 
+    /// The egress IPs as the API and hints show them.
+    pub fn egress_ip_strings(&self) -> Vec<String> {
+        self.egress_ips.iter().map(ToString::to_string).collect()
+    }
+
     pub fn store_label(&self) -> String {
         match self.store {
             StoreKind::Embedded => format!("embedded ({})", self.data_dir.display()),
@@ -175,6 +180,15 @@ pub struct Stores {
 }
 
 impl Stores {
+    /// The channel service every function builds over these stores.
+    pub fn channel_service(&self, cfg: &Config) -> crate::channel::ChannelService {
+        crate::channel::ChannelService::new(
+            self.channels.clone(),
+            self.secrets.clone(),
+            cfg.secret_prefix.clone(),
+        )
+    }
+
     /// Opens the configured stores. For DynamoDB, `ensure_table` creates the table when it is
     /// missing (local use and tests; a deployed stack already has it).
     pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {

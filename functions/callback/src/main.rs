@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use callback::{AppState, router};
-use shared::channel::ChannelService;
 use shared::config::{Config, Stores};
 
 #[tokio::main]
@@ -11,11 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init(true);
     let cfg = Config::from_env(true)?;
     let stores = Stores::open(&cfg, false).await?;
-    let channels = Arc::new(ChannelService::new(
-        stores.channels,
-        stores.secrets,
-        cfg.secret_prefix.clone(),
-    ));
+    let channels = Arc::new(stores.channel_service(&cfg));
     channels.warm_up().await;
     lambda_http::run(router(AppState { channels })).await
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::middleware::from_fn;
 use channel_config::{AppState, router};
-use shared::channel::ChannelService;
 use shared::config::{Config, Stores};
 
 #[tokio::main]
@@ -13,14 +12,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cfg = Config::from_env(true)?;
     let stores = Stores::open(&cfg, false).await?;
     let state = AppState {
-        channels: Arc::new(ChannelService::new(
-            stores.channels,
-            stores.secrets,
-            cfg.secret_prefix.clone(),
-        )),
+        channels: Arc::new(stores.channel_service(&cfg)),
         subscriptions: stores.subscriptions,
         deliveries: stores.deliveries,
-        egress_ips: cfg.egress_ips.iter().map(ToString::to_string).collect(),
+        egress_ips: cfg.egress_ip_strings(),
     };
     let base = cfg.public_url.clone();
     let app = router(state).layer(from_fn(move |req, next| {

@@ -9,7 +9,6 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use dispatch::{Dispatcher, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::channel::ChannelService;
 use shared::config::{Config, Stores};
 use shared::wecom::{TokenCache, WeComClient};
 
@@ -19,17 +18,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let cfg = Config::from_env(true)?;
     let stores = Stores::open(&cfg, false).await?;
     let dispatcher = Arc::new(Dispatcher {
-        channels: Arc::new(ChannelService::new(
-            stores.channels,
-            stores.secrets,
-            cfg.secret_prefix.clone(),
-        )),
+        channels: Arc::new(stores.channel_service(&cfg)),
         subscriptions: stores.subscriptions,
         log: stores.deliveries,
         pace: stores.pace,
         wecom: WeComClient::new(&cfg.wecom_api_base)?,
         tokens: Arc::new(TokenCache::new(stores.tokens)),
-        egress_ips: cfg.egress_ips.iter().map(ToString::to_string).collect(),
+        egress_ips: cfg.egress_ip_strings(),
         settings: Settings {
             retention_days: cfg.delivery_retention_days,
             ..Settings::default()

@@ -9,7 +9,6 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::get;
 use shared::auth::{Claims, LocalJwt};
-use shared::channel::ChannelService;
 use shared::config::{Config, Stores};
 use shared::http::{PublicBase, not_found_fallback};
 
@@ -53,12 +52,8 @@ async fn run() -> Result<(), LocalError> {
         Some(s) => LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
         None => LocalJwt::new(&data_dir_secret(&cfg.data_dir)?),
     };
-    let channels = Arc::new(ChannelService::new(
-        stores.channels,
-        stores.secrets,
-        cfg.secret_prefix.clone(),
-    ));
-    let egress_ips: Vec<String> = cfg.egress_ips.iter().map(ToString::to_string).collect();
+    let channels = Arc::new(stores.channel_service(&cfg));
+    let egress_ips: Vec<String> = cfg.egress_ip_strings();
     let base = PublicBase(
         cfg.public_url
             .clone()

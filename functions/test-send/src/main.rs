@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::middleware::from_fn;
-use shared::channel::ChannelService;
 use shared::config::{Config, Stores};
 use shared::wecom::{TokenCache, WeComClient};
 use test_send::{AppState, router};
@@ -14,14 +13,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cfg = Config::from_env(true)?;
     let stores = Stores::open(&cfg, false).await?;
     let state = AppState {
-        channels: Arc::new(ChannelService::new(
-            stores.channels,
-            stores.secrets,
-            cfg.secret_prefix.clone(),
-        )),
+        channels: Arc::new(stores.channel_service(&cfg)),
         wecom: WeComClient::new(&cfg.wecom_api_base)?,
         tokens: Arc::new(TokenCache::new(stores.tokens)),
-        egress_ips: cfg.egress_ips.iter().map(ToString::to_string).collect(),
+        egress_ips: cfg.egress_ip_strings(),
     };
     let base = cfg.public_url.clone();
     let app = router(state).layer(from_fn(move |req, next| {
