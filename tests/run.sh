@@ -13,9 +13,10 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip'
   step "installing python3 and venv (apt-get)"
   apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
 fi
-for tool in cargo rustfmt cargo-clippy; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is missing (install Rust with rustup, components rustfmt and clippy)" >&2; exit 1; }
-done
+command -v cargo >/dev/null 2>&1 || { echo "tests/run.sh: cargo is missing: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+# rustfmt and clippy are rustup components; a minimal toolchain lacks them.
+cargo fmt --version >/dev/null 2>&1 || { step "installing the rustup component rustfmt"; rustup component add rustfmt; }
+cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup component clippy"; rustup component add clippy; }
 
 venv="$root/.venv"
 requirements="$root/tests/requirements.txt"
@@ -24,7 +25,7 @@ want="$(sha256sum "$requirements" | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda; about a minute)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
   echo "$want" >"$stamp"
 fi
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
@@ -55,11 +56,13 @@ unset AWS_PROFILE AWS_SESSION_TOKEN || true
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+# No --quiet: a first build compiles ~300 crates (several minutes on 2 cores); cargo's progress
+# lines show it is moving.
+step "cargo clippy --all-targets -D warnings (first run: compiles every dependency, ~6 min on 2 cores)"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "building the local runner for the end-to-end tests"
-cargo build --quiet -p wecom-notify-local
+cargo build -p wecom-notify-local
 
 step "cargo test (unit, conformance against moto and embedded, end-to-end)"
 test_log="$(mktemp -t cargo-test.XXXXXX.log)"
@@ -85,7 +88,18 @@ step "sam validate --lint"
 if [ "${WECOM_NOTIFY_SKIP_SAM_BUILD:-}" = "1" ]; then
   step "sam build skipped (WECOM_NOTIFY_SKIP_SAM_BUILD=1)"
 else
-  step "sam build: all four functions for arm64 with cargo-lambda (cold: several minutes)"
+  # Everything the arm64 build needs is installed here, once and before `sam build` starts:
+  # left to cargo-lambda, each function's build would try to install the target on demand,
+  # and SAM runs them at the same moment (three of four lose that race on a fresh machine).
+  arm_target=aarch64-unknown-linux-gnu
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$arm_target"; then
+    step "installing the rustup target $arm_target (the Lambda functions run on arm64)"
+    rustup target add "$arm_target" || { echo "tests/run.sh: could not install the rustup target $arm_target; sam build needs it" >&2; exit 1; }
+  fi
+  cargo lambda --version >/dev/null 2>&1 || { echo "tests/run.sh: cargo-lambda is missing from .venv (tests/requirements.txt)" >&2; exit 1; }
+  # cargo-lambda links with zig; the pinned wheel ships it as the Python package ziglang.
+  python -m ziglang version >/dev/null 2>&1 || { echo "tests/run.sh: zig (the ziglang package in .venv) does not run; cargo-lambda needs it to link arm64" >&2; exit 1; }
+  step "sam build: all four functions for arm64 with cargo-lambda (first run ~10 min on 2 cores, then seconds)"
   (cd "$root" && sam build)
   for fn in CallbackFunction ChannelConfigFunction TestSendFunction DispatchFunction; do
     python3 - "$root/.aws-sam/build/$fn/bootstrap" <<'PY'
