@@ -6,15 +6,17 @@
 
 use std::collections::HashMap;
 
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{MemberId, MemberKey, OrgId};
 use crate::http::ApiError;
 
-/// Clock skew tolerated on `exp` (CONTRACT §4).
+/// Clock skew tolerated on `exp` (docs/API.md §4).
 pub const LEEWAY_SECS: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +127,58 @@ impl LocalJwt {
 /// Convenience for handlers: the caller as the host left it.
 pub fn caller(req_ext: &axum::http::Extensions) -> Option<&Caller> {
     req_ext.get::<Caller>()
+}
+
+/// The path's `{name}` parameters, or a JSON 404 when the route has none (a routing bug).
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<HashMap<String, String>, ApiError> {
+    Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map(|Path(p)| p)
+        .map_err(|e| ApiError::not_found(e.body_text()))
+}
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| ApiError::not_found(format!("the route has no {{{name}}}")))
+}
+
+/// Extractor for `/v1/orgs/{org}/…` routes: the org, after [`require_admin`] passed for it.
+#[derive(Debug, Clone)]
+pub struct AdminOrg(pub OrgId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminOrg {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        let org = param(&params, "org")?;
+        require_admin(caller(&parts.extensions), org)?;
+        Ok(Self(OrgId::parse(org)?))
+    }
+}
+
+/// Extractor for `/v1/orgs/{org}/members/{member}/…` routes: the member, after
+/// [`require_admin`] passed for the org.
+#[derive(Debug, Clone)]
+pub struct AdminMember(pub MemberKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        let org = param(&params, "org")?;
+        require_admin(caller(&parts.extensions), org)?;
+        Ok(Self(MemberKey {
+            org: OrgId::parse(org)?,
+            member: MemberId::parse(param(&params, "member")?)?,
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -3,15 +3,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
-use crate::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use crate::store::{
-    ChannelStore, DeliveryLog, PaceStore, SecretStore, StoreError, SubscriptionStore, TokenStore,
-};
+use crate::store::dynamo::DynamoTable;
+use crate::store::secrets_manager::SecretsManager;
+use crate::store::{StoreError, Stores};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
@@ -168,61 +165,24 @@ impl Config {
     }
 }
 
-/// The two stores, built once at start-up and shared by every request.
-#[derive(Clone)]
-pub struct Stores {
-    pub channels: Arc<dyn ChannelStore>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub tokens: Arc<dyn TokenStore>,
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub deliveries: Arc<dyn DeliveryLog>,
-    pub pace: Arc<dyn PaceStore>,
-}
-
 impl Stores {
-    /// The channel service every function builds over these stores.
-    pub fn channel_service(&self, cfg: &Config) -> crate::channel::ChannelService {
-        crate::channel::ChannelService::new(
-            self.channels.clone(),
-            self.secrets.clone(),
-            cfg.secret_prefix.clone(),
-        )
-    }
-
     /// Opens the configured stores. For DynamoDB, `ensure_table` creates the table when it is
     /// missing (local use and tests; a deployed stack already has it).
     pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {
         match cfg.store {
-            StoreKind::Embedded => {
-                let records = Arc::new(EmbeddedChannelStore::open(&cfg.data_dir)?);
-                Ok(Self {
-                    channels: records.clone(),
-                    tokens: records.clone(),
-                    subscriptions: records.clone(),
-                    deliveries: records.clone(),
-                    pace: records,
-                    secrets: Arc::new(FileSecretStore::open(&cfg.data_dir)?),
-                })
-            }
+            StoreKind::Embedded => Self::embedded(&cfg.data_dir),
             StoreKind::DynamoDb => {
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let channels =
-                    DynamoChannelStore::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone());
+                let table =
+                    DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone());
                 if ensure_table {
-                    channels.ensure_table().await?;
+                    table.ensure_table().await?;
                 }
-                let channels = Arc::new(channels);
-                Ok(Self {
-                    channels: channels.clone(),
-                    tokens: channels.clone(),
-                    subscriptions: channels.clone(),
-                    deliveries: channels.clone(),
-                    pace: channels,
-                    secrets: Arc::new(SecretsManagerStore::new(
-                        aws_sdk_secretsmanager::Client::new(&sdk),
-                        cfg.kms_key_id.clone(),
-                    )),
-                })
+                let secrets = SecretsManager::new(
+                    aws_sdk_secretsmanager::Client::new(&sdk),
+                    cfg.kms_key_id.clone(),
+                );
+                Ok(Self::dynamo(table, secrets))
             }
         }
     }

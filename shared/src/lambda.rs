@@ -46,3 +46,25 @@ pub async fn from_request_context(
     }
     next.run(req).await
 }
+
+/// What every function does first on Lambda: JSON logs, configuration (every bad variable at
+/// once), and the deployed stores.
+pub async fn start() -> Result<(crate::config::Config, crate::store::Stores), lambda_http::Error> {
+    crate::telemetry::init(true);
+    let cfg = crate::config::Config::from_env(true)?;
+    let stores = crate::store::Stores::open(&cfg, false).await?;
+    Ok((cfg, stores))
+}
+
+/// Serves an admin router on Lambda: the caller's claims and the public base URL come from the
+/// API Gateway request context ([`from_request_context`]).
+pub async fn serve_admin(
+    router: axum::Router,
+    cfg: &crate::config::Config,
+) -> Result<(), lambda_http::Error> {
+    let base = cfg.public_url.clone();
+    let app = router.layer(axum::middleware::from_fn(move |req, next| {
+        from_request_context(base.clone(), req, next)
+    }));
+    lambda_http::run(app).await
+}

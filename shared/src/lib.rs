@@ -7,9 +7,12 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod json;
 pub mod lambda;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod wecom;
 pub mod workflow;
 pub mod xml;

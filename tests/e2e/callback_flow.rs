@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use shared::crypto::CallbackCrypto;
 
 const TOKEN: &str = "QDG6eK";
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+use shared::testing::ENCODING_AES_KEY as KEY;
 const CORP: &str = "ww5823bf96d3bd56c7";
 const APP_SECRET: &str = "e2e-App-Secret-Value";
 

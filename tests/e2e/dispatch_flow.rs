@@ -9,17 +9,19 @@ use dispatch::{CrashPoint, DispatchError, Dispatcher, Report, Settings};
 use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use serde_json::{Value, json};
 use shared::channel::{ChannelService, ChannelUpdate};
-use shared::config::Stores;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, MemberId, OrgId, Receiver, SourceColumn, WeComToken,
+    AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
+    Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
 };
-use shared::store::MemberKey;
-use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
-use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use shared::store::Stores;
+use shared::store::dynamo::DynamoTable;
+use shared::store::secrets_manager::SecretsManager;
 use shared::wecom::{RetryPolicy, TokenCache, WeComClient};
-use shared::workflow::{DeliveryStatus, MessageFormat, Subscription, WorkflowEvent, unix_ms};
+use shared::workflow::{
+    DeliveryStatus, MessageFormat, PublicStatus, Reason, Subscription, WorkflowEvent,
+};
 
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+use shared::testing::ENCODING_AES_KEY as KEY;
 
 struct World {
     fake: FakeWeCom,
@@ -32,15 +34,7 @@ struct World {
 
 async fn embedded() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("redb"));
-    let stores = Stores {
-        channels: store.clone(),
-        secrets: Arc::new(FileSecretStore::open(dir.path()).expect("secrets")),
-        tokens: store.clone(),
-        subscriptions: store.clone(),
-        deliveries: store.clone(),
-        pace: store,
-    };
+    let stores = Stores::embedded(dir.path()).expect("embedded stores");
     world(stores, Some(dir)).await
 }
 
@@ -50,23 +44,15 @@ async fn dynamo() -> World {
         "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
     );
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoChannelStore::new(
+    let table = DynamoTable::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         format!("wn-dispatch-{:08x}", rand::random::<u32>()),
     );
-    store.ensure_table().await.expect("table");
-    let store = Arc::new(store);
-    let stores = Stores {
-        channels: store.clone(),
-        secrets: Arc::new(SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-            None,
-        )),
-        tokens: store.clone(),
-        subscriptions: store.clone(),
-        deliveries: store.clone(),
-        pace: store,
-    };
+    table.ensure_table().await.expect("table");
+    let stores = Stores::dynamo(
+        table,
+        SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk), None),
+    );
     world(stores, None).await
 }
 
@@ -82,11 +68,7 @@ async fn world(stores: Stores, dir: Option<tempfile::TempDir>) -> World {
     }
     fake.state.add_corp(corp);
     let prefix = format!("wn-{:08x}", rand::random::<u32>());
-    let channels = Arc::new(ChannelService::new(
-        stores.channels.clone(),
-        stores.secrets.clone(),
-        prefix,
-    ));
+    let channels = Arc::new(stores.channel_service(&prefix));
     let org = OrgId::parse("acme").expect("org");
     World {
         fake,
@@ -104,7 +86,7 @@ impl World {
         Dispatcher {
             channels: self.channels.clone(),
             subscriptions: self.stores.subscriptions.clone(),
-            log: self.stores.deliveries.clone(),
+            deliveries: self.stores.deliveries.clone(),
             pace: self.stores.pace.clone(),
             wecom: WeComClient::with_policy(
                 &self.fake.base,
@@ -161,8 +143,8 @@ impl World {
             .put_subscriptions(
                 &self.org,
                 &[Subscription {
-                    subscription_type: t.into(),
-                    node: node.into(),
+                    subscription_type: SubscriptionType::parse(t).expect("type"),
+                    node: Node::parse(node).expect("node"),
                     personal_channel: on,
                     message_format: format,
                 }],
@@ -174,7 +156,7 @@ impl World {
     async fn status(&self, event: &str, member: &str) -> shared::workflow::Delivery {
         self.stores
             .deliveries
-            .delivery(&self.org, event, member)
+            .delivery(&self.org, &EventId::parse(event).expect("event id"), member)
             .await
             .expect("read")
             .unwrap_or_else(|| panic!("no delivery for {event}/{member}"))
@@ -226,16 +208,16 @@ async fn routing_matrix(w: World) {
         .dispatch(&event("e-on", "approval_pending", &everyone))
         .await
         .expect("dispatch");
-    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
     assert_eq!(outcome(&r, "alice").userid.as_deref(), Some("zhangsan"));
     assert!(outcome(&r, "alice").msgid.is_some());
-    assert_eq!(outcome(&r, "carol").status, "delivered");
+    assert_eq!(outcome(&r, "carol").status, PublicStatus::Delivered);
     assert_eq!(outcome(&r, "carol").userid.as_deref(), Some("lisi"));
-    assert_eq!(outcome(&r, "bob").status, "skipped");
-    assert_eq!(outcome(&r, "bob").reason.as_deref(), Some("no_channel"));
+    assert_eq!(outcome(&r, "bob").status, PublicStatus::Skipped);
+    assert_eq!(outcome(&r, "bob").reason, Some(Reason::NoChannel));
     assert_eq!(
-        outcome(&r, "not a member").reason.as_deref(),
-        Some("unknown_member")
+        outcome(&r, "not a member").reason,
+        Some(Reason::UnknownMember)
     );
 
     for node in ["approved", "rejected"] {
@@ -244,10 +226,10 @@ async fn routing_matrix(w: World) {
             .await
             .expect("dispatch");
         for m in everyone {
-            assert_eq!(outcome(&r, m).status, "skipped", "{node}/{m}");
+            assert_eq!(outcome(&r, m).status, PublicStatus::Skipped, "{node}/{m}");
             assert_eq!(
-                outcome(&r, m).reason.as_deref(),
-                Some("subscription_off"),
+                outcome(&r, m).reason,
+                Some(Reason::SubscriptionOff),
                 "{node}/{m}"
             );
         }
@@ -282,10 +264,10 @@ async fn a_duplicate_event_sends_nothing_twice(w: World) {
     let ev = event("e-dup", "approval_pending", &["alice"]);
     d.dispatch(&ev).await.expect("first");
     let again = d.dispatch(&ev).await.expect("second");
-    assert_eq!(outcome(&again, "alice").status, "duplicate");
+    assert_eq!(outcome(&again, "alice").status, PublicStatus::Duplicate);
     // A second dispatcher (another Lambda instance) sees the same claim.
     let other = w.dispatcher(None).dispatch(&ev).await.expect("third");
-    assert_eq!(outcome(&other, "alice").status, "duplicate");
+    assert_eq!(outcome(&other, "alice").status, PublicStatus::Duplicate);
     assert_eq!(w.messages_to("zhangsan"), 1);
     assert_eq!(w.fake.state.sent()[0].msgtype, "text");
 }
@@ -318,7 +300,7 @@ async fn a_crash_between_claim_and_send_still_delivers_once(w: World) {
     // Redelivered while the dead claim's lease runs: nothing is sent twice.
     let d = w.dispatcher(None);
     let r = d.dispatch(&ev).await.expect("redelivery");
-    assert_eq!(outcome(&r, "alice").status, "duplicate");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Duplicate);
     assert!(
         d.sweep().await.expect("sweep").outcomes.is_empty(),
         "not due yet"
@@ -328,14 +310,14 @@ async fn a_crash_between_claim_and_send_still_delivers_once(w: World) {
     // The lease ends: the sweep takes the claim over and delivers, once.
     w.advance(Duration::from_secs(31));
     let r = d.sweep().await.expect("sweep");
-    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
     assert_eq!(w.messages_to("zhangsan"), 1);
     let rec = w.status("e-crash", "alice").await;
     assert_eq!(rec.status, DeliveryStatus::Delivered);
     assert_eq!(rec.attempts, 1);
     assert_eq!(
         outcome(&d.dispatch(&ev).await.expect("again"), "alice").status,
-        "duplicate"
+        PublicStatus::Duplicate
     );
     assert!(d.sweep().await.expect("sweep").outcomes.is_empty());
     assert_eq!(w.messages_to("zhangsan"), 1);
@@ -358,7 +340,7 @@ async fn a_crash_after_wecom_accepted_is_caught_by_its_duplicate_check(w: World)
     assert_eq!(w.messages_to("zhangsan"), 1);
     w.advance(Duration::from_secs(31));
     let r = w.dispatcher(None).sweep().await.expect("sweep");
-    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
     assert_eq!(w.fake.state.calls(SEND), 2, "resent");
     assert_eq!(
         w.messages_to("zhangsan"),
@@ -386,13 +368,17 @@ async fn pacing_delays_the_excess_and_sends_it_later(w: World) {
             ))
             .await
             .expect("dispatch");
-        let expected = if i < 30 { "delivered" } else { "delayed" };
+        let expected = if i < 30 {
+            PublicStatus::Delivered
+        } else {
+            PublicStatus::Delayed
+        };
         assert_eq!(outcome(&r, "alice").status, expected, "event {i}");
     }
     assert_eq!(w.messages_to("zhangsan"), 30);
     let delayed = w.status("e-pace-34", "alice").await;
     assert_eq!(delayed.status, DeliveryStatus::Delayed);
-    assert_eq!(delayed.reason.as_deref(), Some("paced"));
+    assert_eq!(delayed.reason, Some(Reason::Paced));
     assert!(delayed.not_before_ms.is_some());
     assert!(
         d.sweep().await.expect("sweep").outcomes.is_empty(),
@@ -401,7 +387,7 @@ async fn pacing_delays_the_excess_and_sends_it_later(w: World) {
 
     w.advance(Duration::from_secs(61));
     let r = d.sweep().await.expect("sweep");
-    assert_eq!(r.count("delivered"), 5, "{r:?}");
+    assert_eq!(r.count(PublicStatus::Delivered), 5, "{r:?}");
     assert_eq!(w.messages_to("zhangsan"), 35);
     assert_eq!(
         w.fake.state.dropped_over_rate(),
@@ -434,7 +420,7 @@ async fn transient_failures_are_retried_until_delivered(w: World) {
         .dispatch(&event("e-flaky", "approval_pending", &["alice"]))
         .await
         .expect("dispatch");
-    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
     assert_eq!(w.fake.state.calls(SEND), 4);
 
     // Longer than the in-call retries: kept, retried by the sweep after a pause.
@@ -445,13 +431,13 @@ async fn transient_failures_are_retried_until_delivered(w: World) {
         .dispatch(&event("e-flaky2", "approval_pending", &["alice"]))
         .await
         .expect("dispatch");
-    assert_eq!(outcome(&r, "alice").status, "delayed");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delayed);
     let rec = w.status("e-flaky2", "alice").await;
-    assert_eq!(rec.reason.as_deref(), Some("retrying"));
+    assert_eq!(rec.reason, Some(Reason::Retrying));
     assert_eq!(rec.wecom_errcode, Some(45033));
     w.advance(Duration::from_secs(31));
     let r = d.sweep().await.expect("sweep");
-    assert_eq!(outcome(&r, "alice").status, "delivered");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
     assert_eq!(w.messages_to("zhangsan"), 2);
     assert_eq!(
         w.fake.state.calls(GETUSERID),
@@ -503,11 +489,11 @@ async fn receiver_and_config_errors_fail_at_once_with_a_hint(w: World) {
         .await
         .expect("dispatch");
     let a = outcome(&r, "alice");
-    assert_eq!(a.status, "failed");
+    assert_eq!(a.status, PublicStatus::Failed);
     assert_eq!(a.wecom_errcode, Some(81013));
     assert!(a.hint.as_deref().is_some_and(|h| h.contains("phone")));
     let b = outcome(&r, "bob");
-    assert_eq!(b.status, "failed");
+    assert_eq!(b.status, PublicStatus::Failed);
     assert_eq!(b.wecom_errcode, Some(46004));
     assert_eq!(w.status("e-bad", "alice").await.attempts, 1);
 
@@ -520,7 +506,7 @@ async fn receiver_and_config_errors_fail_at_once_with_a_hint(w: World) {
         .await
         .expect("dispatch");
     let c = outcome(&r, "carol");
-    assert_eq!(c.status, "failed");
+    assert_eq!(c.status, PublicStatus::Failed);
     assert_eq!(c.wecom_errcode, Some(60020));
     let hint = c.hint.as_deref().expect("hint");
     assert!(
@@ -552,8 +538,8 @@ async fn eventbridge_fixtures(w: World) {
         .await
         .expect("handled");
     assert_eq!(r.event_id.as_deref(), Some("evt-123"));
-    assert_eq!(outcome(&r, "alice").status, "delivered");
-    assert_eq!(outcome(&r, "bob").reason.as_deref(), Some("no_channel"));
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
+    assert_eq!(outcome(&r, "bob").reason, Some(Reason::NoChannel));
     let sent = w.fake.state.sent();
     assert_eq!(sent[0].msgtype, "markdown");
     assert!(
@@ -572,7 +558,11 @@ async fn eventbridge_fixtures(w: World) {
         err.to_string().contains("recipients") || err.to_string().contains("sequence"),
         "{err}"
     );
-    assert!(!err.is_retryable());
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(err).error_type,
+        "MalformedEvent",
+        "a malformed event is reported as such, so it is not retried into the DLQ's noise"
+    );
 
     let sweep = d
         .handle_json(&read("eventbridge-schedule.json"))
@@ -581,28 +571,7 @@ async fn eventbridge_fixtures(w: World) {
     assert!(sweep.event_id.is_none());
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod embedded_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::embedded().await).await
-                }
-            )*
-        }
-        mod dynamodb_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::dynamo().await).await
-                }
-            )*
-        }
-    };
-}
-
-both_stores!(
+shared::both_stores!(
     routing_matrix,
     a_duplicate_event_sends_nothing_twice,
     a_crash_between_claim_and_send_still_delivers_once,
@@ -637,10 +606,12 @@ async fn a_thousand_recipients_are_all_delivered() {
         .await
         .expect("dispatch");
     assert_eq!(
-        r.count("delivered"),
+        r.count(PublicStatus::Delivered),
         1000,
         "{:?}",
-        r.outcomes.iter().find(|o| o.status != "delivered")
+        r.outcomes
+            .iter()
+            .find(|o| o.status != PublicStatus::Delivered)
     );
     assert_eq!(w.fake.state.dropped_over_rate(), 0);
     assert_eq!(w.fake.state.calls(GETTOKEN), 1);

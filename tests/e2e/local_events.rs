@@ -5,7 +5,7 @@ use e2e::Runner;
 use e2e::fake::{self, FakeWeCom};
 use serde_json::{Value, json};
 
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+use shared::testing::ENCODING_AES_KEY as KEY;
 
 fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
     json!({
@@ -200,5 +200,22 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
     )
     .await;
     assert_eq!(s, 403, "{v}");
+
+    // The sweep's envelope is not a workflow event: refused, so one org's admin never sees
+    // another org's due deliveries through this route.
+    let mut sweep = envelope("evt-4", "demo", &["alice"]);
+    sweep["source"] = json!("aws.events");
+    sweep["detail-type"] = json!("Scheduled Event");
+    let (s, v) = call(reqwest::Method::POST, "/v1/local/events", Some(sweep)).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "malformed_event");
+    assert!(v.get("outcomes").is_none(), "{v}");
+
+    // Bodies over 64 KiB are refused before they are read whole.
+    let mut big = envelope("evt-5", "demo", &["alice"]);
+    big["detail"]["content"] = json!("x".repeat(70 * 1024));
+    let (s, v) = call(reqwest::Method::POST, "/v1/local/events", Some(big)).await;
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["code"], "body_too_large");
     assert_eq!(fake.state.sent().len(), 1, "nothing else was sent");
 }

@@ -213,7 +213,7 @@ fn callback_routes_are_public_and_every_admin_route_is_authorised() {
     ];
     assert_eq!(
         routes, expected,
-        "every CONTRACT route, each to its function"
+        "every route of docs/API.md, each to its function"
     );
 }
 
@@ -371,8 +371,8 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
     assert_eq!(
         indexes,
         [
-            shared::store::dynamo::BY_ORG_INDEX,
-            shared::store::dynamo::DUE_INDEX
+            shared::store::dynamo::schema::BY_ORG_INDEX,
+            shared::store::dynamo::schema::DUE_INDEX
         ],
         "the indexes the code queries"
     );

@@ -5,7 +5,7 @@ use e2e::Runner;
 use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use serde_json::{Value, json};
 
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+use shared::testing::ENCODING_AES_KEY as KEY;
 const EGRESS: &str = "203.0.113.10";
 
 struct World {

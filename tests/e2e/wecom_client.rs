@@ -7,8 +7,8 @@ use std::time::Duration;
 use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use shared::domain::{AgentId, AppSecret, CorpId};
 use shared::store::TokenStore;
-use shared::store::dynamo::DynamoChannelStore;
-use shared::store::embedded::EmbeddedChannelStore;
+use shared::store::dynamo::DynamoTable;
+use shared::store::embedded::EmbeddedDb;
 use shared::wecom::{
     AppCredentials, ErrCode, Kind, MessageBody, OutgoingMessage, RetryPolicy, SendReceipt,
     TokenCache, WeComApp, WeComClient, WeComError,
@@ -38,7 +38,7 @@ async fn env() -> Env {
     let fake = FakeWeCom::start().await;
     fake.state.add_corp(fake::demo_corp());
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("store"));
+    let store = Arc::new(EmbeddedDb::open(dir.path()).expect("store"));
     Env {
         client: client(&fake.base),
         tokens: TokenCache::new(store),
@@ -334,7 +334,7 @@ async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
     fake.state.fail(GETTOKEN, Fault::Latency { ms: 300 }, 1);
     let sdk = aws_config_load().await;
     let table = format!("wn-tokens-{}", rand::random::<u32>());
-    let store = DynamoChannelStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let store = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     store.ensure_table().await.expect("table");
     let store: Arc<dyn TokenStore> = Arc::new(store);
 

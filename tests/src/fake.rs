@@ -1,4 +1,4 @@
-//! A fake WeCom API server that behaves like the real one (PROTOCOL §4–6): the same paths,
+//! A fake WeCom API server that behaves like the real one (docs/WECOM.md §4–6): the same paths,
 //! query and body shapes, error codes and errmsg format. It is strict about what it accepts
 //! (token in the query, `agentid` an integer, `touser` `|`-separated), issues tokens with
 //! `expires_in`, knows members by userid, phone and email, silently drops messages over

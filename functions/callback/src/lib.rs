@@ -1,4 +1,4 @@
-//! callback: the public URL on WeCom's "API Receive Message" page (CONTRACT §7).
+//! callback: the public URL on WeCom's "API Receive Message" page (docs/API.md §7).
 //!
 //! GET answers WeCom's URL verification with the decrypted echostr; POST takes message and
 //! event pushes. Every failed verification is recorded on the member's binding as
@@ -17,9 +17,8 @@ use axum::routing::get;
 use base64::Engine;
 use shared::channel::{ChannelError, ChannelService, ResolvedBinding};
 use shared::crypto::{CallbackCrypto, CryptoError, Signed};
-use shared::domain::{CallbackCheck, CallbackId, Diagnosis, now};
+use shared::domain::{BindingRecord, CallbackCheck, CallbackId, Diagnosis, now};
 use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, too_large};
-use shared::store::BindingRecord;
 use shared::xml::PushMessage;
 
 /// WeCom retries a push for well under a day; a claim outlives every retry.
@@ -74,12 +73,7 @@ impl IntoResponse for CallbackError {
             Self::Channel(e) => {
                 tracing::error!(error = %e, "store failure on callback");
                 // 503 makes WeCom retry a push later instead of losing it.
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the channel store could not be reached",
-                )
-                .into_response()
+                ApiError::store_unavailable().into_response()
             }
         }
     }

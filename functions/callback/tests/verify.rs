@@ -7,21 +7,17 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use callback::{AppState, router};
-use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::crypto::CallbackCrypto;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, OrgId, Receiver, SourceColumn,
-    WeComToken,
+    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver,
+    SourceColumn, WeComToken,
 };
-use shared::store::MemberKey;
-use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use tower::ServiceExt;
+use shared::store::Stores;
+use shared::testing::{ENCODING_AES_KEY as KEY, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot};
 
 const TOKEN: &str = "QDG6eK";
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
-const OTHER_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 const CORP: &str = "wx5823bf96d3bd56c7";
 /// The published verification request, as WeCom puts it on the wire.
 const VECTOR_QUERY: &str = "msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3&timestamp=1409659589&nonce=263014780&echostr=P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D";
@@ -36,16 +32,16 @@ struct Fixture {
 
 async fn fixture(save: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let channels = Arc::new(ChannelService::new(
-        Arc::new(EmbeddedChannelStore::open(dir.path()).expect("redb")),
-        Arc::new(FileSecretStore::open(dir.path()).expect("secrets")),
-        "wn",
-    ));
+    let channels = Arc::new(
+        Stores::embedded(dir.path())
+            .expect("stores")
+            .channel_service("wn"),
+    );
     let key = MemberKey {
         org: OrgId::parse("acme").expect("org"),
         member: MemberId::parse("alice").expect("member"),
     };
-    let rec = channels.binding(&key).await.expect("stub");
+    let rec = channels.ensure_binding(&key).await.expect("stub");
     if save {
         channels
             .save(
@@ -85,15 +81,9 @@ impl Fixture {
             .uri(uri)
             .body(body)
             .expect("request");
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned(), ctype)
+        let a = oneshot(&self.router, req).await;
+        let ctype = a.content_type();
+        (a.status, a.body, ctype)
     }
 
     async fn get(&self, query: &str) -> (StatusCode, String, Option<String>) {
@@ -104,7 +94,7 @@ impl Fixture {
     async fn last_check(&self) -> (bool, Option<Diagnosis>, Option<String>) {
         let c = self
             .channels
-            .binding(&self.key)
+            .ensure_binding(&self.key)
             .await
             .expect("binding")
             .last_callback_check
@@ -264,7 +254,12 @@ async fn pushes_are_verified_and_acknowledged_once() {
     let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.is_empty());
-    let id = f.channels.binding(&f.key).await.expect("b").callback_id;
+    let id = f
+        .channels
+        .ensure_binding(&f.key)
+        .await
+        .expect("b")
+        .callback_id;
     assert!(
         !f.channels
             .store()
@@ -330,13 +325,17 @@ async fn bad_pushes_are_refused_with_a_diagnosis() {
 #[tokio::test]
 async fn a_contact_change_event_drops_the_cached_userid() {
     let f = fixture(true).await;
-    let rec = f.channels.binding(&f.key).await.expect("b");
+    let rec = f.channels.ensure_binding(&f.key).await.expect("b");
     f.channels
         .remember_userid(&rec, "mycreate")
         .await
         .expect("cache");
     assert_eq!(
-        f.channels.binding(&f.key).await.expect("b").cached_userid(),
+        f.channels
+            .ensure_binding(&f.key)
+            .await
+            .expect("b")
+            .cached_userid(),
         Some("mycreate")
     );
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
@@ -356,7 +355,11 @@ async fn a_contact_change_event_drops_the_cached_userid() {
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(text.is_empty());
     assert_eq!(
-        f.channels.binding(&f.key).await.expect("b").cached_userid(),
+        f.channels
+            .ensure_binding(&f.key)
+            .await
+            .expect("b")
+            .cached_userid(),
         None,
         "the cached userid of the changed member was dropped"
     );
@@ -374,8 +377,7 @@ async fn lambda_event_verifies() {
     .expect("fixture")
     .replace("CALLBACK_ID", &id);
     let req = lambda_http::request::from_str(&fixture).expect("event");
-    let resp = f.router.clone().oneshot(req).await.expect("infallible");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(&bytes[..], b"1616140317555161061");
+    let resp = oneshot(&f.router, req).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.body, "1616140317555161061");
 }

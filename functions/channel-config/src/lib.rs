@@ -1,4 +1,4 @@
-//! channel-config: the admin API for members' WeCom channels (CONTRACT §6).
+//! channel-config: the admin API for members' WeCom channels (docs/API.md §6).
 //!
 //! The router expects its host to put a [`shared::auth::Caller`] and a
 //! [`shared::http::PublicBase`] into each request: the local runner from its own JWT check,
@@ -7,27 +7,27 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use shared::auth::{caller, require_admin};
+use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
-use shared::domain::{FieldError, MemberId, OrgId};
+use shared::domain::{BindingRecord, FieldError, MemberId};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed, parse_channel_update,
 };
-use shared::store::{BindingRecord, DeliveryLog, MemberKey, StoreError, SubscriptionStore};
-use shared::workflow::{Delivery, Subscription};
+use shared::store::{DeliveryStore, StoreError, SubscriptionStore};
+use shared::workflow::{Delivery, PublicStatus, Subscription};
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Clone)]
 pub struct AppState {
     pub channels: Arc<ChannelService>,
     pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub deliveries: Arc<dyn DeliveryLog>,
+    pub deliveries: Arc<dyn DeliveryStore>,
     /// What WeCom sees as our source address: goes into every view as `trusted_ips`.
     pub egress_ips: Vec<String>,
 }
@@ -64,20 +64,13 @@ impl IntoResponse for ConfigApiError {
                 "the channel was changed by someone else at the same time",
             )
             .hint("Reload the channel and save again."),
-            Self::Channel(ChannelError::Store(e)) => store_error(&e),
+            Self::Channel(ChannelError::Store(e)) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::store_unavailable()
+            }
         };
         api.into_response()
     }
-}
-
-fn store_error(e: &StoreError) -> ApiError {
-    tracing::error!(error = %e, "store failure");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "the channel store could not be reached",
-    )
-    .hint("Retry shortly; if it persists, check the service's DynamoDB/Secrets Manager access.")
 }
 
 type ApiResult<T> = Result<T, ConfigApiError>;
@@ -109,15 +102,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Authorises the caller for `org` and parses the path.
-fn member_key(ext: &Extensions, org: &str, member: &str) -> ApiResult<MemberKey> {
-    require_admin(caller(ext), org)?;
-    Ok(MemberKey {
-        org: OrgId::parse(org)?,
-        member: MemberId::parse(member)?,
-    })
-}
-
 fn public_base(ext: &Extensions) -> PublicBase {
     ext.get::<PublicBase>()
         .cloned()
@@ -128,7 +112,7 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
     t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
 }
 
-/// The channel view of CONTRACT §6. Secrets appear only as `*_set` flags.
+/// The channel view of docs/API.md §6. Secrets appear only as `*_set` flags.
 pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String]) -> Value {
     let configured = rec.config.is_some();
     let c = rec.config.as_ref();
@@ -155,21 +139,19 @@ pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String
 
 async fn get_channel(
     State(st): State<AppState>,
-    Path((org, member)): Path<(String, String)>,
+    AdminMember(key): AdminMember,
     ext: Extensions,
 ) -> ApiResult<Json<Value>> {
-    let key = member_key(&ext, &org, &member)?;
-    let rec = st.channels.binding(&key).await?;
+    let rec = st.channels.ensure_binding(&key).await?;
     Ok(Json(channel_view(&rec, &public_base(&ext), &st.egress_ips)))
 }
 
 async fn put_channel(
     State(st): State<AppState>,
-    Path((org, member)): Path<(String, String)>,
+    AdminMember(key): AdminMember,
     ext: Extensions,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let key = member_key(&ext, &org, &member)?;
     let update = parse_channel_update(&body)?;
     tracing::info!(org = %key.org, member = %key.member, corp_id = %update.corp_id,
         agent_id = %update.agent_id, "saving channel");
@@ -179,10 +161,8 @@ async fn put_channel(
 
 async fn delete_channel(
     State(st): State<AppState>,
-    Path((org, member)): Path<(String, String)>,
-    ext: Extensions,
+    AdminMember(key): AdminMember,
 ) -> ApiResult<StatusCode> {
-    let key = member_key(&ext, &org, &member)?;
     st.channels.delete(&key).await?;
     tracing::info!(org = %key.org, member = %key.member, "channel deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -190,11 +170,9 @@ async fn delete_channel(
 
 async fn list_channels(
     State(st): State<AppState>,
-    Path(org): Path<String>,
+    AdminOrg(org): AdminOrg,
     ext: Extensions,
 ) -> ApiResult<Json<Value>> {
-    require_admin(caller(&ext), &org)?;
-    let org = OrgId::parse(&org)?;
     let base = public_base(&ext);
     let items: Vec<Value> = st
         .channels
@@ -206,28 +184,19 @@ async fn list_channels(
     Ok(Json(json!({ "items": items })))
 }
 
-fn org_of(ext: &Extensions, org: &str) -> ApiResult<OrgId> {
-    require_admin(caller(ext), org)?;
-    Ok(OrgId::parse(org)?)
-}
-
 async fn get_subscriptions(
     State(st): State<AppState>,
-    Path(org): Path<String>,
-    ext: Extensions,
+    AdminOrg(org): AdminOrg,
 ) -> ApiResult<Json<Value>> {
-    let org = org_of(&ext, &org)?;
     let items = st.subscriptions.subscriptions(&org).await?;
     Ok(Json(json!({ "items": items })))
 }
 
 async fn put_subscriptions(
     State(st): State<AppState>,
-    Path(org): Path<String>,
-    ext: Extensions,
+    AdminOrg(org): AdminOrg,
     JsonObject(mut body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let org = org_of(&ext, &org)?;
     let Some(items) = body.remove("items") else {
         return Err(FieldError::new("items", "is required: {\"items\": [...]}").into());
     };
@@ -239,10 +208,10 @@ async fn put_subscriptions(
     };
     let mut parsed: Vec<Subscription> = Vec::with_capacity(raw.len());
     for (i, item) in raw.into_iter().enumerate() {
-        let sub: Subscription = serde_json::from_value(item)
-            .map_err(|e| ApiError::invalid_field(&format!("items[{i}]"), e.to_string()))?;
-        sub.validate()
-            .map_err(|e| ApiError::invalid_field(&format!("items[{i}].{}", e.field), e.message))?;
+        let sub: Subscription = shared::json::from_value(item).map_err(|e| match e.path {
+            Some(p) => ApiError::invalid_field(&format!("items[{i}].{p}"), e.message),
+            None => ApiError::invalid_field(&format!("items[{i}]"), e.message),
+        })?;
         if parsed
             .iter()
             .any(|p| p.subscription_type == sub.subscription_type && p.node == sub.node)
@@ -281,7 +250,7 @@ pub fn delivery_view(d: &Delivery) -> Value {
         "member": d.member,
         "subscription_type": d.subscription_type,
         "node": d.node,
-        "status": d.status.public(),
+        "status": d.status.public().as_str(),
         "userid": d.userid,
         "msgid": d.msgid,
         "wecom_errcode": d.wecom_errcode,
@@ -292,7 +261,10 @@ pub fn delivery_view(d: &Delivery) -> Value {
     if let Some(r) = &d.reason {
         v["reason"] = json!(r);
     }
-    if let Some(t) = d.not_before_ms.filter(|_| d.status.public() == "delayed") {
+    if let Some(t) = d
+        .not_before_ms
+        .filter(|_| d.status.public() == PublicStatus::Delayed)
+    {
         v["not_before"] =
             time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000)
                 .map(rfc3339)
@@ -303,11 +275,9 @@ pub fn delivery_view(d: &Delivery) -> Value {
 
 async fn list_deliveries(
     State(st): State<AppState>,
-    Path(org): Path<String>,
-    ext: Extensions,
+    AdminOrg(org): AdminOrg,
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let org = org_of(&ext, &org)?;
     let Query(q) = query.map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
             .hint("Use ?member=<member>&limit=<1-500>.")

@@ -7,16 +7,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::middleware::from_fn;
 use channel_config::{AppState, router};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use shared::auth::{Claims, LocalJwt};
-use shared::channel::ChannelService;
 use shared::http::PublicBase;
-use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
-use tower::ServiceExt;
+use shared::store::Stores;
+use shared::testing::{ENCODING_AES_KEY as KEY, oneshot};
 
 const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
-const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 
 struct App {
     router: Router,
@@ -25,15 +22,11 @@ struct App {
 }
 
 fn state(dir: &std::path::Path) -> AppState {
-    let store = Arc::new(EmbeddedChannelStore::open(dir).expect("redb"));
+    let stores = Stores::embedded(dir).expect("stores");
     AppState {
-        channels: Arc::new(ChannelService::new(
-            store.clone(),
-            Arc::new(FileSecretStore::open(dir).expect("secrets")),
-            "wn",
-        )),
-        subscriptions: store.clone(),
-        deliveries: store,
+        channels: Arc::new(stores.channel_service("wn")),
+        subscriptions: stores.subscriptions,
+        deliveries: stores.deliveries,
         egress_ips: vec!["203.0.113.10".into()],
     }
 }
@@ -81,15 +74,9 @@ impl App {
             .header("content-type", "application/json")
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .expect("request");
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        )
+        let a = oneshot(&self.router, req).await;
+        let json = a.json();
+        (a.status, json, a.body)
     }
 
     async fn admin(
@@ -345,10 +332,9 @@ async fn lambda_request_context_supplies_claims_and_base_url() {
     ))
     .expect("fixture");
     let req = lambda_http::request::from_str(&fixture).expect("API Gateway v2 event");
-    let resp = app.clone().oneshot(req).await.expect("infallible");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let v: Value = serde_json::from_slice(&bytes).expect("json");
+    let resp = oneshot(&app, req).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&resp.body).expect("json");
     assert_eq!(v["org"], "acme");
     assert!(
         v["callback_url"]
@@ -360,6 +346,6 @@ async fn lambda_request_context_supplies_claims_and_base_url() {
     // The same event for another org's path is refused by the function itself.
     let other = fixture.replace("/v1/orgs/acme/", "/v1/orgs/globex/");
     let req = lambda_http::request::from_str(&other).expect("event");
-    let resp = app.oneshot(req).await.expect("infallible");
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = oneshot(&app, req).await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
 }

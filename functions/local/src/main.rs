@@ -9,8 +9,9 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::get;
 use shared::auth::{Claims, LocalJwt};
-use shared::config::{Config, Stores};
+use shared::config::Config;
 use shared::http::{PublicBase, not_found_fallback};
+use shared::store::Stores;
 
 #[derive(Debug, thiserror::Error)]
 enum LocalError {
@@ -52,7 +53,7 @@ async fn run() -> Result<(), LocalError> {
         Some(s) => LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
         None => LocalJwt::new(&data_dir_secret(&cfg.data_dir)?),
     };
-    let channels = Arc::new(stores.channel_service(&cfg));
+    let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     let egress_ips: Vec<String> = cfg.egress_ip_strings();
     let base = PublicBase(
         cfg.public_url
@@ -61,27 +62,19 @@ async fn run() -> Result<(), LocalError> {
     );
 
     let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)?;
-    let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens));
-    let dispatcher = Arc::new(dispatch::Dispatcher {
-        channels: channels.clone(),
-        subscriptions: stores.subscriptions.clone(),
-        log: stores.deliveries.clone(),
-        pace: stores.pace,
-        wecom: wecom.clone(),
-        tokens: tokens.clone(),
-        egress_ips: egress_ips.clone(),
-        settings: dispatch::Settings {
-            retention_days: cfg.delivery_retention_days,
-            ..dispatch::Settings::default()
-        },
-        clock: Arc::new(shared::workflow::unix_ms),
-        crash: None,
-    });
+    let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone()));
+    let dispatcher = Arc::new(dispatch::Dispatcher::new(
+        &cfg,
+        &stores,
+        channels.clone(),
+        wecom.clone(),
+        tokens.clone(),
+    ));
     tokio::spawn(events::sweep_forever(dispatcher.clone(), SWEEP_EVERY));
     let admin = channel_config::router(channel_config::AppState {
         channels: channels.clone(),
-        subscriptions: stores.subscriptions,
-        deliveries: stores.deliveries,
+        subscriptions: stores.subscriptions.clone(),
+        deliveries: stores.deliveries.clone(),
         egress_ips: egress_ips.clone(),
     })
     .merge(test_send::router(test_send::AppState {

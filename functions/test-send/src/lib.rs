@@ -1,27 +1,26 @@
-//! test-send: "Test Message Sending" (CONTRACT §6). Tests the saved binding (`{}`) or a full
+//! test-send: "Test Message Sending" (docs/API.md §6). Tests the saved binding (`{}`) or a full
 //! set of unsaved values, step by step — `token`, `resolve_receiver`, `send` — so the admin
 //! sees where it broke and what to change.
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{Extensions, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use shared::auth::{caller, require_admin};
-use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
-use shared::domain::{AppSecret, ChannelConfig, MemberId, OrgId, Receiver, TestOutcome, now};
+use shared::auth::AdminMember;
+use shared::channel::{ChannelError, ChannelService, ChannelUpdate, ResolvedBinding};
+use shared::domain::{AppSecret, ChannelConfig, Receiver, TestOutcome, now};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update,
 };
-use shared::store::{BindingRecord, MemberKey};
 use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, TokenCache, WeComApp, WeComClient,
-    WeComError, needs_lookup, resolve_userid,
+    WeComError, resolve_userid,
 };
 
 #[derive(Clone)]
@@ -48,13 +47,7 @@ impl IntoResponse for TestSendError {
             Self::Api(e) => e.into_response(),
             Self::Channel(e) => {
                 tracing::error!(error = %e, "store failure in test-send");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the channel store could not be reached",
-                )
-                .hint("Retry shortly.")
-                .into_response()
+                ApiError::store_unavailable().into_response()
             }
         }
     }
@@ -126,7 +119,7 @@ impl Steps {
 
 /// What was asked: the saved binding, or values not saved.
 enum Subject {
-    Saved(Box<shared::channel::ResolvedBinding>),
+    Saved(Box<ResolvedBinding>),
     Unsaved {
         config: ChannelConfig,
         secret: AppSecret,
@@ -185,20 +178,14 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
 
 async fn test_send(
     State(st): State<AppState>,
-    Path((org, member)): Path<(String, String)>,
-    ext: Extensions,
+    AdminMember(key): AdminMember,
     JsonObject(body): JsonObject,
 ) -> Result<Response, TestSendError> {
-    require_admin(caller(&ext), &org)?;
-    let key = MemberKey {
-        org: OrgId::parse(&org)?,
-        member: MemberId::parse(&member)?,
-    };
     let (values, message) = parse_body(body)?;
     let subject = match values {
         Some(unsaved) => unsaved,
         None => {
-            let rec = st.channels.binding(&key).await?;
+            let rec = st.channels.ensure_binding(&key).await?;
             match st.channels.resolve(rec).await? {
                 Some(b) => Subject::Saved(Box::new(b)),
                 None => {
@@ -267,22 +254,23 @@ struct Failure {
 }
 
 async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Failure> {
-    let (config, secret, record): (ChannelConfig, _, Option<&BindingRecord>) = match subject {
-        Subject::Saved(b) => (
-            b.config.clone(),
-            b.secrets.app_secret.clone(),
-            Some(&b.record),
-        ),
-        Subject::Unsaved { config, secret } => (config.clone(), secret.clone(), None),
-    };
+    let (config, creds, saved): (&ChannelConfig, AppCredentials, Option<&ResolvedBinding>) =
+        match subject {
+            Subject::Saved(b) => (&b.config, b.credentials(), Some(b)),
+            Subject::Unsaved { config, secret } => (
+                config,
+                AppCredentials {
+                    corp_id: config.corp_id.clone(),
+                    agent_id: config.agent_id,
+                    secret: secret.clone(),
+                },
+                None,
+            ),
+        };
     let app = WeComApp {
         client: &st.wecom,
         tokens: &st.tokens,
-        creds: AppCredentials {
-            corp_id: config.corp_id.clone(),
-            agent_id: config.agent_id,
-            secret,
-        },
+        creds,
     };
     let mut steps = Steps::new();
 
@@ -291,23 +279,14 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
     }
     steps.set("token", StepStatus::Ok, None, None);
 
-    let cached = record
-        .and_then(BindingRecord::cached_userid)
-        .map(str::to_owned);
-    let userid = match cached {
-        Some(u) => u,
-        None => match resolve_userid(&app, &config.receiver).await {
-            Ok(u) => {
-                if let Some(rec) = record
-                    && needs_lookup(&config.receiver)
-                    && let Err(e) = st.channels.remember_userid(rec, &u).await
-                {
-                    tracing::warn!(error = %e, "could not cache the resolved userid");
-                }
-                u
-            }
-            Err(e) => return Err(fail(st, steps, "resolve_receiver", &e, &config.receiver)),
-        },
+    // Unsaved values are looked up every time and never cached.
+    let resolved = match saved {
+        Some(b) => st.channels.userid(&app, b).await,
+        None => resolve_userid(&app, &config.receiver).await,
+    };
+    let userid = match resolved {
+        Ok(u) => u,
+        Err(e) => return Err(fail(st, steps, "resolve_receiver", &e, &config.receiver)),
     };
     steps.set("resolve_receiver", StepStatus::Ok, None, None);
 
@@ -320,10 +299,10 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
     match app.send(&msg).await {
         Ok(receipt) if receipt.missed(&userid) => {
             // errcode 0, yet this member was listed as invalid or unlicensed: not delivered.
-            if let Some(rec) = record {
-                let _ = st.channels.forget_userid(&rec.key).await;
-            }
             let code = ErrCode::AllRecipientsInvalid;
+            if let Some(b) = saved {
+                st.channels.forget_userid_after(&b.record.key, &code).await;
+            }
             let hint = receiver_hint(&code, &config.receiver, &st.egress_ips);
             steps.set("send", StepStatus::Failed, Some(0), Some(hint.clone()));
             let error = ApiError::new(
@@ -349,11 +328,8 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
             })
         }
         Err(e) => {
-            if let (Some(rec), Some(code)) = (record, e.errcode())
-                && code.invalidates_receiver()
-                && let Err(err) = st.channels.forget_userid(&rec.key).await
-            {
-                tracing::warn!(error = %err, "could not drop the cached userid");
+            if let (Some(b), Some(code)) = (saved, e.errcode()) {
+                st.channels.forget_userid_after(&b.record.key, code).await;
             }
             Err(fail(st, steps, "send", &e, &config.receiver))
         }

@@ -1,24 +1,30 @@
-//! Storage ports: what the domain needs from the world, and the records it keeps.
+//! Storage ports: what the domain needs from the world, one small trait per kind of record.
 //!
-//! Two adapters implement them: [`dynamo`] (DynamoDB + Secrets Manager, deployed) and
-//! [`embedded`] (redb + a 0600 secret file, local). Both pass the same conformance suite
-//! (`shared/tests/store_conformance.rs`).
+//! Two adapters implement every port: [`dynamo::DynamoTable`] (one DynamoDB table, deployed)
+//! and [`embedded::EmbeddedDb`] (one redb file, local); secrets live in
+//! [`secrets_manager::SecretsManager`] or [`secret_file::SecretFile`]. All pass the same
+//! conformance suite (`shared/tests/store_conformance.rs`), which pins the rules written here.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AgentId, AppSecrets, CallbackCheck, CallbackId, ChannelConfig, CorpId, MemberId, OrgId,
-    TestOutcome,
+    AppKey, AppRecord, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
+    EventId, MemberKey, Node, OrgId, Pace, ResolvedUser, SubscriptionType, TestOutcome, unix_now,
 };
 use crate::workflow::{Delivery, Subscription};
 
 pub mod dynamo;
 pub mod embedded;
+pub mod secret_file;
+pub mod secrets_manager;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,76 +43,18 @@ impl StoreError {
     }
 }
 
-/// A member of an org: the key of a binding.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct MemberKey {
-    pub org: OrgId,
-    pub member: MemberId,
+/// The unix second at which something kept for `ttl` from now expires.
+pub fn expires_after(ttl: Duration) -> i64 {
+    unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// One WeCom self-built app as used by one org. WeCom keeps one Secret, one Token and one
-/// EncodingAESKey per app, so the secret is stored per app, not per member.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct AppKey {
-    pub org: OrgId,
-    pub corp_id: CorpId,
-    pub agent_id: AgentId,
-}
+/// Characters that separate the parts of a storage key, escaped wherever a part comes from
+/// outside (event ids, recipients as the event named them), so no value can forge a key.
+const KEY_DELIMITERS: &AsciiSet = &CONTROLS.add(b'#').add(b'/').add(b'%');
 
-/// A member's binding. It exists (unconfigured) as soon as its callback URL was handed out,
-/// so that WeCom's calls before the first save can be diagnosed on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindingRecord {
-    pub key: MemberKey,
-    pub callback_id: CallbackId,
-    pub config: Option<ChannelConfig>,
-    pub last_callback_check: Option<CallbackCheck>,
-    pub last_test: Option<TestOutcome>,
-    /// The receiver's WeCom userid, once looked up; cleared by every configuration change.
-    #[serde(default)]
-    pub resolved_user: Option<ResolvedUser>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub updated_at: Option<OffsetDateTime>,
-    /// Bumped by every configuration change; checks and test results do not bump it.
-    pub revision: u64,
-}
-
-impl BindingRecord {
-    pub fn app_key(&self) -> Option<AppKey> {
-        self.config.as_ref().map(|c| AppKey {
-            org: self.key.org.clone(),
-            corp_id: c.corp_id.clone(),
-            agent_id: c.agent_id,
-        })
-    }
-}
-
-/// A receiver resolved to a WeCom userid, with what it was resolved from: it is trusted only
-/// while the binding still names the same corp and receiver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolvedUser {
-    pub corp_id: String,
-    pub receiver: String,
-    pub userid: String,
-}
-
-impl BindingRecord {
-    /// The cached userid, if it still matches the configuration.
-    pub fn cached_userid(&self) -> Option<&str> {
-        let (c, r) = (self.config.as_ref()?, self.resolved_user.as_ref()?);
-        (r.corp_id == c.corp_id.as_str() && r.receiver == c.receiver.value())
-            .then_some(r.userid.as_str())
-    }
-}
-
-/// An app and the members bound to it. `secret_name` points at an immutable secret: a change
-/// of secrets writes a new one and swaps the pointer, so a reader never sees half an update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppRecord {
-    pub key: AppKey,
-    pub secret_name: String,
-    pub members: BTreeSet<MemberId>,
-    pub revision: u64,
+/// `part` made safe to join with `#` or `/` into a storage key.
+pub fn key_part(part: &str) -> Cow<'_, str> {
+    utf8_percent_encode(part, KEY_DELIMITERS).into()
 }
 
 /// One write of an app record, guarded by the revision the writer read.
@@ -119,7 +67,8 @@ pub struct AppWrite {
     pub new: Option<AppRecord>,
 }
 
-/// A configuration change, applied atomically or not at all.
+/// A configuration change ([`BindingRecord::reconfigure`]), applied atomically with the app
+/// writes, or not at all.
 #[derive(Debug, Clone)]
 pub struct ChannelCommit {
     pub member: MemberKey,
@@ -153,8 +102,8 @@ pub trait ChannelStore: Send + Sync {
         key: &MemberKey,
         user: Option<&ResolvedUser>,
     ) -> Result<(), StoreError>;
-    /// Configured bindings of one org, ordered by member.
-    async fn list_bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError>;
+    /// Every binding of one org, configured or not, ordered by member.
+    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError>;
     /// True the first time `key` is claimed for this callback within `ttl`: WeCom retries
     /// pushes, and a retried push must be acted on once.
     async fn claim_push(
@@ -197,10 +146,6 @@ pub trait SecretStore: Send + Sync {
     async fn delete(&self, name: &str) -> Result<(), StoreError>;
 }
 
-pub(crate) fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// The org's subscriptions.
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
@@ -209,8 +154,8 @@ pub trait SubscriptionStore: Send + Sync {
     async fn subscription(
         &self,
         org: &OrgId,
-        subscription_type: &str,
-        node: &str,
+        subscription_type: &SubscriptionType,
+        node: &Node,
     ) -> Result<Option<Subscription>, StoreError>;
     /// Upserts each item.
     async fn put_subscriptions(
@@ -231,7 +176,7 @@ pub enum Claim {
 
 /// Delivery records: the claim that makes each (event, member) happen once, and the log.
 #[async_trait]
-pub trait DeliveryLog: Send + Sync {
+pub trait DeliveryStore: Send + Sync {
     /// Stores `d` unless a record for its (org, event_id, member) exists.
     async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError>;
     /// Replaces the record if it is still the version the caller read (`updated_ms`);
@@ -240,7 +185,7 @@ pub trait DeliveryLog: Send + Sync {
     async fn delivery(
         &self,
         org: &OrgId,
-        event_id: &str,
+        event_id: &EventId,
         member: &str,
     ) -> Result<Option<Delivery>, StoreError>;
     /// Newest first, optionally one member's.
@@ -255,43 +200,59 @@ pub trait DeliveryLog: Send + Sync {
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 }
 
-/// WeCom's per-(app, member) limits (PROTOCOL §6): excess is dropped silently by WeCom, so
-/// the sender paces.
-pub const PACE_MINUTE: (i64, usize) = (60_000, 30);
-pub const PACE_HOUR: (i64, usize) = (3_600_000, 1000);
-
-/// Whether another message may go to a member now, given the send times of the last hour;
-/// `Err(t)` is the first moment one may.
-pub fn pace_decision(sent_ms: &[i64], now_ms: i64) -> Result<(), i64> {
-    let mut wait = None::<i64>;
-    for (window, max) in [PACE_MINUTE, PACE_HOUR] {
-        let mut inside: Vec<i64> = sent_ms
-            .iter()
-            .copied()
-            .filter(|t| *t > now_ms - window)
-            .collect();
-        if inside.len() >= max {
-            inside.sort_unstable();
-            // The window frees when the oldest of the last `max` sends leaves it.
-            let free_at = inside[inside.len() - max] + window;
-            wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
-        }
-    }
-    wait.map_or(Ok(()), Err)
-}
-
-/// The result of asking for a send slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
-    Granted,
-    /// The window is full until then (unix ms).
-    WaitUntil(i64),
-}
-
 #[async_trait]
 pub trait PaceStore: Send + Sync {
-    /// Takes a send slot for `key` (app + userid) at `now_ms` if both windows allow it.
+    /// Takes a send slot for `key` (app + userid) at `now_ms` if both windows of
+    /// [`crate::domain::PaceLog`] allow it.
     async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError>;
+}
+
+/// Every port, built once at start-up and shared by every request.
+#[derive(Clone)]
+pub struct Stores {
+    pub channels: Arc<dyn ChannelStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub pace: Arc<dyn PaceStore>,
+}
+
+impl Stores {
+    /// The local stores: redb records and a mode-0600 secret file in `dir`.
+    pub fn embedded(dir: &Path) -> Result<Self, StoreError> {
+        let db = Arc::new(embedded::EmbeddedDb::open(dir)?);
+        Ok(Self {
+            channels: db.clone(),
+            tokens: db.clone(),
+            subscriptions: db.clone(),
+            deliveries: db.clone(),
+            pace: db,
+            secrets: Arc::new(secret_file::SecretFile::open(dir)?),
+        })
+    }
+
+    /// The deployed stores: one DynamoDB table and Secrets Manager.
+    pub fn dynamo(table: dynamo::DynamoTable, secrets: secrets_manager::SecretsManager) -> Self {
+        let table = Arc::new(table);
+        Self {
+            channels: table.clone(),
+            tokens: table.clone(),
+            subscriptions: table.clone(),
+            deliveries: table.clone(),
+            pace: table,
+            secrets: Arc::new(secrets),
+        }
+    }
+
+    /// The channel service every function builds over these stores.
+    pub fn channel_service(&self, secret_prefix: &str) -> crate::channel::ChannelService {
+        crate::channel::ChannelService::new(
+            self.channels.clone(),
+            self.secrets.clone(),
+            secret_prefix,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -299,17 +260,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pace_allows_thirty_a_minute_and_a_thousand_an_hour() {
-        let now = 10_000_000;
-        let mut sent: Vec<i64> = (0..29).map(|i| now - 1000 * i).collect();
-        assert_eq!(pace_decision(&sent, now), Ok(()));
-        sent.push(now - 50_000);
-        // 30 in the last minute: wait until the oldest of them is a minute old.
-        assert_eq!(pace_decision(&sent, now), Err(now - 50_000 + 60_000));
-        // 1000 spread over the hour, none in the last minute.
-        let hour: Vec<i64> = (0..1000).map(|i| now - 61_000 - i * 3_000).collect();
-        let oldest = *hour.iter().min().expect("min");
-        assert_eq!(pace_decision(&hour, now), Err(oldest + 3_600_000));
-        assert_eq!(pace_decision(&[], now), Ok(()));
+    fn key_parts_cannot_forge_a_delimiter() {
+        assert_eq!(key_part("evt-1.x_y@z"), "evt-1.x_y@z");
+        assert_eq!(key_part("a#b/c%d"), "a%23b%2Fc%25d");
+        assert_ne!(key_part("a/b"), key_part("a%2Fb"));
     }
 }

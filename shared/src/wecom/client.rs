@@ -1,4 +1,4 @@
-//! The HTTP client for WeCom's REST API (PROTOCOL §4): one call per method, errcode ≠ 0 is
+//! The HTTP client for WeCom's REST API (docs/WECOM.md §4): one call per method, errcode ≠ 0 is
 //! an error even on HTTP 200, transient failures retried with jittered backoff.
 //!
 //! URLs carry the access token or the app secret in their query string, so no error from

@@ -1,4 +1,4 @@
-//! WeCom's error codes (PROTOCOL §5) as one typed enum, each with what to do about it.
+//! WeCom's error codes (docs/WECOM.md §5) as one typed enum, each with what to do about it.
 
 use std::net::IpAddr;
 

@@ -1,9 +1,9 @@
 //! What we send: WeCom message bodies, cut to WeCom's byte limits at character boundaries.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// WeCom's limits in bytes (PROTOCOL §4).
+/// WeCom's limits in bytes (docs/WECOM.md §4).
 pub const TEXT_MAX: usize = 2048;
 pub const MARKDOWN_MAX: usize = 2048;
 pub const TEXTCARD_TITLE_MAX: usize = 128;
@@ -27,16 +27,13 @@ pub fn truncate_bytes(s: &str, max: usize) -> String {
     format!("{}{ELLIPSIS}", &s[..end])
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageFormat {
-    Text,
-    Markdown,
-    Textcard,
-}
+/// Most users one `message/send` may name.
+pub const MAX_TOUSER: usize = 1000;
 
-/// A message body, already within WeCom's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message body, already within WeCom's limits. Stored with delayed deliveries in the same
+/// shape (`{"msgtype": …, fields}`), so it is sent later exactly as rendered.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "msgtype", rename_all = "snake_case")]
 pub enum MessageBody {
     Text {
         content: String,
@@ -44,6 +41,7 @@ pub enum MessageBody {
     Markdown {
         content: String,
     },
+    #[serde(rename = "textcard")]
     TextCard {
         title: String,
         description: String,
@@ -167,5 +165,21 @@ mod tests {
         assert_eq!(v["msgtype"], "textcard");
         assert_eq!(v["textcard"]["url"], "https://x");
         assert_eq!(v["enable_duplicate_check"], 1);
+    }
+
+    #[test]
+    fn bodies_are_stored_in_their_wire_shape() {
+        let card = MessageBody::text_card("t", "d", "https://x");
+        let v = serde_json::to_value(&card).expect("json");
+        assert_eq!(
+            v,
+            json!({"msgtype": "textcard", "title": "t", "description": "d", "url": "https://x"})
+        );
+        assert_eq!(
+            serde_json::from_value::<MessageBody>(v).expect("back"),
+            card
+        );
+        let text = serde_json::to_value(MessageBody::text("hi")).expect("json");
+        assert_eq!(text, json!({"msgtype": "text", "content": "hi"}));
     }
 }

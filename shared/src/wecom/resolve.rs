@@ -1,9 +1,9 @@
-//! Receiver → WeCom userid (CONTRACT §9): login names are userids already; phones and emails
+//! Receiver → WeCom userid (docs/API.md §9): login names are userids already; phones and emails
 //! are looked up once, then cached on the binding by the caller.
 
+use super::app::WeComApp;
 use super::client::WeComError;
 use super::errcode::ErrCode;
-use super::token::WeComApp;
 use crate::domain::Receiver;
 
 /// Whether resolving `receiver` needs a WeCom call at all.

@@ -1,4 +1,4 @@
-//! Access tokens, shared across calls and instances (CONTRACT §9): cached in process and in
+//! Access tokens, shared across calls and instances (docs/API.md §9): cached in process and in
 //! the store until shortly before expiry, fetched by one caller at a time (a lease in the
 //! store, a lock in process), refreshed once on 40014/42001.
 //!
@@ -18,10 +18,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use super::client::{SendReceipt, WeComClient, WeComError};
-use super::message::OutgoingMessage;
+use super::client::{WeComClient, WeComError};
+use crate::domain::unix_now;
 use crate::domain::{AgentId, AppSecret, CorpId};
-use crate::store::{CachedToken, StoreError, TokenStore, unix_now};
+use crate::store::{CachedToken, StoreError, TokenStore};
 
 /// Tokens are used until this long before WeCom's expiry.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
@@ -245,62 +245,6 @@ impl TokenCache {
         if still_shared && let Err(e) = self.store.delete_token(&key).await {
             tracing::warn!(error = %e, "could not drop the invalid token from the store");
         }
-    }
-}
-
-/// One app seen through the client and the shared token cache: every call gets a cached
-/// token, and a token WeCom calls invalid is replaced and the call retried once.
-pub struct WeComApp<'a> {
-    pub client: &'a WeComClient,
-    pub tokens: &'a TokenCache,
-    pub creds: AppCredentials,
-}
-
-impl WeComApp<'_> {
-    pub async fn token(&self) -> Result<AccessToken, WeComError> {
-        self.tokens.get(self.client, &self.creds).await
-    }
-
-    /// Runs `f` with a token; on 40014/42001 drops the token, fetches a new one, tries once
-    /// more. The token is passed owned so the futures stay `Send`.
-    async fn with_token<T, F, Fut>(&self, f: F) -> Result<T, WeComError>
-    where
-        F: Fn(AccessToken) -> Fut,
-        Fut: Future<Output = Result<T, WeComError>>,
-    {
-        let token = self.token().await?;
-        match f(token.clone()).await {
-            Err(e) if e.is_token_invalid() => {
-                self.tokens.invalidate(&self.creds, &token).await;
-                let fresh = self.token().await?;
-                f(fresh).await
-            }
-            other => other,
-        }
-    }
-
-    pub async fn send(&self, msg: &OutgoingMessage) -> Result<SendReceipt, WeComError> {
-        self.with_token(|t| async move { self.client.send_message(t.expose(), msg).await })
-            .await
-    }
-
-    pub async fn userid_by_mobile(&self, mobile: &str) -> Result<String, WeComError> {
-        self.with_token(|t| async move { self.client.userid_by_mobile(t.expose(), mobile).await })
-            .await
-    }
-
-    pub async fn userid_by_email(&self, email: &str, email_type: u8) -> Result<String, WeComError> {
-        self.with_token(|t| async move {
-            self.client
-                .userid_by_email(t.expose(), email, email_type)
-                .await
-        })
-        .await
-    }
-
-    pub async fn recall(&self, msgid: &str) -> Result<(), WeComError> {
-        self.with_token(|t| async move { self.client.recall(t.expose(), msgid).await })
-            .await
     }
 }
 

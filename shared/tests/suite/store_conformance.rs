@@ -6,19 +6,18 @@ use std::sync::Arc;
 
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
 use shared::domain::{
-    AgentId, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey, MemberId,
-    OrgId, Receiver, SourceColumn, TestOutcome, WeComToken, now,
+    AgentId, AppKey, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey,
+    EventId, MemberId, MemberKey, Node, OrgId, Pace, Receiver, SourceColumn, SubscriptionType,
+    TestOutcome, WeComToken, now,
 };
-use shared::store::dynamo::{DynamoChannelStore, SecretsManagerStore};
-use shared::store::embedded::{EmbeddedChannelStore, FileSecretStore};
+use shared::store::dynamo::DynamoTable;
+use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    AppKey, CachedToken, ChannelStore, Claim, DeliveryLog, MemberKey, Pace, PaceStore, SecretStore,
+    CachedToken, ChannelStore, Claim, DeliveryStore, PaceStore, SecretStore, Stores,
     SubscriptionStore, TokenStore,
 };
+use shared::testing::{ENCODING_AES_KEY as KEY_A, OTHER_ENCODING_AES_KEY as KEY_B};
 use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription};
-
-const KEY_A: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
-const KEY_B: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 
 struct Harness {
     svc: Arc<ChannelService>,
@@ -26,7 +25,7 @@ struct Harness {
     secrets: Arc<dyn SecretStore>,
     tokens: Arc<dyn TokenStore>,
     subs: Arc<dyn SubscriptionStore>,
-    log: Arc<dyn DeliveryLog>,
+    deliveries: Arc<dyn DeliveryStore>,
     pace: Arc<dyn PaceStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
@@ -35,37 +34,36 @@ struct Harness {
 
 type Dump = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
+fn harness(
+    stores: Stores,
+    prefix: &str,
+    dump: Box<dyn Fn() -> Dump + Send + Sync>,
+    dir: Option<tempfile::TempDir>,
+) -> Harness {
+    Harness {
+        svc: Arc::new(stores.channel_service(prefix)),
+        channels: stores.channels,
+        secrets: stores.secrets,
+        tokens: stores.tokens,
+        subs: stores.subscriptions,
+        deliveries: stores.deliveries,
+        pace: stores.pace,
+        dump,
+        _dir: dir,
+    }
+}
+
 async fn embedded() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(EmbeddedChannelStore::open(dir.path()).expect("open redb"));
-    let channels: Arc<dyn ChannelStore> = store.clone();
-    let tokens: Arc<dyn TokenStore> = store.clone();
-    let subs: Arc<dyn SubscriptionStore> = store.clone();
-    let log: Arc<dyn DeliveryLog> = store.clone();
-    let pace: Arc<dyn PaceStore> = store;
-    let secrets: Arc<dyn SecretStore> =
-        Arc::new(FileSecretStore::open(dir.path()).expect("open secrets"));
+    let stores = Stores::embedded(dir.path()).expect("open the embedded stores");
     let records = dir.path().join("records.redb");
-    Harness {
-        svc: Arc::new(ChannelService::new(
-            channels.clone(),
-            secrets.clone(),
-            "wn-test",
-        )),
-        channels,
-        secrets,
-        tokens,
-        subs,
-        log,
-        pace,
-        dump: Box::new(move || {
-            let records = records.clone();
-            Box::pin(async move {
-                String::from_utf8_lossy(&std::fs::read(&records).expect("read redb")).into_owned()
-            })
-        }),
-        _dir: Some(dir),
-    }
+    let dump = Box::new(move || -> Dump {
+        let records = records.clone();
+        Box::pin(async move {
+            String::from_utf8_lossy(&std::fs::read(&records).expect("read redb")).into_owned()
+        })
+    });
+    harness(stores, "wn-test", dump, Some(dir))
 }
 
 async fn dynamo() -> Harness {
@@ -77,41 +75,34 @@ async fn dynamo() -> Harness {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = format!("wn-conf-{}", uuid::Uuid::new_v4().simple());
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = DynamoChannelStore::new(client.clone(), table.clone());
+    let store = DynamoTable::new(client.clone(), table.clone());
     store.ensure_table().await.expect("create table in moto");
-    let store = Arc::new(store);
-    let channels: Arc<dyn ChannelStore> = store.clone();
-    let tokens: Arc<dyn TokenStore> = store.clone();
-    let subs: Arc<dyn SubscriptionStore> = store.clone();
-    let log: Arc<dyn DeliveryLog> = store.clone();
-    let pace: Arc<dyn PaceStore> = store;
-    let secrets: Arc<dyn SecretStore> = Arc::new(SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        None,
-    ));
+    let stores = Stores::dynamo(
+        store,
+        SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk), None),
+    );
     let prefix = format!("wn-test-{}", uuid::Uuid::new_v4().simple());
-    Harness {
-        svc: Arc::new(ChannelService::new(
-            channels.clone(),
-            secrets.clone(),
-            prefix,
-        )),
-        channels,
-        secrets,
-        tokens,
-        subs,
-        log,
-        pace,
-        dump: Box::new(move || {
-            let client = client.clone();
-            let table = table.clone();
-            Box::pin(async move {
-                let out = client.scan().table_name(table).send().await.expect("scan");
-                format!("{:?}", out.items())
-            })
-        }),
-        _dir: None,
-    }
+    let dump = Box::new(move || -> Dump {
+        let client = client.clone();
+        let table = table.clone();
+        Box::pin(async move {
+            let out = client.scan().table_name(table).send().await.expect("scan");
+            format!("{:?}", out.items())
+        })
+    });
+    harness(stores, &prefix, dump, None)
+}
+
+fn stype(s: &str) -> SubscriptionType {
+    SubscriptionType::parse(s).expect("subscription type")
+}
+
+fn node(s: &str) -> Node {
+    Node::parse(s).expect("node")
+}
+
+fn event_id(s: &str) -> EventId {
+    EventId::parse(s).expect("event id")
 }
 
 fn key(org: &str, member: &str) -> MemberKey {
@@ -142,7 +133,7 @@ fn bare(corp: &str, agent: i64) -> ChannelUpdate {
 }
 
 async fn secrets_of(h: &Harness, k: &MemberKey) -> (String, String, String) {
-    let rec = h.svc.binding(k).await.expect("binding");
+    let rec = h.svc.ensure_binding(k).await.expect("binding");
     let r = h
         .svc
         .resolve(rec)
@@ -158,7 +149,7 @@ async fn secrets_of(h: &Harness, k: &MemberKey) -> (String, String, String) {
 
 async fn create_and_read(h: Harness) {
     let k = key("acme", "alice");
-    let before = h.svc.binding(&k).await.expect("stub");
+    let before = h.svc.ensure_binding(&k).await.expect("stub");
     assert!(before.config.is_none());
     let saved = h
         .svc
@@ -299,7 +290,10 @@ async fn list_per_org_and_org_isolation(h: Harness) {
         )
         .await
         .expect("save other");
-    h.svc.binding(&key("acme", "unsaved")).await.expect("stub");
+    h.svc
+        .ensure_binding(&key("acme", "unsaved"))
+        .await
+        .expect("stub");
 
     let acme: Vec<String> = h
         .svc
@@ -318,7 +312,7 @@ async fn list_per_org_and_org_isolation(h: Harness) {
     assert_eq!(other.len(), 1);
     assert!(
         h.svc
-            .binding(&key("other", "alice"))
+            .ensure_binding(&key("other", "alice"))
             .await
             .expect("read")
             .config
@@ -355,7 +349,13 @@ async fn members_of_one_app_share_its_secrets(h: Harness) {
         "WeCom has one Token per app"
     );
 
-    let app_key = h.svc.binding(&a).await.expect("a").app_key().expect("app");
+    let app_key = h
+        .svc
+        .ensure_binding(&a)
+        .await
+        .expect("a")
+        .app_key()
+        .expect("app");
     let app = h.channels.app(&app_key).await.expect("read").expect("app");
     assert_eq!(app.members.len(), 2);
     h.svc.delete(&a).await.expect("delete a");
@@ -410,12 +410,18 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
             (secret, token, KEY_A.into()),
             "round {round}: both concurrent fields survive"
         );
-        let rec = h.svc.binding(&k).await.expect("read");
+        let rec = h.svc.ensure_binding(&k).await.expect("read");
         assert_eq!(rec.last_callback_check, Some(check), "round {round}");
         assert!(rec.config.is_some());
     }
     // Only the live secret remains: the losers' and replaced ones were removed.
-    let app_key = h.svc.binding(&k).await.expect("b").app_key().expect("app");
+    let app_key = h
+        .svc
+        .ensure_binding(&k)
+        .await
+        .expect("b")
+        .app_key()
+        .expect("app");
     let app = h.channels.app(&app_key).await.expect("read").expect("app");
     assert!(
         h.secrets
@@ -428,7 +434,7 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
 
 async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
     let k = key("acme", "alice");
-    let stub = h.svc.binding(&k).await.expect("stub");
+    let stub = h.svc.ensure_binding(&k).await.expect("stub");
     let check = CallbackCheck {
         at: now(),
         ok: false,
@@ -456,7 +462,7 @@ async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
         hint: None,
     };
     h.svc.record_test(&k, &test).await.expect("record test");
-    let rec = h.svc.binding(&k).await.expect("read");
+    let rec = h.svc.ensure_binding(&k).await.expect("read");
     assert_eq!(rec.last_test, Some(test));
     assert_eq!(
         rec.revision, saved.revision,
@@ -474,8 +480,8 @@ async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
 
 async fn callback_ids_resolve_to_their_member(h: Harness) {
     let k = key("acme", "alice");
-    let a = h.svc.binding(&k).await.expect("stub");
-    let again = h.svc.binding(&k).await.expect("again");
+    let a = h.svc.ensure_binding(&k).await.expect("stub");
+    let again = h.svc.ensure_binding(&k).await.expect("again");
     assert_eq!(a.callback_id, again.callback_id);
     assert_eq!(
         h.channels
@@ -484,7 +490,11 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
             .expect("resolve"),
         Some(k.clone())
     );
-    let other = h.svc.binding(&key("acme", "bob")).await.expect("stub");
+    let other = h
+        .svc
+        .ensure_binding(&key("acme", "bob"))
+        .await
+        .expect("stub");
     assert_ne!(other.callback_id, a.callback_id);
     assert_eq!(
         h.channels
@@ -498,7 +508,7 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (svc, k2) = (h.svc.clone(), k2.clone());
-        tasks.push(tokio::spawn(async move { svc.binding(&k2).await }));
+        tasks.push(tokio::spawn(async move { svc.ensure_binding(&k2).await }));
     }
     let mut ids = std::collections::BTreeSet::new();
     for t in tasks {
@@ -510,7 +520,7 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
 async fn pushes_are_claimed_once(h: Harness) {
     let id = h
         .svc
-        .binding(&key("acme", "alice"))
+        .ensure_binding(&key("acme", "alice"))
         .await
         .expect("stub")
         .callback_id;
@@ -641,7 +651,7 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
         .remember_userid(&saved, "zhangsan")
         .await
         .expect("remember");
-    let rec = h.svc.binding(&k).await.expect("read");
+    let rec = h.svc.ensure_binding(&k).await.expect("read");
     assert_eq!(rec.cached_userid(), Some("zhangsan"));
     assert_eq!(
         rec.revision, saved.revision,
@@ -655,7 +665,14 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
         .await
         .expect("forget");
     assert_eq!(n, 1);
-    assert_eq!(h.svc.binding(&k).await.expect("read").cached_userid(), None);
+    assert_eq!(
+        h.svc
+            .ensure_binding(&k)
+            .await
+            .expect("read")
+            .cached_userid(),
+        None
+    );
 
     // A new receiver forgets it too.
     h.svc
@@ -672,8 +689,8 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
 async fn subscriptions_are_upserted_per_org(h: Harness) {
     let acme = OrgId::parse("acme").expect("org");
     let sub = |t: &str, n: &str, on: bool| Subscription {
-        subscription_type: t.into(),
-        node: n.into(),
+        subscription_type: SubscriptionType::parse(t).expect("type"),
+        node: Node::parse(n).expect("node"),
         personal_channel: on,
         message_format: MessageFormat::Textcard,
     };
@@ -701,14 +718,14 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     );
     assert_eq!(
         h.subs
-            .subscription(&acme, "release", "done")
+            .subscription(&acme, &stype("release"), &node("done"))
             .await
             .expect("get"),
         Some(md)
     );
     assert_eq!(
         h.subs
-            .subscription(&acme, "release", "nope")
+            .subscription(&acme, &stype("release"), &node("nope"))
             .await
             .expect("get"),
         None
@@ -720,10 +737,10 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
 fn delivery(event: &str, member: &str, created_ms: i64) -> Delivery {
     Delivery {
         org: OrgId::parse("acme").expect("org"),
-        event_id: event.into(),
+        event_id: event_id(event),
         member: member.into(),
-        subscription_type: "sql_review".into(),
-        node: "approval_pending".into(),
+        subscription_type: stype("sql_review"),
+        node: node("approval_pending"),
         status: DeliveryStatus::Sending,
         reason: None,
         userid: None,
@@ -742,9 +759,9 @@ fn delivery(event: &str, member: &str, created_ms: i64) -> Delivery {
 
 async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let d = delivery("evt-1", "alice", 1_000);
-    assert_eq!(h.log.claim(&d).await.expect("claim"), Claim::New);
+    assert_eq!(h.deliveries.claim(&d).await.expect("claim"), Claim::New);
     assert_eq!(
-        h.log.claim(&d).await.expect("again"),
+        h.deliveries.claim(&d).await.expect("again"),
         Claim::Existing(Box::new(d.clone()))
     );
 
@@ -753,20 +770,23 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     done.status = DeliveryStatus::Delivered;
     done.msgid = Some("m1".into());
     done.updated_ms = 2_000;
-    assert!(h.log.replace(&done, 1_000).await.expect("replace"));
+    assert!(h.deliveries.replace(&done, 1_000).await.expect("replace"));
     assert!(
-        !h.log.replace(&done, 1_000).await.expect("stale"),
+        !h.deliveries.replace(&done, 1_000).await.expect("stale"),
         "a stale writer loses"
     );
     assert_eq!(
-        h.log.delivery(&d.org, "evt-1", "alice").await.expect("get"),
+        h.deliveries
+            .delivery(&d.org, &event_id("evt-1"), "alice")
+            .await
+            .expect("get"),
         Some(done.clone())
     );
 
     // Concurrent claims: exactly one wins.
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (log, d) = (h.log.clone(), delivery("evt-race", "bob", 1_500));
+        let (log, d) = (h.deliveries.clone(), delivery("evt-race", "bob", 1_500));
         tasks.push(tokio::spawn(async move { log.claim(&d).await }));
     }
     let mut wins = 0;
@@ -777,22 +797,22 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     }
     assert_eq!(wins, 1);
 
-    h.log
+    h.deliveries
         .claim(&delivery("evt-2", "alice", 3_000))
         .await
         .expect("claim");
-    h.log
+    h.deliveries
         .claim(&delivery("evt-2", "carol", 4_000))
         .await
         .expect("claim");
     let org = OrgId::parse("acme").expect("org");
     let all: Vec<(String, String)> = h
-        .log
+        .deliveries
         .deliveries(&org, None, 50)
         .await
         .expect("list")
         .into_iter()
-        .map(|d| (d.event_id, d.member))
+        .map(|d| (d.event_id.to_string(), d.member))
         .collect();
     assert_eq!(
         all,
@@ -805,7 +825,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
         .map(|(e, m)| (e.to_owned(), m.to_owned()))
     );
     let alice = h
-        .log
+        .deliveries
         .deliveries(&org, Some("alice"), 1)
         .await
         .expect("list");
@@ -813,7 +833,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     assert_eq!(alice[0].event_id, "evt-2");
     let other = OrgId::parse("other").expect("org");
     assert!(
-        h.log
+        h.deliveries
             .deliveries(&other, None, 50)
             .await
             .expect("list")
@@ -829,21 +849,24 @@ async fn delayed_deliveries_come_due(h: Harness) {
     soon.status = DeliveryStatus::Delayed;
     soon.not_before_ms = Some(20_000);
     for d in [&late, &soon] {
-        h.log.claim(d).await.expect("claim");
+        h.deliveries.claim(d).await.expect("claim");
     }
     // A claim (lease until 31_000) is due once its lease ends.
-    h.log
+    h.deliveries
         .claim(&delivery("evt-5", "alice", 1_000))
         .await
         .expect("claim");
     let mut done = delivery("evt-6", "alice", 1_000);
     done.status = DeliveryStatus::Delivered;
-    h.log.claim(&done).await.expect("claim");
+    h.deliveries.claim(&done).await.expect("claim");
     let ids = |v: Vec<Delivery>| v.into_iter().map(|d| d.event_id).collect::<Vec<_>>();
-    assert!(h.log.due(10_000, 10).await.expect("due").is_empty());
-    assert_eq!(ids(h.log.due(30_000, 10).await.expect("due")), ["evt-4"]);
+    assert!(h.deliveries.due(10_000, 10).await.expect("due").is_empty());
     assert_eq!(
-        ids(h.log.due(60_000, 10).await.expect("due")),
+        ids(h.deliveries.due(30_000, 10).await.expect("due")),
+        ["evt-4"]
+    );
+    assert_eq!(
+        ids(h.deliveries.due(60_000, 10).await.expect("due")),
         ["evt-4", "evt-5", "evt-3"]
     );
     // Once sent, it is no longer due.
@@ -851,13 +874,13 @@ async fn delayed_deliveries_come_due(h: Harness) {
     sent.status = DeliveryStatus::Delivered;
     sent.updated_ms = 2_000;
     assert!(
-        h.log
+        h.deliveries
             .replace(&sent, soon.updated_ms)
             .await
             .expect("replace")
     );
     assert_eq!(
-        ids(h.log.due(60_000, 10).await.expect("due")),
+        ids(h.deliveries.due(60_000, 10).await.expect("due")),
         ["evt-5", "evt-3"]
     );
 }
@@ -904,28 +927,7 @@ async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
     assert_eq!(granted, 30);
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod embedded_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::embedded().await).await
-                }
-            )*
-        }
-        mod dynamodb_store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::dynamo().await).await
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+shared::both_stores!(
     create_and_read,
     first_save_needs_every_secret,
     update_with_secret_omitted_keeps_the_old_one,
@@ -950,8 +952,8 @@ conformance!(
 fn the_local_secret_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = FileSecretStore::open(dir.path()).expect("open");
-    let mode = std::fs::metadata(store.path())
+    shared::store::secret_file::SecretFile::open(dir.path()).expect("open");
+    let mode = std::fs::metadata(dir.path().join("secrets.json"))
         .expect("stat")
         .permissions()
         .mode();

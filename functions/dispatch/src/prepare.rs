@@ -1,0 +1,108 @@
+//! From a claim to a message ready to go: skip or send, the member's userid, a pace slot.
+//! Every path that does not end in [`Prepared::Ready`] records the delivery's new state.
+
+use shared::domain::{MemberId, MemberKey, Pace};
+use shared::wecom::{AppCredentials, ErrCode, Kind, MessageBody, WeComApp, WeComError};
+use shared::workflow::{Delivery, Reason, Subscription};
+
+use crate::settings::millis;
+use crate::store_claim::Claimed;
+use crate::{DispatchError, Dispatcher, Outcome};
+
+/// A delivery ready to go out: claimed, member resolved, pace slot taken.
+pub(crate) struct Ready {
+    pub delivery: Delivery,
+    pub creds: AppCredentials,
+    pub userid: String,
+    pub body: MessageBody,
+}
+
+pub(crate) enum Prepared {
+    Ready(Box<Ready>),
+    /// Recorded (skipped, failed, delayed, retry later) or not ours (duplicate).
+    Done(Outcome),
+}
+
+impl Dispatcher {
+    /// Decides skip or send for a claimed delivery, resolves the userid and takes a pace slot.
+    pub(crate) async fn prepare(
+        &self,
+        claimed: Claimed,
+        sub: Option<&Subscription>,
+    ) -> Result<Prepared, DispatchError> {
+        let Claimed { mut delivery, held } = claimed;
+        let d = &mut delivery;
+        if !sub.is_some_and(|s| s.personal_channel) {
+            d.mark_skipped(Reason::SubscriptionOff);
+            return self.record(delivery, held).await;
+        }
+        let Ok(member) = MemberId::parse(&d.member) else {
+            d.mark_skipped(Reason::UnknownMember);
+            return self.record(delivery, held).await;
+        };
+        let key = MemberKey {
+            org: d.org.clone(),
+            member,
+        };
+        let Some(binding) = self.channels.configured(&key).await? else {
+            d.mark_skipped(Reason::NoChannel);
+            return self.record(delivery, held).await;
+        };
+        let creds = binding.credentials();
+        let app = WeComApp {
+            client: &self.wecom,
+            tokens: &self.tokens,
+            creds: creds.clone(),
+        };
+        let userid = match self.channels.userid(&app, &binding).await {
+            Ok(u) => u,
+            Err(e) => return self.failed_or_retry(delivery, held, &e, Some(&key)).await,
+        };
+        d.userid = Some(userid.clone());
+        let pace_key = format!("{}:{}:{userid}", creds.corp_id, creds.agent_id);
+        if let Pace::WaitUntil(t) = self.pace.reserve(&pace_key, self.now()).await? {
+            d.mark_delayed(t);
+            return self.record(delivery, held).await;
+        }
+        let Some(body) = d.body.clone() else {
+            d.mark_failed(Reason::NoMessage);
+            return self.record(delivery, held).await;
+        };
+        Ok(Prepared::Ready(Box::new(Ready {
+            delivery,
+            creds,
+            userid,
+            body,
+        })))
+    }
+
+    /// A WeCom error: retried later if waiting can help and attempts remain, else `failed`
+    /// with the hint.
+    pub(crate) async fn failed_or_retry(
+        &self,
+        mut d: Delivery,
+        held: i64,
+        e: &WeComError,
+        key: Option<&MemberKey>,
+    ) -> Result<Prepared, DispatchError> {
+        d.attempt_failed(e.errcode().map(ErrCode::code), e.hint(&self.egress_ips));
+        let retry =
+            (e.is_transient() || e.is_token_invalid()) && d.attempts < self.settings.max_attempts;
+        if retry {
+            let pause = millis(self.settings.retry_pause).saturating_mul(i64::from(d.attempts));
+            d.mark_retrying(self.now() + pause);
+        } else {
+            d.mark_failed(match e.errcode().map(ErrCode::kind) {
+                Some(Kind::Receiver) => Reason::ReceiverNotFound,
+                Some(Kind::Config) => Reason::ChannelMisconfigured,
+                Some(_) => Reason::WecomError,
+                None => Reason::WecomUnreachable,
+            });
+            if let (Some(key), Some(code)) = (key, e.errcode()) {
+                self.channels.forget_userid_after(key, code).await;
+            }
+        }
+        tracing::warn!(event_id = %d.event_id, member = %d.member, error = %e, retry, "delivery failed");
+        self.record(d, held).await
+    }
+}

@@ -1,0 +1,43 @@
+//! The dispatcher's policy, named: every number that decides when something is sent.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Recipients prepared at once (binding reads, userid lookups).
+    pub concurrency: usize,
+    /// `message/send` calls in flight at once (one per app and message).
+    pub send_concurrency: usize,
+    /// How long a claim holds before someone else may take it over.
+    pub lease: Duration,
+    /// Deliveries are kept this long (TTL).
+    pub retention_days: i64,
+    /// Sends of one delivery, across invocations, before it is `failed`.
+    pub max_attempts: u32,
+    /// Pause before the sweep retries a delivery, times the attempts so far.
+    pub retry_pause: Duration,
+    /// Due deliveries one sweep takes on.
+    pub sweep_batch: usize,
+    /// WeCom's own duplicate check window (seconds).
+    pub duplicate_check_interval: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            send_concurrency: 8,
+            lease: Duration::from_secs(60),
+            retention_days: 30,
+            max_attempts: 5,
+            retry_pause: Duration::from_secs(30),
+            sweep_batch: 500,
+            duplicate_check_interval: 1800,
+        }
+    }
+}
+
+/// Milliseconds of `d`, as the delivery records count time.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

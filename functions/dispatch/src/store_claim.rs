@@ -1,0 +1,79 @@
+//! Claims in the delivery store: taking an (event, member), taking over a due one, and
+//! writing each change over the version this invocation holds.
+
+use shared::store::Claim;
+use shared::workflow::{Delivery, Subscription};
+
+use crate::prepare::Prepared;
+use crate::settings::millis;
+use crate::{DispatchError, Dispatcher, Outcome};
+
+/// A delivery this invocation holds, and the version (`updated_ms`) it holds it at.
+pub(crate) struct Claimed {
+    pub delivery: Delivery,
+    pub held: i64,
+}
+
+impl Dispatcher {
+    pub(crate) fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub(crate) fn lease_until(&self) -> i64 {
+        self.now() + millis(self.settings.lease)
+    }
+
+    /// Writes `d` over the version we hold; false if someone else changed it meanwhile
+    /// (then it is theirs now).
+    async fn save(&self, d: &mut Delivery, held: i64) -> Result<bool, DispatchError> {
+        d.updated_ms = self.now().max(held + 1);
+        Ok(self.deliveries.replace(d, held).await?)
+    }
+
+    /// Records `d` as it is now and reports it.
+    pub(crate) async fn record(
+        &self,
+        mut d: Delivery,
+        held: i64,
+    ) -> Result<Prepared, DispatchError> {
+        if self.save(&mut d, held).await? {
+            Ok(Prepared::Done(Outcome::of(&d)))
+        } else {
+            Ok(Prepared::Done(Outcome::duplicate(&d.member)))
+        }
+    }
+
+    /// Claims a fresh delivery and prepares it; a claim whose holder died is taken over, and
+    /// anything else is done or in someone's hands.
+    pub(crate) async fn claim_and_prepare(
+        &self,
+        d: Delivery,
+        sub: Option<&Subscription>,
+    ) -> Result<Prepared, DispatchError> {
+        match self.deliveries.claim(&d).await? {
+            Claim::New => {
+                let held = d.updated_ms;
+                self.prepare(Claimed { delivery: d, held }, sub).await
+            }
+            Claim::Existing(existing) if existing.lease_over(self.now()) => {
+                self.take_over_and_prepare(*existing, sub).await
+            }
+            Claim::Existing(_) => Ok(Prepared::Done(Outcome::duplicate(&d.member))),
+        }
+    }
+
+    /// Re-claims a due delivery (a new lease, one more attempt) and prepares it.
+    pub(crate) async fn take_over_and_prepare(
+        &self,
+        mut d: Delivery,
+        sub: Option<&Subscription>,
+    ) -> Result<Prepared, DispatchError> {
+        let held = d.updated_ms;
+        d.take_over(self.lease_until());
+        if !self.save(&mut d, held).await? {
+            return Ok(Prepared::Done(Outcome::duplicate(&d.member)));
+        }
+        let held = d.updated_ms;
+        self.prepare(Claimed { delivery: d, held }, sub).await
+    }
+}

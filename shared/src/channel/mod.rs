@@ -1,0 +1,186 @@
+//! Channel bindings: saving, reading and removing a member's WeCom channel across the record
+//! store and the secret store, written once for every adapter.
+//!
+//! Secrets are kept per WeCom app (WeCom itself has one Secret, Token and EncodingAESKey per
+//! app), under a fresh secret name on every change. The app record's pointer is swapped in the
+//! same atomic commit as the binding, guarded by revisions, so two admins saving at once cannot
+//! lose each other's fields: the loser re-reads, re-merges and tries again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{
+    AgentId, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
+    CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
+};
+use crate::store::{ChannelStore, SecretStore, StoreError};
+use crate::wecom::AppCredentials;
+
+mod save;
+mod userid;
+
+const SECRET_CACHE_CAP: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A first save (or a move to a new app) needs every secret.
+    #[error("{0} is required: no value is stored for this app yet")]
+    MissingSecret(&'static str),
+    #[error("the binding kept changing concurrently; try again")]
+    Busy,
+}
+
+/// What an admin sends to save a binding. Omitted secrets keep the stored ones.
+#[derive(Debug, Clone)]
+pub struct ChannelUpdate {
+    pub corp_id: CorpId,
+    pub agent_id: AgentId,
+    pub receiver: Receiver,
+    pub app_secret: Option<AppSecret>,
+    pub token: Option<WeComToken>,
+    pub encoding_aes_key: Option<EncodingAesKey>,
+}
+
+/// A binding together with the secrets it needs, for the functions that act on it.
+#[derive(Debug, Clone)]
+pub struct ResolvedBinding {
+    pub record: BindingRecord,
+    pub config: ChannelConfig,
+    pub secrets: AppSecrets,
+}
+
+impl ResolvedBinding {
+    /// What `gettoken` needs for this binding's app.
+    pub fn credentials(&self) -> AppCredentials {
+        AppCredentials {
+            corp_id: self.config.corp_id.clone(),
+            agent_id: self.config.agent_id,
+            secret: self.secrets.app_secret.clone(),
+        }
+    }
+}
+
+pub struct ChannelService {
+    channels: Arc<dyn ChannelStore>,
+    secrets: Arc<dyn SecretStore>,
+    secret_prefix: String,
+    /// Secret names are never reused, so a cached value can never go stale.
+    cache: Mutex<HashMap<String, AppSecrets>>,
+}
+
+impl ChannelService {
+    pub fn new(
+        channels: Arc<dyn ChannelStore>,
+        secrets: Arc<dyn SecretStore>,
+        secret_prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            channels,
+            secrets,
+            secret_prefix: secret_prefix.into(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One cheap read from each store, so the TLS handshakes happen during a Lambda's init
+    /// and not inside WeCom's one-second verification deadline. Errors are irrelevant here.
+    pub async fn warm_up(&self) {
+        let probe = CallbackId::random();
+        let _ = self.channels.resolve_callback(&probe).await;
+        let _ = self
+            .secrets
+            .get(&format!("{}/warm-up/{probe}", self.secret_prefix))
+            .await;
+    }
+
+    pub fn store(&self) -> &Arc<dyn ChannelStore> {
+        &self.channels
+    }
+
+    /// The binding, created unconfigured if needed so that its callback URL exists.
+    pub async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, ChannelError> {
+        Ok(self.channels.ensure_binding(key).await?)
+    }
+
+    /// The binding with its secrets, if the member has a configured channel.
+    pub async fn configured(
+        &self,
+        key: &MemberKey,
+    ) -> Result<Option<ResolvedBinding>, ChannelError> {
+        match self.channels.binding(key).await? {
+            Some(rec) => self.resolve(rec).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The org's configured channels, ordered by member.
+    pub async fn list(&self, org: &OrgId) -> Result<Vec<BindingRecord>, ChannelError> {
+        let mut all = self.channels.bindings(org).await?;
+        all.retain(BindingRecord::is_configured);
+        Ok(all)
+    }
+
+    /// The member a callback URL belongs to, and its binding.
+    pub async fn by_callback(
+        &self,
+        id: &CallbackId,
+    ) -> Result<Option<BindingRecord>, ChannelError> {
+        let Some(key) = self.channels.resolve_callback(id).await? else {
+            return Ok(None);
+        };
+        Ok(self.channels.binding(&key).await?)
+    }
+
+    /// The secrets of a configured binding's app.
+    pub async fn resolve(
+        &self,
+        record: BindingRecord,
+    ) -> Result<Option<ResolvedBinding>, ChannelError> {
+        let (Some(config), Some(app_key)) = (record.config.clone(), record.app_key()) else {
+            return Ok(None);
+        };
+        let Some(app) = self.channels.app(&app_key).await? else {
+            return Ok(None);
+        };
+        let Some(secrets) = self.secret(&app.secret_name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ResolvedBinding {
+            record,
+            config,
+            secrets,
+        }))
+    }
+
+    pub async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), ChannelError> {
+        Ok(self.channels.record_callback_check(key, check).await?)
+    }
+
+    pub async fn record_test(
+        &self,
+        key: &MemberKey,
+        outcome: &TestOutcome,
+    ) -> Result<(), ChannelError> {
+        Ok(self.channels.record_test(key, outcome).await?)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<AppSecrets>, ChannelError> {
+        if let Some(s) = self.cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+            return Ok(Some(s));
+        }
+        let got = self.secrets.get(name).await?;
+        if let (Some(s), Ok(mut cache)) = (&got, self.cache.lock()) {
+            if cache.len() >= SECRET_CACHE_CAP {
+                cache.clear();
+            }
+            cache.insert(name.to_owned(), s.clone());
+        }
+        Ok(got)
+    }
+}

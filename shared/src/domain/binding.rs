@@ -1,0 +1,160 @@
+//! A member's binding and the app it uses: the records the channel rules reason about.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{AgentId, CallbackId, ChannelConfig, CorpId, MemberId, OrgId};
+
+/// A member of an org: the key of a binding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberKey {
+    pub org: OrgId,
+    pub member: MemberId,
+}
+
+/// One WeCom self-built app as used by one org. WeCom keeps one Secret, one Token and one
+/// EncodingAESKey per app, so the secret is stored per app, not per member.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AppKey {
+    pub org: OrgId,
+    pub corp_id: CorpId,
+    pub agent_id: AgentId,
+}
+
+/// A receiver resolved to a WeCom userid, with what it was resolved from: it is trusted only
+/// while the binding still names the same corp and receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedUser {
+    pub corp_id: CorpId,
+    pub receiver: String,
+    pub userid: String,
+}
+
+/// A member's binding. It exists (unconfigured) as soon as its callback URL was handed out,
+/// so that WeCom's calls before the first save can be diagnosed on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingRecord {
+    pub key: MemberKey,
+    pub callback_id: CallbackId,
+    pub config: Option<ChannelConfig>,
+    pub last_callback_check: Option<CallbackCheck>,
+    pub last_test: Option<TestOutcome>,
+    /// The receiver's WeCom userid, once looked up; cleared by every configuration change.
+    #[serde(default)]
+    pub resolved_user: Option<ResolvedUser>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+    /// Bumped by every configuration change; checks and test results do not bump it.
+    pub revision: u64,
+}
+
+impl BindingRecord {
+    /// A binding that has a callback URL and nothing else yet.
+    pub fn unconfigured(key: MemberKey, callback_id: CallbackId) -> Self {
+        Self {
+            key,
+            callback_id,
+            config: None,
+            last_callback_check: None,
+            last_test: None,
+            resolved_user: None,
+            updated_at: None,
+            revision: 0,
+        }
+    }
+
+    /// A configuration change: a new revision, and the cached userid forgotten (it was
+    /// resolved for the old receiver). Checks and test results stay.
+    pub fn reconfigure(&mut self, config: Option<ChannelConfig>, at: OffsetDateTime) {
+        self.config = config;
+        self.resolved_user = None;
+        self.updated_at = Some(at);
+        self.revision += 1;
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.config.is_some()
+    }
+
+    pub fn app_key(&self) -> Option<AppKey> {
+        self.config.as_ref().map(|c| AppKey {
+            org: self.key.org.clone(),
+            corp_id: c.corp_id.clone(),
+            agent_id: c.agent_id,
+        })
+    }
+
+    /// The cached userid, if it still matches the configuration.
+    pub fn cached_userid(&self) -> Option<&str> {
+        let (c, r) = (self.config.as_ref()?, self.resolved_user.as_ref()?);
+        (r.corp_id == c.corp_id && r.receiver == c.receiver.value()).then_some(r.userid.as_str())
+    }
+
+    /// `userid` as resolved for this binding's current receiver.
+    pub fn resolved(&self, userid: &str) -> Option<ResolvedUser> {
+        self.config.as_ref().map(|c| ResolvedUser {
+            corp_id: c.corp_id.clone(),
+            receiver: c.receiver.value().to_owned(),
+            userid: userid.to_owned(),
+        })
+    }
+}
+
+/// An app and the members bound to it. `secret_name` points at an immutable secret: a change
+/// of secrets writes a new one and swaps the pointer, so a reader never sees half an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub key: AppKey,
+    pub secret_name: String,
+    pub members: BTreeSet<MemberId>,
+    pub revision: u64,
+}
+
+/// Why a callback verification failed, in the terms the admin has to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Diagnosis {
+    NoBinding,
+    SignatureMismatch,
+    DecryptFailed,
+    CorpIdMismatch,
+    BadRequest,
+}
+
+impl Diagnosis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoBinding => "no_binding",
+            Self::SignatureMismatch => "signature_mismatch",
+            Self::DecryptFailed => "decrypt_failed",
+            Self::CorpIdMismatch => "corp_id_mismatch",
+            Self::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// The outcome of the last request WeCom (or anyone) made to the callback URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackCheck {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The outcome of the last "Test Message Sending" of the saved binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wecom_errcode: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}

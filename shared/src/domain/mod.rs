@@ -1,0 +1,53 @@
+//! Domain values, parsed at the edge: past the parser an invalid value cannot exist.
+//! Nothing here knows AWS or HTTP.
+
+use time::OffsetDateTime;
+
+mod binding;
+mod channel;
+mod ids;
+mod pace;
+mod secrets;
+
+pub use binding::{
+    AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, MemberKey, ResolvedUser,
+    TestOutcome,
+};
+pub use channel::{ChannelConfig, Receiver, SourceColumn};
+pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
+pub use pace::{PACE_HOUR, PACE_MINUTE, Pace, PaceLog};
+pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
+
+/// A field that failed to parse: which one, and why, in words an admin can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Seconds-precision UTC now: what we store and show.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// Unix milliseconds now.
+pub fn unix_ms() -> i64 {
+    let ns = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,93 @@
+//! WeCom's per-(app, member) message limits (docs/WECOM.md §6). WeCom drops the excess
+//! silently, so the sender paces itself with a log of the last hour's send times.
+
+use serde::{Deserialize, Serialize};
+
+/// (window in ms, messages allowed in it).
+pub const PACE_MINUTE: (i64, usize) = (60_000, 30);
+pub const PACE_HOUR: (i64, usize) = (3_600_000, 1000);
+
+/// The result of asking for a send slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    Granted,
+    /// The window is full until then (unix ms).
+    WaitUntil(i64),
+}
+
+/// One (app, member)'s send times (unix ms) within the last hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaceLog {
+    pub sent: Vec<i64>,
+}
+
+impl PaceLog {
+    /// Takes a slot at `now_ms` if both windows allow it (and then records it); otherwise says
+    /// when one frees. Send times older than the longest window are dropped either way.
+    pub fn reserve(&mut self, now_ms: i64) -> Pace {
+        self.sent.retain(|t| *t > now_ms - PACE_HOUR.0);
+        match self.free_at(now_ms) {
+            Some(t) => Pace::WaitUntil(t),
+            None => {
+                self.sent.push(now_ms);
+                Pace::Granted
+            }
+        }
+    }
+
+    /// The first moment another message may go, if not now.
+    fn free_at(&self, now_ms: i64) -> Option<i64> {
+        let mut wait = None::<i64>;
+        for (window, max) in [PACE_MINUTE, PACE_HOUR] {
+            let mut inside: Vec<i64> = self
+                .sent
+                .iter()
+                .copied()
+                .filter(|t| *t > now_ms - window)
+                .collect();
+            if inside.len() >= max {
+                inside.sort_unstable();
+                // The window frees when the oldest of the last `max` sends leaves it.
+                let free_at = inside[inside.len() - max] + window;
+                wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
+            }
+        }
+        wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_allows_thirty_a_minute_and_a_thousand_an_hour() {
+        let now = 10_000_000;
+        let log = |sent: Vec<i64>| PaceLog { sent };
+        let mut sent: Vec<i64> = (0..29).map(|i| now - 1000 * i).collect();
+        assert_eq!(log(sent.clone()).free_at(now), None);
+        sent.push(now - 50_000);
+        // 30 in the last minute: wait until the oldest of them is a minute old.
+        assert_eq!(log(sent).free_at(now), Some(now - 50_000 + 60_000));
+        // 1000 spread over the hour, none in the last minute.
+        let hour: Vec<i64> = (0..1000).map(|i| now - 61_000 - i * 3_000).collect();
+        let oldest = *hour.iter().min().expect("min");
+        assert_eq!(log(hour).free_at(now), Some(oldest + 3_600_000));
+        assert_eq!(log(vec![]).free_at(now), None);
+    }
+
+    #[test]
+    fn reserving_records_the_send_and_forgets_the_old_ones() {
+        let now = 10_000_000;
+        let mut log = PaceLog {
+            sent: vec![now - 4_000_000, now - 10],
+        };
+        assert_eq!(log.reserve(now), Pace::Granted);
+        assert_eq!(log.sent, vec![now - 10, now]);
+        let mut full = PaceLog {
+            sent: (0..30).map(|i| now - i).collect(),
+        };
+        assert_eq!(full.reserve(now), Pace::WaitUntil(now - 29 + 60_000));
+        assert_eq!(full.sent.len(), 30, "a refused slot is not recorded");
+    }
+}

@@ -1,0 +1,83 @@
+//! JSON that names where it went wrong: serde alone says what failed, not in which field.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Why a JSON value did not parse, and at which path (`None`: the value as a whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub path: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{p}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Deserialises `value`, naming the field of the first error.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // An unknown field is the containing object's error: the field is named in the
+        // message, and it has no place of its own to point at.
+        let path = if message.starts_with("unknown field") {
+            path.rsplit_once('.')
+                .map_or(".", |(parent, _)| parent)
+                .to_owned()
+        } else {
+            path
+        };
+        if path == "." {
+            return JsonError {
+                path: None,
+                message,
+            };
+        }
+        // Our parsers' errors already start with the field's name; say it once.
+        let message = match message
+            .strip_prefix(&path)
+            .and_then(|m| m.strip_prefix(": "))
+        {
+            Some(rest) => rest.to_owned(),
+            None => message,
+        };
+        JsonError {
+            path: Some(path),
+            message,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::OrgId;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        org: OrgId,
+        n: u8,
+    }
+
+    #[test]
+    fn errors_name_the_field_once() {
+        let e = from_value::<T>(json!({"org": "a b", "n": 1})).expect_err("bad org");
+        assert_eq!(e.path.as_deref(), Some("org"));
+        assert!(!e.message.starts_with("org:"), "{e}");
+        assert_eq!(e.to_string(), format!("org: {}", e.message));
+        let e = from_value::<T>(json!({"org": "a", "n": "x"})).expect_err("bad n");
+        assert_eq!(e.path.as_deref(), Some("n"));
+        let e = from_value::<T>(json!({"org": "a", "n": 1, "x": 0})).expect_err("unknown");
+        assert_eq!(e.path, None, "an unknown field is the object's error");
+        assert!(e.message.contains("`x`"), "{e}");
+    }
+}

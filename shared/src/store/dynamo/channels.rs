@@ -1,0 +1,376 @@
+//! Bindings, apps, callback ids and push claims.
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | binding | `ORG#{org}` | `MEMBER#{member}` | `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user`, `updated_at`, `last_callback_check`, `last_test` |
+//! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members`, `rev` |
+//! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member` |
+//! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{
+    DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
+    to_doc,
+};
+use crate::domain::{
+    AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
+    MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn, TestOutcome, unix_now,
+};
+use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
+
+const ENSURE_ATTEMPTS: usize = 3;
+
+pub(super) fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+fn member_sk(m: &MemberId) -> String {
+    format!("MEMBER#{m}")
+}
+
+fn app_sk(k: &AppKey) -> String {
+    format!("APP#{}#{}", k.corp_id, k.agent_id)
+}
+
+fn callback_pk(id: &CallbackId) -> String {
+    format!("CALLBACK#{id}")
+}
+
+fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
+    let org = field(OrgId::parse(
+        get_s(item, "pk")?
+            .strip_prefix("ORG#")
+            .ok_or_else(|| corrupt("pk"))?,
+    ))?;
+    let member = field(MemberId::parse(
+        get_s(item, "sk")?
+            .strip_prefix("MEMBER#")
+            .ok_or_else(|| corrupt("sk"))?,
+    ))?;
+    let config = if get_bool(item, "configured") {
+        let column = field(SourceColumn::parse(get_s(item, "source_column")?))?;
+        Some(ChannelConfig {
+            corp_id: field(CorpId::parse(get_s(item, "corp_id")?))?,
+            agent_id: field(AgentId::parse(get_n(item, "agent_id")?))?,
+            receiver: field(Receiver::parse(column, get_s(item, "receiver")?))?,
+        })
+    } else {
+        None
+    };
+    let updated_at = item
+        .get("updated_at")
+        .and_then(|v| v.as_s().ok())
+        .map(|v| OffsetDateTime::parse(v, &Rfc3339))
+        .transpose()
+        .map_err(|_| corrupt("updated_at"))?;
+    Ok(BindingRecord {
+        key: MemberKey { org, member },
+        callback_id: field(CallbackId::parse(get_s(item, "callback_id")?))?,
+        config,
+        last_callback_check: get_doc(item, "last_callback_check")?,
+        last_test: get_doc(item, "last_test")?,
+        resolved_user: get_doc(item, "resolved_user")?,
+        updated_at,
+        revision: get_n(item, "rev")?,
+    })
+}
+
+fn app_from_item(key: &AppKey, item: &Item) -> Result<AppRecord, StoreError> {
+    let members = item
+        .get("members")
+        .and_then(|v| v.as_l().ok())
+        .ok_or_else(|| corrupt("members"))?
+        .iter()
+        .map(|m| {
+            m.as_s()
+                .map_err(|_| corrupt("members"))
+                .and_then(|m| field(MemberId::parse(m)))
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    Ok(AppRecord {
+        key: key.clone(),
+        secret_name: get_s(item, "secret_name")?.to_owned(),
+        members,
+        revision: get_n(item, "rev")?,
+    })
+}
+
+fn rfc3339(t: OffsetDateTime) -> Result<String, StoreError> {
+    t.format(&Rfc3339)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl DynamoTable {
+    /// `SET #a = :v` on an existing binding; never creates one and never bumps `rev`, so a
+    /// check or test result cannot collide with a configuration change.
+    async fn set_binding_attr(
+        &self,
+        key: &MemberKey,
+        attr: &str,
+        value: AttributeValue,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&key.org)))
+            .key("sk", s(member_sk(&key.member)))
+            .update_expression("SET #a = :v")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await;
+        conditional!(res).map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ChannelStore for DynamoTable {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+        self.get(org_pk(&key.org), member_sk(&key.member))
+            .await?
+            .map(|i| binding_from_item(&i))
+            .transpose()
+    }
+
+    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+        // A concurrent creator may win the race; then its record is read on the next round.
+        for _ in 0..ENSURE_ATTEMPTS {
+            if let Some(b) = self.binding(key).await? {
+                return Ok(b);
+            }
+            let id = CallbackId::random();
+            let stub = build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(org_pk(&key.org)))
+                    .item("sk", s(member_sk(&key.member)))
+                    .item("callback_id", s(id.as_str()))
+                    .item("rev", n(0))
+                    .item("configured", AttributeValue::Bool(false))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?;
+            let alias = build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(callback_pk(&id)))
+                    .item("sk", s("CALLBACK"))
+                    .item("org", s(key.org.as_str()))
+                    .item("member", s(key.member.as_str()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?;
+            let res = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(stub).build())
+                .transact_items(TransactWriteItem::builder().put(alias).build())
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(BindingRecord::unconfigured(key.clone(), id)),
+                Err(e) => {
+                    let e = e.into_service_error();
+                    if !e.is_transaction_canceled_exception() {
+                        return Err(StoreError::backend(e));
+                    }
+                }
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+        let Some(item) = self.get(callback_pk(id), "CALLBACK".into()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(MemberKey {
+            org: field(OrgId::parse(get_s(&item, "org")?))?,
+            member: field(MemberId::parse(get_s(&item, "member")?))?,
+        }))
+    }
+
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.get(org_pk(&key.org), app_sk(key))
+            .await?
+            .map(|i| app_from_item(key, &i))
+            .transpose()
+    }
+
+    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+        let mut tx = self.client.transact_write_items();
+        let m = &change.member;
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&m.org)))
+            .key("sk", s(member_sk(&m.member)))
+            .condition_expression("#rev = :expected")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":expected", n(change.expected_revision))
+            .expression_attribute_values(":rev", n(change.expected_revision + 1))
+            .expression_attribute_values(":at", s(rfc3339(change.updated_at)?));
+        update = match &change.config {
+            // BindingRecord::reconfigure, as one conditional update.
+            Some(c) => update
+                .update_expression(
+                    "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
+                     agent_id = :agent, source_column = :col, receiver = :recv \
+                     REMOVE resolved_user",
+                )
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .expression_attribute_values(":corp", s(c.corp_id.as_str()))
+                .expression_attribute_values(":agent", n(c.agent_id))
+                .expression_attribute_values(":col", s(c.receiver.column().as_str()))
+                .expression_attribute_values(":recv", s(c.receiver.value())),
+            None => update
+                .update_expression(
+                    "SET #rev = :rev, updated_at = :at, configured = :f \
+                     REMOVE corp_id, agent_id, source_column, receiver, resolved_user",
+                )
+                .expression_attribute_values(":f", AttributeValue::Bool(false)),
+        };
+        tx = tx.transact_items(
+            TransactWriteItem::builder()
+                .update(build(update.build())?)
+                .build(),
+        );
+        for w in &change.apps {
+            let (cond, vals): (&str, Vec<(&str, AttributeValue)>) = match w.expected_revision {
+                None => ("attribute_not_exists(pk)", vec![]),
+                Some(r) => ("#rev = :expected", vec![(":expected", n(r))]),
+            };
+            let item = match &w.new {
+                Some(app) => {
+                    let mut put = Put::builder()
+                        .table_name(&self.table)
+                        .item("pk", s(org_pk(&w.key.org)))
+                        .item("sk", s(app_sk(&w.key)))
+                        .item("secret_name", s(app.secret_name.as_str()))
+                        .item(
+                            "members",
+                            AttributeValue::L(app.members.iter().map(|m| s(m.as_str())).collect()),
+                        )
+                        .item("rev", n(app.revision))
+                        .condition_expression(cond);
+                    if w.expected_revision.is_some() {
+                        put = put.expression_attribute_names("#rev", "rev");
+                    }
+                    for (k, v) in vals {
+                        put = put.expression_attribute_values(k, v);
+                    }
+                    TransactWriteItem::builder()
+                        .put(build(put.build())?)
+                        .build()
+                }
+                None => {
+                    let mut del = Delete::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(org_pk(&w.key.org)))
+                        .key("sk", s(app_sk(&w.key)))
+                        .condition_expression(cond);
+                    if w.expected_revision.is_some() {
+                        del = del.expression_attribute_names("#rev", "rev");
+                    }
+                    for (k, v) in vals {
+                        del = del.expression_attribute_values(k, v);
+                    }
+                    TransactWriteItem::builder()
+                        .delete(build(del.build())?)
+                        .build()
+                }
+            };
+            tx = tx.transact_items(item);
+        }
+        match tx.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_transaction_canceled_exception() {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            }
+        }
+    }
+
+    async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), StoreError> {
+        self.set_binding_attr(key, "last_callback_check", to_doc(check)?)
+            .await
+    }
+
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+        self.set_binding_attr(key, "last_test", to_doc(outcome)?)
+            .await
+    }
+
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        match user {
+            Some(u) => {
+                self.set_binding_attr(key, "resolved_user", to_doc(u)?)
+                    .await
+            }
+            None => {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(org_pk(&key.org)))
+                    .key("sk", s(member_sk(&key.member)))
+                    .update_expression("REMOVE resolved_user")
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::backend(e.into_service_error()))?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
+        self.query_prefix(org_pk(org), "MEMBER#")
+            .await?
+            .iter()
+            .map(binding_from_item)
+            .collect()
+    }
+
+    async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = unix_now();
+        let expires = expires_after(ttl);
+        // DynamoDB deletes expired items lazily (hours later), so an expired claim is
+        // treated as absent by the condition itself.
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("PUSH#{id}#{}", key_part(key))))
+            .item("sk", s("PUSH"))
+            .item("expires_at", n(expires))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        conditional!(res)
+    }
+}

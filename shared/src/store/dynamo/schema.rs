@@ -1,0 +1,99 @@
+//! The table's shape: keys, indexes, TTL. Deployed stacks get it from the SAM template; this
+//! creates it for tests and for `WECOM_NOTIFY_STORE=dynamodb` locally.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::{DynamoTable, build};
+use crate::store::StoreError;
+
+/// Deliveries of an org, newest first (`gsi1pk` = `DLV#{org}`, `gsi1sk` = created ms + ids).
+pub const BY_ORG_INDEX: &str = "by_org";
+/// Deliveries still to act on, by when (`due_pk`, `due_sk` = ms); sparse: an item leaves it
+/// when it is final.
+pub const DUE_INDEX: &str = "due";
+
+impl DynamoTable {
+    /// Creates the table (on demand, TTL on `expires_at`) if it does not exist.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let attr_of = |name: &str, t: ScalarAttributeType| {
+            build(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(t)
+                    .build(),
+            )
+        };
+        let attr = |name: &str| attr_of(name, ScalarAttributeType::S);
+        let key = |name: &str, kt: KeyType| {
+            build(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kt)
+                    .build(),
+            )
+        };
+        let index =
+            |name: &str, hash: &str, range: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+                build(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(name)
+                        .key_schema(key(hash, KeyType::Hash)?)
+                        .key_schema(key(range, KeyType::Range)?)
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build(),
+                )
+            };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("gsi1pk")?)
+            .attribute_definitions(attr("gsi1sk")?)
+            .attribute_definitions(attr("due_pk")?)
+            .attribute_definitions(attr_of("due_sk", ScalarAttributeType::N)?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(index(BY_ORG_INDEX, "gsi1pk", "gsi1sk")?)
+            .global_secondary_indexes(index(DUE_INDEX, "due_pk", "due_sk")?)
+            .send()
+            .await;
+        if let Err(e) = created {
+            let e = e.into_service_error();
+            if !e.is_resource_in_use_exception() {
+                return Err(StoreError::backend(e));
+            }
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(build(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build(),
+            )?)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! The org's subscriptions: `ORG#{org}` / `SUB#{type}#{node}` with `personal_channel` and
+//! `message_format`. Types and nodes are slugs, so `#` cannot occur in them.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::channels::org_pk;
+use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
+use crate::domain::{Node, OrgId, SubscriptionType};
+use crate::store::{StoreError, SubscriptionStore};
+use crate::workflow::Subscription;
+
+fn sub_sk(t: &SubscriptionType, node: &Node) -> String {
+    format!("SUB#{t}#{node}")
+}
+
+fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
+    let sk = get_s(item, "sk")?;
+    let rest = sk.strip_prefix("SUB#").ok_or_else(|| corrupt("sk"))?;
+    let (t, node) = rest.split_once('#').ok_or_else(|| corrupt("sk"))?;
+    Ok(Subscription {
+        subscription_type: field(SubscriptionType::parse(t))?,
+        node: field(Node::parse(node))?,
+        personal_channel: get_bool(item, "personal_channel"),
+        message_format: get_doc(item, "message_format")?.unwrap_or_default(),
+    })
+}
+
+#[async_trait]
+impl SubscriptionStore for DynamoTable {
+    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
+        self.query_prefix(org_pk(org), "SUB#")
+            .await?
+            .iter()
+            .map(subscription_from_item)
+            .collect()
+    }
+
+    async fn subscription(
+        &self,
+        org: &OrgId,
+        subscription_type: &SubscriptionType,
+        node: &Node,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.get(org_pk(org), sub_sk(subscription_type, node))
+            .await?
+            .map(|i| subscription_from_item(&i))
+            .transpose()
+    }
+
+    async fn put_subscriptions(
+        &self,
+        org: &OrgId,
+        items: &[Subscription],
+    ) -> Result<(), StoreError> {
+        // TransactWriteItems takes 100 items; larger lists go in several transactions.
+        for chunk in items.chunks(100) {
+            let mut tx = self.client.transact_write_items();
+            for i in chunk {
+                let put = build(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .item("pk", s(org_pk(org)))
+                        .item("sk", s(sub_sk(&i.subscription_type, &i.node)))
+                        .item("personal_channel", AttributeValue::Bool(i.personal_channel))
+                        .item("message_format", to_doc(&i.message_format)?)
+                        .build(),
+                )?;
+                tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            tx.send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Bindings (`{org}/{member}`), apps (`{org}/{corp}/{agent}`), callback ids and push claims.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::ReadableTable;
+
+use super::{APPS, BINDINGS, CALLBACKS, EmbeddedDb, PUSHES, db_err, enc, get_json};
+use crate::domain::{
+    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
+    TestOutcome, unix_now,
+};
+use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
+
+fn member_key(k: &MemberKey) -> String {
+    format!("{}/{}", k.org, k.member)
+}
+
+fn app_key(k: &AppKey) -> String {
+    format!("{}/{}/{}", k.org, k.corp_id, k.agent_id)
+}
+
+impl EmbeddedDb {
+    /// Read-modify-write of one existing binding inside a write transaction.
+    async fn update_binding<F>(&self, key: &MemberKey, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut BindingRecord) + Send + 'static,
+    {
+        let k = member_key(key);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(BINDINGS).map_err(db_err)?;
+                if let Some(mut rec) = get_json::<BindingRecord>(&t, &k)? {
+                    f(&mut rec);
+                    t.insert(k.as_str(), enc(&rec)?.as_slice())
+                        .map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ChannelStore for EmbeddedDb {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+        self.read(BINDINGS, member_key(key)).await
+    }
+
+    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+        let key = key.clone();
+        self.blocking(move |db| {
+            let k = member_key(&key);
+            let txn = db.begin_write().map_err(db_err)?;
+            let rec = {
+                let mut t = txn.open_table(BINDINGS).map_err(db_err)?;
+                if let Some(existing) = get_json(&t, &k)? {
+                    return Ok(existing);
+                }
+                let rec = BindingRecord::unconfigured(key.clone(), CallbackId::random());
+                t.insert(k.as_str(), enc(&rec)?.as_slice())
+                    .map_err(db_err)?;
+                let mut cb = txn.open_table(CALLBACKS).map_err(db_err)?;
+                cb.insert(rec.callback_id.as_str(), enc(&key)?.as_slice())
+                    .map_err(db_err)?;
+                rec
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+        self.read(CALLBACKS, id.to_string()).await
+    }
+
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.read(APPS, app_key(key)).await
+    }
+
+    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut bindings = txn.open_table(BINDINGS).map_err(db_err)?;
+                let k = member_key(&change.member);
+                let mut rec: BindingRecord =
+                    get_json(&bindings, &k)?.ok_or(StoreError::Conflict)?;
+                if rec.revision != change.expected_revision {
+                    return Err(StoreError::Conflict);
+                }
+                let mut apps = txn.open_table(APPS).map_err(db_err)?;
+                for w in &change.apps {
+                    let ak = app_key(&w.key);
+                    let current: Option<AppRecord> = get_json(&apps, &ak)?;
+                    if current.map(|a| a.revision) != w.expected_revision {
+                        return Err(StoreError::Conflict);
+                    }
+                    match &w.new {
+                        Some(app) => {
+                            apps.insert(ak.as_str(), enc(app)?.as_slice())
+                                .map_err(db_err)?;
+                        }
+                        None => {
+                            apps.remove(ak.as_str()).map_err(db_err)?;
+                        }
+                    }
+                }
+                rec.reconfigure(change.config, change.updated_at);
+                bindings
+                    .insert(k.as_str(), enc(&rec)?.as_slice())
+                    .map_err(db_err)?;
+            }
+            // Returning early above drops `txn`, which aborts it: nothing is half-applied.
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), StoreError> {
+        let check = check.clone();
+        self.update_binding(key, move |r| r.last_callback_check = Some(check))
+            .await
+    }
+
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+        let outcome = outcome.clone();
+        self.update_binding(key, move |r| r.last_test = Some(outcome))
+            .await
+    }
+
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        let user = user.cloned();
+        self.update_binding(key, move |r| r.resolved_user = user)
+            .await
+    }
+
+    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
+        self.scan(BINDINGS, format!("{org}/")).await
+    }
+
+    async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let k = format!("{id}/{}", key_part(key));
+        let expires = expires_after(ttl);
+        self.blocking(move |db| {
+            let now = unix_now();
+            let txn = db.begin_write().map_err(db_err)?;
+            let claimed = {
+                let mut t = txn.open_table(PUSHES).map_err(db_err)?;
+                let live = t
+                    .get(k.as_str())
+                    .map_err(db_err)?
+                    .is_some_and(|g| g.value() > now);
+                if !live {
+                    // Expired claims are swept here so the table stays small.
+                    t.retain(|_, exp| exp > now).map_err(db_err)?;
+                    t.insert(k.as_str(), expires).map_err(db_err)?;
+                }
+                !live
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(claimed)
+        })
+        .await
+    }
+}

@@ -1,0 +1,151 @@
+//! The local record store: one redb database implementing every record port, in the data
+//! directory beside the secret file, surviving restarts. Every write is one redb transaction,
+//! so a revision check and the change it guards are atomic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::StoreError;
+
+mod channels;
+mod deliveries;
+mod pace;
+mod subscriptions;
+mod tokens;
+
+type JsonTable = TableDefinition<'static, &'static str, &'static [u8]>;
+
+const BINDINGS: JsonTable = TableDefinition::new("bindings");
+const APPS: JsonTable = TableDefinition::new("apps");
+const CALLBACKS: JsonTable = TableDefinition::new("callbacks");
+/// Push claims: key → unix second the claim expires.
+const PUSHES: TableDefinition<&str, i64> = TableDefinition::new("pushes");
+const TOKENS: JsonTable = TableDefinition::new("tokens");
+const LEASES: JsonTable = TableDefinition::new("token_leases");
+const SUBSCRIPTIONS: JsonTable = TableDefinition::new("subscriptions");
+const DELIVERIES: JsonTable = TableDefinition::new("deliveries");
+const PACE: JsonTable = TableDefinition::new("pace");
+
+/// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
+/// deliveries and pace logs.
+#[derive(Clone)]
+pub struct EmbeddedDb {
+    db: Arc<Database>,
+}
+
+impl EmbeddedDb {
+    /// Opens (or creates) `records.redb` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+        let db = Database::create(dir.join("records.redb")).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        for t in [
+            BINDINGS,
+            APPS,
+            CALLBACKS,
+            TOKENS,
+            LEASES,
+            SUBSCRIPTIONS,
+            DELIVERIES,
+            PACE,
+        ] {
+            txn.open_table(t).map_err(db_err)?;
+        }
+        txn.open_table(PUSHES).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs redb's blocking I/O off the async executor.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(StoreError::backend)?
+    }
+
+    /// One value, read in its own transaction.
+    async fn read<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: JsonTable,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            get_json(&txn.open_table(table).map_err(db_err)?, &key)
+        })
+        .await
+    }
+
+    /// Every value whose key starts with `prefix`, in key order, in one transaction.
+    async fn scan<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: JsonTable,
+        prefix: String,
+    ) -> Result<Vec<T>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let t = txn.open_table(table).map_err(db_err)?;
+            let mut out = Vec::new();
+            for item in t.range(prefix.as_str()..).map_err(db_err)? {
+                let (k, v) = item.map_err(db_err)?;
+                if !k.value().starts_with(&prefix) {
+                    break;
+                }
+                out.push(dec(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Writes one value in its own transaction.
+    async fn write<T: Serialize>(
+        &self,
+        table: JsonTable,
+        key: String,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = enc(value)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(table)
+                .map_err(db_err)?
+                .insert(key.as_str(), bytes.as_slice())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+}
+
+/// The value at `key`, decoded (inside a transaction).
+fn get_json<T: DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    t.get(key)
+        .map_err(db_err)?
+        .map(|g| dec(g.value()))
+        .transpose()
+}
+
+pub(super) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Backend(e.into().to_string())
+}

@@ -1,0 +1,51 @@
+//! The org's subscriptions, keyed `{org}/{type}/{node}` (slugs: no `/` in them).
+
+use async_trait::async_trait;
+
+use super::{EmbeddedDb, SUBSCRIPTIONS, db_err, enc};
+use crate::domain::{Node, OrgId, SubscriptionType};
+use crate::store::{StoreError, SubscriptionStore};
+use crate::workflow::Subscription;
+
+fn sub_key(org: &OrgId, t: &SubscriptionType, node: &Node) -> String {
+    format!("{org}/{t}/{node}")
+}
+
+#[async_trait]
+impl SubscriptionStore for EmbeddedDb {
+    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
+        self.scan(SUBSCRIPTIONS, format!("{org}/")).await
+    }
+
+    async fn subscription(
+        &self,
+        org: &OrgId,
+        subscription_type: &SubscriptionType,
+        node: &Node,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.read(SUBSCRIPTIONS, sub_key(org, subscription_type, node))
+            .await
+    }
+
+    async fn put_subscriptions(
+        &self,
+        org: &OrgId,
+        items: &[Subscription],
+    ) -> Result<(), StoreError> {
+        let rows = items
+            .iter()
+            .map(|i| Ok((sub_key(org, &i.subscription_type, &i.node), enc(i)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(SUBSCRIPTIONS).map_err(db_err)?;
+                for (k, v) in &rows {
+                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+}

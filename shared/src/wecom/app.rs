@@ -1,0 +1,56 @@
+//! One WeCom app as every caller uses it: the client plus the shared token cache.
+
+use super::client::{SendReceipt, WeComClient, WeComError};
+use super::message::OutgoingMessage;
+use super::token::{AccessToken, AppCredentials, TokenCache};
+
+/// One app seen through the client and the shared token cache: every call gets a cached
+/// token, and a token WeCom calls invalid is replaced and the call retried once.
+pub struct WeComApp<'a> {
+    pub client: &'a WeComClient,
+    pub tokens: &'a TokenCache,
+    pub creds: AppCredentials,
+}
+
+impl WeComApp<'_> {
+    pub async fn token(&self) -> Result<AccessToken, WeComError> {
+        self.tokens.get(self.client, &self.creds).await
+    }
+
+    /// Runs `f` with a token; on 40014/42001 drops the token, fetches a new one, tries once
+    /// more. The token is passed owned so the futures stay `Send`.
+    async fn with_token<T, F, Fut>(&self, f: F) -> Result<T, WeComError>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, WeComError>>,
+    {
+        let token = self.token().await?;
+        match f(token.clone()).await {
+            Err(e) if e.is_token_invalid() => {
+                self.tokens.invalidate(&self.creds, &token).await;
+                let fresh = self.token().await?;
+                f(fresh).await
+            }
+            other => other,
+        }
+    }
+
+    pub async fn send(&self, msg: &OutgoingMessage) -> Result<SendReceipt, WeComError> {
+        self.with_token(|t| async move { self.client.send_message(t.expose(), msg).await })
+            .await
+    }
+
+    pub async fn userid_by_mobile(&self, mobile: &str) -> Result<String, WeComError> {
+        self.with_token(|t| async move { self.client.userid_by_mobile(t.expose(), mobile).await })
+            .await
+    }
+
+    pub async fn userid_by_email(&self, email: &str, email_type: u8) -> Result<String, WeComError> {
+        self.with_token(|t| async move {
+            self.client
+                .userid_by_email(t.expose(), email, email_type)
+                .await
+        })
+        .await
+    }
+}

@@ -1,0 +1,287 @@
+//! One (event, member) delivery and the only ways its state may change.
+//!
+//! A delivery is *claimed* (stored as `sending`, with a lease) before anything is sent, so each
+//! (event, member) is acted on once; it then ends `delivered`, `failed` or `skipped`, or waits
+//! as `delayed` (paced) or `sending` with a later lease (a retry). Whoever finds it due after
+//! that time — the sweep or a redelivered event — takes it over.
+
+use serde::{Deserialize, Serialize};
+
+use super::WorkflowEvent;
+use crate::domain::{EventId, MemberId, Node, OrgId, SubscriptionType};
+use crate::wecom::MessageBody;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Claimed and being sent, or waiting for a retry: nobody else acts on it before
+    /// `lease_until`; after that, whoever finds it (a redelivered event, the sweep) does.
+    Sending,
+    Delivered,
+    /// Paced: WeCom's per-member window is full; sent at `not_before`.
+    Delayed,
+    Failed,
+    Skipped,
+}
+
+/// The status as the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicStatus {
+    Delivered,
+    /// Paced, or waiting for its send or a retry: it will be sent.
+    Delayed,
+    Failed,
+    Skipped,
+    /// In an event's answer only: already handled, or in someone else's hands.
+    Duplicate,
+}
+
+impl PublicStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Delayed => "delayed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl DeliveryStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed | Self::Skipped)
+    }
+
+    /// A claim waiting for its send or retry shows as `delayed` (it will be sent).
+    pub fn public(self) -> PublicStatus {
+        match self {
+            Self::Sending | Self::Delayed => PublicStatus::Delayed,
+            Self::Delivered => PublicStatus::Delivered,
+            Self::Failed => PublicStatus::Failed,
+            Self::Skipped => PublicStatus::Skipped,
+        }
+    }
+}
+
+/// Why a delivery is skipped, delayed or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// No subscription for the (type, node), or `personal_channel: false`.
+    SubscriptionOff,
+    /// The event named someone who cannot be a member.
+    UnknownMember,
+    NoChannel,
+    /// WeCom's per-member window is full.
+    Paced,
+    /// WeCom or the network failed in a way waiting can fix.
+    Retrying,
+    /// A stored delivery without its rendered message (written by an older version).
+    NoMessage,
+    ReceiverNotFound,
+    ChannelMisconfigured,
+    WecomError,
+    WecomUnreachable,
+}
+
+/// One (event, member) delivery: claimed before anything is sent, so each is acted on once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub org: OrgId,
+    pub event_id: EventId,
+    /// As the event named it (it may not be a valid member id: then it is `skipped`).
+    pub member: String,
+    pub subscription_type: SubscriptionType,
+    pub node: Node,
+    pub status: DeliveryStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wecom_errcode: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub attempts: u32,
+    /// Unix milliseconds of the claim: the order of `/deliveries`.
+    pub created_ms: i64,
+    /// Unix milliseconds of the last change.
+    pub updated_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_ms: Option<i64>,
+    /// The rendered message, so a delayed or retried delivery is sent without the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<MessageBody>,
+    /// Unix seconds after which the store may forget the record (TTL).
+    pub expires_at: i64,
+}
+
+impl Delivery {
+    /// A fresh claim of `ev` for `member`, leased until `lease_until_ms`.
+    pub fn claim(
+        ev: &WorkflowEvent,
+        member: String,
+        body: MessageBody,
+        now_ms: i64,
+        lease_until_ms: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            org: ev.org.clone(),
+            event_id: ev.event_id.clone(),
+            member,
+            subscription_type: ev.subscription_type.clone(),
+            node: ev.node.clone(),
+            status: DeliveryStatus::Sending,
+            reason: None,
+            userid: None,
+            msgid: None,
+            wecom_errcode: None,
+            hint: None,
+            attempts: 0,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            lease_until_ms: Some(lease_until_ms),
+            not_before_ms: None,
+            body: Some(body),
+            expires_at,
+        }
+    }
+
+    pub fn is_member(&self, member: &MemberId) -> bool {
+        self.member == member.as_str()
+    }
+
+    /// When someone must act on it next, if it is not final: a delayed send's time, or the
+    /// end of a claim's lease.
+    pub fn due_ms(&self) -> Option<i64> {
+        match self.status {
+            DeliveryStatus::Delayed => self.not_before_ms,
+            DeliveryStatus::Sending => self.lease_until_ms,
+            _ => None,
+        }
+    }
+
+    /// A claim whose holder died (or whose retry time came) may be taken over.
+    pub fn lease_over(&self, now_ms: i64) -> bool {
+        self.status == DeliveryStatus::Sending && self.lease_until_ms.is_some_and(|t| t <= now_ms)
+    }
+
+    /// Claimed again by whoever found it due.
+    pub fn take_over(&mut self, lease_until_ms: i64) {
+        self.status = DeliveryStatus::Sending;
+        self.lease_until_ms = Some(lease_until_ms);
+    }
+
+    pub fn mark_skipped(&mut self, reason: Reason) {
+        self.end(DeliveryStatus::Skipped, reason);
+    }
+
+    pub fn mark_failed(&mut self, reason: Reason) {
+        self.end(DeliveryStatus::Failed, reason);
+    }
+
+    /// Paced: sent when the window frees at `until_ms`.
+    pub fn mark_delayed(&mut self, until_ms: i64) {
+        self.status = DeliveryStatus::Delayed;
+        self.not_before_ms = Some(until_ms);
+        self.lease_until_ms = None;
+        self.reason = Some(Reason::Paced);
+    }
+
+    /// A send or lookup failed: counts as an attempt, with WeCom's code and our hint.
+    pub fn attempt_failed(&mut self, wecom_errcode: Option<i64>, hint: String) {
+        self.attempts += 1;
+        self.wecom_errcode = wecom_errcode;
+        self.hint = Some(hint);
+    }
+
+    /// Stays claimed; due again at `until_ms`.
+    pub fn mark_retrying(&mut self, until_ms: i64) {
+        self.status = DeliveryStatus::Sending;
+        self.lease_until_ms = Some(until_ms);
+        self.reason = Some(Reason::Retrying);
+    }
+
+    pub fn mark_delivered(&mut self, msgid: Option<String>) {
+        self.attempts += 1;
+        self.status = DeliveryStatus::Delivered;
+        self.msgid = msgid;
+        self.lease_until_ms = None;
+        self.not_before_ms = None;
+        self.reason = None;
+        self.wecom_errcode = None;
+        self.hint = None;
+    }
+
+    fn end(&mut self, status: DeliveryStatus, reason: Reason) {
+        self.status = status;
+        self.reason = Some(reason);
+        self.lease_until_ms = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claimed() -> Delivery {
+        let ev = WorkflowEvent::from_detail(&json!({"event_id":"e1","org":"acme",
+            "subscription_type":"t","node":"n","recipients":["alice"],"title":"x",
+            "occurred_at":"2026-03-11T08:00:00Z"}))
+        .expect("event");
+        Delivery::claim(
+            &ev,
+            "alice".into(),
+            MessageBody::text("x"),
+            1_000,
+            61_000,
+            99,
+        )
+    }
+
+    #[test]
+    fn a_claim_is_due_when_its_lease_ends() {
+        let d = claimed();
+        assert_eq!(d.due_ms(), Some(61_000));
+        assert!(!d.lease_over(60_999));
+        assert!(d.lease_over(61_000));
+    }
+
+    #[test]
+    fn transitions_set_status_reason_and_lease_together() {
+        let mut d = claimed();
+        d.mark_delayed(5_000);
+        assert_eq!(
+            (d.status, d.reason, d.due_ms()),
+            (DeliveryStatus::Delayed, Some(Reason::Paced), Some(5_000))
+        );
+        d.take_over(9_000);
+        d.attempt_failed(Some(-1), "busy".into());
+        d.mark_retrying(40_000);
+        assert_eq!(
+            (d.status.public(), d.attempts, d.due_ms()),
+            (PublicStatus::Delayed, 1, Some(40_000))
+        );
+        d.mark_delivered(Some("m1".into()));
+        assert_eq!(
+            (d.status, d.reason, d.hint.clone(), d.due_ms()),
+            (DeliveryStatus::Delivered, None, None, None)
+        );
+        assert_eq!(d.attempts, 2);
+        let mut s = claimed();
+        s.mark_skipped(Reason::NoChannel);
+        assert!(s.status.is_final() && s.due_ms().is_none());
+        assert_eq!(
+            serde_json::to_value(s.reason).expect("json"),
+            json!("no_channel")
+        );
+    }
+}

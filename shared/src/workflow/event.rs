@@ -1,0 +1,214 @@
+//! Workflow events: the `detail` EventBridge hands dispatch, checked once at the edge, and
+//! its rendering as a WeCom message.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::MessageFormat;
+use crate::domain::{EventId, Node, OrgId, SubscriptionType};
+use crate::wecom::MessageBody;
+use crate::wecom::message::{
+    MARKDOWN_MAX, MAX_TOUSER, TEXT_MAX, TEXTCARD_DESCRIPTION_MAX, truncate_bytes,
+};
+
+/// Most recipients one event may name (WeCom's own `touser` limit).
+pub const MAX_RECIPIENTS: usize = MAX_TOUSER;
+
+/// The `detail` of a workflow event (docs/API.md §8), validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowEvent {
+    pub event_id: EventId,
+    pub org: OrgId,
+    pub subscription_type: SubscriptionType,
+    pub node: Node,
+    pub recipients: Vec<String>,
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+/// Why an event cannot be dispatched: a clear message naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed workflow event: {0}")]
+pub struct MalformedEvent(pub String);
+
+impl WorkflowEvent {
+    /// Parses and checks an EventBridge `detail`.
+    pub fn from_detail(detail: &Value) -> Result<Self, MalformedEvent> {
+        if !detail.is_object() {
+            return Err(MalformedEvent(
+                "detail must be a JSON object (event_id, org, subscription_type, node, recipients, title, content, url, occurred_at)".into(),
+            ));
+        }
+        // Checked first: the time parser's errors do not name the field.
+        if let Some(t) = detail.get("occurred_at")
+            && t.as_str()
+                .is_none_or(|t| OffsetDateTime::parse(t, &Rfc3339).is_err())
+        {
+            return Err(MalformedEvent(
+                "occurred_at: must be an RFC 3339 time such as 2026-03-11T08:00:00Z".into(),
+            ));
+        }
+        let ev: Self =
+            crate::json::from_value(detail.clone()).map_err(|e| MalformedEvent(e.to_string()))?;
+        let bad = |field: &str, why: &str| MalformedEvent(format!("{field}: {why}"));
+        if ev.recipients.is_empty() {
+            return Err(bad("recipients", "must name at least one member"));
+        }
+        if ev.recipients.len() > MAX_RECIPIENTS {
+            return Err(bad(
+                "recipients",
+                &format!("at most {MAX_RECIPIENTS} per event"),
+            ));
+        }
+        if ev
+            .recipients
+            .iter()
+            .any(|r| r.is_empty() || r.len() > 128 || r.chars().any(char::is_control))
+        {
+            return Err(bad(
+                "recipients",
+                "each must be 1-128 characters without control characters",
+            ));
+        }
+        if ev.title.trim().is_empty() {
+            return Err(bad("title", "must not be empty"));
+        }
+        if let Some(u) = &ev.url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(bad("url", "must be an http(s) URL"));
+        }
+        Ok(ev)
+    }
+
+    /// Recipients in order, each once.
+    pub fn unique_recipients(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.recipients
+            .iter()
+            .filter(|r| seen.insert(r.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The message body in the subscription's format, within WeCom's limits. A textcard needs
+    /// a URL; without one the message is text.
+    ///
+    /// Every body ends with the event's reference. WeCom's duplicate check (our second net
+    /// against resending after a crash) compares content, so the reference makes it catch a
+    /// resend of the *same* event and never swallow a different event that happens to be
+    /// worded the same.
+    pub fn render(&self, format: MessageFormat) -> MessageBody {
+        let url = self.url.as_deref().filter(|u| !u.is_empty());
+        let reference = format!("Ref: {}", self.event_id);
+        let content = self.content.trim_end();
+        // Room for the reference is kept when the content is cut.
+        let fit = |text: &str, max: usize| {
+            let keep = max.saturating_sub(reference.len() + 1);
+            format!("{}\n{reference}", truncate_bytes(text, keep))
+        };
+        match (format, url) {
+            (MessageFormat::Textcard, Some(url)) => {
+                let description = if content.is_empty() {
+                    self.title.as_str()
+                } else {
+                    content
+                };
+                MessageBody::text_card(
+                    &self.title,
+                    &fit(description, TEXTCARD_DESCRIPTION_MAX),
+                    url,
+                )
+            }
+            (MessageFormat::Markdown, _) => {
+                let mut s = format!("**{}**", self.title);
+                if !content.is_empty() {
+                    s.push_str(&format!("\n{content}"));
+                }
+                if let Some(u) = url {
+                    s.push_str(&format!("\n[Open]({u})"));
+                }
+                MessageBody::markdown(&fit(&s, MARKDOWN_MAX))
+            }
+            _ => {
+                let mut s = self.title.clone();
+                if !content.is_empty() {
+                    s.push_str(&format!("\n{content}"));
+                }
+                if let Some(u) = url {
+                    s.push_str(&format!("\n{u}"));
+                }
+                MessageBody::text(&fit(&s, TEXT_MAX))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detail() -> Value {
+        json!({"event_id":"evt-1","org":"acme","subscription_type":"sql_review","node":"approval_pending",
+               "recipients":["alice","bob","alice"],"title":"SQL review waiting","content":"DB prod",
+               "url":"https://example.com/r/1","occurred_at":"2026-03-11T08:00:00Z"})
+    }
+
+    #[test]
+    fn valid_events_parse_and_recipients_dedupe() {
+        let ev = WorkflowEvent::from_detail(&detail()).expect("valid");
+        assert_eq!(ev.unique_recipients(), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn malformed_events_name_the_problem() {
+        for (patch, words) in [
+            (json!({"event_id": ""}), "event_id"),
+            (json!({"org": "a b"}), "org"),
+            (json!({"recipients": []}), "recipients"),
+            (json!({"title": " "}), "title"),
+            (json!({"url": "ftp://x"}), "url"),
+            (json!({"occurred_at": "yesterday"}), "occurred_at"),
+            (json!({"recipients": "alice"}), "recipients"),
+            (json!({"node": "a#b"}), "node"),
+            (json!({"colour": "red"}), "colour"),
+        ] {
+            let mut d = detail();
+            for (k, v) in patch.as_object().expect("obj") {
+                d[k] = v.clone();
+            }
+            let err = WorkflowEvent::from_detail(&d).expect_err("malformed");
+            assert!(err.0.contains(words), "{words}: {err}");
+        }
+        let err = WorkflowEvent::from_detail(&json!("{\"event_id\":1}")).expect_err("a string");
+        assert!(err.0.contains("JSON object"), "{err}");
+    }
+
+    #[test]
+    fn rendering_follows_the_format() {
+        let ev = WorkflowEvent::from_detail(&detail()).expect("valid");
+        assert_eq!(ev.render(MessageFormat::Textcard).msgtype(), "textcard");
+        assert_eq!(ev.render(MessageFormat::Text).msgtype(), "text");
+        assert_eq!(ev.render(MessageFormat::Markdown).msgtype(), "markdown");
+        let mut no_url = ev.clone();
+        no_url.url = None;
+        assert_eq!(no_url.render(MessageFormat::Textcard).msgtype(), "text");
+        let mut long = ev;
+        long.title = "审".repeat(100);
+        match long.render(MessageFormat::Textcard) {
+            MessageBody::TextCard { title, .. } => {
+                assert!(title.len() <= 128 && title.ends_with('…'))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Workflow events, subscriptions and delivery records: what dispatch works with.
+//! Nothing here knows AWS or HTTP.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Node, SubscriptionType};
+
+mod delivery;
+mod event;
+
+pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
+pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
+
+/// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in
+/// the WeChat plugin too, where markdown is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageFormat {
+    #[default]
+    Textcard,
+    Text,
+    Markdown,
+}
+
+/// The org's switch for one (subscription type, workflow node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub subscription_type: SubscriptionType,
+    pub node: Node,
+    pub personal_channel: bool,
+    #[serde(default)]
+    pub message_format: MessageFormat,
+}

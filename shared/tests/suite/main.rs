@@ -1,0 +1,5 @@
+//! The shared library's integration tests in one binary: the WeCom crypto vectors and the
+//! store conformance suite.
+
+mod store_conformance;
+mod vectors;

@@ -1,0 +1,10 @@
+//! The end-to-end flows, one module each, in one test binary. They drive the local runner
+//! binary, the routers and the dispatcher against the fake WeCom, and the stores on the
+//! embedded database and on DynamoDB/Secrets Manager in moto (started by tests/run.sh).
+
+mod callback_flow;
+mod dispatch_flow;
+mod local_events;
+mod template;
+mod test_send_flow;
+mod wecom_client;
