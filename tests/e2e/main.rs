@@ -5,6 +5,7 @@
 mod callback_flow;
 mod dispatch_flow;
 mod local_events;
+mod schedules;
 mod template;
 mod test_send_flow;
 mod wecom_client;

@@ -422,3 +422,18 @@ fn outputs_tell_the_operator_what_to_do() {
             .contains("/v1/wecom/callback/")
     );
 }
+
+/// A claim outlives the invocation that holds it: a sweep may take over only what a dead
+/// invocation left, never what a slow live one is still sending.
+#[test]
+fn a_dispatch_lease_outlasts_the_dispatch_timeout() {
+    let t = template();
+    let timeout = resources(&t)["DispatchFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .expect("DispatchFunction has a Timeout");
+    let lease = dispatch::Settings::default().lease.as_secs();
+    assert!(
+        lease > timeout,
+        "lease {lease}s must be longer than the function timeout {timeout}s"
+    );
+}

@@ -72,6 +72,8 @@ pub enum Fault {
     Latency { ms: u64 },
     /// Close the connection without an answer.
     Drop,
+    /// Answer with this HTTP status (a gateway error in front of WeCom).
+    Status { status: u16 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,12 +223,18 @@ fn ok(mut extra: Value) -> Response {
 enum Refusal {
     Code(i64),
     Cut,
+    Status(u16),
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Self::Code(c) => wecom_error(c),
+            Self::Status(s) => (
+                StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
+                "fake WeCom: upstream error",
+            )
+                .into_response(),
             // Headers go out, then the body fails: the connection is cut mid-answer.
             Self::Cut => {
                 let cut = futures_util::stream::once(async {
@@ -255,6 +263,7 @@ async fn enter(st: &FakeState, endpoint: &str) -> Result<(), Refusal> {
             Ok(())
         }
         Some(Fault::Drop) => Err(Refusal::Cut),
+        Some(Fault::Status { status }) => Err(Refusal::Status(status)),
     }
 }
 

@@ -134,11 +134,10 @@ impl Dispatcher {
         let now = self.now();
         let expires_at = now / 1000 + self.settings.retention_days * 86_400;
         let recipients = ev.unique_recipients();
-        let lease_until = self.lease_until();
         let claims = recipients
             .iter()
             .cloned()
-            .map(|member| Delivery::claim(ev, member, body.clone(), now, lease_until, expires_at));
+            .map(|member| Delivery::claim(ev, member, body.clone(), now, now, expires_at));
         let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(claims)
             .map(|d| self.claim_and_prepare(d, sub.as_ref()))
             .buffered(self.settings.concurrency.max(1))

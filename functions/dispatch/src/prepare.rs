@@ -1,7 +1,7 @@
 //! From a claim to a message ready to go: skip or send, the member's userid, a pace slot.
 //! Every path that does not end in [`Prepared::Ready`] records the delivery's new state.
 
-use shared::domain::{MemberId, MemberKey, Pace};
+use shared::domain::{MemberId, MemberKey};
 use shared::wecom::{AppCredentials, ErrCode, Kind, MessageBody, WeComApp, WeComError};
 use shared::workflow::{Delivery, Reason, Subscription};
 
@@ -9,9 +9,10 @@ use crate::settings::millis;
 use crate::store_claim::Claimed;
 use crate::{DispatchError, Dispatcher, Outcome};
 
-/// A delivery ready to go out: claimed, member resolved, pace slot taken.
+/// A delivery ready to go out: claimed (at version `held`) and its member resolved.
 pub(crate) struct Ready {
     pub delivery: Delivery,
+    pub held: i64,
     pub creds: AppCredentials,
     pub userid: String,
     pub body: MessageBody,
@@ -59,17 +60,27 @@ impl Dispatcher {
             Err(e) => return self.failed_or_retry(delivery, held, &e, Some(&key)).await,
         };
         d.userid = Some(userid.clone());
-        let pace_key = format!("{}:{}:{userid}", creds.corp_id, creds.agent_id);
-        if let Pace::WaitUntil(t) = self.pace.reserve(&pace_key, self.now()).await? {
-            d.mark_delayed(t);
-            return self.record(delivery, held).await;
-        }
         let Some(body) = d.body.clone() else {
             d.mark_failed(Reason::NoMessage);
             return self.record(delivery, held).await;
         };
+        // A long preparation (slow lookups) renews the claim before half of it is gone.
+        let lease_ms = millis(self.settings.lease);
+        let held = if d
+            .lease_until_ms
+            .is_some_and(|t| t - self.now() < lease_ms / 2)
+        {
+            d.take_over(self.lease_until());
+            match self.save(d, held).await? {
+                true => d.updated_ms,
+                false => return Ok(Prepared::Done(Outcome::duplicate(&d.member))),
+            }
+        } else {
+            held
+        };
         Ok(Prepared::Ready(Box::new(Ready {
             delivery,
+            held,
             creds,
             userid,
             body,

@@ -1,15 +1,33 @@
-//! Sending what was prepared: one `message/send` per app and message (up to WeCom's `touser`
-//! limit), apps concurrently, and every outcome recorded.
+//! Sending what was prepared: one `message/send` per app, message and batch of recipients,
+//! apps concurrently, every outcome recorded.
+//!
+//! Right before a message goes out, its deliveries are *fenced* in one all-or-nothing write:
+//! each must still be the version this invocation holds (nobody took it over), its lease is
+//! renewed, and it is tied to the message's exact `touser`. Pace slots are taken at that moment
+//! too, per recipient, so they match when WeCom receives the message. A delivery tied to a
+//! message repeats exactly that message on every later attempt, so a send whose outcome was
+//! lost (a crash, a store failure after WeCom's answer) is dropped by WeCom's duplicate check
+//! instead of arriving twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::StreamExt;
-use shared::domain::{MemberId, MemberKey};
-use shared::wecom::message::MAX_TOUSER;
-use shared::wecom::{ErrCode, MessageBody, OutgoingMessage, WeComApp, WeComError};
+use shared::domain::{MemberId, MemberKey, Pace, STAMP_SLACK_MS};
+use shared::store::Fence;
+use shared::wecom::{
+    AppCredentials, ErrCode, MessageBody, OutgoingMessage, SendReceipt, WeComApp, WeComError,
+};
 
 use crate::prepare::{Prepared, Ready};
 use crate::{CrashPoint, DispatchError, Dispatcher, Outcome, Report};
+
+/// Deliveries that go out as one message: same app, same body, and — once fenced — the same
+/// recipients.
+type BatchKey = (String, MessageBody, Option<String>);
+
+fn pace_key(creds: &AppCredentials, userid: &str) -> String {
+    format!("{}:{}:{userid}", creds.corp_id, creds.agent_id)
+}
 
 impl Dispatcher {
     /// Sends the ready deliveries and collects every outcome. Whatever was recorded stays
@@ -20,13 +38,17 @@ impl Dispatcher {
         prepared: Vec<Result<Prepared, DispatchError>>,
     ) -> Result<Report, DispatchError> {
         let mut outcomes = Vec::new();
-        let mut groups: BTreeMap<(String, MessageBody), Vec<Ready>> = BTreeMap::new();
+        let mut groups: BTreeMap<BatchKey, Vec<Ready>> = BTreeMap::new();
         let mut first_error = None;
         for p in prepared {
             match p {
                 Ok(Prepared::Done(o)) => outcomes.push(o),
                 Ok(Prepared::Ready(r)) => groups
-                    .entry((r.creds.cache_key(), r.body.clone()))
+                    .entry((
+                        r.creds.cache_key(),
+                        r.body.clone(),
+                        r.delivery.batch.clone(),
+                    ))
                     .or_default()
                     .push(*r),
                 Err(e) => {
@@ -37,15 +59,20 @@ impl Dispatcher {
         if self.crash == Some(CrashPoint::AfterClaim) {
             return Err(DispatchError::Crashed(CrashPoint::AfterClaim));
         }
-        let mut batches: Vec<Vec<Ready>> = Vec::new();
-        for group in groups.into_values() {
+        let mut batches: Vec<(Option<String>, Vec<Ready>)> = Vec::new();
+        for ((_, _, batch), group) in groups {
+            if batch.is_some() {
+                batches.push((batch, group));
+                continue;
+            }
             let mut rest = group.into_iter().peekable();
             while rest.peek().is_some() {
-                batches.push(rest.by_ref().take(MAX_TOUSER).collect());
+                let size = self.settings.batch_size.max(1);
+                batches.push((None, rest.by_ref().take(size).collect()));
             }
         }
         let sent: Vec<Result<Vec<Outcome>, DispatchError>> = futures_util::stream::iter(batches)
-            .map(|b| self.send_batch(b))
+            .map(|(batch, ready)| self.send_batch(batch, ready))
             .buffer_unordered(self.settings.send_concurrency.max(1))
             .collect()
             .await;
@@ -66,54 +93,169 @@ impl Dispatcher {
         }
     }
 
-    async fn send_batch(&self, batch: Vec<Ready>) -> Result<Vec<Outcome>, DispatchError> {
-        let Some(first) = batch.first() else {
+    /// Paces, fences, sends and records one batch. `batch` is the `touser` of the message an
+    /// earlier attempt fenced these deliveries into, which is then repeated exactly.
+    async fn send_batch(
+        &self,
+        batch: Option<String>,
+        ready: Vec<Ready>,
+    ) -> Result<Vec<Outcome>, DispatchError> {
+        let Some(first) = ready.first() else {
             return Ok(Vec::new());
         };
-        let mut touser: Vec<String> = batch.iter().map(|r| r.userid.clone()).collect();
-        touser.sort();
-        touser.dedup();
+        let creds = first.creds.clone();
+        let body = first.body.clone();
+        let mut outcomes = Vec::new();
+
+        // Pace: a slot per recipient of the message, taken now.
+        let users: BTreeSet<String> = match &batch {
+            Some(b) => b.split('|').map(str::to_owned).collect(),
+            None => ready.iter().map(|r| r.userid.clone()).collect(),
+        };
+        let mut refused: HashMap<String, i64> = HashMap::new();
+        let mut stamped: Vec<(String, i64)> = Vec::new();
+        for u in &users {
+            let now = self.now();
+            match self.pace.reserve(&pace_key(&creds, u), now).await? {
+                Pace::Granted => stamped.push((u.clone(), now)),
+                Pace::WaitUntil(t) => {
+                    refused.insert(u.clone(), t);
+                }
+            }
+        }
+        let mut keep = Vec::with_capacity(ready.len());
+        for r in ready {
+            // A repeated message goes out whole or not at all.
+            let wait = match &batch {
+                Some(_) => refused.values().max().copied(),
+                None => refused.get(&r.userid).copied(),
+            };
+            match wait {
+                Some(t) => {
+                    let mut d = r.delivery;
+                    d.mark_delayed(t);
+                    outcomes.push(self.record_outcome(d, r.held).await?);
+                }
+                None => keep.push(r),
+            }
+        }
+
+        // Fence: still ours, lease renewed, tied to this message — all at once.
+        let touser = loop {
+            let touser = match &batch {
+                Some(b) => b.clone(),
+                None => {
+                    let set: BTreeSet<&str> = keep.iter().map(|r| r.userid.as_str()).collect();
+                    set.into_iter().collect::<Vec<_>>().join("|")
+                }
+            };
+            if keep.is_empty() {
+                return Ok(outcomes);
+            }
+            let lease_until = self.lease_until();
+            let now = self.now();
+            let fenced: Vec<_> = keep
+                .iter()
+                .map(|r| {
+                    let mut d = r.delivery.clone();
+                    d.fence(lease_until, &touser);
+                    d.updated_ms = now.max(r.held + 1);
+                    (d, r.held)
+                })
+                .collect();
+            match self.deliveries.replace_all(&fenced).await? {
+                Fence::Held => {
+                    for (r, (d, _)) in keep.iter_mut().zip(fenced) {
+                        r.held = d.updated_ms;
+                        r.delivery = d;
+                    }
+                    break touser;
+                }
+                Fence::Lost(lost) => {
+                    // Taken over by someone else: theirs now. The rest fence again without
+                    // them (a repeated message keeps its recipients regardless).
+                    let mut i = 0;
+                    keep.retain(|r| {
+                        let gone = lost.contains(&i);
+                        i += 1;
+                        if gone {
+                            outcomes.push(Outcome::duplicate(&r.delivery.member));
+                        }
+                        !gone
+                    });
+                }
+            }
+        };
+
         let msg = OutgoingMessage {
-            touser,
-            agent_id: first.creds.agent_id.get(),
-            body: first.body.clone(),
+            touser: touser.split('|').map(str::to_owned).collect(),
+            agent_id: creds.agent_id.get(),
+            body,
             duplicate_check_interval: Some(self.settings.duplicate_check_interval),
         };
         let app = WeComApp {
             client: &self.wecom,
             tokens: &self.tokens,
-            creds: first.creds.clone(),
+            creds,
         };
         let result = app.send(&msg).await;
         if self.crash == Some(CrashPoint::AfterSend) && result.is_ok() {
             return Err(DispatchError::Crashed(CrashPoint::AfterSend));
         }
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for r in batch {
-            let mut d = r.delivery;
-            let held = d.updated_ms;
-            let key = MemberId::parse(&d.member).ok().map(|member| MemberKey {
-                org: d.org.clone(),
-                member,
-            });
-            let outcome = match &result {
-                Ok(receipt) if receipt.missed(&r.userid) => {
-                    let e = WeComError::Api {
-                        code: ErrCode::AllRecipientsInvalid,
-                        errmsg: "listed in invaliduser/unlicenseduser".into(),
-                    };
-                    self.failed_or_retry(d, held, &e, key.as_ref()).await?
-                }
-                Ok(receipt) => {
-                    d.mark_delivered(receipt.msgid.clone());
-                    self.record(d, held).await?
-                }
-                Err(e) => self.failed_or_retry(d, held, e, key.as_ref()).await?,
-            };
-            if let Prepared::Done(o) = outcome {
-                outcomes.push(o);
+        // WeCom counted the message when it arrived; a slow send moves its slots there.
+        let done = self.now();
+        for (u, at) in stamped {
+            if done - at > STAMP_SLACK_MS {
+                self.pace
+                    .restamp(&pace_key(&app.creds, &u), at, done)
+                    .await?;
             }
         }
+        for r in keep {
+            outcomes.push(self.sent(r, &result).await?);
+        }
         Ok(outcomes)
+    }
+
+    /// Records what the send did for one delivery.
+    async fn sent(
+        &self,
+        r: Ready,
+        result: &Result<SendReceipt, WeComError>,
+    ) -> Result<Outcome, DispatchError> {
+        let mut d = r.delivery;
+        let key = MemberId::parse(&d.member).ok().map(|member| MemberKey {
+            org: d.org.clone(),
+            member,
+        });
+        let recorded = match result {
+            Ok(receipt) if receipt.missed(&r.userid) => {
+                let e = WeComError::Api {
+                    code: ErrCode::AllRecipientsInvalid,
+                    errmsg: "listed in invaliduser/unlicenseduser".into(),
+                };
+                self.failed_or_retry(d, r.held, &e, key.as_ref()).await?
+            }
+            Ok(receipt) => {
+                d.mark_delivered(receipt.msgid.clone());
+                self.record(d, r.held).await?
+            }
+            Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await?,
+        };
+        Ok(match recorded {
+            Prepared::Done(o) => o,
+            Prepared::Ready(r) => Outcome::duplicate(&r.delivery.member),
+        })
+    }
+
+    async fn record_outcome(
+        &self,
+        d: shared::workflow::Delivery,
+        held: i64,
+    ) -> Result<Outcome, DispatchError> {
+        Ok(match self.record(d, held).await? {
+            Prepared::Done(o) => o,
+            Prepared::Ready(r) => Outcome::duplicate(&r.delivery.member),
+        })
     }
 }

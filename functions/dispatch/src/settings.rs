@@ -8,7 +8,12 @@ pub struct Settings {
     pub concurrency: usize,
     /// `message/send` calls in flight at once (one per app and message).
     pub send_concurrency: usize,
-    /// How long a claim holds before someone else may take it over.
+    /// Recipients of one `message/send`: they are fenced in one transaction before it goes
+    /// out, so at most [`shared::store::FENCE_MAX`].
+    pub batch_size: usize,
+    /// How long a claim holds before someone else may take it over. Longer than the
+    /// function's timeout (120 s), so a live holder never loses a claim to a sweep, and it is
+    /// renewed right before each send.
     pub lease: Duration,
     /// Deliveries are kept this long (TTL).
     pub retention_days: i64,
@@ -27,7 +32,8 @@ impl Default for Settings {
         Self {
             concurrency: 16,
             send_concurrency: 8,
-            lease: Duration::from_secs(60),
+            batch_size: shared::store::FENCE_MAX,
+            lease: Duration::from_secs(180),
             retention_days: 30,
             max_attempts: 5,
             retry_pause: Duration::from_secs(30),

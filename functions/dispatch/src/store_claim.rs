@@ -25,7 +25,7 @@ impl Dispatcher {
 
     /// Writes `d` over the version we hold; false if someone else changed it meanwhile
     /// (then it is theirs now).
-    async fn save(&self, d: &mut Delivery, held: i64) -> Result<bool, DispatchError> {
+    pub(crate) async fn save(&self, d: &mut Delivery, held: i64) -> Result<bool, DispatchError> {
         d.updated_ms = self.now().max(held + 1);
         Ok(self.deliveries.replace(d, held).await?)
     }
@@ -47,9 +47,11 @@ impl Dispatcher {
     /// anything else is done or in someone's hands.
     pub(crate) async fn claim_and_prepare(
         &self,
-        d: Delivery,
+        mut d: Delivery,
         sub: Option<&Subscription>,
     ) -> Result<Prepared, DispatchError> {
+        // The lease runs from this claim, not from the start of the event's fan-out.
+        d.lease_until_ms = Some(self.lease_until());
         match self.deliveries.claim(&d).await? {
             Claim::New => {
                 let held = d.updated_ms;

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 pub const PACE_MINUTE: (i64, usize) = (60_000, 30);
 pub const PACE_HOUR: (i64, usize) = (3_600_000, 1000);
 
+/// A slot is stamped when it is taken, just before the send; WeCom counts the message when
+/// it arrives, a little later. Each stamp counts this much longer than WeCom's window, and a
+/// send that took longer is re-stamped with the time it completed ([`PaceLog::restamp`]).
+pub const STAMP_SLACK_MS: i64 = 1_000;
+
 /// The result of asking for a send slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
@@ -25,7 +30,8 @@ impl PaceLog {
     /// Takes a slot at `now_ms` if both windows allow it (and then records it); otherwise says
     /// when one frees. Send times older than the longest window are dropped either way.
     pub fn reserve(&mut self, now_ms: i64) -> Pace {
-        self.sent.retain(|t| *t > now_ms - PACE_HOUR.0);
+        self.sent
+            .retain(|t| *t > now_ms - PACE_HOUR.0 - STAMP_SLACK_MS);
         match self.free_at(now_ms) {
             Some(t) => Pace::WaitUntil(t),
             None => {
@@ -35,10 +41,18 @@ impl PaceLog {
         }
     }
 
+    /// Moves the slot stamped `from_ms` to `to_ms`: the send it was taken for completed then.
+    pub fn restamp(&mut self, from_ms: i64, to_ms: i64) {
+        if let Some(t) = self.sent.iter_mut().find(|t| **t == from_ms) {
+            *t = to_ms.max(from_ms);
+        }
+    }
+
     /// The first moment another message may go, if not now.
     fn free_at(&self, now_ms: i64) -> Option<i64> {
         let mut wait = None::<i64>;
         for (window, max) in [PACE_MINUTE, PACE_HOUR] {
+            let window = window + STAMP_SLACK_MS;
             let mut inside: Vec<i64> = self
                 .sent
                 .iter()
@@ -67,12 +81,18 @@ mod tests {
         let mut sent: Vec<i64> = (0..29).map(|i| now - 1000 * i).collect();
         assert_eq!(log(sent.clone()).free_at(now), None);
         sent.push(now - 50_000);
-        // 30 in the last minute: wait until the oldest of them is a minute old.
-        assert_eq!(log(sent).free_at(now), Some(now - 50_000 + 60_000));
+        // 30 in the last minute: wait until the oldest of them is a minute (and the slack) old.
+        assert_eq!(
+            log(sent).free_at(now),
+            Some(now - 50_000 + 60_000 + STAMP_SLACK_MS)
+        );
         // 1000 spread over the hour, none in the last minute.
-        let hour: Vec<i64> = (0..1000).map(|i| now - 61_000 - i * 3_000).collect();
+        let hour: Vec<i64> = (0..1000).map(|i| now - 62_000 - i * 3_000).collect();
         let oldest = *hour.iter().min().expect("min");
-        assert_eq!(log(hour).free_at(now), Some(oldest + 3_600_000));
+        assert_eq!(
+            log(hour).free_at(now),
+            Some(oldest + 3_600_000 + STAMP_SLACK_MS)
+        );
         assert_eq!(log(vec![]).free_at(now), None);
     }
 
@@ -87,7 +107,20 @@ mod tests {
         let mut full = PaceLog {
             sent: (0..30).map(|i| now - i).collect(),
         };
-        assert_eq!(full.reserve(now), Pace::WaitUntil(now - 29 + 60_000));
+        assert_eq!(
+            full.reserve(now),
+            Pace::WaitUntil(now - 29 + 60_000 + STAMP_SLACK_MS)
+        );
         assert_eq!(full.sent.len(), 30, "a refused slot is not recorded");
+    }
+
+    #[test]
+    fn a_slow_send_is_counted_from_when_it_completed() {
+        let mut log = PaceLog::default();
+        assert_eq!(log.reserve(1_000), Pace::Granted);
+        log.restamp(1_000, 40_000);
+        assert_eq!(log.sent, vec![40_000]);
+        log.restamp(7, 9);
+        assert_eq!(log.sent, vec![40_000], "an unknown stamp changes nothing");
     }
 }

@@ -165,6 +165,16 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Most records one [`DeliveryStore::replace_all`] takes (DynamoDB's transaction limit).
+pub const FENCE_MAX: usize = 100;
+
+/// The outcome of [`DeliveryStore::replace_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fence {
+    Held,
+    Lost(Vec<usize>),
+}
+
 /// The outcome of claiming an (event, member) delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -182,6 +192,9 @@ pub trait DeliveryStore: Send + Sync {
     /// Replaces the record if it is still the version the caller read (`updated_ms`);
     /// false if someone else changed it meanwhile.
     async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError>;
+    /// [`Self::replace`] for up to [`FENCE_MAX`] records at once, all or none: `Lost` names
+    /// (by index) the records someone else changed, and then nothing was written.
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError>;
     async fn delivery(
         &self,
         org: &OrgId,
@@ -205,6 +218,8 @@ pub trait PaceStore: Send + Sync {
     /// Takes a send slot for `key` (app + userid) at `now_ms` if both windows of
     /// [`crate::domain::PaceLog`] allow it.
     async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError>;
+    /// Moves `key`'s slot stamped `from_ms` to `to_ms` ([`crate::domain::PaceLog::restamp`]).
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError>;
 }
 
 /// Every port, built once at start-up and shared by every request.

@@ -118,6 +118,11 @@ pub struct Delivery {
     /// The rendered message, so a delayed or retried delivery is sent without the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<MessageBody>,
+    /// The exact `touser` of the message this delivery was fenced into, kept until it is final:
+    /// every later attempt repeats that very message, so if an earlier one did reach WeCom
+    /// (and the outcome was lost to a crash), WeCom's duplicate check drops the repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
     /// Unix seconds after which the store may forget the record (TTL).
     pub expires_at: i64,
 }
@@ -150,6 +155,7 @@ impl Delivery {
             lease_until_ms: Some(lease_until_ms),
             not_before_ms: None,
             body: Some(body),
+            batch: None,
             expires_at,
         }
     }
@@ -173,10 +179,17 @@ impl Delivery {
         self.status == DeliveryStatus::Sending && self.lease_until_ms.is_some_and(|t| t <= now_ms)
     }
 
-    /// Claimed again by whoever found it due.
+    /// Claimed again by whoever found it due, or its lease renewed by its holder.
     pub fn take_over(&mut self, lease_until_ms: i64) {
         self.status = DeliveryStatus::Sending;
         self.lease_until_ms = Some(lease_until_ms);
+    }
+
+    /// About to go out in the message to `touser` (`a|b|c`): held until `lease_until_ms`, and
+    /// tied to that message until it is final. A delivery already tied to one keeps it.
+    pub fn fence(&mut self, lease_until_ms: i64, touser: &str) {
+        self.take_over(lease_until_ms);
+        self.batch.get_or_insert_with(|| touser.to_owned());
     }
 
     pub fn mark_skipped(&mut self, reason: Reason) {
@@ -218,12 +231,14 @@ impl Delivery {
         self.reason = None;
         self.wecom_errcode = None;
         self.hint = None;
+        self.batch = None;
     }
 
     fn end(&mut self, status: DeliveryStatus, reason: Reason) {
         self.status = status;
         self.reason = Some(reason);
         self.lease_until_ms = None;
+        self.batch = None;
     }
 }
 

@@ -17,7 +17,8 @@ use shared::store::{
     SubscriptionStore, TokenStore,
 };
 use shared::testing::{ENCODING_AES_KEY as KEY_A, OTHER_ENCODING_AES_KEY as KEY_B};
-use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription};
+use shared::wecom::MessageBody;
+use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
 struct Harness {
     svc: Arc<ChannelService>,
@@ -735,26 +736,23 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
 }
 
 fn delivery(event: &str, member: &str, created_ms: i64) -> Delivery {
-    Delivery {
-        org: OrgId::parse("acme").expect("org"),
-        event_id: event_id(event),
-        member: member.into(),
-        subscription_type: stype("sql_review"),
-        node: node("approval_pending"),
-        status: DeliveryStatus::Sending,
-        reason: None,
-        userid: None,
-        msgid: None,
-        wecom_errcode: None,
-        hint: None,
-        attempts: 1,
+    let ev = WorkflowEvent::from_detail(&serde_json::json!({
+        "event_id": event, "org": "acme", "subscription_type": "sql_review",
+        "node": "approval_pending", "recipients": [member], "title": "t",
+        "occurred_at": "2026-03-11T08:00:00Z"
+    }))
+    .expect("event");
+    let mut d = Delivery::claim(
+        &ev,
+        member.into(),
+        MessageBody::text("t"),
         created_ms,
-        updated_ms: created_ms,
-        lease_until_ms: Some(created_ms + 30_000),
-        not_before_ms: None,
-        body: None,
-        expires_at: 4_000_000_000,
-    }
+        created_ms + 30_000,
+        4_000_000_000,
+    );
+    d.body = None;
+    d.attempts = 1;
+    d
 }
 
 async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {

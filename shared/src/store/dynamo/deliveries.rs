@@ -7,9 +7,11 @@
 use async_trait::async_trait;
 
 use super::schema::{BY_ORG_INDEX, DUE_INDEX};
-use super::{DynamoTable, Item, conditional, corrupt, get_doc, n, s, to_doc};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, get_n, n, s, to_doc};
 use crate::domain::{EventId, OrgId};
-use crate::store::{Claim, DeliveryStore, StoreError, key_part};
+use crate::store::{Claim, DeliveryStore, FENCE_MAX, Fence, StoreError, key_part};
 use crate::workflow::Delivery;
 
 fn delivery_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -81,6 +83,50 @@ impl DeliveryStore for DynamoTable {
             .send()
             .await;
         conditional!(res)
+    }
+
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
+        if ds.len() > FENCE_MAX {
+            return Err(StoreError::Backend(format!(
+                "replace_all takes at most {FENCE_MAX} records"
+            )));
+        }
+        let mut tx = self.client.transact_write_items();
+        for (d, held) in ds {
+            let put = build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(delivery_item(d)?))
+                    .condition_expression("updated_ms = :expected")
+                    .expression_attribute_values(":expected", n(*held))
+                    .build(),
+            )?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        let err = match tx.send().await {
+            Ok(_) => return Ok(Fence::Held),
+            Err(e) => e.into_service_error(),
+        };
+        if !err.is_transaction_canceled_exception() {
+            return Err(StoreError::backend(err));
+        }
+        // Which conditions failed: re-read (a cancelled transaction wrote nothing, so the
+        // versions read now are the ones that stood in its way, or newer).
+        let mut lost = Vec::new();
+        for (i, (d, held)) in ds.iter().enumerate() {
+            let item = self
+                .get(delivery_pk(&d.org, &d.event_id), delivery_sk(&d.member))
+                .await?;
+            let current: Option<i64> = item.as_ref().map(|i| get_n(i, "updated_ms")).transpose()?;
+            if current != Some(*held) {
+                lost.push(i);
+            }
+        }
+        if lost.is_empty() {
+            // Cancelled for another reason (a conflicting transaction): nothing was written.
+            return Err(StoreError::Conflict);
+        }
+        Ok(Fence::Lost(lost))
     }
 
     async fn delivery(

@@ -6,20 +6,40 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{DynamoTable, conditional, get_n, n, s};
+use super::{DynamoTable, Item, conditional, get_n, n, s};
 use crate::domain::{Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
 
 /// A log is useless an hour after its last send; two leave room for clock skew.
 const PACE_LOG_KEPT_SECS: i64 = 7200;
 /// Writers of one member's log that lose the race re-read and try again, this often.
-const RESERVE_ATTEMPTS: u64 = 64;
+const WRITE_ATTEMPTS: u64 = 64;
 
-#[async_trait]
-impl PaceStore for DynamoTable {
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+fn log_of(item: Option<&Item>) -> PaceLog {
+    PaceLog {
+        sent: item
+            .and_then(|i| i.get("sent"))
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|x| x.as_n().ok()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+impl DynamoTable {
+    /// Read-modify-write of one pace log under optimistic concurrency: `change` says whether
+    /// to write the log back, and what to answer.
+    async fn change_pace_log<R>(
+        &self,
+        key: &str,
+        now_ms: i64,
+        mut change: impl FnMut(&mut PaceLog) -> (bool, R) + Send,
+    ) -> Result<R, StoreError> {
         let pk = format!("PACE#{key}");
-        for attempt in 0..RESERVE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             if attempt > 0 {
                 // Contention on one member's log: back off a little, randomly.
                 let ms = rand::random::<u64>() % (2 + attempt.min(20));
@@ -31,20 +51,10 @@ impl PaceStore for DynamoTable {
                 .map(|i| get_n(i, "ver"))
                 .transpose()?
                 .unwrap_or(0);
-            let mut log = PaceLog {
-                sent: item
-                    .as_ref()
-                    .and_then(|i| i.get("sent"))
-                    .and_then(|v| v.as_l().ok())
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(|x| x.as_n().ok()?.parse().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            };
-            if let Pace::WaitUntil(until) = log.reserve(now_ms) {
-                return Ok(Pace::WaitUntil(until));
+            let mut log = log_of(item.as_ref());
+            let (write, answer) = change(&mut log);
+            if !write {
+                return Ok(answer);
             }
             let mut put = self
                 .client
@@ -65,9 +75,28 @@ impl PaceStore for DynamoTable {
                 put.condition_expression("attribute_not_exists(pk)")
             };
             if conditional!(put.send().await)? {
-                return Ok(Pace::Granted);
+                return Ok(answer);
             }
         }
         Err(StoreError::Conflict)
+    }
+}
+
+#[async_trait]
+impl PaceStore for DynamoTable {
+    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+        self.change_pace_log(key, now_ms, |log| {
+            let pace = log.reserve(now_ms);
+            (pace == Pace::Granted, pace)
+        })
+        .await
+    }
+
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+        self.change_pace_log(key, to_ms, |log| {
+            log.restamp(from_ms, to_ms);
+            (true, ())
+        })
+        .await
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{DELIVERIES, EmbeddedDb, db_err, enc, get_json};
 use crate::domain::{EventId, OrgId};
-use crate::store::{Claim, DeliveryStore, StoreError, key_part};
+use crate::store::{Claim, DeliveryStore, FENCE_MAX, Fence, StoreError, key_part};
 use crate::workflow::Delivery;
 
 fn delivery_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
@@ -48,6 +48,41 @@ impl DeliveryStore for EmbeddedDb {
             };
             txn.commit().map_err(db_err)?;
             Ok(ok)
+        })
+        .await
+    }
+
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
+        if ds.len() > FENCE_MAX {
+            return Err(StoreError::Backend(format!(
+                "replace_all takes at most {FENCE_MAX} records"
+            )));
+        }
+        let rows = ds
+            .iter()
+            .map(|(d, held)| Ok((delivery_key(&d.org, &d.event_id, &d.member), enc(d)?, *held)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
+                let mut lost = Vec::new();
+                for (i, (k, _, held)) in rows.iter().enumerate() {
+                    let current: Option<Delivery> = get_json(&t, k)?;
+                    if current.is_none_or(|c| c.updated_ms != *held) {
+                        lost.push(i);
+                    }
+                }
+                if !lost.is_empty() {
+                    // Dropping `txn` aborts it: nothing was written.
+                    return Ok(Fence::Lost(lost));
+                }
+                for (k, v, _) in &rows {
+                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(Fence::Held)
         })
         .await
     }

@@ -6,24 +6,48 @@ use super::{EmbeddedDb, PACE, db_err, enc, get_json};
 use crate::domain::{Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
 
-#[async_trait]
-impl PaceStore for EmbeddedDb {
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+impl EmbeddedDb {
+    /// Read-modify-write of one pace log in one transaction: `change` says whether to write
+    /// the log back, and what to answer.
+    async fn change_pace_log<R: Send + 'static>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut PaceLog) -> (bool, R) + Send + 'static,
+    ) -> Result<R, StoreError> {
         let k = key.to_owned();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
-            let pace = {
+            let answer = {
                 let mut t = txn.open_table(PACE).map_err(db_err)?;
                 let mut log: PaceLog = get_json(&t, &k)?.unwrap_or_default();
-                let pace = log.reserve(now_ms);
-                if pace == Pace::Granted {
+                let (write, answer) = change(&mut log);
+                if write {
                     t.insert(k.as_str(), enc(&log)?.as_slice())
                         .map_err(db_err)?;
                 }
-                pace
+                answer
             };
             txn.commit().map_err(db_err)?;
-            Ok(pace)
+            Ok(answer)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PaceStore for EmbeddedDb {
+    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+        self.change_pace_log(key, move |log| {
+            let pace = log.reserve(now_ms);
+            (pace == Pace::Granted, pace)
+        })
+        .await
+    }
+
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+        self.change_pace_log(key, move |log| {
+            log.restamp(from_ms, to_ms);
+            (true, ())
         })
         .await
     }
