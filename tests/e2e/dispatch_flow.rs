@@ -571,7 +571,53 @@ async fn eventbridge_fixtures(w: World) {
     assert!(sweep.event_id.is_none());
 }
 
+/// An app whose Secret was reset in WeCom: one wrong-secret call for the whole event (and the
+/// next one), every delivery `failed` with the hint — not one gettoken per recipient from the
+/// shared egress IP.
+async fn a_rotated_secret_costs_one_wrong_secret_call(w: World) {
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let members: Vec<String> = (0..40).map(|i| format!("m{i:02}")).collect();
+    for m in &members {
+        w.bind(m, SourceColumn::Phone, "13800000000").await;
+    }
+    // The admin reset the Secret in WeCom; the saved one is now wrong.
+    w.fake.state.reset();
+    let mut corp = fake::demo_corp();
+    corp.apps[0].secret = "the-new-secret".into();
+    w.fake.state.add_corp(corp);
+
+    let d = w.dispatcher(None);
+    let names: Vec<&str> = members.iter().map(String::as_str).collect();
+    for id in ["e-rotated-1", "e-rotated-2"] {
+        let r = d
+            .dispatch(&event(id, "approval_pending", &names))
+            .await
+            .expect("dispatch");
+        assert_eq!(r.count(PublicStatus::Failed), members.len(), "{r:?}");
+        let o = outcome(&r, "m07");
+        assert_eq!(o.wecom_errcode, Some(40001));
+        assert_eq!(o.reason, Some(Reason::ChannelMisconfigured));
+        assert!(
+            o.hint.as_deref().is_some_and(|h| h.contains("Secret")),
+            "{o:?}"
+        );
+    }
+    assert_eq!(
+        w.fake.state.calls(GETTOKEN),
+        1,
+        "one wrong-secret call in all"
+    );
+    assert_eq!(w.fake.state.calls(GETUSERID), 0);
+}
+
 shared::both_stores!(
+    a_rotated_secret_costs_one_wrong_secret_call,
     routing_matrix,
     a_duplicate_event_sends_nothing_twice,
     a_crash_between_claim_and_send_still_delivers_once,

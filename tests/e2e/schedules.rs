@@ -32,8 +32,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use shared::channel::ChannelUpdate;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId, Pace,
-    Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
+    AgentId, AppSecret, CorpId, EncodingAesKey, EventId, Limits, MemberId, MemberKey, Node, OrgId,
+    Pace, Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
 };
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
@@ -205,9 +205,9 @@ impl DeliveryStore for Faulty {
 
 #[async_trait]
 impl PaceStore for Faulty {
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
         self.chaos.hit(self.instance, "pace").await?;
-        self.inner.pace.reserve(key, now_ms).await
+        self.inner.pace.reserve(key, now_ms, limits).await
     }
     async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
         self.chaos.hit(self.instance, "restamp").await?;

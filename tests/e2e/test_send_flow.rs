@@ -286,3 +286,52 @@ async fn an_unreachable_wecom_is_502_after_retries() {
         "an access token reached the log"
     );
 }
+
+/// "Test Message Sending" with unsaved values is the one way an admin can make us call WeCom
+/// with any Secret: a loop of guesses must not get the shared egress IP blocked. The same
+/// wrong Secret is asked once; an org gets a bounded number of unsaved tests a minute.
+#[tokio::test]
+async fn unsaved_tests_cannot_hammer_wecom_with_wrong_secrets() {
+    let w = world().await;
+    let mut body = fields("phone", "13800000000");
+    body["app_secret"] = json!("wrong-1");
+    for _ in 0..3 {
+        let (s, v) = w.test("alice", body.clone()).await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["error"]["wecom_errcode"], 40001, "{v}");
+    }
+    assert_eq!(
+        w.fake.state.calls(GETTOKEN),
+        1,
+        "the same wrong Secret is asked once"
+    );
+
+    let mut limited = None;
+    for i in 2..40 {
+        body["app_secret"] = json!(format!("wrong-{i}"));
+        let (s, v) = w.test("alice", body.clone()).await;
+        if s == 429 {
+            limited = Some((i, v));
+            break;
+        }
+        assert_eq!(s, 422, "{v}");
+    }
+    let (at, v) = limited.expect("unsaved tests are limited per org");
+    assert_eq!(v["error"]["code"], "too_many_tests", "{v}");
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("minute")),
+        "{v}"
+    );
+    let calls = w.fake.state.calls(GETTOKEN);
+    assert!(
+        calls <= 10,
+        "{calls} wrong-secret calls before the limit (at guess {at})"
+    );
+
+    // The saved channel's own test is not limited by those guesses.
+    w.save("bob", fields("phone", "13900000000")).await;
+    let (s, v) = w.test("bob", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+}

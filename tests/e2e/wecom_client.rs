@@ -17,7 +17,8 @@ use shared::wecom::{
 struct Env {
     fake: FakeWeCom,
     client: WeComClient,
-    tokens: TokenCache,
+    tokens: Arc<TokenCache>,
+    store: Arc<dyn TokenStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,10 +39,11 @@ async fn env() -> Env {
     let fake = FakeWeCom::start().await;
     fake.state.add_corp(fake::demo_corp());
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(EmbeddedDb::open(dir.path()).expect("store"));
+    let store: Arc<dyn TokenStore> = Arc::new(EmbeddedDb::open(dir.path()).expect("store"));
     Env {
         client: client(&fake.base),
-        tokens: TokenCache::new(store),
+        tokens: Arc::new(TokenCache::new(store.clone())),
+        store,
         fake,
         _dir: dir,
     }
@@ -392,4 +394,59 @@ async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
 
 async fn aws_config_load() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A rotated Secret must not turn into a stream of wrong-secret calls from the shared egress
+/// IP (WeCom blocks the IP, for every org): the refusal is remembered per app and secret, by
+/// every caller and every instance sharing the store, until the Secret changes.
+#[tokio::test]
+async fn a_wrong_secret_is_tried_once_by_every_caller_until_it_changes() {
+    let e = env().await;
+    let bad = creds("rotated-away");
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, tokens, creds) = (e.client.clone(), e.tokens.clone(), bad.clone());
+        tasks.push(tokio::spawn(async move {
+            let app = WeComApp {
+                client: &client,
+                tokens: &tokens,
+                creds,
+            };
+            app.token()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.errcode().cloned())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(
+            t.await.expect("task"),
+            Err(Some(ErrCode::InvalidCredential))
+        );
+    }
+    // Another instance over the same store learns it from there.
+    let other = TokenCache::new(e.store.clone());
+    let app = WeComApp {
+        client: &e.client,
+        tokens: &other,
+        creds: bad.clone(),
+    };
+    let err = app.token().await.expect_err("still refused");
+    assert_eq!(err.errcode(), Some(&ErrCode::InvalidCredential));
+    assert!(err.hint(&[]).contains("Secret"), "{}", err.hint(&[]));
+    assert_eq!(
+        e.fake.state.calls(GETTOKEN),
+        1,
+        "one wrong-secret call for 21 callers"
+    );
+    // The right Secret is a different app key: fetched at once.
+    let good = WeComApp {
+        client: &e.client,
+        tokens: &other,
+        creds: creds("demo-app-secret"),
+    };
+    good.token()
+        .await
+        .expect("the corrected secret works at once");
+    assert_eq!(e.fake.state.calls(GETTOKEN), 2);
 }

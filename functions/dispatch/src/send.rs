@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::StreamExt;
-use shared::domain::{MemberId, MemberKey, Pace, STAMP_SLACK_MS};
+use shared::domain::{MemberId, MemberKey, Pace, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS};
 use shared::store::Fence;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, SendReceipt, WeComApp, WeComError,
@@ -116,7 +116,11 @@ impl Dispatcher {
         let mut stamped: Vec<(String, i64)> = Vec::new();
         for u in &users {
             let now = self.now();
-            match self.pace.reserve(&pace_key(&creds, u), now).await? {
+            match self
+                .pace
+                .reserve(&pace_key(&creds, u), now, WECOM_MEMBER_LIMITS)
+                .await?
+            {
                 Pace::Granted => stamped.push((u.clone(), now)),
                 Pace::WaitUntil(t) => {
                     refused.insert(u.clone(), t);

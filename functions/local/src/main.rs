@@ -81,6 +81,7 @@ async fn run() -> Result<(), LocalError> {
         channels: channels.clone(),
         wecom,
         tokens,
+        pace: stores.pace.clone(),
         egress_ips,
     }))
     .merge(events::router(dispatcher))

@@ -13,10 +13,11 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use shared::auth::AdminMember;
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate, ResolvedBinding};
-use shared::domain::{AppSecret, ChannelConfig, Receiver, TestOutcome, now};
+use shared::domain::{AppSecret, ChannelConfig, Limits, Pace, Receiver, TestOutcome, now, unix_ms};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update,
 };
+use shared::store::PaceStore;
 use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, TokenCache, WeComApp, WeComClient,
@@ -28,8 +29,14 @@ pub struct AppState {
     pub channels: Arc<ChannelService>,
     pub wecom: WeComClient,
     pub tokens: Arc<TokenCache>,
+    /// Counts unsaved tests per org ([`UNSAVED_TEST_LIMITS`]).
+    pub pace: Arc<dyn PaceStore>,
     pub egress_ips: Vec<String>,
 }
+
+/// Tests of unsaved values an org may run: each can make us call WeCom with any Secret, and
+/// WeCom blocks an IP that repeats wrong secrets — the NAT's IP, shared by every org.
+pub const UNSAVED_TEST_LIMITS: Limits = &[(60_000, 10)];
 
 const DEFAULT_MESSAGE: &str = "wecom-notify test message: your personal channel works. Workflow notifications will arrive here.";
 
@@ -183,7 +190,28 @@ async fn test_send(
 ) -> Result<Response, TestSendError> {
     let (values, message) = parse_body(body)?;
     let subject = match values {
-        Some(unsaved) => unsaved,
+        Some(unsaved) => {
+            let key = format!("test-send:{}", key.org);
+            if let Pace::WaitUntil(t) = st
+                .pace
+                .reserve(&key, unix_ms(), UNSAVED_TEST_LIMITS)
+                .await
+                .map_err(ChannelError::from)?
+            {
+                let secs = (t - unix_ms()).max(1000) / 1000;
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_tests",
+                    "too many tests of unsaved values for this org",
+                )
+                .hint(format!(
+                    "At most {} a minute per org, because WeCom blocks our IP for every org after repeated wrong Secrets. Try again in {secs} s, or save the channel and test it with {{}}.",
+                    UNSAVED_TEST_LIMITS[0].1
+                ))
+                .into());
+            }
+            unsaved
+        }
         None => {
             let rec = st.channels.ensure_binding(&key).await?;
             match st.channels.resolve(rec).await? {

@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         channels: Arc::new(stores.channel_service(&cfg.secret_prefix)),
         wecom: WeComClient::new(&cfg.wecom_api_base)?,
         tokens: Arc::new(TokenCache::new(stores.tokens)),
+        pace: stores.pace,
         egress_ips: cfg.egress_ip_strings(),
     };
     shared::lambda::serve_admin(router(state), &cfg).await

@@ -15,7 +15,9 @@ pub use binding::{
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
-pub use pace::{PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS};
+pub use pace::{
+    Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS,
+};
 pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
 
 /// A field that failed to parse: which one, and why, in words an admin can act on.

@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 pub const PACE_MINUTE: (i64, usize) = (60_000, 30);
 pub const PACE_HOUR: (i64, usize) = (3_600_000, 1000);
 
+/// Windows a log is checked against: (window in ms, events allowed in it).
+pub type Limits = &'static [(i64, usize)];
+
+/// WeCom's limits per (app, member).
+pub const WECOM_MEMBER_LIMITS: Limits = &[PACE_MINUTE, PACE_HOUR];
+
 /// A slot is stamped when it is taken, just before the send; WeCom counts the message when
 /// it arrives, a little later. Each stamp counts this much longer than WeCom's window, and a
 /// send that took longer is re-stamped with the time it completed ([`PaceLog::restamp`]).
@@ -27,12 +33,13 @@ pub struct PaceLog {
 }
 
 impl PaceLog {
-    /// Takes a slot at `now_ms` if both windows allow it (and then records it); otherwise says
-    /// when one frees. Send times older than the longest window are dropped either way.
-    pub fn reserve(&mut self, now_ms: i64) -> Pace {
-        self.sent
-            .retain(|t| *t > now_ms - PACE_HOUR.0 - STAMP_SLACK_MS);
-        match self.free_at(now_ms) {
+    /// Takes a slot at `now_ms` if every window of `limits` allows it (and then records it);
+    /// otherwise says when one frees. Times older than the longest window are dropped either
+    /// way.
+    pub fn reserve(&mut self, now_ms: i64, limits: Limits) -> Pace {
+        let longest = limits.iter().map(|l| l.0).max().unwrap_or(0);
+        self.sent.retain(|t| *t > now_ms - longest - STAMP_SLACK_MS);
+        match self.free_at(now_ms, limits) {
             Some(t) => Pace::WaitUntil(t),
             None => {
                 self.sent.push(now_ms);
@@ -49,9 +56,9 @@ impl PaceLog {
     }
 
     /// The first moment another message may go, if not now.
-    fn free_at(&self, now_ms: i64) -> Option<i64> {
+    fn free_at(&self, now_ms: i64, limits: Limits) -> Option<i64> {
         let mut wait = None::<i64>;
-        for (window, max) in [PACE_MINUTE, PACE_HOUR] {
+        for &(window, max) in limits {
             let window = window + STAMP_SLACK_MS;
             let mut inside: Vec<i64> = self
                 .sent
@@ -79,21 +86,21 @@ mod tests {
         let now = 10_000_000;
         let log = |sent: Vec<i64>| PaceLog { sent };
         let mut sent: Vec<i64> = (0..29).map(|i| now - 1000 * i).collect();
-        assert_eq!(log(sent.clone()).free_at(now), None);
+        assert_eq!(log(sent.clone()).free_at(now, WECOM_MEMBER_LIMITS), None);
         sent.push(now - 50_000);
         // 30 in the last minute: wait until the oldest of them is a minute (and the slack) old.
         assert_eq!(
-            log(sent).free_at(now),
+            log(sent).free_at(now, WECOM_MEMBER_LIMITS),
             Some(now - 50_000 + 60_000 + STAMP_SLACK_MS)
         );
         // 1000 spread over the hour, none in the last minute.
         let hour: Vec<i64> = (0..1000).map(|i| now - 62_000 - i * 3_000).collect();
         let oldest = *hour.iter().min().expect("min");
         assert_eq!(
-            log(hour).free_at(now),
+            log(hour).free_at(now, WECOM_MEMBER_LIMITS),
             Some(oldest + 3_600_000 + STAMP_SLACK_MS)
         );
-        assert_eq!(log(vec![]).free_at(now), None);
+        assert_eq!(log(vec![]).free_at(now, WECOM_MEMBER_LIMITS), None);
     }
 
     #[test]
@@ -102,13 +109,13 @@ mod tests {
         let mut log = PaceLog {
             sent: vec![now - 4_000_000, now - 10],
         };
-        assert_eq!(log.reserve(now), Pace::Granted);
+        assert_eq!(log.reserve(now, WECOM_MEMBER_LIMITS), Pace::Granted);
         assert_eq!(log.sent, vec![now - 10, now]);
         let mut full = PaceLog {
             sent: (0..30).map(|i| now - i).collect(),
         };
         assert_eq!(
-            full.reserve(now),
+            full.reserve(now, WECOM_MEMBER_LIMITS),
             Pace::WaitUntil(now - 29 + 60_000 + STAMP_SLACK_MS)
         );
         assert_eq!(full.sent.len(), 30, "a refused slot is not recorded");
@@ -117,7 +124,7 @@ mod tests {
     #[test]
     fn a_slow_send_is_counted_from_when_it_completed() {
         let mut log = PaceLog::default();
-        assert_eq!(log.reserve(1_000), Pace::Granted);
+        assert_eq!(log.reserve(1_000, WECOM_MEMBER_LIMITS), Pace::Granted);
         log.restamp(1_000, 40_000);
         assert_eq!(log.sent, vec![40_000]);
         log.restamp(7, 9);

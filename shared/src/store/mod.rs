@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
-    EventId, MemberKey, Node, OrgId, Pace, ResolvedUser, SubscriptionType, TestOutcome, unix_now,
+    EventId, Limits, MemberKey, Node, OrgId, Pace, ResolvedUser, SubscriptionType, TestOutcome,
+    unix_now,
 };
 use crate::workflow::{Delivery, Subscription};
 
@@ -114,11 +115,21 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// An access token as the store keeps it: sealed (encrypted) and with its expiry.
+/// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until
+/// then, WeCom's refusal of the app's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedToken {
     pub sealed: String,
     pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+}
+
+/// WeCom's errcode and errmsg for credentials it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub errcode: i64,
+    pub errmsg: String,
 }
 
 /// Access tokens shared across instances, and the lease that lets one instance fetch.
@@ -215,9 +226,9 @@ pub trait DeliveryStore: Send + Sync {
 
 #[async_trait]
 pub trait PaceStore: Send + Sync {
-    /// Takes a send slot for `key` (app + userid) at `now_ms` if both windows of
-    /// [`crate::domain::PaceLog`] allow it.
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError>;
+    /// Takes a slot in `key`'s log at `now_ms` if every window of `limits` allows it
+    /// ([`crate::domain::PaceLog::reserve`]).
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError>;
     /// Moves `key`'s slot stamped `from_ms` to `to_ms` ([`crate::domain::PaceLog::restamp`]).
     async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError>;
 }

@@ -25,14 +25,19 @@ impl WeComApp<'_> {
         Fut: Future<Output = Result<T, WeComError>>,
     {
         let token = self.token().await?;
-        match f(token.clone()).await {
+        let result = match f(token.clone()).await {
             Err(e) if e.is_token_invalid() => {
                 self.tokens.invalidate(&self.creds, &token).await;
                 let fresh = self.token().await?;
                 f(fresh).await
             }
             other => other,
+        };
+        if let Err(e) = &result {
+            // 301002 (AgentId and Secret of different apps) comes from the call, not gettoken.
+            self.tokens.refuse(&self.creds, e).await;
         }
+        result
     }
 
     pub async fn send(&self, msg: &OutgoingMessage) -> Result<SendReceipt, WeComError> {

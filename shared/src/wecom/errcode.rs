@@ -119,6 +119,15 @@ impl ErrCode {
         }
     }
 
+    /// True for codes that say the app's credentials are wrong: repeating the call cannot help,
+    /// and WeCom blocks an IP that repeats wrong secrets.
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidCredential | Self::InvalidCorpId | Self::AgentSecretMismatch
+        )
+    }
+
     /// True for codes after which the cached userid of the receiver is no longer trusted.
     pub fn invalidates_receiver(&self) -> bool {
         matches!(

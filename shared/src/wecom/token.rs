@@ -19,14 +19,19 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::client::{WeComClient, WeComError};
+use super::errcode::ErrCode;
 use crate::domain::unix_now;
 use crate::domain::{AgentId, AppSecret, CorpId};
-use crate::store::{CachedToken, StoreError, TokenStore};
+use crate::store::{CachedToken, Refusal, StoreError, TokenStore};
 
 /// Tokens are used until this long before WeCom's expiry.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
 /// How long one caller may hold the right to fetch a token.
 pub const LEASE: Duration = Duration::from_secs(10);
+/// How long WeCom's refusal of an app's credentials (40001, 40013, 301002) is remembered:
+/// repeated wrong-secret calls get the calling IP blocked for an hour — for every org behind
+/// the same NAT. A corrected Secret, CorpID or AgentId is another key and is tried at once.
+pub const REFUSAL_TTL: Duration = Duration::from_secs(300);
 
 /// The credentials of one WeCom app.
 #[derive(Debug, Clone)]
@@ -93,9 +98,17 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// A valid token, or WeCom's refusal of the app's credentials, until `expires_at`.
 struct Local {
-    token: String,
+    entry: Result<String, Refusal>,
     expires_at: i64,
+}
+
+fn refused(r: &Refusal) -> WeComError {
+    WeComError::Api {
+        code: ErrCode::from_response(r.errcode, &r.errmsg),
+        errmsg: r.errmsg.clone(),
+    }
 }
 
 pub struct TokenCache {
@@ -118,24 +131,49 @@ impl TokenCache {
         }
     }
 
-    fn local_get(&self, key: &str, now: i64) -> Option<AccessToken> {
+    fn local_get(&self, key: &str, now: i64) -> Option<Result<AccessToken, WeComError>> {
         let local = self.local.lock().ok()?;
         local
             .get(key)
             .filter(|l| l.expires_at > now)
-            .map(|l| AccessToken(SecretString::from(l.token.clone())))
+            .map(|l| match &l.entry {
+                Ok(token) => Ok(AccessToken(SecretString::from(token.clone()))),
+                Err(r) => Err(refused(r)),
+            })
     }
 
-    fn local_put(&self, key: &str, token: &str, expires_at: i64) {
+    fn local_put(&self, key: &str, entry: Result<String, Refusal>, expires_at: i64) {
         if let Ok(mut local) = self.local.lock() {
-            local.insert(
-                key.to_owned(),
-                Local {
-                    token: token.to_owned(),
-                    expires_at,
-                },
-            );
+            local.insert(key.to_owned(), Local { entry, expires_at });
         }
+    }
+
+    /// Remembers, here and in the store, that WeCom refused these credentials: nobody asks
+    /// again with them for [`REFUSAL_TTL`]. Other credentials are another key.
+    pub async fn refuse(&self, creds: &AppCredentials, e: &WeComError) {
+        let Some(code) = e.errcode().filter(|c| c.refuses_credentials()) else {
+            return;
+        };
+        let key = creds.cache_key();
+        let errmsg = match e {
+            WeComError::Api { errmsg, .. } => errmsg.clone(),
+            _ => String::new(),
+        };
+        let r = Refusal {
+            errcode: code.code(),
+            errmsg,
+        };
+        let expires_at = unix_now() + i64::try_from(REFUSAL_TTL.as_secs()).unwrap_or(300);
+        self.local_put(&key, Err(r.clone()), expires_at);
+        let cached = CachedToken {
+            sealed: String::new(),
+            expires_at,
+            refused: Some(r),
+        };
+        if let Err(e) = self.store.put_token(&key, &cached).await {
+            tracing::warn!(error = %e, "could not share the credential refusal through the store");
+        }
+        tracing::warn!(app = %key, errcode = code.code(), "WeCom refused the app's credentials; not asking again with them for a while");
     }
 
     async fn stored(
@@ -143,23 +181,29 @@ impl TokenCache {
         creds: &AppCredentials,
         key: &str,
         now: i64,
-    ) -> Result<Option<AccessToken>, StoreError> {
+    ) -> Result<Option<Result<AccessToken, WeComError>>, StoreError> {
         let Some(c) = self.store.cached_token(key).await? else {
             return Ok(None);
         };
         if c.expires_at <= now {
             return Ok(None);
         }
+        if let Some(r) = c.refused {
+            let e = refused(&r);
+            self.local_put(key, Err(r), c.expires_at);
+            return Ok(Some(Err(e)));
+        }
         // A token sealed under another secret cannot open: treat as absent.
         let Some(token) = creds.open(&c.sealed) else {
             return Ok(None);
         };
-        self.local_put(key, &token, c.expires_at);
-        Ok(Some(AccessToken(SecretString::from(token))))
+        self.local_put(key, Ok(token.clone()), c.expires_at);
+        Ok(Some(Ok(AccessToken(SecretString::from(token)))))
     }
 
     /// A valid token for the app: from process memory, else the store, else WeCom — with at
-    /// most one `gettoken` in flight per app across every instance sharing the store.
+    /// most one `gettoken` in flight per app across every instance sharing the store. A
+    /// refusal of these credentials is answered from the cache too, for [`REFUSAL_TTL`].
     pub async fn get(
         &self,
         client: &WeComClient,
@@ -167,7 +211,7 @@ impl TokenCache {
     ) -> Result<AccessToken, WeComError> {
         let key = creds.cache_key();
         if let Some(t) = self.local_get(&key, unix_now()) {
-            return Ok(t);
+            return t;
         }
         let flight = {
             let mut flights = self.flights.lock().await;
@@ -179,10 +223,10 @@ impl TokenCache {
         loop {
             let now = unix_now();
             if let Some(t) = self.local_get(&key, now) {
-                return Ok(t);
+                return t;
             }
             if let Some(t) = self.stored(creds, &key, now).await.map_err(store_err)? {
-                return Ok(t);
+                return t;
             }
             let lease_won = self
                 .store
@@ -211,10 +255,11 @@ impl TokenCache {
                 let lifetime = i64::try_from(issued.expires_in).unwrap_or(7200);
                 let margin = i64::try_from(EXPIRY_MARGIN.as_secs()).unwrap_or(300);
                 let expires_at = unix_now() + (lifetime - margin).max(lifetime / 2);
-                self.local_put(key, &issued.access_token, expires_at);
+                self.local_put(key, Ok(issued.access_token.clone()), expires_at);
                 let cached = CachedToken {
                     sealed: creds.seal(&issued.access_token),
                     expires_at,
+                    refused: None,
                 };
                 if let Err(e) = self.store.put_token(key, &cached).await {
                     tracing::warn!(error = %e, "could not share the access token through the store");
@@ -222,7 +267,10 @@ impl TokenCache {
                 tracing::info!(app = %key, expires_at, "fetched a WeCom access token");
                 Ok(AccessToken(SecretString::from(issued.access_token)))
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.refuse(creds, &e).await;
+                Err(e)
+            }
         };
         if let Err(e) = self.store.release_token_lease(key, &self.holder).await {
             tracing::debug!(error = %e, "lease release failed; it expires on its own");
@@ -234,7 +282,9 @@ impl TokenCache {
     pub async fn invalidate(&self, creds: &AppCredentials, token: &AccessToken) {
         let key = creds.cache_key();
         if let Ok(mut local) = self.local.lock()
-            && local.get(&key).is_some_and(|l| l.token == token.expose())
+            && local
+                .get(&key)
+                .is_some_and(|l| l.entry.as_deref() == Ok(token.expose()))
         {
             local.remove(&key);
         }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
 use shared::domain::{
     AgentId, AppKey, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey,
-    EventId, MemberId, MemberKey, Node, OrgId, Pace, Receiver, SourceColumn, SubscriptionType,
-    TestOutcome, WeComToken, now,
+    EventId, MemberId, MemberKey, Node, OrgId, Pace, Receiver, STAMP_SLACK_MS, SourceColumn,
+    SubscriptionType, TestOutcome, WECOM_MEMBER_LIMITS, WeComToken, now,
 };
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    CachedToken, ChannelStore, Claim, DeliveryStore, PaceStore, SecretStore, Stores,
+    CachedToken, ChannelStore, Claim, DeliveryStore, PaceStore, Refusal, SecretStore, Stores,
     SubscriptionStore, TokenStore,
 };
 use shared::testing::{ENCODING_AES_KEY as KEY_A, OTHER_ENCODING_AES_KEY as KEY_B};
@@ -584,9 +584,24 @@ async fn tokens_are_shared_and_leased_to_one_holder(h: Harness) {
     let t = CachedToken {
         sealed: "c2VhbGVk".into(),
         expires_at: 4_000_000_000,
+        refused: None,
     };
     h.tokens.put_token(key, &t).await.expect("put");
     assert_eq!(h.tokens.cached_token(key).await.expect("get"), Some(t));
+    let refused = CachedToken {
+        sealed: String::new(),
+        expires_at: 4_000_000_000,
+        refused: Some(Refusal {
+            errcode: 40001,
+            errmsg: "invalid credential, hint: [x]".into(),
+        }),
+    };
+    h.tokens.put_token(key, &refused).await.expect("put");
+    assert_eq!(
+        h.tokens.cached_token(key).await.expect("get"),
+        Some(refused),
+        "a refusal is kept as such"
+    );
     h.tokens.delete_token(key).await.expect("delete");
     assert_eq!(h.tokens.cached_token(key).await.expect("get"), None);
 
@@ -888,22 +903,31 @@ async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
     let t0 = 1_000_000_000;
     for i in 0..30 {
         assert_eq!(
-            h.pace.reserve(key, t0 + i).await.expect("reserve"),
+            h.pace
+                .reserve(key, t0 + i, WECOM_MEMBER_LIMITS)
+                .await
+                .expect("reserve"),
             Pace::Granted,
             "{i}"
         );
     }
     assert_eq!(
-        h.pace.reserve(key, t0 + 40).await.expect("full"),
-        Pace::WaitUntil(t0 + 60_000)
+        h.pace
+            .reserve(key, t0 + 40, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("full"),
+        Pace::WaitUntil(t0 + 60_000 + STAMP_SLACK_MS)
     );
     assert_eq!(
-        h.pace.reserve("ww01:7:bob", t0 + 40).await.expect("other"),
+        h.pace
+            .reserve("ww01:7:bob", t0 + 40, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("other"),
         Pace::Granted
     );
     assert_eq!(
         h.pace
-            .reserve(key, t0 + 60_001)
+            .reserve(key, t0 + 60_001, WECOM_MEMBER_LIMITS)
             .await
             .expect("window moved"),
         Pace::Granted
@@ -914,7 +938,9 @@ async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let pace = h.pace.clone();
-        tasks.push(tokio::spawn(async move { pace.reserve(key2, t0).await }));
+        tasks.push(tokio::spawn(async move {
+            pace.reserve(key2, t0, WECOM_MEMBER_LIMITS).await
+        }));
     }
     let mut granted = 0;
     for t in tasks {
@@ -923,6 +949,26 @@ async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
         }
     }
     assert_eq!(granted, 30);
+
+    // A slow send is re-stamped: its slot then counts from when it completed.
+    let key3 = "ww01:7:dave";
+    for i in 0..30 {
+        h.pace
+            .reserve(key3, t0 + i, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("reserve");
+    }
+    h.pace
+        .restamp(key3, t0, t0 + 20_000)
+        .await
+        .expect("restamp");
+    assert_eq!(
+        h.pace
+            .reserve(key3, t0 + 61_500, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("the re-stamped slot still counts"),
+        Pace::WaitUntil(t0 + 20_000 + 60_000 + STAMP_SLACK_MS)
+    );
 }
 
 shared::both_stores!(

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoTable, Item, conditional, get_n, n, s};
-use crate::domain::{Pace, PaceLog};
+use crate::domain::{Limits, Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
 
 /// A log is useless an hour after its last send; two leave room for clock skew.
@@ -84,9 +84,9 @@ impl DynamoTable {
 
 #[async_trait]
 impl PaceStore for DynamoTable {
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
         self.change_pace_log(key, now_ms, |log| {
-            let pace = log.reserve(now_ms);
+            let pace = log.reserve(now_ms, limits);
             (pace == Pace::Granted, pace)
         })
         .await

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at` |
+//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at`; or, for a few minutes, `refused_errcode`/`refused_errmsg` |
 //! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` |
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::{DynamoTable, conditional, get_n, get_s, n, s};
 use crate::domain::unix_now;
-use crate::store::{CachedToken, StoreError, TokenStore, expires_after};
+use crate::store::{CachedToken, Refusal, StoreError, TokenStore, expires_after};
 
 fn token_pk(key: &str) -> String {
     format!("TOKEN#{key}")
@@ -23,21 +23,35 @@ impl TokenStore for DynamoTable {
         let Some(item) = self.get(token_pk(key), "TOKEN".into()).await? else {
             return Ok(None);
         };
+        let refused = match item.get("refused_errcode") {
+            Some(_) => Some(Refusal {
+                errcode: get_n(&item, "refused_errcode")?,
+                errmsg: get_s(&item, "refused_errmsg")?.to_owned(),
+            }),
+            None => None,
+        };
         Ok(Some(CachedToken {
             sealed: get_s(&item, "sealed")?.to_owned(),
             expires_at: get_n(&item, "expires_at")?,
+            refused,
         }))
     }
 
     async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(token_pk(key)))
             .item("sk", s("TOKEN"))
             .item("sealed", s(token.sealed.as_str()))
-            .item("expires_at", n(token.expires_at))
-            .send()
+            .item("expires_at", n(token.expires_at));
+        if let Some(r) = &token.refused {
+            put = put
+                .item("refused_errcode", n(r.errcode))
+                .item("refused_errmsg", s(r.errmsg.as_str()));
+        }
+        put.send()
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
         Ok(())

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{EmbeddedDb, PACE, db_err, enc, get_json};
-use crate::domain::{Pace, PaceLog};
+use crate::domain::{Limits, Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
 
 impl EmbeddedDb {
@@ -36,9 +36,9 @@ impl EmbeddedDb {
 
 #[async_trait]
 impl PaceStore for EmbeddedDb {
-    async fn reserve(&self, key: &str, now_ms: i64) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
         self.change_pace_log(key, move |log| {
-            let pace = log.reserve(now_ms);
+            let pace = log.reserve(now_ms, limits);
             (pace == Pace::Granted, pace)
         })
         .await
