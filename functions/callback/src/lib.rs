@@ -322,19 +322,32 @@ async fn receive_push(
 
     match PushMessage::parse(&plain) {
         Ok(msg) => {
-            let first = match msg.dedup_key() {
-                Some(k) => st
-                    .channels
-                    .store()
-                    .claim_push(&resolved.record.callback_id, &k, PUSH_DEDUP_TTL)
-                    .await
-                    .map_err(ChannelError::from)?,
-                None => true,
+            let id = &resolved.record.callback_id;
+            let claimed = match msg.dedup_key() {
+                Some(k) => {
+                    let first = st
+                        .channels
+                        .store()
+                        .claim_push(id, &k, PUSH_DEDUP_TTL)
+                        .await
+                        .map_err(ChannelError::from)?;
+                    first.then_some(k)
+                }
+                None => Some(String::new()),
             };
-            if first {
-                act_on(&st, &resolved, &msg).await;
-            } else {
-                tracing::debug!("duplicate push ignored");
+            match claimed {
+                None => tracing::debug!("duplicate push ignored"),
+                Some(k) => {
+                    if let Err(e) = act_on(&st, &resolved, &msg).await {
+                        // Not done: give the claim back and let WeCom retry (503).
+                        if !k.is_empty()
+                            && let Err(r) = st.channels.store().release_push(id, &k).await
+                        {
+                            tracing::warn!(error = %r, "could not release the push claim");
+                        }
+                        return Err(e.into());
+                    }
+                }
             }
         }
         // Authentic but not understood: retrying cannot help, so acknowledge it.
@@ -343,7 +356,8 @@ async fn receive_push(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn act_on(st: &AppState, b: &ResolvedBinding, msg: &PushMessage) {
+/// Acts on what we understand of a push; an error means it was not done and may be retried.
+async fn act_on(st: &AppState, b: &ResolvedBinding, msg: &PushMessage) -> Result<(), ChannelError> {
     tracing::info!(
         org = %b.record.key.org,
         member = %b.record.key.member,
@@ -353,19 +367,15 @@ async fn act_on(st: &AppState, b: &ResolvedBinding, msg: &PushMessage) {
     );
     if let Some(user) = msg.changed_contact() {
         // The member's phone, email or userid may have changed: look them up again next time.
-        match st
+        let n = st
             .channels
             .forget_userid_in_org(&b.record.key.org, b.config.corp_id.as_str(), user)
-            .await
-        {
-            Ok(n) => tracing::info!(
-                userid = user,
-                bindings = n,
-                "contact changed; cached userid dropped"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not drop cached userids after a contact change")
-            }
-        }
+            .await?;
+        tracing::info!(
+            userid = user,
+            bindings = n,
+            "contact changed; cached userid dropped"
+        );
     }
+    Ok(())
 }

@@ -11,10 +11,11 @@ use serde_json::Value;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::crypto::CallbackCrypto;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver,
-    SourceColumn, WeComToken,
+    AgentId, AppKey, AppRecord, AppSecret, BindingRecord, CallbackCheck, CallbackId, CorpId,
+    Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn,
+    TestOutcome, WeComToken,
 };
-use shared::store::Stores;
+use shared::store::{ChannelCommit, ChannelStore, StoreError, Stores};
 use shared::testing::{ENCODING_AES_KEY as KEY, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot};
 
 const TOKEN: &str = "QDG6eK";
@@ -380,4 +381,157 @@ async fn lambda_event_verifies() {
     let resp = oneshot(&f.router, req).await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(resp.body, "1616140317555161061");
+}
+
+/// A store that fails the first listing of bindings (what a contact change reads), and is the
+/// embedded store otherwise.
+struct FlakyBindings {
+    inner: Arc<dyn ChannelStore>,
+    fail_next: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ChannelStore for FlakyBindings {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+        self.inner.binding(key).await
+    }
+    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+        self.inner.ensure_binding(key).await
+    }
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+        self.inner.resolve_callback(id).await
+    }
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.inner.app(key).await
+    }
+    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+        self.inner.commit(change).await
+    }
+    async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), StoreError> {
+        self.inner.record_callback_check(key, check).await
+    }
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+        self.inner.record_test(key, outcome).await
+    }
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_resolved_user(key, user).await
+    }
+    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
+        if self
+            .fail_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Backend("injected: DynamoDB unreachable".into()));
+        }
+        self.inner.bindings(org).await
+    }
+    async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_push(id, key, ttl).await
+    }
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+        self.inner.release_push(id, key).await
+    }
+}
+
+/// A push is claimed (so WeCom's retries are acted on once) — but a store failure while acting
+/// on it releases the claim and answers 503, so WeCom's retry does what the first try could
+/// not, instead of being taken for a duplicate.
+#[tokio::test]
+async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stores = Stores::embedded(dir.path()).expect("stores");
+    let flaky = Arc::new(FlakyBindings {
+        inner: stores.channels.clone(),
+        fail_next: std::sync::atomic::AtomicBool::new(false),
+    });
+    let channels = Arc::new(ChannelService::new(
+        flaky.clone(),
+        stores.secrets.clone(),
+        "wn",
+    ));
+    let key = MemberKey {
+        org: OrgId::parse("acme").expect("org"),
+        member: MemberId::parse("alice").expect("member"),
+    };
+    let rec = channels
+        .save(
+            &key,
+            ChannelUpdate {
+                corp_id: CorpId::parse(CORP).expect("corp"),
+                agent_id: AgentId::parse(218).expect("agent"),
+                receiver: Receiver::parse(SourceColumn::Phone, "13900000000").expect("r"),
+                app_secret: Some(AppSecret::parse("app-secret").expect("s")),
+                token: Some(WeComToken::parse(TOKEN).expect("t")),
+                encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
+            },
+        )
+        .await
+        .expect("save");
+    channels
+        .remember_userid(&rec, "mycreate")
+        .await
+        .expect("cache");
+    let router = router(AppState {
+        channels: channels.clone(),
+    });
+    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID></xml>";
+    let encrypt = c.encrypt(event, &[6u8; 16]);
+    let sig = c.sign("1700000001", "n", &encrypt);
+    let uri = format!(
+        "/v1/wecom/callback/{}?msg_signature={sig}&timestamp=1700000001&nonce=n",
+        rec.callback_id
+    );
+    let push = || {
+        Request::builder()
+            .method("POST")
+            .uri(&uri)
+            .body(Body::from(format!(
+                "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID>218</AgentID><ToUserName>{CORP}</ToUserName></xml>"
+            )))
+            .expect("request")
+    };
+
+    flaky
+        .fail_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let first = oneshot(&router, push()).await;
+    assert_eq!(
+        first.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        first.body
+    );
+    let cached = channels.ensure_binding(&key).await.expect("b");
+    assert_eq!(
+        cached.cached_userid(),
+        Some("mycreate"),
+        "nothing was done yet"
+    );
+
+    // WeCom retries the same push: this time it is acted on.
+    let retry = oneshot(&router, push()).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.body);
+    let after = channels.ensure_binding(&key).await.expect("b");
+    assert_eq!(
+        after.cached_userid(),
+        None,
+        "the contact change was acted on"
+    );
+    // And a third delivery of it is a duplicate again.
+    let third = oneshot(&router, push()).await;
+    assert_eq!(third.status, StatusCode::OK);
 }

@@ -113,6 +113,8 @@ pub trait ChannelStore: Send + Sync {
         key: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+    /// Gives a claimed push back (acting on it failed), so WeCom's retry is acted on.
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError>;
 }
 
 /// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until

@@ -558,6 +558,17 @@ async fn pushes_are_claimed_once(h: Harness) {
             .expect("expired"),
         "an expired claim can be taken again"
     );
+    h.channels
+        .release_push(&id, "msg:1")
+        .await
+        .expect("release");
+    assert!(
+        h.channels
+            .claim_push(&id, "msg:1", ttl)
+            .await
+            .expect("claim after release"),
+        "a released claim can be taken again"
+    );
 }
 
 async fn secrets_never_reach_the_record_store(h: Harness) {

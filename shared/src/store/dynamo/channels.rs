@@ -39,6 +39,10 @@ fn app_sk(k: &AppKey) -> String {
     format!("APP#{}#{}", k.corp_id, k.agent_id)
 }
 
+fn push_pk(id: &CallbackId, key: &str) -> String {
+    format!("PUSH#{id}#{}", key_part(key))
+}
+
 fn callback_pk(id: &CallbackId) -> String {
     format!("CALLBACK#{id}")
 }
@@ -364,7 +368,7 @@ impl ChannelStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("PUSH#{id}#{}", key_part(key))))
+            .item("pk", s(push_pk(id, key)))
             .item("sk", s("PUSH"))
             .item("expires_at", n(expires))
             .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
@@ -372,5 +376,17 @@ impl ChannelStore for DynamoTable {
             .send()
             .await;
         conditional!(res)
+    }
+
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(push_pk(id, key)))
+            .key("sk", s("PUSH"))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
     }
 }

@@ -16,6 +16,10 @@ fn member_key(k: &MemberKey) -> String {
     format!("{}/{}", k.org, k.member)
 }
 
+fn push_key(id: &CallbackId, key: &str) -> String {
+    format!("{id}/{}", key_part(key))
+}
+
 fn app_key(k: &AppKey) -> String {
     format!("{}/{}/{}", k.org, k.corp_id, k.agent_id)
 }
@@ -156,7 +160,7 @@ impl ChannelStore for EmbeddedDb {
         key: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let k = format!("{id}/{}", key_part(key));
+        let k = push_key(id, key);
         let expires = expires_after(ttl);
         self.blocking(move |db| {
             let now = unix_now();
@@ -176,6 +180,19 @@ impl ChannelStore for EmbeddedDb {
             };
             txn.commit().map_err(db_err)?;
             Ok(claimed)
+        })
+        .await
+    }
+
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+        let k = push_key(id, key);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(PUSHES)
+                .map_err(db_err)?
+                .remove(k.as_str())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
         })
         .await
     }
