@@ -12,6 +12,22 @@ use crate::store::{StoreError, Stores};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
+/// HS256 keys shorter than the hash are guessable offline from one token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// `http://` to this machine only: a fake WeCom in tests, never the real one in the clear.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Embedded,
@@ -59,9 +75,9 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_API_BASE.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        if !(wecom_api_base.starts_with("http://") || wecom_api_base.starts_with("https://")) {
+        if !wecom_api_base.starts_with("https://") && !is_loopback_http(&wecom_api_base) {
             errors.push(format!(
-                "WECOM_API_BASE={wecom_api_base:?}: must start with http:// or https://"
+                "WECOM_API_BASE={wecom_api_base:?}: must be https:// (plain http:// only to a loopback address, for a fake WeCom in tests)"
             ));
         }
 
@@ -124,6 +140,17 @@ impl Config {
             }
         };
 
+        let jwt_secret = var("WECOM_NOTIFY_JWT_SECRET");
+        if jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < MIN_JWT_SECRET_BYTES)
+        {
+            // The value itself is never echoed: it is a secret.
+            errors.push(format!(
+                "WECOM_NOTIFY_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+
         let cfg = Self {
             wecom_api_base,
             store,
@@ -132,7 +159,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("./.wecom-notify")),
             listen,
             public_url,
-            jwt_secret: var("WECOM_NOTIFY_JWT_SECRET").map(SecretString::from),
+            jwt_secret: jwt_secret.map(SecretString::from),
             egress_ips,
             table: var("WECOM_NOTIFY_TABLE").unwrap_or_else(|| "wecom-notify".into()),
             secret_prefix: var("WECOM_NOTIFY_SECRET_PREFIX")
@@ -201,6 +228,49 @@ mod tests {
         assert_eq!(c.table, "wecom-notify");
         let l = Config::from_lookup(true, |_| None).expect("lambda defaults");
         assert_eq!(l.store, StoreKind::DynamoDb);
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_only() {
+        for ok in [
+            "https://qyapi.weixin.qq.com",
+            "http://127.0.0.1:3100",
+            "http://localhost:3100",
+            "http://[::1]:3100",
+        ] {
+            assert!(
+                Config::from_lookup(false, |k| (k == "WECOM_API_BASE").then(|| ok.into())).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://qyapi.weixin.qq.com",
+            "http://10.0.0.8:80",
+            "ftp://x",
+        ] {
+            let err = Config::from_lookup(true, |k| (k == "WECOM_API_BASE").then(|| bad.into()))
+                .expect_err(bad);
+            assert!(err.to_string().contains("WECOM_API_BASE"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = Config::from_lookup(false, |k| {
+            (k == "WECOM_NOTIFY_JWT_SECRET").then(|| "short".into())
+        })
+        .expect_err("short");
+        assert!(err.to_string().contains("32"), "{err}");
+        assert!(
+            !err.to_string().contains("short\""),
+            "the value is not echoed: {err}"
+        );
+        let long = "x".repeat(32);
+        assert!(
+            Config::from_lookup(false, |k| (k == "WECOM_NOTIFY_JWT_SECRET")
+                .then(|| long.clone()))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -42,20 +42,20 @@ impl SecretFile {
         }
     }
 
+    /// Writes a new temporary file (random name, created exclusively, mode 0600: a planted
+    /// link cannot redirect it), syncs it and renames it over the old one.
     fn write(&self, file: &Secrets) -> Result<(), StoreError> {
-        let tmp = self.path.with_extension("json.tmp");
-        let bytes = enc(file)?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(StoreError::backend)?;
-        f.write_all(&bytes).map_err(StoreError::backend)?;
-        f.sync_all().map_err(StoreError::backend)?;
-        std::fs::rename(&tmp, &self.path).map_err(StoreError::backend)
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".secrets.")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(StoreError::backend)?;
+        tmp.write_all(&enc(file)?).map_err(StoreError::backend)?;
+        tmp.as_file().sync_all().map_err(StoreError::backend)?;
+        tmp.persist(&self.path)
+            .map_err(|e| StoreError::backend(e.error))?;
+        Ok(())
     }
 }
 
@@ -80,5 +80,31 @@ impl SecretStore for SecretFile {
             self.write(&file)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::domain::{AppSecret, EncodingAesKey, WeComToken};
+
+    #[tokio::test]
+    async fn a_planted_link_beside_the_file_is_never_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, b"untouched").expect("write");
+        let store = SecretFile::open(&dir.path().join("data")).expect("open");
+        // Whatever temporary name the store would use, an attacker cannot guess it now.
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("data/secrets.json.tmp"))
+            .expect("plant a link");
+        let value = AppSecrets {
+            app_secret: AppSecret::parse("s3cret-value").expect("secret"),
+            token: WeComToken::parse("Token123").expect("token"),
+            encoding_aes_key: EncodingAesKey::parse("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+                .expect("key"),
+        };
+        store.create("a/b", &value).await.expect("create");
+        assert_eq!(std::fs::read(&elsewhere).expect("read"), b"untouched");
+        assert_eq!(store.get("a/b").await.expect("get"), Some(value));
     }
 }

@@ -86,10 +86,19 @@ impl RetryPolicy {
 }
 
 /// `gettoken`'s answer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// `message/send`'s answer for a call WeCom accepted.
@@ -315,5 +324,21 @@ impl WeComClient {
         self.post::<Value>("/cgi-bin/message/recall", token, &json!({ "msgid": msgid }))
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_do_not_show_in_debug() {
+        let t = IssuedToken {
+            access_token: "ACCESS-TOKEN-VALUE".into(),
+            expires_in: 7200,
+        };
+        let dbg = format!("{t:?}");
+        assert!(!dbg.contains("ACCESS-TOKEN-VALUE"), "{dbg}");
+        assert!(dbg.contains("7200"));
     }
 }
