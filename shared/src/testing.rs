@@ -1,11 +1,19 @@
 //! What the tests of every crate share (feature `test-support`): known-good WeCom values and
 //! a one-request driver for routers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::{BoxError, Router};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+
+use crate::domain::{
+    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
+    SecretRecord, TestOutcome,
+};
+use crate::store::{ChannelCommit, ChannelStore, StoreError};
 
 /// A valid EncodingAESKey (from WeCom's published samples).
 pub const ENCODING_AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
@@ -81,4 +89,98 @@ macro_rules! both_stores {
             )*
         }
     };
+}
+
+/// A record store that is another one, but for faults a test switches on: the next listing
+/// of bindings fails (a DynamoDB outage mid-request), or every commit hangs forever (the
+/// process dies at that await).
+pub struct FaultyChannels {
+    inner: std::sync::Arc<dyn ChannelStore>,
+    fail_next_bindings: AtomicBool,
+    hang_commits: AtomicBool,
+}
+
+impl FaultyChannels {
+    pub fn new(inner: std::sync::Arc<dyn ChannelStore>) -> Self {
+        Self {
+            inner,
+            fail_next_bindings: AtomicBool::new(false),
+            hang_commits: AtomicBool::new(false),
+        }
+    }
+
+    pub fn fail_next_bindings(&self) {
+        self.fail_next_bindings.store(true, Ordering::SeqCst);
+    }
+
+    pub fn hang_commits(&self) {
+        self.hang_commits.store(true, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelStore for FaultyChannels {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+        self.inner.binding(key).await
+    }
+    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+        self.inner.ensure_binding(key).await
+    }
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+        self.inner.resolve_callback(id).await
+    }
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.inner.app(key).await
+    }
+    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+        if self.hang_commits.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.commit(change).await
+    }
+    async fn record_callback_check(
+        &self,
+        key: &MemberKey,
+        check: &CallbackCheck,
+    ) -> Result<(), StoreError> {
+        self.inner.record_callback_check(key, check).await
+    }
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+        self.inner.record_test(key, outcome).await
+    }
+    async fn set_resolved_user(
+        &self,
+        key: &MemberKey,
+        user: Option<&ResolvedUser>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_resolved_user(key, user).await
+    }
+    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
+        if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: the store is unreachable".into(),
+            ));
+        }
+        self.inner.bindings(org).await
+    }
+    async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_push(id, key, ttl).await
+    }
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+        self.inner.release_push(id, key).await
+    }
+    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+        self.inner.record_secret(r).await
+    }
+    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
+        self.inner.secret_records(limit).await
+    }
+    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.forget_secret(name).await
+    }
 }

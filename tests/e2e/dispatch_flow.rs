@@ -616,7 +616,52 @@ async fn a_rotated_secret_costs_one_wrong_secret_call(w: World) {
     assert_eq!(w.fake.state.calls(GETUSERID), 0);
 }
 
+/// A secret missing behind its app (deleted by hand, replaced and already swept while this
+/// reader held the old name) fails the invocation so it is retried — it never turns into a
+/// permanent `skipped: no_channel`.
+async fn a_missing_secret_is_retried_not_skipped(w: World) {
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
+    let app_key = shared::domain::AppKey {
+        org: w.org.clone(),
+        corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
+        agent_id: AgentId::parse(1000002).expect("agent"),
+    };
+    let app = w
+        .stores
+        .channels
+        .app(&app_key)
+        .await
+        .expect("read")
+        .expect("app");
+    w.stores
+        .secrets
+        .delete(&app.secret_name)
+        .await
+        .expect("delete");
+    let err = w
+        .dispatcher(None)
+        .dispatch(&event("e-nosecret", "approval_pending", &["alice"]))
+        .await
+        .expect_err("retried");
+    assert!(matches!(err, DispatchError::Store(_)), "{err}");
+    let rec = w.status("e-nosecret", "alice").await;
+    assert_eq!(
+        rec.status,
+        DeliveryStatus::Sending,
+        "still claimed, due again later"
+    );
+    assert_eq!(w.fake.state.sent().len(), 0);
+}
+
 shared::both_stores!(
+    a_missing_secret_is_retried_not_skipped,
     a_rotated_secret_costs_one_wrong_secret_call,
     routing_matrix,
     a_duplicate_event_sends_nothing_twice,

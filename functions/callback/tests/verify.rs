@@ -11,12 +11,13 @@ use serde_json::Value;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::crypto::CallbackCrypto;
 use shared::domain::{
-    AgentId, AppKey, AppRecord, AppSecret, BindingRecord, CallbackCheck, CallbackId, CorpId,
-    Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn,
-    TestOutcome, WeComToken,
+    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver,
+    SourceColumn, WeComToken,
 };
-use shared::store::{ChannelCommit, ChannelStore, StoreError, Stores};
-use shared::testing::{ENCODING_AES_KEY as KEY, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot};
+use shared::store::Stores;
+use shared::testing::{
+    ENCODING_AES_KEY as KEY, FaultyChannels, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot,
+};
 
 const TOKEN: &str = "QDG6eK";
 const CORP: &str = "wx5823bf96d3bd56c7";
@@ -383,69 +384,6 @@ async fn lambda_event_verifies() {
     assert_eq!(resp.body, "1616140317555161061");
 }
 
-/// A store that fails the first listing of bindings (what a contact change reads), and is the
-/// embedded store otherwise.
-struct FlakyBindings {
-    inner: Arc<dyn ChannelStore>,
-    fail_next: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl ChannelStore for FlakyBindings {
-    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
-        self.inner.binding(key).await
-    }
-    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
-        self.inner.ensure_binding(key).await
-    }
-    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
-        self.inner.resolve_callback(id).await
-    }
-    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
-        self.inner.app(key).await
-    }
-    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
-        self.inner.commit(change).await
-    }
-    async fn record_callback_check(
-        &self,
-        key: &MemberKey,
-        check: &CallbackCheck,
-    ) -> Result<(), StoreError> {
-        self.inner.record_callback_check(key, check).await
-    }
-    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
-        self.inner.record_test(key, outcome).await
-    }
-    async fn set_resolved_user(
-        &self,
-        key: &MemberKey,
-        user: Option<&ResolvedUser>,
-    ) -> Result<(), StoreError> {
-        self.inner.set_resolved_user(key, user).await
-    }
-    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
-        if self
-            .fail_next
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
-            return Err(StoreError::Backend("injected: DynamoDB unreachable".into()));
-        }
-        self.inner.bindings(org).await
-    }
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.claim_push(id, key, ttl).await
-    }
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
-        self.inner.release_push(id, key).await
-    }
-}
-
 /// A push is claimed (so WeCom's retries are acted on once) — but a store failure while acting
 /// on it releases the claim and answers 503, so WeCom's retry does what the first try could
 /// not, instead of being taken for a duplicate.
@@ -453,10 +391,7 @@ impl ChannelStore for FlakyBindings {
 async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stores = Stores::embedded(dir.path()).expect("stores");
-    let flaky = Arc::new(FlakyBindings {
-        inner: stores.channels.clone(),
-        fail_next: std::sync::atomic::AtomicBool::new(false),
-    });
+    let flaky = Arc::new(FaultyChannels::new(stores.channels.clone()));
     let channels = Arc::new(ChannelService::new(
         flaky.clone(),
         stores.secrets.clone(),
@@ -505,9 +440,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
             .expect("request")
     };
 
-    flaky
-        .fail_next
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    flaky.fail_next_bindings();
     let first = oneshot(&router, push()).await;
     assert_eq!(
         first.status,

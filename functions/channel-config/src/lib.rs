@@ -64,6 +64,10 @@ impl IntoResponse for ConfigApiError {
                 "the channel was changed by someone else at the same time",
             )
             .hint("Reload the channel and save again."),
+            Self::Channel(e @ ChannelError::SecretMissing(_)) => {
+                tracing::error!(error = %e, "secret missing");
+                ApiError::store_unavailable()
+            }
             Self::Channel(ChannelError::Store(e)) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::store_unavailable()

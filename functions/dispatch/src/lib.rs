@@ -189,6 +189,16 @@ impl Dispatcher {
             .collect()
             .await;
         let report = self.finish(prepared).await?;
+        // Replaced secrets, once their grace period ended, and orphans of dead saves.
+        match self
+            .channels
+            .sweep_secrets_now_and_then(self.now() / 1000)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "secrets swept"),
+            Err(e) => tracing::warn!(error = %e, "secret sweep failed; trying again later"),
+        }
         if !report.outcomes.is_empty() {
             tracing::info!(
                 delivered = report.count(PublicStatus::Delivered),

@@ -17,6 +17,7 @@ use crate::store::{ChannelStore, SecretStore, StoreError};
 use crate::wecom::AppCredentials;
 
 mod save;
+pub use save::SECRET_GRACE;
 mod userid;
 
 const SECRET_CACHE_CAP: usize = 1024;
@@ -30,6 +31,10 @@ pub enum ChannelError {
     MissingSecret(&'static str),
     #[error("the binding kept changing concurrently; try again")]
     Busy,
+    /// The app's record names a secret that is not there (deleted by hand, a restore gone
+    /// wrong): an error to retry and investigate, never "no channel".
+    #[error("the app's secret {0} is missing from the secret store")]
+    SecretMissing(String),
 }
 
 /// What an admin sends to save a binding. Omitted secrets keep the stored ones.
@@ -68,6 +73,8 @@ pub struct ChannelService {
     secret_prefix: String,
     /// Secret names are never reused, so a cached value can never go stale.
     cache: Mutex<HashMap<String, AppSecrets>>,
+    /// When this process last swept secrets (unix seconds).
+    last_secret_sweep: std::sync::atomic::AtomicI64,
 }
 
 impl ChannelService {
@@ -81,6 +88,7 @@ impl ChannelService {
             secrets,
             secret_prefix: secret_prefix.into(),
             cache: Mutex::new(HashMap::new()),
+            last_secret_sweep: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -145,7 +153,7 @@ impl ChannelService {
             return Ok(None);
         };
         let Some(secrets) = self.secret(&app.secret_name).await? else {
-            return Ok(None);
+            return Err(ChannelError::SecretMissing(app.secret_name));
         };
         Ok(Some(ResolvedBinding {
             record,

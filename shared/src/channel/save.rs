@@ -2,11 +2,22 @@
 //! swapped in one revision-guarded commit with the binding.
 
 use super::{ChannelError, ChannelService, ChannelUpdate};
-use crate::domain::{AppKey, AppRecord, AppSecrets, BindingRecord, ChannelConfig, MemberKey, now};
+use crate::domain::{
+    AppKey, AppRecord, AppSecrets, BindingRecord, ChannelConfig, MemberKey, SecretRecord, now,
+    unix_now,
+};
 use crate::store::{AppWrite, ChannelCommit, StoreError};
 
 /// Saves that lose a race re-read and try again, this often, before answering "busy".
 const MAX_ATTEMPTS: usize = 8;
+
+/// How long a replaced secret stays readable: longer than any reader holds a name it read
+/// (a Lambda invocation, a cached binding), shorter than anyone would want it kept.
+pub const SECRET_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often one process sweeps secrets.
+pub const SECRET_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+/// Secret records one sweep looks at.
+const SWEEP_SECRETS_MAX: usize = 1000;
 
 impl ChannelService {
     fn new_secret_name(&self, app: &AppKey) -> String {
@@ -80,8 +91,7 @@ impl ChannelService {
         let (secret_name, created) = match (&target, target_secrets) {
             (Some(t), Some(s)) if s == merged => (t.secret_name.clone(), None),
             _ => {
-                let name = self.new_secret_name(&target_key);
-                self.secrets.create(&name, &merged).await?;
+                let name = self.create_secret(&target_key, &merged).await?;
                 (name.clone(), Some(name))
             }
         };
@@ -101,16 +111,16 @@ impl ChannelService {
                 revision: target.as_ref().map_or(1, |t| t.revision + 1),
             }),
         }];
-        let mut obsolete: Vec<String> = Vec::new();
+        let mut obsolete: Vec<(String, AppKey)> = Vec::new();
         if let Some(t) = &target
             && t.secret_name != secret_name
         {
-            obsolete.push(t.secret_name.clone());
+            obsolete.push((t.secret_name.clone(), target_key.clone()));
         }
         if let Some(o) = &old {
             let (write, freed) = leave_app(o, key);
             apps.push(write);
-            obsolete.extend(freed);
+            obsolete.extend(freed.into_iter().map(|n| (n, o.key.clone())));
         }
 
         let change = ChannelCommit {
@@ -130,8 +140,8 @@ impl ChannelService {
             }
             return Err(e.into());
         }
-        for name in obsolete {
-            self.delete_secret_quietly(&name).await;
+        for (name, app) in obsolete {
+            self.retire_secret(&name, &app).await;
         }
         self.channels
             .binding(key)
@@ -166,7 +176,7 @@ impl ChannelService {
             match self.channels.commit(change).await {
                 Ok(()) => {
                     for name in freed {
-                        self.secrets.delete(&name).await?;
+                        self.retire_secret(&name, &app_key).await;
                     }
                     return Ok(());
                 }
@@ -177,11 +187,102 @@ impl ChannelService {
         Err(ChannelError::Busy)
     }
 
+    /// Writes a new secret under a fresh name, recorded first: a save that dies before its
+    /// commit leaves a record, and the sweep deletes the orphan.
+    async fn create_secret(
+        &self,
+        app: &AppKey,
+        value: &AppSecrets,
+    ) -> Result<String, ChannelError> {
+        let name = self.new_secret_name(app);
+        self.channels
+            .record_secret(&SecretRecord {
+                name: name.clone(),
+                app: app.clone(),
+                created_at: unix_now(),
+                retired_at: None,
+            })
+            .await?;
+        self.secrets.create(&name, value).await?;
+        Ok(name)
+    }
+
+    /// A secret no record points to any more. A reader may still hold its name (read just
+    /// before the commit), so it is deleted by the sweep after [`SECRET_GRACE`], not now.
+    async fn retire_secret(&self, name: &str, app: &AppKey) {
+        let now = unix_now();
+        let record = SecretRecord {
+            name: name.to_owned(),
+            app: app.clone(),
+            created_at: now,
+            retired_at: Some(now),
+        };
+        if let Err(e) = self.channels.record_secret(&record).await {
+            // The sweep still finds it unreferenced, by its creation record.
+            tracing::warn!(secret = name, error = %e, "could not mark a replaced secret");
+        }
+    }
+
+    /// Deletes a secret that was never referenced (its commit failed).
     async fn delete_secret_quietly(&self, name: &str) {
-        if let Err(e) = self.secrets.delete(name).await {
-            // Only costs storage: the name is unreferenced and never read again.
+        let deleted = match self.secrets.delete(name).await {
+            Ok(()) => self.channels.forget_secret(name).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = deleted {
+            // The sweep deletes it after the grace period.
             tracing::warn!(secret = name, error = %e, "could not delete an unreferenced secret");
         }
+    }
+
+    /// [`Self::sweep_secrets`], at most every [`SECRET_SWEEP_EVERY`] per process: the
+    /// dispatcher's sweep calls it every time it runs (each minute on AWS, every 2 s locally).
+    pub async fn sweep_secrets_now_and_then(&self, now: i64) -> Result<usize, ChannelError> {
+        let every = i64::try_from(SECRET_SWEEP_EVERY.as_secs()).unwrap_or(600);
+        let last = self
+            .last_secret_sweep
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if now - last < every
+            || self
+                .last_secret_sweep
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                )
+                .is_err()
+        {
+            return Ok(0);
+        }
+        self.sweep_secrets(now).await
+    }
+
+    /// Deletes the secrets retired more than [`SECRET_GRACE`] before `now` (unix seconds),
+    /// and those a dead save left unreferenced for as long. Returns how many.
+    pub async fn sweep_secrets(&self, now: i64) -> Result<usize, ChannelError> {
+        let grace = i64::try_from(SECRET_GRACE.as_secs()).unwrap_or(3600);
+        let mut deleted = 0;
+        for r in self.channels.secret_records(SWEEP_SECRETS_MAX).await? {
+            let due = match r.retired_at {
+                Some(at) => at + grace <= now,
+                None => {
+                    r.created_at + grace <= now
+                        && self
+                            .channels
+                            .app(&r.app)
+                            .await?
+                            .is_none_or(|a| a.secret_name != r.name)
+                }
+            };
+            if due {
+                self.secrets.delete(&r.name).await?;
+                self.channels.forget_secret(&r.name).await?;
+                tracing::info!(secret = %r.name, retired = r.retired_at.is_some(), "secret deleted");
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 }
 

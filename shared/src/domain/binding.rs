@@ -158,3 +158,17 @@ pub struct TestOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
+
+/// A secret this deployment created for an app. Written before the secret itself and kept
+/// until it is deleted, so a save that dies halfway leaves a trace the sweep can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub name: String,
+    pub app: AppKey,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When a newer secret replaced it, or its app was removed (unix seconds). A reader may
+    /// still hold the name for a while: it is deleted a grace period later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<i64>,
+}

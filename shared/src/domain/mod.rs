@@ -11,7 +11,7 @@ mod secrets;
 
 pub use binding::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, MemberKey, ResolvedUser,
-    TestOutcome,
+    SecretRecord, TestOutcome,
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};

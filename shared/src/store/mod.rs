@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
-    EventId, Limits, MemberKey, Node, OrgId, Pace, ResolvedUser, SubscriptionType, TestOutcome,
-    unix_now,
+    EventId, Limits, MemberKey, Node, OrgId, Pace, ResolvedUser, SecretRecord, SubscriptionType,
+    TestOutcome, unix_now,
 };
 use crate::workflow::{Delivery, Subscription};
 
@@ -115,6 +115,11 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Gives a claimed push back (acting on it failed), so WeCom's retry is acted on.
     async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError>;
+    /// Creates or replaces the record of a secret.
+    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError>;
+    /// Up to `limit` secret records, in name order.
+    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError>;
+    async fn forget_secret(&self, name: &str) -> Result<(), StoreError>;
 }
 
 /// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until

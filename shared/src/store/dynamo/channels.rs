@@ -6,6 +6,7 @@
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members`, `rev` |
 //! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member` |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
+//! | secret record | `SECRETS` | `{secret name}` | `doc` (app, created, retired) |
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -21,11 +22,15 @@ use super::{
 };
 use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
-    MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn, TestOutcome, unix_now,
+    MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SecretRecord, SourceColumn, TestOutcome,
+    unix_now,
 };
 use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
 
 const ENSURE_ATTEMPTS: usize = 3;
+/// The partition of secret records: written only when secrets change (rare), read by the
+/// sweep every ten minutes.
+const SECRETS_PK: &str = "SECRETS";
 
 pub(super) fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
@@ -384,6 +389,59 @@ impl ChannelStore for DynamoTable {
             .table_name(&self.table)
             .key("pk", s(push_pk(id, key)))
             .key("sk", s("PUSH"))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SECRETS_PK))
+            .item("sk", s(r.name.as_str()))
+            .item("doc", to_doc(r)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        while out.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(SECRETS_PK))
+                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            for item in page.items() {
+                if out.len() < limit {
+                    out.push(get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))?);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(SECRETS_PK))
+            .key("sk", s(name))
             .send()
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;

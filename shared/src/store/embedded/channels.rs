@@ -5,10 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redb::ReadableTable;
 
-use super::{APPS, BINDINGS, CALLBACKS, EmbeddedDb, PUSHES, db_err, enc, get_json};
+use super::{APPS, BINDINGS, CALLBACKS, EmbeddedDb, PUSHES, SECRET_RECORDS, db_err, enc, get_json};
 use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
-    TestOutcome, unix_now,
+    SecretRecord, TestOutcome, unix_now,
 };
 use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
 
@@ -189,6 +189,29 @@ impl ChannelStore for EmbeddedDb {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
             txn.open_table(PUSHES)
+                .map_err(db_err)?
+                .remove(k.as_str())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+        self.write(SECRET_RECORDS, r.name.clone(), r).await
+    }
+
+    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
+        let mut all: Vec<SecretRecord> = self.scan(SECRET_RECORDS, String::new()).await?;
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+        let k = name.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(SECRET_RECORDS)
                 .map_err(db_err)?
                 .remove(k.as_str())
                 .map_err(db_err)?;

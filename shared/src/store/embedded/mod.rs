@@ -29,6 +29,7 @@ const LEASES: JsonTable = TableDefinition::new("token_leases");
 const SUBSCRIPTIONS: JsonTable = TableDefinition::new("subscriptions");
 const DELIVERIES: JsonTable = TableDefinition::new("deliveries");
 const PACE: JsonTable = TableDefinition::new("pace");
+const SECRET_RECORDS: JsonTable = TableDefinition::new("secret_records");
 
 /// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
 /// deliveries and pace logs.
@@ -52,6 +53,7 @@ impl EmbeddedDb {
             SUBSCRIPTIONS,
             DELIVERIES,
             PACE,
+            SECRET_RECORDS,
         ] {
             txn.open_table(t).map_err(db_err)?;
         }
