@@ -183,6 +183,13 @@ impl CallbackCrypto {
         )
     }
 
+    /// Whether `encrypt` was sealed for this app: it decrypts under our key to our receive id.
+    /// Nobody without the EncodingAESKey can produce that, so a request carrying it comes
+    /// from WeCom (or another holder of the key) even when its signature does not match.
+    pub fn sealed_for_us(&self, encrypt: &str) -> bool {
+        self.decrypt_for_us(encrypt).is_ok()
+    }
+
     /// Encrypt `msg` for this app's receive id with the given 16-byte random prefix.
     pub fn encrypt(&self, msg: &str, random: &[u8; 16]) -> String {
         encrypt(&self.key, msg, &self.receive_id, random)

@@ -327,7 +327,10 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
     let rule = &d["Events"]["WorkflowEvent"];
     assert_eq!(rule["Type"], "EventBridgeRule");
     let p = &rule["Properties"];
-    assert_eq!(p["EventBusName"], reference("EventBusName"));
+    assert_eq!(
+        p["EventBusName"],
+        serde_json::json!({"Fn::If": ["CreateBus", reference("WorkflowBus"), reference("EventBusName")]})
+    );
     assert_eq!(
         p["Pattern"]["source"],
         serde_json::json!([reference("EventSource")])
@@ -435,5 +438,59 @@ fn a_dispatch_lease_outlasts_the_dispatch_timeout() {
     assert!(
         lease > timeout,
         "lease {lease}s must be longer than the function timeout {timeout}s"
+    );
+}
+
+/// The public callback routes cannot be flooded into the account's concurrency: throttled at
+/// the HTTP API, and the function capped by reserved concurrency.
+#[test]
+fn the_public_callback_routes_are_throttled_and_capped() {
+    let t = template();
+    let api = &resources(&t)["HttpApi"]["Properties"];
+    for route in [
+        "GET /v1/wecom/callback/{id}",
+        "POST /v1/wecom/callback/{id}",
+    ] {
+        let s = &api["RouteSettings"][route];
+        assert!(s["ThrottlingRateLimit"].is_object(), "{route}: {s}");
+        assert!(s["ThrottlingBurstLimit"].is_object(), "{route}: {s}");
+    }
+    let callback = &resources(&t)["CallbackFunction"]["Properties"];
+    assert_eq!(
+        callback["ReservedConcurrentExecutions"],
+        reference("CallbackConcurrency")
+    );
+    assert!(t["Parameters"]["CallbackConcurrency"]["Default"].as_u64() >= Some(1));
+}
+
+/// Workflow events come from a dedicated bus (created unless one is named) whose policy can
+/// name the only principals that may publish; the dead-letter queue takes messages from this
+/// stack's rule only.
+#[test]
+fn only_the_stacks_rule_reaches_dispatch_and_its_dead_letters() {
+    let t = template();
+    assert_eq!(t["Parameters"]["EventBusName"]["Default"], "");
+    let bus = &resources(&t)["WorkflowBus"];
+    assert_eq!(bus["Type"], "AWS::Events::EventBus");
+    assert_eq!(bus["Condition"], "CreateBus");
+    let policy = &resources(&t)["WorkflowBusPolicy"]["Properties"]["Statement"];
+    assert_eq!(policy["Effect"], "Deny");
+    assert_eq!(policy["Action"], "events:PutEvents");
+    assert_eq!(
+        policy["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        reference("EventPublisherArns")
+    );
+    let rule = &resources(&t)["DispatchFunction"]["Properties"]["Events"]["WorkflowEvent"];
+    assert!(
+        rule["Properties"]["EventBusName"]
+            .to_string()
+            .contains("WorkflowBus"),
+        "{rule}"
+    );
+    let dlq = &resources(&t)["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let source = dlq[0]["Condition"].to_string();
+    assert!(
+        source.contains("DispatchFunctionWorkflowEvent") && !source.contains("rule/*"),
+        "the queue takes this stack's rule only: {source}"
     );
 }

@@ -24,10 +24,31 @@ use shared::xml::PushMessage;
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// Unix seconds now; replaceable so tests can replay published vectors at their time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub channels: Arc<ChannelService>,
+    pub clock: Clock,
 }
+
+impl AppState {
+    pub fn new(channels: Arc<ChannelService>) -> Self {
+        Self {
+            channels,
+            clock: Arc::new(shared::domain::unix_now),
+        }
+    }
+}
+
+/// How far a request's `timestamp` may be from our clock. WeCom signs each request when it
+/// sends it and retries within seconds; an older signed request is a replay.
+pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
+
+/// A verification's outcome stays on the binding this long before the same outcome is
+/// written again (so a flood of requests is not a flood of writes).
+const CHECK_REFRESH_SECS: i64 = 60;
 
 /// What the callback function can fail with; each is answered with the contract's error
 /// format and, where a binding is known, recorded as its diagnosis.
@@ -40,6 +61,8 @@ pub enum CallbackError {
         diagnosis: Diagnosis,
         message: String,
         hint: String,
+        /// The request provably came from a holder of the app's keys.
+        authentic: bool,
     },
     #[error("body too large")]
     TooLarge,
@@ -57,6 +80,7 @@ impl IntoResponse for CallbackError {
                 diagnosis,
                 message,
                 hint,
+                ..
             } => {
                 let status = match diagnosis {
                     Diagnosis::NoBinding => StatusCode::NOT_FOUND,
@@ -116,12 +140,32 @@ fn check_failed(
         diagnosis,
         message: message.into(),
         hint: hint.into(),
+        authentic: false,
+    }
+}
+
+/// The same failure, known to come from a holder of the app's keys.
+fn authentic(e: CallbackError) -> CallbackError {
+    match e {
+        CallbackError::Check {
+            diagnosis,
+            message,
+            hint,
+            ..
+        } => CallbackError::Check {
+            diagnosis,
+            message,
+            hint,
+            authentic: true,
+        },
+        other => other,
     }
 }
 
 const HINT_NO_BINDING: &str = "WeCom called this URL before the channel was saved here. Save the channel first (PUT …/wecom-channel with corp_id, app_secret, agent_id, source_column, receiver, token, encoding_aes_key), then press Save on WeCom's API Receive Message page again.";
 const HINT_SIGNATURE: &str = "The Token saved here differs from the Token on WeCom's API Receive Message page. Copy the Token from that page (or click Random there and copy the new one), save it here with PUT …/wecom-channel, then press Save in WeCom again.";
 const HINT_DECRYPT: &str = "The Token matches but the EncodingAESKey does not: the message did not decrypt. Copy the EncodingAESKey from WeCom's API Receive Message page, save it here with PUT …/wecom-channel, then press Save in WeCom again.";
+const HINT_STALE: &str = "WeCom signs each request when it sends it; this one is older (or newer) than the window allows. If WeCom's own requests land here, check this server's clock.";
 const HINT_BAD_REQUEST: &str = "WeCom sends msg_signature, timestamp, nonce (and echostr on verification) itself. If you opened this URL by hand, that is expected; otherwise check that a proxy in front of the callback URL keeps the query string intact.";
 
 fn hint_corp(expected: &str, found: &str) -> String {
@@ -137,16 +181,19 @@ fn from_crypto(e: CryptoError) -> CallbackError {
             "msg_signature does not match the saved Token",
             HINT_SIGNATURE,
         ),
-        CryptoError::Key | CryptoError::Decrypt(_) | CryptoError::BadBuffer(_) => check_failed(
-            Diagnosis::DecryptFailed,
-            format!("the signature matched but the message did not decrypt: {e}"),
-            HINT_DECRYPT,
-        ),
-        CryptoError::ReceiveId { expected, found } => check_failed(
+        // The signature matched: whoever sent it holds the Token.
+        CryptoError::Key | CryptoError::Decrypt(_) | CryptoError::BadBuffer(_) => {
+            authentic(check_failed(
+                Diagnosis::DecryptFailed,
+                format!("the signature matched but the message did not decrypt: {e}"),
+                HINT_DECRYPT,
+            ))
+        }
+        CryptoError::ReceiveId { expected, found } => authentic(check_failed(
             Diagnosis::CorpIdMismatch,
             format!("the message is for CorpID {found}, not {expected}"),
             hint_corp(&expected, &found),
-        ),
+        )),
         CryptoError::Base64 | CryptoError::Envelope(_) => check_failed(
             Diagnosis::BadRequest,
             format!("the request is not a WeCom callback: {e}"),
@@ -164,11 +211,13 @@ async fn binding_for(st: &AppState, id: &str) -> Result<BindingRecord, CallbackE
         .ok_or(CallbackError::UnknownCallback)
 }
 
-/// Runs one verification and records its outcome on the binding.
+/// Runs one verification and records its outcome on the binding when it should replace the
+/// last one ([`CallbackCheck::replaces`]): a changed outcome, or the same after a minute when
+/// `refresh` — and never a failure anyone could forge over an authentic result.
 async fn checked<T>(
     st: &AppState,
     rec: &BindingRecord,
-    record_success: bool,
+    refresh: bool,
     f: impl AsyncFnOnce(ResolvedBinding) -> Result<T, CallbackError>,
 ) -> Result<T, CallbackError> {
     let outcome = match st.channels.resolve(rec.clone()).await {
@@ -180,27 +229,33 @@ async fn checked<T>(
         )),
         Err(e) => Err(e.into()),
     };
+    let at = time::OffsetDateTime::from_unix_timestamp((st.clock)()).unwrap_or_else(|_| now());
     let check = match &outcome {
-        Ok(_) if record_success => Some(CallbackCheck {
-            at: now(),
+        Ok(_) => Some(CallbackCheck {
+            at,
             ok: true,
             diagnosis: None,
             hint: None,
+            authentic: true,
         }),
-        Ok(_) => None,
         Err(CallbackError::Check {
-            diagnosis, hint, ..
+            diagnosis,
+            hint,
+            authentic,
+            ..
         }) => Some(CallbackCheck {
-            at: now(),
+            at,
             ok: false,
             diagnosis: Some(*diagnosis),
             hint: Some(hint.clone()),
+            authentic: *authentic,
         }),
         Err(_) => None,
     };
-    if let Some(check) = check {
+    let refresh = refresh.then_some(CHECK_REFRESH_SECS);
+    if let Some(check) = check.filter(|c| c.replaces(rec.last_callback_check.as_ref(), refresh)) {
         tracing::info!(org = %rec.key.org, member = %rec.key.member, ok = check.ok,
-            diagnosis = ?check.diagnosis, "callback check");
+            diagnosis = ?check.diagnosis, authentic = check.authentic, "callback check");
         if let Err(e) = st.channels.record_callback_check(&rec.key, &check).await {
             // The answer to WeCom matters more than the record; log and go on.
             tracing::warn!(error = %e, "could not record the callback check");
@@ -250,36 +305,68 @@ fn crypto_for(b: &ResolvedBinding) -> Result<CallbackCrypto, CallbackError> {
     .map_err(from_crypto)
 }
 
+/// The signed parameters, checked before anything is read: present, and signed within
+/// [`TIMESTAMP_WINDOW_SECS`] of now. What fails here is anyone's request: it is answered and
+/// neither read nor recorded.
+fn signed_now(st: &AppState, q: &HashMap<String, String>) -> Result<SignedQuery, CallbackError> {
+    let signed = signed_query(q)?;
+    let fresh = signed
+        .timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| ((st.clock)() - t).abs() <= TIMESTAMP_WINDOW_SECS);
+    if !fresh {
+        return Err(check_failed(
+            Diagnosis::BadRequest,
+            format!("timestamp must be within {TIMESTAMP_WINDOW_SECS} s of now"),
+            HINT_STALE,
+        ));
+    }
+    Ok(signed)
+}
+
+/// A failed signature check, upgraded to authentic when the ciphertext was sealed for this
+/// app: WeCom calling with a Token that differs from the one saved here.
+fn signature_failure(crypto: &CallbackCrypto, encrypt: &str, e: CryptoError) -> CallbackError {
+    let sealed = matches!(e, CryptoError::Signature) && crypto.sealed_for_us(encrypt);
+    let failure = from_crypto(e);
+    if sealed { authentic(failure) } else { failure }
+}
+
 /// GET: URL verification. The answer is the plaintext alone: no quotes, no newline.
 async fn verify_url(
     State(st): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, CallbackError> {
-    let rec = binding_for(&st, &id).await?;
     let q = parse_query(raw.as_deref());
-    let plain = checked(&st, &rec, true, async |b| {
-        let signed = signed_query(&q)?;
-        let echostr = q.get("echostr").filter(|e| !e.is_empty()).ok_or_else(|| {
+    let signed = signed_now(&st, &q)?;
+    let echostr = q
+        .get("echostr")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
             check_failed(
                 Diagnosis::BadRequest,
                 "echostr is required",
                 HINT_BAD_REQUEST,
             )
-        })?;
-        if base64::engine::general_purpose::STANDARD
-            .decode(echostr)
-            .is_err()
-        {
-            return Err(check_failed(
-                Diagnosis::BadRequest,
-                "echostr is not base64",
-                HINT_BAD_REQUEST,
-            ));
-        }
-        crypto_for(&b)?
-            .verify_url(signed.signed(), echostr)
-            .map_err(from_crypto)
+        })?
+        .clone();
+    if base64::engine::general_purpose::STANDARD
+        .decode(&echostr)
+        .is_err()
+    {
+        return Err(check_failed(
+            Diagnosis::BadRequest,
+            "echostr is not base64",
+            HINT_BAD_REQUEST,
+        ));
+    }
+    let rec = binding_for(&st, &id).await?;
+    let plain = checked(&st, &rec, true, async |b| {
+        let crypto = crypto_for(&b)?;
+        crypto
+            .verify_url(signed.signed(), &echostr)
+            .map_err(|e| signature_failure(&crypto, &echostr, e))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response())
@@ -293,7 +380,8 @@ async fn receive_push(
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> Result<Response, CallbackError> {
-    let rec = binding_for(&st, &id).await?;
+    let q = parse_query(raw.as_deref());
+    let signed = signed_now(&st, &q)?;
     let body = Bytes::from_request(req, &()).await.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             CallbackError::TooLarge
@@ -301,21 +389,22 @@ async fn receive_push(
             check_failed(Diagnosis::BadRequest, rej.body_text(), HINT_BAD_REQUEST)
         }
     })?;
-    let q = parse_query(raw.as_deref());
-    // Record a success only when it changes what the admin sees: pushes can be frequent.
-    let was_ok = rec.last_callback_check.as_ref().is_some_and(|c| c.ok);
-    let (plain, resolved) = checked(&st, &rec, !was_ok, async |b| {
-        let signed = signed_query(&q)?;
-        let text = std::str::from_utf8(&body).map_err(|_| {
-            check_failed(
-                Diagnosis::BadRequest,
-                "the body is not UTF-8 XML",
-                HINT_BAD_REQUEST,
-            )
-        })?;
-        let plain = crypto_for(&b)?
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        check_failed(
+            Diagnosis::BadRequest,
+            "the body is not UTF-8 XML",
+            HINT_BAD_REQUEST,
+        )
+    })?;
+    let encrypt =
+        shared::xml::envelope_encrypt(text).map_err(|e| from_crypto(CryptoError::Envelope(e)))?;
+    let rec = binding_for(&st, &id).await?;
+    // Pushes can be frequent: a success is written only when it changes what the admin sees.
+    let (plain, resolved) = checked(&st, &rec, false, async |b| {
+        let crypto = crypto_for(&b)?;
+        let plain = crypto
             .decrypt_push(signed.signed(), text)
-            .map_err(from_crypto)?;
+            .map_err(|e| signature_failure(&crypto, &encrypt, e))?;
         Ok((plain, b))
     })
     .await?;

@@ -9,5 +9,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (cfg, stores) = shared::lambda::start().await?;
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     channels.warm_up().await;
-    lambda_http::run(router(AppState { channels })).await
+    lambda_http::run(router(AppState::new(channels))).await
 }

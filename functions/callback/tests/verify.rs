@@ -26,6 +26,8 @@ const VECTOR_QUERY: &str = "msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89f
 
 struct Fixture {
     router: Router,
+    /// The callback's clock (unix seconds): set to the time a vector was signed at.
+    clock: Arc<std::sync::atomic::AtomicI64>,
     channels: Arc<ChannelService>,
     key: MemberKey,
     url: String,
@@ -60,10 +62,14 @@ async fn fixture(save: bool) -> Fixture {
             .await
             .expect("save");
     }
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(1_700_000_000));
+    let now = clock.clone();
     Fixture {
         router: router(AppState {
             channels: channels.clone(),
+            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
         }),
+        clock,
         channels,
         key,
         url: format!("/v1/wecom/callback/{}", rec.callback_id),
@@ -72,6 +78,11 @@ async fn fixture(save: bool) -> Fixture {
 }
 
 impl Fixture {
+    /// The callback's clock reads `unix` from now on.
+    fn at(&self, unix: i64) {
+        self.clock.store(unix, std::sync::atomic::Ordering::SeqCst);
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -91,6 +102,14 @@ impl Fixture {
     async fn get(&self, query: &str) -> (StatusCode, String, Option<String>) {
         self.send("GET", &format!("{}?{query}", self.url), Body::empty())
             .await
+    }
+
+    async fn recorded(&self) -> Option<shared::domain::CallbackCheck> {
+        self.channels
+            .ensure_binding(&self.key)
+            .await
+            .expect("binding")
+            .last_callback_check
     }
 
     async fn last_check(&self) -> (bool, Option<Diagnosis>, Option<String>) {
@@ -128,6 +147,7 @@ fn verification(token: &str, key: &str, corp: &str, echo: &str) -> String {
 #[tokio::test]
 async fn published_vector_verifies_with_the_bare_plaintext() {
     let f = fixture(true).await;
+    f.at(1_409_659_589);
     let (s, body, ctype) = f.get(VECTOR_QUERY).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(
@@ -141,6 +161,7 @@ async fn published_vector_verifies_with_the_bare_plaintext() {
 #[tokio::test]
 async fn a_literal_plus_in_the_query_is_not_a_space() {
     let f = fixture(true).await;
+    f.at(1);
     // Find an echostr with a '+' and send it unencoded.
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let (echostr, n) = (0u8..=255)
@@ -206,13 +227,74 @@ async fn missing_or_non_base64_parameters_are_bad_requests() {
         let (s, body, _) = f.get(q).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {body}");
         assert_eq!(code(&body), "bad_request", "{q}");
-        assert_eq!(f.last_check().await.1, Some(Diagnosis::BadRequest));
+        // Anyone can send these: they are answered before anything is read or written.
+        assert_eq!(f.recorded().await, None, "{q}");
     }
+}
+
+#[tokio::test]
+async fn a_stale_or_future_timestamp_is_refused_and_not_recorded() {
+    let f = fixture(true).await;
+    for skew in [-301, 301, -100_000] {
+        f.at(1_700_000_000 + skew);
+        let (s, body, _) = f.get(&verification(TOKEN, KEY, CORP, "123")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{skew}: {body}");
+        assert!(body.contains("timestamp"), "{body}");
+    }
+    assert_eq!(f.recorded().await, None);
+    // WeCom's own retries, seconds later, still pass.
+    f.at(1_700_000_000 + 20);
+    let (s, body, _) = f.get(&verification(TOKEN, KEY, CORP, "123")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_forged_failure_cannot_hide_a_verified_url() {
+    let f = fixture(true).await;
+    let (s, _, _) = f.get(&verification(TOKEN, KEY, CORP, "123")).await;
+    assert_eq!(s, StatusCode::OK);
+    // Someone with the URL but not the keys: a wrong signature over bytes not sealed for us.
+    let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
+    let (s, body, _) = f
+        .get(&format!(
+            "msg_signature={}&timestamp=1700000000&nonce=n&echostr={}",
+            "0".repeat(40),
+            enc(&garbage)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(f.last_check().await.0, "still shown as verified");
+    // WeCom itself with a Token that differs from the saved one: shown at once.
+    let (s, _, _) = f.get(&verification("OtherToken9", KEY, CORP, "124")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(f.last_check().await.1, Some(Diagnosis::SignatureMismatch));
+}
+
+#[tokio::test]
+async fn the_same_outcome_is_written_once_a_minute() {
+    let f = fixture(true).await;
+    let (s, _, _) = f.get(&verification(TOKEN, KEY, CORP, "1")).await;
+    assert_eq!(s, StatusCode::OK);
+    let first = f.recorded().await.expect("recorded").at;
+    f.at(1_700_000_030);
+    f.get(&verification(TOKEN, KEY, CORP, "2")).await;
+    assert_eq!(
+        f.recorded().await.expect("recorded").at,
+        first,
+        "not rewritten"
+    );
+    f.at(1_700_000_061);
+    f.get(&verification(TOKEN, KEY, CORP, "3")).await;
+    assert!(
+        f.recorded().await.expect("recorded").at > first,
+        "refreshed"
+    );
 }
 
 #[tokio::test]
 async fn verification_before_the_save_is_diagnosed_on_the_member() {
     let f = fixture(false).await;
+    f.at(1_409_659_589);
     let (s, body, _) = f.get(VECTOR_QUERY).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(code(&body), "no_binding");
@@ -225,6 +307,7 @@ async fn verification_before_the_save_is_diagnosed_on_the_member() {
 #[tokio::test]
 async fn unknown_callback_ids_are_404() {
     let f = fixture(true).await;
+    f.at(1_409_659_589);
     for path in [
         "/v1/wecom/callback/0123456789abcdef0123456789abcdef",
         "/v1/wecom/callback/not-an-id",
@@ -247,6 +330,7 @@ const PUSH_BODY: &str = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUser
 #[tokio::test]
 async fn pushes_are_verified_and_acknowledged_once() {
     let f = fixture(true).await;
+    f.at(1_409_659_813);
     let uri = format!("{}?{}", f.url, push_query());
     let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
     assert_eq!(s, StatusCode::OK);
@@ -279,6 +363,7 @@ async fn pushes_are_verified_and_acknowledged_once() {
 #[tokio::test]
 async fn bad_pushes_are_refused_with_a_diagnosis() {
     let f = fixture(true).await;
+    f.at(1_409_659_813);
     let tampered = PUSH_BODY.replace("RypEvHKD8", "RypEvHKD9");
     let (s, body, _) = f
         .send(
@@ -371,6 +456,7 @@ async fn a_contact_change_event_drops_the_cached_userid() {
 #[tokio::test]
 async fn lambda_event_verifies() {
     let f = fixture(true).await;
+    f.at(1_409_659_589);
     let id = f.url.rsplit('/').next().expect("id").to_owned();
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -421,6 +507,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
         .expect("cache");
     let router = router(AppState {
         channels: channels.clone(),
+        clock: Arc::new(|| 1_700_000_001),
     });
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID></xml>";

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
-use shared::domain::{BindingRecord, FieldError, MemberId};
+use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed, parse_channel_update,
 };
@@ -116,6 +116,18 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
     t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
 }
 
+/// `last_callback_check` as the admin sees it (whether it was authentic is ours to know).
+fn check_view(c: &CallbackCheck) -> Value {
+    let mut v = json!({ "at": rfc3339(c.at), "ok": c.ok });
+    if let Some(d) = c.diagnosis {
+        v["diagnosis"] = json!(d);
+    }
+    if let Some(h) = &c.hint {
+        v["hint"] = json!(h);
+    }
+    v
+}
+
 /// The channel view of docs/API.md §6. Secrets appear only as `*_set` flags.
 pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String]) -> Value {
     let configured = rec.config.is_some();
@@ -135,7 +147,7 @@ pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String
         "encoding_aes_key_set": configured,
         "callback_url": base.callback_url(&rec.callback_id),
         "trusted_ips": egress_ips,
-        "last_callback_check": rec.last_callback_check,
+        "last_callback_check": rec.last_callback_check.as_ref().map(check_view),
         "last_test": rec.last_test,
         "updated_at": rec.updated_at.map(rfc3339),
     })

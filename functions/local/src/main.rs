@@ -92,7 +92,7 @@ async fn run() -> Result<(), LocalError> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(admin)
-        .merge(callback::router(callback::AppState { channels }))
+        .merge(callback::router(callback::AppState::new(channels)))
         .fallback(not_found_fallback)
         .layer(axum::Extension(base.clone()));
 

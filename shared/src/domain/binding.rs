@@ -145,6 +145,27 @@ pub struct CallbackCheck {
     pub diagnosis: Option<Diagnosis>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Whether the request provably came from someone holding this app's keys (a valid
+    /// signature, or a ciphertext sealed for this CorpID): only such a request may replace what
+    /// the admin sees. Anyone who knows the URL can send the rest.
+    #[serde(default)]
+    pub authentic: bool,
+}
+
+impl CallbackCheck {
+    /// Whether this check should replace `last` on the binding: an outcome that differs, or
+    /// the same one after `refresh_secs` (`None`: only a change is written) — and never an
+    /// unauthenticated failure over an authentic result.
+    pub fn replaces(&self, last: Option<&CallbackCheck>, refresh_secs: Option<i64>) -> bool {
+        let Some(last) = last else {
+            return true;
+        };
+        if !self.authentic && last.authentic {
+            return false;
+        }
+        let changed = last.ok != self.ok || last.diagnosis != self.diagnosis;
+        changed || refresh_secs.is_some_and(|s| (self.at - last.at).whole_seconds() >= s)
+    }
 }
 
 /// The outcome of the last "Test Message Sending" of the saved binding.
@@ -171,4 +192,48 @@ pub struct SecretRecord {
     /// still hold the name for a while: it is deleted a grace period later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(at: i64, ok: bool, diagnosis: Option<Diagnosis>, authentic: bool) -> CallbackCheck {
+        CallbackCheck {
+            at: OffsetDateTime::from_unix_timestamp(at).expect("time"),
+            ok,
+            diagnosis,
+            hint: None,
+            authentic,
+        }
+    }
+
+    #[test]
+    fn checks_are_written_when_they_change_or_a_minute_passed() {
+        let ok = check(1_000, true, None, true);
+        assert!(ok.replaces(None, Some(60)));
+        assert!(!check(1_030, true, None, true).replaces(Some(&ok), Some(60)));
+        assert!(check(1_060, true, None, true).replaces(Some(&ok), Some(60)));
+        assert!(!check(5_000, true, None, true).replaces(Some(&ok), None));
+        let wrong_key = check(1_001, false, Some(Diagnosis::DecryptFailed), true);
+        assert!(wrong_key.replaces(Some(&ok), Some(60)));
+    }
+
+    #[test]
+    fn an_unauthenticated_failure_never_hides_an_authentic_result() {
+        let ok = check(1_000, true, None, true);
+        let forged = check(2_000, false, Some(Diagnosis::SignatureMismatch), false);
+        assert!(!forged.replaces(Some(&ok), Some(60)));
+        let real = check(1_001, false, Some(Diagnosis::SignatureMismatch), true);
+        assert!(
+            real.replaces(Some(&ok), Some(60)),
+            "WeCom with a wrong Token"
+        );
+        assert!(
+            forged.replaces(None, Some(60)),
+            "the first diagnosis of all"
+        );
+        let early = check(900, false, Some(Diagnosis::NoBinding), false);
+        assert!(forged.replaces(Some(&early), Some(60)));
+    }
 }

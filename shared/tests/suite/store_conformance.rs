@@ -536,6 +536,7 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
             ok: false,
             diagnosis: Some(Diagnosis::SignatureMismatch),
             hint: Some(format!("round {round}")),
+            authentic: true,
         };
         let (s1, s2, s3) = (h.svc.clone(), h.svc.clone(), h.svc.clone());
         let (k1, k2, k3) = (k.clone(), k.clone(), k.clone());
@@ -581,6 +582,7 @@ async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
         ok: false,
         diagnosis: Some(Diagnosis::NoBinding),
         hint: Some("save first".into()),
+        authentic: false,
     };
     h.svc
         .record_callback_check(&k, &check)
