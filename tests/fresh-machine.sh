@@ -49,10 +49,12 @@ test_secs=$(( $(date +%s) - start ))
 step "cargo run --release (the main command), until /healthz answers"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 start=$(date +%s)
-(cd "$work/repo" && "${fresh_env[@]}" WECOM_NOTIFY_LISTEN="127.0.0.1:$port" \
-  WECOM_NOTIFY_DATA_DIR="$work/data" cargo run --release >"$work/runner.log" 2>&1) &
+# In its own process group, so cargo and the runner it starts stop together.
+setsid bash -c 'cd "$1/repo" && shift && exec "$@"' _ "$work" "${fresh_env[@]}" \
+  WECOM_NOTIFY_LISTEN="127.0.0.1:$port" WECOM_NOTIFY_DATA_DIR="$work/data" \
+  cargo run --release >"$work/runner.log" 2>&1 &
 runner=$!
-trap 'kill $runner 2>/dev/null || true; pkill -f "$work/repo/target/release/wecom-notify-local" 2>/dev/null || true' EXIT
+trap 'kill -- -"$runner" 2>/dev/null || true' EXIT
 until grep -q 'admin token' "$work/runner.log" 2>/dev/null; do
   kill -0 "$runner" 2>/dev/null || { cat "$work/runner.log" >&2; echo "fresh-machine.sh: cargo run --release exited" >&2; exit 1; }
   sleep 2
