@@ -8,20 +8,18 @@ use std::time::Duration;
 use dispatch::{CrashPoint, DispatchError, Dispatcher, Report, Settings};
 use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use serde_json::{Value, json};
-use shared::channel::{ChannelService, ChannelUpdate};
+use shared::channel::ChannelService;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
-    Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
+    AgentId, CorpId, EventId, MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType,
+    unix_ms,
 };
 use shared::store::Stores;
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
-use shared::wecom::{RetryPolicy, TokenCache, WeComClient};
+use shared::wecom::TokenCache;
 use shared::workflow::{
     DeliveryStatus, MessageFormat, PublicStatus, Reason, Subscription, WorkflowEvent,
 };
-
-use shared::testing::ENCODING_AES_KEY as KEY;
 
 struct World {
     fake: FakeWeCom,
@@ -88,16 +86,7 @@ impl World {
             subscriptions: self.stores.subscriptions.clone(),
             deliveries: self.stores.deliveries.clone(),
             pace: self.stores.pace.clone(),
-            wecom: WeComClient::with_policy(
-                &self.fake.base,
-                RetryPolicy {
-                    min_delay: Duration::from_millis(5),
-                    max_delay: Duration::from_millis(20),
-                    max_retries: 3,
-                },
-                Duration::from_millis(700),
-            )
-            .expect("client"),
+            wecom: e2e::fast_wecom_client(&self.fake.base, Duration::from_millis(700)),
             tokens: Arc::new(TokenCache::new(self.stores.tokens.clone())),
             egress_ips: vec!["203.0.113.10".into()],
             settings: Settings {
@@ -122,17 +111,7 @@ impl World {
             member: MemberId::parse(member).expect("member"),
         };
         self.channels
-            .save(
-                &key,
-                ChannelUpdate {
-                    corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
-                    agent_id: AgentId::parse(1000002).expect("agent"),
-                    receiver: Receiver::parse(column, receiver).expect("receiver"),
-                    app_secret: Some(AppSecret::parse("demo-app-secret").expect("s")),
-                    token: Some(WeComToken::parse("Token123").expect("t")),
-                    encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
-                },
-            )
+            .save(&key, e2e::demo_app_update(column, receiver))
             .await
             .expect("save binding");
     }
@@ -674,7 +653,8 @@ shared::both_stores!(
     eventbridge_fixtures,
 );
 
-/// 1,000 recipients on one app: every one delivered, none over WeCom's pace, one call.
+/// 1,000 recipients on one app: every one delivered, none over WeCom's pace, ten calls — one
+/// per fenced batch of 100 (a fence is one all-or-nothing transaction, at most 100 records).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_recipients_are_all_delivered() {
     let w = embedded().await;
@@ -706,7 +686,7 @@ async fn a_thousand_recipients_are_all_delivered() {
     );
     assert_eq!(w.fake.state.dropped_over_rate(), 0);
     assert_eq!(w.fake.state.calls(GETTOKEN), 1);
-    assert_eq!(w.fake.state.calls(SEND), 1, "one call of 1000 users");
+    assert_eq!(w.fake.state.calls(SEND), 10, "ten calls of 100 users");
     let sent = w.fake.state.sent();
-    assert_eq!(sent[0].touser.len(), 1000);
+    assert!(sent.iter().all(|m| m.touser.len() == 100), "{}", sent.len());
 }

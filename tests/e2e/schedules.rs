@@ -30,18 +30,16 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use shared::channel::ChannelUpdate;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, EventId, Limits, MemberId, MemberKey, Node, OrgId,
-    Pace, Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
+    EventId, Limits, MemberId, MemberKey, Node, OrgId, Pace, SourceColumn, SubscriptionType,
+    unix_ms,
 };
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
     Claim, DeliveryStore, Fence, PaceStore, StoreError, Stores, SubscriptionStore,
 };
-use shared::testing::ENCODING_AES_KEY;
-use shared::wecom::{RetryPolicy, TokenCache, WeComClient};
+use shared::wecom::TokenCache;
 use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
 /// Members, how they are bound (login name, phone, email), and the WeCom userid each resolves
@@ -255,16 +253,7 @@ impl World {
             &shared::config::Config::from_lookup(false, |_| None).expect("config"),
             &self.stores,
             self.channels.clone(),
-            WeComClient::with_policy(
-                &self.fake.base,
-                RetryPolicy {
-                    min_delay: Duration::from_millis(2),
-                    max_delay: Duration::from_millis(10),
-                    max_retries: 3,
-                },
-                Duration::from_millis(400),
-            )
-            .expect("client"),
+            e2e::fast_wecom_client(&self.fake.base, Duration::from_millis(400)),
             self.tokens.clone(),
         );
         d.clock = Arc::new(move || unix_ms() + clock.load(Ordering::SeqCst));
@@ -319,17 +308,7 @@ async fn world(seed: u64, stores: Stores) -> World {
             member: MemberId::parse(member).expect("member"),
         };
         channels
-            .save(
-                &key,
-                ChannelUpdate {
-                    corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
-                    agent_id: AgentId::parse(1000002).expect("agent"),
-                    receiver: Receiver::parse(column, receiver).expect("receiver"),
-                    app_secret: Some(AppSecret::parse("demo-app-secret").expect("secret")),
-                    token: Some(WeComToken::parse("Token123").expect("token")),
-                    encoding_aes_key: Some(EncodingAesKey::parse(ENCODING_AES_KEY).expect("key")),
-                },
-            )
+            .save(&key, e2e::demo_app_update(column, receiver))
             .await
             .expect("bind");
     }

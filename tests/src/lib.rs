@@ -27,6 +27,39 @@ pub fn runner_binary() -> PathBuf {
     bin
 }
 
+/// A full channel update for the fake WeCom's demo app (CorpID, AgentId, Secret of
+/// [`fake::demo_corp`]) and the given receiver.
+pub fn demo_app_update(
+    column: shared::domain::SourceColumn,
+    receiver: &str,
+) -> shared::channel::ChannelUpdate {
+    use shared::domain::{AgentId, AppSecret, CorpId, EncodingAesKey, Receiver, WeComToken};
+    shared::channel::ChannelUpdate {
+        corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
+        agent_id: AgentId::parse(1000002).expect("agent"),
+        receiver: Receiver::parse(column, receiver).expect("receiver"),
+        app_secret: Some(AppSecret::parse("demo-app-secret").expect("secret")),
+        token: Some(WeComToken::parse("Token123").expect("token")),
+        encoding_aes_key: Some(
+            EncodingAesKey::parse(shared::testing::ENCODING_AES_KEY).expect("key"),
+        ),
+    }
+}
+
+/// A WeCom client for tests against the fake: the production retry policy, with short delays.
+pub fn fast_wecom_client(base: &str, timeout: Duration) -> shared::wecom::WeComClient {
+    shared::wecom::WeComClient::with_policy(
+        base,
+        shared::wecom::RetryPolicy {
+            min_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(20),
+            max_retries: 3,
+        },
+        timeout,
+    )
+    .expect("a WeCom client")
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -185,16 +185,7 @@ impl ChannelStore for EmbeddedDb {
     }
 
     async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
-        let k = push_key(id, key);
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            txn.open_table(PUSHES)
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
-        .await
+        self.remove(PUSHES, push_key(id, key)).await
     }
 
     async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
@@ -208,15 +199,6 @@ impl ChannelStore for EmbeddedDb {
     }
 
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
-        let k = name.to_owned();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            txn.open_table(SECRET_RECORDS)
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
-        .await
+        self.remove(SECRET_RECORDS, name.to_owned()).await
     }
 }

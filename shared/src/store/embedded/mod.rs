@@ -109,6 +109,26 @@ impl EmbeddedDb {
         .await
     }
 
+    /// Removes one key (present or not) in its own transaction.
+    async fn remove<V: redb::Value + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, V>,
+        key: String,
+    ) -> Result<(), StoreError>
+    where
+        TableDefinition<'static, &'static str, V>: Send,
+    {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            txn.open_table(table)
+                .map_err(db_err)?
+                .remove(key.as_str())
+                .map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
     /// Writes one value in its own transaction.
     async fn write<T: Serialize>(
         &self,

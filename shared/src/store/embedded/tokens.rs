@@ -26,16 +26,7 @@ impl TokenStore for EmbeddedDb {
     }
 
     async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
-        let k = key.to_owned();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            txn.open_table(TOKENS)
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
-            txn.commit().map_err(db_err)
-        })
-        .await
+        self.remove(TOKENS, key.to_owned()).await
     }
 
     async fn try_token_lease(
