@@ -25,8 +25,17 @@ rm -rf "$work/repo" "$work/home" "$work/cargo" "$work/cache" "$work/rustup"
 git clone -q "$root" "$work/repo"
 mkdir -p "$work/home" "$work/cargo" "$work/cache"
 
-step "copying the rustup toolchains (hard links) and removing the arm64 target from the copy"
+step "copying the rustup toolchains (hard links for the big files) and removing the arm64 target from the copy"
 cp -al "$rustup_src" "$work/rustup" 2>/dev/null || cp -a "$rustup_src" "$work/rustup"
+# rustup rewrites its bookkeeping files in place: those must be real copies, or adding or
+# removing a target in the copy would change the original toolchain too.
+{
+  find "$work/rustup" -maxdepth 1 -type f
+  find "$work/rustup/update-hashes" -type f 2>/dev/null
+  for tc in "$work"/rustup/toolchains/*/lib/rustlib; do find "$tc" -maxdepth 1 -type f; done
+} | while read -r f; do cp -p "$f" "$f.copy" && mv -f "$f.copy" "$f"; done
+# A toolchain that links to another by absolute path would lead back to the original.
+find "$work/rustup/toolchains" -maxdepth 1 -type l -delete
 fresh_env=(
   env -u CARGO_TARGET_DIR -u VIRTUAL_ENV -u AWS_ENDPOINT_URL
   HOME="$work/home" CARGO_HOME="$work/cargo" RUSTUP_HOME="$work/rustup"
