@@ -2,10 +2,12 @@
 //! binary, the routers and the dispatcher against the fake WeCom, and the stores on the
 //! embedded database and on DynamoDB/Secrets Manager in moto (started by tests/run.sh).
 
+mod auth_matrix;
 mod callback_flow;
 mod dispatch_flow;
 mod local_events;
 mod schedules;
+mod secret_scan;
 mod template;
 mod test_send_flow;
 mod wecom_client;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
     let text = std::fs::read_to_string(path).expect("infra/template.yaml");
     let yaml: serde_yaml_ng::Value =
@@ -11,7 +11,7 @@ fn template() -> Value {
     serde_json::to_value(yaml).expect("as JSON")
 }
 
-fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+pub(crate) fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().expect("Resources")
 }
 
@@ -26,7 +26,7 @@ fn reference(name: &str) -> Value {
     serde_json::json!({ "Ref": name })
 }
 
-const FUNCTIONS: [(&str, &str); 4] = [
+pub(crate) const FUNCTIONS: [(&str, &str); 4] = [
     ("CallbackFunction", "callback"),
     ("ChannelConfigFunction", "channel-config"),
     ("TestSendFunction", "test-send"),

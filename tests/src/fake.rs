@@ -156,6 +156,11 @@ impl FakeState {
     }
 
     /// Every issued token becomes invalid (WeCom may do this early).
+    /// Every access token issued so far (expired ones are forgotten on [`Self::expire_tokens`]).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.with(|s| s.tokens.keys().cloned().collect())
+    }
+
     pub fn expire_tokens(&self) {
         self.with(|s| s.tokens.clear());
     }
