@@ -555,3 +555,13 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let third = oneshot(&router, push()).await;
     assert_eq!(third.status, StatusCode::OK);
 }
+
+proptest::proptest! {
+    /// Any raw query: parsed into pairs, never a panic; a literal `+` stays a `+`.
+    #[test]
+    fn any_query_string_parses(raw in ".{0,300}", v in "[A-Za-z0-9+/=]{0,40}") {
+        let _ = callback::parse_query(Some(&raw));
+        let q = callback::parse_query(Some(&format!("echostr={v}&x=1")));
+        proptest::prop_assert_eq!(q.get("echostr").map(String::as_str), Some(v.as_str()));
+    }
+}
