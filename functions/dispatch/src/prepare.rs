@@ -35,11 +35,11 @@ impl Dispatcher {
         let d = &mut delivery;
         if !sub.is_some_and(|s| s.personal_channel) {
             d.mark_skipped(Reason::SubscriptionOff);
-            return self.record(delivery, held).await;
+            return self.record(delivery, held).await.map(Prepared::Done);
         }
         let Ok(member) = MemberId::parse(&d.member) else {
             d.mark_skipped(Reason::UnknownMember);
-            return self.record(delivery, held).await;
+            return self.record(delivery, held).await.map(Prepared::Done);
         };
         let key = MemberKey {
             org: d.org.clone(),
@@ -47,7 +47,7 @@ impl Dispatcher {
         };
         let Some(binding) = self.channels.configured(&key).await? else {
             d.mark_skipped(Reason::NoChannel);
-            return self.record(delivery, held).await;
+            return self.record(delivery, held).await.map(Prepared::Done);
         };
         let creds = binding.credentials();
         let app = WeComApp {
@@ -57,12 +57,17 @@ impl Dispatcher {
         };
         let userid = match self.channels.userid(&app, &binding).await {
             Ok(u) => u,
-            Err(e) => return self.failed_or_retry(delivery, held, &e, Some(&key)).await,
+            Err(e) => {
+                return self
+                    .failed_or_retry(delivery, held, &e, Some(&key))
+                    .await
+                    .map(Prepared::Done);
+            }
         };
         d.userid = Some(userid.clone());
         let Some(body) = d.body.clone() else {
             d.mark_failed(Reason::NoMessage);
-            return self.record(delivery, held).await;
+            return self.record(delivery, held).await.map(Prepared::Done);
         };
         // A long preparation (slow lookups) renews the claim before half of it is gone.
         let lease_ms = millis(self.settings.lease);
@@ -95,7 +100,7 @@ impl Dispatcher {
         held: i64,
         e: &WeComError,
         key: Option<&MemberKey>,
-    ) -> Result<Prepared, DispatchError> {
+    ) -> Result<Outcome, DispatchError> {
         d.attempt_failed(e.errcode().map(ErrCode::code), e.hint(&self.egress_ips));
         let retry =
             (e.is_transient() || e.is_token_invalid()) && d.attempts < self.settings.max_attempts;

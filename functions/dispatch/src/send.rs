@@ -138,7 +138,7 @@ impl Dispatcher {
                 Some(t) => {
                     let mut d = r.delivery;
                     d.mark_delayed(t);
-                    outcomes.push(self.record_outcome(d, r.held).await?);
+                    outcomes.push(self.record(d, r.held).await?);
                 }
                 None => keep.push(r),
             }
@@ -232,34 +232,19 @@ impl Dispatcher {
             org: d.org.clone(),
             member,
         });
-        let recorded = match result {
+        match result {
             Ok(receipt) if receipt.missed(&r.userid) => {
                 let e = WeComError::Api {
                     code: ErrCode::AllRecipientsInvalid,
                     errmsg: "listed in invaliduser/unlicenseduser".into(),
                 };
-                self.failed_or_retry(d, r.held, &e, key.as_ref()).await?
+                self.failed_or_retry(d, r.held, &e, key.as_ref()).await
             }
             Ok(receipt) => {
                 d.mark_delivered(receipt.msgid.clone());
-                self.record(d, r.held).await?
+                self.record(d, r.held).await
             }
-            Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await?,
-        };
-        Ok(match recorded {
-            Prepared::Done(o) => o,
-            Prepared::Ready(r) => Outcome::duplicate(&r.delivery.member),
-        })
-    }
-
-    async fn record_outcome(
-        &self,
-        d: shared::workflow::Delivery,
-        held: i64,
-    ) -> Result<Outcome, DispatchError> {
-        Ok(match self.record(d, held).await? {
-            Prepared::Done(o) => o,
-            Prepared::Ready(r) => Outcome::duplicate(&r.delivery.member),
-        })
+            Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await,
+        }
     }
 }

@@ -30,16 +30,16 @@ impl Dispatcher {
         Ok(self.deliveries.replace(d, held).await?)
     }
 
-    /// Records `d` as it is now and reports it.
+    /// Records `d` as it is now and reports it (as a duplicate if it is someone else's now).
     pub(crate) async fn record(
         &self,
         mut d: Delivery,
         held: i64,
-    ) -> Result<Prepared, DispatchError> {
+    ) -> Result<Outcome, DispatchError> {
         if self.save(&mut d, held).await? {
-            Ok(Prepared::Done(Outcome::of(&d)))
+            Ok(Outcome::of(&d))
         } else {
-            Ok(Prepared::Done(Outcome::duplicate(&d.member)))
+            Ok(Outcome::duplicate(&d.member))
         }
     }
 
