@@ -89,8 +89,8 @@ if [ "${WECOM_NOTIFY_SKIP_SAM_BUILD:-}" = "1" ]; then
   step "sam build skipped (WECOM_NOTIFY_SKIP_SAM_BUILD=1)"
 else
   # Everything the arm64 build needs is installed here, once and before `sam build` starts:
-  # left to cargo-lambda, each function's build would try to install the target on demand,
-  # and SAM runs them at the same moment (three of four lose that race on a fresh machine).
+  # left to cargo-lambda, each function's build installs the target on demand, and builds
+  # running at once race for it (three of four lost that race on a fresh machine).
   arm_target=aarch64-unknown-linux-gnu
   if ! rustup target list --installed 2>/dev/null | grep -qx "$arm_target"; then
     step "installing the rustup target $arm_target (the Lambda functions run on arm64)"
