@@ -10,31 +10,19 @@ use serde_json::{Value, json};
 use shared::auth::{Claims, LocalJwt};
 use shared::testing::ENCODING_AES_KEY;
 
-use crate::template::{FUNCTIONS, resources, template};
+use crate::template::{http_routes, template};
 
 /// (method, path) of every route behind the JWT authorizer, `{org}`/`{member}` filled in with
 /// `org` and `alice`; plus the local runner's own admin route.
 fn admin_routes(org: &str) -> Vec<(String, String)> {
-    let t = template();
-    let mut routes = Vec::new();
-    for (name, _) in FUNCTIONS {
-        let events = resources(&t)[name]["Properties"]["Events"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (_, e) in events {
-            let p = &e["Properties"];
-            if e["Type"] != "HttpApi" || p["Auth"]["Authorizer"] == "NONE" {
-                continue;
-            }
-            let path = p["Path"]
-                .as_str()
-                .expect("path")
-                .replace("{org}", org)
-                .replace("{member}", "alice");
-            routes.push((p["Method"].as_str().expect("method").to_owned(), path));
-        }
-    }
+    let mut routes: Vec<(String, String)> = http_routes(&template())
+        .into_iter()
+        .filter(|r| !r.public)
+        .map(|r| {
+            let path = r.path.replace("{org}", org).replace("{member}", "alice");
+            (r.method, path)
+        })
+        .collect();
     routes.push(("POST".into(), "/v1/local/events".into()));
     routes.sort();
     routes

@@ -26,6 +26,41 @@ fn reference(name: &str) -> Value {
     serde_json::json!({ "Ref": name })
 }
 
+/// One HttpApi route of the template.
+pub(crate) struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: &'static str,
+    /// Not behind the JWT authorizer.
+    pub public: bool,
+    pub api: Value,
+}
+
+/// Every HttpApi event of the four functions: the deployed route table.
+pub(crate) fn http_routes(t: &Value) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for (function, _) in FUNCTIONS {
+        let events = resources(t)[function]["Properties"]["Events"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (_, e) in events {
+            if e["Type"] != "HttpApi" {
+                continue;
+            }
+            let p = &e["Properties"];
+            routes.push(Route {
+                method: p["Method"].as_str().expect("method").to_owned(),
+                path: p["Path"].as_str().expect("path").to_owned(),
+                function,
+                public: p["Auth"]["Authorizer"] == "NONE",
+                api: p["ApiId"].clone(),
+            });
+        }
+    }
+    routes
+}
+
 pub(crate) const FUNCTIONS: [(&str, &str); 4] = [
     ("CallbackFunction", "callback"),
     ("ChannelConfigFunction", "channel-config"),
@@ -174,29 +209,15 @@ fn callback_routes_are_public_and_every_admin_route_is_authorised() {
     assert_eq!(jwt["audience"], reference("JwtAudience"));
 
     let mut routes = Vec::new();
-    for (name, _) in FUNCTIONS {
-        let events = resources(&t)[name]["Properties"]["Events"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (_, e) in events {
-            if e["Type"] != "HttpApi" {
-                continue;
-            }
-            let p = &e["Properties"];
-            let path = p["Path"].as_str().expect("path").to_owned();
-            let public = p["Auth"]["Authorizer"] == "NONE";
-            assert_eq!(
-                public,
-                path.starts_with("/v1/wecom/callback/"),
-                "{path}: public only for WeCom"
-            );
-            assert_eq!(p["ApiId"], reference("HttpApi"));
-            routes.push(format!(
-                "{} {path} {name}",
-                p["Method"].as_str().expect("method")
-            ));
-        }
+    for r in http_routes(&t) {
+        assert_eq!(
+            r.public,
+            r.path.starts_with("/v1/wecom/callback/"),
+            "{}: public only for WeCom",
+            r.path
+        );
+        assert_eq!(r.api, reference("HttpApi"));
+        routes.push(format!("{} {} {}", r.method, r.path, r.function));
     }
     routes.sort();
     let expected = [
