@@ -313,7 +313,7 @@ fn signed_now(st: &AppState, q: &HashMap<String, String>) -> Result<SignedQuery,
     let fresh = signed
         .timestamp
         .parse::<i64>()
-        .is_ok_and(|t| ((st.clock)() - t).abs() <= TIMESTAMP_WINDOW_SECS);
+        .is_ok_and(|t| (st.clock)().abs_diff(t) <= TIMESTAMP_WINDOW_SECS.unsigned_abs());
     if !fresh {
         return Err(check_failed(
             Diagnosis::BadRequest,

@@ -565,3 +565,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(q.get("echostr").map(String::as_str), Some(v.as_str()));
     }
 }
+
+#[tokio::test]
+async fn extreme_timestamps_are_refused_not_panicked_on() {
+    let f = fixture(true).await;
+    for ts in ["-9223372036854775808", "9223372036854775807"] {
+        let (s, body, _) = f
+            .get(&format!(
+                "msg_signature=abc&timestamp={ts}&nonce=n&echostr=YWJj"
+            ))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{ts}: {body}");
+        assert!(body.contains("timestamp"), "{body}");
+    }
+}
