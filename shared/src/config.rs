@@ -52,6 +52,8 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// How long delivery records are kept (DynamoDB TTL).
     pub delivery_retention_days: i64,
+    /// Shards of the per-org delivery index and the due index.
+    pub shards: u16,
 }
 
 impl Config {
@@ -140,6 +142,18 @@ impl Config {
             }
         };
 
+        let shards_raw =
+            var("WECOM_NOTIFY_SHARDS").unwrap_or_else(|| crate::store::DEFAULT_SHARDS.to_string());
+        let shards = match shards_raw.parse::<u16>() {
+            Ok(n) if (1..=256).contains(&n) => n,
+            _ => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_SHARDS={shards_raw:?}: must be a number of shards, 1-256"
+                ));
+                crate::store::DEFAULT_SHARDS
+            }
+        };
+
         let jwt_secret = var("WECOM_NOTIFY_JWT_SECRET");
         if jwt_secret
             .as_ref()
@@ -168,6 +182,7 @@ impl Config {
                 .to_owned(),
             kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
             delivery_retention_days: retention,
+            shards,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -201,7 +216,8 @@ impl Stores {
             StoreKind::DynamoDb => {
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                 let table =
-                    DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone());
+                    DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone())
+                        .with_shards(cfg.shards);
                 if ensure_table {
                     table.ensure_table().await?;
                 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod json;
 pub mod lambda;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

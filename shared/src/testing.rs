@@ -13,7 +13,7 @@ use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
     SecretRecord, TestOutcome,
 };
-use crate::store::{ChannelCommit, ChannelStore, StoreError};
+use crate::store::{ChannelCommit, ChannelStore, Page, StoreError};
 
 /// A valid EncodingAESKey (from WeCom's published samples).
 pub const ENCODING_AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
@@ -132,6 +132,20 @@ impl ChannelStore for FaultyChannels {
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
         self.inner.app(key).await
     }
+    async fn app_join(
+        &self,
+        key: &AppKey,
+        expected: Option<&str>,
+        secret_name: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.app_join(key, expected, secret_name).await
+    }
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+        self.inner.app_swap(key, expected, new).await
+    }
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+        self.inner.app_leave(key).await
+    }
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
         if self.hang_commits.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
@@ -155,13 +169,31 @@ impl ChannelStore for FaultyChannels {
     ) -> Result<(), StoreError> {
         self.inner.set_resolved_user(key, user).await
     }
-    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
+    async fn bindings(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<BindingRecord>, StoreError> {
         if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Backend(
                 "injected: the store is unreachable".into(),
             ));
         }
-        self.inner.bindings(org).await
+        self.inner.bindings(org, after, limit).await
+    }
+    async fn bindings_resolved_to(
+        &self,
+        org: &OrgId,
+        corp_id: &str,
+        userid: &str,
+    ) -> Result<Vec<MemberKey>, StoreError> {
+        if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: the store is unreachable".into(),
+            ));
+        }
+        self.inner.bindings_resolved_to(org, corp_id, userid).await
     }
     async fn claim_push(
         &self,

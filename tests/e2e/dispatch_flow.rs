@@ -225,10 +225,14 @@ async fn routing_matrix(w: World) {
     let log = w
         .stores
         .deliveries
-        .deliveries(&w.org, None, 50)
+        .deliveries(&w.org, None, None, 50)
         .await
         .expect("list");
-    assert_eq!(log.len(), 12, "every recipient of every event has a record");
+    assert_eq!(
+        log.items.len(),
+        12,
+        "every recipient of every event has a record"
+    );
     assert_eq!(
         w.status("e-on", "alice").await.status,
         DeliveryStatus::Delivered

@@ -42,7 +42,7 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
 
     // Subscriptions: validated, upserted, listed.
     let (s, v) = call(reqwest::Method::GET, "/v1/orgs/demo/subscriptions", None).await;
-    assert_eq!((s, v), (200, json!({"items": []})));
+    assert_eq!((s, v), (200, json!({"items": [], "next": null})));
     for (bad, field) in [
         (
             json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending", "personal_channel": true, "colour": 1}]}),

@@ -37,7 +37,7 @@ use shared::domain::{
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    Claim, DeliveryStore, Fence, PaceStore, StoreError, Stores, SubscriptionStore,
+    Claim, DeliveryStore, Due, Fence, PaceStore, Page, StoreError, Stores, SubscriptionStore,
 };
 use shared::wecom::TokenCache;
 use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
@@ -190,12 +190,16 @@ impl DeliveryStore for Faulty {
         &self,
         org: &OrgId,
         member: Option<&str>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<Page<Delivery>, StoreError> {
         self.chaos.hit(self.instance, "deliveries").await?;
-        self.inner.deliveries.deliveries(org, member, limit).await
+        self.inner
+            .deliveries
+            .deliveries(org, member, after, limit)
+            .await
     }
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
         self.chaos.hit(self.instance, "due").await?;
         self.inner.deliveries.due(now_ms, limit).await
     }
@@ -215,9 +219,17 @@ impl PaceStore for Faulty {
 
 #[async_trait]
 impl SubscriptionStore for Faulty {
-    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
+    async fn subscriptions(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Subscription>, StoreError> {
         self.chaos.hit(self.instance, "subscriptions").await?;
-        self.inner.subscriptions.subscriptions(org).await
+        self.inner
+            .subscriptions
+            .subscriptions(org, after, limit)
+            .await
     }
     async fn subscription(
         &self,

@@ -1,7 +1,7 @@
 //! The SAM template's invariants: fixed egress for the functions that call WeCom, public
 //! callback routes, authorised admin routes, least-privilege policies, complete configuration.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub(crate) fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
@@ -386,25 +386,38 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
         table["TimeToLiveSpecification"]["AttributeName"],
         "expires_at"
     );
-    let indexes: Vec<&str> = table["GlobalSecondaryIndexes"]
-        .as_array()
-        .expect("gsi")
+    let gsis = table["GlobalSecondaryIndexes"].as_array().expect("gsi");
+    let indexes: Vec<&str> = gsis
         .iter()
         .map(|i| i["IndexName"].as_str().expect("name"))
         .collect();
+    use shared::store::dynamo::schema::{
+        BY_MEMBER_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
+    };
     assert_eq!(
         indexes,
-        [
-            shared::store::dynamo::schema::BY_ORG_INDEX,
-            shared::store::dynamo::schema::DUE_INDEX
-        ],
+        [BY_ORG_INDEX, BY_MEMBER_INDEX, DUE_INDEX, BY_USERID_INDEX],
         "the indexes the code queries"
     );
+    for i in gsis {
+        // Keys only: an update that leaves an index's keys alone writes nothing to it.
+        assert_eq!(i["Projection"]["ProjectionType"], "KEYS_ONLY", "{i}");
+    }
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(env["WECOM_NOTIFY_SHARDS"], json!({"Ref": "DeliveryShards"}));
+    assert_eq!(env["WECOM_NOTIFY_STACK"], json!({"Ref": "AWS::StackName"}));
 
     let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
     let text: String = alarms.iter().map(|(_, a)| a.to_string()).collect();
     assert!(text.contains("ApproximateNumberOfMessagesVisible"));
     assert!(text.contains("Throttles"));
+    assert!(
+        alarms.iter().any(
+            |(_, a)| a["Properties"]["MetricName"] == "UnreadableDeliveries"
+                && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE
+        ),
+        "an alarm on records the sweep cannot read"
+    );
     for (name, _) in FUNCTIONS {
         assert!(
             alarms

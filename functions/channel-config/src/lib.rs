@@ -15,9 +15,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
-use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId};
+use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId, OrgId};
 use shared::http::{
-    ApiError, BODY_LIMIT, JsonObject, PublicBase, method_not_allowed, parse_channel_update,
+    ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor, method_not_allowed,
+    parse_channel_update,
 };
 use shared::store::{DeliveryStore, StoreError, SubscriptionStore};
 use shared::workflow::{Delivery, PublicStatus, Subscription};
@@ -184,28 +185,81 @@ async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `?limit=&next=` of a list route.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<String>,
+    next: Option<String>,
+}
+
+/// Default and largest `limit` of the channel and subscription lists.
+const LIST_DEFAULT: usize = 100;
+const LIST_MAX: usize = 500;
+
+fn list_query(
+    query: Result<Query<ListQuery>, QueryRejection>,
+    default: usize,
+    max: usize,
+) -> Result<PageRequest, ConfigApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()).hint(format!(
+            "Use ?limit=<1-{max}>&next=<the next of the previous page>."
+        ))
+    })?;
+    Ok(PageRequest::parse(
+        q.limit.as_deref(),
+        q.next.as_deref(),
+        default,
+        max,
+    )?)
+}
+
+/// `{"items": […], "next": cursor or null}`.
+fn page_json(items: Vec<Value>, next: Option<String>) -> Json<Value> {
+    Json(json!({ "items": items, "next": next.as_deref().map(cursor) }))
+}
+
 async fn list_channels(
     State(st): State<AppState>,
     AdminOrg(org): AdminOrg,
     ext: Extensions,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let page = list_query(query, LIST_DEFAULT, LIST_MAX)?;
     let base = public_base(&ext);
-    let items: Vec<Value> = st
+    let found = st
         .channels
-        .list(&org)
-        .await?
+        .list(&org, page.after.as_deref(), page.limit)
+        .await?;
+    let items = found
+        .items
         .iter()
         .map(|r| channel_view(r, &base, &st.egress_ips))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(page_json(items, found.next))
 }
 
 async fn get_subscriptions(
     State(st): State<AppState>,
     AdminOrg(org): AdminOrg,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let items = st.subscriptions.subscriptions(&org).await?;
-    Ok(Json(json!({ "items": items })))
+    let page = list_query(query, LIST_DEFAULT, LIST_MAX)?;
+    subscriptions_page(&st, &org, page).await
+}
+
+async fn subscriptions_page(
+    st: &AppState,
+    org: &OrgId,
+    page: PageRequest,
+) -> ApiResult<Json<Value>> {
+    let found = st
+        .subscriptions
+        .subscriptions(org, page.after.as_deref(), page.limit)
+        .await?;
+    let items = found.items.iter().map(|s| json!(s)).collect();
+    Ok(page_json(items, found.next))
 }
 
 async fn put_subscriptions(
@@ -245,8 +299,12 @@ async fn put_subscriptions(
     }
     st.subscriptions.put_subscriptions(&org, &parsed).await?;
     tracing::info!(org = %org, items = parsed.len(), "subscriptions saved");
-    let items = st.subscriptions.subscriptions(&org).await?;
-    Ok(Json(json!({ "items": items })))
+    // The whole list as it now stands, up to the largest page (`next` if there is more).
+    let first = PageRequest {
+        limit: LIST_MAX,
+        after: None,
+    };
+    subscriptions_page(&st, &org, first).await
 }
 
 #[derive(serde::Deserialize)]
@@ -254,6 +312,7 @@ async fn put_subscriptions(
 struct DeliveriesQuery {
     member: Option<String>,
     limit: Option<String>,
+    next: Option<String>,
 }
 
 /// A delivery as `/deliveries` shows it.
@@ -296,29 +355,24 @@ async fn list_deliveries(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = query.map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
-            .hint("Use ?member=<member>&limit=<1-500>.")
+            .hint("Use ?member=<member>&limit=<1-500>&next=<the next of the previous page>.")
     })?;
-    let limit = match q.limit.as_deref() {
-        None | Some("") => 50,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=500).contains(&n) => n,
-            _ => {
-                return Err(
-                    FieldError::new("limit", "must be a whole number from 1 to 500").into(),
-                );
-            }
-        },
-    };
+    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
     let member = match q.member.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => Some(MemberId::parse(m)?),
         None => None,
     };
-    let items: Vec<Value> = st
+    let found = st
         .deliveries
-        .deliveries(&org, member.as_ref().map(MemberId::as_str), limit)
-        .await?
-        .iter()
-        .map(delivery_view)
-        .collect();
-    Ok(Json(json!({ "items": items })))
+        .deliveries(
+            &org,
+            member.as_ref().map(MemberId::as_str),
+            page.after.as_deref(),
+            page.limit,
+        )
+        .await?;
+    Ok(page_json(
+        found.items.iter().map(delivery_view).collect(),
+        found.next,
+    ))
 }

@@ -349,3 +349,65 @@ async fn lambda_request_context_supplies_claims_and_base_url() {
     let resp = oneshot(&app, req).await;
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn lists_page_with_limit_and_next() {
+    let a = app();
+    for (i, m) in ["ann", "bob", "cat"].iter().enumerate() {
+        let mut body = json!({"corp_id": "ww0123456789abcdef", "agent_id": 1000002,
+            "source_column": "login_name", "receiver": m});
+        if i == 0 {
+            body["app_secret"] = json!("AppSecretValue-1");
+            body["token"] = json!("TokenValue1");
+            body["encoding_aes_key"] = json!(KEY);
+        }
+        let path = format!("/v1/orgs/acme/members/{m}/wecom-channel");
+        let (s, _, text) = a.admin("PUT", &path, Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+    }
+    // Only looked at: never listed, never counted.
+    a.admin("GET", "/v1/orgs/acme/members/dan/wecom-channel", None)
+        .await;
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/orgs/acme/wecom-channels?limit=2".to_owned();
+    for _ in 0..5 {
+        let (s, page, text) = a.admin("GET", &path, None).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|c| c["member"].as_str().expect("m").to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => {
+                assert!(!next.contains("acme"), "the cursor is opaque: {next}");
+                path = format!("/v1/orgs/acme/wecom-channels?limit=2&next={next}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ann", "bob", "cat"]);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("next=%21%21", "next"),
+    ] {
+        for route in ["wecom-channels", "subscriptions", "deliveries"] {
+            let (s, v, _) = a
+                .admin("GET", &format!("/v1/orgs/acme/{route}?{query}"), None)
+                .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{route}?{query}");
+            assert_eq!(v["error"]["field"], field, "{route}?{query}: {v}");
+        }
+    }
+    let (s, v, _) = a
+        .admin("GET", "/v1/orgs/acme/wecom-channels?page=2", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_query");
+}

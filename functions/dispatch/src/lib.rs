@@ -166,29 +166,54 @@ impl Dispatcher {
     }
 
     /// Acts on every delivery that is due: delayed ones whose window has freed, and claims
-    /// whose holder died or that wait for a retry.
+    /// whose holder died or that wait for a retry. Reads batches from every shard until none
+    /// is left or [`Settings::sweep_budget`] is spent, so a backlog drains at the rate the
+    /// sends allow, not one batch a minute.
     pub async fn sweep(&self) -> Result<Report, DispatchError> {
-        let due = self
-            .deliveries
-            .due(self.now(), self.settings.sweep_batch)
-            .await?;
+        let started = std::time::Instant::now();
+        let mut report = Report {
+            event_id: None,
+            outcomes: Vec::new(),
+        };
+        let mut unreadable = 0;
         let mut subs: HashMap<(OrgId, SubscriptionType, Node), Option<Subscription>> =
             HashMap::new();
-        let mut work = Vec::new();
-        for d in due {
-            let k = (d.org.clone(), d.subscription_type.clone(), d.node.clone());
-            if !subs.contains_key(&k) {
-                let s = self.subscriptions.subscription(&k.0, &k.1, &k.2).await?;
-                subs.insert(k.clone(), s);
+        loop {
+            let due = self
+                .deliveries
+                .due(self.now(), self.settings.sweep_batch)
+                .await?;
+            // The same unreadable records are met by every round: count them once.
+            unreadable = unreadable.max(due.unreadable.len());
+            let found = due.deliveries.len();
+            let mut work = Vec::with_capacity(found);
+            for d in due.deliveries {
+                let k = (d.org.clone(), d.subscription_type.clone(), d.node.clone());
+                if !subs.contains_key(&k) {
+                    let s = self.subscriptions.subscription(&k.0, &k.1, &k.2).await?;
+                    subs.insert(k.clone(), s);
+                }
+                work.push((d, subs.get(&k).cloned().flatten()));
             }
-            work.push((d, subs.get(&k).cloned().flatten()));
+            let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(work)
+                .map(|(d, sub)| async move { self.take_over_and_prepare(d, sub.as_ref()).await })
+                .buffered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            let round = self.finish(prepared).await?;
+            let acted = round.outcomes.len();
+            report.outcomes.extend(round.outcomes);
+            // A short batch was the last; a round that moved nothing would only repeat.
+            if found + due.unreadable.len() < self.settings.sweep_batch
+                || acted == 0
+                || started.elapsed() >= self.settings.sweep_budget
+            {
+                break;
+            }
         }
-        let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(work)
-            .map(|(d, sub)| async move { self.take_over_and_prepare(d, sub.as_ref()).await })
-            .buffered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let report = self.finish(prepared).await?;
+        if unreadable > 0 {
+            shared::metrics::count("UnreadableDeliveries", unreadable);
+        }
         // Replaced secrets, once their grace period ended, and orphans of dead saves.
         match self
             .channels

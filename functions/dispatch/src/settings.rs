@@ -21,8 +21,11 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Pause before the sweep retries a delivery, times the attempts so far.
     pub retry_pause: Duration,
-    /// Due deliveries one sweep takes on.
+    /// Due deliveries one round of the sweep takes on.
     pub sweep_batch: usize,
+    /// How long one sweep keeps taking rounds: well inside the function's timeout (120 s),
+    /// with room for the last round's sends.
+    pub sweep_budget: Duration,
     /// WeCom's own duplicate check window (seconds).
     pub duplicate_check_interval: u32,
 }
@@ -38,6 +41,7 @@ impl Default for Settings {
             max_attempts: 5,
             retry_pause: Duration::from_secs(30),
             sweep_batch: 500,
+            sweep_budget: Duration::from_secs(60),
             duplicate_check_interval: 1800,
         }
     }

@@ -13,7 +13,7 @@ use crate::domain::{
     AgentId, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
     CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
 };
-use crate::store::{ChannelStore, SecretStore, StoreError};
+use crate::store::{ChannelStore, Page, SecretStore, StoreError};
 use crate::wecom::AppCredentials;
 
 mod save;
@@ -123,11 +123,14 @@ impl ChannelService {
         }
     }
 
-    /// The org's configured channels, ordered by member.
-    pub async fn list(&self, org: &OrgId) -> Result<Vec<BindingRecord>, ChannelError> {
-        let mut all = self.channels.bindings(org).await?;
-        all.retain(BindingRecord::is_configured);
-        Ok(all)
+    /// A page of the org's configured channels, ordered by member, after the member `after`.
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<BindingRecord>, ChannelError> {
+        Ok(self.channels.bindings(org, after, limit).await?)
     }
 
     /// The member a callback URL belongs to, and its binding.

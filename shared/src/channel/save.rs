@@ -6,7 +6,7 @@ use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, ChannelConfig, MemberKey, SecretRecord, now,
     unix_now,
 };
-use crate::store::{AppWrite, ChannelCommit, StoreError};
+use crate::store::{ChannelCommit, StoreError};
 
 /// Saves that lose a race re-read and try again, this often, before answering "busy".
 const MAX_ATTEMPTS: usize = 8;
@@ -96,35 +96,41 @@ impl ChannelService {
             }
         };
 
-        let mut members = target
-            .as_ref()
-            .map(|t| t.members.clone())
-            .unwrap_or_default();
-        members.insert(key.member.clone());
-        let mut apps = vec![AppWrite {
-            key: target_key.clone(),
-            expected_revision: target.as_ref().map(|t| t.revision),
-            new: Some(AppRecord {
-                key: target_key.clone(),
-                secret_name: secret_name.clone(),
-                members,
-                revision: target.as_ref().map_or(1, |t| t.revision + 1),
-            }),
-        }];
-        let mut obsolete: Vec<(String, AppKey)> = Vec::new();
+        // A new app is created with the binding, atomically. An existing one is joined (or
+        // its secret swapped) first and the binding committed second: a member counted on an
+        // app before its binding commits can only keep a secret alive too long, never free one
+        // still in use.
+        let joins = target.is_some() && old_key.as_ref() != Some(&target_key);
+        let app_written = match &target {
+            None => true,
+            Some(t) if joins => {
+                self.channels
+                    .app_join(&target_key, Some(&t.secret_name), &secret_name)
+                    .await?
+            }
+            Some(t) if t.secret_name != secret_name => {
+                self.channels
+                    .app_swap(&target_key, &t.secret_name, &secret_name)
+                    .await?
+            }
+            Some(_) => true,
+        };
+        if !app_written {
+            if let Some(name) = created {
+                self.delete_secret_quietly(&name).await;
+            }
+            return Err(StoreError::Conflict.into());
+        }
+        // The app now holds the secrets the admin sent, whatever becomes of the binding.
         if let Some(t) = &target
             && t.secret_name != secret_name
         {
-            obsolete.push((t.secret_name.clone(), target_key.clone()));
-        }
-        if let Some(o) = &old {
-            let (write, freed) = leave_app(o, key);
-            apps.push(write);
-            obsolete.extend(freed.into_iter().map(|n| (n, o.key.clone())));
+            self.retire_secret(&t.secret_name, &target_key).await;
         }
 
         let change = ChannelCommit {
             member: key.clone(),
+            callback_id: current.callback_id.clone(),
             expected_revision: current.revision,
             config: Some(ChannelConfig {
                 corp_id: update.corp_id.clone(),
@@ -132,16 +138,25 @@ impl ChannelService {
                 receiver: update.receiver.clone(),
             }),
             updated_at: now(),
-            apps,
+            new_app: target.is_none().then(|| AppRecord {
+                key: target_key.clone(),
+                secret_name: secret_name.clone(),
+                members: 1,
+            }),
         };
         if let Err(e) = self.channels.commit(change).await {
-            if let Some(name) = created {
+            if joins {
+                self.leave_app(&target_key).await;
+            }
+            if target.is_none()
+                && let Some(name) = created
+            {
                 self.delete_secret_quietly(&name).await;
             }
             return Err(e.into());
         }
-        for (name, app) in obsolete {
-            self.retire_secret(&name, &app).await;
+        if let Some(o) = old_key.filter(|k| *k != target_key) {
+            self.leave_app(&o).await;
         }
         self.channels
             .binding(key)
@@ -159,25 +174,17 @@ impl ChannelService {
             let Some(app_key) = current.app_key() else {
                 return Ok(());
             };
-            let (apps, freed) = match self.channels.app(&app_key).await? {
-                Some(app) => {
-                    let (w, freed) = leave_app(&app, key);
-                    (vec![w], freed)
-                }
-                None => (vec![], vec![]),
-            };
             let change = ChannelCommit {
                 member: key.clone(),
+                callback_id: current.callback_id.clone(),
                 expected_revision: current.revision,
                 config: None,
                 updated_at: now(),
-                apps,
+                new_app: None,
             };
             match self.channels.commit(change).await {
                 Ok(()) => {
-                    for name in freed {
-                        self.retire_secret(&name, &app_key).await;
-                    }
+                    self.leave_app(&app_key).await;
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => continue,
@@ -185,6 +192,19 @@ impl ChannelService {
             }
         }
         Err(ChannelError::Busy)
+    }
+
+    /// One member fewer on `app`; its secret retired if that was the last. A failure here
+    /// leaves the count one high, which only keeps the secret longer: logged, not returned.
+    async fn leave_app(&self, app: &AppKey) {
+        match self.channels.app_leave(app).await {
+            Ok(Some(name)) => self.retire_secret(&name, app).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(org = %app.org, corp_id = %app.corp_id, agent_id = %app.agent_id,
+                    error = %e, "could not count a member off an app; its secret is kept");
+            }
+        }
     }
 
     /// Writes a new secret under a fresh name, recorded first: a save that dies before its
@@ -295,33 +315,4 @@ fn pick<T: Clone>(
         .clone()
         .or_else(|| stored.cloned())
         .ok_or(ChannelError::MissingSecret(field))
-}
-
-/// The write that takes `member` out of `app`, and the secret that frees (if it was the last).
-fn leave_app(app: &AppRecord, member: &MemberKey) -> (AppWrite, Vec<String>) {
-    let mut members = app.members.clone();
-    members.remove(&member.member);
-    if members.is_empty() {
-        (
-            AppWrite {
-                key: app.key.clone(),
-                expected_revision: Some(app.revision),
-                new: None,
-            },
-            vec![app.secret_name.clone()],
-        )
-    } else {
-        (
-            AppWrite {
-                key: app.key.clone(),
-                expected_revision: Some(app.revision),
-                new: Some(AppRecord {
-                    members,
-                    revision: app.revision + 1,
-                    ..app.clone()
-                }),
-            },
-            vec![],
-        )
-    }
 }

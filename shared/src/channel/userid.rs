@@ -63,14 +63,13 @@ impl ChannelService {
         userid: &str,
     ) -> Result<usize, ChannelError> {
         let mut n = 0;
-        for rec in self.channels.bindings(org).await? {
-            let hit = rec.resolved_user.as_ref().is_some_and(|u| {
-                u.corp_id.as_str() == corp_id && u.userid.eq_ignore_ascii_case(userid)
-            });
-            if hit {
-                self.channels.set_resolved_user(&rec.key, None).await?;
-                n += 1;
-            }
+        for key in self
+            .channels
+            .bindings_resolved_to(org, corp_id, userid)
+            .await?
+        {
+            self.channels.set_resolved_user(&key, None).await?;
+            n += 1;
         }
         Ok(n)
     }

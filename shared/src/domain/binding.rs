@@ -1,7 +1,5 @@
 //! A member's binding and the app it uses: the records the channel rules reason about.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -102,14 +100,16 @@ impl BindingRecord {
     }
 }
 
-/// An app and the members bound to it. `secret_name` points at an immutable secret: a change
-/// of secrets writes a new one and swaps the pointer, so a reader never sees half an update.
+/// An app and how many members are bound to it. `secret_name` points at an immutable
+/// secret: a change of secrets writes a new one and swaps the pointer, so a reader never sees
+/// half an update. The count only decides when the app's secret is no longer needed; it is
+/// never below the true number (a save that dies midway can leave it one high, which keeps a
+/// secret, never loses one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppRecord {
     pub key: AppKey,
     pub secret_name: String,
-    pub members: BTreeSet<MemberId>,
-    pub revision: u64,
+    pub members: u64,
 }
 
 /// Why a callback verification failed, in the terms the admin has to fix.

@@ -5,10 +5,12 @@
 mod body;
 mod channel_body;
 mod error;
+mod page;
 
 pub use body::{BODY_LIMIT, JsonObject, too_large};
 pub use channel_body::{PUT_FIELDS, parse_channel_update};
 pub use error::{ApiError, ApiErrorParts};
+pub use page::{PageRequest, cursor};
 
 use axum::http::StatusCode;
 

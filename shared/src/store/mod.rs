@@ -58,26 +58,60 @@ pub fn key_part(part: &str) -> Cow<'_, str> {
     utf8_percent_encode(part, KEY_DELIMITERS).into()
 }
 
-/// One write of an app record, guarded by the revision the writer read.
-#[derive(Debug, Clone)]
-pub struct AppWrite {
-    pub key: AppKey,
-    /// `None`: the record must not exist yet.
-    pub expected_revision: Option<u64>,
-    /// `None`: delete it.
-    pub new: Option<AppRecord>,
-}
+/// How long a binding that was only looked at (its callback URL handed out, never saved) is
+/// kept: long enough to finish setting it up, short enough that names typed once do not
+/// accumulate.
+pub const UNSAVED_BINDING_TTL: Duration = Duration::from_secs(30 * 86_400);
 
-/// A configuration change ([`BindingRecord::reconfigure`]), applied atomically with the app
-/// writes, or not at all.
+/// A configuration change ([`BindingRecord::reconfigure`]), applied if the binding is still
+/// at `expected_revision`, or not at all.
 #[derive(Debug, Clone)]
 pub struct ChannelCommit {
     pub member: MemberKey,
+    /// The binding's callback id: saved, its URL is kept for good.
+    pub callback_id: CallbackId,
     pub expected_revision: u64,
     /// `None` removes the configuration (the binding stays, unconfigured, with its URL).
     pub config: Option<ChannelConfig>,
     pub updated_at: OffsetDateTime,
-    pub apps: Vec<AppWrite>,
+    /// An app created with this binding as its one member, in the same atomic write (it
+    /// must not exist yet): a save that dies here leaves no app behind, only a secret the
+    /// sweep deletes. Joining an existing app is [`ChannelStore::app_join`], beforehand.
+    pub new_app: Option<AppRecord>,
+}
+
+/// One page of a list, and the store key the next page starts after (`None`: this was the
+/// last). Routes hand the key out as an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What one read of the due deliveries found.
+#[derive(Debug, Clone, Default)]
+pub struct Due {
+    /// Earliest first.
+    pub deliveries: Vec<Delivery>,
+    /// Keys of due records that no longer decode: skipped (and reported) so that one bad
+    /// record cannot stop every sweep.
+    pub unreadable: Vec<String>,
+}
+
+/// Shards of the per-org delivery index and the due index when the configuration names none.
+pub const DEFAULT_SHARDS: u16 = 16;
+
+/// The shard of an (event, member) delivery: stable across processes and versions (SHA-256,
+/// not the standard library's per-process hasher), spread evenly.
+pub fn shard_of(event_id: &EventId, member: &str, shards: u16) -> u16 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(event_id.as_str().as_bytes());
+    h.update([0]);
+    h.update(member.as_bytes());
+    let d = h.finalize();
+    let v = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+    u16::try_from(v % u64::from(shards.max(1))).unwrap_or(0)
 }
 
 #[async_trait]
@@ -87,7 +121,23 @@ pub trait ChannelStore: Send + Sync {
     async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError>;
     async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError>;
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError>;
-    /// Applies the change if every expected revision still holds, else [`StoreError::Conflict`].
+    /// One more member on the app, whose secret must still be `expected` (`None`: the app
+    /// must not exist yet; it is created with `secret_name`), and the app's secret set to
+    /// `secret_name`. False if the app changed meanwhile. A counter, not a list: members of
+    /// one app join and leave at once without conflicting.
+    async fn app_join(
+        &self,
+        key: &AppKey,
+        expected: Option<&str>,
+        secret_name: &str,
+    ) -> Result<bool, StoreError>;
+    /// The app's secret replaced, if it is still `expected`; false if it is not.
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError>;
+    /// One member fewer on the app. When none is left the app is removed and its secret's
+    /// name returned, to be retired.
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError>;
+    /// Applies the change if the binding is still at its expected revision, else
+    /// [`StoreError::Conflict`].
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError>;
     /// Sets `last_callback_check` without touching anything else.
     async fn record_callback_check(
@@ -103,8 +153,22 @@ pub trait ChannelStore: Send + Sync {
         key: &MemberKey,
         user: Option<&ResolvedUser>,
     ) -> Result<(), StoreError>;
-    /// Every binding of one org, configured or not, ordered by member.
-    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError>;
+    /// Up to `limit` configured bindings of one org, ordered by member, after the member
+    /// `after`. A page may hold fewer (unconfigured bindings are read and left out); only a
+    /// `next` of `None` means the end.
+    async fn bindings(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<BindingRecord>, StoreError>;
+    /// The org's bindings whose cached userid is `userid` of `corp_id` (case-insensitive).
+    async fn bindings_resolved_to(
+        &self,
+        org: &OrgId,
+        corp_id: &str,
+        userid: &str,
+    ) -> Result<Vec<MemberKey>, StoreError>;
     /// True the first time `key` is claimed for this callback within `ttl`: WeCom retries
     /// pushes, and a retried push must be acted on once.
     async fn claim_push(
@@ -167,8 +231,14 @@ pub trait SecretStore: Send + Sync {
 /// The org's subscriptions.
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
-    /// Ordered by (subscription_type, node).
-    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError>;
+    /// Up to `limit`, ordered by (subscription_type, node), after the position `after`
+    /// (`{type}/{node}`, a previous page's `next`).
+    async fn subscriptions(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Subscription>, StoreError>;
     async fn subscription(
         &self,
         org: &OrgId,
@@ -219,16 +289,20 @@ pub trait DeliveryStore: Send + Sync {
         event_id: &EventId,
         member: &str,
     ) -> Result<Option<Delivery>, StoreError>;
-    /// Newest first, optionally one member's.
+    /// Up to `limit`, newest first, optionally one member's, after the position `after` (a
+    /// previous page's `next`).
     async fn deliveries(
         &self,
         org: &OrgId,
         member: Option<&str>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError>;
-    /// Deliveries to act on by `now_ms`: delayed ones whose time has come and claims whose
-    /// lease ended (their sender died or is waiting for a retry), earliest first.
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// Up to `limit` deliveries to act on by `now_ms`: delayed ones whose time has come and
+    /// claims whose lease ended (their sender died or is waiting for a retry), earliest
+    /// first, read from every shard at once. Records past their retention are purged here
+    /// where the store does not expire them itself.
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError>;
 }
 
 #[async_trait]

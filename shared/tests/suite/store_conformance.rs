@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
 use shared::domain::{
     AgentId, AppKey, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey,
@@ -11,10 +12,12 @@ use shared::domain::{
     SubscriptionType, TestOutcome, WECOM_MEMBER_LIMITS, WeComToken, now,
 };
 use shared::store::dynamo::DynamoTable;
+use shared::store::embedded::EmbeddedDb;
+use shared::store::secret_file::SecretFile;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
     CachedToken, ChannelStore, Claim, DeliveryStore, PaceStore, Refusal, SecretStore, Stores,
-    SubscriptionStore, TokenStore,
+    SubscriptionStore, TokenStore, shard_of,
 };
 use shared::testing::{ENCODING_AES_KEY as KEY_A, FaultyChannels, OTHER_ENCODING_AES_KEY as KEY_B};
 use shared::wecom::MessageBody;
@@ -30,15 +33,19 @@ struct Harness {
     pace: Arc<dyn PaceStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
+    /// Stores a delivery that is due but no longer decodes, the store's own way.
+    damage: Box<dyn Fn(Delivery) -> Damage + Send + Sync>,
     _dir: Option<tempfile::TempDir>,
 }
 
 type Dump = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
+type Damage = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 fn harness(
     stores: Stores,
     prefix: &str,
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
+    damage: Box<dyn Fn(Delivery) -> Damage + Send + Sync>,
     dir: Option<tempfile::TempDir>,
 ) -> Harness {
     Harness {
@@ -50,13 +57,26 @@ fn harness(
         deliveries: stores.deliveries,
         pace: stores.pace,
         dump,
+        damage,
         _dir: dir,
     }
 }
 
 async fn embedded() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stores = Stores::embedded(dir.path()).expect("open the embedded stores");
+    let db = Arc::new(EmbeddedDb::open(dir.path()).expect("open the embedded store"));
+    let stores = Stores {
+        channels: db.clone(),
+        tokens: db.clone(),
+        subscriptions: db.clone(),
+        deliveries: db.clone(),
+        pace: db.clone(),
+        secrets: Arc::new(SecretFile::open(dir.path()).expect("open the secret file")),
+    };
+    let damage = Box::new(move |d: Delivery| -> Damage {
+        let db = db.clone();
+        Box::pin(async move { db.damage_for_tests(&d).expect("damage") })
+    });
     let records = dir.path().join("records.redb");
     let dump = Box::new(move || -> Dump {
         let records = records.clone();
@@ -64,7 +84,7 @@ async fn embedded() -> Harness {
             String::from_utf8_lossy(&std::fs::read(&records).expect("read redb")).into_owned()
         })
     });
-    harness(stores, "wn-test", dump, Some(dir))
+    harness(stores, "wn-test", dump, damage, Some(dir))
 }
 
 async fn dynamo() -> Harness {
@@ -76,13 +96,35 @@ async fn dynamo() -> Harness {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = format!("wn-conf-{}", uuid::Uuid::new_v4().simple());
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = DynamoTable::new(client.clone(), table.clone());
+    let store = DynamoTable::new(client.clone(), table.clone()).with_shards(4);
     store.ensure_table().await.expect("create table in moto");
     let stores = Stores::dynamo(
         store,
         SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk), None),
     );
     let prefix = format!("wn-test-{}", uuid::Uuid::new_v4().simple());
+    let (raw, raw_table) = (client.clone(), table.clone());
+    let damage = Box::new(move |d: Delivery| -> Damage {
+        let (client, table) = (raw.clone(), raw_table.clone());
+        Box::pin(async move {
+            // The item as the store writes it, but for a `doc` that is not a delivery.
+            let shard = shard_of(&d.event_id, &d.member, 4);
+            let at = d.due_ms().expect("due");
+            let s = |v: String| AttributeValue::S(v);
+            client
+                .put_item()
+                .table_name(table)
+                .item("pk", s(format!("DLV#{}#{}", d.org, d.event_id)))
+                .item("sk", s(format!("MEMBER#{}", d.member)))
+                .item("doc", s("{not a delivery".into()))
+                .item("updated_ms", AttributeValue::N(d.updated_ms.to_string()))
+                .item("due_pk", s(format!("DUE#{shard}")))
+                .item("due_sk", AttributeValue::N(at.to_string()))
+                .send()
+                .await
+                .expect("put a damaged item");
+        })
+    });
     let dump = Box::new(move || -> Dump {
         let client = client.clone();
         let table = table.clone();
@@ -91,7 +133,7 @@ async fn dynamo() -> Harness {
             format!("{:?}", out.items())
         })
     });
-    harness(stores, &prefix, dump, None)
+    harness(stores, &prefix, dump, damage, None)
 }
 
 fn stype(s: &str) -> SubscriptionType {
@@ -432,19 +474,21 @@ async fn list_per_org_and_org_isolation(h: Harness) {
 
     let acme: Vec<String> = h
         .svc
-        .list(&OrgId::parse("acme").expect("org"))
+        .list(&OrgId::parse("acme").expect("org"), None, 100)
         .await
         .expect("list")
+        .items
         .into_iter()
         .map(|b| b.key.member.to_string())
         .collect();
     assert_eq!(acme, ["alice", "bob"], "configured only, ordered by member");
     let other = h
         .svc
-        .list(&OrgId::parse("other").expect("org"))
+        .list(&OrgId::parse("other").expect("org"), None, 100)
         .await
         .expect("list");
-    assert_eq!(other.len(), 1);
+    assert_eq!(other.items.len(), 1);
+    assert_eq!(other.next, None);
     assert!(
         h.svc
             .ensure_binding(&key("other", "alice"))
@@ -492,7 +536,7 @@ async fn members_of_one_app_share_its_secrets(h: Harness) {
         .app_key()
         .expect("app");
     let app = h.channels.app(&app_key).await.expect("read").expect("app");
-    assert_eq!(app.members.len(), 2);
+    assert_eq!(app.members, 2);
     h.svc.delete(&a).await.expect("delete a");
     assert!(
         h.secrets
@@ -853,6 +897,14 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
     let changed = h.svc.save(&k, u).await.expect("save");
     assert_eq!(changed.cached_userid(), None);
     assert_eq!(changed.resolved_user, None);
+    assert!(
+        h.channels
+            .bindings_resolved_to(&k.org, "ww01", "zhangsan")
+            .await
+            .expect("by userid")
+            .is_empty(),
+        "the userid index forgets with the binding"
+    );
 }
 
 async fn subscriptions_are_upserted_per_org(h: Harness) {
@@ -863,7 +915,14 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         personal_channel: on,
         message_format: MessageFormat::Textcard,
     };
-    assert!(h.subs.subscriptions(&acme).await.expect("list").is_empty());
+    assert!(
+        h.subs
+            .subscriptions(&acme, None, 100)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     h.subs
         .put_subscriptions(
             &acme,
@@ -880,7 +939,12 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         .put_subscriptions(&acme, &[md.clone()])
         .await
         .expect("upsert");
-    let all = h.subs.subscriptions(&acme).await.expect("list");
+    let all = h
+        .subs
+        .subscriptions(&acme, None, 100)
+        .await
+        .expect("list")
+        .items;
     assert_eq!(
         all,
         vec![md.clone(), sub("sql_review", "approval_pending", true)]
@@ -900,7 +964,14 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         None
     );
     let other = OrgId::parse("other").expect("org");
-    assert!(h.subs.subscriptions(&other).await.expect("list").is_empty());
+    assert!(
+        h.subs
+            .subscriptions(&other, None, 100)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
 }
 
 fn delivery(event: &str, member: &str, created_ms: i64) -> Delivery {
@@ -974,9 +1045,10 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
     let all: Vec<(String, String)> = h
         .deliveries
-        .deliveries(&org, None, 50)
+        .deliveries(&org, None, None, 50)
         .await
         .expect("list")
+        .items
         .into_iter()
         .map(|d| (d.event_id.to_string(), d.member))
         .collect();
@@ -992,17 +1064,19 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     );
     let alice = h
         .deliveries
-        .deliveries(&org, Some("alice"), 1)
+        .deliveries(&org, Some("alice"), None, 1)
         .await
         .expect("list");
-    assert_eq!(alice.len(), 1);
-    assert_eq!(alice[0].event_id, "evt-2");
+    assert_eq!(alice.items.len(), 1);
+    assert_eq!(alice.items[0].event_id, "evt-2");
+    assert!(alice.next.is_some(), "alice has an older one");
     let other = OrgId::parse("other").expect("org");
     assert!(
         h.deliveries
-            .deliveries(&other, None, 50)
+            .deliveries(&other, None, None, 50)
             .await
             .expect("list")
+            .items
             .is_empty()
     );
 }
@@ -1025,8 +1099,14 @@ async fn delayed_deliveries_come_due(h: Harness) {
     let mut done = delivery("evt-6", "alice", 1_000);
     done.status = DeliveryStatus::Delivered;
     h.deliveries.claim(&done).await.expect("claim");
-    let ids = |v: Vec<Delivery>| v.into_iter().map(|d| d.event_id).collect::<Vec<_>>();
-    assert!(h.deliveries.due(10_000, 10).await.expect("due").is_empty());
+    let ids = |v: shared::store::Due| {
+        assert!(v.unreadable.is_empty());
+        v.deliveries
+            .into_iter()
+            .map(|d| d.event_id)
+            .collect::<Vec<_>>()
+    };
+    assert!(ids(h.deliveries.due(10_000, 10).await.expect("due")).is_empty());
     assert_eq!(
         ids(h.deliveries.due(30_000, 10).await.expect("due")),
         ["evt-4"]
@@ -1124,6 +1204,171 @@ async fn pace_allows_thirty_a_minute_per_app_and_member(h: Harness) {
     );
 }
 
+async fn every_list_pages_with_a_cursor(h: Harness) {
+    let org = OrgId::parse("acme").expect("org");
+    h.svc
+        .save(&key("acme", "m0"), full("ww01", 7, "s", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    for i in 1..5 {
+        h.svc
+            .save(&key("acme", &format!("m{i}")), bare("ww01", 7))
+            .await
+            .expect("save");
+    }
+    for looked_at in ["m1x", "zz"] {
+        h.svc
+            .ensure_binding(&key("acme", looked_at))
+            .await
+            .expect("stub");
+    }
+    let mut members = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let page = h.svc.list(&org, after.as_deref(), 2).await.expect("page");
+        assert!(page.items.len() <= 2);
+        members.extend(page.items.iter().map(|b| b.key.member.to_string()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        members,
+        ["m0", "m1", "m2", "m3", "m4"],
+        "configured only, once each"
+    );
+
+    for i in 0..7_i64 {
+        let member = if i % 2 == 0 { "alice" } else { "bob" };
+        h.deliveries
+            .claim(&delivery(&format!("e{i}"), member, 1_000 + i * 10))
+            .await
+            .expect("claim");
+    }
+    let pages = |member: Option<&'static str>, limit: usize| {
+        let (log, org) = (h.deliveries.clone(), org.clone());
+        async move {
+            let mut out = Vec::new();
+            let mut after: Option<String> = None;
+            for _ in 0..10 {
+                let page = log
+                    .deliveries(&org, member, after.as_deref(), limit)
+                    .await
+                    .expect("page");
+                assert!(page.items.len() <= limit);
+                out.extend(page.items.iter().map(|d| d.event_id.to_string()));
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            out
+        }
+    };
+    assert_eq!(
+        pages(None, 3).await,
+        ["e6", "e5", "e4", "e3", "e2", "e1", "e0"]
+    );
+    assert_eq!(pages(Some("alice"), 2).await, ["e6", "e4", "e2", "e0"]);
+    assert_eq!(pages(Some("bob"), 5).await, ["e5", "e3", "e1"]);
+
+    let subs: Vec<Subscription> = (0..5)
+        .map(|i| Subscription {
+            subscription_type: stype(&format!("t{i}")),
+            node: node("n"),
+            personal_channel: true,
+            message_format: MessageFormat::Textcard,
+        })
+        .collect();
+    h.subs.put_subscriptions(&org, &subs).await.expect("put");
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let page = h
+            .subs
+            .subscriptions(&org, after.as_deref(), 2)
+            .await
+            .expect("page");
+        seen.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, subs);
+}
+
+async fn members_join_and_leave_one_app_at_once(h: Harness) {
+    let first = key("acme", "m00");
+    h.svc
+        .save(&first, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    let others: Vec<MemberKey> = (1..=12).map(|i| key("acme", &format!("m{i:02}"))).collect();
+    let saves = others.iter().cloned().map(|k| {
+        let svc = h.svc.clone();
+        tokio::spawn(async move { svc.save(&k, bare("ww01", 7)).await })
+    });
+    for s in futures_util::future::join_all(saves).await {
+        s.expect("join")
+            .expect("parallel saves on one app all succeed");
+    }
+    let app_key = key_app("acme", "ww01", 7);
+    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert_eq!(app.members, 13);
+
+    let deletes = others.iter().cloned().map(|k| {
+        let svc = h.svc.clone();
+        tokio::spawn(async move { svc.delete(&k).await })
+    });
+    for d in futures_util::future::join_all(deletes).await {
+        d.expect("join").expect("parallel deletes all succeed");
+    }
+    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert_eq!(app.members, 1, "the first member still holds the app");
+    assert_eq!(secrets_of(&h, &first).await.0, "secret-one");
+
+    h.svc.delete(&first).await.expect("delete the last");
+    assert_eq!(h.channels.app(&app_key).await.expect("read"), None);
+    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    h.svc
+        .sweep_secrets(shared::domain::unix_now() + grace + 1)
+        .await
+        .expect("sweep");
+    assert_eq!(
+        h.secrets.get(&app.secret_name).await.expect("get"),
+        None,
+        "the last member's leaving frees the secret"
+    );
+}
+
+async fn an_unreadable_due_record_is_skipped_and_named(h: Harness) {
+    (h.damage)(delivery("evt-bad", "alice", 1_000)).await;
+    h.deliveries
+        .claim(&delivery("evt-ok", "bob", 1_000))
+        .await
+        .expect("claim");
+    let due = h
+        .deliveries
+        .due(60_000, 10)
+        .await
+        .expect("one bad record does not fail the read");
+    assert_eq!(
+        due.deliveries
+            .iter()
+            .map(|d| d.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["evt-ok"]
+    );
+    assert_eq!(due.unreadable.len(), 1);
+    assert!(
+        due.unreadable[0].contains("evt-bad"),
+        "{:?}",
+        due.unreadable
+    );
+}
+
 shared::both_stores!(
     a_replaced_secret_is_readable_until_its_grace_ends,
     a_crash_before_the_commit_leaves_nothing_behind_for_long,
@@ -1145,6 +1390,9 @@ shared::both_stores!(
     deliveries_are_claimed_once_and_listed_newest_first,
     delayed_deliveries_come_due,
     pace_allows_thirty_a_minute_per_app_and_member,
+    every_list_pages_with_a_cursor,
+    members_join_and_leave_one_app_at_once,
+    an_unreadable_due_record_is_skipped_and_named,
 );
 
 #[cfg(unix)]

@@ -2,20 +2,20 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | binding | `ORG#{org}` | `MEMBER#{member}` | `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user`, `updated_at`, `last_callback_check`, `last_test` |
-//! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members`, `rev` |
-//! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member` |
+//! | binding | `ORG#{org}` | `MEMBER#{member}` | `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `expires_at` until first saved |
+//! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count) |
+//! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`, `expires_at` until first saved |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
 //! | secret record | `SECRETS` | `{secret name}` | `doc` (app, created, retired) |
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::schema::BY_USERID_INDEX;
 use super::{
     DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
     to_doc,
@@ -25,7 +25,9 @@ use crate::domain::{
     MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SecretRecord, SourceColumn, TestOutcome,
     unix_now,
 };
-use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
+use crate::store::{
+    ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL, expires_after, key_part,
+};
 
 const ENSURE_ATTEMPTS: usize = 3;
 /// The partition of secret records: written only when secrets change (rare), read by the
@@ -42,6 +44,15 @@ fn member_sk(m: &MemberId) -> String {
 
 fn app_sk(k: &AppKey) -> String {
     format!("APP#{}#{}", k.corp_id, k.agent_id)
+}
+
+/// The `by_userid` index key of a binding resolved to `userid` of `corp_id`.
+fn userid_pk(org: &OrgId, corp_id: &str, userid: &str) -> String {
+    format!(
+        "UID#{org}#{}#{}",
+        key_part(corp_id),
+        key_part(&userid.to_lowercase())
+    )
 }
 
 fn push_pk(id: &CallbackId, key: &str) -> String {
@@ -92,22 +103,10 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
 }
 
 fn app_from_item(key: &AppKey, item: &Item) -> Result<AppRecord, StoreError> {
-    let members = item
-        .get("members")
-        .and_then(|v| v.as_l().ok())
-        .ok_or_else(|| corrupt("members"))?
-        .iter()
-        .map(|m| {
-            m.as_s()
-                .map_err(|_| corrupt("members"))
-                .and_then(|m| field(MemberId::parse(m)))
-        })
-        .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(AppRecord {
         key: key.clone(),
         secret_name: get_s(item, "secret_name")?.to_owned(),
-        members,
-        revision: get_n(item, "rev")?,
+        members: get_n(item, "members")?,
     })
 }
 
@@ -165,6 +164,7 @@ impl ChannelStore for DynamoTable {
                     .item("callback_id", s(id.as_str()))
                     .item("rev", n(0))
                     .item("configured", AttributeValue::Bool(false))
+                    .item("expires_at", n(expires_after(UNSAVED_BINDING_TTL)))
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?;
@@ -175,6 +175,7 @@ impl ChannelStore for DynamoTable {
                     .item("sk", s("CALLBACK"))
                     .item("org", s(key.org.as_str()))
                     .item("member", s(key.member.as_str()))
+                    .item("expires_at", n(expires_after(UNSAVED_BINDING_TTL)))
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?;
@@ -215,8 +216,108 @@ impl ChannelStore for DynamoTable {
             .transpose()
     }
 
+    async fn app_join(
+        &self,
+        key: &AppKey,
+        expected: Option<&str>,
+        secret_name: &str,
+    ) -> Result<bool, StoreError> {
+        match expected {
+            None => {
+                let res = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(org_pk(&key.org)))
+                    .item("sk", s(app_sk(key)))
+                    .item("secret_name", s(secret_name))
+                    .item("members", n(1))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+                    .await;
+                conditional!(res)
+            }
+            Some(expected) => {
+                let res = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(org_pk(&key.org)))
+                    .key("sk", s(app_sk(key)))
+                    .update_expression("SET secret_name = :new ADD members :one")
+                    .condition_expression("secret_name = :expected")
+                    .expression_attribute_values(":new", s(secret_name))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":expected", s(expected))
+                    .send()
+                    .await;
+                conditional!(res)
+            }
+        }
+    }
+
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&key.org)))
+            .key("sk", s(app_sk(key)))
+            .update_expression("SET secret_name = :new")
+            .condition_expression("secret_name = :expected")
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":expected", s(expected))
+            .send()
+            .await;
+        conditional!(res)
+    }
+
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&key.org)))
+            .key("sk", s(app_sk(key)))
+            .update_expression("ADD members :minus")
+            .condition_expression("members > :zero")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let attrs = match res {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    return Ok(None); // gone already
+                }
+                return Err(StoreError::backend(e));
+            }
+        };
+        let left: u64 = get_n(&attrs, "members")?;
+        if left > 0 {
+            return Ok(None);
+        }
+        let name = get_s(&attrs, "secret_name")?.to_owned();
+        // Removed only while still empty and on the same secret: a member who joined in
+        // between keeps it.
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&key.org)))
+            .key("sk", s(app_sk(key)))
+            .condition_expression("members = :zero AND secret_name = :name")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":name", s(name.as_str()))
+            .send()
+            .await;
+        Ok(conditional!(removed)?.then_some(name))
+    }
+
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
-        let mut tx = self.client.transact_write_items();
         let m = &change.member;
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -228,12 +329,12 @@ impl ChannelStore for DynamoTable {
             .expression_attribute_values(":rev", n(change.expected_revision + 1))
             .expression_attribute_values(":at", s(rfc3339(change.updated_at)?));
         update = match &change.config {
-            // BindingRecord::reconfigure, as one conditional update.
+            // BindingRecord::reconfigure, as one conditional update; saved, it is kept.
             Some(c) => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
                      agent_id = :agent, source_column = :col, receiver = :recv \
-                     REMOVE resolved_user",
+                     REMOVE resolved_user, uid_pk, uid_sk, expires_at",
                 )
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
                 .expression_attribute_values(":corp", s(c.corp_id.as_str()))
@@ -243,61 +344,40 @@ impl ChannelStore for DynamoTable {
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
-                     REMOVE corp_id, agent_id, source_column, receiver, resolved_user",
+                     REMOVE corp_id, agent_id, source_column, receiver, resolved_user, uid_pk, \
+                     uid_sk",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };
-        tx = tx.transact_items(
+        let mut tx = self.client.transact_write_items().transact_items(
             TransactWriteItem::builder()
                 .update(build(update.build())?)
                 .build(),
         );
-        for w in &change.apps {
-            let (cond, vals): (&str, Vec<(&str, AttributeValue)>) = match w.expected_revision {
-                None => ("attribute_not_exists(pk)", vec![]),
-                Some(r) => ("#rev = :expected", vec![(":expected", n(r))]),
-            };
-            let item = match &w.new {
-                Some(app) => {
-                    let mut put = Put::builder()
-                        .table_name(&self.table)
-                        .item("pk", s(org_pk(&w.key.org)))
-                        .item("sk", s(app_sk(&w.key)))
-                        .item("secret_name", s(app.secret_name.as_str()))
-                        .item(
-                            "members",
-                            AttributeValue::L(app.members.iter().map(|m| s(m.as_str())).collect()),
-                        )
-                        .item("rev", n(app.revision))
-                        .condition_expression(cond);
-                    if w.expected_revision.is_some() {
-                        put = put.expression_attribute_names("#rev", "rev");
-                    }
-                    for (k, v) in vals {
-                        put = put.expression_attribute_values(k, v);
-                    }
-                    TransactWriteItem::builder()
-                        .put(build(put.build())?)
-                        .build()
-                }
-                None => {
-                    let mut del = Delete::builder()
-                        .table_name(&self.table)
-                        .key("pk", s(org_pk(&w.key.org)))
-                        .key("sk", s(app_sk(&w.key)))
-                        .condition_expression(cond);
-                    if w.expected_revision.is_some() {
-                        del = del.expression_attribute_names("#rev", "rev");
-                    }
-                    for (k, v) in vals {
-                        del = del.expression_attribute_values(k, v);
-                    }
-                    TransactWriteItem::builder()
-                        .delete(build(del.build())?)
-                        .build()
-                }
-            };
-            tx = tx.transact_items(item);
+        if let Some(app) = &change.new_app {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(org_pk(&app.key.org)))
+                .item("sk", s(app_sk(&app.key)))
+                .item("secret_name", s(app.secret_name.as_str()))
+                .item("members", n(app.members))
+                .condition_expression("attribute_not_exists(pk)")
+                .build();
+            tx = tx.transact_items(TransactWriteItem::builder().put(build(put)?).build());
+        }
+        if change.config.is_some() {
+            let keep_alias = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(callback_pk(&change.callback_id)))
+                .key("sk", s("CALLBACK"))
+                .update_expression("REMOVE expires_at")
+                .condition_expression("attribute_exists(pk)")
+                .build();
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .update(build(keep_alias)?)
+                    .build(),
+            );
         }
         match tx.send().await {
             Ok(_) => Ok(()),
@@ -331,32 +411,104 @@ impl ChannelStore for DynamoTable {
         key: &MemberKey,
         user: Option<&ResolvedUser>,
     ) -> Result<(), StoreError> {
-        match user {
-            Some(u) => {
-                self.set_binding_attr(key, "resolved_user", to_doc(u)?)
-                    .await
-            }
-            None => {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", s(org_pk(&key.org)))
-                    .key("sk", s(member_sk(&key.member)))
-                    .update_expression("REMOVE resolved_user")
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::backend(e.into_service_error()))?;
-                Ok(())
-            }
-        }
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(&key.org)))
+            .key("sk", s(member_sk(&key.member)))
+            .condition_expression("attribute_exists(pk)");
+        let update = match user {
+            Some(u) => update
+                .update_expression("SET resolved_user = :u, uid_pk = :upk, uid_sk = :usk")
+                .expression_attribute_values(":u", to_doc(u)?)
+                .expression_attribute_values(
+                    ":upk",
+                    s(userid_pk(&key.org, u.corp_id.as_str(), &u.userid)),
+                )
+                .expression_attribute_values(":usk", s(key.member.as_str())),
+            None => update.update_expression("REMOVE resolved_user, uid_pk, uid_sk"),
+        };
+        conditional!(update.send().await).map(|_| ())
     }
 
-    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
-        self.query_prefix(org_pk(org), "MEMBER#")
-            .await?
+    async fn bindings(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<BindingRecord>, StoreError> {
+        let start = after.map(|m| {
+            Item::from([
+                ("pk".to_owned(), s(org_pk(org))),
+                ("sk".to_owned(), s(format!("MEMBER#{m}"))),
+            ])
+        });
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("configured = :t")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s("MEMBER#"))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        let items = page
+            .items()
             .iter()
             .map(binding_from_item)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => Some(
+                get_s(&k, "sk")?
+                    .strip_prefix("MEMBER#")
+                    .ok_or_else(|| corrupt("sk"))?
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn bindings_resolved_to(
+        &self,
+        org: &OrgId,
+        corp_id: &str,
+        userid: &str,
+    ) -> Result<Vec<MemberKey>, StoreError> {
+        // One WeCom user is bound to a handful of members at most; the loop only guards
+        // against a page boundary.
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_USERID_INDEX)
+                .key_condition_expression("uid_pk = :pk")
+                .expression_attribute_values(":pk", s(userid_pk(org, corp_id, userid)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            for item in page.items() {
+                out.push(MemberKey {
+                    org: org.clone(),
+                    member: field(MemberId::parse(get_s(item, "uid_sk")?))?,
+                });
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     async fn claim_push(

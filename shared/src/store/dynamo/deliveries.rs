@@ -1,17 +1,26 @@
 //! Delivery records: the claim that makes each (event, member) happen once, and the log.
 //!
 //! `DLV#{org}#{event_id}` / `MEMBER#{member}` with `doc` (the record), `updated_ms`, the
-//! `by_org` keys and, while the delivery is not final, the `due` keys; `expires_at` (TTL).
-//! Event ids and recipients come from outside: their key parts are escaped.
+//! `by_org` and `by_member` keys and, while the delivery is not final, the `due` keys;
+//! `expires_at` (TTL). Event ids and recipients come from outside: their key parts are
+//! escaped.
+//!
+//! Every index projects keys only, and only `due_sk` changes after the claim: a delivery
+//! writes `by_org` and `by_member` once and `due` at most once per state change, and the
+//! per-org and due partitions are split in [`DynamoTable::with_shards`] shards so that no
+//! partition takes the whole delivery rate.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-
-use super::schema::{BY_ORG_INDEX, DUE_INDEX};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, get_n, n, s, to_doc};
+use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, DUE_INDEX};
+use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, get_n, get_s, n, s, to_doc};
 use crate::domain::{EventId, OrgId};
-use crate::store::{Claim, DeliveryStore, FENCE_MAX, Fence, StoreError, key_part};
+use crate::store::{
+    Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, shard_of,
+};
 use crate::workflow::Delivery;
 
 fn delivery_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -22,29 +31,52 @@ fn delivery_sk(member: &str) -> String {
     format!("MEMBER#{}", key_part(member))
 }
 
-fn delivery_item(d: &Delivery) -> Result<Item, StoreError> {
+/// The position of a delivery in the org's and the member's log: newest last in key order.
+fn log_sk(d: &Delivery) -> String {
+    format!(
+        "{:013}#{}#{}",
+        d.created_ms.max(0),
+        key_part(d.event_id.as_str()),
+        key_part(&d.member)
+    )
+}
+
+fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
+    let shard = shard_of(&d.event_id, &d.member, shards);
     let mut item = Item::new();
     item.insert("pk".into(), s(delivery_pk(&d.org, &d.event_id)));
     item.insert("sk".into(), s(delivery_sk(&d.member)));
     item.insert("doc".into(), to_doc(d)?);
     item.insert("updated_ms".into(), n(d.updated_ms));
-    item.insert("gsi1pk".into(), s(format!("DLV#{}", d.org)));
+    item.insert("gsi1pk".into(), s(format!("DLV#{}#{shard}", d.org)));
+    item.insert("gsi1sk".into(), s(log_sk(d)));
     item.insert(
-        "gsi1sk".into(),
-        s(format!(
-            "{:013}#{}#{}",
-            d.created_ms.max(0),
-            key_part(d.event_id.as_str()),
-            key_part(&d.member)
-        )),
+        "gsi2pk".into(),
+        s(format!("DLVM#{}#{}", d.org, key_part(&d.member))),
     );
+    item.insert("gsi2sk".into(), s(log_sk(d)));
     if let Some(t) = d.due_ms() {
-        item.insert("due_pk".into(), s("DUE"));
+        item.insert("due_pk".into(), s(format!("DUE#{shard}")));
         item.insert("due_sk".into(), n(t));
     }
     item.insert("expires_at".into(), n(d.expires_at));
-    item.insert("member".into(), s(d.member.as_str()));
     Ok(item)
+}
+
+/// The table key of an index entry.
+fn table_key(entry: &Item) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        ("pk".to_owned(), s(get_s(entry, "pk")?)),
+        ("sk".to_owned(), s(get_s(entry, "sk")?)),
+    ]))
+}
+
+fn key_text(key: &Item) -> String {
+    format!(
+        "{}/{}",
+        get_s(key, "pk").unwrap_or("?"),
+        get_s(key, "sk").unwrap_or("?")
+    )
 }
 
 fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
@@ -58,7 +90,7 @@ impl DeliveryStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(delivery_item(d)?))
+            .set_item(Some(delivery_item(d, self.shards)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -77,7 +109,7 @@ impl DeliveryStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(delivery_item(d)?))
+            .set_item(Some(delivery_item(d, self.shards)?))
             .condition_expression("updated_ms = :expected")
             .expression_attribute_values(":expected", n(expected_updated_ms))
             .send()
@@ -96,7 +128,7 @@ impl DeliveryStore for DynamoTable {
             let put = build(
                 Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(delivery_item(d)?))
+                    .set_item(Some(delivery_item(d, self.shards)?))
                     .condition_expression("updated_ms = :expected")
                     .expression_attribute_values(":expected", n(*held))
                     .build(),
@@ -145,58 +177,150 @@ impl DeliveryStore for DynamoTable {
         &self,
         org: &OrgId,
         member: Option<&str>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        // With a member filter DynamoDB applies `Limit` before filtering: page until enough.
-        while out.len() < limit {
-            let mut q = self
+    ) -> Result<Page<Delivery>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        // Index entries (keys and position), newest first, from one partition per member or
+        // from every shard of the org at once.
+        let (mut entries, mut more) = match member {
+            Some(m) => {
+                let pk = format!("DLVM#{org}#{}", key_part(m));
+                self.log_page(BY_MEMBER_INDEX, "gsi2pk", "gsi2sk", pk, after, limit)
+                    .await?
+            }
+            None => {
+                let pages = futures_util::future::try_join_all((0..self.shards).map(|shard| {
+                    let pk = format!("DLV#{org}#{shard}");
+                    self.log_page(BY_ORG_INDEX, "gsi1pk", "gsi1sk", pk, after, limit)
+                }))
+                .await?;
+                let more = pages.iter().any(|(_, more)| *more);
+                (pages.into_iter().flat_map(|(e, _)| e).collect(), more)
+            }
+        };
+        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        if entries.len() > limit {
+            entries.truncate(limit);
+            more = true;
+        }
+        let next = if more {
+            entries.last().map(|(pos, _)| pos.clone())
+        } else {
+            None
+        };
+        let order: HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (_, k))| (key_text(k), i))
+            .collect();
+        let mut items: Vec<(usize, Delivery)> = Vec::with_capacity(entries.len());
+        for item in self
+            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
+            .await?
+        {
+            let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
+            match delivery_from_item(&item) {
+                Ok(d) => items.push((at, d)),
+                Err(e) => tracing::error!(key = %key_text(&item), error = %e,
+                    "unreadable delivery record left out of the log"),
+            }
+        }
+        items.sort_by_key(|(at, _)| *at);
+        Ok(Page {
+            items: items.into_iter().map(|(_, d)| d).collect(),
+            next,
+        })
+    }
+
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let per_shard = i32::try_from(limit).unwrap_or(1000);
+        let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
+            let page = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(BY_ORG_INDEX)
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(":pk", s(format!("DLV#{org}")))
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit.clamp(1, 500)).unwrap_or(500))
-                .set_exclusive_start_key(start.take());
-            if let Some(m) = member {
-                q = q
-                    .filter_expression("#m = :m")
-                    .expression_attribute_names("#m", "member")
-                    .expression_attribute_values(":m", s(m));
-            }
-            let page = q
+                .index_name(DUE_INDEX)
+                .key_condition_expression("due_pk = :due AND due_sk <= :now")
+                .expression_attribute_values(":due", s(format!("DUE#{shard}")))
+                .expression_attribute_values(":now", n(now_ms))
+                .limit(per_shard)
                 .send()
                 .await
                 .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            for item in page.items() {
-                if out.len() < limit {
-                    out.push(delivery_from_item(item)?);
+            page.items()
+                .iter()
+                .map(|e| Ok((get_n::<i64>(e, "due_sk")?, table_key(e)?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        }))
+        .await?;
+        let mut entries: Vec<(i64, Item)> = shards.into_iter().flatten().collect();
+        entries.sort_by_key(|(t, _)| *t);
+        entries.truncate(limit);
+        let order: HashMap<String, i64> = entries.iter().map(|(t, k)| (key_text(k), *t)).collect();
+        let mut out = Due::default();
+        let mut found: Vec<(i64, Delivery)> = Vec::with_capacity(entries.len());
+        for item in self
+            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
+            .await?
+        {
+            let key = key_text(&item);
+            match delivery_from_item(&item) {
+                Ok(d) => found.push((order.get(&key).copied().unwrap_or(i64::MAX), d)),
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "unreadable due delivery skipped");
+                    out.unreadable.push(key);
                 }
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
         }
+        found.sort_by_key(|(t, _)| *t);
+        out.deliveries = found.into_iter().map(|(_, d)| d).collect();
         Ok(out)
     }
+}
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        let page = self
+impl DynamoTable {
+    /// One page of a keys-only log index, newest first, below the position `after`:
+    /// (position, table key) pairs, and whether the partition holds more.
+    async fn log_page(
+        &self,
+        index: &str,
+        pk_attr: &str,
+        sk_attr: &str,
+        pk: String,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Item)>, bool), StoreError> {
+        let mut q = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression("due_pk = :due AND due_sk <= :now")
-            .expression_attribute_values(":due", s("DUE"))
-            .expression_attribute_values(":now", n(now_ms))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .index_name(index)
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(1000));
+        q = match after {
+            Some(a) => q
+                .key_condition_expression("#pk = :pk AND #sk < :after")
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":after", s(a)),
+            None => q.key_condition_expression("#pk = :pk"),
+        };
+        let page = q
             .send()
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        page.items().iter().map(delivery_from_item).collect()
+        let more = page
+            .last_evaluated_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty());
+        let entries = page
+            .items()
+            .iter()
+            .map(|e| Ok((get_s(e, sk_attr)?.to_owned(), table_key(e)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((entries, more))
     }
 }

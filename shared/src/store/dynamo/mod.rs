@@ -48,6 +48,9 @@ use conditional;
 pub struct DynamoTable {
     client: Client,
     table: String,
+    /// Shards of the per-org delivery index and the due index
+    /// ([`crate::store::shard_of`]): each takes a share of the write rate.
+    shards: u16,
 }
 
 impl DynamoTable {
@@ -55,7 +58,57 @@ impl DynamoTable {
         Self {
             client,
             table: table.into(),
+            shards: crate::store::DEFAULT_SHARDS,
         }
+    }
+
+    /// The same table with `shards` index shards. Raise it freely; lowering it strands the
+    /// due records of the shards dropped.
+    pub fn with_shards(mut self, shards: u16) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// Reads items by key, up to 100 per request (BatchGetItem), strongly consistent,
+    /// retrying what DynamoDB leaves unprocessed. Missing items are left out.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(build(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build(),
+            )?);
+            let mut rounds = 0u32;
+            while let Some(req) = pending.take() {
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::backend(e.into_service_error()))?;
+                if let Some(items) = got.responses.and_then(|mut r| r.remove(&self.table)) {
+                    out.extend(items);
+                }
+                pending = got
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    rounds += 1;
+                    if rounds > 8 {
+                        return Err(StoreError::Backend(
+                            "BatchGetItem kept leaving keys unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << rounds.min(6))).await;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
@@ -70,33 +123,6 @@ impl DynamoTable {
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
         Ok(out.item)
-    }
-
-    /// Every item under `pk` whose sort key starts with `prefix` (strongly consistent, all
-    /// pages), in sort-key order.
-    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.as_str()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            out.extend(page.items().iter().cloned());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
     }
 }
 

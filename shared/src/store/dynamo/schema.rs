@@ -9,11 +9,18 @@ use aws_sdk_dynamodb::types::{
 use super::{DynamoTable, build};
 use crate::store::StoreError;
 
-/// Deliveries of an org, newest first (`gsi1pk` = `DLV#{org}`, `gsi1sk` = created ms + ids).
+/// Deliveries of an org, newest first, in shards (`gsi1pk` = `DLV#{org}#{shard}`, `gsi1sk` =
+/// created ms + ids), keys only: written once per delivery, when it is claimed.
 pub const BY_ORG_INDEX: &str = "by_org";
-/// Deliveries still to act on, by when (`due_pk`, `due_sk` = ms); sparse: an item leaves it
-/// when it is final.
+/// Deliveries of one member, newest first (`gsi2pk` = `DLVM#{org}#{member}`, `gsi2sk` as
+/// `gsi1sk`), keys only.
+pub const BY_MEMBER_INDEX: &str = "by_member";
+/// Deliveries still to act on, by when, in shards (`due_pk` = `DUE#{shard}`, `due_sk` = ms),
+/// keys only; sparse: an item leaves it when it is final.
 pub const DUE_INDEX: &str = "due";
+/// Bindings by the WeCom userid they resolved to (`uid_pk` = `UID#{org}#{corp}#{userid}`,
+/// `uid_sk` = member), keys only; sparse.
+pub const BY_USERID_INDEX: &str = "by_userid";
 
 impl DynamoTable {
     /// Creates the table (on demand, TTL on `expires_at`) if it does not exist.
@@ -53,7 +60,7 @@ impl DynamoTable {
                         .key_schema(key(range, KeyType::Range)?)
                         .projection(
                             Projection::builder()
-                                .projection_type(ProjectionType::All)
+                                .projection_type(ProjectionType::KeysOnly)
                                 .build(),
                         )
                         .build(),
@@ -68,12 +75,18 @@ impl DynamoTable {
             .attribute_definitions(attr("sk")?)
             .attribute_definitions(attr("gsi1pk")?)
             .attribute_definitions(attr("gsi1sk")?)
+            .attribute_definitions(attr("gsi2pk")?)
+            .attribute_definitions(attr("gsi2sk")?)
+            .attribute_definitions(attr("uid_pk")?)
+            .attribute_definitions(attr("uid_sk")?)
             .attribute_definitions(attr("due_pk")?)
             .attribute_definitions(attr_of("due_sk", ScalarAttributeType::N)?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(index(BY_ORG_INDEX, "gsi1pk", "gsi1sk")?)
+            .global_secondary_indexes(index(BY_MEMBER_INDEX, "gsi2pk", "gsi2sk")?)
             .global_secondary_indexes(index(DUE_INDEX, "due_pk", "due_sk")?)
+            .global_secondary_indexes(index(BY_USERID_INDEX, "uid_pk", "uid_sk")?)
             .send()
             .await;
         if let Err(e) = created {

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use super::channels::org_pk;
 use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
 use crate::domain::{Node, OrgId, SubscriptionType};
-use crate::store::{StoreError, SubscriptionStore};
+use crate::store::{Page, StoreError, SubscriptionStore};
 use crate::workflow::Subscription;
 
 fn sub_sk(t: &SubscriptionType, node: &Node) -> String {
@@ -28,12 +28,48 @@ fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
 
 #[async_trait]
 impl SubscriptionStore for DynamoTable {
-    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
-        self.query_prefix(org_pk(org), "SUB#")
-            .await?
+    async fn subscriptions(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Subscription>, StoreError> {
+        let start = after.map(|a| {
+            Item::from([
+                ("pk".to_owned(), s(org_pk(org))),
+                (
+                    "sk".to_owned(),
+                    s(format!("SUB#{}", a.replacen('/', "#", 1))),
+                ),
+            ])
+        });
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s("SUB#"))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        let items = page
+            .items()
             .iter()
             .map(subscription_from_item)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = page.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        let next = more
+            .then(|| {
+                items
+                    .last()
+                    .map(|i| format!("{}/{}", i.subscription_type, i.node))
+            })
+            .flatten();
+        Ok(Page { items, next })
     }
 
     async fn subscription(

@@ -5,12 +5,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redb::ReadableTable;
 
-use super::{APPS, BINDINGS, CALLBACKS, EmbeddedDb, PUSHES, SECRET_RECORDS, db_err, enc, get_json};
+use super::{
+    APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PUSHES, SECRET_RECORDS, db_err, enc, get_json,
+    sortable,
+};
 use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
     SecretRecord, TestOutcome, unix_now,
 };
-use crate::store::{ChannelCommit, ChannelStore, StoreError, expires_after, key_part};
+use crate::store::{
+    ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL, expires_after, key_part,
+};
 
 fn member_key(k: &MemberKey) -> String {
     format!("{}/{}", k.org, k.member)
@@ -25,6 +30,36 @@ fn app_key(k: &AppKey) -> String {
 }
 
 impl EmbeddedDb {
+    /// Read-modify-write of one app record: `f` answers `None` to leave it alone (the
+    /// condition failed), `Some(None)` to remove it, `Some(Some(app))` to write `app`.
+    /// Returns what `f` answered.
+    async fn update_app<F>(&self, k: String, f: F) -> Result<Option<Option<AppRecord>>, StoreError>
+    where
+        F: FnOnce(Option<AppRecord>) -> Option<Option<AppRecord>> + Send + 'static,
+    {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let answer = {
+                let mut apps = txn.open_table(APPS).map_err(db_err)?;
+                let answer = f(get_json(&apps, &k)?);
+                match &answer {
+                    Some(Some(app)) => {
+                        apps.insert(k.as_str(), enc(app)?.as_slice())
+                            .map_err(db_err)?;
+                    }
+                    Some(None) => {
+                        apps.remove(k.as_str()).map_err(db_err)?;
+                    }
+                    None => {}
+                }
+                answer
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(answer)
+        })
+        .await
+    }
+
     /// Read-modify-write of one existing binding inside a write transaction.
     async fn update_binding<F>(&self, key: &MemberKey, f: F) -> Result<(), StoreError>
     where
@@ -69,6 +104,12 @@ impl ChannelStore for EmbeddedDb {
                 let mut cb = txn.open_table(CALLBACKS).map_err(db_err)?;
                 cb.insert(rec.callback_id.as_str(), enc(&key)?.as_slice())
                     .map_err(db_err)?;
+                // Purged unless saved by then (see `purge_unsaved_binding`).
+                let expires = sortable(expires_after(UNSAVED_BINDING_TTL));
+                txn.open_table(EXPIRY)
+                    .map_err(db_err)?
+                    .insert(format!("{expires}/bind/{k}").as_str(), k.as_str())
+                    .map_err(db_err)?;
                 rec
             };
             txn.commit().map_err(db_err)?;
@@ -85,6 +126,67 @@ impl ChannelStore for EmbeddedDb {
         self.read(APPS, app_key(key)).await
     }
 
+    async fn app_join(
+        &self,
+        key: &AppKey,
+        expected: Option<&str>,
+        secret_name: &str,
+    ) -> Result<bool, StoreError> {
+        let (k, expected, name, key) = (
+            app_key(key),
+            expected.map(str::to_owned),
+            secret_name.to_owned(),
+            key.clone(),
+        );
+        self.update_app(k, move |app| match (app, expected) {
+            (None, None) => Some(Some(AppRecord {
+                key,
+                secret_name: name,
+                members: 1,
+            })),
+            (Some(mut a), Some(e)) if a.secret_name == e => {
+                a.secret_name = name;
+                a.members += 1;
+                Some(Some(a))
+            }
+            _ => None,
+        })
+        .await
+        .map(|r| r.is_some())
+    }
+
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+        let (k, expected, new) = (app_key(key), expected.to_owned(), new.to_owned());
+        self.update_app(k, move |app| match app {
+            Some(mut a) if a.secret_name == expected => {
+                a.secret_name = new;
+                Some(Some(a))
+            }
+            _ => None,
+        })
+        .await
+        .map(|r| r.is_some())
+    }
+
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+        let k = app_key(key);
+        let freed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let out = freed.clone();
+        self.update_app(k, move |app| {
+            let mut a = app?;
+            a.members = a.members.saturating_sub(1);
+            if a.members > 0 {
+                return Some(Some(a));
+            }
+            if let Ok(mut f) = out.lock() {
+                *f = Some(a.secret_name);
+            }
+            Some(None)
+        })
+        .await?;
+        Ok(freed.lock().ok().and_then(|mut f| f.take()))
+    }
+
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -96,23 +198,17 @@ impl ChannelStore for EmbeddedDb {
                 if rec.revision != change.expected_revision {
                     return Err(StoreError::Conflict);
                 }
-                let mut apps = txn.open_table(APPS).map_err(db_err)?;
-                for w in &change.apps {
-                    let ak = app_key(&w.key);
-                    let current: Option<AppRecord> = get_json(&apps, &ak)?;
-                    if current.map(|a| a.revision) != w.expected_revision {
+                if let Some(app) = &change.new_app {
+                    let mut apps = txn.open_table(APPS).map_err(db_err)?;
+                    let ak = app_key(&app.key);
+                    if apps.get(ak.as_str()).map_err(db_err)?.is_some() {
                         return Err(StoreError::Conflict);
                     }
-                    match &w.new {
-                        Some(app) => {
-                            apps.insert(ak.as_str(), enc(app)?.as_slice())
-                                .map_err(db_err)?;
-                        }
-                        None => {
-                            apps.remove(ak.as_str()).map_err(db_err)?;
-                        }
-                    }
+                    apps.insert(ak.as_str(), enc(app)?.as_slice())
+                        .map_err(db_err)?;
                 }
+                // Saved bindings are never purged (`purge_unsaved_binding` checks the
+                // revision), so the expiry entry may stay.
                 rec.reconfigure(change.config, change.updated_at);
                 bindings
                     .insert(k.as_str(), enc(&rec)?.as_slice())
@@ -150,8 +246,39 @@ impl ChannelStore for EmbeddedDb {
             .await
     }
 
-    async fn bindings(&self, org: &OrgId) -> Result<Vec<BindingRecord>, StoreError> {
-        self.scan(BINDINGS, format!("{org}/")).await
+    async fn bindings(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<BindingRecord>, StoreError> {
+        self.page(
+            BINDINGS,
+            format!("{org}/"),
+            after,
+            limit,
+            BindingRecord::is_configured,
+        )
+        .await
+    }
+
+    async fn bindings_resolved_to(
+        &self,
+        org: &OrgId,
+        corp_id: &str,
+        userid: &str,
+    ) -> Result<Vec<MemberKey>, StoreError> {
+        // Locally an org is small: a scan of its bindings stands in for DynamoDB's index.
+        let all: Vec<BindingRecord> = self.scan(BINDINGS, format!("{org}/")).await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                r.resolved_user.as_ref().is_some_and(|u| {
+                    u.corp_id.as_str() == corp_id && u.userid.eq_ignore_ascii_case(userid)
+                })
+            })
+            .map(|r| r.key)
+            .collect())
     }
 
     async fn claim_push(

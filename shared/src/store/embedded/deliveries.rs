@@ -1,31 +1,182 @@
-//! Delivery records, keyed `{org}/{event_id}/{member}` with the outside parts escaped.
+//! Delivery records, keyed `{org}/{event_id}/{member}` with the outside parts escaped, and
+//! their indexes: the org's log, each member's log, the due times and the expiry times, all
+//! written in the same transaction as the record.
 
 use async_trait::async_trait;
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use super::{DELIVERIES, EmbeddedDb, db_err, enc, get_json};
-use crate::domain::{EventId, OrgId};
-use crate::store::{Claim, DeliveryStore, FENCE_MAX, Fence, StoreError, key_part};
+use super::{
+    BINDINGS, CALLBACKS, DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, db_err, dec,
+    enc, get_json, sortable,
+};
+use crate::domain::{BindingRecord, EventId, OrgId};
+use crate::store::{Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
 use crate::workflow::Delivery;
+
+/// Expired records removed per sweep: the purge keeps up with any realistic rate and never
+/// holds the database for long.
+const PURGE_MAX: usize = 2000;
 
 fn delivery_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
     format!("{org}/{}/{}", key_part(event_id.as_str()), key_part(member))
 }
 
+fn key_of(d: &Delivery) -> String {
+    delivery_key(&d.org, &d.event_id, &d.member)
+}
+
+/// The position of a delivery in the logs: newest last in key order.
+fn position(d: &Delivery) -> String {
+    format!(
+        "{}#{}#{}",
+        sortable(d.created_ms),
+        key_part(d.event_id.as_str()),
+        key_part(&d.member)
+    )
+}
+
+fn member_log_prefix(org: &OrgId, member: &str) -> String {
+    format!("{org}/{}/", key_part(member))
+}
+
+/// Every index entry a delivery has, as (table, key) pairs.
+fn index_entries(d: &Delivery) -> Vec<(IndexKind, String)> {
+    let key = key_of(d);
+    let mut out = vec![
+        (IndexKind::Log, format!("{}/{}", d.org, position(d))),
+        (
+            IndexKind::MemberLog,
+            format!("{}{}", member_log_prefix(&d.org, &d.member), position(d)),
+        ),
+        (
+            IndexKind::Expiry,
+            format!("{}/dlv/{key}", sortable(d.expires_at)),
+        ),
+    ];
+    if let Some(t) = d.due_ms() {
+        out.push((IndexKind::Due, format!("{}/{key}", sortable(t))));
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexKind {
+    Log,
+    MemberLog,
+    Due,
+    Expiry,
+}
+
+impl IndexKind {
+    fn table(self) -> super::IndexTable {
+        match self {
+            Self::Log => DLV_LOG,
+            Self::MemberLog => DLV_MEMBER_LOG,
+            Self::Due => DUE,
+            Self::Expiry => EXPIRY,
+        }
+    }
+}
+
+/// Writes `new` over `old` (if any) with every index entry moved along, inside `txn`.
+fn put(txn: &WriteTransaction, old: Option<&Delivery>, new: &Delivery) -> Result<(), StoreError> {
+    let key = key_of(new);
+    let before = old.map(index_entries).unwrap_or_default();
+    let after = index_entries(new);
+    for (kind, k) in before.iter().filter(|e| !after.contains(e)) {
+        txn.open_table(kind.table())
+            .map_err(db_err)?
+            .remove(k.as_str())
+            .map_err(db_err)?;
+    }
+    for (kind, k) in after.iter().filter(|e| !before.contains(e)) {
+        txn.open_table(kind.table())
+            .map_err(db_err)?
+            .insert(k.as_str(), key.as_str())
+            .map_err(db_err)?;
+    }
+    txn.open_table(DELIVERIES)
+        .map_err(db_err)?
+        .insert(key.as_str(), enc(new)?.as_slice())
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Removes a delivery and its index entries.
+fn purge_delivery(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
+    let mut records = txn.open_table(DELIVERIES).map_err(db_err)?;
+    let Some(bytes) = records.remove(key).map_err(db_err)? else {
+        return Ok(());
+    };
+    // An unreadable record has no entries we can name: only the record goes.
+    if let Ok(d) = dec::<Delivery>(bytes.value()) {
+        drop(bytes);
+        for (kind, k) in index_entries(&d) {
+            txn.open_table(kind.table())
+                .map_err(db_err)?
+                .remove(k.as_str())
+                .map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a binding that was only looked at and never saved, with its callback id.
+fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
+    let mut bindings = txn.open_table(BINDINGS).map_err(db_err)?;
+    let rec: Option<BindingRecord> = get_json(&bindings, key)?;
+    if let Some(rec) = rec.filter(|r| r.revision == 0 && r.config.is_none()) {
+        bindings.remove(key).map_err(db_err)?;
+        txn.open_table(CALLBACKS)
+            .map_err(db_err)?
+            .remove(rec.callback_id.as_str())
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+impl EmbeddedDb {
+    /// Removes up to [`PURGE_MAX`] records whose time ran out by `now` (unix seconds): the
+    /// TTL DynamoDB applies by itself.
+    pub(super) fn purge_expired(db: &redb::Database, now: i64) -> Result<usize, StoreError> {
+        let txn = db.begin_write().map_err(db_err)?;
+        let expired: Vec<(String, String)> = {
+            let t = txn.open_table(EXPIRY).map_err(db_err)?;
+            let end = format!("{}/", sortable(now));
+            let mut out = Vec::new();
+            for row in t.range(..end.as_str()).map_err(db_err)?.take(PURGE_MAX) {
+                let (k, v) = row.map_err(db_err)?;
+                out.push((k.value().to_owned(), v.value().to_owned()));
+            }
+            out
+        };
+        for (entry, target) in &expired {
+            match entry.split('/').nth(1) {
+                Some("dlv") => purge_delivery(&txn, target)?,
+                Some("bind") => purge_unsaved_binding(&txn, target)?,
+                _ => {}
+            }
+            txn.open_table(EXPIRY)
+                .map_err(db_err)?
+                .remove(entry.as_str())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(expired.len())
+    }
+}
+
 #[async_trait]
 impl DeliveryStore for EmbeddedDb {
     async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
-        let k = delivery_key(&d.org, &d.event_id, &d.member);
-        let v = enc(d)?;
+        let d = d.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
-            let existing = {
-                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
-                let existing: Option<Delivery> = get_json(&t, &k)?;
-                if existing.is_none() {
-                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
-                }
-                existing
-            };
+            let existing: Option<Delivery> =
+                get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(&d))?;
+            if existing.is_none() {
+                put(&txn, None, &d)?;
+            }
             txn.commit().map_err(db_err)?;
             Ok(existing.map_or(Claim::New, |d| Claim::Existing(Box::new(d))))
         })
@@ -33,21 +184,17 @@ impl DeliveryStore for EmbeddedDb {
     }
 
     async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
-        let k = delivery_key(&d.org, &d.event_id, &d.member);
-        let v = enc(d)?;
+        let d = d.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
-            let ok = {
-                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
-                let current: Option<Delivery> = get_json(&t, &k)?;
-                let ok = current.is_some_and(|c| c.updated_ms == expected_updated_ms);
-                if ok {
-                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
-                }
-                ok
+            let current: Option<Delivery> =
+                get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(&d))?;
+            let Some(current) = current.filter(|c| c.updated_ms == expected_updated_ms) else {
+                return Ok(false);
             };
+            put(&txn, Some(&current), &d)?;
             txn.commit().map_err(db_err)?;
-            Ok(ok)
+            Ok(true)
         })
         .await
     }
@@ -58,28 +205,27 @@ impl DeliveryStore for EmbeddedDb {
                 "replace_all takes at most {FENCE_MAX} records"
             )));
         }
-        let rows = ds
-            .iter()
-            .map(|(d, held)| Ok((delivery_key(&d.org, &d.event_id, &d.member), enc(d)?, *held)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let ds = ds.to_vec();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
+            let mut lost = Vec::new();
+            let mut current = Vec::with_capacity(ds.len());
             {
-                let mut t = txn.open_table(DELIVERIES).map_err(db_err)?;
-                let mut lost = Vec::new();
-                for (i, (k, _, held)) in rows.iter().enumerate() {
-                    let current: Option<Delivery> = get_json(&t, k)?;
-                    if current.is_none_or(|c| c.updated_ms != *held) {
-                        lost.push(i);
+                let t = txn.open_table(DELIVERIES).map_err(db_err)?;
+                for (i, (d, held)) in ds.iter().enumerate() {
+                    let c: Option<Delivery> = get_json(&t, &key_of(d))?;
+                    match c {
+                        Some(c) if c.updated_ms == *held => current.push(c),
+                        _ => lost.push(i),
                     }
                 }
-                if !lost.is_empty() {
-                    // Dropping `txn` aborts it: nothing was written.
-                    return Ok(Fence::Lost(lost));
-                }
-                for (k, v, _) in &rows {
-                    t.insert(k.as_str(), v.as_slice()).map_err(db_err)?;
-                }
+            }
+            if !lost.is_empty() {
+                // Dropping `txn` aborts it: nothing was written.
+                return Ok(Fence::Lost(lost));
+            }
+            for ((d, _), c) in ds.iter().zip(&current) {
+                put(&txn, Some(c), d)?;
             }
             txn.commit().map_err(db_err)?;
             Ok(Fence::Held)
@@ -101,22 +247,157 @@ impl DeliveryStore for EmbeddedDb {
         &self,
         org: &OrgId,
         member: Option<&str>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let mut all: Vec<Delivery> = self.scan(DELIVERIES, format!("{org}/")).await?;
-        all.retain(|d| member.is_none_or(|m| d.member == m));
-        all.sort_by(|a, b| {
-            (b.created_ms, &b.event_id, &b.member).cmp(&(a.created_ms, &a.event_id, &a.member))
-        });
-        all.truncate(limit);
-        Ok(all)
+    ) -> Result<Page<Delivery>, StoreError> {
+        let (table, prefix) = match member {
+            Some(m) => (DLV_MEMBER_LOG, member_log_prefix(org, m)),
+            None => (DLV_LOG, format!("{org}/")),
+        };
+        let after = after.map(str::to_owned);
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let log = txn.open_table(table).map_err(db_err)?;
+            let records = txn.open_table(DELIVERIES).map_err(db_err)?;
+            // Newest first: walk the prefix backwards, from just below `after`.
+            let end = match &after {
+                Some(a) => format!("{prefix}{a}"),
+                None => format!("{prefix}\u{10FFFF}"),
+            };
+            let mut items = Vec::new();
+            let mut next = None;
+            for row in log
+                .range(prefix.as_str()..end.as_str())
+                .map_err(db_err)?
+                .rev()
+            {
+                let (_, key) = row.map_err(db_err)?;
+                if items.len() == limit {
+                    next = items.last().map(|d: &Delivery| position(d));
+                    break;
+                }
+                match get_json::<Delivery>(&records, key.value()) {
+                    Ok(Some(d)) => items.push(d),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(key = key.value(), error = %e,
+                        "unreadable delivery record left out of the log"),
+                }
+            }
+            Ok(Page { items, next })
+        })
+        .await
     }
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        let mut all: Vec<Delivery> = self.scan(DELIVERIES, String::new()).await?;
-        all.retain(|d| d.due_ms().is_some_and(|t| t <= now_ms));
-        all.sort_by_key(Delivery::due_ms);
-        all.truncate(limit);
-        Ok(all)
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
+        self.blocking(move |db| {
+            EmbeddedDb::purge_expired(db, now_ms.div_euclid(1000))?;
+            let txn = db.begin_read().map_err(db_err)?;
+            let due = txn.open_table(DUE).map_err(db_err)?;
+            let records = txn.open_table(DELIVERIES).map_err(db_err)?;
+            let end = format!("{}/\u{10FFFF}", sortable(now_ms));
+            let mut out = Due::default();
+            for row in due.range(..end.as_str()).map_err(db_err)?.take(limit) {
+                let (_, key) = row.map_err(db_err)?;
+                match get_json::<Delivery>(&records, key.value()) {
+                    Ok(Some(d)) => out.deliveries.push(d),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(key = key.value(), error = %e,
+                            "unreadable due delivery skipped");
+                        out.unreadable.push(key.value().to_owned());
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl EmbeddedDb {
+    /// Stores `d` with every index entry, then overwrites the record with bytes that do not
+    /// decode: what a bad restore or a hand edit leaves behind.
+    pub fn damage_for_tests(&self, d: &Delivery) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        put(&txn, None, d)?;
+        txn.open_table(DELIVERIES)
+            .map_err(db_err)?
+            .insert(key_of(d).as_str(), b"{not a delivery".as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wecom::MessageBody;
+    use crate::workflow::WorkflowEvent;
+
+    fn delivery(event: &str, expires_at: i64) -> Delivery {
+        let ev = WorkflowEvent::from_detail(&serde_json::json!({
+            "event_id": event, "org": "acme", "subscription_type": "sql_review",
+            "node": "approval_pending", "recipients": ["alice"], "title": "t",
+            "occurred_at": "2026-03-11T08:00:00Z"
+        }))
+        .expect("event");
+        Delivery::claim(
+            &ev,
+            "alice".into(),
+            MessageBody::text("t"),
+            1_000,
+            31_000,
+            expires_at,
+        )
+    }
+
+    fn rows(db: &EmbeddedDb, t: super::super::IndexTable) -> usize {
+        let txn = db.db.begin_read().expect("read");
+        let table = txn.open_table(t).expect("table");
+        table.iter().expect("iter").count()
+    }
+
+    #[tokio::test]
+    async fn expired_records_leave_with_every_index_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = EmbeddedDb::open(dir.path()).expect("open");
+        db.claim(&delivery("old", 100)).await.expect("claim");
+        db.claim(&delivery("new", 10_000)).await.expect("claim");
+        assert_eq!(rows(&db, DLV_LOG), 2);
+        // The sweep at 200 s purges what expired at 100 s, indexes and all.
+        let due = db.due(200_000, 10).await.expect("due");
+        assert_eq!(
+            due.deliveries
+                .iter()
+                .map(|d| d.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["new"]
+        );
+        let org = OrgId::parse("acme").expect("org");
+        assert_eq!(
+            db.delivery(&org, &EventId::parse("old").expect("id"), "alice")
+                .await
+                .expect("read"),
+            None
+        );
+        for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {
+            assert_eq!(rows(&db, t), 1, "one entry left per index");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_delivery_leaves_the_due_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = EmbeddedDb::open(dir.path()).expect("open");
+        let d = delivery("e1", 10_000);
+        db.claim(&d).await.expect("claim");
+        assert_eq!(rows(&db, DUE), 1);
+        let mut done = d.clone();
+        done.status = crate::workflow::DeliveryStatus::Delivered;
+        done.updated_ms = 2_000;
+        assert!(db.replace(&done, d.updated_ms).await.expect("replace"));
+        assert_eq!(rows(&db, DUE), 0, "final: nothing left to sweep");
+        assert_eq!(rows(&db, DLV_LOG), 1);
     }
 }

@@ -1,6 +1,10 @@
 //! The local record store: one redb database implementing every record port, in the data
 //! directory beside the secret file, surviving restarts. Every write is one redb transaction,
 //! so a revision check and the change it guards are atomic.
+//!
+//! Like the DynamoDB table it keeps indexes beside the records (the delivery logs, the due
+//! times, what expires when) and purges expired records as the sweep runs, so reading the
+//! log, the due deliveries or a binding costs the same after a year as on the first day.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
+use super::{Page, StoreError};
 
 mod channels;
 mod deliveries;
@@ -30,6 +34,16 @@ const SUBSCRIPTIONS: JsonTable = TableDefinition::new("subscriptions");
 const DELIVERIES: JsonTable = TableDefinition::new("deliveries");
 const PACE: JsonTable = TableDefinition::new("pace");
 const SECRET_RECORDS: JsonTable = TableDefinition::new("secret_records");
+/// Index tables: position → the key of a record in another table.
+type IndexTable = TableDefinition<'static, &'static str, &'static str>;
+/// The org's delivery log: `{org}/{position}` → delivery key.
+const DLV_LOG: IndexTable = TableDefinition::new("delivery_log");
+/// One member's delivery log: `{org}/{member}/{position}` → delivery key.
+const DLV_MEMBER_LOG: IndexTable = TableDefinition::new("delivery_member_log");
+/// Deliveries to act on: `{due ms:020}/{delivery key}` → delivery key.
+const DUE: IndexTable = TableDefinition::new("due");
+/// What expires when: `{unix s:020}/{kind}/{key}` → key, purged as time passes.
+const EXPIRY: IndexTable = TableDefinition::new("expiry");
 
 /// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
 /// deliveries and pace logs.
@@ -58,6 +72,9 @@ impl EmbeddedDb {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.open_table(PUSHES).map_err(db_err)?;
+        for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {
+            txn.open_table(t).map_err(db_err)?;
+        }
         txn.commit().map_err(db_err)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -109,6 +126,48 @@ impl EmbeddedDb {
         .await
     }
 
+    /// One page of the values under `prefix`, in key order, after the key `{prefix}{after}`:
+    /// up to `limit` of those `keep` accepts. `next` is the key (less the prefix) of the last
+    /// one, if more rows follow.
+    async fn page<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: JsonTable,
+        prefix: String,
+        after: Option<&str>,
+        limit: usize,
+        keep: fn(&T) -> bool,
+    ) -> Result<Page<T>, StoreError> {
+        // Just past `after`: the smallest key greater than it (keys never hold a NUL).
+        let start = match after {
+            Some(a) => format!("{prefix}{a}\0"),
+            None => prefix.clone(),
+        };
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let t = txn.open_table(table).map_err(db_err)?;
+            let mut items = Vec::new();
+            let mut last: Option<String> = None;
+            let mut next = None;
+            for row in t.range(start.as_str()..).map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                let Some(rest) = k.value().strip_prefix(prefix.as_str()) else {
+                    break;
+                };
+                if items.len() == limit {
+                    next = last.take();
+                    break;
+                }
+                let value: T = dec(v.value())?;
+                if keep(&value) {
+                    items.push(value);
+                    last = Some(rest.to_owned());
+                }
+            }
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
     /// Removes one key (present or not) in its own transaction.
     async fn remove<V: redb::Value + 'static>(
         &self,
@@ -147,6 +206,11 @@ impl EmbeddedDb {
         })
         .await
     }
+}
+
+/// `n` as a key part that sorts as a number (negative values sort as 0).
+pub(super) fn sortable(n: i64) -> String {
+    format!("{:020}", n.max(0))
 }
 
 /// The value at `key`, decoded (inside a transaction).

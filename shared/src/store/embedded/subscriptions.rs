@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{EmbeddedDb, SUBSCRIPTIONS, db_err, enc};
 use crate::domain::{Node, OrgId, SubscriptionType};
-use crate::store::{StoreError, SubscriptionStore};
+use crate::store::{Page, StoreError, SubscriptionStore};
 use crate::workflow::Subscription;
 
 fn sub_key(org: &OrgId, t: &SubscriptionType, node: &Node) -> String {
@@ -13,8 +13,14 @@ fn sub_key(org: &OrgId, t: &SubscriptionType, node: &Node) -> String {
 
 #[async_trait]
 impl SubscriptionStore for EmbeddedDb {
-    async fn subscriptions(&self, org: &OrgId) -> Result<Vec<Subscription>, StoreError> {
-        self.scan(SUBSCRIPTIONS, format!("{org}/")).await
+    async fn subscriptions(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Subscription>, StoreError> {
+        self.page(SUBSCRIPTIONS, format!("{org}/"), after, limit, |_| true)
+            .await
     }
 
     async fn subscription(
