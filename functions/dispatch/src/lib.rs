@@ -134,12 +134,14 @@ impl Dispatcher {
         let now = self.now();
         let expires_at = now / 1000 + self.settings.retention_days * 86_400;
         let recipients = ev.unique_recipients();
-        let claims = recipients
+        let fresh: Vec<Delivery> = recipients
             .iter()
             .cloned()
-            .map(|member| Delivery::claim(ev, member, body.clone(), now, now, expires_at));
-        let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(claims)
-            .map(|d| self.claim_and_prepare(d, sub.as_ref()))
+            .map(|member| Delivery::claim(ev, member, body.clone(), now, now, expires_at))
+            .collect();
+        let claimed = self.claim_all(fresh).await?;
+        let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(claimed)
+            .map(|(d, claim)| self.prepare_claimed(d, claim, sub.as_ref()))
             .buffered(self.settings.concurrency.max(1))
             .collect()
             .await;

@@ -114,13 +114,14 @@ impl Dispatcher {
         };
         let mut refused: HashMap<String, i64> = HashMap::new();
         let mut stamped: Vec<(String, i64)> = Vec::new();
-        for u in &users {
-            let now = self.now();
-            match self
-                .pace
-                .reserve(&pace_key(&creds, u), now, WECOM_MEMBER_LIMITS)
-                .await?
-            {
+        let now = self.now();
+        let keys: Vec<String> = users.iter().map(|u| pace_key(&creds, u)).collect();
+        let paces = self
+            .pace
+            .reserve_all(&keys, now, WECOM_MEMBER_LIMITS)
+            .await?;
+        for (u, pace) in users.iter().zip(paces) {
+            match pace {
                 Pace::Granted => stamped.push((u.clone(), now)),
                 Pace::WaitUntil(t) => {
                     refused.insert(u.clone(), t);
@@ -215,8 +216,26 @@ impl Dispatcher {
                     .await?;
             }
         }
+        // Delivered ones are recorded together; the rest each decide on a retry.
+        let mut delivered: Vec<(shared::workflow::Delivery, i64)> = Vec::new();
         for r in keep {
-            outcomes.push(self.sent(r, &result).await?);
+            match &result {
+                Ok(receipt) if !receipt.missed(&r.userid) => {
+                    let mut d = r.delivery;
+                    d.mark_delivered(receipt.msgid.clone());
+                    d.updated_ms = self.now().max(r.held + 1);
+                    delivered.push((d, r.held));
+                }
+                _ => outcomes.push(self.sent(r, &result).await?),
+            }
+        }
+        let recorded = self.deliveries.replace_each(&delivered).await?;
+        for ((d, _), ok) in delivered.iter().zip(recorded) {
+            outcomes.push(if ok {
+                Outcome::of(d)
+            } else {
+                Outcome::duplicate(&d.member)
+            });
         }
         Ok(outcomes)
     }

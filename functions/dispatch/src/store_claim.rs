@@ -43,16 +43,29 @@ impl Dispatcher {
         }
     }
 
-    /// Claims a fresh delivery and prepares it; a claim whose holder died is taken over, and
-    /// anything else is done or in someone's hands.
-    pub(crate) async fn claim_and_prepare(
+    /// Claims fresh deliveries, all at once (their lease runs from this claim). Every one is
+    /// its own claim; the store may apply them together.
+    pub(crate) async fn claim_all(
         &self,
-        mut d: Delivery,
+        mut ds: Vec<Delivery>,
+    ) -> Result<Vec<(Delivery, Claim)>, DispatchError> {
+        let lease = self.lease_until();
+        for d in &mut ds {
+            d.lease_until_ms = Some(lease);
+        }
+        let claims = self.deliveries.claim_all(&ds).await?;
+        Ok(ds.into_iter().zip(claims).collect())
+    }
+
+    /// Prepares a delivery we claimed; a claim whose holder died is taken over, and anything
+    /// else is done or in someone's hands.
+    pub(crate) async fn prepare_claimed(
+        &self,
+        d: Delivery,
+        claim: Claim,
         sub: Option<&Subscription>,
     ) -> Result<Prepared, DispatchError> {
-        // The lease runs from this claim, not from the start of the event's fan-out.
-        d.lease_until_ms = Some(self.lease_until());
-        match self.deliveries.claim(&d).await? {
+        match claim {
             Claim::New => {
                 let held = d.updated_ms;
                 self.prepare(Claimed { delivery: d, held }, sub).await

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -253,6 +254,10 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Requests in flight at once when a batch of records goes to a store one record at a time
+/// (each its own DynamoDB partition).
+pub const BATCH_CONCURRENCY: usize = 16;
+
 /// Most records one [`DeliveryStore::replace_all`] takes (DynamoDB's transaction limit).
 pub const FENCE_MAX: usize = 100;
 
@@ -277,9 +282,27 @@ pub enum Claim {
 pub trait DeliveryStore: Send + Sync {
     /// Stores `d` unless a record for its (org, event_id, member) exists.
     async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError>;
+    /// [`Self::claim`] for each of `ds`, answers in order. Every record is its own claim;
+    /// an adapter may apply them together (the embedded store: one transaction).
+    async fn claim_all(&self, ds: &[Delivery]) -> Result<Vec<Claim>, StoreError> {
+        // By index: a closure over borrowed items trips the compiler's Send inference.
+        futures_util::stream::iter(0..ds.len())
+            .map(|i| self.claim(&ds[i]))
+            .buffered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await
+    }
     /// Replaces the record if it is still the version the caller read (`updated_ms`);
     /// false if someone else changed it meanwhile.
     async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError>;
+    /// [`Self::replace`] for each of `ds`, each on its own condition, answers in order.
+    async fn replace_each(&self, ds: &[(Delivery, i64)]) -> Result<Vec<bool>, StoreError> {
+        futures_util::stream::iter(0..ds.len())
+            .map(|i| self.replace(&ds[i].0, ds[i].1))
+            .buffered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await
+    }
     /// [`Self::replace`] for up to [`FENCE_MAX`] records at once, all or none: `Lost` names
     /// (by index) the records someone else changed, and then nothing was written.
     async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError>;
@@ -310,6 +333,19 @@ pub trait PaceStore: Send + Sync {
     /// Takes a slot in `key`'s log at `now_ms` if every window of `limits` allows it
     /// ([`crate::domain::PaceLog::reserve`]).
     async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError>;
+    /// [`Self::reserve`] for each of `keys`, answers in order.
+    async fn reserve_all(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+        limits: Limits,
+    ) -> Result<Vec<Pace>, StoreError> {
+        futures_util::stream::iter(0..keys.len())
+            .map(|i| self.reserve(&keys[i], now_ms, limits))
+            .buffered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await
+    }
     /// Moves `key`'s slot stamped `from_ms` to `to_ms` ([`crate::domain::PaceLog::restamp`]).
     async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError>;
 }

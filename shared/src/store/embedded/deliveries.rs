@@ -183,6 +183,50 @@ impl DeliveryStore for EmbeddedDb {
         .await
     }
 
+    async fn claim_all(&self, ds: &[Delivery]) -> Result<Vec<Claim>, StoreError> {
+        let ds = ds.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let mut out = Vec::with_capacity(ds.len());
+            for d in &ds {
+                let existing: Option<Delivery> =
+                    get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(d))?;
+                match existing {
+                    Some(e) => out.push(Claim::Existing(Box::new(e))),
+                    None => {
+                        put(&txn, None, d)?;
+                        out.push(Claim::New);
+                    }
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn replace_each(&self, ds: &[(Delivery, i64)]) -> Result<Vec<bool>, StoreError> {
+        let ds = ds.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let mut out = Vec::with_capacity(ds.len());
+            for (d, held) in &ds {
+                let current: Option<Delivery> =
+                    get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(d))?;
+                match current.filter(|c| c.updated_ms == *held) {
+                    Some(c) => {
+                        put(&txn, Some(&c), d)?;
+                        out.push(true);
+                    }
+                    None => out.push(false),
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
         let d = d.clone();
         self.blocking(move |db| {

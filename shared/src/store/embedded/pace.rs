@@ -44,6 +44,34 @@ impl PaceStore for EmbeddedDb {
         .await
     }
 
+    async fn reserve_all(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+        limits: Limits,
+    ) -> Result<Vec<Pace>, StoreError> {
+        let keys = keys.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let mut out = Vec::with_capacity(keys.len());
+            {
+                let mut t = txn.open_table(PACE).map_err(db_err)?;
+                for k in &keys {
+                    let mut log: PaceLog = get_json(&t, k)?.unwrap_or_default();
+                    let pace = log.reserve(now_ms, limits);
+                    if pace == Pace::Granted {
+                        t.insert(k.as_str(), enc(&log)?.as_slice())
+                            .map_err(db_err)?;
+                    }
+                    out.push(pace);
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
         self.change_pace_log(key, move |log| {
             log.restamp(from_ms, to_ms);
