@@ -6,51 +6,18 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 
 # --- prerequisites -------------------------------------------------------------------------
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  step "installing python3 and venv (apt-get)"
-  apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
-fi
 command -v cargo >/dev/null 2>&1 || { echo "tests/run.sh: cargo is missing: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 # rustfmt and clippy are rustup components; a minimal toolchain lacks them.
 cargo fmt --version >/dev/null 2>&1 || { step "installing the rustup component rustfmt"; rustup component add rustfmt; }
 cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup component clippy"; rustup component add clippy; }
-
-venv="$root/.venv"
-requirements="$root/tests/requirements.txt"
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda; about a minute)"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
-  echo "$want" >"$stamp"
-fi
-export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+ensure_venv "$root"
 
 # --- local AWS-compatible server ------------------------------------------------------------
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-moto_log="$(mktemp -t moto.XXXXXX.log)"
-step "starting moto on 127.0.0.1:$port (log: $moto_log)"
-"$venv/bin/python" tests/moto_server.py -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
-moto_pid=$!
-cleanup() {
-  kill "$moto_pid" 2>/dev/null || true
-  wait "$moto_pid" 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-for _ in $(seq 1 100); do
-  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto failed to start:" >&2; cat "$moto_log" >&2; exit 1; fi
-  sleep 0.1
-done
-
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
-export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
-unset AWS_PROFILE AWS_SESSION_TOKEN || true
+start_moto "$root"
 
 # --- checks ----------------------------------------------------------------------------------
 step "cargo fmt --check"
@@ -61,8 +28,8 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings (first run: compiles every dependency, ~6 min on 2 cores)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "building the local runner for the end-to-end tests"
-cargo build -p wecom-notify-local
+step "building the local runner and the load test for the end-to-end tests"
+cargo build -p wecom-notify-local -p wecom-notify-tests --bins
 
 step "cargo test (unit, conformance against moto and embedded, end-to-end)"
 test_log="$(mktemp -t cargo-test.XXXXXX.log)"
@@ -78,6 +45,12 @@ if [ "$status" -ne 0 ]; then
   echo "tests/run.sh: cargo test failed" >&2
   exit "$status"
 fi
+# The load test, short: the full one is tests/load.sh (README: Scale).
+step "load test, short: 1,000 members, 20 events/s for 10 s, 20 recipients each (embedded)"
+"${CARGO_TARGET_DIR:-target}/debug/load" --members 1000 --rate 20 --seconds 10 --recipients 20 --drain 60
+step "load test, short: 100 members, 2 events/s for 10 s, 10 recipients each (DynamoDB on moto)"
+"${CARGO_TARGET_DIR:-target}/debug/load" --store dynamodb --members 100 --rate 2 --seconds 10 --recipients 10 --drain 60
+
 # --- deployment ------------------------------------------------------------------------------
 step "cfn-lint infra/template.yaml"
 cfn-lint infra/template.yaml

@@ -98,6 +98,7 @@ pub struct FaultyChannels {
     inner: std::sync::Arc<dyn ChannelStore>,
     fail_next_bindings: AtomicBool,
     hang_commits: AtomicBool,
+    app_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl FaultyChannels {
@@ -106,6 +107,7 @@ impl FaultyChannels {
             inner,
             fail_next_bindings: AtomicBool::new(false),
             hang_commits: AtomicBool::new(false),
+            app_reads: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -115,6 +117,11 @@ impl FaultyChannels {
 
     pub fn hang_commits(&self) {
         self.hang_commits.store(true, Ordering::SeqCst);
+    }
+
+    /// How often an app record was read through this store.
+    pub fn app_reads(&self) -> usize {
+        self.app_reads.load(Ordering::SeqCst)
     }
 }
 
@@ -130,6 +137,7 @@ impl ChannelStore for FaultyChannels {
         self.inner.resolve_callback(id).await
     }
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.app_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.app(key).await
     }
     async fn app_join(

@@ -255,6 +255,38 @@ async fn a_duplicate_event_sends_nothing_twice(w: World) {
     assert_eq!(w.fake.state.sent()[0].msgtype, "text");
 }
 
+/// A backlog larger than one batch drains in one sweep: it reads round after round until
+/// nothing is due or its time budget is spent.
+async fn one_sweep_drains_more_than_a_batch(w: World) {
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let members: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+    for (i, m) in members.iter().enumerate() {
+        w.bind(m, SourceColumn::LoginName, &format!("user{i:04}"))
+            .await;
+    }
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    w.dispatcher(Some(CrashPoint::AfterClaim))
+        .dispatch(&event("e-backlog", "approval_pending", &refs))
+        .await
+        .expect_err("crashed after the claims");
+    w.advance(Duration::from_secs(31));
+    let mut d = w.dispatcher(None);
+    d.settings.sweep_batch = 3;
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(
+        r.count(PublicStatus::Delivered),
+        8,
+        "three rounds of 3, 3, 2"
+    );
+    assert!(d.sweep().await.expect("sweep").outcomes.is_empty());
+}
+
 async fn a_crash_between_claim_and_send_still_delivers_once(w: World) {
     w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
     w.subscribe(
@@ -649,6 +681,7 @@ shared::both_stores!(
     routing_matrix,
     a_duplicate_event_sends_nothing_twice,
     a_crash_between_claim_and_send_still_delivers_once,
+    one_sweep_drains_more_than_a_batch,
     a_crash_after_wecom_accepted_is_caught_by_its_duplicate_check,
     pacing_delays_the_excess_and_sends_it_later,
     transient_failures_are_retried_until_delivered,
@@ -675,11 +708,21 @@ async fn a_thousand_recipients_are_all_delivered() {
             .await;
     }
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
-    let r = w
-        .dispatcher(None)
+    // Counting the reads of the app's item: one for the whole fan-out, not one per recipient.
+    let counting = Arc::new(shared::testing::FaultyChannels::new(
+        w.stores.channels.clone(),
+    ));
+    let mut dispatcher = w.dispatcher(None);
+    dispatcher.channels = Arc::new(ChannelService::new(
+        counting.clone(),
+        w.stores.secrets.clone(),
+        "wn-count",
+    ));
+    let r = dispatcher
         .dispatch(&event("e-1000", "approval_pending", &refs))
         .await
         .expect("dispatch");
+    assert_eq!(counting.app_reads(), 1, "one read of the app per event");
     assert_eq!(
         r.count(PublicStatus::Delivered),
         1000,

@@ -300,6 +300,27 @@ fn policies_name_their_actions_and_scope_their_resources() {
             }
         }
         let all: String = stmts.iter().map(|s| s["Action"].to_string()).collect();
+        // Each index the function's code queries, and BatchGetItem where it reads what a
+        // keys-only index found.
+        use shared::store::dynamo::schema::{
+            BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
+        };
+        let (indexes, batch_get): (&[&str], bool) = match name {
+            "ChannelConfigFunction" => {
+                (&[BY_ORG_INDEX, BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX], true)
+            }
+            "DispatchFunction" => (&[DUE_INDEX], true),
+            "CallbackFunction" => (&[BY_USERID_INDEX], false),
+            _ => (&[], false),
+        };
+        let resources: String = stmts.iter().map(|s| s["Resource"].to_string()).collect();
+        for index in indexes {
+            assert!(
+                resources.contains(&format!("${{Table.Arn}}/index/{index}\"")),
+                "{name} may not query {index}: {resources}"
+            );
+        }
+        assert_eq!(all.contains("dynamodb:BatchGetItem"), batch_get, "{name}");
         let writes_secrets = all.contains("secretsmanager:CreateSecret");
         assert_eq!(
             writes_secrets,
@@ -392,11 +413,17 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
         .map(|i| i["IndexName"].as_str().expect("name"))
         .collect();
     use shared::store::dynamo::schema::{
-        BY_MEMBER_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
+        BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
     };
     assert_eq!(
         indexes,
-        [BY_ORG_INDEX, BY_MEMBER_INDEX, DUE_INDEX, BY_USERID_INDEX],
+        [
+            BY_ORG_INDEX,
+            BY_MEMBER_INDEX,
+            DUE_INDEX,
+            BY_USERID_INDEX,
+            BY_ORG_CHANNEL_INDEX
+        ],
         "the indexes the code queries"
     );
     for i in gsis {

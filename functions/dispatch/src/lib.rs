@@ -19,7 +19,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::channel::ChannelService;
+use shared::channel::{AppMemo, ChannelService};
 use shared::config::Config;
 use shared::domain::{Node, OrgId, SubscriptionType};
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
@@ -140,8 +140,9 @@ impl Dispatcher {
             .map(|member| Delivery::claim(ev, member, body.clone(), now, now, expires_at))
             .collect();
         let claimed = self.claim_all(fresh).await?;
+        let apps = AppMemo::default();
         let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(claimed)
-            .map(|(d, claim)| self.prepare_claimed(d, claim, sub.as_ref()))
+            .map(|(d, claim)| self.prepare_claimed(d, claim, sub.as_ref(), &apps))
             .buffered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -197,11 +198,16 @@ impl Dispatcher {
                 }
                 work.push((d, subs.get(&k).cloned().flatten()));
             }
-            let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(work)
-                .map(|(d, sub)| async move { self.take_over_and_prepare(d, sub.as_ref()).await })
-                .buffered(self.settings.concurrency.max(1))
-                .collect()
-                .await;
+            let apps = AppMemo::default();
+            let apps = &apps;
+            let prepared: Vec<Result<Prepared, DispatchError>> =
+                futures_util::stream::iter(work)
+                    .map(|(d, sub)| async move {
+                        self.take_over_and_prepare(d, sub.as_ref(), apps).await
+                    })
+                    .buffered(self.settings.concurrency.max(1))
+                    .collect()
+                    .await;
             let round = self.finish(prepared).await?;
             let acted = round.outcomes.len();
             report.outcomes.extend(round.outcomes);

@@ -1,6 +1,7 @@
 //! From a claim to a message ready to go: skip or send, the member's userid, a pace slot.
 //! Every path that does not end in [`Prepared::Ready`] records the delivery's new state.
 
+use shared::channel::AppMemo;
 use shared::domain::{MemberId, MemberKey};
 use shared::wecom::{AppCredentials, ErrCode, Kind, MessageBody, WeComApp, WeComError};
 use shared::workflow::{Delivery, Reason, Subscription};
@@ -30,6 +31,7 @@ impl Dispatcher {
         &self,
         claimed: Claimed,
         sub: Option<&Subscription>,
+        apps: &AppMemo,
     ) -> Result<Prepared, DispatchError> {
         let Claimed { mut delivery, held } = claimed;
         let d = &mut delivery;
@@ -45,7 +47,7 @@ impl Dispatcher {
             org: d.org.clone(),
             member,
         };
-        let Some(binding) = self.channels.configured(&key).await? else {
+        let Some(binding) = self.channels.configured_with(&key, apps).await? else {
             d.mark_skipped(Reason::NoChannel);
             return self.record(delivery, held).await.map(Prepared::Done);
         };

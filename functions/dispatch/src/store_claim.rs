@@ -1,6 +1,7 @@
 //! Claims in the delivery store: taking an (event, member), taking over a due one, and
 //! writing each change over the version this invocation holds.
 
+use shared::channel::AppMemo;
 use shared::store::Claim;
 use shared::workflow::{Delivery, Subscription};
 
@@ -64,14 +65,15 @@ impl Dispatcher {
         d: Delivery,
         claim: Claim,
         sub: Option<&Subscription>,
+        apps: &AppMemo,
     ) -> Result<Prepared, DispatchError> {
         match claim {
             Claim::New => {
                 let held = d.updated_ms;
-                self.prepare(Claimed { delivery: d, held }, sub).await
+                self.prepare(Claimed { delivery: d, held }, sub, apps).await
             }
             Claim::Existing(existing) if existing.lease_over(self.now()) => {
-                self.take_over_and_prepare(*existing, sub).await
+                self.take_over_and_prepare(*existing, sub, apps).await
             }
             Claim::Existing(_) => Ok(Prepared::Done(Outcome::duplicate(&d.member))),
         }
@@ -82,6 +84,7 @@ impl Dispatcher {
         &self,
         mut d: Delivery,
         sub: Option<&Subscription>,
+        apps: &AppMemo,
     ) -> Result<Prepared, DispatchError> {
         let held = d.updated_ms;
         d.take_over(self.lease_until());
@@ -89,6 +92,6 @@ impl Dispatcher {
             return Ok(Prepared::Done(Outcome::duplicate(&d.member)));
         }
         let held = d.updated_ms;
-        self.prepare(Claimed { delivery: d, held }, sub).await
+        self.prepare(Claimed { delivery: d, held }, sub, apps).await
     }
 }

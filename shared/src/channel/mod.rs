@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::{
-    AgentId, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
-    CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
+    AgentId, AppKey, AppRecord, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId,
+    ChannelConfig, CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
 };
 use crate::store::{ChannelStore, Page, SecretStore, StoreError};
 use crate::wecom::AppCredentials;
@@ -67,6 +67,30 @@ impl ResolvedBinding {
     }
 }
 
+/// App records read once per piece of work (one event's fan-out, one sweep round): the
+/// recipients of one app share one read of its item instead of each reading it again.
+#[derive(Default)]
+pub struct AppMemo(Mutex<HashMap<AppKey, Arc<tokio::sync::OnceCell<Option<AppRecord>>>>>);
+
+impl AppMemo {
+    async fn app(
+        &self,
+        store: &dyn ChannelStore,
+        key: &AppKey,
+    ) -> Result<Option<AppRecord>, StoreError> {
+        // The lock is released before any await.
+        let cell = self
+            .0
+            .lock()
+            .ok()
+            .map(|mut m| m.entry(key.clone()).or_default().clone());
+        match cell {
+            Some(cell) => cell.get_or_try_init(|| store.app(key)).await.cloned(),
+            None => store.app(key).await,
+        }
+    }
+}
+
 pub struct ChannelService {
     channels: Arc<dyn ChannelStore>,
     secrets: Arc<dyn SecretStore>,
@@ -118,7 +142,19 @@ impl ChannelService {
         key: &MemberKey,
     ) -> Result<Option<ResolvedBinding>, ChannelError> {
         match self.channels.binding(key).await? {
-            Some(rec) => self.resolve(rec).await,
+            Some(rec) => self.resolve_with(rec, None).await,
+            None => Ok(None),
+        }
+    }
+
+    /// [`Self::configured`], reading each app once per `memo`.
+    pub async fn configured_with(
+        &self,
+        key: &MemberKey,
+        memo: &AppMemo,
+    ) -> Result<Option<ResolvedBinding>, ChannelError> {
+        match self.channels.binding(key).await? {
+            Some(rec) => self.resolve_with(rec, Some(memo)).await,
             None => Ok(None),
         }
     }
@@ -149,10 +185,22 @@ impl ChannelService {
         &self,
         record: BindingRecord,
     ) -> Result<Option<ResolvedBinding>, ChannelError> {
+        self.resolve_with(record, None).await
+    }
+
+    async fn resolve_with(
+        &self,
+        record: BindingRecord,
+        memo: Option<&AppMemo>,
+    ) -> Result<Option<ResolvedBinding>, ChannelError> {
         let (Some(config), Some(app_key)) = (record.config.clone(), record.app_key()) else {
             return Ok(None);
         };
-        let Some(app) = self.channels.app(&app_key).await? else {
+        let app = match memo {
+            Some(m) => m.app(self.channels.as_ref(), &app_key).await?,
+            None => self.channels.app(&app_key).await?,
+        };
+        let Some(app) = app else {
             return Ok(None);
         };
         let Some(secrets) = self.secret(&app.secret_name).await? else {

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | binding | `ORG#{org}` | `MEMBER#{member}` | `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `expires_at` until first saved |
+//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `ch_pk`/`ch_sk` of the `by_org_channel` index while configured, `expires_at` until first saved |
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count) |
 //! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`, `expires_at` until first saved |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::schema::BY_USERID_INDEX;
+use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX};
 use super::{
     DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
     to_doc,
@@ -38,8 +38,17 @@ pub(super) fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
 }
 
-fn member_sk(m: &MemberId) -> String {
-    format!("MEMBER#{m}")
+/// A binding is its own partition (`MEMBER#{org}#{member}` / `BINDING`): dispatch reads one
+/// per recipient, so bindings must not share a partition key per org. The org's list is the
+/// sparse `by_org_channel` index, which holds configured bindings only.
+fn binding_pk(k: &MemberKey) -> String {
+    format!("MEMBER#{}#{}", k.org, k.member)
+}
+
+const BINDING_SK: &str = "BINDING";
+
+fn channel_index_pk(org: &OrgId) -> String {
+    format!("CH#{org}")
 }
 
 fn app_sk(k: &AppKey) -> String {
@@ -64,16 +73,8 @@ fn callback_pk(id: &CallbackId) -> String {
 }
 
 fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
-    let org = field(OrgId::parse(
-        get_s(item, "pk")?
-            .strip_prefix("ORG#")
-            .ok_or_else(|| corrupt("pk"))?,
-    ))?;
-    let member = field(MemberId::parse(
-        get_s(item, "sk")?
-            .strip_prefix("MEMBER#")
-            .ok_or_else(|| corrupt("sk"))?,
-    ))?;
+    let org = field(OrgId::parse(get_s(item, "org")?))?;
+    let member = field(MemberId::parse(get_s(item, "member")?))?;
     let config = if get_bool(item, "configured") {
         let column = field(SourceColumn::parse(get_s(item, "source_column")?))?;
         Some(ChannelConfig {
@@ -128,8 +129,8 @@ impl DynamoTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(member_sk(&key.member)))
+            .key("pk", s(binding_pk(key)))
+            .key("sk", s(BINDING_SK))
             .update_expression("SET #a = :v")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#a", attr)
@@ -143,7 +144,7 @@ impl DynamoTable {
 #[async_trait]
 impl ChannelStore for DynamoTable {
     async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
-        self.get(org_pk(&key.org), member_sk(&key.member))
+        self.get(binding_pk(key), BINDING_SK.into())
             .await?
             .map(|i| binding_from_item(&i))
             .transpose()
@@ -159,8 +160,10 @@ impl ChannelStore for DynamoTable {
             let stub = build(
                 Put::builder()
                     .table_name(&self.table)
-                    .item("pk", s(org_pk(&key.org)))
-                    .item("sk", s(member_sk(&key.member)))
+                    .item("pk", s(binding_pk(key)))
+                    .item("sk", s(BINDING_SK))
+                    .item("org", s(key.org.as_str()))
+                    .item("member", s(key.member.as_str()))
                     .item("callback_id", s(id.as_str()))
                     .item("rev", n(0))
                     .item("configured", AttributeValue::Bool(false))
@@ -321,8 +324,8 @@ impl ChannelStore for DynamoTable {
         let m = &change.member;
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(org_pk(&m.org)))
-            .key("sk", s(member_sk(&m.member)))
+            .key("pk", s(binding_pk(m)))
+            .key("sk", s(BINDING_SK))
             .condition_expression("#rev = :expected")
             .expression_attribute_names("#rev", "rev")
             .expression_attribute_values(":expected", n(change.expected_revision))
@@ -333,10 +336,13 @@ impl ChannelStore for DynamoTable {
             Some(c) => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
-                     agent_id = :agent, source_column = :col, receiver = :recv \
+                     agent_id = :agent, source_column = :col, receiver = :recv, \
+                     ch_pk = :chpk, ch_sk = :chsk \
                      REMOVE resolved_user, uid_pk, uid_sk, expires_at",
                 )
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .expression_attribute_values(":chpk", s(channel_index_pk(&m.org)))
+                .expression_attribute_values(":chsk", s(m.member.as_str()))
                 .expression_attribute_values(":corp", s(c.corp_id.as_str()))
                 .expression_attribute_values(":agent", n(c.agent_id))
                 .expression_attribute_values(":col", s(c.receiver.column().as_str()))
@@ -345,7 +351,7 @@ impl ChannelStore for DynamoTable {
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
                      REMOVE corp_id, agent_id, source_column, receiver, resolved_user, uid_pk, \
-                     uid_sk",
+                     uid_sk, ch_pk, ch_sk",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };
@@ -415,8 +421,8 @@ impl ChannelStore for DynamoTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(member_sk(&key.member)))
+            .key("pk", s(binding_pk(key)))
+            .key("sk", s(BINDING_SK))
             .condition_expression("attribute_exists(pk)");
         let update = match user {
             Some(u) => update
@@ -438,38 +444,45 @@ impl ChannelStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<BindingRecord>, StoreError> {
-        let start = after.map(|m| {
-            Item::from([
-                ("pk".to_owned(), s(org_pk(org))),
-                ("sk".to_owned(), s(format!("MEMBER#{m}"))),
-            ])
-        });
-        let page = self
+        let mut q = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .filter_expression("configured = :t")
-            .expression_attribute_values(":pk", s(org_pk(org)))
-            .expression_attribute_values(":prefix", s("MEMBER#"))
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .set_exclusive_start_key(start)
+            .index_name(BY_ORG_CHANNEL_INDEX)
+            .expression_attribute_values(":pk", s(channel_index_pk(org)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+        q = match after {
+            Some(a) => q
+                .key_condition_expression("ch_pk = :pk AND ch_sk > :after")
+                .expression_attribute_values(":after", s(a)),
+            None => q.key_condition_expression("ch_pk = :pk"),
+        };
+        let page = q
             .send()
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        let items = page
+        let keys: Vec<Item> = page
             .items()
+            .iter()
+            .map(|e| {
+                Ok(Item::from([
+                    ("pk".to_owned(), s(get_s(e, "pk")?)),
+                    ("sk".to_owned(), s(get_s(e, "sk")?)),
+                ]))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut items = self
+            .batch_get(keys)
+            .await?
             .iter()
             .map(binding_from_item)
             .collect::<Result<Vec<_>, _>>()?;
+        // The index is eventually consistent: a binding unconfigured a moment ago may still
+        // be listed by it.
+        items.retain(BindingRecord::is_configured);
+        items.sort_by(|a, b| a.key.member.cmp(&b.key.member));
         let next = match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => Some(
-                get_s(&k, "sk")?
-                    .strip_prefix("MEMBER#")
-                    .ok_or_else(|| corrupt("sk"))?
-                    .to_owned(),
-            ),
+            Some(k) if !k.is_empty() => Some(get_s(&k, "ch_sk")?.to_owned()),
             _ => None,
         };
         Ok(Page { items, next })

@@ -18,6 +18,9 @@ pub const BY_MEMBER_INDEX: &str = "by_member";
 /// Deliveries still to act on, by when, in shards (`due_pk` = `DUE#{shard}`, `due_sk` = ms),
 /// keys only; sparse: an item leaves it when it is final.
 pub const DUE_INDEX: &str = "due";
+/// The org's configured bindings, by member (`ch_pk` = `CH#{org}`, `ch_sk` = member), keys
+/// only; sparse: an unconfigured binding is not in it.
+pub const BY_ORG_CHANNEL_INDEX: &str = "by_org_channel";
 /// Bindings by the WeCom userid they resolved to (`uid_pk` = `UID#{org}#{corp}#{userid}`,
 /// `uid_sk` = member), keys only; sparse.
 pub const BY_USERID_INDEX: &str = "by_userid";
@@ -77,6 +80,8 @@ impl DynamoTable {
             .attribute_definitions(attr("gsi1sk")?)
             .attribute_definitions(attr("gsi2pk")?)
             .attribute_definitions(attr("gsi2sk")?)
+            .attribute_definitions(attr("ch_pk")?)
+            .attribute_definitions(attr("ch_sk")?)
             .attribute_definitions(attr("uid_pk")?)
             .attribute_definitions(attr("uid_sk")?)
             .attribute_definitions(attr("due_pk")?)
@@ -87,6 +92,7 @@ impl DynamoTable {
             .global_secondary_indexes(index(BY_MEMBER_INDEX, "gsi2pk", "gsi2sk")?)
             .global_secondary_indexes(index(DUE_INDEX, "due_pk", "due_sk")?)
             .global_secondary_indexes(index(BY_USERID_INDEX, "uid_pk", "uid_sk")?)
+            .global_secondary_indexes(index(BY_ORG_CHANNEL_INDEX, "ch_pk", "ch_sk")?)
             .send()
             .await;
         if let Err(e) = created {

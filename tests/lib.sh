@@ -1,0 +1,47 @@
+# Shared by tests/run.sh and tests/load.sh (sourced, not run): the project venv with the
+# pinned Python tools, and moto in server mode on a free loopback port.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Installs tests/requirements.txt into .venv/ when it is missing or the pins changed.
+ensure_venv() {
+  local root="$1"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    step "installing python3 and venv (apt-get)"
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+  venv="$root/.venv"
+  local requirements="$root/tests/requirements.txt"
+  local stamp="$venv/.requirements.sha256"
+  local want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda; about a minute)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+}
+
+# Starts moto on a free loopback port, stopped when the calling script exits (even on
+# failure), and points the AWS SDK at it.
+start_moto() {
+  local root="$1"
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  moto_log="$(mktemp -t moto.XXXXXX.log)"
+  step "starting moto on 127.0.0.1:$port (log: $moto_log)"
+  "$venv/bin/python" "$root/tests/moto_server.py" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+  moto_pid=$!
+  trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT INT TERM
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
+    if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto failed to start:" >&2; cat "$moto_log" >&2; exit 1; fi
+    sleep 0.1
+  done
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_REGION="us-east-1" AWS_DEFAULT_REGION="us-east-1"
+  export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
+  unset AWS_PROFILE AWS_SESSION_TOKEN || true
+}
