@@ -26,5 +26,5 @@ export WECOM_NOTIFY_LOCAL_BIN="$target/release/wecom-notify-local"
 step "embedded store: 10,000 members, 100 events/s for 60 s, 20 recipients each"
 "$target/debug/load" --members 10000 --rate 100 --seconds 60 --recipients 20 "$@"
 
-step "DynamoDB on moto, scaled to moto's pace: 200 members, 2 events/s for 30 s, 10 recipients each"
-"$target/debug/load" --store dynamodb --members 200 --rate 2 --seconds 30 --recipients 10
+step "DynamoDB on moto, scaled to moto's pace: 100 members, 2 events/s for 30 s, 10 recipients each"
+"$target/debug/load" --store dynamodb --members 100 --rate 2 --seconds 30 --recipients 10

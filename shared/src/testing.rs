@@ -217,8 +217,12 @@ impl ChannelStore for FaultyChannels {
     async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
         self.inner.record_secret(r).await
     }
-    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
-        self.inner.secret_records(limit).await
+    async fn secret_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SecretRecord>, StoreError> {
+        self.inner.secret_records(after, limit).await
     }
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
         self.inner.forget_secret(name).await

@@ -99,6 +99,8 @@ pub struct ChannelService {
     cache: Mutex<HashMap<String, AppSecrets>>,
     /// When this process last swept secrets (unix seconds).
     last_secret_sweep: std::sync::atomic::AtomicI64,
+    /// Where the next secret sweep goes on from (`None`: the first record).
+    secret_sweep_cursor: Mutex<Option<String>>,
 }
 
 impl ChannelService {
@@ -113,6 +115,7 @@ impl ChannelService {
             secret_prefix: secret_prefix.into(),
             cache: Mutex::new(HashMap::new()),
             last_secret_sweep: std::sync::atomic::AtomicI64::new(0),
+            secret_sweep_cursor: Mutex::new(None),
         }
     }
 

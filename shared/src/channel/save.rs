@@ -16,7 +16,7 @@ const MAX_ATTEMPTS: usize = 8;
 pub const SECRET_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How often one process sweeps secrets.
 pub const SECRET_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-/// Secret records one sweep looks at.
+/// Secret records one sweep looks at (the next sweep goes on from there).
 const SWEEP_SECRETS_MAX: usize = 1000;
 
 impl ChannelService {
@@ -283,7 +283,17 @@ impl ChannelService {
     pub async fn sweep_secrets(&self, now: i64) -> Result<usize, ChannelError> {
         let grace = i64::try_from(SECRET_GRACE.as_secs()).unwrap_or(3600);
         let mut deleted = 0;
-        for r in self.channels.secret_records(SWEEP_SECRETS_MAX).await? {
+        // A page per sweep, the next one the next time: every record is looked at in turn,
+        // however many apps there are.
+        let after = self.secret_sweep_cursor.lock().ok().and_then(|c| c.clone());
+        let page = self
+            .channels
+            .secret_records(after.as_deref(), SWEEP_SECRETS_MAX)
+            .await?;
+        if let Ok(mut c) = self.secret_sweep_cursor.lock() {
+            c.clone_from(&page.next);
+        }
+        for r in page.items {
             let due = match r.retired_at {
                 Some(at) => at + grace <= now,
                 None => {

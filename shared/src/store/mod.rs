@@ -182,8 +182,12 @@ pub trait ChannelStore: Send + Sync {
     async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError>;
     /// Creates or replaces the record of a secret.
     async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError>;
-    /// Up to `limit` secret records, in name order.
-    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError>;
+    /// Up to `limit` secret records, in name order, after the name `after`.
+    async fn secret_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SecretRecord>, StoreError>;
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError>;
 }
 

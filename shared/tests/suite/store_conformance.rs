@@ -1297,6 +1297,35 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
         }
     }
     assert_eq!(seen, subs);
+
+    // Secret records, which the sweep reads a page at a time.
+    for i in 0..3 {
+        h.channels
+            .record_secret(&shared::domain::SecretRecord {
+                name: format!("wn-page/s{i}"),
+                app: key_app("acme", "ww01", 7),
+                created_at: 1,
+                retired_at: None,
+            })
+            .await
+            .expect("record");
+    }
+    let first = h.channels.secret_records(None, 2).await.expect("page");
+    assert_eq!(first.items.len(), 2);
+    let rest = h
+        .channels
+        .secret_records(first.next.as_deref(), 10)
+        .await
+        .expect("page");
+    let mut names: Vec<String> = first
+        .items
+        .into_iter()
+        .chain(rest.items)
+        .map(|r| r.name)
+        .collect();
+    names.retain(|n| n.starts_with("wn-page/"));
+    assert_eq!(names, ["wn-page/s0", "wn-page/s1", "wn-page/s2"]);
+    assert_eq!(rest.next, None);
 }
 
 async fn members_join_and_leave_one_app_at_once(h: Harness) {

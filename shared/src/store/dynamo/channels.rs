@@ -573,32 +573,34 @@ impl ChannelStore for DynamoTable {
         Ok(())
     }
 
-    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        while out.len() < limit {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(SECRETS_PK))
-                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            for item in page.items() {
-                if out.len() < limit {
-                    out.push(get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))?);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+    async fn secret_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SecretRecord>, StoreError> {
+        let start =
+            after.map(|a| Item::from([("pk".to_owned(), s(SECRETS_PK)), ("sk".to_owned(), s(a))]));
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(SECRETS_PK))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        let items = page
+            .items()
+            .iter()
+            .map(|i| get_doc(i, "doc")?.ok_or_else(|| corrupt("doc")))
+            .collect::<Result<Vec<SecretRecord>, _>>()?;
+        let next = match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => Some(get_s(&k, "sk")?.to_owned()),
+            _ => None,
+        };
+        Ok(Page { items, next })
     }
 
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {

@@ -319,10 +319,13 @@ impl ChannelStore for EmbeddedDb {
         self.write(SECRET_RECORDS, r.name.clone(), r).await
     }
 
-    async fn secret_records(&self, limit: usize) -> Result<Vec<SecretRecord>, StoreError> {
-        let mut all: Vec<SecretRecord> = self.scan(SECRET_RECORDS, String::new()).await?;
-        all.truncate(limit);
-        Ok(all)
+    async fn secret_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SecretRecord>, StoreError> {
+        self.page(SECRET_RECORDS, String::new(), after, limit, |_| true)
+            .await
     }
 
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
