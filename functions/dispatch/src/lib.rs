@@ -178,7 +178,6 @@ impl Dispatcher {
             event_id: None,
             outcomes: Vec::new(),
         };
-        let mut unreadable = 0;
         let mut subs: HashMap<(OrgId, SubscriptionType, Node), Option<Subscription>> =
             HashMap::new();
         loop {
@@ -186,11 +185,21 @@ impl Dispatcher {
                 .deliveries
                 .due(self.now(), self.settings.sweep_batch)
                 .await?;
-            // The same unreadable records are met by every round: count them once.
-            unreadable = unreadable.max(due.unreadable.len());
-            let found = due.deliveries.len();
+            // Each unreadable record is met once: the store takes it out of the due index.
+            let parked = due.unreadable.len();
+            if parked > 0 {
+                shared::metrics::count("UnreadableDeliveries", parked);
+            }
+            let found = due.deliveries.len() + due.unreadable.len();
+            let now = self.now();
             let mut work = Vec::with_capacity(found);
-            for d in due.deliveries {
+            // Only what is due by the record itself (never by a stale index entry) is taken
+            // over: a delivered or freshly renewed record is left alone.
+            for d in due
+                .deliveries
+                .into_iter()
+                .filter(|d| d.due_ms().is_some_and(|t| t <= now))
+            {
                 let k = (d.org.clone(), d.subscription_type.clone(), d.node.clone());
                 if !subs.contains_key(&k) {
                     let s = self.subscriptions.subscription(&k.0, &k.1, &k.2).await?;
@@ -212,15 +221,12 @@ impl Dispatcher {
             let acted = round.outcomes.len();
             report.outcomes.extend(round.outcomes);
             // A short batch was the last; a round that moved nothing would only repeat.
-            if found + due.unreadable.len() < self.settings.sweep_batch
-                || acted == 0
+            if found < self.settings.sweep_batch
+                || (acted == 0 && parked == 0)
                 || started.elapsed() >= self.settings.sweep_budget
             {
                 break;
             }
-        }
-        if unreadable > 0 {
-            shared::metrics::count("UnreadableDeliveries", unreadable);
         }
         // Replaced secrets, once their grace period ended, and orphans of dead saves.
         match self

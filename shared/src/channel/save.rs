@@ -145,7 +145,9 @@ impl ChannelService {
             }),
         };
         if let Err(e) = self.channels.commit(change).await {
-            if joins {
+            // Only a conflict surely wrote nothing; after any other error the commit may have
+            // happened, and a count one high is safe where one low is not.
+            if joins && matches!(e, StoreError::Conflict) {
                 self.leave_app(&target_key).await;
             }
             if target.is_none()

@@ -372,18 +372,16 @@ impl ChannelStore for DynamoTable {
             tx = tx.transact_items(TransactWriteItem::builder().put(build(put)?).build());
         }
         if change.config.is_some() {
-            let keep_alias = Update::builder()
+            // Saved, the callback id is kept for good: written whole (not updated), so an
+            // alias that its expiry already removed comes back.
+            let keep_alias = Put::builder()
                 .table_name(&self.table)
-                .key("pk", s(callback_pk(&change.callback_id)))
-                .key("sk", s("CALLBACK"))
-                .update_expression("REMOVE expires_at")
-                .condition_expression("attribute_exists(pk)")
+                .item("pk", s(callback_pk(&change.callback_id)))
+                .item("sk", s("CALLBACK"))
+                .item("org", s(m.org.as_str()))
+                .item("member", s(m.member.as_str()))
                 .build();
-            tx = tx.transact_items(
-                TransactWriteItem::builder()
-                    .update(build(keep_alias)?)
-                    .build(),
-            );
+            tx = tx.transact_items(TransactWriteItem::builder().put(build(keep_alias)?).build());
         }
         match tx.send().await {
             Ok(_) => Ok(()),
@@ -471,12 +469,14 @@ impl ChannelStore for DynamoTable {
                 ]))
             })
             .collect::<Result<_, StoreError>>()?;
-        let mut items = self
-            .batch_get(keys)
-            .await?
-            .iter()
-            .map(binding_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = Vec::with_capacity(keys.len());
+        for item in self.batch_get(keys).await? {
+            match binding_from_item(&item) {
+                Ok(b) => items.push(b),
+                Err(e) => tracing::error!(pk = get_s(&item, "pk").unwrap_or("?"), error = %e,
+                    "unreadable binding left out of the list"),
+            }
+        }
         // The index is eventually consistent: a binding unconfigured a moment ago may still
         // be listed by it.
         items.retain(BindingRecord::is_configured);

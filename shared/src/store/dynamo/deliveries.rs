@@ -1,6 +1,6 @@
 //! Delivery records: the claim that makes each (event, member) happen once, and the log.
 //!
-//! `DLV#{org}#{event_id}` / `MEMBER#{member}` with `doc` (the record), `updated_ms`, the
+//! `DLV#{org}#{event_id}#{member}` / `DELIVERY` with `doc` (the record), `updated_ms`, the
 //! `by_org` and `by_member` keys and, while the delivery is not final, the `due` keys;
 //! `expires_at` (TTL). Event ids and recipients come from outside: their key parts are
 //! escaped.
@@ -23,13 +23,17 @@ use crate::store::{
 };
 use crate::workflow::Delivery;
 
-fn delivery_pk(org: &OrgId, event_id: &EventId) -> String {
-    format!("DLV#{org}#{}", key_part(event_id.as_str()))
+/// Each delivery is its own partition: a 1,000-recipient event spreads over 1,000 keys
+/// instead of loading one (transactions span keys, so the fence does not care).
+fn delivery_pk(org: &OrgId, event_id: &EventId, member: &str) -> String {
+    format!(
+        "DLV#{org}#{}#{}",
+        key_part(event_id.as_str()),
+        key_part(member)
+    )
 }
 
-fn delivery_sk(member: &str) -> String {
-    format!("MEMBER#{}", key_part(member))
-}
+const DELIVERY_SK: &str = "DELIVERY";
 
 /// The position of a delivery in the org's and the member's log: newest last in key order.
 fn log_sk(d: &Delivery) -> String {
@@ -44,8 +48,8 @@ fn log_sk(d: &Delivery) -> String {
 fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
     let shard = shard_of(&d.event_id, &d.member, shards);
     let mut item = Item::new();
-    item.insert("pk".into(), s(delivery_pk(&d.org, &d.event_id)));
-    item.insert("sk".into(), s(delivery_sk(&d.member)));
+    item.insert("pk".into(), s(delivery_pk(&d.org, &d.event_id, &d.member)));
+    item.insert("sk".into(), s(DELIVERY_SK));
     item.insert("doc".into(), to_doc(d)?);
     item.insert("updated_ms".into(), n(d.updated_ms));
     item.insert("gsi1pk".into(), s(format!("DLV#{}#{shard}", d.org)));
@@ -147,7 +151,10 @@ impl DeliveryStore for DynamoTable {
         let mut lost = Vec::new();
         for (i, (d, held)) in ds.iter().enumerate() {
             let item = self
-                .get(delivery_pk(&d.org, &d.event_id), delivery_sk(&d.member))
+                .get(
+                    delivery_pk(&d.org, &d.event_id, &d.member),
+                    DELIVERY_SK.into(),
+                )
                 .await?;
             let current: Option<i64> = item.as_ref().map(|i| get_n(i, "updated_ms")).transpose()?;
             if current != Some(*held) {
@@ -167,7 +174,7 @@ impl DeliveryStore for DynamoTable {
         event_id: &EventId,
         member: &str,
     ) -> Result<Option<Delivery>, StoreError> {
-        self.get(delivery_pk(org, event_id), delivery_sk(member))
+        self.get(delivery_pk(org, event_id, member), DELIVERY_SK.into())
             .await?
             .map(|i| delivery_from_item(&i))
             .transpose()
@@ -267,9 +274,16 @@ impl DeliveryStore for DynamoTable {
         {
             let key = key_text(&item);
             match delivery_from_item(&item) {
-                Ok(d) => found.push((order.get(&key).copied().unwrap_or(i64::MAX), d)),
+                // The index is eventually consistent: an entry may still stand for a record
+                // that was since sent or renewed. Only the record itself says it is due.
+                Ok(d) if d.due_ms().is_some_and(|t| t <= now_ms) => {
+                    found.push((order.get(&key).copied().unwrap_or(i64::MAX), d));
+                }
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::error!(key = %key, error = %e, "unreadable due delivery skipped");
+                    tracing::error!(key = %key, error = %e,
+                        "unreadable due delivery skipped and taken out of the due index; its record stays");
+                    self.park(&item).await?;
                     out.unreadable.push(key);
                 }
             }
@@ -281,6 +295,28 @@ impl DeliveryStore for DynamoTable {
 }
 
 impl DynamoTable {
+    /// Takes an unreadable record out of the due index (its record and other keys stay, for
+    /// repair), so the sweep cannot meet it again and be held up by it.
+    async fn park(&self, item: &Item) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(table_key(item)?))
+            .update_expression("REMOVE due_pk, due_sk")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(())
+                } else {
+                    Err(StoreError::backend(e))
+                }
+            })
+    }
+
     /// One page of a keys-only log index, newest first, below the position `after`:
     /// (position, table key) pairs, and whether the partition holds more.
     async fn log_page(

@@ -71,8 +71,15 @@ impl DynamoTable {
 
     /// Reads items by key, up to 100 per request (BatchGetItem), strongly consistent,
     /// retrying what DynamoDB leaves unprocessed. Missing items are left out.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
+        // BatchGetItem refuses a request that names a key twice (an index can, while it
+        // catches up).
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| {
+            let id = format!("{:?}/{:?}", k.get("pk"), k.get("sk"));
+            seen.insert(id)
+        });
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending = Some(build(

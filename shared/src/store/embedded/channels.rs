@@ -299,12 +299,20 @@ impl ChannelStore for EmbeddedDb {
                     .map_err(db_err)?
                     .is_some_and(|g| g.value() > now);
                 if !live {
-                    // Expired claims are swept here so the table stays small.
-                    t.retain(|_, exp| exp > now).map_err(db_err)?;
                     t.insert(k.as_str(), expires).map_err(db_err)?;
                 }
                 !live
             };
+            if claimed {
+                // Purged once expired (`purge_expired`), as DynamoDB's TTL does.
+                txn.open_table(EXPIRY)
+                    .map_err(db_err)?
+                    .insert(
+                        format!("{}/push/{k}", sortable(expires)).as_str(),
+                        k.as_str(),
+                    )
+                    .map_err(db_err)?;
+            }
             txn.commit().map_err(db_err)?;
             Ok(claimed)
         })

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{
-    BINDINGS, CALLBACKS, DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, db_err, dec,
-    enc, get_json, sortable,
+    BINDINGS, CALLBACKS, DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, PACE,
+    PUSHES, db_err, dec, enc, get_json, sortable,
 };
 use crate::domain::{BindingRecord, EventId, OrgId};
 use crate::store::{Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
@@ -135,6 +135,47 @@ fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<(), StoreE
     Ok(())
 }
 
+/// Removes a push claim whose time ran out (a later claim of the same key may have renewed it).
+fn purge_push(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
+    let mut pushes = txn.open_table(PUSHES).map_err(db_err)?;
+    let expired = pushes
+        .get(key)
+        .map_err(db_err)?
+        .is_some_and(|g| g.value() <= now);
+    if expired {
+        pushes.remove(key).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Removes a pace log an hour past its last send (it no longer limits anything), or looks
+/// again when that will be.
+fn purge_pace_log(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
+    let mut logs = txn.open_table(PACE).map_err(db_err)?;
+    let log: Option<crate::domain::PaceLog> = get_json(&logs, key)?;
+    let Some(log) = log else {
+        return Ok(());
+    };
+    let until = log
+        .sent
+        .iter()
+        .max()
+        .map_or(0, |ms| ms.div_euclid(1000) + PACE_KEPT_SECS);
+    if until <= now {
+        logs.remove(key).map_err(db_err)?;
+    } else {
+        drop(logs);
+        txn.open_table(EXPIRY)
+            .map_err(db_err)?
+            .insert(format!("{}/pace/{key}", sortable(until)).as_str(), key)
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// How long a pace log is kept after its last send: its longest window and some.
+pub(super) const PACE_KEPT_SECS: i64 = 7200;
+
 impl EmbeddedDb {
     /// Removes up to [`PURGE_MAX`] records whose time ran out by `now` (unix seconds): the
     /// TTL DynamoDB applies by itself.
@@ -154,6 +195,8 @@ impl EmbeddedDb {
             match entry.split('/').nth(1) {
                 Some("dlv") => purge_delivery(&txn, target)?,
                 Some("bind") => purge_unsaved_binding(&txn, target)?,
+                Some("push") => purge_push(&txn, target, now)?,
+                Some("pace") => purge_pace_log(&txn, target, now)?,
                 _ => {}
             }
             txn.open_table(EXPIRY)
@@ -335,23 +378,42 @@ impl DeliveryStore for EmbeddedDb {
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
         self.blocking(move |db| {
             EmbeddedDb::purge_expired(db, now_ms.div_euclid(1000))?;
-            let txn = db.begin_read().map_err(db_err)?;
-            let due = txn.open_table(DUE).map_err(db_err)?;
-            let records = txn.open_table(DELIVERIES).map_err(db_err)?;
-            let end = format!("{}/\u{10FFFF}", sortable(now_ms));
+            let txn = db.begin_write().map_err(db_err)?;
             let mut out = Due::default();
-            for row in due.range(..end.as_str()).map_err(db_err)?.take(limit) {
-                let (_, key) = row.map_err(db_err)?;
-                match get_json::<Delivery>(&records, key.value()) {
-                    Ok(Some(d)) => out.deliveries.push(d),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(key = key.value(), error = %e,
-                            "unreadable due delivery skipped");
-                        out.unreadable.push(key.value().to_owned());
+            // Rows whose record is gone or unreadable leave the due table here, so none of
+            // them can hold the sweep up.
+            let mut drop_rows = Vec::new();
+            {
+                let due = txn.open_table(DUE).map_err(db_err)?;
+                let records = txn.open_table(DELIVERIES).map_err(db_err)?;
+                let end = format!("{}/\u{10FFFF}", sortable(now_ms));
+                for row in due.range(..end.as_str()).map_err(db_err)? {
+                    if out.deliveries.len() >= limit {
+                        break;
+                    }
+                    let (row_key, key) = row.map_err(db_err)?;
+                    match get_json::<Delivery>(&records, key.value()) {
+                        Ok(Some(d)) if d.due_ms().is_some_and(|t| t <= now_ms) => {
+                            out.deliveries.push(d);
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => drop_rows.push(row_key.value().to_owned()),
+                        Err(e) => {
+                            tracing::error!(key = key.value(), error = %e,
+                                "unreadable due delivery skipped and taken out of the due table; its record stays");
+                            out.unreadable.push(key.value().to_owned());
+                            drop_rows.push(row_key.value().to_owned());
+                        }
                     }
                 }
             }
+            if !drop_rows.is_empty() {
+                let mut due = txn.open_table(DUE).map_err(db_err)?;
+                for k in &drop_rows {
+                    due.remove(k.as_str()).map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)?;
             Ok(out)
         })
         .await
@@ -360,6 +422,18 @@ impl DeliveryStore for EmbeddedDb {
 
 #[cfg(feature = "test-support")]
 impl EmbeddedDb {
+    /// Adds a due row for `d` at `at` whatever its state: what an index that lags its table
+    /// shows.
+    pub fn stale_due_for_tests(&self, d: &Delivery, at: i64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let key = key_of(d);
+        txn.open_table(DUE)
+            .map_err(db_err)?
+            .insert(format!("{}/{key}", sortable(at)).as_str(), key.as_str())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
     /// Stores `d` with every index entry, then overwrites the record with bytes that do not
     /// decode: what a bad restore or a hand edit leaves behind.
     pub fn damage_for_tests(&self, d: &Delivery) -> Result<(), StoreError> {
@@ -428,6 +502,46 @@ mod tests {
         for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {
             assert_eq!(rows(&db, t), 1, "one entry left per index");
         }
+    }
+
+    fn count<V: redb::Value + 'static>(
+        db: &EmbeddedDb,
+        t: redb::TableDefinition<'static, &'static str, V>,
+    ) -> usize {
+        let txn = db.db.begin_read().expect("read");
+        let table = txn.open_table(t).expect("table");
+        table.iter().expect("iter").count()
+    }
+
+    #[tokio::test]
+    async fn push_claims_and_idle_pace_logs_are_purged_too() {
+        use crate::domain::{CallbackId, WECOM_MEMBER_LIMITS};
+        use crate::store::{ChannelStore, PaceStore};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = EmbeddedDb::open(dir.path()).expect("open");
+        let id = CallbackId::random();
+        assert!(
+            db.claim_push(&id, "m1", std::time::Duration::from_secs(60))
+                .await
+                .expect("claim")
+        );
+        db.reserve("ww01:7:u1", 1_000_000, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("reserve");
+        db.reserve_all(&["ww01:7:u2".to_owned()], 1_000_000, WECOM_MEMBER_LIMITS)
+            .await
+            .expect("reserve");
+        assert_eq!(count(&db, PUSHES), 1);
+        assert_eq!(count(&db, PACE), 2);
+        // An hour after the last send the logs still count: kept.
+        db.due(1_000_000 + 3_600_000, 10).await.expect("due");
+        assert_eq!(count(&db, PACE), 2);
+        // Two hours and more after it, and past the claim's expiry: gone.
+        let later = (crate::domain::unix_now() + 7_300) * 1000;
+        db.due(later, 10).await.expect("due");
+        assert_eq!(count(&db, PUSHES), 0);
+        assert_eq!(count(&db, PACE), 0);
+        assert_eq!(count(&db, EXPIRY), 0, "no entry outlives what it stood for");
     }
 
     #[tokio::test]

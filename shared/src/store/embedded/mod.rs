@@ -148,20 +148,24 @@ impl EmbeddedDb {
             let mut items = Vec::new();
             let mut last: Option<String> = None;
             let mut next = None;
+            // Rows `keep` refuses are read too, but never more than this many per page: the
+            // page then ends early, with a `next`.
+            let mut budget = limit.saturating_mul(4).saturating_add(PAGE_SKIP_MAX);
             for row in t.range(start.as_str()..).map_err(db_err)? {
                 let (k, v) = row.map_err(db_err)?;
                 let Some(rest) = k.value().strip_prefix(prefix.as_str()) else {
                     break;
                 };
-                if items.len() == limit {
+                if items.len() == limit || budget == 0 {
                     next = last.take();
                     break;
                 }
+                budget -= 1;
                 let value: T = dec(v.value())?;
                 if keep(&value) {
                     items.push(value);
-                    last = Some(rest.to_owned());
                 }
+                last = Some(rest.to_owned());
             }
             Ok(Page { items, next })
         })
@@ -207,6 +211,9 @@ impl EmbeddedDb {
         .await
     }
 }
+
+/// Rows a page may read beyond four times its `limit` (see [`EmbeddedDb::page`]).
+const PAGE_SKIP_MAX: usize = 1000;
 
 /// `n` as a key part that sorts as a number (negative values sort as 0).
 pub(super) fn sortable(n: i64) -> String {

@@ -2,9 +2,22 @@
 
 use async_trait::async_trait;
 
-use super::{EmbeddedDb, PACE, db_err, enc, get_json};
+use redb::WriteTransaction;
+
+use super::{EXPIRY, EmbeddedDb, PACE, db_err, enc, get_json, sortable};
 use crate::domain::{Limits, Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
+
+/// A new log gets an expiry entry: the purge removes it an hour or two after its last send.
+fn note_new_log(txn: &WriteTransaction, key: &str, log: &PaceLog) -> Result<(), StoreError> {
+    let last = log.sent.iter().max().copied().unwrap_or(0);
+    let at = last.div_euclid(1000) + super::deliveries::PACE_KEPT_SECS;
+    txn.open_table(EXPIRY)
+        .map_err(db_err)?
+        .insert(format!("{}/pace/{key}", sortable(at)).as_str(), key)
+        .map_err(db_err)?;
+    Ok(())
+}
 
 impl EmbeddedDb {
     /// Read-modify-write of one pace log in one transaction: `change` says whether to write
@@ -19,11 +32,17 @@ impl EmbeddedDb {
             let txn = db.begin_write().map_err(db_err)?;
             let answer = {
                 let mut t = txn.open_table(PACE).map_err(db_err)?;
-                let mut log: PaceLog = get_json(&t, &k)?.unwrap_or_default();
+                let existing: Option<PaceLog> = get_json(&t, &k)?;
+                let new = existing.is_none();
+                let mut log = existing.unwrap_or_default();
                 let (write, answer) = change(&mut log);
                 if write {
                     t.insert(k.as_str(), enc(&log)?.as_slice())
                         .map_err(db_err)?;
+                    drop(t);
+                    if new {
+                        note_new_log(&txn, &k, &log)?;
+                    }
                 }
                 answer
             };
@@ -56,14 +75,24 @@ impl PaceStore for EmbeddedDb {
             let mut out = Vec::with_capacity(keys.len());
             {
                 let mut t = txn.open_table(PACE).map_err(db_err)?;
+                let mut created = Vec::new();
                 for k in &keys {
-                    let mut log: PaceLog = get_json(&t, k)?.unwrap_or_default();
+                    let existing: Option<PaceLog> = get_json(&t, k)?;
+                    let new = existing.is_none();
+                    let mut log = existing.unwrap_or_default();
                     let pace = log.reserve(now_ms, limits);
                     if pace == Pace::Granted {
                         t.insert(k.as_str(), enc(&log)?.as_slice())
                             .map_err(db_err)?;
+                        if new {
+                            created.push((k, log));
+                        }
                     }
                     out.push(pace);
+                }
+                drop(t);
+                for (k, log) in created {
+                    note_new_log(&txn, k, &log)?;
                 }
             }
             txn.commit().map_err(db_err)?;
