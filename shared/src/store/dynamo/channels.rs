@@ -578,28 +578,13 @@ impl ChannelStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<SecretRecord>, StoreError> {
-        let start =
-            after.map(|a| Item::from([("pk".to_owned(), s(SECRETS_PK)), ("sk".to_owned(), s(a))]));
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(SECRETS_PK))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        let items = page
-            .items()
+        let (items, next) = self
+            .query_page(SECRETS_PK.into(), "", after.map(str::to_owned), limit)
+            .await?;
+        let items = items
             .iter()
             .map(|i| get_doc(i, "doc")?.ok_or_else(|| corrupt("doc")))
             .collect::<Result<Vec<SecretRecord>, _>>()?;
-        let next = match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => Some(get_s(&k, "sk")?.to_owned()),
-            _ => None,
-        };
         Ok(Page { items, next })
     }
 

@@ -69,6 +69,44 @@ impl DynamoTable {
         self
     }
 
+    /// One page of the items under `pk` whose sort key starts with `prefix`, in sort-key
+    /// order, strongly consistent, after the sort key `after`; and the sort key to continue
+    /// after, if DynamoDB stopped early.
+    async fn query_page(
+        &self,
+        pk: String,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let start = after
+            .map(|sk| Item::from([("pk".to_owned(), s(pk.as_str())), ("sk".to_owned(), s(sk))]));
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk));
+        // DynamoDB refuses an empty string in a key condition: no prefix, no begins_with.
+        q = match prefix {
+            "" => q.key_condition_expression("pk = :pk"),
+            p => q
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(p)),
+        };
+        let page = q
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        let next = match &page.last_evaluated_key {
+            Some(k) if !k.is_empty() => Some(get_s(k, "sk")?.to_owned()),
+            _ => None,
+        };
+        Ok((page.items.unwrap_or_default(), next))
+    }
+
     /// Reads items by key, up to 100 per request (BatchGetItem), strongly consistent,
     /// retrying what DynamoDB leaves unprocessed. Missing items are left out.
     async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {

@@ -34,41 +34,14 @@ impl SubscriptionStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Subscription>, StoreError> {
-        let start = after.map(|a| {
-            Item::from([
-                ("pk".to_owned(), s(org_pk(org))),
-                (
-                    "sk".to_owned(),
-                    s(format!("SUB#{}", a.replacen('/', "#", 1))),
-                ),
-            ])
-        });
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(org_pk(org)))
-            .expression_attribute_values(":prefix", s("SUB#"))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .set_exclusive_start_key(start)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        let items = page
-            .items()
+        // Positions are `{type}/{node}`; sort keys `SUB#{type}#{node}` (slugs hold no `#`).
+        let after = after.map(|a| format!("SUB#{}", a.replacen('/', "#", 1)));
+        let (items, next) = self.query_page(org_pk(org), "SUB#", after, limit).await?;
+        let items = items
             .iter()
             .map(subscription_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = page.last_evaluated_key.is_some_and(|k| !k.is_empty());
-        let next = more
-            .then(|| {
-                items
-                    .last()
-                    .map(|i| format!("{}/{}", i.subscription_type, i.node))
-            })
-            .flatten();
+        let next = next.and_then(|sk| sk.strip_prefix("SUB#").map(|p| p.replacen('#', "/", 1)));
         Ok(Page { items, next })
     }
 

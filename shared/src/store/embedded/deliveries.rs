@@ -191,6 +191,10 @@ impl EmbeddedDb {
             }
             out
         };
+        if expired.is_empty() {
+            txn.abort().map_err(db_err)?;
+            return Ok(0);
+        }
         for (entry, target) in &expired {
             match entry.split('/').nth(1) {
                 Some("dlv") => purge_delivery(&txn, target)?,
@@ -407,7 +411,12 @@ impl DeliveryStore for EmbeddedDb {
                     }
                 }
             }
-            if !drop_rows.is_empty() {
+            // Nothing to drop (the usual case): no commit, so no write to disk every sweep.
+            if drop_rows.is_empty() {
+                txn.abort().map_err(db_err)?;
+                return Ok(out);
+            }
+            {
                 let mut due = txn.open_table(DUE).map_err(db_err)?;
                 for k in &drop_rows {
                     due.remove(k.as_str()).map_err(db_err)?;
