@@ -32,8 +32,12 @@ fn app_key(k: &AppKey) -> String {
 impl EmbeddedDb {
     /// Read-modify-write of one app record: `f` answers `None` to leave it alone (the
     /// condition failed), `Some(None)` to remove it, `Some(Some(app))` to write `app`.
-    /// Returns what `f` answered.
-    async fn update_app<F>(&self, k: String, f: F) -> Result<Option<Option<AppRecord>>, StoreError>
+    /// Returns the record as it was, and what `f` answered.
+    async fn update_app<F>(
+        &self,
+        k: String,
+        f: F,
+    ) -> Result<(Option<AppRecord>, Option<Option<AppRecord>>), StoreError>
     where
         F: FnOnce(Option<AppRecord>) -> Option<Option<AppRecord>> + Send + 'static,
     {
@@ -41,7 +45,8 @@ impl EmbeddedDb {
             let txn = db.begin_write().map_err(db_err)?;
             let answer = {
                 let mut apps = txn.open_table(APPS).map_err(db_err)?;
-                let answer = f(get_json(&apps, &k)?);
+                let before: Option<AppRecord> = get_json(&apps, &k)?;
+                let answer = f(before.clone());
                 match &answer {
                     Some(Some(app)) => {
                         apps.insert(k.as_str(), enc(app)?.as_slice())
@@ -52,7 +57,7 @@ impl EmbeddedDb {
                     }
                     None => {}
                 }
-                answer
+                (before, answer)
             };
             txn.commit().map_err(db_err)?;
             Ok(answer)
@@ -152,7 +157,7 @@ impl ChannelStore for EmbeddedDb {
             _ => None,
         })
         .await
-        .map(|r| r.is_some())
+        .map(|(_, r)| r.is_some())
     }
 
     async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
@@ -165,26 +170,21 @@ impl ChannelStore for EmbeddedDb {
             _ => None,
         })
         .await
-        .map(|r| r.is_some())
+        .map(|(_, r)| r.is_some())
     }
 
     async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
-        let k = app_key(key);
-        let freed = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let out = freed.clone();
-        self.update_app(k, move |app| {
-            let mut a = app?;
-            a.members = a.members.saturating_sub(1);
-            if a.members > 0 {
-                return Some(Some(a));
-            }
-            if let Ok(mut f) = out.lock() {
-                *f = Some(a.secret_name);
-            }
-            Some(None)
-        })
-        .await?;
-        Ok(freed.lock().ok().and_then(|mut f| f.take()))
+        let (before, answer) = self
+            .update_app(app_key(key), |app| {
+                let mut a = app?;
+                a.members = a.members.saturating_sub(1);
+                Some((a.members > 0).then_some(a))
+            })
+            .await?;
+        // Removed: it was the last member, and the secret is free.
+        Ok(matches!(answer, Some(None))
+            .then(|| before.map(|a| a.secret_name))
+            .flatten())
     }
 
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
