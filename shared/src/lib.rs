@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod i18n;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
