@@ -3,7 +3,30 @@
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Installs tests/requirements.txt into .venv/ when it is missing or the pins changed.
+# Whether every `name==version` pin of a requirements file is installed in the venv at that
+# version (a tool removed or replaced by hand is installed again).
+pins_installed() {
+  "$1" - "$2" <<'PY'
+import re, sys
+from importlib.metadata import PackageNotFoundError, version
+missing = []
+for line in open(sys.argv[1]):
+    m = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line.split("#", 1)[0].strip())
+    if not m:
+        continue
+    try:
+        if version(m.group(1)) != m.group(3):
+            missing.append(m.group(1))
+    except PackageNotFoundError:
+        missing.append(m.group(1))
+if missing:
+    print("missing or at another version in .venv/: " + ", ".join(missing))
+    sys.exit(1)
+PY
+}
+
+# Installs tests/requirements.txt into .venv/ when it is missing, the pins changed, or a pinned
+# tool is not installed at its pin.
 ensure_venv() {
   local root="$1"
   if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
@@ -15,8 +38,9 @@ ensure_venv() {
   local stamp="$venv/.requirements.sha256"
   local want
   want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda; about a minute)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
+    || ! pins_installed "$venv/bin/python" "$requirements"; then
+    step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda, schemathesis; about a minute)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
     echo "$want" >"$stamp"

@@ -50,6 +50,11 @@ step "load test, short: 1,000 members, 20 events/s for 10 s, 20 recipients each 
 "${CARGO_TARGET_DIR:-target}/debug/load" --members 1000 --rate 20 --seconds 10 --recipients 20 --drain 60
 step "load test, short: 100 members, 2 events/s for 10 s, 10 recipients each (DynamoDB on moto)"
 "${CARGO_TARGET_DIR:-target}/debug/load" --store dynamodb --members 100 --rate 2 --seconds 10 --recipients 10 --drain 60
+step "console in headless Chromium (zh-CN, en)"
+"$root/tests/browser.sh"
+
+step "OpenAPI: validate the document, schemathesis against the local runner"
+"$root/tests/openapi.sh"
 
 # --- deployment ------------------------------------------------------------------------------
 step "cfn-lint infra/template.yaml"

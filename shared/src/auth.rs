@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{MemberId, MemberKey, OrgId};
 use crate::http::ApiError;
+use crate::i18n::Text;
 
 /// Clock skew tolerated on `exp` (docs/API.md §4).
 pub const LEEWAY_SECS: u64 = 60;
@@ -43,22 +44,22 @@ impl Claims {
 #[derive(Debug, Clone)]
 pub enum Caller {
     Claims(Claims),
-    Rejected(String),
+    Rejected(Text),
 }
 
 /// 401 without valid claims; 403 unless they are an admin of `org`.
 pub fn require_admin(caller: Option<&Caller>, org: &str) -> Result<Claims, ApiError> {
     match caller {
-        None => Err(ApiError::unauthorized("missing bearer token")),
+        None => Err(ApiError::unauthorized(Text::new("auth.missing_token"))),
         Some(Caller::Rejected(why)) => Err(ApiError::unauthorized(why.clone())),
-        Some(Caller::Claims(c)) if c.role != "admin" => Err(ApiError::forbidden(format!(
-            "role {:?} may not manage channels; an admin token is needed",
-            c.role
-        ))),
-        Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(format!(
-            "the token is for org {:?}, not {org:?}",
-            c.org
-        ))),
+        Some(Caller::Claims(c)) if c.role != "admin" => Err(ApiError::forbidden(
+            Text::new("auth.not_admin").arg("role", &c.role),
+        )),
+        Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(
+            Text::new("auth.other_org")
+                .arg("token_org", &c.org)
+                .arg("org", org),
+        )),
         Some(Caller::Claims(c)) => Ok(c.clone()),
     }
 }
@@ -82,24 +83,22 @@ impl LocalJwt {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+    pub fn verify(&self, token: &str) -> Result<Claims, Text> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = LEEWAY_SECS;
         v.set_required_spec_claims(&["exp", "sub"]);
         jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".into(),
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => Text::new("auth.expired"),
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                    "the token's signature is not valid".into()
+                    Text::new("auth.bad_signature")
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidToken
                 | jsonwebtoken::errors::ErrorKind::Base64(_)
                 | jsonwebtoken::errors::ErrorKind::Json(_)
-                | jsonwebtoken::errors::ErrorKind::Utf8(_) => {
-                    "the token is not a JWT (three base64url parts separated by dots); paste the whole token the runner printed".into()
-                }
-                _ => format!("the token is not valid: {e}"),
+                | jsonwebtoken::errors::ErrorKind::Utf8(_) => Text::new("auth.not_a_jwt"),
+                _ => Text::new("auth.invalid").arg("detail", e),
             })
     }
 
@@ -115,7 +114,7 @@ impl LocalJwt {
                 Ok(c) => Caller::Claims(c),
                 Err(why) => Caller::Rejected(why),
             },
-            None => Caller::Rejected("the Authorization header must be `Bearer <JWT>`".into()),
+            None => Caller::Rejected(Text::new("auth.not_bearer")),
         });
         if let Some(c) = caller {
             req.extensions_mut().insert(c);
@@ -137,14 +136,14 @@ async fn path_params<S: Send + Sync>(
     Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
         .map(|Path(p)| p)
-        .map_err(|e| ApiError::not_found(e.body_text()))
+        .map_err(|e| ApiError::not_found(Text::new("error.bad_path").arg("detail", e.body_text())))
 }
 
 fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
     params
         .get(name)
         .map(String::as_str)
-        .ok_or_else(|| ApiError::not_found(format!("the route has no {{{name}}}")))
+        .ok_or_else(|| ApiError::not_found(Text::new("error.no_path_param").arg("name", name)))
 }
 
 /// Extractor for `/v1/orgs/{org}/…` routes: the org, after [`require_admin`] passed for it.
@@ -206,7 +205,7 @@ mod tests {
 
         let past = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
         let expired = jwt.issue(&claims("admin", "acme", past)).expect("issue");
-        assert_eq!(jwt.verify(&expired), Err("the token has expired".into()));
+        assert_eq!(jwt.verify(&expired), Err(Text::new("auth.expired")));
 
         let within_leeway = time::OffsetDateTime::now_utc().unix_timestamp() - 30;
         let t = jwt

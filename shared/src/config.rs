@@ -54,6 +54,11 @@ pub struct Config {
     pub delivery_retention_days: i64,
     /// Shards of the per-org delivery index and the due index.
     pub shards: u16,
+    /// The OpenID Connect issuer whose tokens the deployment accepts; the console signs in
+    /// against it (authorization code + PKCE).
+    pub jwt_issuer: Option<String>,
+    /// The OpenID Connect client id of the console at that issuer (a public client).
+    pub console_client_id: Option<String>,
 }
 
 impl Config {
@@ -165,6 +170,16 @@ impl Config {
             ));
         }
 
+        let jwt_issuer = var("WECOM_NOTIFY_JWT_ISSUER");
+        if let Some(iss) = &jwt_issuer
+            && !iss.starts_with("https://")
+            && !is_loopback_http(iss)
+        {
+            errors.push(format!(
+                "WECOM_NOTIFY_JWT_ISSUER={iss:?}: must be an https:// URL (plain http:// only to a loopback address)"
+            ));
+        }
+
         let cfg = Self {
             wecom_api_base,
             store,
@@ -183,6 +198,8 @@ impl Config {
             kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
             delivery_retention_days: retention,
             shards,
+            jwt_issuer,
+            console_client_id: var("WECOM_NOTIFY_CONSOLE_CLIENT_ID"),
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -287,6 +304,28 @@ mod tests {
                 .then(|| long.clone()))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_console_sign_in_settings_are_optional_and_the_issuer_is_https() {
+        let c = Config::from_lookup(true, |_| None).expect("defaults");
+        assert_eq!((c.jwt_issuer, c.console_client_id), (None, None));
+        let c = Config::from_lookup(true, |k| match k {
+            "WECOM_NOTIFY_JWT_ISSUER" => Some("https://id.example.com/realms/acme".into()),
+            "WECOM_NOTIFY_CONSOLE_CLIENT_ID" => Some(" wecom-console ".into()),
+            _ => None,
+        })
+        .expect("set");
+        assert_eq!(
+            c.jwt_issuer.as_deref(),
+            Some("https://id.example.com/realms/acme")
+        );
+        assert_eq!(c.console_client_id.as_deref(), Some("wecom-console"));
+        let err = Config::from_lookup(true, |k| {
+            (k == "WECOM_NOTIFY_JWT_ISSUER").then(|| "http://id.example.com".into())
+        })
+        .expect_err("plain http");
+        assert!(err.to_string().contains("WECOM_NOTIFY_JWT_ISSUER"), "{err}");
     }
 
     #[test]

@@ -113,7 +113,10 @@ pub async fn scope(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let mut res = LANG.scope(lang, next.run(req)).await;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
     h.append(header::VARY, HeaderValue::from_static("accept-language"));
     res
 }
@@ -133,6 +136,96 @@ pub fn text_in(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
 /// [`text_in`] in the current request's language.
 pub fn text(key: &str, args: &[(&str, &str)]) -> String {
     text_in(current(), key, args)
+}
+
+/// A catalogue text and its arguments, rendered in the reader's language when it is read.
+/// Hints kept in records (deliveries, callback checks, tests) are stored as
+/// [`Text::stored`] (`@key?name=value&…`), so a record written for one admin reads in
+/// another's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    key: String,
+    args: Vec<(String, String)>,
+}
+
+/// What marks a stored text as a catalogue reference rather than literal text.
+const STORED_MARK: char = '@';
+
+impl Text {
+    pub fn new(key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        self.args.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// In the language of the request being handled.
+    pub fn render(&self) -> String {
+        self.render_in(current())
+    }
+
+    pub fn render_in(&self, lang: Lang) -> String {
+        let args: Vec<(&str, &str)> = self
+            .args
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        text_in(lang, &self.key, &args)
+    }
+
+    /// The form kept in a record: `@key` or `@key?name=value&…`, percent-encoded.
+    pub fn stored(&self) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let mut out = format!("{STORED_MARK}{}", self.key);
+        for (i, (n, v)) in self.args.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(n);
+            out.push('=');
+            out.extend(utf8_percent_encode(v, NON_ALPHANUMERIC));
+        }
+        out
+    }
+
+    /// The inverse of [`Text::stored`]; `None` for literal text.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix(STORED_MARK)?;
+        let (key, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return None;
+        }
+        let mut text = Text::new(key);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            text.args.push((n.to_owned(), v.into_owned()));
+        }
+        Some(text)
+    }
+}
+
+/// English: what logs and `Display` of errors show.
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render_in(Lang::En))
+    }
+}
+
+/// A stored hint in the current request's language; text stored before hints were
+/// catalogued reads as it was written.
+pub fn render_stored(s: &str) -> String {
+    match Text::from_stored(s) {
+        Some(t) => t.render(),
+        None => s.to_owned(),
+    }
 }
 
 fn fill(template: &str, args: &[(&str, &str)]) -> String {
@@ -170,10 +263,19 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_best_we_have() {
-        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::ZhCn);
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::ZhCn
+        );
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(Lang::from_accept_language("fr-FR, zh;q=0.5, en;q=0.4"), Lang::ZhCn);
-        assert_eq!(Lang::from_accept_language("en;q=0.2, zh-TW;q=0.8"), Lang::ZhCn);
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, zh;q=0.5, en;q=0.4"),
+            Lang::ZhCn
+        );
+        assert_eq!(
+            Lang::from_accept_language("en;q=0.2, zh-TW;q=0.8"),
+            Lang::ZhCn
+        );
         assert_eq!(Lang::from_accept_language("de, fr"), Lang::En);
         assert_eq!(Lang::from_accept_language("zh;q=0"), Lang::En);
         assert_eq!(Lang::from_accept_language(""), Lang::En);
@@ -198,8 +300,15 @@ mod tests {
         zh_keys.sort();
         assert_eq!(en_keys, zh_keys, "api keys differ between en and zh-CN");
         for (k, v) in &en.api {
-            assert_eq!(placeholders(v), placeholders(&zh.api[k]), "placeholders of {k}");
-            assert!(!v.trim().is_empty() && !zh.api[k].trim().is_empty(), "{k} is empty");
+            assert_eq!(
+                placeholders(v),
+                placeholders(&zh.api[k]),
+                "placeholders of {k}"
+            );
+            assert!(
+                !v.trim().is_empty() && !zh.api[k].trim().is_empty(),
+                "{k} is empty"
+            );
         }
         let mut en_c: Vec<_> = en.console.keys().collect();
         let mut zh_c: Vec<_> = zh.console.keys().collect();
@@ -207,7 +316,10 @@ mod tests {
         zh_c.sort();
         assert_eq!(en_c, zh_c, "console keys differ between en and zh-CN");
         for (k, v) in &en.console {
-            assert!(v.is_string() && zh.console[k].is_string(), "console {k} is not text");
+            assert!(
+                v.is_string() && zh.console[k].is_string(),
+                "console {k} is not text"
+            );
         }
     }
 
@@ -218,6 +330,26 @@ mod tests {
         assert_eq!(fill("open { brace", &[]), "open { brace");
         assert_eq!(text_in(Lang::En, "no.such.key", &[]), "no.such.key");
         assert_eq!(text_in(Lang::ZhCn, "error.no_route", &[]), "没有这个路由");
+    }
+
+    #[test]
+    fn stored_texts_round_trip_and_literal_text_reads_as_written() {
+        let t = Text::new("error.no_route")
+            .arg("ip", "203.0.113.7")
+            .arg("list", "a, b&c=d");
+        let s = t.stored();
+        assert!(s.starts_with("@error.no_route?ip="), "{s}");
+        assert_eq!(Text::from_stored(&s), Some(t));
+        assert_eq!(
+            Text::from_stored("@error.no_route"),
+            Some(Text::new("error.no_route"))
+        );
+        assert_eq!(Text::from_stored("Add 1.2.3.4 to the list"), None);
+        assert_eq!(
+            render_stored("Add 1.2.3.4 to the list"),
+            "Add 1.2.3.4 to the list"
+        );
+        assert_eq!(Text::from_stored("@ spaced key"), None);
     }
 
     #[tokio::test]

@@ -3,11 +3,23 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::i18n::Text;
+
 /// Why a JSON value did not parse, and at which path (`None`: the value as a whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
     pub path: Option<String>,
+    /// serde's own words, or a domain parser's catalogue text in its stored form.
     pub message: String,
+}
+
+impl JsonError {
+    /// The message for a reader: a domain parser's text in the reader's language; serde's
+    /// own wording (type mismatches, unknown fields) inside a catalogued sentence.
+    pub fn text(&self) -> Text {
+        Text::from_stored(&self.message)
+            .unwrap_or_else(|| Text::new("error.json_detail").arg("detail", &self.message))
+    }
 }
 
 impl std::fmt::Display for JsonError {

@@ -26,7 +26,7 @@ pub async fn from_request_context(
             .and_then(|a| a.jwt.as_ref())
             .map(|jwt| match Claims::from_authorizer(&jwt.claims) {
                 Some(c) => Caller::Claims(c),
-                None => Caller::Rejected("the token lacks sub, org, role or exp".into()),
+                None => Caller::Rejected(crate::i18n::Text::new("auth.missing_claims")),
             });
         if base.is_none()
             && let Some(domain) = ctx.domain_name.as_deref()
@@ -63,8 +63,10 @@ pub async fn serve_admin(
     cfg: &crate::config::Config,
 ) -> Result<(), lambda_http::Error> {
     let base = cfg.public_url.clone();
-    let app = router.layer(axum::middleware::from_fn(move |req, next| {
-        from_request_context(base.clone(), req, next)
-    }));
+    let app = router
+        .layer(axum::middleware::from_fn(move |req, next| {
+            from_request_context(base.clone(), req, next)
+        }))
+        .layer(axum::middleware::from_fn(crate::i18n::scope));
     lambda_http::run(app).await
 }

@@ -5,7 +5,10 @@
 mod auth_matrix;
 mod callback_flow;
 mod dispatch_flow;
+mod fake_verify;
+mod i18n;
 mod local_events;
+mod openapi;
 mod schedules;
 mod secret_scan;
 mod template;

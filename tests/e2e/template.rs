@@ -198,7 +198,7 @@ fn private_subnets_route_to_the_internet_through_a_nat_with_an_elastic_ip() {
 }
 
 #[test]
-fn callback_routes_are_public_and_every_admin_route_is_authorised() {
+fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_authorised() {
     let t = template();
     let api = &resources(&t)["HttpApi"]["Properties"]["Auth"];
     let default = api["DefaultAuthorizer"]
@@ -210,18 +210,32 @@ fn callback_routes_are_public_and_every_admin_route_is_authorised() {
 
     let mut routes = Vec::new();
     for r in http_routes(&t) {
+        // Public: WeCom's callback (its signature is the auth), and the console page and API
+        // document, which hold no data.
+        let public = r.path.starts_with("/v1/wecom/callback/")
+            || r.path.starts_with("/console")
+            || r.path == "/v1/openapi.json";
         assert_eq!(
-            r.public,
-            r.path.starts_with("/v1/wecom/callback/"),
-            "{}: public only for WeCom",
+            r.public, public,
+            "{}: public only for WeCom and the console",
             r.path
         );
+        if public && !r.path.starts_with("/v1/wecom/callback/") {
+            assert_eq!(
+                r.method, "GET",
+                "{}: the console and document are read-only",
+                r.path
+            );
+        }
         assert_eq!(r.api, reference("HttpApi"));
         routes.push(format!("{} {} {}", r.method, r.path, r.function));
     }
     routes.sort();
     let expected = [
         "DELETE /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
+        "GET /console ChannelConfigFunction",
+        "GET /console/{asset} ChannelConfigFunction",
+        "GET /v1/openapi.json ChannelConfigFunction",
         "GET /v1/orgs/{org}/deliveries ChannelConfigFunction",
         "GET /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
         "GET /v1/orgs/{org}/subscriptions ChannelConfigFunction",
@@ -349,10 +363,18 @@ fn every_function_gets_the_whole_configuration() {
         "WECOM_NOTIFY_PUBLIC_URL",
         "WECOM_NOTIFY_KMS_KEY_ID",
         "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS",
+        "WECOM_NOTIFY_JWT_ISSUER",
+        "WECOM_NOTIFY_CONSOLE_CLIENT_ID",
         "RUST_LOG",
     ] {
         assert!(env.contains_key(var), "{var} missing");
     }
+    // The console signs in where the authorizer checks tokens.
+    assert_eq!(env["WECOM_NOTIFY_JWT_ISSUER"], reference("JwtIssuer"));
+    assert_eq!(
+        env["WECOM_NOTIFY_CONSOLE_CLIENT_ID"],
+        reference("ConsoleClientId")
+    );
     assert_eq!(env["WECOM_NOTIFY_STORE"], "dynamodb");
     assert_eq!(env["WECOM_NOTIFY_TABLE"], reference("Table"));
     for (name, _) in FUNCTIONS {
@@ -472,6 +494,7 @@ fn outputs_tell_the_operator_what_to_do() {
     let t = template();
     for o in [
         "ApiUrl",
+        "ConsoleUrl",
         "CallbackBaseUrl",
         "EgressIps",
         "TableName",
@@ -488,6 +511,11 @@ fn outputs_tell_the_operator_what_to_do() {
         t["Outputs"]["CallbackBaseUrl"]["Value"]
             .to_string()
             .contains("/v1/wecom/callback/")
+    );
+    assert!(
+        t["Outputs"]["ConsoleUrl"]["Value"]
+            .to_string()
+            .contains("/console")
     );
 }
 

@@ -180,7 +180,7 @@ async fn configuration_errors_surface_at_once_with_their_hint() {
             ip: fake::SEEN_IP.parse().ok()
         })
     );
-    let hint = err.hint(&["203.0.113.10".into()]);
+    let hint = err.hint(&["203.0.113.10".into()]).to_string();
     assert!(
         hint.contains(fake::SEEN_IP) && hint.contains("203.0.113.10"),
         "{hint}"
@@ -200,7 +200,11 @@ async fn configuration_errors_surface_at_once_with_their_hint() {
         let c = err.errcode().expect("errcode");
         assert_eq!(c.code(), code);
         assert_eq!(c.kind(), kind, "{code}");
-        assert!(err.hint(&[]).contains(words), "{code}: {}", err.hint(&[]));
+        assert!(
+            err.hint(&[]).to_string().contains(words),
+            "{code}: {}",
+            err.hint(&[])
+        );
         assert_eq!(e.fake.state.calls(SEND), before + 1, "{code} not retried");
     }
 }
@@ -215,7 +219,7 @@ async fn wrong_secret_is_40001_and_not_retried() {
     };
     let err = app.token().await.expect_err("wrong secret");
     assert_eq!(err.errcode(), Some(&ErrCode::InvalidCredential));
-    assert!(err.hint(&[]).contains("Secret"));
+    assert!(err.hint(&[]).to_string().contains("Secret"));
     assert_eq!(
         e.fake.state.calls(GETTOKEN),
         1,
@@ -433,7 +437,11 @@ async fn a_wrong_secret_is_tried_once_by_every_caller_until_it_changes() {
     };
     let err = app.token().await.expect_err("still refused");
     assert_eq!(err.errcode(), Some(&ErrCode::InvalidCredential));
-    assert!(err.hint(&[]).contains("Secret"), "{}", err.hint(&[]));
+    assert!(
+        err.hint(&[]).to_string().contains("Secret"),
+        "{}",
+        err.hint(&[])
+    );
     assert_eq!(
         e.fake.state.calls(GETTOKEN),
         1,

@@ -6,7 +6,9 @@
 //! connections. It counts calls per endpoint so tests can assert economy.
 //!
 //! Tests drive it in process through [`FakeWeCom`]; the `fake-wecom` binary serves the same
-//! thing with an HTTP control plane under `/_fake/` for trying the product by hand.
+//! thing with an HTTP control plane under `/_fake/` for trying the product by hand. Its
+//! `/_fake/verify` presses WeCom's Save button on "API Receive Message": it verifies a
+//! callback URL with a Token and EncodingAESKey as WeCom does ([`verify_callback`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -625,6 +627,118 @@ async fn ctl_reset(State(st): State<FakeState>, Path(what): Path<String>) -> Sta
     StatusCode::NO_CONTENT
 }
 
+/// `POST /_fake/verify`: what WeCom's Save button on an app's "API Receive Message" page does.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    url: String,
+    token: String,
+    encoding_aes_key: String,
+    corpid: String,
+}
+
+/// What the URL answered to WeCom's verification GET.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyOutcome {
+    /// HTTP 200 with exactly the plaintext as the body: WeCom accepts the URL.
+    pub ok: bool,
+    /// The HTTP status (0 when nothing answered).
+    pub status: u16,
+    /// The first 200 characters of the body (or why nothing answered).
+    pub body: String,
+}
+
+/// The URLs the fake calls: this machine only (it stands in for WeCom in tests and demos).
+fn loopback_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Verifies a callback URL the way WeCom does when the admin presses Save: a GET with
+/// `msg_signature`, `timestamp`, `nonce` and `echostr` = a random plaintext encrypted with
+/// the EncodingAESKey for `corpid`, signed with `token`; the URL must answer 200 with the
+/// plaintext. Errors are bad inputs (a key that is not an EncodingAESKey, a URL off this
+/// machine).
+pub async fn verify_callback(
+    url: &str,
+    token: &str,
+    encoding_aes_key: &str,
+    corpid: &str,
+) -> Result<VerifyOutcome, String> {
+    if !loopback_url(url) {
+        return Err(format!(
+            "url must be http(s):// to this machine (the fake calls nothing else): {url:?}"
+        ));
+    }
+    let crypto = shared::crypto::CallbackCrypto::new(token, encoding_aes_key, corpid)
+        .map_err(|e| format!("encoding_aes_key: {e}"))?;
+    // WeCom's echostr plaintext is a random number.
+    let plaintext = rand::random::<u64>().to_string();
+    let echostr = crypto.encrypt(&plaintext, &rand::random());
+    let timestamp = shared::domain::unix_now().to_string();
+    let nonce = (rand::random::<u32>() % 1_000_000_000).to_string();
+    let signature = crypto.sign(&timestamp, &nonce, &echostr);
+    let enc = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let full = format!(
+        "{url}{sep}msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={}",
+        enc(&echostr)
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let outcome = match client.get(full).send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            VerifyOutcome {
+                ok: status == 200 && body == plaintext,
+                status,
+                body: body.chars().take(200).collect(),
+            }
+        }
+        Err(e) => VerifyOutcome {
+            ok: false,
+            status: 0,
+            body: format!("no answer: {e}").chars().take(200).collect(),
+        },
+    };
+    Ok(outcome)
+}
+
+async fn ctl_verify(body: Bytes) -> Response {
+    let req: VerifyRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": format!("expected {{\"url\",\"token\",\"encoding_aes_key\",\"corpid\"}}: {e}") })),
+            )
+                .into_response();
+        }
+    };
+    match verify_callback(&req.url, &req.token, &req.encoding_aes_key, &req.corpid).await {
+        Ok(outcome) => axum::Json(outcome).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e }))).into_response(),
+    }
+}
+
 pub fn router(st: FakeState) -> Router {
     Router::new()
         .route("/cgi-bin/gettoken", get(gettoken))
@@ -636,6 +750,7 @@ pub fn router(st: FakeState) -> Router {
         .route("/_fake/fault", post(ctl_fault))
         .route("/_fake/state", get(ctl_state))
         .route("/_fake/reset/{what}", post(ctl_reset))
+        .route("/_fake/verify", post(ctl_verify))
         .with_state(st)
 }
 

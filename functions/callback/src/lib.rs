@@ -18,7 +18,8 @@ use base64::Engine;
 use shared::channel::{ChannelError, ChannelService, ResolvedBinding};
 use shared::crypto::{CallbackCrypto, CryptoError, Signed};
 use shared::domain::{BindingRecord, CallbackCheck, CallbackId, Diagnosis, now};
-use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, too_large};
+use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, routes, too_large};
+use shared::i18n::Text;
 use shared::xml::PushMessage;
 
 /// WeCom retries a push for well under a day; a claim outlives every retry.
@@ -59,8 +60,8 @@ pub enum CallbackError {
     #[error("{diagnosis:?}: {message}")]
     Check {
         diagnosis: Diagnosis,
-        message: String,
-        hint: String,
+        message: Text,
+        hint: Text,
         /// The request provably came from a holder of the app's keys.
         authentic: bool,
     },
@@ -73,8 +74,8 @@ pub enum CallbackError {
 impl IntoResponse for CallbackError {
     fn into_response(self) -> Response {
         match self {
-            Self::UnknownCallback => ApiError::not_found("this callback URL is not known")
-                .hint("Copy the callback_url from GET …/wecom-channel again; it is specific to one member.")
+            Self::UnknownCallback => ApiError::not_found(Text::new("callback.unknown"))
+                .hint(Text::new("hint.callback.unknown"))
                 .into_response(),
             Self::Check {
                 diagnosis,
@@ -106,7 +107,7 @@ impl IntoResponse for CallbackError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
-            "/v1/wecom/callback/{id}",
+            routes::CALLBACK,
             get(verify_url)
                 .post(receive_push)
                 .fallback(method_not_allowed),
@@ -131,15 +132,15 @@ pub fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
     out
 }
 
-fn check_failed(
-    diagnosis: Diagnosis,
-    message: impl Into<String>,
-    hint: impl Into<String>,
-) -> CallbackError {
+fn check_failed(diagnosis: Diagnosis, message: Text, hint: &str) -> CallbackError {
+    check_failed_with(diagnosis, message, Text::new(hint))
+}
+
+fn check_failed_with(diagnosis: Diagnosis, message: Text, hint: Text) -> CallbackError {
     CallbackError::Check {
         diagnosis,
-        message: message.into(),
-        hint: hint.into(),
+        message,
+        hint,
         authentic: false,
     }
 }
@@ -162,41 +163,40 @@ fn authentic(e: CallbackError) -> CallbackError {
     }
 }
 
-const HINT_NO_BINDING: &str = "WeCom called this URL before the channel was saved here. Save the channel first (PUT …/wecom-channel with corp_id, app_secret, agent_id, source_column, receiver, token, encoding_aes_key), then press Save on WeCom's API Receive Message page again.";
-const HINT_SIGNATURE: &str = "The Token saved here differs from the Token on WeCom's API Receive Message page. Copy the Token from that page (or click Random there and copy the new one), save it here with PUT …/wecom-channel, then press Save in WeCom again.";
-const HINT_DECRYPT: &str = "The Token matches but the EncodingAESKey does not: the message did not decrypt. Copy the EncodingAESKey from WeCom's API Receive Message page, save it here with PUT …/wecom-channel, then press Save in WeCom again.";
-const HINT_STALE: &str = "WeCom signs each request when it sends it; this one is older (or newer) than the window allows. If WeCom's own requests land here, check this server's clock.";
-const HINT_BAD_REQUEST: &str = "WeCom sends msg_signature, timestamp, nonce (and echostr on verification) itself. If you opened this URL by hand, that is expected; otherwise check that a proxy in front of the callback URL keeps the query string intact.";
-
-fn hint_corp(expected: &str, found: &str) -> String {
-    format!(
-        "The message was encrypted for CorpID {found}, but this channel is saved with CorpID {expected}. Copy the CorpID from WeCom admin > My Company > Company Info, save it here, then press Save in WeCom again."
-    )
-}
+// Catalogue keys of the diagnoses' hints (shared/i18n).
+const HINT_NO_BINDING: &str = "hint.callback.no_binding";
+const HINT_SIGNATURE: &str = "hint.callback.signature_mismatch";
+const HINT_DECRYPT: &str = "hint.callback.decrypt_failed";
+const HINT_STALE: &str = "hint.callback.stale";
+const HINT_BAD_REQUEST: &str = "hint.callback.bad_request";
 
 fn from_crypto(e: CryptoError) -> CallbackError {
     match e {
         CryptoError::Signature => check_failed(
             Diagnosis::SignatureMismatch,
-            "msg_signature does not match the saved Token",
+            Text::new("callback.signature_mismatch"),
             HINT_SIGNATURE,
         ),
         // The signature matched: whoever sent it holds the Token.
         CryptoError::Key | CryptoError::Decrypt(_) | CryptoError::BadBuffer(_) => {
             authentic(check_failed(
                 Diagnosis::DecryptFailed,
-                format!("the signature matched but the message did not decrypt: {e}"),
+                Text::new("callback.decrypt_failed").arg("detail", &e),
                 HINT_DECRYPT,
             ))
         }
-        CryptoError::ReceiveId { expected, found } => authentic(check_failed(
+        CryptoError::ReceiveId { expected, found } => authentic(check_failed_with(
             Diagnosis::CorpIdMismatch,
-            format!("the message is for CorpID {found}, not {expected}"),
-            hint_corp(&expected, &found),
+            Text::new("callback.corp_id_mismatch")
+                .arg("found", &found)
+                .arg("expected", &expected),
+            Text::new("hint.callback.corp_id_mismatch")
+                .arg("found", &found)
+                .arg("expected", &expected),
         )),
         CryptoError::Base64 | CryptoError::Envelope(_) => check_failed(
             Diagnosis::BadRequest,
-            format!("the request is not a WeCom callback: {e}"),
+            Text::new("callback.not_wecom").arg("detail", &e),
             HINT_BAD_REQUEST,
         ),
     }
@@ -224,7 +224,7 @@ async fn checked<T>(
         Ok(Some(resolved)) => f(resolved).await,
         Ok(None) => Err(check_failed(
             Diagnosis::NoBinding,
-            "no channel is saved for this callback URL yet",
+            Text::new("callback.no_binding"),
             HINT_NO_BINDING,
         )),
         Err(e) => Err(e.into()),
@@ -247,7 +247,7 @@ async fn checked<T>(
             at,
             ok: false,
             diagnosis: Some(*diagnosis),
-            hint: Some(hint.clone()),
+            hint: Some(hint.stored()),
             authentic: *authentic,
         }),
         Err(_) => None,
@@ -280,7 +280,7 @@ fn signed_query(q: &HashMap<String, String>) -> Result<SignedQuery, CallbackErro
         }),
         _ => Err(check_failed(
             Diagnosis::BadRequest,
-            "msg_signature, timestamp and nonce are required",
+            Text::new("callback.params_required"),
             HINT_BAD_REQUEST,
         )),
     }
@@ -317,7 +317,7 @@ fn signed_now(st: &AppState, q: &HashMap<String, String>) -> Result<SignedQuery,
     if !fresh {
         return Err(check_failed(
             Diagnosis::BadRequest,
-            format!("timestamp must be within {TIMESTAMP_WINDOW_SECS} s of now"),
+            Text::new("callback.stale").arg("window", TIMESTAMP_WINDOW_SECS),
             HINT_STALE,
         ));
     }
@@ -346,7 +346,7 @@ async fn verify_url(
         .ok_or_else(|| {
             check_failed(
                 Diagnosis::BadRequest,
-                "echostr is required",
+                Text::new("callback.echostr_required"),
                 HINT_BAD_REQUEST,
             )
         })?
@@ -357,7 +357,7 @@ async fn verify_url(
     {
         return Err(check_failed(
             Diagnosis::BadRequest,
-            "echostr is not base64",
+            Text::new("callback.echostr_not_base64"),
             HINT_BAD_REQUEST,
         ));
     }
@@ -386,13 +386,17 @@ async fn receive_push(
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             CallbackError::TooLarge
         } else {
-            check_failed(Diagnosis::BadRequest, rej.body_text(), HINT_BAD_REQUEST)
+            check_failed(
+                Diagnosis::BadRequest,
+                Text::new("error.bad_body").arg("detail", rej.body_text()),
+                HINT_BAD_REQUEST,
+            )
         }
     })?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         check_failed(
             Diagnosis::BadRequest,
-            "the body is not UTF-8 XML",
+            Text::new("callback.not_utf8_xml"),
             HINT_BAD_REQUEST,
         )
     })?;

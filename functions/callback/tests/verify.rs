@@ -120,7 +120,11 @@ impl Fixture {
             .expect("binding")
             .last_callback_check
             .expect("a check was recorded");
-        (c.ok, c.diagnosis, c.hint)
+        (
+            c.ok,
+            c.diagnosis,
+            c.hint.as_deref().map(shared::i18n::render_stored),
+        )
     }
 }
 
@@ -301,7 +305,7 @@ async fn verification_before_the_save_is_diagnosed_on_the_member() {
     let (ok, d, hint) = f.last_check().await;
     assert!(!ok);
     assert_eq!(d, Some(Diagnosis::NoBinding));
-    assert!(hint.expect("hint").contains("Save the channel first"));
+    assert!(hint.expect("hint").contains("Save the channel here first"));
 }
 
 #[tokio::test]

@@ -12,17 +12,26 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
-use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId, OrgId};
+use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId, OrgId, TestOutcome};
+use shared::http::views::{
+    ChannelPage, ChannelView, CheckView, DeliveryPage, DeliveryView, SubscriptionPage, to_json,
+};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor, method_not_allowed,
-    parse_channel_update,
+    parse_channel_update, routes,
 };
+use shared::i18n::{Text, render_stored};
 use shared::store::{DeliveryStore, StoreError, SubscriptionStore};
 use shared::workflow::{Delivery, PublicStatus, Subscription};
 use time::format_description::well_known::Rfc3339;
+
+pub mod console;
+pub use console::{ConsoleConfig, console_router};
+pub mod openapi;
+pub use openapi::openapi_router;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -56,15 +65,15 @@ impl IntoResponse for ConfigApiError {
             Self::Field(e) => ApiError::invalid_field(e.field, e.message),
             Self::Channel(ChannelError::MissingSecret(field)) => ApiError::invalid_field(
                 field,
-                format!("{field} is required when saving this app for the first time"),
+                Text::new("field.first_save_requires").arg("field", field),
             )
-            .hint("Send app_secret, token and encoding_aes_key on the first save; later saves may omit them to keep the stored values."),
+            .hint(Text::new("hint.first_save_requires")),
             Self::Channel(ChannelError::Busy) => ApiError::new(
                 StatusCode::CONFLICT,
                 "concurrent_update",
-                "the channel was changed by someone else at the same time",
+                Text::new("error.concurrent_update"),
             )
-            .hint("Reload the channel and save again."),
+            .hint(Text::new("hint.concurrent_update")),
             Self::Channel(e @ ChannelError::SecretMissing(_)) => {
                 tracing::error!(error = %e, "secret missing");
                 ApiError::store_unavailable()
@@ -83,24 +92,24 @@ type ApiResult<T> = Result<T, ConfigApiError>;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
-            "/v1/orgs/{org}/members/{member}/wecom-channel",
+            routes::CHANNEL,
             get(get_channel)
                 .put(put_channel)
                 .delete(delete_channel)
                 .fallback(method_not_allowed),
         )
         .route(
-            "/v1/orgs/{org}/wecom-channels",
+            routes::CHANNELS,
             get(list_channels).fallback(method_not_allowed),
         )
         .route(
-            "/v1/orgs/{org}/subscriptions",
+            routes::SUBSCRIPTIONS,
             get(get_subscriptions)
                 .put(put_subscriptions)
                 .fallback(method_not_allowed),
         )
         .route(
-            "/v1/orgs/{org}/deliveries",
+            routes::DELIVERIES,
             get(list_deliveries).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -113,45 +122,51 @@ fn public_base(ext: &Extensions) -> PublicBase {
         .unwrap_or_else(|| PublicBase(String::new()))
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> Value {
-    t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
+fn rfc3339(t: time::OffsetDateTime) -> Option<String> {
+    t.format(&Rfc3339).ok()
+}
+
+/// `last_test` with its hint in the reader's language.
+fn test_view(t: &TestOutcome) -> TestOutcome {
+    TestOutcome {
+        hint: t.hint.as_deref().map(render_stored),
+        ..t.clone()
+    }
 }
 
 /// `last_callback_check` as the admin sees it (whether it was authentic is ours to know).
-fn check_view(c: &CallbackCheck) -> Value {
-    let mut v = json!({ "at": rfc3339(c.at), "ok": c.ok });
-    if let Some(d) = c.diagnosis {
-        v["diagnosis"] = json!(d);
+fn check_view(c: &CallbackCheck) -> CheckView {
+    CheckView {
+        at: rfc3339(c.at),
+        ok: c.ok,
+        diagnosis: c.diagnosis,
+        hint: c.hint.as_deref().map(render_stored),
     }
-    if let Some(h) = &c.hint {
-        v["hint"] = json!(h);
-    }
-    v
 }
 
 /// The channel view of docs/API.md §6. Secrets appear only as `*_set` flags.
-pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String]) -> Value {
+pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String]) -> ChannelView {
     let configured = rec.config.is_some();
     let c = rec.config.as_ref();
-    json!({
-        "org": rec.key.org,
-        "member": rec.key.member,
-        "configured": configured,
-        "corp_id": c.map(|c| c.corp_id.as_str()),
-        "agent_id": c.map(|c| c.agent_id.get()),
-        "source_column": c.map(|c| c.receiver.column().as_str()),
-        "receiver": c.map(|c| c.receiver.value()),
+    ChannelView {
+        org: rec.key.org.clone(),
+        member: rec.key.member.clone(),
+        configured,
+        corp_id: c.map(|c| c.corp_id.clone()),
+        agent_id: c.map(|c| c.agent_id.get()),
+        source_column: c.map(|c| c.receiver.column()),
+        receiver: c.map(|c| c.receiver.value().to_owned()),
         // Secrets are stored per app and always all three, so they are set exactly when the
         // binding is configured.
-        "app_secret_set": configured,
-        "token_set": configured,
-        "encoding_aes_key_set": configured,
-        "callback_url": base.callback_url(&rec.callback_id),
-        "trusted_ips": egress_ips,
-        "last_callback_check": rec.last_callback_check.as_ref().map(check_view),
-        "last_test": rec.last_test,
-        "updated_at": rec.updated_at.map(rfc3339),
-    })
+        app_secret_set: configured,
+        token_set: configured,
+        encoding_aes_key_set: configured,
+        callback_url: base.callback_url(&rec.callback_id),
+        trusted_ips: egress_ips.to_vec(),
+        last_callback_check: rec.last_callback_check.as_ref().map(check_view),
+        last_test: rec.last_test.as_ref().map(test_view),
+        updated_at: rec.updated_at.and_then(rfc3339),
+    }
 }
 
 async fn get_channel(
@@ -160,7 +175,11 @@ async fn get_channel(
     ext: Extensions,
 ) -> ApiResult<Json<Value>> {
     let rec = st.channels.ensure_binding(&key).await?;
-    Ok(Json(channel_view(&rec, &public_base(&ext), &st.egress_ips)))
+    Ok(Json(to_json(&channel_view(
+        &rec,
+        &public_base(&ext),
+        &st.egress_ips,
+    ))))
 }
 
 async fn put_channel(
@@ -173,7 +192,11 @@ async fn put_channel(
     tracing::info!(org = %key.org, member = %key.member, corp_id = %update.corp_id,
         agent_id = %update.agent_id, "saving channel");
     let rec = st.channels.save(&key, update).await?;
-    Ok(Json(channel_view(&rec, &public_base(&ext), &st.egress_ips)))
+    Ok(Json(to_json(&channel_view(
+        &rec,
+        &public_base(&ext),
+        &st.egress_ips,
+    ))))
 }
 
 async fn delete_channel(
@@ -203,9 +226,12 @@ fn list_query(
     max: usize,
 ) -> Result<PageRequest, ConfigApiError> {
     let Query(q) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()).hint(format!(
-            "Use ?limit=<1-{max}>&next=<the next of the previous page>."
-        ))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            Text::new("error.invalid_query").arg("detail", e.body_text()),
+        )
+        .hint(Text::new("hint.list_query").arg("max", max))
     })?;
     Ok(PageRequest::parse(
         q.limit.as_deref(),
@@ -215,9 +241,9 @@ fn list_query(
     )?)
 }
 
-/// `{"items": […], "next": cursor or null}`.
-fn page_json(items: Vec<Value>, next: Option<String>) -> Json<Value> {
-    Json(json!({ "items": items, "next": next.as_deref().map(cursor) }))
+/// The `next` of a page: the cursor after the store position `after`; null on the last page.
+fn next_cursor(after: Option<String>) -> Option<String> {
+    after.as_deref().map(cursor)
 }
 
 async fn list_channels(
@@ -237,7 +263,10 @@ async fn list_channels(
         .iter()
         .map(|r| channel_view(r, &base, &st.egress_ips))
         .collect();
-    Ok(page_json(items, found.next))
+    Ok(Json(to_json(&ChannelPage {
+        items,
+        next: next_cursor(found.next),
+    })))
 }
 
 async fn get_subscriptions(
@@ -258,8 +287,10 @@ async fn subscriptions_page(
         .subscriptions
         .subscriptions(org, page.after.as_deref(), page.limit)
         .await?;
-    let items = found.items.iter().map(|s| json!(s)).collect();
-    Ok(page_json(items, found.next))
+    Ok(Json(to_json(&SubscriptionPage {
+        items: found.items,
+        next: next_cursor(found.next),
+    })))
 }
 
 async fn put_subscriptions(
@@ -268,19 +299,25 @@ async fn put_subscriptions(
     JsonObject(mut body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let Some(items) = body.remove("items") else {
-        return Err(FieldError::new("items", "is required: {\"items\": [...]}").into());
+        return Err(FieldError::new("items", Text::new("field.items.required")).into());
     };
     if let Some(unknown) = body.keys().next() {
-        return Err(ApiError::invalid_field(unknown, format!("unknown field {unknown:?}")).into());
+        return Err(ApiError::invalid_field(
+            unknown,
+            Text::new("field.unknown")
+                .arg("field", unknown)
+                .arg("expected", "items"),
+        )
+        .into());
     }
     let Value::Array(raw) = items else {
-        return Err(FieldError::new("items", "must be an array").into());
+        return Err(FieldError::new("items", Text::new("field.items.array")).into());
     };
     let mut parsed: Vec<Subscription> = Vec::with_capacity(raw.len());
     for (i, item) in raw.into_iter().enumerate() {
-        let sub: Subscription = shared::json::from_value(item).map_err(|e| match e.path {
-            Some(p) => ApiError::invalid_field(&format!("items[{i}].{p}"), e.message),
-            None => ApiError::invalid_field(&format!("items[{i}]"), e.message),
+        let sub: Subscription = shared::json::from_value(item).map_err(|e| match &e.path {
+            Some(p) => ApiError::invalid_field(&format!("items[{i}].{p}"), e.text()),
+            None => ApiError::invalid_field(&format!("items[{i}]"), e.text()),
         })?;
         if parsed
             .iter()
@@ -288,10 +325,9 @@ async fn put_subscriptions(
         {
             return Err(ApiError::invalid_field(
                 &format!("items[{i}]"),
-                format!(
-                    "({}, {}) appears twice in this request",
-                    sub.subscription_type, sub.node
-                ),
+                Text::new("field.items.twice")
+                    .arg("subscription_type", &sub.subscription_type)
+                    .arg("node", &sub.node),
             )
             .into());
         }
@@ -316,36 +352,30 @@ struct DeliveriesQuery {
 }
 
 /// A delivery as `/deliveries` shows it.
-pub fn delivery_view(d: &Delivery) -> Value {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(d.updated_ms) * 1_000_000)
-        .map(rfc3339)
-        .unwrap_or(Value::Null);
-    let mut v = json!({
-        "event_id": d.event_id,
-        "member": d.member,
-        "subscription_type": d.subscription_type,
-        "node": d.node,
-        "status": d.status.public().as_str(),
-        "userid": d.userid,
-        "msgid": d.msgid,
-        "wecom_errcode": d.wecom_errcode,
-        "hint": d.hint,
-        "attempts": d.attempts,
-        "at": at,
-    });
-    if let Some(r) = &d.reason {
-        v["reason"] = json!(r);
+pub fn delivery_view(d: &Delivery) -> DeliveryView {
+    let time = |ms: i64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .ok()
+            .and_then(rfc3339)
+    };
+    DeliveryView {
+        event_id: d.event_id.clone(),
+        member: d.member.clone(),
+        subscription_type: d.subscription_type.clone(),
+        node: d.node.clone(),
+        status: d.status.public(),
+        reason: d.reason,
+        userid: d.userid.clone(),
+        msgid: d.msgid.clone(),
+        wecom_errcode: d.wecom_errcode,
+        hint: d.hint.as_deref().map(render_stored),
+        attempts: d.attempts,
+        at: time(d.updated_ms),
+        not_before: d
+            .not_before_ms
+            .filter(|_| d.status.public() == PublicStatus::Delayed)
+            .and_then(time),
     }
-    if let Some(t) = d
-        .not_before_ms
-        .filter(|_| d.status.public() == PublicStatus::Delayed)
-    {
-        v["not_before"] =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000)
-                .map(rfc3339)
-                .unwrap_or(Value::Null);
-    }
-    v
 }
 
 async fn list_deliveries(
@@ -354,8 +384,12 @@ async fn list_deliveries(
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
-            .hint("Use ?member=<member>&limit=<1-500>&next=<the next of the previous page>.")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            Text::new("error.invalid_query").arg("detail", e.body_text()),
+        )
+        .hint(Text::new("hint.deliveries_query"))
     })?;
     let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
     let member = match q.member.as_deref().filter(|m| !m.is_empty()) {
@@ -371,8 +405,8 @@ async fn list_deliveries(
             page.limit,
         )
         .await?;
-    Ok(page_json(
-        found.items.iter().map(delivery_view).collect(),
-        found.next,
-    ))
+    Ok(Json(to_json(&DeliveryPage {
+        items: found.items.iter().map(delivery_view).collect(),
+        next: next_cursor(found.next),
+    })))
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use channel_config::{AppState, router};
+use channel_config::{AppState, ConsoleConfig, console_router, openapi_router, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -13,5 +13,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         deliveries: stores.deliveries,
         egress_ips: cfg.egress_ip_strings(),
     };
-    shared::lambda::serve_admin(router(state), &cfg).await
+    // The console page and the OpenAPI document are public (they hold no data); the template
+    // routes them without the JWT authorizer.
+    let app = router(state)
+        .merge(console_router(ConsoleConfig::from_config(&cfg)))
+        .merge(openapi_router());
+    shared::lambda::serve_admin(app, &cfg).await
 }

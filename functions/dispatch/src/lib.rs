@@ -74,8 +74,10 @@ impl Incoming {
 
     /// From an envelope as JSON (the local runner's route).
     pub fn from_json(envelope: &Value) -> Result<Self, MalformedEvent> {
-        let ev: EventBridgeEvent<Value> = serde_json::from_value(envelope.clone())
-            .map_err(|e| MalformedEvent(format!("not an EventBridge event: {e}")))?;
+        let ev: EventBridgeEvent<Value> =
+            serde_json::from_value(envelope.clone()).map_err(|e| {
+                MalformedEvent(shared::i18n::Text::new("event.not_eventbridge").arg("detail", e))
+            })?;
         Self::parse(&ev)
     }
 }

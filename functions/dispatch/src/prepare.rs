@@ -103,7 +103,10 @@ impl Dispatcher {
         e: &WeComError,
         key: Option<&MemberKey>,
     ) -> Result<Outcome, DispatchError> {
-        d.attempt_failed(e.errcode().map(ErrCode::code), e.hint(&self.egress_ips));
+        d.attempt_failed(
+            e.errcode().map(ErrCode::code),
+            e.hint(&self.egress_ips).stored(),
+        );
         let retry =
             (e.is_transient() || e.is_token_invalid()) && d.attempts < self.settings.max_attempts;
         if retry {

@@ -10,24 +10,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use dispatch::{DispatchError, Dispatcher, Incoming};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::auth::{caller, require_admin};
-use shared::http::{ApiError, BODY_LIMIT, JsonObject, method_not_allowed};
+use shared::http::views::{EventAnswer, to_json};
+use shared::http::{ApiError, BODY_LIMIT, JsonObject, method_not_allowed, routes};
+use shared::i18n::Text;
 
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
     Router::new()
         .route(
-            "/v1/local/events",
+            routes::LOCAL_EVENTS,
             post(post_event).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(dispatcher)
 }
 
-fn malformed(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "malformed_event", message).hint(
-        "Send the full EventBridge envelope: {\"source\":\"workflow\",\"detail-type\":\"Workflow Node Reached\",\"detail\":{event_id, org, subscription_type, node, recipients, title, content, url, occurred_at}}.",
-    )
+fn malformed(message: Text) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_event", message)
+        .hint(Text::new("hint.event.malformed"))
 }
 
 async fn post_event(
@@ -37,30 +38,30 @@ async fn post_event(
 ) -> Result<Response, ApiError> {
     let envelope = Value::Object(body);
     if envelope.get("detail").is_none() {
-        return Err(malformed("the envelope has no detail".into()));
+        return Err(malformed(Text::new("event.no_detail")));
     }
     // Workflow events only: the sweep (EventBridge's schedule on AWS) runs on its own here,
     // and answering it would show every org's due deliveries to one org's admin.
-    let ev = match Incoming::from_json(&envelope).map_err(|e| malformed(e.to_string()))? {
+    let ev = match Incoming::from_json(&envelope).map_err(|e| malformed(e.0))? {
         Incoming::Workflow(ev) => ev,
         Incoming::Sweep => {
-            return Err(malformed(
-                "this route takes workflow events only; the sweep runs on its own every 2 s".into(),
-            ));
+            return Err(malformed(Text::new("event.not_workflow")));
         }
     };
     require_admin(caller(&ext), ev.org.as_str())?;
     match d.dispatch(&ev).await {
         Ok(report) => Ok((
             StatusCode::OK,
-            Json(json!({ "event_id": ev.event_id, "outcomes": report.outcomes })),
+            Json(to_json(&EventAnswer {
+                event_id: ev.event_id.clone(),
+                outcomes: report.outcomes,
+            })),
         )
             .into_response()),
-        Err(DispatchError::Malformed(e)) => Err(malformed(e.to_string())),
+        Err(DispatchError::Malformed(e)) => Err(malformed(e.0)),
         Err(e) => {
             tracing::error!(error = %e, "dispatch failed");
-            Err(ApiError::store_unavailable()
-                .hint("Post the same event again: recipients already handled are not sent twice."))
+            Err(ApiError::store_unavailable().hint(Text::new("hint.event.retry")))
         }
     }
 }

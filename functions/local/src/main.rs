@@ -10,7 +10,7 @@ use axum::middleware::from_fn;
 use axum::routing::get;
 use shared::auth::{Claims, LocalJwt};
 use shared::config::Config;
-use shared::http::{PublicBase, not_found_fallback};
+use shared::http::{PublicBase, method_not_allowed, not_found_fallback, routes};
 use shared::store::Stores;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +90,22 @@ async fn run() -> Result<(), LocalError> {
         move |req, next| jwt.clone().layer(req, next)
     }));
     let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            routes::HEALTHZ,
+            get(|| async { "ok" }).fallback(method_not_allowed),
+        )
+        // The OpenAPI document is public too.
+        .merge(channel_config::openapi_router())
+        // The console page is public, like /healthz: it holds no data and reads the API with
+        // the token it is given.
+        .merge(channel_config::console_router(
+            channel_config::ConsoleConfig::from_config(&cfg),
+        ))
         .merge(admin)
         .merge(callback::router(callback::AppState::new(channels)))
         .fallback(not_found_fallback)
-        .layer(axum::Extension(base.clone()));
+        .layer(axum::Extension(base.clone()))
+        .layer(from_fn(shared::i18n::scope));
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -117,8 +128,11 @@ async fn run() -> Result<(), LocalError> {
         })?;
         println!("  admin token for org `demo` (valid {DEMO_TOKEN_DAYS} days):");
         println!("  {token}");
+        // The token rides in the fragment, which the browser never sends to a server.
+        println!("  console       http://{addr}/console#token={token}");
     } else {
         println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
+        println!("  console       http://{addr}/console (paste a token)");
     }
     let _ = std::io::stdout().flush();
 

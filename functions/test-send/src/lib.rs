@@ -9,14 +9,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use shared::auth::AdminMember;
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate, ResolvedBinding};
 use shared::domain::{AppSecret, ChannelConfig, Limits, Pace, Receiver, TestOutcome, now, unix_ms};
+use shared::http::views::{Successful, TestSendResult, to_json};
 use shared::http::{
-    ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update,
+    ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update, routes,
 };
+use shared::i18n::Text;
 use shared::store::PaceStore;
 use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{
@@ -69,30 +70,15 @@ impl From<shared::domain::FieldError> for TestSendError {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
-            "/v1/orgs/{org}/members/{member}/wecom-channel/test",
+            routes::CHANNEL_TEST,
             post(test_send).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Ok,
-    Failed,
-    NotRun,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub name: &'static str,
-    pub status: StepStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wecom_errcode: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-}
+// In shared: the OpenAPI document describes them.
+pub use shared::http::views::{Step, StepStatus};
 
 struct Steps(Vec<Step>);
 
@@ -124,6 +110,10 @@ impl Steps {
     }
 }
 
+fn required() -> Text {
+    Text::new("field.required")
+}
+
 /// What was asked: the saved binding, or values not saved.
 enum Subject {
     Saved(Box<ResolvedBinding>),
@@ -141,7 +131,7 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
         Some(_) => {
             return Err(ApiError::invalid_field(
                 "message",
-                "must be a non-empty string",
+                Text::new("field.message"),
             ));
         }
     };
@@ -157,23 +147,22 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
         if let Some(unknown) = body.keys().find(|k| !PUT_FIELDS.contains(&k.as_str())) {
             return Err(ApiError::invalid_field(
                 unknown,
-                format!("unknown field {unknown:?}"),
+                Text::new("field.unknown")
+                    .arg("field", unknown)
+                    .arg("expected", format!("message, {}", PUT_FIELDS.join(", "))),
             ));
         }
         return Err(ApiError::invalid_field(
             first,
-            format!(
-                "send {{}} to test the saved channel, or every field to test values without saving; missing: {}",
-                missing.join(", ")
-            ),
+            Text::new("field.test_partial").arg("missing", missing.join(", ")),
         ));
     }
     let u: ChannelUpdate = parse_channel_update(&body)?;
     let secret = match (&u.app_secret, &u.token, &u.encoding_aes_key) {
         (Some(s), Some(_), Some(_)) => s.clone(),
-        (None, ..) => return Err(ApiError::invalid_field("app_secret", "is required")),
-        (_, None, _) => return Err(ApiError::invalid_field("token", "is required")),
-        (.., None) => return Err(ApiError::invalid_field("encoding_aes_key", "is required")),
+        (None, ..) => return Err(ApiError::invalid_field("app_secret", required())),
+        (_, None, _) => return Err(ApiError::invalid_field("token", required())),
+        (.., None) => return Err(ApiError::invalid_field("encoding_aes_key", required())),
     };
     let config = ChannelConfig {
         corp_id: u.corp_id,
@@ -202,12 +191,13 @@ async fn test_send(
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_tests",
-                    "too many tests of unsaved values for this org",
+                    Text::new("test.too_many"),
                 )
-                .hint(format!(
-                    "At most {} a minute per org, because WeCom blocks our IP for every org after repeated wrong Secrets. Try again in {secs} s, or save the channel and test it with {{}}.",
-                    UNSAVED_TEST_LIMITS[0].1
-                ))
+                .hint(
+                    Text::new("hint.test.too_many")
+                        .arg("limit", UNSAVED_TEST_LIMITS[0].1)
+                        .arg("secs", secs),
+                )
                 .into());
             }
             unsaved
@@ -220,9 +210,9 @@ async fn test_send(
                     return Err(ApiError::new(
                         StatusCode::NOT_FOUND,
                         "not_configured",
-                        "no channel is saved for this member",
+                        Text::new("test.not_configured"),
                     )
-                    .hint("Save the channel first (PUT …/wecom-channel), or send every field to test values without saving them.")
+                    .hint(Text::new("hint.test.not_configured"))
                     .into());
                 }
             }
@@ -244,7 +234,7 @@ async fn test_send(
                 at: now(),
                 result: "failed".into(),
                 wecom_errcode: f.errcode,
-                hint: Some(f.hint.clone()),
+                hint: Some(f.hint.stored()),
             },
         };
         st.channels.record_test(&b.record.key, &record).await?;
@@ -252,11 +242,11 @@ async fn test_send(
     Ok(match outcome {
         Ok(done) => (
             StatusCode::OK,
-            Json(json!({
-                "result": "successful",
-                "userid": done.userid,
-                "msgid": done.msgid,
-                "steps": done.steps.json(),
+            Json(to_json(&TestSendResult {
+                result: Successful::Successful,
+                userid: done.userid,
+                msgid: done.msgid,
+                steps: done.steps.0,
             })),
         )
             .into_response(),
@@ -277,7 +267,7 @@ struct Done {
 struct Failure {
     error: ApiError,
     errcode: Option<i64>,
-    hint: String,
+    hint: Text,
     steps: Steps,
 }
 
@@ -332,11 +322,11 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
                 st.channels.forget_userid_after(&b.record.key, &code).await;
             }
             let hint = receiver_hint(&code, &config.receiver, &st.egress_ips);
-            steps.set("send", StepStatus::Failed, Some(0), Some(hint.clone()));
+            steps.set("send", StepStatus::Failed, Some(0), Some(hint.render()));
             let error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not_delivered",
-                format!("WeCom accepted the call but did not deliver to {userid} (invalid or unlicensed user)"),
+                Text::new("test.not_delivered").arg("userid", &userid),
             )
             .hint(hint.clone())
             .with("wecom_errcode", 0);
@@ -365,15 +355,12 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
 }
 
 /// The errcode's hint, sharpened for the receiver's source column where it helps.
-fn receiver_hint(code: &ErrCode, receiver: &Receiver, egress: &[String]) -> String {
-    let base = code.hint(egress);
+fn receiver_hint(code: &ErrCode, receiver: &Receiver, egress: &[String]) -> Text {
     match (code, receiver) {
         (ErrCode::AllRecipientsInvalid | ErrCode::UserIdNotFound, Receiver::LoginName(u)) => {
-            format!(
-                "{base} With source column login_name, {u:?} must be the member's WeCom userid (Contacts > member > Account), which often differs from the login name; use the phone number instead, or check that the member is in the app's visible scope."
-            )
+            Text::new("hint.test.login_name_userid").arg("userid", u)
         }
-        _ => base,
+        _ => code.hint(egress),
     }
 }
 
@@ -391,12 +378,14 @@ fn fail(
                 step,
                 StepStatus::Failed,
                 Some(code.code()),
-                Some(hint.clone()),
+                Some(hint.render()),
             );
             let mut error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("wecom_{}", code.code()),
-                format!("WeCom refused the {step} step with errcode {}", code.code()),
+                Text::new("test.refused")
+                    .arg("step", step)
+                    .arg("code", code.code()),
             )
             .hint(hint.clone())
             .with("wecom_errcode", code.code())
@@ -413,12 +402,14 @@ fn fail(
         }
         WeComError::Network(_) | WeComError::Protocol(_) => {
             let hint = e.hint(&st.egress_ips);
-            steps.set(step, StepStatus::Failed, None, Some(hint.clone()));
+            steps.set(step, StepStatus::Failed, None, Some(hint.render()));
             Failure {
                 error: ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "wecom_unreachable",
-                    format!("the {step} step could not complete: {e}"),
+                    Text::new("test.unreachable")
+                        .arg("step", step)
+                        .arg("detail", e),
                 )
                 .hint(hint.clone()),
                 errcode: None,

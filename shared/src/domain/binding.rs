@@ -113,7 +113,7 @@ pub struct AppRecord {
 }
 
 /// Why a callback verification failed, in the terms the admin has to fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Diagnosis {
     NoBinding,
@@ -169,10 +169,13 @@ impl CallbackCheck {
 }
 
 /// The outcome of the last "Test Message Sending" of the saved binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestOutcome {
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
+    /// `successful` or `failed`.
+    #[schema(pattern = "^(successful|failed)$")]
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wecom_errcode: Option<i64>,

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::is_userid;
 use super::{AgentId, CorpId, FieldError};
+use crate::i18n::Text;
 
 /// Which column of the member's profile names them in WeCom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceColumn {
     LoginName,
@@ -22,7 +23,7 @@ impl SourceColumn {
             "email" => Ok(Self::Email),
             _ => Err(FieldError::new(
                 "source_column",
-                "must be one of login_name, phone, email",
+                Text::new("field.source_column"),
             )),
         }
     }
@@ -58,7 +59,7 @@ impl Receiver {
                 } else {
                     Err(FieldError::new(
                         "receiver",
-                        "a login name must be the member's WeCom userid: 1-64 characters of A-Z a-z 0-9 _ . @ -",
+                        Text::new("field.receiver.login_name"),
                     ))
                 }
             }
@@ -70,7 +71,7 @@ impl Receiver {
                 } else {
                     Err(FieldError::new(
                         "receiver",
-                        "a phone number must be 5-20 digits, optionally with a leading + and country code",
+                        Text::new("field.receiver.phone"),
                     ))
                 }
             }
@@ -89,7 +90,7 @@ impl Receiver {
                 } else {
                     Err(FieldError::new(
                         "receiver",
-                        "an email address needs exactly one @ and a dot in the domain",
+                        Text::new("field.receiver.email"),
                     ))
                 }
             }

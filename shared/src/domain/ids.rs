@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
+use crate::i18n::Text;
 
 /// A userid-shaped name: 1–64 of `[A-Za-z0-9_.@-]` (WeCom userids and our member names).
 pub(super) fn is_userid(s: &str) -> bool {
@@ -19,8 +20,6 @@ fn is_slug(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
-
-const SLUG_RULE: &str = "must be 1-64 characters of A-Z a-z 0-9 _ . -";
 
 macro_rules! string_newtype {
     ($(#[$m:meta])* $name:ident) => {
@@ -78,7 +77,7 @@ macro_rules! slug_newtype {
                 if is_slug(s) {
                     Ok(Self(s.to_owned()))
                 } else {
-                    Err(FieldError::new($field, SLUG_RULE))
+                    Err(FieldError::new($field, Text::new("field.slug")))
                 }
             }
         }
@@ -123,10 +122,7 @@ impl MemberId {
         if is_userid(s) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::new(
-                "member",
-                "must be 1-64 characters of A-Z a-z 0-9 _ . @ -",
-            ))
+            Err(FieldError::new("member", Text::new("field.member")))
         }
     }
 }
@@ -137,10 +133,7 @@ impl CorpId {
         if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::new(
-                "corp_id",
-                "must be the CorpID from WeCom admin > My Company (letters and digits, e.g. ww0123456789abcdef)",
-            ))
+            Err(FieldError::new("corp_id", Text::new("field.corp_id")))
         }
     }
 }
@@ -153,7 +146,10 @@ impl CallbackId {
         {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::new("callback_id", "unknown callback URL"))
+            Err(FieldError::new(
+                "callback_id",
+                Text::new("field.callback_id"),
+            ))
         }
     }
 
@@ -167,10 +163,7 @@ impl EventId {
         if (1..=128).contains(&s.len()) && !s.chars().any(char::is_control) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::new(
-                "event_id",
-                "must be 1-128 characters without control characters",
-            ))
+            Err(FieldError::new("event_id", Text::new("field.event_id")))
         }
     }
 }
@@ -185,10 +178,7 @@ impl AgentId {
         if (1..=i64::from(u32::MAX)).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(FieldError::new(
-                "agent_id",
-                "must be the app's AgentId, a positive integer (e.g. 1000002)",
-            ))
+            Err(FieldError::new("agent_id", Text::new("field.agent_id")))
         }
     }
 

@@ -3,6 +3,8 @@
 
 use time::OffsetDateTime;
 
+use crate::i18n::Text;
+
 mod binding;
 mod channel;
 mod ids;
@@ -21,19 +23,20 @@ pub use pace::{
 pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
 
 /// A field that failed to parse: which one, and why, in words an admin can act on.
+///
+/// Its `Display` carries the message in its stored form ([`Text::stored`]): serde passes
+/// only that text on when a domain type fails inside a larger document, and
+/// [`crate::json::from_value`] turns it back into the catalogue text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{field}: {}", message.stored())]
 pub struct FieldError {
     pub field: &'static str,
-    pub message: String,
+    pub message: Text,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
+    pub fn new(field: &'static str, message: Text) -> Self {
+        Self { field, message }
     }
 }
 

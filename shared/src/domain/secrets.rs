@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
+use crate::i18n::Text;
 
 /// The Token on WeCom's "API Receive Message" page: 3–32 letters and digits.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,10 +20,7 @@ impl WeComToken {
         if (3..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(FieldError::new(
-                "token",
-                "must be the Token from WeCom's API Receive Message page: 3-32 letters and digits",
-            ))
+            Err(FieldError::new("token", Text::new("field.token")))
         }
     }
 
@@ -44,7 +42,7 @@ impl EncodingAesKey {
         } else {
             Err(FieldError::new(
                 "encoding_aes_key",
-                "must be the EncodingAESKey from WeCom's API Receive Message page: exactly 43 letters and digits",
+                Text::new("field.encoding_aes_key"),
             ))
         }
     }
@@ -65,10 +63,7 @@ impl AppSecret {
         if (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(SecretString::from(s.to_owned())))
         } else {
-            Err(FieldError::new(
-                "app_secret",
-                "must be the app's Secret from WeCom admin > Apps > your app (printable, no spaces)",
-            ))
+            Err(FieldError::new("app_secret", Text::new("field.app_secret")))
         }
     }
 

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::ApiError;
+use crate::i18n::Text;
 
 /// Bodies over this size are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -22,7 +23,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rej.body_text())
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    Text::new("error.bad_body").arg("detail", rej.body_text()),
+                )
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -33,12 +38,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Ok(_) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
-                "the body must be a JSON object",
+                Text::new("error.body_not_object"),
             )),
             Err(e) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
-                format!("the body is not valid JSON: {e}"),
+                Text::new("error.invalid_json").arg("detail", e),
             )),
         }
     }
@@ -48,6 +53,6 @@ pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("the body exceeds {BODY_LIMIT} bytes"),
+        Text::new("error.body_too_large").arg("limit", BODY_LIMIT),
     )
 }

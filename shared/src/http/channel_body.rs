@@ -8,6 +8,7 @@ use crate::channel::ChannelUpdate;
 use crate::domain::{
     AgentId, AppSecret, CorpId, EncodingAesKey, FieldError, Receiver, SourceColumn, WeComToken,
 };
+use crate::i18n::Text;
 
 /// The PUT fields; `app_secret`, `token`, `encoding_aes_key` may be omitted on update.
 pub const PUT_FIELDS: [&str; 7] = [
@@ -27,12 +28,13 @@ fn string_field<'a>(
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(FieldError::new(field, "must be a string").into()),
+        Some(_) => Err(FieldError::new(field, Text::new("field.must_be_string")).into()),
     }
 }
 
 fn required<'a>(body: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, ApiError> {
-    string_field(body, field)?.ok_or_else(|| FieldError::new(field, "is required").into())
+    string_field(body, field)?
+        .ok_or_else(|| FieldError::new(field, Text::new("field.required")).into())
 }
 
 /// Parses a PUT body field by field, so every error names its field.
@@ -40,24 +42,21 @@ pub fn parse_channel_update(body: &Map<String, Value>) -> Result<ChannelUpdate, 
     if let Some(unknown) = body.keys().find(|k| !PUT_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::invalid_field(
             unknown,
-            format!(
-                "unknown field {unknown:?}; expected {}",
-                PUT_FIELDS.join(", ")
-            ),
+            Text::new("field.unknown")
+                .arg("field", unknown)
+                .arg("expected", PUT_FIELDS.join(", ")),
         ));
     }
     let corp_id = CorpId::parse(required(body, "corp_id")?)?;
     let agent_id = match body.get("agent_id") {
         Some(Value::Number(n)) => n
             .as_i64()
-            .ok_or_else(|| FieldError::new("agent_id", "must be an integer"))?,
-        None | Some(Value::Null) => return Err(FieldError::new("agent_id", "is required").into()),
+            .ok_or_else(|| FieldError::new("agent_id", Text::new("field.agent_id.integer")))?,
+        None | Some(Value::Null) => {
+            return Err(FieldError::new("agent_id", Text::new("field.required")).into());
+        }
         Some(_) => {
-            return Err(FieldError::new(
-                "agent_id",
-                "must be an integer (e.g. 1000002), not a string",
-            )
-            .into());
+            return Err(FieldError::new("agent_id", Text::new("field.agent_id.not_string")).into());
         }
     };
     let agent_id = AgentId::parse(agent_id)?;

@@ -1,10 +1,13 @@
 //! The error format of every HTTP answer: `{"error": {"code", "message", "hint"?, …}}`.
+//! Message and hint are catalogue texts, rendered in the request's language when the answer
+//! is written.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::FieldError;
+use crate::i18n::Text;
 
 /// `{"error": {"code", "message", "hint"?, "field"?, …}}` with a status. Boxed: it travels
 /// in every `Result` of the HTTP layer.
@@ -15,8 +18,8 @@ pub struct ApiError(Box<ApiErrorParts>);
 pub struct ApiErrorParts {
     pub status: StatusCode,
     pub code: String,
-    pub message: String,
-    pub hint: Option<String>,
+    pub message: Text,
+    pub hint: Option<Text>,
     /// More members of the error object (`field`, `wecom_errcode`, …).
     pub extra: Map<String, Value>,
     /// Members beside `error` at the top level (`result`, `steps`, …).
@@ -37,19 +40,19 @@ impl std::ops::DerefMut for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: Text) -> Self {
         Self(Box::new(ApiErrorParts {
             status,
             code: code.into(),
-            message: message.into(),
+            message,
             hint: None,
             extra: Map::new(),
             top: Map::new(),
         }))
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+    pub fn hint(mut self, hint: Text) -> Self {
+        self.hint = Some(hint);
         self
     }
 
@@ -64,20 +67,20 @@ impl ApiError {
     }
 
     /// A validation error naming the field.
-    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid_field(field: &str, message: Text) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_field", message).with("field", field)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub fn unauthorized(message: Text) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-            .hint("Send `Authorization: Bearer <JWT>` with claims sub, org, role and exp.")
+            .hint(Text::new("hint.unauthorized"))
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub fn forbidden(message: Text) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub fn not_found(message: Text) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
@@ -86,22 +89,22 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
-            "the channel store could not be reached",
+            Text::new("error.store_unavailable"),
         )
-        .hint("Retry shortly; if it persists, check the service's DynamoDB/Secrets Manager access.")
+        .hint(Text::new("hint.store_unavailable"))
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub fn internal(message: Text) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            .hint("This is on our side; retry shortly. The server log has the cause.")
+            .hint(Text::new("hint.internal"))
     }
 
     pub fn body(&self) -> Value {
         let mut err = Map::new();
         err.insert("code".into(), json!(self.code));
-        err.insert("message".into(), json!(self.message));
+        err.insert("message".into(), json!(self.message.render()));
         if let Some(h) = &self.hint {
-            err.insert("hint".into(), json!(h));
+            err.insert("hint".into(), json!(h.render()));
         }
         err.extend(self.extra.clone());
         let mut top = self.top.clone();

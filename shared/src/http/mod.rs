@@ -5,7 +5,10 @@
 mod body;
 mod channel_body;
 mod error;
+pub mod openapi;
 mod page;
+pub mod routes;
+pub mod views;
 
 pub use body::{BODY_LIMIT, JsonObject, too_large};
 pub use channel_body::{PUT_FIELDS, parse_channel_update};
@@ -16,7 +19,7 @@ use axum::http::StatusCode;
 
 /// JSON 404 for routes that do not exist.
 pub async fn not_found_fallback() -> ApiError {
-    ApiError::not_found("no such route")
+    ApiError::not_found(crate::i18n::Text::new("error.no_route"))
 }
 
 /// JSON 405 for a known path with the wrong method.
@@ -24,7 +27,7 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "this route does not take that method",
+        crate::i18n::Text::new("error.method_not_allowed"),
     )
 }
 

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::FieldError;
+use crate::i18n::Text;
 
 /// Longest cursor accepted: positions are short; anything longer is not ours.
 const MAX_CURSOR: usize = 1024;
@@ -34,19 +35,16 @@ impl PageRequest {
                 _ => {
                     return Err(FieldError::new(
                         "limit",
-                        format!("must be a whole number from 1 to {max}"),
+                        Text::new("field.limit").arg("max", max),
                     ));
                 }
             },
         };
         let after = match next.filter(|n| !n.is_empty()) {
             None => None,
-            Some(n) => Some(decode(n).ok_or_else(|| {
-                FieldError::new(
-                    "next",
-                    "is not a cursor this API handed out: pass the `next` of the previous page unchanged",
-                )
-            })?),
+            Some(n) => {
+                Some(decode(n).ok_or_else(|| FieldError::new("next", Text::new("field.next")))?)
+            }
         };
         Ok(Self { limit, after })
     }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::errcode::{ErrCode, Kind};
 use super::message::OutgoingMessage;
+use crate::i18n::Text;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WeComError {
@@ -47,11 +48,11 @@ impl WeComError {
         matches!(self, Self::Api { code, .. } if code.kind() == Kind::Token)
     }
 
-    pub fn hint(&self, egress_ips: &[String]) -> String {
+    pub fn hint(&self, egress_ips: &[String]) -> Text {
         match self {
             Self::Api { code, .. } => code.hint(egress_ips),
-            Self::Network(_) => "WeCom could not be reached from this deployment. Check that the functions' NAT gateway has internet access (and WECOM_API_BASE, if set); it was retried.".into(),
-            Self::Protocol(_) => "WeCom answered in a way wecom-notify does not understand; retry, and report it if it persists.".into(),
+            Self::Network(_) => Text::new("hint.wecom.unreachable"),
+            Self::Protocol(_) => Text::new("hint.wecom.protocol"),
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::i18n::Text;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrCode {
     /// -1: system busy.
@@ -138,36 +140,45 @@ impl ErrCode {
 
     /// What the admin should do, in their terms. `egress_ips` are this deployment's
     /// addresses as WeCom sees them (`WECOM_NOTIFY_EGRESS_IPS`).
-    pub fn hint(&self, egress_ips: &[String]) -> String {
-        match self {
-            Self::SystemBusy => "WeCom was busy. It was retried; try again in a minute.".into(),
-            Self::InvalidCredential => "WeCom rejected the app Secret (it was reset, the app is disabled, or it belongs to another company). Copy the Secret again from WeCom admin > Apps > your app > Secret and save it here.".into(),
-            Self::InvalidCorpId => "WeCom does not know this CorpID. Copy it from WeCom admin > My Company > Company Info > CorpID.".into(),
-            Self::InvalidAccessToken | Self::AccessTokenExpired => "WeCom invalidated the access token; a new one was fetched. If this repeats, the app's Secret was probably reset: copy it again.".into(),
-            Self::AccessTokenMissing => "The request reached WeCom without an access token; this is a bug in wecom-notify, please report it.".into(),
-            Self::FrequencyLimit => "WeCom's API frequency limit was hit. Wait a minute and try again; deliveries are paced and retried automatically.".into(),
-            Self::TooManyConcurrent => "Too many concurrent calls to WeCom. Try again shortly; dispatch retries on its own.".into(),
-            Self::NoSuchUser => "WeCom found no member with this phone number or email, or the member is outside the app's visible scope. Check the receiver, and add the member to the app's visible scope (WeCom admin > Apps > your app > Visible to).".into(),
-            Self::ApiNotPermitted => "This app is not allowed to call this WeCom API. Use a self-built app, and check its API permissions in WeCom admin.".into(),
-            Self::NoPermissionForMembers => "The member is outside the app's visible scope. Add them under WeCom admin > Apps > your app > Visible to.".into(),
+    pub fn hint(&self, egress_ips: &[String]) -> Text {
+        let key = match self {
+            Self::SystemBusy => "hint.wecom.system_busy",
+            Self::InvalidCredential => "hint.wecom.invalid_credential",
+            Self::InvalidCorpId => "hint.wecom.invalid_corpid",
+            Self::InvalidAccessToken | Self::AccessTokenExpired => "hint.wecom.token_invalidated",
+            Self::AccessTokenMissing => "hint.wecom.token_missing",
+            Self::FrequencyLimit => "hint.wecom.frequency_limit",
+            Self::TooManyConcurrent => "hint.wecom.too_many_concurrent",
+            Self::NoSuchUser => "hint.wecom.no_such_user",
+            Self::ApiNotPermitted => "hint.wecom.api_not_permitted",
+            Self::NoPermissionForMembers => "hint.wecom.out_of_scope",
             Self::IpNotTrusted { ip } => {
-                let seen = ip.map(|ip| ip.to_string());
-                let ours = if egress_ips.is_empty() {
-                    String::new()
-                } else {
-                    format!(" This deployment's egress IPs are {}.", egress_ips.join(", "))
+                let text = match ip {
+                    Some(ip) => Text::new(if egress_ips.is_empty() {
+                        "hint.wecom.ip_not_trusted.seen"
+                    } else {
+                        "hint.wecom.ip_not_trusted.seen.egress"
+                    })
+                    .arg("ip", ip),
+                    None => Text::new(if egress_ips.is_empty() {
+                        "hint.wecom.ip_not_trusted"
+                    } else {
+                        "hint.wecom.ip_not_trusted.egress"
+                    }),
                 };
-                match seen {
-                    Some(ip) => format!("Add {ip} to the app's Trusted IP list (WeCom admin > Apps > your app > Trusted IP); it takes about a minute to apply.{ours}"),
-                    None => format!("Add this deployment's egress IP to the app's Trusted IP list (WeCom admin > Apps > your app > Trusted IP); it takes about a minute to apply.{ours}"),
-                }
+                return if egress_ips.is_empty() {
+                    text
+                } else {
+                    text.arg("egress", egress_ips.join(", "))
+                };
             }
-            Self::UserIdNotFound => "WeCom has no member with this userid. Check the login name, or use the phone number as source column: it is the most reliable.".into(),
-            Self::AllRecipientsInvalid => "WeCom could not deliver to this member: the userid is unknown or outside the app's visible scope. Check the source column and receiver (phone is the most reliable), and that the member is in the app's visible scope.".into(),
-            Self::NoRecipients => "The message had no recipient; this is a bug in wecom-notify, please report it.".into(),
-            Self::AgentSecretMismatch => "The AgentId does not belong to this Secret. Copy the AgentId and Secret from the same app (WeCom admin > Apps > your app).".into(),
-            Self::Other(code) => format!("WeCom answered errcode {code}; look it up at https://open.work.weixin.qq.com/devtool/query?e={code}."),
-        }
+            Self::UserIdNotFound => "hint.wecom.userid_not_found",
+            Self::AllRecipientsInvalid => "hint.wecom.all_recipients_invalid",
+            Self::NoRecipients => "hint.wecom.no_recipients",
+            Self::AgentSecretMismatch => "hint.wecom.agent_secret_mismatch",
+            Self::Other(code) => return Text::new("hint.wecom.other").arg("code", code),
+        };
+        Text::new(key)
     }
 }
 
@@ -215,7 +226,11 @@ mod tests {
             let e = ErrCode::from_response(code, "");
             assert_eq!(e.code(), code);
             assert!(!matches!(e, ErrCode::Other(_)), "{code} is typed");
-            assert!(e.hint(&[]).len() > 20, "{code}");
+            let hint = e.hint(&[]).to_string();
+            assert!(
+                hint.len() > 20 && !hint.starts_with("hint."),
+                "{code}: {hint}"
+            );
         }
         assert_eq!(ErrCode::from_response(12345, "").kind(), Kind::Bug);
     }
@@ -234,12 +249,16 @@ mod tests {
     #[test]
     fn trusted_ip_hint_names_both_ips() {
         let e = ErrCode::from_response(60020, "x, from ip: 203.0.113.7, more info");
-        let h = e.hint(&["198.51.100.1".into(), "198.51.100.2".into()]);
+        let h = e
+            .hint(&["198.51.100.1".into(), "198.51.100.2".into()])
+            .to_string();
         assert!(
             h.contains("203.0.113.7") && h.contains("198.51.100.1, 198.51.100.2"),
             "{h}"
         );
-        let h = ErrCode::from_response(60020, "no ip here").hint(&[]);
+        let h = ErrCode::from_response(60020, "no ip here")
+            .hint(&[])
+            .to_string();
         assert!(h.contains("Trusted IP"), "{h}");
     }
 }

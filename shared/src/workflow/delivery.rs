@@ -25,7 +25,7 @@ pub enum DeliveryStatus {
 }
 
 /// The status as the API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicStatus {
     Delivered,
@@ -66,7 +66,7 @@ impl DeliveryStatus {
 }
 
 /// Why a delivery is skipped, delayed or failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// No subscription for the (type, node), or `personal_channel: false`.

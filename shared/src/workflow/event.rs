@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::MessageFormat;
 use crate::domain::{EventId, Node, OrgId, SubscriptionType};
+use crate::i18n::Text;
 use crate::wecom::MessageBody;
 use crate::wecom::message::{
     MARKDOWN_MAX, MAX_TOUSER, TEXT_MAX, TEXTCARD_DESCRIPTION_MAX, truncate_bytes,
@@ -17,55 +18,71 @@ use crate::wecom::message::{
 pub const MAX_RECIPIENTS: usize = MAX_TOUSER;
 
 /// The `detail` of a workflow event (docs/API.md §8), validated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowEvent {
     pub event_id: EventId,
     pub org: OrgId,
     pub subscription_type: SubscriptionType,
     pub node: Node,
+    /// Member names; repeats are dropped.
+    #[schema(value_type = Vec<crate::http::openapi::Recipient>, min_items = 1, max_items = 1000)]
     pub recipients: Vec<String>,
+    #[schema(pattern = r"\S")]
     pub title: String,
     #[serde(default)]
     pub content: String,
     #[serde(default)]
+    #[schema(pattern = "^https?://")]
     pub url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: OffsetDateTime,
 }
 
 /// Why an event cannot be dispatched: a clear message naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed workflow event: {0}")]
-pub struct MalformedEvent(pub String);
+pub struct MalformedEvent(pub Text);
+
+impl MalformedEvent {
+    fn field(field: &str, why: Text) -> Self {
+        Self(
+            Text::new("event.field")
+                .arg("field", field)
+                .arg("message", why.render()),
+        )
+    }
+}
 
 impl WorkflowEvent {
     /// Parses and checks an EventBridge `detail`.
     pub fn from_detail(detail: &Value) -> Result<Self, MalformedEvent> {
         if !detail.is_object() {
-            return Err(MalformedEvent(
-                "detail must be a JSON object (event_id, org, subscription_type, node, recipients, title, content, url, occurred_at)".into(),
-            ));
+            return Err(MalformedEvent(Text::new("event.detail_not_object")));
         }
         // Checked first: the time parser's errors do not name the field.
         if let Some(t) = detail.get("occurred_at")
             && t.as_str()
                 .is_none_or(|t| OffsetDateTime::parse(t, &Rfc3339).is_err())
         {
-            return Err(MalformedEvent(
-                "occurred_at: must be an RFC 3339 time such as 2026-03-11T08:00:00Z".into(),
+            return Err(MalformedEvent::field(
+                "occurred_at",
+                Text::new("event.occurred_at"),
             ));
         }
-        let ev: Self =
-            crate::json::from_value(detail.clone()).map_err(|e| MalformedEvent(e.to_string()))?;
-        let bad = |field: &str, why: &str| MalformedEvent(format!("{field}: {why}"));
+        let ev: Self = crate::json::from_value(detail.clone()).map_err(|e| match &e.path {
+            Some(p) => MalformedEvent::field(p, e.text()),
+            None => MalformedEvent(e.text()),
+        })?;
+        let bad = |field: &str, key: &str| MalformedEvent::field(field, Text::new(key));
         if ev.recipients.is_empty() {
-            return Err(bad("recipients", "must name at least one member"));
+            return Err(bad("recipients", "event.recipients.empty"));
         }
         if ev.recipients.len() > MAX_RECIPIENTS {
-            return Err(bad(
+            return Err(MalformedEvent::field(
                 "recipients",
-                &format!("at most {MAX_RECIPIENTS} per event"),
+                Text::new("event.recipients.too_many").arg("max", MAX_RECIPIENTS),
             ));
         }
         if ev
@@ -73,18 +90,15 @@ impl WorkflowEvent {
             .iter()
             .any(|r| r.is_empty() || r.len() > 128 || r.chars().any(char::is_control))
         {
-            return Err(bad(
-                "recipients",
-                "each must be 1-128 characters without control characters",
-            ));
+            return Err(bad("recipients", "event.recipients.each"));
         }
         if ev.title.trim().is_empty() {
-            return Err(bad("title", "must not be empty"));
+            return Err(bad("title", "event.title"));
         }
         if let Some(u) = &ev.url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
-            return Err(bad("url", "must be an http(s) URL"));
+            return Err(bad("url", "event.url"));
         }
         Ok(ev)
     }
@@ -187,10 +201,10 @@ mod tests {
                 d[k] = v.clone();
             }
             let err = WorkflowEvent::from_detail(&d).expect_err("malformed");
-            assert!(err.0.contains(words), "{words}: {err}");
+            assert!(err.0.to_string().contains(words), "{words}: {err}");
         }
         let err = WorkflowEvent::from_detail(&json!("{\"event_id\":1}")).expect_err("a string");
-        assert!(err.0.contains("JSON object"), "{err}");
+        assert!(err.0.to_string().contains("JSON object"), "{err}");
     }
 
     #[test]

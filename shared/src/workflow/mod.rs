@@ -7,13 +7,15 @@ use crate::domain::{Node, SubscriptionType};
 
 mod delivery;
 mod event;
+mod outcome;
 
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
+pub use outcome::Outcome;
 
 /// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in
 /// the WeChat plugin too, where markdown is not shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageFormat {
     #[default]
@@ -23,7 +25,7 @@ pub enum MessageFormat {
 }
 
 /// The org's switch for one (subscription type, workflow node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
     pub subscription_type: SubscriptionType,

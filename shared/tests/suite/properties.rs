@@ -146,7 +146,7 @@ proptest! {
                 let again = WorkflowEvent::from_detail(&serde_json::to_value(&ev).expect("json")).expect("round trip");
                 prop_assert_eq!(again, ev);
             }
-            Err(e) => prop_assert!(!e.0.is_empty()),
+            Err(e) => prop_assert!(!e.0.to_string().is_empty()),
         }
     }
 

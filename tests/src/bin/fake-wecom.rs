@@ -7,7 +7,10 @@
 //! demo-app-secret) and members zhangsan (13800000000, zhangsan@example.com) and lisi
 //! (13900000000, lisi@example.com). Control: GET /_fake/state, POST /_fake/fault
 //! {"endpoint":"message/send","kind":"errcode","errcode":60020,"times":1},
-//! POST /_fake/corp {...}, POST /_fake/reset/{all|faults|tokens}.
+//! POST /_fake/corp {...}, POST /_fake/reset/{all|faults|tokens}, and what WeCom's Save
+//! button on "API Receive Message" does: POST /_fake/verify
+//! {"url":"<callback url>","token":"…","encoding_aes_key":"…","corpid":"…"}
+//! → {"ok":true|false,"status":200,"body":"…"}.
 
 #[tokio::main]
 async fn main() {
@@ -33,6 +36,10 @@ async fn main() {
         );
     }
     println!("  state: GET {}/_fake/state", fake.base);
+    println!(
+        "  press WeCom's Save: POST {}/_fake/verify {{\"url\",\"token\",\"encoding_aes_key\",\"corpid\"}}",
+        fake.base
+    );
     fake.state.add_corp(corp);
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,0 +1,61 @@
+//! Every route the service answers, defined once: the routers of the functions and the local
+//! runner mount these paths, and the OpenAPI document ([`super::openapi`]) describes them.
+//! Paths use axum's (and OpenAPI's) `{name}` syntax.
+
+use axum::http::Method;
+
+/// A member's channel: GET the view, PUT a save, DELETE it (docs/API.md §6).
+pub const CHANNEL: &str = "/v1/orgs/{org}/members/{member}/wecom-channel";
+/// "Test Message Sending" of a member's channel (docs/API.md §6).
+pub const CHANNEL_TEST: &str = "/v1/orgs/{org}/members/{member}/wecom-channel/test";
+/// The org's configured channels, a page at a time.
+pub const CHANNELS: &str = "/v1/orgs/{org}/wecom-channels";
+/// The org's subscriptions: GET a page, PUT upserts.
+pub const SUBSCRIPTIONS: &str = "/v1/orgs/{org}/subscriptions";
+/// The org's delivery records, newest first.
+pub const DELIVERIES: &str = "/v1/orgs/{org}/deliveries";
+/// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
+pub const CALLBACK: &str = "/v1/wecom/callback/{id}";
+/// The local runner's stand-in for EventBridge → dispatch (never deployed).
+pub const LOCAL_EVENTS: &str = "/v1/local/events";
+/// The local runner's readiness probe.
+pub const HEALTHZ: &str = "/healthz";
+/// The admin console's page, and its script and style sheet.
+pub const CONSOLE: &str = "/console";
+pub const CONSOLE_SCRIPT: &str = "/console/console.js";
+pub const CONSOLE_STYLE: &str = "/console/console.css";
+/// This API's OpenAPI document.
+pub const OPENAPI: &str = "/v1/openapi.json";
+
+/// Every (method, path) the service answers; any other method on one of these paths is
+/// answered 405. The OpenAPI document describes exactly these operations (its tests check
+/// both ways).
+pub const OPERATIONS: &[(Method, &str)] = &[
+    (Method::GET, CHANNEL),
+    (Method::PUT, CHANNEL),
+    (Method::DELETE, CHANNEL),
+    (Method::POST, CHANNEL_TEST),
+    (Method::GET, CHANNELS),
+    (Method::GET, SUBSCRIPTIONS),
+    (Method::PUT, SUBSCRIPTIONS),
+    (Method::GET, DELIVERIES),
+    (Method::GET, CALLBACK),
+    (Method::POST, CALLBACK),
+    (Method::POST, LOCAL_EVENTS),
+    (Method::GET, HEALTHZ),
+    (Method::GET, CONSOLE),
+    (Method::GET, CONSOLE_SCRIPT),
+    (Method::GET, CONSOLE_STYLE),
+    (Method::GET, OPENAPI),
+];
+
+/// The distinct paths of [`OPERATIONS`], in order.
+pub fn paths() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for (_, p) in OPERATIONS {
+        if !out.contains(p) {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The admin console (GET /console) in headless Chromium, once in zh-CN and once in en.
+#
+# Installs what it needs: Debian's chromium and a CJK font (apt-get, when missing) and the
+# pinned playwright-core (npm ci in tests/browser, when node_modules is missing or stale).
+# Builds the runner and the fake WeCom, then per language starts the fake WeCom and the local
+# runner (fresh data directory, free loopback ports), reads the console link the runner prints
+# and runs tests/browser/walk.mjs. Screenshots of every step go to
+# ${CARGO_TARGET_DIR:-target}/console-screenshots/<lang>-<nn>-<step>.png; with --update-docs
+# the two the README shows are copied to docs/ (a plain run leaves the work tree alone). Both
+# servers are stopped on exit, also on failure; any failure exits non-zero.
+set -euo pipefail
+
+update_docs=0
+for arg in "$@"; do
+  case "$arg" in
+    --update-docs) update_docs=1 ;;
+    *) echo "usage: tests/browser.sh [--update-docs]" >&2; exit 2 ;;
+  esac
+done
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+shots="$target/console-screenshots"
+browser="$root/tests/browser"
+
+fail() {
+  echo "tests/browser.sh: $*" >&2
+  exit 1
+}
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- what it needs ---------------------------------------------------------------------------
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+  fail "node and npm are missing: install Node.js 20 or newer (apt-get install nodejs npm)"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] || fail "playwright-core needs Node.js 20 or newer; this is $(node --version)"
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+# Without a CJK font the zh-CN screenshots show boxes.
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+  missing+=(fonts-noto-cjk)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "tests/browser.sh: installing ${missing[*]} with apt-get"
+  as_root apt-get update -qq || fail "apt-get update failed"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    fail "apt-get install ${missing[*]} failed"
+fi
+[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is still missing after apt-get install chromium"
+
+# node_modules is stale when package-lock.json changed since the last npm ci.
+lock_sum="$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)"
+stamp="$browser/node_modules/.package-lock.sha256"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  echo "tests/browser.sh: npm ci in tests/browser (playwright-core, pinned in package-lock.json)"
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
+  echo "$lock_sum" >"$stamp"
+fi
+
+cargo build -p wecom-notify-local -p wecom-notify-tests --bins
+runner_bin="$target/debug/wecom-notify-local"
+fake_bin="$target/debug/fake-wecom"
+[ -x "$runner_bin" ] && [ -x "$fake_bin" ] || fail "missing $runner_bin or $fake_bin after cargo build"
+
+# --- servers ---------------------------------------------------------------------------------
+work="$(mktemp -d -t wecom-console.XXXXXX)"
+pids=()
+stop_all() {
+  local p
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  pids=()
+}
+cleanup() {
+  stop_all
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# Waits until `url` answers 200, or fails showing `log`.
+wait_http() {
+  local url="$1" log="$2" pid="$3" i
+  for i in $(seq 1 120); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "the server behind $url exited"; }
+    sleep 0.25
+  done
+  cat "$log" >&2
+  fail "$url did not answer within 30 s"
+}
+
+walk() {
+  local lang="$1"
+  local fake_port run_port data link i
+  fake_port="$(free_port)"
+  run_port="$(free_port)"
+  data="$work/data-$lang"
+  mkdir -p "$data"
+
+  FAKE_WECOM_LISTEN="127.0.0.1:$fake_port" "$fake_bin" >"$work/fake-$lang.log" 2>&1 &
+  pids+=("$!")
+  wait_http "http://127.0.0.1:$fake_port/_fake/state" "$work/fake-$lang.log" "$!"
+
+  env -u WECOM_NOTIFY_JWT_SECRET -u WECOM_NOTIFY_PUBLIC_URL -u WECOM_NOTIFY_STORE \
+    -u WECOM_NOTIFY_EGRESS_IPS -u WECOM_NOTIFY_JWT_ISSUER -u WECOM_NOTIFY_CONSOLE_CLIENT_ID \
+    WECOM_NOTIFY_DATA_DIR="$data" WECOM_NOTIFY_LISTEN="127.0.0.1:$run_port" \
+    WECOM_API_BASE="http://127.0.0.1:$fake_port" RUST_LOG="${RUST_LOG:-info}" \
+    "$runner_bin" >"$work/runner-$lang.out" 2>"$work/runner-$lang.err" &
+  pids+=("$!")
+  wait_http "http://127.0.0.1:$run_port/healthz" "$work/runner-$lang.err" "$!"
+
+  link=""
+  for i in $(seq 1 40); do
+    link="$(grep -o 'http://[^ ]*/console#token=[^ ]*' "$work/runner-$lang.out" | head -n 1 || true)"
+    [ -n "$link" ] && break
+    sleep 0.25
+  done
+  [ -n "$link" ] || { cat "$work/runner-$lang.out" >&2; fail "the runner printed no console link"; }
+
+  echo "tests/browser.sh: walking the console in $lang"
+  if ! CONSOLE_URL="$link" FAKE_BASE="http://127.0.0.1:$fake_port" WALK_LANG="$lang" SHOT_DIR="$shots" \
+    node "$browser/walk.mjs"; then
+    echo "--- runner (stderr, last 40 lines) ---" >&2
+    tail -n 40 "$work/runner-$lang.err" >&2 || true
+    echo "--- fake WeCom (last 20 lines) ---" >&2
+    tail -n 20 "$work/fake-$lang.log" >&2 || true
+    fail "the $lang walk failed (screenshots so far: $shots)"
+  fi
+  stop_all
+}
+
+mkdir -p "$shots"
+rm -f "$shots"/*.png
+walk zh-CN
+walk en
+
+if [ "$update_docs" = 1 ]; then
+  cp "$shots/zh-CN-03-filled.png" "$root/docs/console-zh-CN-configure.png"
+  cp "$shots/en-10-deliveries.png" "$root/docs/console-en-deliveries.png"
+  echo "tests/browser.sh: copied the README's two screenshots to docs/"
+fi
+echo "tests/browser.sh: console walked in zh-CN and en; screenshots in $shots"
