@@ -9,7 +9,6 @@ use aes::Aes256;
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
@@ -19,6 +18,10 @@ use crate::xml;
 /// WeCom pads to this block size, not AES's 16.
 const WECOM_BLOCK: usize = 32;
 const RANDOM_PREFIX: usize = 16;
+
+/// Ciphertexts: standard alphabet, `=` padding, canonical (the `base64` crate's `STANDARD`,
+/// SIMD-accelerated).
+const BASE64: base64_simd::Base64 = base64_simd::STANDARD;
 
 /// Real EncodingAESKeys end in a base64 symbol with non-zero trailing bits, which a strict
 /// decoder rejects; WeCom's own samples decode leniently.
@@ -82,16 +85,48 @@ impl std::fmt::Debug for AesKey {
 
 /// `lowercase_hex(sha1(concat(sort([token, timestamp, nonce, encrypt]))))`.
 pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
-    let mut parts = [token, timestamp, nonce, encrypt];
-    parts.sort_unstable();
-    let mut h = Sha1::new();
-    for p in parts {
-        h.update(p.as_bytes());
-    }
-    hex::encode(h.finalize())
+    let hex = signature_hex(token, timestamp, nonce, encrypt);
+    std::str::from_utf8(&hex)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
-/// Constant-time comparison so a caller cannot learn the signature byte by byte.
+/// [`signature`] as ASCII bytes, without allocating.
+fn signature_hex(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> [u8; 40] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut parts = [token, timestamp, nonce, encrypt];
+    // A sorting network: five comparisons for four values.
+    for (a, b) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+        if parts[b] < parts[a] {
+            parts.swap(a, b);
+        }
+    }
+    let mut h = Sha1::new();
+    // Short inputs (an echostr, a small push) are hashed in one call from the stack.
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= 256 {
+        let mut joined = [0u8; 256];
+        let mut n = 0;
+        for p in parts {
+            joined[n..n + p.len()].copy_from_slice(p.as_bytes());
+            n += p.len();
+        }
+        h.update(&joined[..n]);
+    } else {
+        for p in parts {
+            h.update(p.as_bytes());
+        }
+    }
+    let mut out = [0u8; 40];
+    for (pair, b) in out.chunks_exact_mut(2).zip(h.finalize()) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+    out
+}
+
+/// Constant-time comparison so a caller cannot learn the signature byte by byte. The given
+/// signature may be in either case.
 pub fn verify_signature(
     token: &str,
     timestamp: &str,
@@ -99,9 +134,22 @@ pub fn verify_signature(
     encrypt: &str,
     msg_signature: &str,
 ) -> Result<(), CryptoError> {
-    let expected = signature(token, timestamp, nonce, encrypt);
-    let given = msg_signature.to_ascii_lowercase();
-    if expected.as_bytes().ct_eq(given.as_bytes()).into() {
+    let expected = signature_hex(token, timestamp, nonce, encrypt);
+    // Only a 40-byte value can match; its length is no secret.
+    let Ok(given) = <[u8; 40]>::try_from(msg_signature.as_bytes()) else {
+        return Err(CryptoError::Signature);
+    };
+    let given = given.map(|b| b.to_ascii_lowercase());
+    // Compared eight bytes at a time, every word whatever the others hold.
+    let word = |hex: &[u8; 40], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hex[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let same = (0..5).fold(subtle::Choice::from(1), |acc, i| {
+        acc & word(&expected, i).ct_eq(&word(&given, i))
+    });
+    if same.into() {
         Ok(())
     } else {
         Err(CryptoError::Signature)
@@ -144,28 +192,28 @@ impl CallbackCrypto {
     /// URL verification (the GET WeCom sends when the admin presses Save): returns the
     /// plaintext that must be the whole response body.
     pub fn verify_url(&self, signed: Signed<'_>, echostr: &str) -> Result<String, CryptoError> {
-        verify_signature(
-            &self.token,
-            signed.timestamp,
-            signed.nonce,
-            echostr,
-            signed.msg_signature,
-        )?;
-        self.decrypt_for_us(echostr)
+        self.decrypt_signed(signed, echostr)
     }
 
     /// A message or event push: verify the signature over the envelope's `Encrypt` and return
     /// the decrypted inner XML.
     pub fn decrypt_push(&self, signed: Signed<'_>, body: &str) -> Result<String, CryptoError> {
-        let encrypt = xml::envelope_encrypt(body).map_err(CryptoError::Envelope)?;
+        let encrypt = xml::envelope_encrypt_ref(body).map_err(CryptoError::Envelope)?;
+        self.decrypt_signed(signed, &encrypt)
+    }
+
+    /// A signed ciphertext (an echostr, or the `Encrypt` already read from a push envelope
+    /// with [`xml::envelope_encrypt_ref`]): verify the signature over it, decrypt it and check
+    /// that it was addressed to our receive id.
+    pub fn decrypt_signed(&self, signed: Signed<'_>, encrypt: &str) -> Result<String, CryptoError> {
         verify_signature(
             &self.token,
             signed.timestamp,
             signed.nonce,
-            &encrypt,
+            encrypt,
             signed.msg_signature,
         )?;
-        self.decrypt_for_us(&encrypt)
+        self.decrypt_for_us(encrypt)
     }
 
     /// A passive reply envelope, signed like a push.
@@ -177,10 +225,23 @@ impl CallbackCrypto {
         random: &[u8; 16],
     ) -> String {
         let encrypt = self.encrypt(plaintext, random);
-        let sig = signature(&self.token, timestamp, nonce, &encrypt);
-        format!(
-            "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><MsgSignature><![CDATA[{sig}]]></MsgSignature><TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
-        )
+        let sig = signature_hex(&self.token, timestamp, nonce, &encrypt);
+        let sig = std::str::from_utf8(&sig).unwrap_or_default();
+        let mut out = String::with_capacity(encrypt.len() + timestamp.len() + nonce.len() + 160);
+        for part in [
+            "<xml><Encrypt><![CDATA[",
+            &encrypt,
+            "]]></Encrypt><MsgSignature><![CDATA[",
+            sig,
+            "]]></MsgSignature><TimeStamp>",
+            timestamp,
+            "</TimeStamp><Nonce><![CDATA[",
+            nonce,
+            "]]></Nonce></xml>",
+        ] {
+            out.push_str(part);
+        }
+        out
     }
 
     /// Whether `encrypt` was sealed for this app: it decrypts under our key to our receive id.
@@ -201,14 +262,16 @@ impl CallbackCrypto {
     }
 
     fn decrypt_for_us(&self, encrypt: &str) -> Result<String, CryptoError> {
-        let (msg, receive_id) = decrypt(&self.key, encrypt)?;
-        if receive_id != self.receive_id {
-            return Err(CryptoError::ReceiveId {
+        let (msg, other) = decrypt_with(&self.key, encrypt, |receive_id| {
+            (receive_id != self.receive_id).then(|| receive_id.to_owned())
+        })?;
+        match other {
+            Some(found) => Err(CryptoError::ReceiveId {
                 expected: self.receive_id.clone(),
-                found: receive_id,
-            });
+                found,
+            }),
+            None => Ok(msg),
         }
-        Ok(msg)
     }
 }
 
@@ -222,26 +285,38 @@ pub fn encrypt(key: &AesKey, msg: &str, receive_id: &str, random: &[u8; 16]) -> 
     buf.extend_from_slice(receive_id.as_bytes());
     let pad = WECOM_BLOCK - buf.len() % WECOM_BLOCK;
     buf.resize(buf.len() + pad, pad as u8);
-    let enc = cbc::Encryptor::<Aes256>::new_from_slices(key.bytes(), key.iv())
-        .expect("AES-256 key is 32 bytes and IV 16 by construction");
-    STANDARD.encode(enc.encrypt_padded_vec::<NoPadding>(&buf))
+    let n = buf.len();
+    let ct = cbc::Encryptor::<Aes256>::new_from_slices(key.bytes(), key.iv())
+        .expect("AES-256 key is 32 bytes and IV 16 by construction")
+        .encrypt_padded::<NoPadding>(&mut buf, n)
+        .expect("the buffer is padded to whole blocks above");
+    BASE64.encode_to_string(ct)
 }
 
 /// Decrypt a base64 ciphertext and split it into (message, receive id).
 pub fn decrypt(key: &AesKey, encrypt: &str) -> Result<(String, String), CryptoError> {
-    let ct = STANDARD
-        .decode(encrypt.trim())
+    decrypt_with(key, encrypt, str::to_owned)
+}
+
+/// Decrypts in one buffer (base64 decoded into it, AES in place, the message moved to its
+/// front) and hands the receive id to `receive_id` before that buffer becomes the message.
+fn decrypt_with<R>(
+    key: &AesKey,
+    encrypt: &str,
+    receive_id: impl FnOnce(&str) -> R,
+) -> Result<(String, R), CryptoError> {
+    let mut buf = BASE64
+        .decode_to_vec(encrypt.trim())
         .map_err(|_| CryptoError::Base64)?;
     // WeCom pads to 32 bytes, so anything else was truncated or is not WeCom's.
-    if ct.is_empty() || ct.len() % WECOM_BLOCK != 0 {
+    if buf.is_empty() || buf.len() % WECOM_BLOCK != 0 {
         return Err(CryptoError::Decrypt(
             "ciphertext length is not a multiple of 32 bytes",
         ));
     }
-    let dec = cbc::Decryptor::<Aes256>::new_from_slices(key.bytes(), key.iv())
-        .expect("AES-256 key is 32 bytes and IV 16 by construction");
-    let plain = dec
-        .decrypt_padded_vec::<NoPadding>(&ct)
+    let plain = cbc::Decryptor::<Aes256>::new_from_slices(key.bytes(), key.iv())
+        .expect("AES-256 key is 32 bytes and IV 16 by construction")
+        .decrypt_padded::<NoPadding>(&mut buf)
         .map_err(|_| CryptoError::Decrypt("ciphertext length is not a whole number of blocks"))?;
     let pad = usize::from(
         *plain
@@ -272,26 +347,34 @@ pub fn decrypt(key: &AesKey, encrypt: &str) -> Result<(String, String), CryptoEr
     if msg_len > rest.len() {
         return Err(CryptoError::BadBuffer("length prefix points past the end"));
     }
-    let msg = std::str::from_utf8(&rest[..msg_len])
-        .map_err(|_| CryptoError::BadBuffer("message is not UTF-8"))?;
-    let receive_id = std::str::from_utf8(&rest[msg_len..])
-        .map_err(|_| CryptoError::BadBuffer("receive id is not UTF-8"))?;
     // A wrong key yields random bytes; a receive id that cannot be a CorpID means the key,
     // not the CorpID, is what differs.
-    if receive_id.is_empty()
-        || receive_id.len() > 64
-        || !receive_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(CryptoError::BadBuffer("receive id is not a CorpID"));
-    }
-    Ok((msg.to_owned(), receive_id.to_owned()))
+    let rid = match std::str::from_utf8(&rest[msg_len..]) {
+        Err(_) => Err(CryptoError::BadBuffer("receive id is not UTF-8")),
+        Ok(rid)
+            if rid.is_empty()
+                || rid.len() > 64
+                || !rid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Err(CryptoError::BadBuffer("receive id is not a CorpID"))
+        }
+        Ok(rid) => Ok(receive_id(rid)),
+    };
+    // The message becomes the buffer, checked as UTF-8 once; its error comes before the
+    // receive id's.
+    let start = RANDOM_PREFIX + 4;
+    buf.copy_within(start..start + msg_len, 0);
+    buf.truncate(msg_len);
+    let msg = String::from_utf8(buf).map_err(|_| CryptoError::BadBuffer("message is not UTF-8"))?;
+    Ok((msg, rid?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
 
     const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
     const CORP: &str = "wx5823bf96d3bd56c7";
@@ -446,7 +529,70 @@ mod tests {
         );
     }
 
+    /// SIMD base64 accepts and produces exactly what the `base64` crate's `STANDARD` does.
+    fn same_base64(s: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let ours = BASE64.decode_to_vec(s).ok();
+        proptest::prop_assert_eq!(&ours, &STANDARD.decode(s).ok(), "{:?}", s);
+        if let Some(bytes) = ours {
+            proptest::prop_assert_eq!(BASE64.encode_to_string(&bytes), STANDARD.encode(&bytes));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn base64_edge_cases_match_the_base64_crate() {
+        for s in [
+            "",
+            "=",
+            "==",
+            "===",
+            "====",
+            "A",
+            "AA",
+            "AA=",
+            "AA==",
+            "AAA",
+            "AAA=",
+            "AB==",
+            "AAB=",
+            "AA==AA==",
+            "AAAA====",
+            "AA=A",
+            " AAAA",
+            "AAAA ",
+            "AA\nAA",
+            "AAAA\n",
+            "QQ",
+            "QQ=",
+            "QQ==",
+            "QR==",
+            "QUI=",
+            "QUJ=",
+            "-_==",
+            "+/==",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            same_base64(s).expect("same as base64");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn base64_matches_the_base64_crate(s in "[A-Za-z0-9+/=_\\-\\n ]{0,80}") {
+            same_base64(&s)?;
+        }
+
+        #[test]
+        fn base64_of_damaged_encodings_matches(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..80), at in proptest::prelude::any::<proptest::sample::Index>(), to in "[A-Za-z0-9+/=]") {
+            let mut s = STANDARD.encode(&bytes);
+            same_base64(&s)?;
+            if !s.is_empty() {
+                let i = at.index(s.len());
+                s.replace_range(i..=i, &to);
+                same_base64(&s)?;
+            }
+        }
+
         #[test]
         fn decrypt_never_panics(input in ".{0,200}") {
             let key = AesKey::from_encoding_aes_key(KEY).expect("key");

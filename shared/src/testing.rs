@@ -133,7 +133,10 @@ impl ChannelStore for FaultyChannels {
     async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
         self.inner.ensure_binding(key).await
     }
-    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+    async fn resolve_callback(
+        &self,
+        id: &CallbackId,
+    ) -> Result<Option<crate::store::CallbackTarget>, StoreError> {
         self.inner.resolve_callback(id).await
     }
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {

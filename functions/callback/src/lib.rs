@@ -15,9 +15,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
-use shared::channel::{ChannelError, ChannelService, ResolvedBinding};
+use shared::channel::{CallbackBinding, ChannelError, ChannelService, ResolvedBinding};
 use shared::crypto::{CallbackCrypto, CryptoError, Signed};
-use shared::domain::{BindingRecord, CallbackCheck, CallbackId, Diagnosis, now};
+use shared::domain::{CallbackCheck, CallbackId, Diagnosis, now};
 use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, routes, too_large};
 use shared::i18n::Text;
 use shared::xml::PushMessage;
@@ -202,11 +202,11 @@ fn from_crypto(e: CryptoError) -> CallbackError {
     }
 }
 
-/// The binding for a callback id, or why there is none.
-async fn binding_for(st: &AppState, id: &str) -> Result<BindingRecord, CallbackError> {
+/// The binding for a callback id with its secrets, or why there is none.
+async fn binding_for(st: &AppState, id: &str) -> Result<CallbackBinding, CallbackError> {
     let id = CallbackId::parse(id).map_err(|_| CallbackError::UnknownCallback)?;
     st.channels
-        .by_callback(&id)
+        .for_callback(&id)
         .await?
         .ok_or(CallbackError::UnknownCallback)
 }
@@ -216,11 +216,12 @@ async fn binding_for(st: &AppState, id: &str) -> Result<BindingRecord, CallbackE
 /// `refresh` — and never a failure anyone could forge over an authentic result.
 async fn checked<T>(
     st: &AppState,
-    rec: &BindingRecord,
+    found: CallbackBinding,
     refresh: bool,
     f: impl AsyncFnOnce(ResolvedBinding) -> Result<T, CallbackError>,
 ) -> Result<T, CallbackError> {
-    let outcome = match st.channels.resolve(rec.clone()).await {
+    let rec = &found.record;
+    let outcome = match found.resolved {
         Ok(Some(resolved)) => f(resolved).await,
         Ok(None) => Err(check_failed(
             Diagnosis::NoBinding,
@@ -361,8 +362,8 @@ async fn verify_url(
             HINT_BAD_REQUEST,
         ));
     }
-    let rec = binding_for(&st, &id).await?;
-    let plain = checked(&st, &rec, true, async |b| {
+    let found = binding_for(&st, &id).await?;
+    let plain = checked(&st, found, true, async |b| {
         let crypto = crypto_for(&b)?;
         crypto
             .verify_url(signed.signed(), &echostr)
@@ -400,14 +401,14 @@ async fn receive_push(
             HINT_BAD_REQUEST,
         )
     })?;
-    let encrypt =
-        shared::xml::envelope_encrypt(text).map_err(|e| from_crypto(CryptoError::Envelope(e)))?;
-    let rec = binding_for(&st, &id).await?;
+    let encrypt = shared::xml::envelope_encrypt_ref(text)
+        .map_err(|e| from_crypto(CryptoError::Envelope(e)))?;
+    let found = binding_for(&st, &id).await?;
     // Pushes can be frequent: a success is written only when it changes what the admin sees.
-    let (plain, resolved) = checked(&st, &rec, false, async |b| {
+    let (plain, resolved) = checked(&st, found, false, async |b| {
         let crypto = crypto_for(&b)?;
         let plain = crypto
-            .decrypt_push(signed.signed(), text)
+            .decrypt_signed(signed.signed(), &encrypt)
             .map_err(|e| signature_failure(&crypto, &encrypt, e))?;
         Ok((plain, b))
     })
@@ -450,7 +451,11 @@ async fn receive_push(
 }
 
 /// Acts on what we understand of a push; an error means it was not done and may be retried.
-async fn act_on(st: &AppState, b: &ResolvedBinding, msg: &PushMessage) -> Result<(), ChannelError> {
+async fn act_on(
+    st: &AppState,
+    b: &ResolvedBinding,
+    msg: &PushMessage<'_>,
+) -> Result<(), ChannelError> {
     tracing::info!(
         org = %b.record.key.org,
         member = %b.record.key.member,

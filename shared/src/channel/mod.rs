@@ -48,6 +48,14 @@ pub struct ChannelUpdate {
     pub encoding_aes_key: Option<EncodingAesKey>,
 }
 
+/// What a callback URL leads to: the binding, and its secrets if it is configured (or why
+/// they could not be read).
+#[derive(Debug)]
+pub struct CallbackBinding {
+    pub record: BindingRecord,
+    pub resolved: Result<Option<ResolvedBinding>, ChannelError>,
+}
+
 /// A binding together with the secrets it needs, for the functions that act on it.
 #[derive(Debug, Clone)]
 pub struct ResolvedBinding {
@@ -172,15 +180,40 @@ impl ChannelService {
         Ok(self.channels.bindings(org, after, limit).await?)
     }
 
-    /// The member a callback URL belongs to, and its binding.
-    pub async fn by_callback(
+    /// The binding a callback URL belongs to and, if it is configured, its secrets: the
+    /// callback's whole read. Two sequential round trips in the usual case: the alias, then
+    /// the binding, the app and the hinted secret at once ([`crate::store::CallbackTarget`]); one more
+    /// when the hint was stale.
+    pub async fn for_callback(
         &self,
         id: &CallbackId,
-    ) -> Result<Option<BindingRecord>, ChannelError> {
-        let Some(key) = self.channels.resolve_callback(id).await? else {
+    ) -> Result<Option<CallbackBinding>, ChannelError> {
+        let Some(target) = self.channels.resolve_callback(id).await? else {
             return Ok(None);
         };
-        Ok(self.channels.binding(&key).await?)
+        let app = async {
+            match &target.app {
+                Some(k) => self.channels.app(k).await,
+                None => Ok(None),
+            }
+        };
+        let hinted = async {
+            // Only warms the cache: the app record decides, and its errors are reported then.
+            if let Some(name) = &target.secret_hint {
+                let _ = self.secret(name).await;
+            }
+        };
+        let (record, app, ()) = tokio::join!(self.channels.binding(&target.key), app, hinted);
+        let Some(record) = record? else {
+            return Ok(None);
+        };
+        let app = app?;
+        let resolved = match (&app, record.app_key()) {
+            (Some(a), Some(k)) if a.key == k => self.resolve_with_app(record.clone(), a).await,
+            // A save moved the binding to another app since the alias was written.
+            _ => self.resolve_with(record.clone(), None).await,
+        };
+        Ok(Some(CallbackBinding { record, resolved }))
     }
 
     /// The secrets of a configured binding's app.
@@ -196,7 +229,7 @@ impl ChannelService {
         record: BindingRecord,
         memo: Option<&AppMemo>,
     ) -> Result<Option<ResolvedBinding>, ChannelError> {
-        let (Some(config), Some(app_key)) = (record.config.clone(), record.app_key()) else {
+        let Some(app_key) = record.app_key().filter(|_| record.config.is_some()) else {
             return Ok(None);
         };
         let app = match memo {
@@ -206,8 +239,20 @@ impl ChannelService {
         let Some(app) = app else {
             return Ok(None);
         };
+        self.resolve_with_app(record, &app).await
+    }
+
+    /// A configured binding with the secrets of `app`, its app as read.
+    async fn resolve_with_app(
+        &self,
+        record: BindingRecord,
+        app: &AppRecord,
+    ) -> Result<Option<ResolvedBinding>, ChannelError> {
+        let Some(config) = record.config.clone() else {
+            return Ok(None);
+        };
         let Some(secrets) = self.secret(&app.secret_name).await? else {
-            return Err(ChannelError::SecretMissing(app.secret_name));
+            return Err(ChannelError::SecretMissing(app.secret_name.clone()));
         };
         Ok(Some(ResolvedBinding {
             record,

@@ -130,6 +130,7 @@ impl ChannelService {
 
         let change = ChannelCommit {
             member: key.clone(),
+            secret_hint: Some(secret_name.clone()),
             callback_id: current.callback_id.clone(),
             expected_revision: current.revision,
             config: Some(ChannelConfig {
@@ -178,6 +179,7 @@ impl ChannelService {
             };
             let change = ChannelCommit {
                 member: key.clone(),
+                secret_hint: None,
                 callback_id: current.callback_id.clone(),
                 expected_revision: current.revision,
                 config: None,

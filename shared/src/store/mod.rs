@@ -69,6 +69,9 @@ pub const UNSAVED_BINDING_TTL: Duration = Duration::from_secs(30 * 86_400);
 #[derive(Debug, Clone)]
 pub struct ChannelCommit {
     pub member: MemberKey,
+    /// The secret the binding's app points to as this commit is made; kept with the callback
+    /// id as [`CallbackTarget::secret_hint`].
+    pub secret_hint: Option<String>,
     /// The binding's callback id: saved, its URL is kept for good.
     pub callback_id: CallbackId,
     pub expected_revision: u64,
@@ -79,6 +82,22 @@ pub struct ChannelCommit {
     /// must not exist yet): a save that dies here leaves no app behind, only a secret the
     /// sweep deletes. Joining an existing app is [`ChannelStore::app_join`], beforehand.
     pub new_app: Option<AppRecord>,
+}
+
+/// Whom a callback id belongs to. A saved binding's alias also names its app and the secret
+/// that app pointed to when the binding was last saved: the callback reads the binding, the
+/// app and that secret at once instead of one after the other (WeCom waits one second for
+/// a verification, and each sequential round trip on AWS costs milliseconds, the first a TLS
+/// handshake). The hint is only a guess: the app record decides which secret is used, and
+/// after another member's save rotated the app's secret the callback reads the right one
+/// next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackTarget {
+    pub key: MemberKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hint: Option<String>,
 }
 
 /// One page of a list, and the store key the next page starts after (`None`: this was the
@@ -120,7 +139,10 @@ pub trait ChannelStore: Send + Sync {
     async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError>;
     /// The binding, created unconfigured (with a fresh callback id) if it does not exist.
     async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError>;
-    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError>;
+    /// Whom a callback URL belongs to, with what the callback reads next (see
+    /// [`CallbackTarget`]), in one read.
+    async fn resolve_callback(&self, id: &CallbackId)
+    -> Result<Option<CallbackTarget>, StoreError>;
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError>;
     /// One more member on the app, whose secret must still be `expected` (`None`: the app
     /// must not exist yet; it is created with `secret_name`), and the app's secret set to

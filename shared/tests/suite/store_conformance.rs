@@ -16,8 +16,8 @@ use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    CachedToken, ChannelStore, Claim, DeliveryStore, PaceStore, Refusal, SecretStore, Stores,
-    SubscriptionStore, TokenStore, shard_of,
+    CachedToken, CallbackTarget, ChannelStore, Claim, DeliveryStore, PaceStore, Refusal,
+    SecretStore, Stores, SubscriptionStore, TokenStore, shard_of,
 };
 use shared::testing::{ENCODING_AES_KEY as KEY_A, FaultyChannels, OTHER_ENCODING_AES_KEY as KEY_B};
 use shared::wecom::MessageBody;
@@ -705,12 +705,17 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
     let a = h.svc.ensure_binding(&k).await.expect("stub");
     let again = h.svc.ensure_binding(&k).await.expect("again");
     assert_eq!(a.callback_id, again.callback_id);
+    // Not saved yet: the member only.
     assert_eq!(
         h.channels
             .resolve_callback(&a.callback_id)
             .await
             .expect("resolve"),
-        Some(k.clone())
+        Some(CallbackTarget {
+            key: k.clone(),
+            app: None,
+            secret_hint: None,
+        })
     );
     let other = h
         .svc
@@ -737,6 +742,63 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
         ids.insert(t.await.expect("join").expect("binding").callback_id);
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+/// A saved binding's callback id names its app and the secret the app pointed to; the
+/// callback's one read finds the binding and the right secrets even after another member's
+/// save moved the app to a new secret.
+async fn a_callback_id_leads_to_the_app_and_its_current_secret(h: Harness) {
+    let (alice, bob) = (key("acme", "alice"), key("acme", "bob"));
+    h.svc
+        .save(&alice, full("wwcorp", 1000002, "s1", "Token1", KEY_A))
+        .await
+        .expect("alice");
+    let id = h
+        .svc
+        .ensure_binding(&alice)
+        .await
+        .expect("alice")
+        .callback_id;
+    let app = h
+        .channels
+        .app(&key_app("acme", "wwcorp", 1000002))
+        .await
+        .expect("app")
+        .expect("an app");
+    assert_eq!(
+        h.channels.resolve_callback(&id).await.expect("resolve"),
+        Some(CallbackTarget {
+            key: alice.clone(),
+            app: Some(key_app("acme", "wwcorp", 1000002)),
+            secret_hint: Some(app.secret_name.clone()),
+        })
+    );
+    let found = h.svc.for_callback(&id).await.expect("read").expect("found");
+    assert_eq!(found.record.key, alice);
+    let resolved = found.resolved.expect("secrets").expect("configured");
+    assert_eq!(resolved.secrets.token.expose(), "Token1");
+
+    // Bob saves new secrets for the same app: alice's callback reads them, not the old ones.
+    h.svc
+        .save(&bob, full("wwcorp", 1000002, "s2", "Token2", KEY_A))
+        .await
+        .expect("bob");
+    let found = h.svc.for_callback(&id).await.expect("read").expect("found");
+    let resolved = found.resolved.expect("secrets").expect("configured");
+    assert_eq!(resolved.secrets.token.expose(), "Token2");
+    assert_eq!(resolved.secrets.app_secret.expose(), "s2");
+
+    // Deleted: the id still leads to the member, with nothing to verify against.
+    h.svc.delete(&alice).await.expect("delete");
+    let found = h.svc.for_callback(&id).await.expect("read").expect("found");
+    assert!(found.resolved.expect("no error").is_none());
+    assert!(
+        h.svc
+            .for_callback(&CallbackId::random())
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 async fn pushes_are_claimed_once(h: Harness) {
@@ -1472,6 +1534,7 @@ shared::both_stores!(
     concurrent_updates_do_not_lose_a_field,
     checks_and_tests_are_recorded_without_touching_config,
     callback_ids_resolve_to_their_member,
+    a_callback_id_leads_to_the_app_and_its_current_secret,
     pushes_are_claimed_once,
     secrets_never_reach_the_record_store,
     tokens_are_shared_and_leased_to_one_holder,

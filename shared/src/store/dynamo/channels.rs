@@ -26,7 +26,8 @@ use crate::domain::{
     unix_now,
 };
 use crate::store::{
-    ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL, expires_after, key_part,
+    CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
+    expires_after, key_part,
 };
 
 const ENSURE_ATTEMPTS: usize = 3;
@@ -202,13 +203,31 @@ impl ChannelStore for DynamoTable {
         Err(StoreError::Conflict)
     }
 
-    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
+    async fn resolve_callback(
+        &self,
+        id: &CallbackId,
+    ) -> Result<Option<CallbackTarget>, StoreError> {
         let Some(item) = self.get(callback_pk(id), "CALLBACK".into()).await? else {
             return Ok(None);
         };
-        Ok(Some(MemberKey {
+        let key = MemberKey {
             org: field(OrgId::parse(get_s(&item, "org")?))?,
             member: field(MemberId::parse(get_s(&item, "member")?))?,
+        };
+        // Written by a commit with a configuration; a pending binding's alias has neither.
+        let app = match (item.get("corp_id"), item.get("agent_id")) {
+            (Some(_), Some(_)) => Some(AppKey {
+                org: key.org.clone(),
+                corp_id: field(CorpId::parse(get_s(&item, "corp_id")?))?,
+                agent_id: field(AgentId::parse(get_n(&item, "agent_id")?))?,
+            }),
+            _ => None,
+        };
+        let secret_hint = item.get("secret_hint").and_then(|v| v.as_s().ok()).cloned();
+        Ok(Some(CallbackTarget {
+            key,
+            app,
+            secret_hint,
         }))
     }
 
@@ -371,16 +390,22 @@ impl ChannelStore for DynamoTable {
                 .build();
             tx = tx.transact_items(TransactWriteItem::builder().put(build(put)?).build());
         }
-        if change.config.is_some() {
+        if let Some(c) = &change.config {
             // Saved, the callback id is kept for good: written whole (not updated), so an
-            // alias that its expiry already removed comes back.
-            let keep_alias = Put::builder()
+            // alias that its expiry already removed comes back. It names the app and its
+            // secret, so the callback reads them without waiting for the binding.
+            let mut keep_alias = Put::builder()
                 .table_name(&self.table)
                 .item("pk", s(callback_pk(&change.callback_id)))
                 .item("sk", s("CALLBACK"))
                 .item("org", s(m.org.as_str()))
                 .item("member", s(m.member.as_str()))
-                .build();
+                .item("corp_id", s(c.corp_id.as_str()))
+                .item("agent_id", n(c.agent_id));
+            if let Some(h) = &change.secret_hint {
+                keep_alias = keep_alias.item("secret_hint", s(h));
+            }
+            let keep_alias = keep_alias.build();
             tx = tx.transact_items(TransactWriteItem::builder().put(build(keep_alias)?).build());
         }
         match tx.send().await {

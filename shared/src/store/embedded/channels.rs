@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::ReadableTable;
+use redb::{ReadableDatabase, ReadableTable};
 
 use super::{
     APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PUSHES, SECRET_RECORDS, db_err, enc, get_json,
@@ -14,7 +14,8 @@ use crate::domain::{
     SecretRecord, TestOutcome, unix_now,
 };
 use crate::store::{
-    ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL, expires_after, key_part,
+    CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
+    expires_after, key_part,
 };
 
 fn member_key(k: &MemberKey) -> String {
@@ -123,8 +124,39 @@ impl ChannelStore for EmbeddedDb {
         .await
     }
 
-    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<MemberKey>, StoreError> {
-        self.read(CALLBACKS, id.to_string()).await
+    async fn resolve_callback(
+        &self,
+        id: &CallbackId,
+    ) -> Result<Option<CallbackTarget>, StoreError> {
+        // One read transaction: the app and its secret come from the records themselves, so
+        // here the hint is never stale.
+        let id = id.to_string();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let Some(key): Option<MemberKey> =
+                get_json(&txn.open_table(CALLBACKS).map_err(db_err)?, &id)?
+            else {
+                return Ok(None);
+            };
+            let rec: Option<BindingRecord> = get_json(
+                &txn.open_table(BINDINGS).map_err(db_err)?,
+                &member_key(&key),
+            )?;
+            let app = rec.as_ref().and_then(BindingRecord::app_key);
+            let secret_hint = match &app {
+                Some(a) => {
+                    get_json::<AppRecord>(&txn.open_table(APPS).map_err(db_err)?, &app_key(a))?
+                        .map(|r| r.secret_name)
+                }
+                None => None,
+            };
+            Ok(Some(CallbackTarget {
+                key,
+                app,
+                secret_hint,
+            }))
+        })
+        .await
     }
 
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
