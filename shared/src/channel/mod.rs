@@ -131,11 +131,12 @@ impl ChannelService {
     /// and not inside WeCom's one-second verification deadline. Errors are irrelevant here.
     pub async fn warm_up(&self) {
         let probe = CallbackId::random();
-        let _ = self.channels.resolve_callback(&probe).await;
-        let _ = self
-            .secrets
-            .get(&format!("{}/warm-up/{probe}", self.secret_prefix))
-            .await;
+        let name = format!("{}/warm-up/{probe}", self.secret_prefix);
+        // At once: the two handshakes need not wait for each other.
+        let _ = tokio::join!(
+            self.channels.resolve_callback(&probe),
+            self.secrets.get(&name)
+        );
     }
 
     pub fn store(&self) -> &Arc<dyn ChannelStore> {
