@@ -43,12 +43,12 @@ section() {
   shift
   step "bench: $name"
   local t0=$SECONDS
-  rm -f "$out/$name.md"
-  if ! BENCH_REPORT="$out/$name.md" "$@" 2>&1 | tee "$out/$name.log"; then
+  rm -f "$out/report-$name.md"
+  if ! BENCH_REPORT="$out/report-$name.md" "$@" 2>&1 | tee "$out/$name.log"; then
     echo "tests/bench.sh: the $name section failed (log: $out/$name.log)" >&2
     exit 1
   fi
-  [ -s "$out/$name.md" ] || { echo "tests/bench.sh: the $name section wrote no report" >&2; exit 1; }
+  [ -s "$out/report-$name.md" ] || { echo "tests/bench.sh: the $name section wrote no report" >&2; exit 1; }
   echo "($name: $((SECONDS - t0)) s)" | tee -a "$out/timings.txt"
 }
 
@@ -84,7 +84,7 @@ cores="$(nproc 2>/dev/null || echo '?')"
   echo "reproduce (the sections also run alone: see the header of tests/bench.sh)."
   for s in crypto cold fanout economy load cost; do
     echo
-    cat "$out/$s.md"
+    cat "$out/report-$s.md"
   done
   echo
   echo "Run time: $((SECONDS - started)) s in all ($(tr '\n' ' ' <"$out/timings.txt"))."

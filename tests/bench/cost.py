@@ -2,7 +2,7 @@
 
     python tests/bench/cost.py TARGET_BENCH_DIR
 
-Reads the cold-start table (cold.md: dispatch's invocation time on the stand-in, start → response
+Reads the cold-start table (report-cold.md: dispatch's invocation time on the stand-in, start → response
 minus start → /next, and its peak RSS) and the template's memory sizes, and prices them with the
 list prices below. What is not measured here is said so in the table: DynamoDB units per
 notification come from the item layout (README, Scale), NAT data from the size of a message/send.
@@ -64,7 +64,7 @@ def memory_mb(template, function):
 def main():
     out = Path(sys.argv[1])
     root = Path(__file__).resolve().parents[2]
-    cold = cold_row((out / "cold.md").read_text(), "dispatch")
+    cold = cold_row((out / "report-cold.md").read_text(), "dispatch")
     mem = memory_mb(root / "infra/template.yaml", "DispatchFunction")
     gb_s = lambda ms: ms / 1000 * mem / 1024
 
