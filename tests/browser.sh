@@ -21,6 +21,8 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 shots="$target/console-screenshots"
@@ -63,7 +65,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "$lock_sum" >"$stamp"
 fi
 
-cargo build -p wecom-notify-local -p wecom-notify-tests --bins
+build_test_bins
 runner_bin="$target/debug/wecom-notify-local"
 fake_bin="$target/debug/fake-wecom"
 [ -x "$runner_bin" ] && [ -x "$fake_bin" ] || fail "missing $runner_bin or $fake_bin after cargo build"

@@ -3,6 +3,18 @@
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A one-off build gains nothing from incremental compilation, and its caches doubled the
+# size of target/debug.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# Builds every test and every binary of the workspace (the local runner, the fake WeCom, the
+# load test) in one cargo invocation. The scripts all use this one command: cargo resolves
+# features per invocation, so `cargo build -p …` followed by `cargo test --workspace` built the
+# whole dependency tree twice, with different features, and a third time for the next script.
+build_test_bins() {
+  cargo build --workspace --bins --tests
+}
+
 # Whether every `name==version` pin of a requirements file is installed in the venv at that
 # version (a tool removed or replaced by hand is installed again).
 pins_installed() {

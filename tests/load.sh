@@ -20,7 +20,7 @@ start_moto "$root"
 target="${CARGO_TARGET_DIR:-target}"
 step "building the local runner (release, as users run it) and the load test"
 cargo build --release -p wecom-notify-local
-cargo build -p wecom-notify-tests --bin load
+build_test_bins
 export WECOM_NOTIFY_LOCAL_BIN="$target/release/wecom-notify-local"
 
 step "embedded store: 10,000 members, 100 events/s for 60 s, 20 recipients each"

@@ -25,7 +25,7 @@ ensure_venv "$root"
 
 target="${CARGO_TARGET_DIR:-$root/target}"
 step "building the local runner and the fake WeCom (no-op when up to date)"
-cargo build -p wecom-notify-local -p wecom-notify-tests --bins
+build_test_bins
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -29,7 +29,7 @@ step "cargo clippy --all-targets -D warnings (first run: compiles every dependen
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "building the local runner and the load test for the end-to-end tests"
-cargo build -p wecom-notify-local -p wecom-notify-tests --bins
+build_test_bins
 
 step "cargo test (unit, conformance against moto and embedded, end-to-end)"
 test_log="$(mktemp -t cargo-test.XXXXXX.log)"

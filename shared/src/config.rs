@@ -229,7 +229,16 @@ impl Stores {
     /// missing (local use and tests; a deployed stack already has it).
     pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {
         match cfg.store {
+            #[cfg(feature = "embedded")]
             StoreKind::Embedded => Self::embedded(&cfg.data_dir),
+            // The Lambda functions are built without redb: Config::from_env refuses
+            // `embedded` on Lambda, and this names the build for anywhere else.
+            #[cfg(not(feature = "embedded"))]
+            StoreKind::Embedded => Err(StoreError::Backend(
+                "this binary is built without the embedded store (cargo feature `embedded` of \
+                 wecom-notify-shared): set WECOM_NOTIFY_STORE=dynamodb"
+                    .into(),
+            )),
             StoreKind::DynamoDb => {
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                 let table =

@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod channel;
 pub mod config;
-pub mod crypto;
+pub use wecom_crypto as crypto;
 pub mod domain;
 pub mod http;
 pub mod i18n;
@@ -17,4 +17,4 @@ pub mod telemetry;
 pub mod testing;
 pub mod wecom;
 pub mod workflow;
-pub mod xml;
+pub use wecom_crypto::xml;

@@ -55,7 +55,7 @@ for f in "${functions[@]}"; do
 done
 step "building the floor (hello-lambda, release) and the stand-in"
 cargo build --release -p wecom-notify-tests --bin hello-lambda
-cargo build -p wecom-notify-tests --bin lambda-standin
+build_test_bins
 build_secs=$((SECONDS - t))
 for f in "${functions[@]}"; do
   [ -x "$target/release/$f" ] || fail "$target/release/$f was not built"

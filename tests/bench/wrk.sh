@@ -49,7 +49,7 @@ target="${CARGO_TARGET_DIR:-target}"
 step "building the local runner (release, as users run it) and the fake WeCom"
 t=$SECONDS
 cargo build --release -p wecom-notify-local
-cargo build -p wecom-notify-tests --bin fake-wecom
+build_test_bins
 build_secs=$((SECONDS - t))
 [ -x "$target/release/wecom-notify-local" ] || fail "$target/release/wecom-notify-local was not built"
 [ -x "$target/debug/fake-wecom" ] || fail "$target/debug/fake-wecom was not built"

@@ -6,7 +6,6 @@
 //! conformance suite (`shared/tests/store_conformance.rs`), which pins the rules written here.
 
 use std::borrow::Cow;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,9 @@ use crate::domain::{
 use crate::workflow::{Delivery, Subscription};
 
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "embedded")]
 pub mod secret_file;
 pub mod secrets_manager;
 
@@ -389,7 +390,8 @@ pub struct Stores {
 
 impl Stores {
     /// The local stores: redb records and a mode-0600 secret file in `dir`.
-    pub fn embedded(dir: &Path) -> Result<Self, StoreError> {
+    #[cfg(feature = "embedded")]
+    pub fn embedded(dir: &std::path::Path) -> Result<Self, StoreError> {
         let db = Arc::new(embedded::EmbeddedDb::open(dir)?);
         Ok(Self {
             channels: db.clone(),

@@ -4,6 +4,12 @@
 //! padded PKCS#7-style to a multiple of **32** bytes, AES-256-CBC with IV = first 16 key bytes.
 //! Signatures are the lowercase hex SHA-1 of the sorted, concatenated
 //! (token, timestamp, nonce, encrypt) values.
+//!
+//! Its own crate so that it alone is built for speed: the deployed functions are built for
+//! size (`opt-level = "s"`, Cargo.toml), and this crate, where the callback spends its CPU
+//! time, at `opt-level = 3`. `shared` re-exports it as `shared::crypto` and `shared::xml`.
+
+pub mod xml;
 
 use aes::Aes256;
 use aes::cipher::block_padding::NoPadding;
@@ -13,7 +19,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-use crate::xml;
 
 /// WeCom pads to this block size, not AES's 16.
 const WECOM_BLOCK: usize = 32;
