@@ -19,7 +19,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-
 /// WeCom pads to this block size, not AES's 16.
 const WECOM_BLOCK: usize = 32;
 const RANDOM_PREFIX: usize = 16;

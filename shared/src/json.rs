@@ -36,6 +36,16 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
+        // A domain parser's error starts with its own field's name (`key: @field.action.key`,
+        // FieldError's Display); the path says where it is, so the name is dropped.
+        let message = match message.split_once(": ") {
+            Some((field, rest))
+                if rest.starts_with('@') && !field.is_empty() && !field.contains(' ') =>
+            {
+                rest.to_owned()
+            }
+            _ => message,
+        };
         // An unknown field is the containing object's error: the field is named in the
         // message, and it has no place of its own to point at.
         let path = if message.starts_with("unknown field") {
@@ -51,14 +61,6 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
                 message,
             };
         }
-        // Our parsers' errors already start with the field's name; say it once.
-        let message = match message
-            .strip_prefix(&path)
-            .and_then(|m| m.strip_prefix(": "))
-        {
-            Some(rest) => rest.to_owned(),
-            None => message,
-        };
         JsonError {
             path: Some(path),
             message,

@@ -126,6 +126,7 @@ impl World {
                     node: Node::parse(node).expect("node"),
                     personal_channel: on,
                     message_format: format,
+                    actions: None,
                 }],
             )
             .await

@@ -58,6 +58,25 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
         ),
         (json!({"items": {}}), "items"),
         (json!({"things": []}), "items"),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true,
+                              "actions": [{"key": "approve", "text": "Approve"}, {"key": "no good", "text": "No"}]}]}),
+            "items[0].actions[1].key",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true,
+                              "actions": [{"key": "ok", "text": "A"}, {"key": "ok", "text": "B"}]}]}),
+            "items[0].actions",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true, "actions": []}]}),
+            "items[0].actions",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true,
+                              "actions": [{"key": "ok", "text": "Approve this request now"}]}]}),
+            "items[0].actions[0].text",
+        ),
     ] {
         let (s, v) = call(
             reqwest::Method::PUT,
@@ -73,7 +92,8 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
         "/v1/orgs/demo/subscriptions",
         Some(json!({"items": [
             {"subscription_type": "sql_review", "node": "approval_pending", "personal_channel": true},
-            {"subscription_type": "sql_review", "node": "approved", "personal_channel": false}
+            {"subscription_type": "sql_review", "node": "approved", "personal_channel": false,
+             "actions": [{"key": "approve", "text": "同意"}, {"key": "reject", "text": "驳回", "style": "danger"}]}
         ]})),
     )
     .await;
@@ -85,6 +105,12 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
     );
     assert_eq!(v["items"][0]["personal_channel"], true);
     assert_eq!(v["items"][0]["message_format"], "textcard");
+    assert_eq!(v["items"][0].get("actions"), None, "no buttons: no actions");
+    assert_eq!(
+        v["items"][1]["actions"],
+        json!([{"key": "approve", "text": "同意", "style": "primary"},
+               {"key": "reject", "text": "驳回", "style": "danger"}])
+    );
 
     let (s, v) = call(
         reqwest::Method::PUT,

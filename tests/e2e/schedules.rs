@@ -329,6 +329,7 @@ async fn world(seed: u64, stores: Stores) -> World {
         node: Node::parse(node).expect("node"),
         personal_channel: on,
         message_format: MessageFormat::Textcard,
+        actions: None,
     };
     stores
         .subscriptions

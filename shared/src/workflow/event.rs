@@ -38,6 +38,9 @@ pub struct WorkflowEvent {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub occurred_at: OffsetDateTime,
+    /// This event's buttons instead of its subscription's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<super::Actions>,
 }
 
 /// Why an event cannot be dispatched: a clear message naming the field.
@@ -181,6 +184,11 @@ mod tests {
     fn valid_events_parse_and_recipients_dedupe() {
         let ev = WorkflowEvent::from_detail(&detail()).expect("valid");
         assert_eq!(ev.unique_recipients(), ["alice", "bob"]);
+        assert_eq!(ev.actions, None);
+        let mut d = detail();
+        d["actions"] = json!([{"key": "approve", "text": "Approve"}]);
+        let ev = WorkflowEvent::from_detail(&d).expect("with its own buttons");
+        assert_eq!(ev.actions.map(|a| a.iter().count()), Some(1));
     }
 
     #[test]
@@ -195,6 +203,11 @@ mod tests {
             (json!({"recipients": "alice"}), "recipients"),
             (json!({"node": "a#b"}), "node"),
             (json!({"colour": "red"}), "colour"),
+            (
+                json!({"actions": [{"key": "a b", "text": "A"}]}),
+                "actions[0].key",
+            ),
+            (json!({"actions": []}), "actions"),
         ] {
             let mut d = detail();
             for (k, v) in patch.as_object().expect("obj") {

@@ -5,10 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Node, SubscriptionType};
 
+mod actions;
 mod delivery;
 mod event;
 mod outcome;
 
+pub use actions::{
+    ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,
+    MAX_ACTIONS,
+};
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
 pub use outcome::Outcome;
@@ -33,4 +38,7 @@ pub struct Subscription {
     pub personal_channel: bool,
     #[serde(default)]
     pub message_format: MessageFormat,
+    /// Buttons: the member answers from inside WeCom with an interactive card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Actions>,
 }

@@ -1011,6 +1011,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         node: Node::parse(n).expect("node"),
         personal_channel: on,
         message_format: MessageFormat::Textcard,
+        actions: None,
     };
     assert!(
         h.subs
@@ -1032,6 +1033,13 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         .expect("put");
     let mut md = sub("release", "done", true);
     md.message_format = MessageFormat::Markdown;
+    md.actions = Some(
+        serde_json::from_value(serde_json::json!([
+            {"key": "approve", "text": "同意"},
+            {"key": "reject", "text": "Reject", "style": "danger"}
+        ]))
+        .expect("actions"),
+    );
     h.subs
         .put_subscriptions(&acme, &[md.clone()])
         .await
@@ -1051,7 +1059,21 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
             .subscription(&acme, &stype("release"), &node("done"))
             .await
             .expect("get"),
-        Some(md)
+        Some(md.clone())
+    );
+    // An upsert replaces the whole subscription: buttons left out are gone.
+    let mut plain = md;
+    plain.actions = None;
+    h.subs
+        .put_subscriptions(&acme, &[plain.clone()])
+        .await
+        .expect("upsert without actions");
+    assert_eq!(
+        h.subs
+            .subscription(&acme, &stype("release"), &node("done"))
+            .await
+            .expect("get"),
+        Some(plain)
     );
     assert_eq!(
         h.subs
@@ -1376,6 +1398,7 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
             node: node("n"),
             personal_channel: true,
             message_format: MessageFormat::Textcard,
+            actions: None,
         })
         .collect();
     h.subs.put_subscriptions(&org, &subs).await.expect("put");

@@ -107,6 +107,7 @@ async fn subscribe(stores: &Stores) -> Result<(), String> {
                 node: Node::parse("approval_pending").map_err(e)?,
                 personal_channel: true,
                 message_format: MessageFormat::default(),
+                actions: None,
             }],
         )
         .await

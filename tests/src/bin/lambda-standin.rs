@@ -583,6 +583,7 @@ impl World {
                     node: Node::parse("approval_pending").map_err(|e| format!("{e:?}"))?,
                     personal_channel: true,
                     message_format: MessageFormat::default(),
+                    actions: None,
                 }],
             )
             .await

@@ -1,5 +1,5 @@
-//! The org's subscriptions: `ORG#{org}` / `SUB#{type}#{node}` with `personal_channel` and
-//! `message_format`. Types and nodes are slugs, so `#` cannot occur in them.
+//! The org's subscriptions: `ORG#{org}` / `SUB#{type}#{node}` with `personal_channel`,
+//! `message_format` and, when the card has buttons, `actions`. Types and nodes are slugs, so `#` cannot occur in them.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -23,6 +23,7 @@ fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
         node: field(Node::parse(node))?,
         personal_channel: get_bool(item, "personal_channel"),
         message_format: get_doc(item, "message_format")?.unwrap_or_default(),
+        actions: get_doc(item, "actions")?,
     })
 }
 
@@ -66,15 +67,16 @@ impl SubscriptionStore for DynamoTable {
         for chunk in items.chunks(100) {
             let mut tx = self.client.transact_write_items();
             for i in chunk {
-                let put = build(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .item("pk", s(org_pk(org)))
-                        .item("sk", s(sub_sk(&i.subscription_type, &i.node)))
-                        .item("personal_channel", AttributeValue::Bool(i.personal_channel))
-                        .item("message_format", to_doc(&i.message_format)?)
-                        .build(),
-                )?;
+                let mut put = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(org_pk(org)))
+                    .item("sk", s(sub_sk(&i.subscription_type, &i.node)))
+                    .item("personal_channel", AttributeValue::Bool(i.personal_channel))
+                    .item("message_format", to_doc(&i.message_format)?);
+                if let Some(a) = &i.actions {
+                    put = put.item("actions", to_doc(a)?);
+                }
+                let put = build(put.build())?;
                 tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
             }
             tx.send()
