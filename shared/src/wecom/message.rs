@@ -47,6 +47,9 @@ pub enum MessageBody {
         description: String,
         url: String,
     },
+    /// An interactive card with buttons (docs/WECOM.md §7).
+    #[serde(rename = "template_card")]
+    TemplateCard(Box<super::card::TemplateCard>),
 }
 
 impl MessageBody {
@@ -75,6 +78,7 @@ impl MessageBody {
             Self::Text { .. } => "text",
             Self::Markdown { .. } => "markdown",
             Self::TextCard { .. } => "textcard",
+            Self::TemplateCard(_) => "template_card",
         }
     }
 
@@ -88,6 +92,8 @@ impl MessageBody {
             } => {
                 json!({ "title": title, "description": description, "url": url, "btntxt": "详情" })
             }
+            // A plain struct of strings and numbers: serialising it cannot fail.
+            Self::TemplateCard(card) => serde_json::to_value(card).unwrap_or(Value::Null),
         }
     }
 }
@@ -181,5 +187,31 @@ mod tests {
         );
         let text = serde_json::to_value(MessageBody::text("hi")).expect("json");
         assert_eq!(text, json!({"msgtype": "text", "content": "hi"}));
+        let card = MessageBody::TemplateCard(Box::new(super::super::card::TemplateCard::buttons(
+            "t",
+            "",
+            "",
+            &[],
+            None,
+            "wn_1".into(),
+            vec![],
+        )));
+        let v = serde_json::to_value(&card).expect("json");
+        assert_eq!(v["msgtype"], "template_card");
+        assert_eq!(v["task_id"], "wn_1");
+        assert_eq!(
+            serde_json::from_value::<MessageBody>(v).expect("back"),
+            card
+        );
+        let m = OutgoingMessage {
+            touser: vec!["a".into()],
+            agent_id: 1,
+            body: card,
+            duplicate_check_interval: None,
+        };
+        assert_eq!(
+            m.to_json()["template_card"]["card_type"],
+            "button_interaction"
+        );
     }
 }

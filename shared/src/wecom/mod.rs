@@ -1,6 +1,7 @@
 //! WeCom's REST API: the client, its error codes, message bodies and the shared token cache.
 
 pub mod app;
+pub mod card;
 pub mod client;
 pub mod errcode;
 pub mod message;
