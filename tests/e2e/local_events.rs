@@ -245,3 +245,97 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
     assert_eq!(v["error"]["code"], "body_too_large");
     assert_eq!(fake.state.sent().len(), 1, "nothing else was sent");
 }
+
+#[tokio::test]
+async fn buttons_send_each_member_a_card_of_their_own() {
+    let fake = FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", &fake.base)]);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        let req = http
+            .request(method, r.url(path))
+            .bearer_auth(&r.token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = call(
+        reqwest::Method::PUT,
+        "/v1/orgs/demo/subscriptions",
+        json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
+                          "personal_channel": true,
+                          "actions": [{"key": "approve", "text": "同意"},
+                                      {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    for (member, receiver) in [
+        ("alice", "zhangsan@example.com"),
+        ("bob", "lisi@example.com"),
+    ] {
+        let (s, v) = call(
+            reqwest::Method::PUT,
+            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
+            json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
+                   "agent_id": 1000002, "source_column": "email", "receiver": receiver,
+                   "token": "Token123", "encoding_aes_key": KEY}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        envelope("evt-card", "demo", &["alice", "bob"]),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .all(|o| o["status"] == "delivered"),
+        "{v}"
+    );
+    // One card per member, each with its own task_id; the fake checked WeCom's card rules.
+    let mut sent = fake.state.sent();
+    sent.sort_by(|a, b| a.touser.cmp(&b.touser));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for (card, (member, userid)) in sent.iter().zip([("bob", "lisi"), ("alice", "zhangsan")]) {
+        assert_eq!(card.msgtype, "template_card");
+        assert_eq!(card.touser, [userid]);
+        assert_eq!(card.body["card_type"], "button_interaction");
+        assert_eq!(
+            card.body["task_id"],
+            shared::wecom::card::task_id("demo", "evt-card", member)
+        );
+        assert_eq!(
+            card.body["button_list"],
+            json!([{"text": "同意", "style": 1, "key": "approve"},
+                   {"text": "驳回", "style": 3, "key": "reject"}])
+        );
+        assert_eq!(
+            card.body["card_action"]["url"],
+            "https://workflow.example.com/r/1"
+        );
+    }
+
+    // An event's own buttons replace the subscription's.
+    let mut own = envelope("evt-own", "demo", &["alice"]);
+    own["detail"]["actions"] = json!([{"key": "ack", "text": "知道了", "style": "default"}]);
+    let (s, v) = call(reqwest::Method::POST, "/v1/local/events", own).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    let last = fake.state.sent().pop().expect("sent");
+    assert_eq!(
+        last.body["button_list"],
+        json!([{"text": "知道了", "style": 2, "key": "ack"}])
+    );
+}

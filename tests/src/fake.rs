@@ -10,7 +10,7 @@
 //! `/_fake/verify` presses WeCom's Save button on "API Receive Message": it verifies a
 //! callback URL with a Token and EncodingAESKey as WeCom does ([`verify_callback`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,6 +109,10 @@ struct State0 {
     next_id: u64,
     /// Added to the clock of the rate limit, so tests can move time forward.
     rate_clock_offset: Duration,
+    /// Every (agentid, task_id) a template card was sent with: WeCom never takes one twice.
+    task_ids: HashSet<(i64, String)>,
+    /// The single-use `response_code` of each card sent: (agentid, task_id).
+    response_codes: HashMap<String, (i64, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -212,8 +216,77 @@ fn text_for(code: i64) -> &'static str {
         81013 => "user & party & tag all invalid",
         82001 => "All touser & toparty & totag invalid",
         301002 => "not allow operate another agent with this accesstoken.",
+        42014 => "task_id exist or empty or too long",
+        42017 => "button key missing",
+        42020 => "button name missing",
+        42031 => "invalid card_type",
+        42035 => "invalid horizontal_content_list",
+        42038 => "invalid button text",
+        42039 => "invalid button key",
         _ => "error",
     }
+}
+
+/// Why WeCom would refuse this `template_card` (docs/WECOM.md §7): only `button_interaction`
+/// cards are sent by us, so only their rules are checked.
+fn card_error(card: &Value) -> Option<i64> {
+    let text = |v: &Value| v.as_str().map(|s| s.chars().count());
+    if card["card_type"].as_str() != Some("button_interaction") {
+        return Some(42031);
+    }
+    let title = text(&card["main_title"]["title"]).unwrap_or(0);
+    if title == 0 || title > 36 || text(&card["main_title"]["desc"]).unwrap_or(0) > 44 {
+        return Some(40058);
+    }
+    if text(&card["sub_title_text"]).unwrap_or(0) > 160 {
+        return Some(40058);
+    }
+    if let Some(lines) = card.get("horizontal_content_list") {
+        let ok = lines.as_array().is_some_and(|l| {
+            l.len() <= 6
+                && l.iter().all(|line| {
+                    text(&line["keyname"]).is_some_and(|n| (1..=5).contains(&n))
+                        && text(&line["value"]).unwrap_or(0) <= 30
+                })
+        });
+        if !ok {
+            return Some(42035);
+        }
+    }
+    let task_id = card["task_id"].as_str().unwrap_or_default();
+    if task_id.is_empty()
+        || task_id.len() > 128
+        || !task_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@'))
+    {
+        return Some(42014);
+    }
+    let Some(buttons) = card["button_list"]
+        .as_array()
+        .filter(|b| (1..=6).contains(&b.len()))
+    else {
+        return Some(40058);
+    };
+    let mut keys = HashSet::new();
+    for b in buttons {
+        match text(&b["text"]) {
+            None | Some(0) => return Some(42020),
+            Some(n) if n > 10 => return Some(42038),
+            _ => {}
+        }
+        match b["key"].as_str() {
+            None | Some("") => return Some(42017),
+            Some(k) if k.len() > 1024 || !keys.insert(k.to_owned()) => return Some(42039),
+            _ => {}
+        }
+        if b.get("style")
+            .is_some_and(|st| !st.as_u64().is_some_and(|n| (1..=4).contains(&n)))
+        {
+            return Some(40058);
+        }
+    }
+    None
 }
 
 fn wecom_error(code: i64) -> Response {
@@ -402,7 +475,7 @@ async fn send(
                 None
             }
         }
-        "template_card" => None,
+        "template_card" => card_error(obj),
         _ => Some(40058),
     };
     if let Some(code) = limit_err {
@@ -421,6 +494,16 @@ async fn send(
             .partition(|u| member_in(s, &corpid, u).is_some());
         if valid.is_empty() {
             return wecom_error(81013);
+        }
+        let mut response_code = String::new();
+        if msgtype == "template_card" {
+            let task_id = obj["task_id"].as_str().unwrap_or_default().to_owned();
+            if !s.task_ids.insert((agentid, task_id.clone())) {
+                return wecom_error(42014);
+            }
+            response_code = format!("rc-{:016x}", rand::random::<u64>());
+            s.response_codes
+                .insert(response_code.clone(), (agentid, task_id));
         }
         s.next_id += 1;
         let msgid = format!("msg-{}-{:08x}", s.next_id, rand::random::<u32>());
@@ -473,7 +556,7 @@ async fn send(
             "invalidtag": "",
             "unlicenseduser": "",
             "msgid": msgid,
-            "response_code": "",
+            "response_code": response_code,
         }))
     })
 }
@@ -823,5 +906,48 @@ pub fn demo_corp() -> Corp {
                 visible: false,
             },
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::card_error;
+    use serde_json::{Value, json};
+
+    fn card() -> Value {
+        json!({"card_type": "button_interaction", "main_title": {"title": "SQL review"},
+               "task_id": "wn_1", "button_list": [{"text": "同意", "style": 1, "key": "approve"}]})
+    }
+
+    #[test]
+    fn cards_are_checked_as_wecom_checks_them() {
+        assert_eq!(card_error(&card()), None);
+        let cases: [(&str, Value, i64); 8] = [
+            ("card_type", json!("text_notice"), 42031),
+            ("task_id", json!("has space"), 42014),
+            ("task_id", json!("t".repeat(129)), 42014),
+            ("main_title", json!({"title": "标".repeat(37)}), 40058),
+            ("button_list", json!([]), 40058),
+            (
+                "button_list",
+                json!([{"text": "一二三四五六七八九十一", "key": "a"}]),
+                42038,
+            ),
+            (
+                "button_list",
+                json!([{"text": "A", "key": "a"}, {"text": "B", "key": "a"}]),
+                42039,
+            ),
+            (
+                "horizontal_content_list",
+                json!([{"keyname": "六个字的名字", "value": "v"}]),
+                42035,
+            ),
+        ];
+        for (field, value, code) in cases {
+            let mut c = card();
+            c[field] = value.clone();
+            assert_eq!(card_error(&c), Some(code), "{field}: {value}");
+        }
     }
 }

@@ -133,13 +133,25 @@ impl Dispatcher {
             .subscription(&ev.org, &ev.subscription_type, &ev.node)
             .await?;
         let body = ev.render(sub.as_ref().map(|s| s.message_format).unwrap_or_default());
+        // Buttons make each member's message a card of its own (its own task_id), so those
+        // are sent one member per call.
+        let actions = ev
+            .actions
+            .as_ref()
+            .or_else(|| sub.as_ref().and_then(|s| s.actions.as_ref()));
         let now = self.now();
         let expires_at = now / 1000 + self.settings.retention_days * 86_400;
         let recipients = ev.unique_recipients();
         let fresh: Vec<Delivery> = recipients
             .iter()
             .cloned()
-            .map(|member| Delivery::claim(ev, member, body.clone(), now, now, expires_at))
+            .map(|member| {
+                let body = match actions {
+                    Some(a) => ev.render_card(&member, a),
+                    None => body.clone(),
+                };
+                Delivery::claim(ev, member, body, now, now, expires_at)
+            })
             .collect();
         let claimed = self.claim_all(fresh).await?;
         let apps = AppMemo::default();

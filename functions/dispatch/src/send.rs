@@ -261,6 +261,9 @@ impl Dispatcher {
             }
             Ok(receipt) => {
                 d.mark_delivered(receipt.msgid.clone());
+                if receipt.response_code.is_some() {
+                    d.response_code = receipt.response_code.clone();
+                }
                 self.record(d, r.held).await
             }
             Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await,

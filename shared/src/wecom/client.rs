@@ -109,6 +109,8 @@ pub struct SendReceipt {
     /// Recipients WeCom did not deliver to although errcode was 0.
     pub invalid_users: Vec<String>,
     pub unlicensed_users: Vec<String>,
+    /// For an interactive card: the single-use code that updates it (valid 72 hours).
+    pub response_code: Option<String>,
 }
 
 impl SendReceipt {
@@ -275,12 +277,15 @@ impl WeComClient {
         struct R {
             #[serde(default)]
             msgid: Option<String>,
+            #[serde(default)]
+            response_code: Option<String>,
         }
         let (r, raw) = self
             .post::<R>("/cgi-bin/message/send", token, &msg.to_json())
             .await?;
         Ok(SendReceipt {
             msgid: r.msgid.filter(|m| !m.is_empty()),
+            response_code: r.response_code.filter(|c| !c.is_empty()),
             invalid_users: split_users(&raw, "invaliduser"),
             unlicensed_users: split_users(&raw, "unlicenseduser"),
         })

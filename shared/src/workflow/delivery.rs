@@ -123,6 +123,13 @@ pub struct Delivery {
     /// (and the outcome was lost to a crash), WeCom's duplicate check drops the repeat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// The interactive card's `task_id` (docs/WECOM.md §7), when the message is one: a click
+    /// names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The sent card's single-use code for updating it (WeCom: valid 72 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<String>,
     /// Unix seconds after which the store may forget the record (TTL).
     pub expires_at: i64,
 }
@@ -154,6 +161,11 @@ impl Delivery {
             updated_ms: now_ms,
             lease_until_ms: Some(lease_until_ms),
             not_before_ms: None,
+            task_id: match &body {
+                MessageBody::TemplateCard(card) => Some(card.task_id.clone()),
+                _ => None,
+            },
+            response_code: None,
             body: Some(body),
             batch: None,
             expires_at,

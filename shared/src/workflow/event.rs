@@ -123,6 +123,35 @@ impl WorkflowEvent {
     /// against resending after a crash) compares content, so the reference makes it catch a
     /// resend of the *same* event and never swallow a different event that happens to be
     /// worded the same.
+    /// The interactive card `member` answers with `actions` (docs/WECOM.md §7): the title,
+    /// the content under it, the type, node and reference as lines, the URL when clicked,
+    /// and a `task_id` of its own.
+    pub fn render_card(&self, member: &str, actions: &super::Actions) -> MessageBody {
+        use crate::wecom::card::{CardButton, TemplateCard, task_id};
+        let lines = [
+            ("类型", self.subscription_type.as_str()),
+            ("节点", self.node.as_str()),
+            ("编号", self.event_id.as_str()),
+        ];
+        let buttons = actions
+            .iter()
+            .map(|a| CardButton {
+                text: a.text.as_str().to_owned(),
+                style: a.style.wecom_style(),
+                key: a.key.as_str().to_owned(),
+            })
+            .collect();
+        MessageBody::TemplateCard(Box::new(TemplateCard::buttons(
+            &self.title,
+            "",
+            self.content.trim_end(),
+            &lines,
+            self.url.as_deref().filter(|u| !u.is_empty()),
+            task_id(self.org.as_str(), self.event_id.as_str(), member),
+            buttons,
+        )))
+    }
+
     pub fn render(&self, format: MessageFormat) -> MessageBody {
         let url = self.url.as_deref().filter(|u| !u.is_empty());
         let reference = format!("Ref: {}", self.event_id);
@@ -218,6 +247,39 @@ mod tests {
         }
         let err = WorkflowEvent::from_detail(&json!("{\"event_id\":1}")).expect_err("a string");
         assert!(err.0.to_string().contains("JSON object"), "{err}");
+    }
+
+    #[test]
+    fn a_card_carries_the_buttons_and_a_task_id_per_member() {
+        let mut d = detail();
+        d["actions"] = json!([{"key": "approve", "text": "同意"}, {"key": "reject", "text": "驳回", "style": "danger"}]);
+        let ev = WorkflowEvent::from_detail(&d).expect("valid");
+        let actions = ev.actions.clone().expect("actions");
+        let (a, b) = (
+            ev.render_card("alice", &actions),
+            ev.render_card("bob", &actions),
+        );
+        let (MessageBody::TemplateCard(a), MessageBody::TemplateCard(b)) = (a, b) else {
+            panic!("not cards");
+        };
+        assert_ne!(a.task_id, b.task_id);
+        assert_eq!(
+            a.task_id,
+            crate::wecom::card::task_id("acme", "evt-1", "alice")
+        );
+        assert_eq!(a.main_title.title, "SQL review waiting");
+        assert_eq!(a.sub_title_text, "DB prod");
+        let keys: Vec<(&str, u8)> = a
+            .button_list
+            .iter()
+            .map(|b| (b.key.as_str(), b.style))
+            .collect();
+        assert_eq!(keys, [("approve", 1), ("reject", 3)]);
+        assert_eq!(
+            a.card_action.as_ref().map(|c| c.url.as_str()),
+            Some("https://example.com/r/1")
+        );
+        assert_eq!(a.horizontal_content_list[2].value, "evt-1");
     }
 
     #[test]
