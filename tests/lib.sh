@@ -1,5 +1,5 @@
-# Shared by tests/run.sh and tests/load.sh (sourced, not run): the project venv with the
-# pinned Python tools, and moto in server mode on a free loopback port.
+# Shared by the scripts under tests/ (sourced, not run): the one build command, the project
+# venv with the pinned Python tools, and moto in server mode on a free loopback port.
 
 step() { printf '\n==> %s\n' "$*"; }
 

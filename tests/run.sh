@@ -28,7 +28,7 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings (first run: compiles every dependency, ~6 min on 2 cores)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "building the local runner and the load test for the end-to-end tests"
+step "building the tests and the binaries they start (local runner, fake WeCom, load test)"
 build_test_bins
 
 step "cargo test (unit, conformance against moto and embedded, end-to-end)"

@@ -1,5 +1,6 @@
 //! The org's subscriptions: `ORG#{org}` / `SUB#{type}#{node}` with `personal_channel`,
-//! `message_format` and, when the card has buttons, `actions`. Types and nodes are slugs, so `#` cannot occur in them.
+//! `message_format` and, when the card has buttons, `actions`. Types and nodes are slugs, so
+//! `#` cannot occur in them.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
