@@ -57,10 +57,16 @@ pub struct PushMessage<'a> {
     pub new_user_id: Option<Cow<'a, str>>,
     pub mobile: Option<Cow<'a, str>>,
     pub email: Option<Cow<'a, str>>,
+    /// A card click (`template_card_event`): the button's key, the card's task id and type,
+    /// and the fresh single-use code that updates the card.
+    pub event_key: Option<Cow<'a, str>>,
+    pub task_id: Option<Cow<'a, str>>,
+    pub card_type: Option<Cow<'a, str>>,
+    pub response_code: Option<Cow<'a, str>>,
 }
 
 /// The element name of each [`PushMessage`] field, in declaration order.
-const PUSH_FIELDS: [&str; 12] = [
+const PUSH_FIELDS: [&str; 16] = [
     "ToUserName",
     "FromUserName",
     "CreateTime",
@@ -73,6 +79,10 @@ const PUSH_FIELDS: [&str; 12] = [
     "NewUserID",
     "Mobile",
     "Email",
+    "EventKey",
+    "TaskId",
+    "CardType",
+    "ResponseCode",
 ];
 
 /// The index in [`PUSH_FIELDS`] of an element name (a `match`: quicker than a search).
@@ -90,6 +100,10 @@ fn push_field(name: &str) -> Option<usize> {
         "NewUserID" => 9,
         "Mobile" => 10,
         "Email" => 11,
+        "EventKey" => 12,
+        "TaskId" => 13,
+        "CardType" => 14,
+        "ResponseCode" => 15,
         _ => return None,
     })
 }
@@ -109,6 +123,10 @@ impl<'a> PushMessage<'a> {
             new_user_id,
             mobile,
             email,
+            event_key,
+            task_id,
+            card_type,
+            response_code,
         ] = fields(xml, &PUSH_FIELDS, push_field)?;
         Ok(Self {
             to_user_name,
@@ -123,6 +141,10 @@ impl<'a> PushMessage<'a> {
             new_user_id,
             mobile,
             email,
+            event_key,
+            task_id,
+            card_type,
+            response_code,
         })
     }
 
@@ -142,6 +164,10 @@ impl<'a> PushMessage<'a> {
             new_user_id: own(self.new_user_id),
             mobile: own(self.mobile),
             email: own(self.email),
+            event_key: own(self.event_key),
+            task_id: own(self.task_id),
+            card_type: own(self.card_type),
+            response_code: own(self.response_code),
         }
     }
 
@@ -154,12 +180,18 @@ impl<'a> PushMessage<'a> {
         }
         let from = self.from_user_name.as_deref()?;
         let at = self.create_time.as_deref()?;
-        Some(format!(
+        let mut key = format!(
             "evt:{from}:{at}:{}:{}:{}",
             self.event.as_deref().unwrap_or(""),
             self.change_type.as_deref().unwrap_or(""),
             self.user_id.as_deref().unwrap_or("")
-        ))
+        );
+        // A card click also by its card: two cards answered in the same second are two pushes.
+        if let Some(task) = self.task_id.as_deref() {
+            key.push(':');
+            key.push_str(task);
+        }
+        Some(key)
     }
 
     /// The member a contact-change event is about, when it invalidates what we know of them.
@@ -405,6 +437,27 @@ mod tests {
     }
 
     #[test]
+    fn a_card_click_carries_its_key_task_and_code() {
+        // docs/WECOM.md §7: the plaintext of a template_card_event push.
+        let xml = "<xml><ToUserName><![CDATA[ww0123456789abcdef]]></ToUserName>\
+            <FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime>\
+            <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>\
+            <EventKey><![CDATA[approve]]></EventKey><TaskId><![CDATA[wn_1]]></TaskId>\
+            <CardType><![CDATA[button_interaction]]></CardType>\
+            <ResponseCode><![CDATA[rc-1]]></ResponseCode><AgentID>1000002</AgentID></xml>";
+        let m = PushMessage::parse(xml).expect("parse");
+        assert_eq!(m.event.as_deref(), Some("template_card_event"));
+        assert_eq!(m.event_key.as_deref(), Some("approve"));
+        assert_eq!(m.task_id.as_deref(), Some("wn_1"));
+        assert_eq!(m.card_type.as_deref(), Some("button_interaction"));
+        assert_eq!(m.response_code.as_deref(), Some("rc-1"));
+        // Clicks on two cards in the same second are two pushes.
+        let other = xml.replace("wn_1", "wn_2");
+        let n = PushMessage::parse(&other).expect("parse");
+        assert_ne!(m.dedup_key(), n.dedup_key());
+    }
+
+    #[test]
     fn text_message_dedups_by_msg_id() {
         let m = PushMessage::parse("<xml><FromUserName>a</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content><MsgId>42</MsgId></xml>").expect("parse");
         assert_eq!(m.dedup_key().as_deref(), Some("msg:42"));
@@ -438,6 +491,14 @@ mod tests {
         mobile: Option<String>,
         #[serde(rename = "Email")]
         email: Option<String>,
+        #[serde(rename = "EventKey")]
+        event_key: Option<String>,
+        #[serde(rename = "TaskId")]
+        task_id: Option<String>,
+        #[serde(rename = "CardType")]
+        card_type: Option<String>,
+        #[serde(rename = "ResponseCode")]
+        response_code: Option<String>,
     }
 
     #[derive(serde::Deserialize)]
@@ -464,6 +525,10 @@ mod tests {
                 new_user_id: r.new_user_id.map(Cow::Owned),
                 mobile: r.mobile.map(Cow::Owned),
                 email: r.email.map(Cow::Owned),
+                event_key: r.event_key.map(Cow::Owned),
+                task_id: r.task_id.map(Cow::Owned),
+                card_type: r.card_type.map(Cow::Owned),
+                response_code: r.response_code.map(Cow::Owned),
             });
         let env = quick_xml::de::from_str::<Envelope>(xml)
             .ok()
