@@ -9,6 +9,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The admin token the runner printed: the first JWT-shaped line after "admin token for org
+/// `demo`". Not simply the next line: stdout and stderr are read by two threads into one
+/// buffer, and a log line (RUST_LOG=debug) can land between the two.
+pub fn admin_token(printed: &str) -> Option<String> {
+    printed
+        .lines()
+        .skip_while(|l| !l.contains("admin token"))
+        .skip(1)
+        .map(str::trim)
+        .find(|l| {
+            l.split('.').count() == 3
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+}
+
 /// The runner binary built by `cargo build` (tests/run.sh builds it before the tests).
 pub fn runner_binary() -> PathBuf {
     if let Ok(p) = std::env::var("WECOM_NOTIFY_LOCAL_BIN") {
@@ -142,14 +159,12 @@ impl Runner {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        // The token is the line after "admin token for org `demo`".
         let token = {
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 let text = output.lock().map(|o| o.clone()).unwrap_or_default();
-                let mut lines = text.lines().skip_while(|l| !l.contains("admin token"));
-                if let Some(t) = lines.nth(1) {
-                    break t.trim().to_owned();
+                if let Some(t) = admin_token(&text) {
+                    break t;
                 }
                 assert!(Instant::now() < deadline, "no admin token printed: {text}");
                 std::thread::sleep(Duration::from_millis(20));
@@ -191,5 +206,20 @@ impl Drop for Runner {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_admin_token_is_found_past_an_interleaved_log_line() {
+        let printed = "wecom-notify local runner\n  admin token for org `demo` (valid 30 days):\n\
+            \u{1b}[2m2026-11-30T15:00:00Z\u{1b}[0m DEBUG hyper_util: connecting to 127.0.0.1:5599\n  \
+            eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.c2ln\n  console       http://x/console#token=t\n";
+        assert_eq!(
+            super::admin_token(printed).as_deref(),
+            Some("eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.c2ln")
+        );
+        assert_eq!(super::admin_token("  admin token for org `demo`:\n"), None);
     }
 }
