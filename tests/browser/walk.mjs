@@ -278,11 +278,17 @@ async function main() {
     const personal = page.getByLabel(L('subs.personal_for').replace('{type}', 'sql_review').replace('{node}', 'approval_pending'));
     await personal.waitFor();
     check(!(await personal.isChecked()), 'the subscription was added ticked');
+    // Buttons set through the API (the console does not edit them) survive a tick in the console.
+    const buttons = [{ key: 'approve', style: 'primary', text: 'Approve' }]; // in the API's key order
+    await api('PUT', '/v1/orgs/demo/subscriptions', { items: [{ subscription_type: 'sql_review', node: 'approval_pending', personal_channel: false, actions: buttons }] });
+    await page.locator('#subs-refresh').click();
+    await personal.waitFor();
     await personal.check();
     await page.locator('#subs-status').getByText('sql_review / approval_pending').waitFor();
     const subs = await api('GET', '/v1/orgs/demo/subscriptions');
     const sub = subs.json.items.find((s) => s.subscription_type === 'sql_review' && s.node === 'approval_pending');
     check(sub && sub.personal_channel === true, `the API shows ${JSON.stringify(subs.json)}`);
+    check(JSON.stringify(sub.actions) === JSON.stringify(buttons), `ticking in the console dropped the buttons: ${JSON.stringify(sub)}`);
     check(await page.getByLabel(L('subs.personal_for').replace('{type}', 'sql_review').replace('{node}', 'approval_pending')).isChecked(), 'the box is not ticked after saving');
     await shot('subscriptions');
 

@@ -952,6 +952,8 @@
           node: item.node,
           personal_channel: !!item.personal_channel,
           message_format: item.message_format || 'textcard',
+          // A PUT replaces the subscription: buttons set through the API are sent back as read.
+          ...(item.actions ? { actions: item.actions } : {}),
         }],
       });
       state.subs.items = Array.isArray(page.items) ? page.items : [];
