@@ -20,7 +20,7 @@ use crate::domain::{
     EventId, Limits, MemberKey, Node, OrgId, Pace, ResolvedUser, SecretRecord, SubscriptionType,
     TestOutcome, unix_now,
 };
-use crate::workflow::{Delivery, Subscription};
+use crate::workflow::{ActionRecord, Delivery, Subscription};
 
 pub mod dynamo;
 #[cfg(feature = "embedded")]
@@ -353,6 +353,46 @@ pub trait DeliveryStore: Send + Sync {
     /// first, read from every shard at once. Records past their retention are purged here
     /// where the store does not expire them itself.
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError>;
+    /// The delivery whose interactive card has this `task_id` (a click names only that).
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError>;
+}
+
+/// The outcome of recording a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// This is the first decision for its (event, member).
+    New,
+    /// A decision was recorded before; it is returned as stored.
+    Existing(Box<ActionRecord>),
+}
+
+/// Action records: members' decisions on interactive cards, one per (event, member).
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Stores `a` unless a decision for its (org, event_id, member) exists.
+    async fn decide(&self, a: &ActionRecord) -> Result<Decided, StoreError>;
+    /// Replaces the record if it is still the version the caller read (`updated_ms`).
+    async fn replace_action(
+        &self,
+        a: &ActionRecord,
+        expected_updated_ms: i64,
+    ) -> Result<bool, StoreError>;
+    async fn action(
+        &self,
+        org: &OrgId,
+        event_id: &EventId,
+        member: &str,
+    ) -> Result<Option<ActionRecord>, StoreError>;
+    /// Up to `limit` of the org's decisions after the position `after` (a previous page's
+    /// `next`): one event's in member order, else newest first, optionally one member's.
+    async fn actions(
+        &self,
+        org: &OrgId,
+        event_id: Option<&EventId>,
+        member: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ActionRecord>, StoreError>;
 }
 
 #[async_trait]
@@ -385,6 +425,7 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    pub actions: Arc<dyn ActionStore>,
     pub pace: Arc<dyn PaceStore>,
 }
 
@@ -398,6 +439,7 @@ impl Stores {
             tokens: db.clone(),
             subscriptions: db.clone(),
             deliveries: db.clone(),
+            actions: db.clone(),
             pace: db,
             secrets: Arc::new(secret_file::SecretFile::open(dir)?),
         })
@@ -411,6 +453,7 @@ impl Stores {
             tokens: table.clone(),
             subscriptions: table.clone(),
             deliveries: table.clone(),
+            actions: table.clone(),
             pace: table,
             secrets: Arc::new(secrets),
         }

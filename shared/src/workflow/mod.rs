@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Node, SubscriptionType};
 
 mod actions;
+mod decision;
 mod delivery;
 mod event;
 mod outcome;
@@ -13,6 +14,10 @@ mod outcome;
 pub use actions::{
     ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,
     MAX_ACTIONS,
+};
+pub use decision::{
+    ANSWER_MAX, ActionRecord, ActionSink, CardAnswer, Click, LATER_MAX, LaterClick, RecordOnly,
+    Refused, Webhook, action_json,
 };
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};

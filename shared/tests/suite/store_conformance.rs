@@ -16,12 +16,15 @@ use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    CachedToken, CallbackTarget, ChannelStore, Claim, DeliveryStore, PaceStore, Refusal,
-    SecretStore, Stores, SubscriptionStore, TokenStore, shard_of,
+    ActionStore, CachedToken, CallbackTarget, ChannelStore, Claim, Decided, DeliveryStore,
+    PaceStore, Refusal, SecretStore, Stores, SubscriptionStore, TokenStore, shard_of,
 };
 use shared::testing::{ENCODING_AES_KEY as KEY_A, FaultyChannels, OTHER_ENCODING_AES_KEY as KEY_B};
 use shared::wecom::MessageBody;
-use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
+use shared::workflow::{
+    ActionRecord, Actions, CardAnswer, Click, Delivery, DeliveryStatus, LaterClick, MessageFormat,
+    Subscription, WorkflowEvent,
+};
 
 struct Harness {
     svc: Arc<ChannelService>,
@@ -30,6 +33,7 @@ struct Harness {
     tokens: Arc<dyn TokenStore>,
     subs: Arc<dyn SubscriptionStore>,
     deliveries: Arc<dyn DeliveryStore>,
+    actions: Arc<dyn ActionStore>,
     pace: Arc<dyn PaceStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
@@ -58,6 +62,7 @@ fn harness(
         tokens: stores.tokens,
         subs: stores.subscriptions,
         deliveries: stores.deliveries,
+        actions: stores.actions,
         pace: stores.pace,
         dump,
         damage,
@@ -74,6 +79,7 @@ async fn embedded() -> Harness {
         tokens: db.clone(),
         subscriptions: db.clone(),
         deliveries: db.clone(),
+        actions: db.clone(),
         pace: db.clone(),
         secrets: Arc::new(SecretFile::open(dir.path()).expect("open the secret file")),
     };
@@ -1544,7 +1550,184 @@ async fn a_stale_due_entry_never_brings_back_a_sent_record(h: Harness) {
     assert!(due.unreadable.is_empty());
 }
 
+/// A card delivery of `event` to `member`, sent to the WeCom user `userid`.
+fn card_delivery(event: &str, member: &str, userid: &str) -> Delivery {
+    let ev = WorkflowEvent::from_detail(&serde_json::json!({
+        "event_id": event, "org": "acme", "subscription_type": "sql_review",
+        "node": "approval_pending", "recipients": [member], "title": "t",
+        "url": "https://w.example.com/1", "occurred_at": "2026-03-11T08:00:00Z"
+    }))
+    .expect("event");
+    let actions: Actions = serde_json::from_value(serde_json::json!([
+        {"key": "approve", "text": "Approve"}, {"key": "reject", "text": "Reject"}
+    ]))
+    .expect("actions");
+    let mut d = Delivery::claim(
+        &ev,
+        member.into(),
+        ev.render_card(member, &actions),
+        1_000,
+        31_000,
+        4_000_000_000,
+    );
+    d.userid = Some(userid.into());
+    d
+}
+
+async fn a_card_delivery_is_found_by_its_task_id(h: Harness) {
+    let d = card_delivery("evt/1#x", "alice", "zhangsan");
+    let task = d.task_id.clone().expect("a card has a task id");
+    assert_eq!(h.deliveries.claim(&d).await.expect("claim"), Claim::New);
+    assert_eq!(h.deliveries.claim(&delivery("evt-2", "bob", 1)).await.expect("claim"), Claim::New);
+    // A later version (delivered) is what the task id finds.
+    let mut sent = d.clone();
+    sent.status = DeliveryStatus::Delivered;
+    sent.response_code = Some("rc-1".into());
+    sent.updated_ms = 2_000;
+    assert!(h.deliveries.replace(&sent, 1_000).await.expect("replace"));
+    let mut found = None;
+    // The DynamoDB index is eventually consistent: give it the moment it may need.
+    for _ in 0..50 {
+        found = h.deliveries.delivery_by_task(&task).await.expect("by task");
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(found, Some(sent));
+    assert_eq!(
+        h.deliveries.delivery_by_task("wn_0000").await.expect("by task"),
+        None
+    );
+}
+
+fn decision(d: &Delivery, key: &str, at_s: i64) -> ActionRecord {
+    let click = Click {
+        userid: d.userid.clone().expect("userid"),
+        key: key.into(),
+        task_id: d.task_id.clone().expect("task"),
+        create_time: at_s.to_string(),
+        response_code: Some(format!("rc-{at_s}")),
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp(at_s).expect("time");
+    ActionRecord::decide(d, &click, at, at_s * 1000, 4_000_000_000).expect("decision")
+}
+
+async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
+    let org = OrgId::parse("acme").expect("org");
+    let d1 = card_delivery("evt-1", "alice", "zhangsan");
+    let first = decision(&d1, "approve", 1_700_000_000);
+    assert_eq!(h.actions.decide(&first).await.expect("decide"), Decided::New);
+    // A second click (another key) finds the first decision.
+    let second = decision(&d1, "reject", 1_700_000_005);
+    let Decided::Existing(stored) = h.actions.decide(&second).await.expect("decide") else {
+        panic!("the second decision must not win");
+    };
+    assert_eq!(*stored, first);
+    // It is kept on the record, on the version read.
+    let mut later = (*stored).clone();
+    assert!(later.add_later(&LaterClick {
+        action: second.action.clone(),
+        userid: second.userid.clone(),
+        at: second.at,
+    }));
+    later.published = true;
+    later.card = CardAnswer::Updated;
+    later.updated_ms = first.updated_ms + 1;
+    assert!(!h.actions.replace_action(&later, 1).await.expect("stale version"));
+    assert!(h.actions.replace_action(&later, first.updated_ms).await.expect("replace"));
+    assert_eq!(
+        h.actions.action(&org, &first.event_id, "alice").await.expect("read"),
+        Some(later.clone())
+    );
+
+    // More decisions: another member of the same event, and a later event.
+    let d2 = card_delivery("evt-1", "bob", "lisi");
+    let bob = decision(&d2, "reject", 1_700_000_010);
+    let d3 = card_delivery("evt-2", "alice", "zhangsan");
+    let alice2 = decision(&d3, "approve", 1_700_000_020);
+    for a in [&bob, &alice2] {
+        assert_eq!(h.actions.decide(a).await.expect("decide"), Decided::New);
+    }
+    let keys = |p: &shared::store::Page<ActionRecord>| -> Vec<(String, String)> {
+        p.items
+            .iter()
+            .map(|a| (a.event_id.as_str().to_owned(), a.member.clone()))
+            .collect()
+    };
+    let pair = |e: &str, m: &str| (e.to_owned(), m.to_owned());
+    // The org's, newest first, in pages.
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let mut page = None;
+        for _ in 0..50 {
+            let p = h
+                .actions
+                .actions(&org, None, None, after.as_deref(), 2)
+                .await
+                .expect("list");
+            // Index lag (DynamoDB): the first page must show the newest.
+            if after.is_some() || p.items.len() == 2 {
+                page = Some(p);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let page = page.expect("a page");
+        all.extend(keys(&page));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        all,
+        [pair("evt-2", "alice"), pair("evt-1", "bob"), pair("evt-1", "alice")]
+    );
+    // One member's, newest first.
+    let alice = h
+        .actions
+        .actions(&org, None, Some("alice"), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(keys(&alice), [pair("evt-2", "alice"), pair("evt-1", "alice")]);
+    // One event's, by member, in pages.
+    let e1 = EventId::parse("evt-1").expect("id");
+    let p1 = h
+        .actions
+        .actions(&org, Some(&e1), None, None, 1)
+        .await
+        .expect("list");
+    assert_eq!(keys(&p1), [pair("evt-1", "alice")]);
+    let p2 = h
+        .actions
+        .actions(&org, Some(&e1), None, p1.next.as_deref(), 1)
+        .await
+        .expect("list");
+    assert_eq!(keys(&p2), [pair("evt-1", "bob")]);
+    // Event and member: the one record.
+    let one = h
+        .actions
+        .actions(&org, Some(&e1), Some("bob"), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(one.items, [bob]);
+    // Another org sees none of it.
+    let other = OrgId::parse("other").expect("org");
+    assert!(
+        h.actions
+            .actions(&other, None, None, None, 10)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
+
 shared::both_stores!(
+    a_card_delivery_is_found_by_its_task_id,
+    the_first_decision_wins_and_decisions_are_listed,
     a_replaced_secret_is_readable_until_its_grace_ends,
     a_crash_before_the_commit_leaves_nothing_behind_for_long,
     a_missing_secret_is_an_error_not_no_channel,

@@ -1,7 +1,9 @@
 //! Delivery records: the claim that makes each (event, member) happen once, and the log.
 //!
 //! `DLV#{org}#{event_id}#{member}` / `DELIVERY` with `doc` (the record), `updated_ms`, the
-//! `by_org` and `by_member` keys and, while the delivery is not final, the `due` keys;
+//! `by_org` and `by_member` keys, an interactive card's `task_pk` (`TASK#{task_id}`, the
+//! `by_task` index: a click names only the card) and, while the delivery is not final, the
+//! `due` keys;
 //! `expires_at` (TTL). Event ids and recipients come from outside: their key parts are
 //! escaped.
 //!
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, DUE_INDEX};
+use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, DUE_INDEX};
 use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, get_n, get_s, n, s, to_doc};
 use crate::domain::{EventId, OrgId};
 use crate::store::{
@@ -59,6 +61,9 @@ fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
         s(format!("DLVM#{}#{}", d.org, key_part(&d.member))),
     );
     item.insert("gsi2sk".into(), s(log_sk(d)));
+    if let Some(task) = &d.task_id {
+        item.insert("task_pk".into(), s(format!("TASK#{task}")));
+    }
     if let Some(t) = d.due_ms() {
         item.insert("due_pk".into(), s(format!("DUE#{shard}")));
         item.insert("due_sk".into(), n(t));
@@ -68,14 +73,14 @@ fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
 }
 
 /// The table key of an index entry.
-fn table_key(entry: &Item) -> Result<Item, StoreError> {
+pub(super) fn table_key(entry: &Item) -> Result<Item, StoreError> {
     Ok(Item::from([
         ("pk".to_owned(), s(get_s(entry, "pk")?)),
         ("sk".to_owned(), s(get_s(entry, "sk")?)),
     ]))
 }
 
-fn key_text(key: &Item) -> String {
+pub(super) fn key_text(key: &Item) -> String {
     format!(
         "{}/{}",
         get_s(key, "pk").unwrap_or("?"),
@@ -292,6 +297,31 @@ impl DeliveryStore for DynamoTable {
         out.deliveries = found.into_iter().map(|(_, d)| d).collect();
         Ok(out)
     }
+
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_TASK_INDEX)
+            .key_condition_expression("task_pk = :t")
+            .expression_attribute_values(":t", s(format!("TASK#{task_id}")))
+            .limit(2)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        let Some(entry) = page.items().first() else {
+            return Ok(None);
+        };
+        // The index is eventually consistent; the record itself must still carry the id.
+        let key = table_key(entry)?;
+        let found = self
+            .get(get_s(&key, "pk")?.to_owned(), get_s(&key, "sk")?.to_owned())
+            .await?
+            .map(|i| delivery_from_item(&i))
+            .transpose()?;
+        Ok(found.filter(|d| d.task_id.as_deref() == Some(task_id)))
+    }
 }
 
 impl DynamoTable {
@@ -319,7 +349,7 @@ impl DynamoTable {
 
     /// One page of a keys-only log index, newest first, below the position `after`:
     /// (position, table key) pairs, and whether the partition holds more.
-    async fn log_page(
+    pub(super) async fn log_page(
         &self,
         index: &str,
         pk_attr: &str,

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 
+mod actions;
 mod channels;
 mod deliveries;
 mod pace;

@@ -24,6 +24,9 @@ pub const BY_ORG_CHANNEL_INDEX: &str = "by_org_channel";
 /// Bindings by the WeCom userid they resolved to (`uid_pk` = `UID#{org}#{corp}#{userid}`,
 /// `uid_sk` = member), keys only; sparse.
 pub const BY_USERID_INDEX: &str = "by_userid";
+/// Deliveries sent as interactive cards, by the card's `task_id` (`task_pk` =
+/// `TASK#{task_id}`), keys only; sparse: only card deliveries are in it.
+pub const BY_TASK_INDEX: &str = "by_task";
 
 impl DynamoTable {
     /// Creates the table (on demand, TTL on `expires_at`) if it does not exist.
@@ -69,6 +72,19 @@ impl DynamoTable {
                         .build(),
                 )
             };
+        let hash_only = |name: &str, hash: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+            build(
+                GlobalSecondaryIndex::builder()
+                    .index_name(name)
+                    .key_schema(key(hash, KeyType::Hash)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
         let created = self
             .client
             .create_table()
@@ -84,6 +100,7 @@ impl DynamoTable {
             .attribute_definitions(attr("ch_sk")?)
             .attribute_definitions(attr("uid_pk")?)
             .attribute_definitions(attr("uid_sk")?)
+            .attribute_definitions(attr("task_pk")?)
             .attribute_definitions(attr("due_pk")?)
             .attribute_definitions(attr_of("due_sk", ScalarAttributeType::N)?)
             .key_schema(key("pk", KeyType::Hash)?)
@@ -93,6 +110,7 @@ impl DynamoTable {
             .global_secondary_indexes(index(DUE_INDEX, "due_pk", "due_sk")?)
             .global_secondary_indexes(index(BY_USERID_INDEX, "uid_pk", "uid_sk")?)
             .global_secondary_indexes(index(BY_ORG_CHANNEL_INDEX, "ch_pk", "ch_sk")?)
+            .global_secondary_indexes(hash_only(BY_TASK_INDEX, "task_pk")?)
             .send()
             .await;
         if let Err(e) = created {

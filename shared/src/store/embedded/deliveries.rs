@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{
     BINDINGS, CALLBACKS, DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, PACE,
-    PUSHES, db_err, dec, enc, get_json, sortable,
+    PUSHES, TASKS, db_err, dec, enc, get_json, sortable,
 };
 use crate::domain::{BindingRecord, EventId, OrgId};
 use crate::store::{Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
@@ -56,6 +56,9 @@ fn index_entries(d: &Delivery) -> Vec<(IndexKind, String)> {
     if let Some(t) = d.due_ms() {
         out.push((IndexKind::Due, format!("{}/{key}", sortable(t))));
     }
+    if let Some(task) = &d.task_id {
+        out.push((IndexKind::Task, task.clone()));
+    }
     out
 }
 
@@ -65,6 +68,7 @@ enum IndexKind {
     MemberLog,
     Due,
     Expiry,
+    Task,
 }
 
 impl IndexKind {
@@ -74,6 +78,7 @@ impl IndexKind {
             Self::MemberLog => DLV_MEMBER_LOG,
             Self::Due => DUE,
             Self::Expiry => EXPIRY,
+            Self::Task => TASKS,
         }
     }
 }
@@ -201,6 +206,7 @@ impl EmbeddedDb {
                 Some("bind") => purge_unsaved_binding(&txn, target)?,
                 Some("push") => purge_push(&txn, target, now)?,
                 Some("pace") => purge_pace_log(&txn, target, now)?,
+                Some("act") => super::actions::purge_action(&txn, target)?,
                 _ => {}
             }
             txn.open_table(EXPIRY)
@@ -424,6 +430,19 @@ impl DeliveryStore for EmbeddedDb {
             }
             txn.commit().map_err(db_err)?;
             Ok(out)
+        })
+        .await
+    }
+
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+        let task_id = task_id.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let tasks = txn.open_table(TASKS).map_err(db_err)?;
+            let Some(key) = tasks.get(task_id.as_str()).map_err(db_err)? else {
+                return Ok(None);
+            };
+            get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, key.value())
         })
         .await
     }

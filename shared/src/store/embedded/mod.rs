@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Page, StoreError};
 
+mod actions;
 mod channels;
 mod deliveries;
 mod pace;
@@ -34,6 +35,8 @@ const SUBSCRIPTIONS: JsonTable = TableDefinition::new("subscriptions");
 const DELIVERIES: JsonTable = TableDefinition::new("deliveries");
 const PACE: JsonTable = TableDefinition::new("pace");
 const SECRET_RECORDS: JsonTable = TableDefinition::new("secret_records");
+/// Action records: `{org}/{event_id}/{member}` (escaped) → record.
+const ACTIONS: JsonTable = TableDefinition::new("actions");
 /// Index tables: position → the key of a record in another table.
 type IndexTable = TableDefinition<'static, &'static str, &'static str>;
 /// The org's delivery log: `{org}/{position}` → delivery key.
@@ -44,6 +47,12 @@ const DLV_MEMBER_LOG: IndexTable = TableDefinition::new("delivery_member_log");
 const DUE: IndexTable = TableDefinition::new("due");
 /// What expires when: `{unix s:020}/{kind}/{key}` → key, purged as time passes.
 const EXPIRY: IndexTable = TableDefinition::new("expiry");
+/// Card deliveries by their card's task id: `{task_id}` → delivery key.
+const TASKS: IndexTable = TableDefinition::new("tasks");
+/// The org's decisions: `{org}/{position}` → action key.
+const ACT_LOG: IndexTable = TableDefinition::new("action_log");
+/// One member's decisions: `{org}/{member}/{position}` → action key.
+const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
 
 /// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
 /// deliveries and pace logs.
@@ -68,11 +77,20 @@ impl EmbeddedDb {
             DELIVERIES,
             PACE,
             SECRET_RECORDS,
+            ACTIONS,
         ] {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.open_table(PUSHES).map_err(db_err)?;
-        for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {
+        for t in [
+            DLV_LOG,
+            DLV_MEMBER_LOG,
+            DUE,
+            EXPIRY,
+            TASKS,
+            ACT_LOG,
+            ACT_MEMBER_LOG,
+        ] {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;

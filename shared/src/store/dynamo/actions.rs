@@ -1,0 +1,175 @@
+//! Action records: `ACT#{org}#{event_id}` / `M#{member}` with `doc`, `updated_ms` and
+//! `expires_at` (TTL); in the org's log (`gsi1pk` = `ACTO#{org}`) and the member's
+//! (`gsi2pk` = `ACTM#{org}#{member}`), both ordered by the decision's time.
+//!
+//! The org's log is one partition: decisions are made by people clicking, a rate far below
+//! what one partition takes, unlike deliveries (sharded).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::deliveries::key_text;
+use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
+use super::{DynamoTable, Item, conditional, corrupt, get_doc, n, s, to_doc};
+use crate::domain::{EventId, OrgId};
+use crate::store::{ActionStore, Decided, Page, StoreError, key_part};
+use crate::workflow::ActionRecord;
+
+fn action_pk(org: &OrgId, event_id: &EventId) -> String {
+    format!("ACT#{org}#{}", key_part(event_id.as_str()))
+}
+
+fn action_sk(member: &str) -> String {
+    format!("M#{}", key_part(member))
+}
+
+fn log_sk(a: &ActionRecord) -> String {
+    let ms = (a.at.unix_timestamp_nanos() / 1_000_000).max(0);
+    format!(
+        "{ms:013}#{}#{}",
+        key_part(a.event_id.as_str()),
+        key_part(&a.member)
+    )
+}
+
+fn action_item(a: &ActionRecord) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(action_pk(&a.org, &a.event_id)));
+    item.insert("sk".into(), s(action_sk(&a.member)));
+    item.insert("doc".into(), to_doc(a)?);
+    item.insert("updated_ms".into(), n(a.updated_ms));
+    item.insert("gsi1pk".into(), s(format!("ACTO#{}", a.org)));
+    item.insert("gsi1sk".into(), s(log_sk(a)));
+    item.insert(
+        "gsi2pk".into(),
+        s(format!("ACTM#{}#{}", a.org, key_part(&a.member))),
+    );
+    item.insert("gsi2sk".into(), s(log_sk(a)));
+    item.insert("expires_at".into(), n(a.expires_at));
+    Ok(item)
+}
+
+fn action_from_item(item: &Item) -> Result<ActionRecord, StoreError> {
+    get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))
+}
+
+#[async_trait]
+impl ActionStore for DynamoTable {
+    async fn decide(&self, a: &ActionRecord) -> Result<Decided, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(action_item(a)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        if conditional!(res)? {
+            return Ok(Decided::New);
+        }
+        let existing = self
+            .action(&a.org, &a.event_id, &a.member)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        Ok(Decided::Existing(Box::new(existing)))
+    }
+
+    async fn replace_action(
+        &self,
+        a: &ActionRecord,
+        expected_updated_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(action_item(a)?))
+            .condition_expression("updated_ms = :expected")
+            .expression_attribute_values(":expected", n(expected_updated_ms))
+            .send()
+            .await;
+        conditional!(res)
+    }
+
+    async fn action(
+        &self,
+        org: &OrgId,
+        event_id: &EventId,
+        member: &str,
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        self.get(action_pk(org, event_id), action_sk(member))
+            .await?
+            .map(|i| action_from_item(&i))
+            .transpose()
+    }
+
+    async fn actions(
+        &self,
+        org: &OrgId,
+        event_id: Option<&EventId>,
+        member: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ActionRecord>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        if let Some(event_id) = event_id {
+            if let Some(m) = member {
+                let items = self.action(org, event_id, m).await?.into_iter().collect();
+                return Ok(Page { items, next: None });
+            }
+            let (items, next) = self
+                .query_page(
+                    action_pk(org, event_id),
+                    "M#",
+                    after.map(str::to_owned),
+                    limit,
+                )
+                .await?;
+            let items = items
+                .iter()
+                .map(action_from_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Page { items, next });
+        }
+        let (entries, more) = match member {
+            Some(m) => {
+                let pk = format!("ACTM#{org}#{}", key_part(m));
+                self.log_page(BY_MEMBER_INDEX, "gsi2pk", "gsi2sk", pk, after, limit)
+                    .await?
+            }
+            None => {
+                let pk = format!("ACTO#{org}");
+                self.log_page(BY_ORG_INDEX, "gsi1pk", "gsi1sk", pk, after, limit)
+                    .await?
+            }
+        };
+        let next = if more {
+            entries.last().map(|(pos, _)| pos.clone())
+        } else {
+            None
+        };
+        let order: HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (_, k))| (key_text(k), i))
+            .collect();
+        let mut items: Vec<(usize, ActionRecord)> = Vec::with_capacity(entries.len());
+        for item in self
+            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
+            .await?
+        {
+            let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
+            match action_from_item(&item) {
+                Ok(a) => items.push((at, a)),
+                Err(e) => tracing::error!(key = %key_text(&item), error = %e,
+                    "unreadable action record left out of the list"),
+            }
+        }
+        items.sort_by_key(|(at, _)| *at);
+        Ok(Page {
+            items: items.into_iter().map(|(_, a)| a).collect(),
+            next,
+        })
+    }
+}
