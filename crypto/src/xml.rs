@@ -186,10 +186,13 @@ impl<'a> PushMessage<'a> {
             self.change_type.as_deref().unwrap_or(""),
             self.user_id.as_deref().unwrap_or("")
         );
-        // A card click also by its card: two cards answered in the same second are two pushes.
+        // A card click also by its card and button: two cards answered in the same second,
+        // or two buttons of one card, are two pushes.
         if let Some(task) = self.task_id.as_deref() {
             key.push(':');
             key.push_str(task);
+            key.push(':');
+            key.push_str(self.event_key.as_deref().unwrap_or(""));
         }
         Some(key)
     }
@@ -455,6 +458,12 @@ mod tests {
         let other = xml.replace("wn_1", "wn_2");
         let n = PushMessage::parse(&other).expect("parse");
         assert_ne!(m.dedup_key(), n.dedup_key());
+        // So are two buttons of one card; the same push retried is one.
+        let reject = xml.replace("approve", "reject");
+        let r = PushMessage::parse(&reject).expect("parse");
+        assert_ne!(m.dedup_key(), r.dedup_key());
+        let again = PushMessage::parse(xml).expect("parse");
+        assert_eq!(m.dedup_key(), again.dedup_key());
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     /// The OpenID Connect client id of the console at that issuer (a public client).
     pub console_client_id: Option<String>,
+    /// Where members' decisions on cards are published on AWS: an EventBridge bus.
+    pub actions_bus: Option<String>,
+    /// The `source` of the `Workflow Action Taken` events.
+    pub actions_source: String,
+    /// Locally: a URL every decision is POSTed to as JSON.
+    pub actions_webhook: Option<String>,
 }
 
 impl Config {
@@ -180,6 +186,22 @@ impl Config {
             ));
         }
 
+        let actions_webhook = var("WECOM_NOTIFY_ACTIONS_WEBHOOK");
+        if let Some(url) = &actions_webhook
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            errors.push(format!(
+                "WECOM_NOTIFY_ACTIONS_WEBHOOK={url:?}: must be an http:// or https:// URL"
+            ));
+        }
+        let actions_source =
+            var("WECOM_NOTIFY_ACTIONS_SOURCE").unwrap_or_else(|| "wecom-notify".into());
+        if actions_source.starts_with("aws.") || actions_source.len() > 256 {
+            errors.push(format!(
+                "WECOM_NOTIFY_ACTIONS_SOURCE={actions_source:?}: must not start with `aws.` and be at most 256 characters (EventBridge's rule)"
+            ));
+        }
+
         let cfg = Self {
             wecom_api_base,
             store,
@@ -200,6 +222,9 @@ impl Config {
             shards,
             jwt_issuer,
             console_client_id: var("WECOM_NOTIFY_CONSOLE_CLIENT_ID"),
+            actions_bus: var("WECOM_NOTIFY_ACTIONS_BUS"),
+            actions_source,
+            actions_webhook,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -348,5 +373,21 @@ mod tests {
         .expect_err("bad");
         assert_eq!(err.0.len(), 3, "{err}");
         assert!(err.to_string().contains("999.1.1.1"));
+    }
+
+    #[test]
+    fn decisions_go_to_a_bus_or_a_webhook() {
+        let c = Config::from_lookup(true, |_| None).expect("defaults");
+        assert_eq!(
+            (c.actions_bus, c.actions_source.as_str(), c.actions_webhook),
+            (None, "wecom-notify", None)
+        );
+        let err = Config::from_lookup(false, |k| match k {
+            "WECOM_NOTIFY_ACTIONS_WEBHOOK" => Some("ftp://hook".into()),
+            "WECOM_NOTIFY_ACTIONS_SOURCE" => Some("aws.events".into()),
+            _ => None,
+        })
+        .expect_err("bad");
+        assert_eq!(err.0.len(), 2, "{err}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod auth_matrix;
 mod callback_flow;
+mod card_actions;
 mod dispatch_flow;
 mod fake_verify;
 mod i18n;

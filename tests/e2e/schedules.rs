@@ -203,6 +203,10 @@ impl DeliveryStore for Faulty {
         self.chaos.hit(self.instance, "due").await?;
         self.inner.deliveries.due(now_ms, limit).await
     }
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.chaos.hit(self.instance, "delivery_by_task").await?;
+        self.inner.deliveries.delivery_by_task(task_id).await
+    }
 }
 
 #[async_trait]

@@ -32,6 +32,7 @@ pub const SEND: &str = "message/send";
 pub const GETUSERID: &str = "user/getuserid";
 pub const BY_EMAIL: &str = "user/get_userid_by_email";
 pub const RECALL: &str = "message/recall";
+pub const UPDATE_CARD: &str = "message/update_template_card";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct App {
@@ -111,8 +112,67 @@ struct State0 {
     rate_clock_offset: Duration,
     /// Every (agentid, task_id) a template card was sent with: WeCom never takes one twice.
     task_ids: HashSet<(i64, String)>,
-    /// The single-use `response_code` of each card sent: (agentid, task_id).
+    /// The single-use `response_code` of each card sent and each click: (agentid, task_id).
     response_codes: HashMap<String, (i64, String)>,
+    /// Response codes already used by an update.
+    used_codes: HashSet<String>,
+    /// Each card sent, by task id: what a click needs.
+    cards: HashMap<String, SentCard>,
+    /// Every accepted `update_template_card`, in order.
+    card_updates: Vec<CardUpdate>,
+    /// The callback each corp's admin saved on "API Receive Message" (by `/_fake/verify`).
+    callbacks: HashMap<String, SavedCallback>,
+}
+
+#[derive(Debug, Clone)]
+struct SentCard {
+    corpid: String,
+    agentid: i64,
+    touser: Vec<String>,
+    keys: Vec<String>,
+}
+
+/// The URL, Token and EncodingAESKey WeCom keeps once the admin saved them and it verified.
+#[derive(Debug, Clone)]
+struct SavedCallback {
+    url: String,
+    token: String,
+    encoding_aes_key: String,
+}
+
+/// One accepted `update_template_card` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardUpdate {
+    pub agentid: i64,
+    pub task_id: String,
+    pub userids: Vec<String>,
+    pub replace_name: String,
+}
+
+/// `POST /_fake/click`: a member presses a button of a card.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickRequest {
+    pub task_id: String,
+    pub key: String,
+    /// Who clicks; default the card's (first) recipient.
+    #[serde(default)]
+    pub userid: Option<String>,
+    /// Copies of this very push to send even when answered 200 (an answer lost on the way):
+    /// default 1. A push not answered 200 is retried anyway, as WeCom does.
+    #[serde(default)]
+    pub times: Option<usize>,
+}
+
+/// WeCom's attempts at one push: the first and three retries.
+pub const PUSH_ATTEMPTS: usize = 4;
+
+/// What the app's callback answered to each copy of the click's push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClickOutcome {
+    pub statuses: Vec<u16>,
+    /// The fresh single-use code the push carried.
+    pub response_code: String,
 }
 
 #[derive(Clone, Default)]
@@ -183,6 +243,118 @@ impl FakeState {
     pub fn reset(&self) {
         self.with(|s| *s = State0::default());
     }
+
+    /// Every accepted card update, in order.
+    pub fn card_updates(&self) -> Vec<CardUpdate> {
+        self.with(|s| s.card_updates.clone())
+    }
+
+    /// Every response code issued so far runs out (WeCom: after 72 hours).
+    pub fn expire_response_codes(&self) {
+        self.with(|s| s.response_codes.clear());
+    }
+
+    /// What pressing Save on "API Receive Message" leaves behind once the URL verified.
+    pub fn save_callback(&self, corpid: &str, url: &str, token: &str, encoding_aes_key: &str) {
+        self.with(|s| {
+            s.callbacks.insert(
+                corpid.to_owned(),
+                SavedCallback {
+                    url: url.to_owned(),
+                    token: token.to_owned(),
+                    encoding_aes_key: encoding_aes_key.to_owned(),
+                },
+            );
+        });
+    }
+
+    /// A member presses a button: WeCom's encrypted `template_card_event` push to the app's
+    /// saved callback URL, `times` times over (WeCom's retries of one push). Errors are
+    /// requests WeCom could not make: an unknown card or button, no saved callback.
+    pub async fn click(&self, req: &ClickRequest) -> Result<ClickOutcome, String> {
+        let (card, saved, code) = self.with(|s| {
+            let card = s
+                .cards
+                .get(&req.task_id)
+                .cloned()
+                .ok_or_else(|| format!("no card with task_id {:?} was sent", req.task_id))?;
+            if !card.keys.contains(&req.key) {
+                return Err(format!(
+                    "the card has no button {:?} (it has {:?})",
+                    req.key, card.keys
+                ));
+            }
+            let saved = s.callbacks.get(&card.corpid).cloned().ok_or_else(|| {
+                format!(
+                    "corp {} has no callback URL saved: press Save first (/_fake/verify)",
+                    card.corpid
+                )
+            })?;
+            let code = format!("rc-{:016x}", rand::random::<u64>());
+            s.response_codes
+                .insert(code.clone(), (card.agentid, req.task_id.clone()));
+            Ok((card, saved, code))
+        })?;
+        let userid = match &req.userid {
+            Some(u) => u.clone(),
+            None => card.touser.first().cloned().unwrap_or_default(),
+        };
+        let create_time = shared::domain::unix_now().to_string();
+        let plain = format!(
+            "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>\
+             <CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>\
+             <TaskId><![CDATA[{task}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>\
+             <ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>{agent}</AgentID></xml>",
+            corp = card.corpid,
+            key = req.key,
+            task = req.task_id,
+            agent = card.agentid,
+        );
+        let crypto = shared::crypto::CallbackCrypto::new(
+            &saved.token,
+            &saved.encoding_aes_key,
+            &card.corpid,
+        )
+        .map_err(|e| format!("saved encoding_aes_key: {e}"))?;
+        let encrypt = crypto.encrypt(&plain, &rand::random());
+        let body = format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
+             <AgentID><![CDATA[{}]]></AgentID></xml>",
+            card.corpid, card.agentid
+        );
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut statuses = Vec::new();
+        let copies = req.times.unwrap_or(1).clamp(1, PUSH_ATTEMPTS);
+        // WeCom retries a push that was not answered 200, three times; `times` adds copies of
+        // a push whose answer was lost.
+        while statuses.len() < PUSH_ATTEMPTS {
+            // Each copy is signed anew; the plaintext (CreateTime included) is the same.
+            let timestamp = shared::domain::unix_now().to_string();
+            let nonce = (rand::random::<u32>() % 1_000_000_000).to_string();
+            let signature = crypto.sign(&timestamp, &nonce, &encrypt);
+            let sep = if saved.url.contains('?') { '&' } else { '?' };
+            let url = format!(
+                "{}{sep}msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
+                saved.url
+            );
+            let status = match client.post(url).body(body.clone()).send().await {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            };
+            statuses.push(status);
+            if status == 200 && statuses.len() >= copies {
+                break;
+            }
+        }
+        Ok(ClickOutcome {
+            statuses,
+            response_code: code,
+        })
+    }
 }
 
 /// WeCom's errmsg format: `<text>, hint: [...], from ip: <ip>, more info at <url>`.
@@ -217,6 +389,9 @@ fn text_for(code: i64) -> &'static str {
         82001 => "All touser & toparty & totag invalid",
         301002 => "not allow operate another agent with this accesstoken.",
         42014 => "task_id exist or empty or too long",
+        42015 => "update template card agentid not match",
+        42022 => "response_code already used",
+        60140 => "invalid response_code",
         42017 => "button key missing",
         42020 => "button name missing",
         42031 => "invalid card_type",
@@ -411,29 +586,39 @@ fn member_in<'a>(s: &'a State0, corpid: &str, userid: &str) -> Option<&'a Member
         .find(|m| m.visible && m.userid.eq_ignore_ascii_case(userid))
 }
 
+/// What every POST with a token does first: the endpoint's faults, the token, the JSON body,
+/// and an integer `agentid` that is the token's app. The caller's corp and the body, or
+/// WeCom's refusal.
+async fn authorised_post(
+    st: &FakeState,
+    endpoint: &str,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<(String, i64, Value), Response> {
+    enter(st, endpoint)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let (corpid, token_agent) = check_token(st, q).map_err(IntoResponse::into_response)?;
+    let v = body_json(body).map_err(IntoResponse::into_response)?;
+    let Some(agentid) = v.get("agentid").and_then(Value::as_i64) else {
+        return Err(wecom_error(40058));
+    };
+    if agentid != token_agent {
+        return Err(wecom_error(301002));
+    }
+    Ok((corpid, agentid, v))
+}
+
 async fn send(
     State(st): State<FakeState>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = enter(&st, SEND).await {
-        return r.into_response();
-    }
-    let (corpid, token_agent) = match check_token(&st, &q) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
     // Strict shapes: agentid an integer, touser a string, a known msgtype with its object.
-    let Some(agentid) = v.get("agentid").and_then(Value::as_i64) else {
-        return wecom_error(40058);
+    let (corpid, agentid, v) = match authorised_post(&st, SEND, &q, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if agentid != token_agent {
-        return wecom_error(301002);
-    }
     let touser = match v.get("touser") {
         None => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -503,7 +688,24 @@ async fn send(
             }
             response_code = format!("rc-{:016x}", rand::random::<u64>());
             s.response_codes
-                .insert(response_code.clone(), (agentid, task_id));
+                .insert(response_code.clone(), (agentid, task_id.clone()));
+            let keys = obj["button_list"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .filter_map(|b| b["key"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.cards.insert(
+                task_id,
+                SentCard {
+                    corpid: corpid.clone(),
+                    agentid,
+                    touser: valid.clone(),
+                    keys,
+                },
+            );
         }
         s.next_id += 1;
         let msgid = format!("msg-{}-{:08x}", s.next_id, rand::random::<u32>());
@@ -664,6 +866,54 @@ async fn recall(
     })
 }
 
+/// `POST /cgi-bin/message/update_template_card` (docs/WECOM.md §7): the card of a single-use
+/// response code, its buttons greyed out with `replace_name`.
+async fn update_card(
+    State(st): State<FakeState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (_, agentid, v) = match authorised_post(&st, UPDATE_CARD, &q, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(code) = v.get("response_code").and_then(Value::as_str) else {
+        return wecom_error(40058);
+    };
+    let userids: Option<Vec<String>> = match v.get("userids") {
+        None => Some(Vec::new()),
+        Some(Value::Array(a)) => a.iter().map(|u| u.as_str().map(str::to_owned)).collect(),
+        Some(_) => None,
+    };
+    let Some(userids) = userids.filter(|u| u.len() <= 1000) else {
+        return wecom_error(40058);
+    };
+    let replace_name = match v.pointer("/button/replace_name").and_then(Value::as_str) {
+        Some(n) if !n.is_empty() => n.to_owned(),
+        _ if v.get("template_card").is_some() => String::new(),
+        _ => return wecom_error(42020),
+    };
+    st.with(|s| {
+        if s.used_codes.contains(code) {
+            return wecom_error(42022);
+        }
+        let Some((code_agent, task_id)) = s.response_codes.get(code).cloned() else {
+            return wecom_error(60140);
+        };
+        if code_agent != agentid {
+            return wecom_error(42015);
+        }
+        s.used_codes.insert(code.to_owned());
+        s.card_updates.push(CardUpdate {
+            agentid,
+            task_id,
+            userids,
+            replace_name,
+        });
+        ok(json!({ "invaliduser": [] }))
+    })
+}
+
 // --- control plane (for the binary) ---------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -696,8 +946,26 @@ async fn ctl_state(State(st): State<FakeState>) -> axum::Json<Value> {
     axum::Json(json!({
         "calls": st.all_calls(),
         "messages": st.sent(),
+        "card_updates": st.card_updates(),
         "dropped_over_rate": st.dropped_over_rate(),
     }))
+}
+
+async fn ctl_click(State(st): State<FakeState>, body: Bytes) -> Response {
+    let req: ClickRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": format!("expected {{\"task_id\",\"key\"[,\"userid\",\"times\"]}}: {e}") })),
+            )
+                .into_response();
+        }
+    };
+    match st.click(&req).await {
+        Ok(outcome) => axum::Json(outcome).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e }))).into_response(),
+    }
 }
 
 async fn ctl_reset(State(st): State<FakeState>, Path(what): Path<String>) -> StatusCode {
@@ -705,6 +973,7 @@ async fn ctl_reset(State(st): State<FakeState>, Path(what): Path<String>) -> Sta
         "all" => st.reset(),
         "faults" => st.clear_faults(),
         "tokens" => st.expire_tokens(),
+        "response_codes" => st.expire_response_codes(),
         _ => return StatusCode::NOT_FOUND,
     }
     StatusCode::NO_CONTENT
@@ -805,7 +1074,7 @@ pub async fn verify_callback(
     Ok(outcome)
 }
 
-async fn ctl_verify(body: Bytes) -> Response {
+async fn ctl_verify(State(st): State<FakeState>, body: Bytes) -> Response {
     let req: VerifyRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -817,7 +1086,13 @@ async fn ctl_verify(body: Bytes) -> Response {
         }
     };
     match verify_callback(&req.url, &req.token, &req.encoding_aes_key, &req.corpid).await {
-        Ok(outcome) => axum::Json(outcome).into_response(),
+        Ok(outcome) => {
+            // WeCom keeps a URL it verified: clicks on cards go there.
+            if outcome.ok {
+                st.save_callback(&req.corpid, &req.url, &req.token, &req.encoding_aes_key);
+            }
+            axum::Json(outcome).into_response()
+        }
         Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e }))).into_response(),
     }
 }
@@ -829,11 +1104,13 @@ pub fn router(st: FakeState) -> Router {
         .route("/cgi-bin/user/getuserid", post(getuserid))
         .route("/cgi-bin/user/get_userid_by_email", post(by_email))
         .route("/cgi-bin/message/recall", post(recall))
+        .route("/cgi-bin/message/update_template_card", post(update_card))
         .route("/_fake/corp", post(ctl_corp))
         .route("/_fake/fault", post(ctl_fault))
         .route("/_fake/state", get(ctl_state))
         .route("/_fake/reset/{what}", post(ctl_reset))
         .route("/_fake/verify", post(ctl_verify))
+        .route("/_fake/click", post(ctl_click))
         .with_state(st)
 }
 

@@ -22,6 +22,11 @@ use shared::http::{ApiError, BODY_LIMIT, method_not_allowed, routes, too_large};
 use shared::i18n::Text;
 use shared::xml::PushMessage;
 
+mod click;
+mod eventbridge;
+pub use click::{Clicks, click_of};
+pub use eventbridge::{DETAIL_TYPE, EventBridgeSink};
+
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -32,6 +37,8 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct AppState {
     pub channels: Arc<ChannelService>,
     pub clock: Clock,
+    /// Card clicks are acted on only with these; without, they are acknowledged and logged.
+    pub clicks: Option<Arc<Clicks>>,
 }
 
 impl AppState {
@@ -39,7 +46,13 @@ impl AppState {
         Self {
             channels,
             clock: Arc::new(shared::domain::unix_now),
+            clicks: None,
         }
+    }
+
+    pub fn with_clicks(mut self, clicks: Clicks) -> Self {
+        self.clicks = Some(Arc::new(clicks));
+        self
     }
 }
 
@@ -67,6 +80,9 @@ pub enum CallbackError {
     },
     #[error("body too large")]
     TooLarge,
+    /// A decision was recorded but not passed on yet: WeCom retries the push.
+    #[error("the decision could not be published yet")]
+    Publish,
     #[error(transparent)]
     Channel(#[from] ChannelError),
 }
@@ -95,6 +111,13 @@ impl IntoResponse for CallbackError {
                     .into_response()
             }
             Self::TooLarge => too_large().into_response(),
+            Self::Publish => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "actions_unavailable",
+                Text::new("error.actions_unavailable"),
+            )
+            .hint(Text::new("hint.actions_unavailable"))
+            .into_response(),
             Self::Channel(e) => {
                 tracing::error!(error = %e, "store failure on callback");
                 // 503 makes WeCom retry a push later instead of losing it.
@@ -439,7 +462,7 @@ async fn receive_push(
                         {
                             tracing::warn!(error = %r, "could not release the push claim");
                         }
-                        return Err(e.into());
+                        return Err(e);
                     }
                 }
             }
@@ -455,7 +478,7 @@ async fn act_on(
     st: &AppState,
     b: &ResolvedBinding,
     msg: &PushMessage<'_>,
-) -> Result<(), ChannelError> {
+) -> Result<(), CallbackError> {
     tracing::info!(
         org = %b.record.key.org,
         member = %b.record.key.member,
@@ -474,6 +497,14 @@ async fn act_on(
             bindings = n,
             "contact changed; cached userid dropped"
         );
+    }
+    if let Some(click) = click_of(msg) {
+        match &st.clicks {
+            Some(clicks) => clicks.on_click(b, &click).await?,
+            None => {
+                tracing::warn!(task_id = %click.task_id, "card click received; this callback does not act on clicks")
+            }
+        }
     }
     Ok(())
 }

@@ -68,6 +68,7 @@ async fn fixture(save: bool) -> Fixture {
         router: router(AppState {
             channels: channels.clone(),
             clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+            clicks: None,
         }),
         clock,
         channels,
@@ -512,6 +513,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let router = router(AppState {
         channels: channels.clone(),
         clock: Arc::new(|| 1_700_000_001),
+        clicks: None,
     });
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID></xml>";

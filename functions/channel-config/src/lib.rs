@@ -15,17 +15,20 @@ use axum::{Json, Router};
 use serde_json::Value;
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
-use shared::domain::{BindingRecord, CallbackCheck, FieldError, MemberId, OrgId, TestOutcome};
+use shared::domain::{
+    BindingRecord, CallbackCheck, EventId, FieldError, MemberId, OrgId, TestOutcome,
+};
 use shared::http::views::{
-    ChannelPage, ChannelView, CheckView, DeliveryPage, DeliveryView, SubscriptionPage, to_json,
+    ActionPage, ActionView, ChannelPage, ChannelView, CheckView, DeliveryPage, DeliveryView,
+    SubscriptionPage, to_json,
 };
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor, method_not_allowed,
     parse_channel_update, routes,
 };
 use shared::i18n::{Text, render_stored};
-use shared::store::{DeliveryStore, StoreError, SubscriptionStore};
-use shared::workflow::{Delivery, PublicStatus, Subscription};
+use shared::store::{ActionStore, DeliveryStore, StoreError, SubscriptionStore};
+use shared::workflow::{ActionRecord, Delivery, PublicStatus, Subscription};
 use time::format_description::well_known::Rfc3339;
 
 pub mod console;
@@ -38,6 +41,7 @@ pub struct AppState {
     pub channels: Arc<ChannelService>,
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    pub actions: Arc<dyn ActionStore>,
     /// What WeCom sees as our source address: goes into every view as `trusted_ips`.
     pub egress_ips: Vec<String>,
 }
@@ -111,6 +115,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             routes::DELIVERIES,
             get(list_deliveries).fallback(method_not_allowed),
+        )
+        .route(
+            routes::ACTIONS,
+            get(list_actions).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -225,14 +233,7 @@ fn list_query(
     default: usize,
     max: usize,
 ) -> Result<PageRequest, ConfigApiError> {
-    let Query(q) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            Text::new("error.invalid_query").arg("detail", e.body_text()),
-        )
-        .hint(Text::new("hint.list_query").arg("max", max))
-    })?;
+    let q = parsed_query(query, Text::new("hint.list_query").arg("max", max))?;
     Ok(PageRequest::parse(
         q.limit.as_deref(),
         q.next.as_deref(),
@@ -351,6 +352,23 @@ struct DeliveriesQuery {
     next: Option<String>,
 }
 
+/// A list's query string, or the error naming what is wrong with it and how it is written.
+fn parsed_query<T>(query: Result<Query<T>, QueryRejection>, hint: Text) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            Text::new("error.invalid_query").arg("detail", e.body_text()),
+        )
+        .hint(hint)
+    })
+}
+
+/// A `member` filter: absent or empty is none.
+fn optional_member(m: Option<&str>) -> Result<Option<MemberId>, FieldError> {
+    m.filter(|m| !m.is_empty()).map(MemberId::parse).transpose()
+}
+
 /// A delivery as `/deliveries` shows it.
 pub fn delivery_view(d: &Delivery) -> DeliveryView {
     let time = |ms: i64| {
@@ -383,19 +401,9 @@ async fn list_deliveries(
     AdminOrg(org): AdminOrg,
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let Query(q) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            Text::new("error.invalid_query").arg("detail", e.body_text()),
-        )
-        .hint(Text::new("hint.deliveries_query"))
-    })?;
+    let q = parsed_query(query, Text::new("hint.deliveries_query"))?;
     let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
-    let member = match q.member.as_deref().filter(|m| !m.is_empty()) {
-        Some(m) => Some(MemberId::parse(m)?),
-        None => None,
-    };
+    let member = optional_member(q.member.as_deref())?;
     let found = st
         .deliveries
         .deliveries(
@@ -407,6 +415,61 @@ async fn list_deliveries(
         .await?;
     Ok(Json(to_json(&DeliveryPage {
         items: found.items.iter().map(delivery_view).collect(),
+        next: next_cursor(found.next),
+    })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionsQuery {
+    event_id: Option<String>,
+    member: Option<String>,
+    limit: Option<String>,
+    next: Option<String>,
+}
+
+/// A decision as `/actions` shows it.
+pub fn action_view(a: &ActionRecord) -> ActionView {
+    ActionView {
+        event_id: a.event_id.clone(),
+        org: a.org.clone(),
+        member: a.member.clone(),
+        userid: a.userid.clone(),
+        subscription_type: a.subscription_type.clone(),
+        node: a.node.clone(),
+        action: a.action.clone(),
+        at: rfc3339(a.at).unwrap_or_default(),
+        published: a.published,
+        card: a.card,
+        card_errcode: a.card_errcode,
+        later: a.later.clone(),
+    }
+}
+
+async fn list_actions(
+    State(st): State<AppState>,
+    AdminOrg(org): AdminOrg,
+    query: Result<Query<ActionsQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = parsed_query(query, Text::new("hint.actions_query"))?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
+    let event_id = match q.event_id.as_deref().filter(|e| !e.is_empty()) {
+        Some(e) => Some(EventId::parse(e)?),
+        None => None,
+    };
+    let member = optional_member(q.member.as_deref())?;
+    let found = st
+        .actions
+        .actions(
+            &org,
+            event_id.as_ref(),
+            member.as_ref().map(MemberId::as_str),
+            page.after.as_deref(),
+            page.limit,
+        )
+        .await?;
+    Ok(Json(to_json(&ActionPage {
+        items: found.items.iter().map(action_view).collect(),
         next: next_cursor(found.next),
     })))
 }

@@ -11,6 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         channels: Arc::new(stores.channel_service(&cfg.secret_prefix)),
         subscriptions: stores.subscriptions,
         deliveries: stores.deliveries,
+        actions: stores.actions,
         egress_ips: cfg.egress_ip_strings(),
     };
     // The console page and the OpenAPI document are public (they hold no data); the template

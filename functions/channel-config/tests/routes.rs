@@ -27,6 +27,7 @@ fn state(dir: &std::path::Path) -> AppState {
         channels: Arc::new(stores.channel_service("wn")),
         subscriptions: stores.subscriptions,
         deliveries: stores.deliveries,
+        actions: stores.actions,
         egress_ips: vec!["203.0.113.10".into()],
     }
 }

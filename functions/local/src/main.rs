@@ -63,6 +63,19 @@ async fn run() -> Result<(), LocalError> {
 
     let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)?;
     let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone()));
+    // Locally, decisions on cards are listed by /actions and, if asked, POSTed to a webhook.
+    let sink: Arc<dyn shared::workflow::ActionSink> = match &cfg.actions_webhook {
+        Some(url) => Arc::new(shared::workflow::Webhook::new(url).map_err(LocalError::Io)?),
+        None => Arc::new(shared::workflow::RecordOnly),
+    };
+    let clicks = callback::Clicks {
+        deliveries: stores.deliveries.clone(),
+        actions: stores.actions.clone(),
+        wecom: wecom.clone(),
+        tokens: tokens.clone(),
+        sink: sink.clone(),
+        retention_days: cfg.delivery_retention_days,
+    };
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         &cfg,
         &stores,
@@ -75,6 +88,7 @@ async fn run() -> Result<(), LocalError> {
         channels: channels.clone(),
         subscriptions: stores.subscriptions.clone(),
         deliveries: stores.deliveries.clone(),
+        actions: stores.actions.clone(),
         egress_ips: egress_ips.clone(),
     })
     .merge(test_send::router(test_send::AppState {
@@ -102,7 +116,9 @@ async fn run() -> Result<(), LocalError> {
             channel_config::ConsoleConfig::from_config(&cfg),
         ))
         .merge(admin)
-        .merge(callback::router(callback::AppState::new(channels)))
+        .merge(callback::router(
+            callback::AppState::new(channels).with_clicks(clicks),
+        ))
         .fallback(not_found_fallback)
         .layer(axum::Extension(base.clone()))
         .layer(from_fn(shared::i18n::scope));
@@ -118,6 +134,7 @@ async fn run() -> Result<(), LocalError> {
     println!("  store         {}", cfg.store_label());
     println!("  callback base {}", base.0);
     println!("  WeCom API     {}", cfg.wecom_api_base);
+    println!("  card actions  {}", sink.describe());
     if generated {
         let exp = time::OffsetDateTime::now_utc().unix_timestamp() + DEMO_TOKEN_DAYS * 86_400;
         let token = jwt.issue(&Claims {

@@ -80,6 +80,7 @@ const NEXT: &str = "The `next` of the previous page, unchanged.";
         ops::get_subscriptions,
         ops::put_subscriptions,
         ops::list_deliveries,
+        ops::list_actions,
         ops::verify_callback_url,
         ops::receive_callback_push,
         ops::post_local_event,
@@ -96,6 +97,7 @@ const NEXT: &str = "The `next` of the previous page, unchanged.";
         (name = "channels", description = "A member's WeCom channel (docs/API.md §6)."),
         (name = "subscriptions", description = "Which workflow nodes reach members (docs/API.md §6)."),
         (name = "deliveries", description = "What was delivered (docs/API.md §6, §8)."),
+        (name = "actions", description = "Members' decisions on interactive cards (docs/API.md §10)."),
         (name = "callback", description = "The public URL WeCom calls (docs/API.md §7)."),
         (name = "local", description = "Only on the local runner (`cargo run`); never deployed."),
         (name = "meta", description = "This document and the console page."),
@@ -471,6 +473,34 @@ mod ops {
         ),
     )]
     fn list_deliveries() {}
+
+    /// Members' decisions on cards
+    ///
+    /// Each accepted click on an interactive card's button: the first per (event, member).
+    /// One event's in member order; otherwise newest first, optionally one member's. The same
+    /// records go to EventBridge as `Workflow Action Taken` (or to the local webhook).
+    /// (channel-config)
+    #[utoipa::path(
+        get,
+        path = routes::ACTIONS,
+        tag = "actions",
+        security(("bearer" = [])),
+        params(
+            ("org" = OrgId, Path, description = ORG),
+            ("event_id" = Option<String>, Query, min_length = 1, max_length = 128, description = "Only this event's decisions."),
+            ("member" = Option<MemberId>, Query, description = "Only this member's decisions."),
+            ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "Page size, 1–500 (default 50)."),
+            ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
+        ),
+        responses(
+            (status = 200, description = "A page of decisions.", body = ActionPage),
+            (status = 400, description = "`invalid_field` (`org`, `event_id`, `member`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = Unauthorized),
+            (status = 403, description = "`forbidden`.", body = ErrorBody),
+            (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        ),
+    )]
+    fn list_actions() {}
 
     /// WeCom's URL verification
     ///

@@ -14,6 +14,8 @@ pub const CHANNELS: &str = "/v1/orgs/{org}/wecom-channels";
 pub const SUBSCRIPTIONS: &str = "/v1/orgs/{org}/subscriptions";
 /// The org's delivery records, newest first.
 pub const DELIVERIES: &str = "/v1/orgs/{org}/deliveries";
+/// Members' decisions on interactive cards (docs/API.md §10).
+pub const ACTIONS: &str = "/v1/orgs/{org}/actions";
 /// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
 pub const CALLBACK: &str = "/v1/wecom/callback/{id}";
 /// The local runner's stand-in for EventBridge → dispatch (never deployed).
@@ -39,6 +41,7 @@ pub const OPERATIONS: &[(Method, &str)] = &[
     (Method::GET, SUBSCRIPTIONS),
     (Method::PUT, SUBSCRIPTIONS),
     (Method::GET, DELIVERIES),
+    (Method::GET, ACTIONS),
     (Method::GET, CALLBACK),
     (Method::POST, CALLBACK),
     (Method::POST, LOCAL_EVENTS),

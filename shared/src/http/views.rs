@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use crate::domain::{
     CorpId, EventId, MemberId, Node, OrgId, SourceColumn, SubscriptionType, TestOutcome,
 };
-use crate::workflow::{Outcome, PublicStatus, Reason, Subscription, WorkflowEvent};
+use crate::workflow::{
+    CardAnswer, LaterClick, Outcome, PublicStatus, Reason, Subscription, WorkflowEvent,
+};
 
 /// The JSON value of an answer, keys sorted (see the module's documentation).
 pub fn to_json<T: Serialize>(answer: &T) -> Value {
@@ -336,6 +338,44 @@ pub struct DeliveryView {
 pub struct DeliveryPage {
     pub items: Vec<DeliveryView>,
     /// The cursor of the next page (`?next=`, with the same `member`); null on the last page.
+    #[schema(required = true)]
+    pub next: Option<String>,
+}
+
+/// A member's decision on an interactive card as `/actions` shows it (docs/API.md §10): the
+/// fields the workflow system receives, and how far acting on it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ActionView {
+    pub event_id: EventId,
+    pub org: OrgId,
+    /// As the event named it.
+    pub member: String,
+    /// The WeCom userid that clicked: the member's.
+    pub userid: String,
+    pub subscription_type: SubscriptionType,
+    pub node: Node,
+    /// The key of the button pressed.
+    pub action: String,
+    /// RFC 3339 UTC of the click.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Passed on to the workflow system (EventBridge on AWS, the webhook locally, if set).
+    pub published: bool,
+    /// What became of the card: `updated` (the buttons show the decision), `pending`,
+    /// `code_used` (42022), `code_expired` (60140), `failed`.
+    pub card: CardAnswer,
+    /// WeCom's errcode when the card could not be updated.
+    #[schema(required = true)]
+    pub card_errcode: Option<i64>,
+    /// Clicks after the decision (another button, a second click): recorded, not acted on.
+    pub later: Vec<LaterClick>,
+}
+
+/// A page of the org's decisions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionPage {
+    pub items: Vec<ActionView>,
+    /// The cursor of the next page (`?next=`, with the same filters); null on the last page.
     #[schema(required = true)]
     pub next: Option<String>,
 }

@@ -58,4 +58,21 @@ impl WeComApp<'_> {
         })
         .await
     }
+
+    /// Greys out the buttons of the card `response_code` belongs to (see
+    /// [`WeComClient::update_card_buttons`]).
+    pub async fn update_card_buttons(
+        &self,
+        userid: &str,
+        response_code: &str,
+        replace_name: &str,
+    ) -> Result<(), WeComError> {
+        let agent = self.creds.agent_id.get();
+        self.with_token(|t| async move {
+            self.client
+                .update_card_buttons(t.expose(), agent, &[userid], response_code, replace_name)
+                .await
+        })
+        .await
+    }
 }

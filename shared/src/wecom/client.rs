@@ -325,6 +325,27 @@ impl WeComClient {
         Ok(r.userid.to_ascii_lowercase())
     }
 
+    /// `POST /cgi-bin/message/update_template_card`: greys out the buttons of the card the
+    /// single-use `response_code` belongs to, for `userids`, with `replace_name` on them.
+    pub async fn update_card_buttons(
+        &self,
+        token: &str,
+        agent_id: i64,
+        userids: &[&str],
+        response_code: &str,
+        replace_name: &str,
+    ) -> Result<(), WeComError> {
+        let body = json!({
+            "userids": userids,
+            "agentid": agent_id,
+            "response_code": response_code,
+            "button": { "replace_name": replace_name },
+        });
+        self.post::<Value>("/cgi-bin/message/update_template_card", token, &body)
+            .await
+            .map(|_| ())
+    }
+
     /// `POST /cgi-bin/message/recall` (within 24 h of sending).
     pub async fn recall(&self, token: &str, msgid: &str) -> Result<(), WeComError> {
         self.post::<Value>("/cgi-bin/message/recall", token, &json!({ "msgid": msgid }))

@@ -1578,7 +1578,13 @@ async fn a_card_delivery_is_found_by_its_task_id(h: Harness) {
     let d = card_delivery("evt/1#x", "alice", "zhangsan");
     let task = d.task_id.clone().expect("a card has a task id");
     assert_eq!(h.deliveries.claim(&d).await.expect("claim"), Claim::New);
-    assert_eq!(h.deliveries.claim(&delivery("evt-2", "bob", 1)).await.expect("claim"), Claim::New);
+    assert_eq!(
+        h.deliveries
+            .claim(&delivery("evt-2", "bob", 1))
+            .await
+            .expect("claim"),
+        Claim::New
+    );
     // A later version (delivered) is what the task id finds.
     let mut sent = d.clone();
     sent.status = DeliveryStatus::Delivered;
@@ -1596,7 +1602,10 @@ async fn a_card_delivery_is_found_by_its_task_id(h: Harness) {
     }
     assert_eq!(found, Some(sent));
     assert_eq!(
-        h.deliveries.delivery_by_task("wn_0000").await.expect("by task"),
+        h.deliveries
+            .delivery_by_task("wn_0000")
+            .await
+            .expect("by task"),
         None
     );
 }
@@ -1617,7 +1626,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
     let d1 = card_delivery("evt-1", "alice", "zhangsan");
     let first = decision(&d1, "approve", 1_700_000_000);
-    assert_eq!(h.actions.decide(&first).await.expect("decide"), Decided::New);
+    assert_eq!(
+        h.actions.decide(&first).await.expect("decide"),
+        Decided::New
+    );
     // A second click (another key) finds the first decision.
     let second = decision(&d1, "reject", 1_700_000_005);
     let Decided::Existing(stored) = h.actions.decide(&second).await.expect("decide") else {
@@ -1634,10 +1646,23 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     later.published = true;
     later.card = CardAnswer::Updated;
     later.updated_ms = first.updated_ms + 1;
-    assert!(!h.actions.replace_action(&later, 1).await.expect("stale version"));
-    assert!(h.actions.replace_action(&later, first.updated_ms).await.expect("replace"));
+    assert!(
+        !h.actions
+            .replace_action(&later, 1)
+            .await
+            .expect("stale version")
+    );
+    assert!(
+        h.actions
+            .replace_action(&later, first.updated_ms)
+            .await
+            .expect("replace")
+    );
     assert_eq!(
-        h.actions.action(&org, &first.event_id, "alice").await.expect("read"),
+        h.actions
+            .action(&org, &first.event_id, "alice")
+            .await
+            .expect("read"),
         Some(later.clone())
     );
 
@@ -1683,7 +1708,11 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     }
     assert_eq!(
         all,
-        [pair("evt-2", "alice"), pair("evt-1", "bob"), pair("evt-1", "alice")]
+        [
+            pair("evt-2", "alice"),
+            pair("evt-1", "bob"),
+            pair("evt-1", "alice")
+        ]
     );
     // One member's, newest first.
     let alice = h
@@ -1691,7 +1720,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
         .actions(&org, None, Some("alice"), None, 10)
         .await
         .expect("list");
-    assert_eq!(keys(&alice), [pair("evt-2", "alice"), pair("evt-1", "alice")]);
+    assert_eq!(
+        keys(&alice),
+        [pair("evt-2", "alice"), pair("evt-1", "alice")]
+    );
     // One event's, by member, in pages.
     let e1 = EventId::parse("evt-1").expect("id");
     let p1 = h

@@ -1,0 +1,338 @@
+//! The closed loop as a new user meets it, on the local runner with the fake WeCom: subscribe
+//! a node with approve/reject, post an event, press Save in WeCom, click a button at the
+//! fake — and see the decision in `/actions`, at the webhook, and on the card. Then what
+//! goes wrong in real life: WeCom's retried push, a second click, someone else's click, a
+//! webhook that is down for a moment, an expired response code.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use e2e::Runner;
+use e2e::fake::{self, ClickRequest, FakeWeCom, Fault, UPDATE_CARD};
+use serde_json::{Value, json};
+use shared::testing::ENCODING_AES_KEY as KEY;
+
+const CORP: &str = "ww0123456789abcdef";
+const TOKEN: &str = "Token123";
+
+/// A workflow system's endpoint: records every decision POSTed to it, and refuses the first
+/// `fail_first` with a 500.
+struct Hook {
+    got: Arc<Mutex<Vec<Value>>>,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Hook {
+    async fn start(fail_first: usize) -> Self {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(Mutex::new(0usize));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post({
+                let got = got.clone();
+                move |axum::Json(v): axum::Json<Value>| {
+                    let (got, refused) = (got.clone(), refused.clone());
+                    async move {
+                        let mut n = refused.lock().expect("lock");
+                        if *n < fail_first {
+                            *n += 1;
+                            return StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        got.lock().expect("lock").push(v);
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { got, url, task }
+    }
+
+    fn got(&self) -> Vec<Value> {
+        self.got.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn envelope(event_id: &str, recipients: &[&str]) -> Value {
+    json!({
+        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
+        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
+        "resources": [],
+        "detail": {
+            "event_id": event_id, "org": "demo", "subscription_type": "sql_review",
+            "node": "approval_pending", "recipients": recipients,
+            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
+            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
+        }
+    })
+}
+
+async fn click_loop(store_env: &[(&str, &str)]) {
+    let fake = FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    // The workflow system is down for the first delivery of a decision.
+    let hook = Hook::start(1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = vec![
+        ("WECOM_API_BASE", fake.base.as_str()),
+        ("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str()),
+    ];
+    env.extend_from_slice(store_env);
+    let r = Runner::start(dir.path(), &env);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http.request(method, r.url(path)).bearer_auth(&r.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let click = |task_id: &str, key: &str, userid: Option<&str>, times: usize| {
+        let req = ClickRequest {
+            task_id: task_id.to_owned(),
+            key: key.to_owned(),
+            userid: userid.map(str::to_owned),
+            times: Some(times),
+        };
+        let state = fake.state.clone();
+        async move { state.click(&req).await.expect("the fake clicks") }
+    };
+    let actions = |query: &str| {
+        call(
+            reqwest::Method::GET,
+            &format!("/v1/orgs/demo/actions{query}"),
+            None,
+        )
+    };
+
+    // 1. Subscribe the node with Approve / Reject.
+    let (s, v) = call(
+        reqwest::Method::PUT,
+        "/v1/orgs/demo/subscriptions",
+        Some(
+            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
+            "personal_channel": true,
+            "actions": [{"key": "approve", "text": "同意", "style": "primary"},
+                        {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // 2. Two members on one app.
+    let mut callback_url = String::new();
+    for (member, receiver) in [
+        ("alice", "zhangsan@example.com"),
+        ("bob", "lisi@example.com"),
+    ] {
+        let (s, v) = call(
+            reqwest::Method::PUT,
+            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
+            Some(json!({"corp_id": CORP, "app_secret": "demo-app-secret",
+                "agent_id": 1000002, "source_column": "email", "receiver": receiver,
+                "token": TOKEN, "encoding_aes_key": KEY})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        callback_url = v["callback_url"].as_str().expect("callback_url").to_owned();
+    }
+    // 3. Save pressed on WeCom's "API Receive Message" page: the app's callback URL is bob's.
+    let saved = http
+        .post(format!("{}/_fake/verify", fake.base))
+        .json(
+            &json!({"url": callback_url, "token": TOKEN, "encoding_aes_key": KEY, "corpid": CORP}),
+        )
+        .send()
+        .await
+        .expect("verify");
+    let saved: Value = saved.json().await.expect("json");
+    assert_eq!(saved["ok"], true, "{saved}");
+
+    // 4. The event: each member gets a card.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(envelope("evt-7", &["alice", "bob"])),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let alice_task = shared::wecom::card::task_id("demo", "evt-7", "alice");
+    let bob_task = shared::wecom::card::task_id("demo", "evt-7", "bob");
+    assert_eq!(fake.state.sent().len(), 2);
+    let (s, v) = actions("").await;
+    assert_eq!((s, v), (200, json!({"items": [], "next": null})));
+
+    // 5. zhangsan (alice) presses 同意. The webhook is down: the push fails with 503 after
+    // the decision was recorded, WeCom retries it, and the retry publishes the recorded
+    // decision and answers the card.
+    let outcome = click(&alice_task, "approve", None, 1).await;
+    assert_eq!(outcome.statuses, [503, 200]);
+    let (_, v) = actions("?event_id=evt-7&member=alice").await;
+    let a = &v["items"][0];
+    assert_eq!(
+        (
+            a["event_id"].clone(),
+            a["org"].clone(),
+            a["member"].clone(),
+            a["userid"].clone(),
+            a["subscription_type"].clone(),
+            a["node"].clone(),
+            a["action"].clone(),
+        ),
+        (
+            json!("evt-7"),
+            json!("demo"),
+            json!("alice"),
+            json!("zhangsan"),
+            json!("sql_review"),
+            json!("approval_pending"),
+            json!("approve")
+        ),
+        "{v}"
+    );
+    assert!(a["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
+    assert_eq!(a["published"], true, "{v}");
+    assert_eq!(a["card"], "updated", "{v}");
+    assert_eq!(a["later"], json!([]), "{v}");
+    // The workflow system heard the decision once, in the contract's shape.
+    let got = hook.got();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0],
+        json!({"event_id": "evt-7", "org": "demo", "member": "alice", "userid": "zhangsan",
+               "subscription_type": "sql_review", "node": "approval_pending",
+               "action": "approve", "at": a["at"]})
+    );
+    // The card answers: its buttons now say who decided what, for zhangsan only.
+    let updates = fake.state.card_updates();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].task_id, alice_task);
+    assert_eq!(updates[0].userids, ["zhangsan"]);
+    assert_eq!(updates[0].replace_name, "同意 · alice");
+
+    // 6. A second click with the other button, whose push WeCom sends twice (the first
+    // answer was lost): recorded once as later, changes nothing.
+    let outcome = click(&alice_task, "reject", None, 2).await;
+    assert_eq!(outcome.statuses, [200, 200]);
+    let (_, v) = actions("?member=alice").await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["items"][0]["action"], "approve");
+    let later: Vec<&str> = v["items"][0]["later"]
+        .as_array()
+        .expect("later")
+        .iter()
+        .filter_map(|l| l["action"].as_str())
+        .collect();
+    assert_eq!(later, ["reject"], "{v}");
+    assert_eq!(hook.got().len(), 1);
+    assert_eq!(fake.state.card_updates().len(), 1);
+
+    // 7. zhangsan clicks bob's card (a forwarded card): refused, nothing recorded for bob.
+    let outcome = click(&bob_task, "approve", Some("zhangsan"), 1).await;
+    assert_eq!(
+        outcome.statuses,
+        [200],
+        "acknowledged, so WeCom does not retry"
+    );
+    let (_, v) = actions("?member=bob").await;
+    assert_eq!(v["items"], json!([]), "{v}");
+    assert!(
+        r.output.lock().expect("lock").contains("click refused"),
+        "the refusal is logged"
+    );
+
+    // 8. lisi (bob) rejects, but the response code has run out meanwhile: the decision
+    // stands and is published; the expired code is recorded, not retried.
+    fake.state
+        .fail(UPDATE_CARD, Fault::Errcode { errcode: 60140 }, 1);
+    let updates_before = fake.state.calls(UPDATE_CARD);
+    let outcome = click(&bob_task, "reject", None, 1).await;
+    assert_eq!(outcome.statuses, [200]);
+    let (_, v) = actions("?event_id=evt-7").await;
+    let members: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["member"].as_str())
+        .collect();
+    assert_eq!(
+        members,
+        ["alice", "bob"],
+        "one event's decisions, by member: {v}"
+    );
+    let b = &v["items"][1];
+    assert_eq!(
+        (
+            b["action"].clone(),
+            b["published"].clone(),
+            b["card"].clone(),
+            b["card_errcode"].clone()
+        ),
+        (
+            json!("reject"),
+            json!(true),
+            json!("code_expired"),
+            json!(60140)
+        ),
+        "{v}"
+    );
+    assert_eq!(
+        fake.state.calls(UPDATE_CARD),
+        updates_before + 1,
+        "not retried"
+    );
+    assert_eq!(hook.got().len(), 2);
+    // Newest first across the org.
+    let (_, v) = actions("?limit=1").await;
+    assert_eq!(v["items"][0]["member"], "bob", "{v}");
+    assert!(v["next"].is_string(), "{v}");
+    // Bad queries are named.
+    let (s, v) = actions("?colour=red").await;
+    assert_eq!(
+        (s, v["error"]["code"].clone()),
+        (400, json!("invalid_query")),
+        "{v}"
+    );
+    let (s, v) = actions("?member=not%20a%20member").await;
+    assert_eq!(
+        (s, v["error"]["field"].clone()),
+        (400, json!("member")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_click_closes_the_loop() {
+    click_loop(&[]).await;
+}
+
+#[tokio::test]
+async fn a_click_closes_the_loop_on_dynamodb() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
+    );
+    let table = format!("wn-click-{:08x}", rand::random::<u32>());
+    click_loop(&[
+        ("WECOM_NOTIFY_STORE", "dynamodb"),
+        ("WECOM_NOTIFY_TABLE", table.as_str()),
+        ("WECOM_NOTIFY_SECRET_PREFIX", "wn-click"),
+    ])
+    .await;
+}
