@@ -236,6 +236,7 @@ fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_
         "GET /console ChannelConfigFunction",
         "GET /console/{asset} ChannelConfigFunction",
         "GET /v1/openapi.json ChannelConfigFunction",
+        "GET /v1/orgs/{org}/actions ChannelConfigFunction",
         "GET /v1/orgs/{org}/deliveries ChannelConfigFunction",
         "GET /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
         "GET /v1/orgs/{org}/subscriptions ChannelConfigFunction",
@@ -299,6 +300,7 @@ fn policies_name_their_actions_and_scope_their_resources() {
                 "{name}: unscoped resource for {actions:?}"
             );
             let scoped = resource.contains("Table")
+                || resource.contains("WorkflowBus")
                 || resource.contains("${SecretPrefix}/*")
                 || resource.contains("DeadLetterQueue")
                 || resource.contains("KmsKeyArn");
@@ -317,14 +319,15 @@ fn policies_name_their_actions_and_scope_their_resources() {
         // Each index the function's code queries, and BatchGetItem where it reads what a
         // keys-only index found.
         use shared::store::dynamo::schema::{
-            BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
+            BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, BY_USERID_INDEX,
+            DUE_INDEX,
         };
         let (indexes, batch_get): (&[&str], bool) = match name {
             "ChannelConfigFunction" => {
                 (&[BY_ORG_INDEX, BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX], true)
             }
             "DispatchFunction" => (&[DUE_INDEX], true),
-            "CallbackFunction" => (&[BY_USERID_INDEX], false),
+            "CallbackFunction" => (&[BY_USERID_INDEX, BY_TASK_INDEX], false),
             _ => (&[], false),
         };
         let resources: String = stmts.iter().map(|s| s["Resource"].to_string()).collect();
@@ -338,6 +341,23 @@ fn policies_name_their_actions_and_scope_their_resources() {
         if name == "CallbackFunction" {
             // release_push deletes a claim so that WeCom's retry of a failed push is acted on.
             assert!(all.contains("dynamodb:DeleteItem"), "{name}: {all}");
+        }
+        // Only the callback publishes (members' decisions on cards), and only on the workflow
+        // bus: the created one, or the one named.
+        let puts: Vec<&Value> = stmts
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("events:"))
+            .collect();
+        if name == "CallbackFunction" {
+            assert_eq!(puts.len(), 1, "{name}: {puts:?}");
+            assert_eq!(puts[0]["Action"], json!(["events:PutEvents"]));
+            assert_eq!(
+                puts[0]["Resource"],
+                json!({"Fn::If": ["CreateBus", {"Fn::GetAtt": ["WorkflowBus", "Arn"]},
+                    {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}]})
+            );
+        } else {
+            assert!(puts.is_empty(), "{name} may not publish events: {puts:?}");
         }
         let writes_secrets = all.contains("secretsmanager:CreateSecret");
         assert_eq!(
@@ -365,6 +385,8 @@ fn every_function_gets_the_whole_configuration() {
         "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS",
         "WECOM_NOTIFY_JWT_ISSUER",
         "WECOM_NOTIFY_CONSOLE_CLIENT_ID",
+        "WECOM_NOTIFY_ACTIONS_BUS",
+        "WECOM_NOTIFY_ACTIONS_SOURCE",
         "RUST_LOG",
     ] {
         assert!(env.contains_key(var), "{var} missing");
@@ -374,6 +396,15 @@ fn every_function_gets_the_whole_configuration() {
     assert_eq!(
         env["WECOM_NOTIFY_CONSOLE_CLIENT_ID"],
         reference("ConsoleClientId")
+    );
+    // Decisions go back to the bus the workflow events come from.
+    assert_eq!(
+        env["WECOM_NOTIFY_ACTIONS_BUS"],
+        json!({"Fn::If": ["CreateBus", reference("WorkflowBus"), reference("EventBusName")]})
+    );
+    assert_eq!(
+        env["WECOM_NOTIFY_ACTIONS_SOURCE"],
+        reference("ActionSource")
     );
     assert_eq!(env["WECOM_NOTIFY_STORE"], "dynamodb");
     assert_eq!(env["WECOM_NOTIFY_TABLE"], reference("Table"));
@@ -439,7 +470,8 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
         .map(|i| i["IndexName"].as_str().expect("name"))
         .collect();
     use shared::store::dynamo::schema::{
-        BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_USERID_INDEX, DUE_INDEX,
+        BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, BY_USERID_INDEX,
+        DUE_INDEX,
     };
     assert_eq!(
         indexes,
@@ -448,7 +480,8 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
             BY_MEMBER_INDEX,
             DUE_INDEX,
             BY_USERID_INDEX,
-            BY_ORG_CHANNEL_INDEX
+            BY_ORG_CHANNEL_INDEX,
+            BY_TASK_INDEX
         ],
         "the indexes the code queries"
     );
@@ -569,9 +602,13 @@ fn only_the_stacks_rule_reaches_dispatch_and_its_dead_letters() {
     let policy = &resources(&t)["WorkflowBusPolicy"]["Properties"]["Statement"];
     assert_eq!(policy["Effect"], "Deny");
     assert_eq!(policy["Action"], "events:PutEvents");
+    // The named publishers, and the callback, which publishes members' decisions on cards.
     assert_eq!(
         policy["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
-        reference("EventPublisherArns")
+        json!({"Fn::Split": [",", {"Fn::Join": [",", [
+            {"Fn::Join": [",", reference("EventPublisherArns")]},
+            {"Fn::GetAtt": ["CallbackFunctionRole", "Arn"]}
+        ]]}]})
     );
     let rule = &resources(&t)["DispatchFunction"]["Properties"]["Events"]["WorkflowEvent"];
     assert!(
