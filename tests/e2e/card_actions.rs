@@ -336,3 +336,61 @@ async fn a_click_closes_the_loop_on_dynamodb() {
     ])
     .await;
 }
+
+/// A card WeCom refuses (its errcode for a field it does not take) goes out as the usual
+/// textcard with the URL: the member is told, without buttons, never nothing.
+#[tokio::test]
+async fn a_card_wecom_refuses_goes_out_as_a_textcard() {
+    let fake = FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", fake.base.as_str())]);
+    let http = reqwest::Client::new();
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/subscriptions",
+            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
+                "personal_channel": true, "actions": [{"key": "approve", "text": "同意"}]}]}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/members/alice/wecom-channel",
+            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
+                "source_column": "email", "receiver": "zhangsan@example.com",
+                "token": TOKEN, "encoding_aes_key": KEY}),
+        ),
+    ] {
+        let resp = http
+            .request(method, r.url(path))
+            .bearer_auth(&r.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+    // WeCom refuses the card's horizontal_content_list (42035).
+    fake.state
+        .fail(fake::SEND, Fault::Errcode { errcode: 42035 }, 1);
+    let resp = http
+        .post(r.url("/v1/local/events"))
+        .bearer_auth(&r.token)
+        .json(&envelope("evt-refused", &["alice"]))
+        .send()
+        .await
+        .expect("event");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    assert_eq!(
+        fake.state.calls(fake::SEND),
+        2,
+        "the card, then the textcard"
+    );
+    let sent = fake.state.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].msgtype, "textcard");
+    assert_eq!(sent[0].touser, ["zhangsan"]);
+    assert_eq!(sent[0].body["url"], "https://workflow.example.com/r/1");
+    assert_eq!(sent[0].body["title"], "SQL review waiting for you");
+}

@@ -133,6 +133,8 @@ impl Dispatcher {
             .subscription(&ev.org, &ev.subscription_type, &ev.node)
             .await?;
         let body = ev.render(sub.as_ref().map(|s| s.message_format).unwrap_or_default());
+        // Where a card cannot go (refused, or a reader in the WeChat plugin): the textcard.
+        let fallback = ev.render(shared::workflow::MessageFormat::Textcard);
         // Buttons make each member's message a card of its own (its own task_id), so those
         // are sent one member per call.
         let actions = ev
@@ -146,11 +148,19 @@ impl Dispatcher {
             .iter()
             .cloned()
             .map(|member| {
-                let body = match actions {
-                    Some(a) => ev.render_card(&member, a),
-                    None => body.clone(),
-                };
-                Delivery::claim(ev, member, body, now, now, expires_at)
+                let card = actions.map(|a| ev.render_card(&member, a));
+                let mut d = Delivery::claim(
+                    ev,
+                    member,
+                    card.unwrap_or_else(|| body.clone()),
+                    now,
+                    now,
+                    expires_at,
+                );
+                if d.task_id.is_some() {
+                    d.fallback = Some(fallback.clone());
+                }
+                d
             })
             .collect();
         let claimed = self.claim_all(fresh).await?;

@@ -25,6 +25,13 @@ use crate::{CrashPoint, DispatchError, Dispatcher, Outcome, Report};
 /// recipients.
 type BatchKey = (String, MessageBody, Option<String>);
 
+/// WeCom refused a `template_card` for its content (42015–42051, docs/WECOM.md §7), which
+/// no retry changes. 42014 (task_id exists) is not one: the card went out before.
+fn card_refused(e: &WeComError) -> bool {
+    e.errcode()
+        .is_some_and(|c| (42015..=42051).contains(&c.code()))
+}
+
 fn pace_key(creds: &AppCredentials, userid: &str) -> String {
     format!("{}:{}:{userid}", creds.corp_id, creds.agent_id)
 }
@@ -203,7 +210,23 @@ impl Dispatcher {
             tokens: &self.tokens,
             creds,
         };
-        let result = app.send(&msg).await;
+        let mut result = app.send(&msg).await;
+        // A card WeCom refuses for its shape goes out as the usual textcard: never nothing.
+        // (Cards are one member's each, so the batch is that one delivery.)
+        if let (Err(e), [only]) = (&result, keep.as_mut_slice())
+            && card_refused(e)
+            && only.delivery.fall_back()
+        {
+            tracing::warn!(error = %e, event_id = %only.delivery.event_id,
+                member = %only.delivery.member, "WeCom refused the card; sending the textcard instead");
+            if let Some(fallback) = only.delivery.body.clone() {
+                let msg = OutgoingMessage {
+                    body: fallback,
+                    ..msg
+                };
+                result = app.send(&msg).await;
+            }
+        }
         if self.crash == Some(CrashPoint::AfterSend) && result.is_ok() {
             return Err(DispatchError::Crashed(CrashPoint::AfterSend));
         }
@@ -222,7 +245,7 @@ impl Dispatcher {
             match &result {
                 Ok(receipt) if !receipt.missed(&r.userid) => {
                     let mut d = r.delivery;
-                    d.mark_delivered(receipt.msgid.clone());
+                    d.mark_sent(receipt);
                     d.updated_ms = self.now().max(r.held + 1);
                     delivered.push((d, r.held));
                 }
@@ -260,10 +283,7 @@ impl Dispatcher {
                 self.failed_or_retry(d, r.held, &e, key.as_ref()).await
             }
             Ok(receipt) => {
-                d.mark_delivered(receipt.msgid.clone());
-                if receipt.response_code.is_some() {
-                    d.response_code = receipt.response_code.clone();
-                }
+                d.mark_sent(receipt);
                 self.record(d, r.held).await
             }
             Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await,

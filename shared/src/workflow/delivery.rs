@@ -130,6 +130,13 @@ pub struct Delivery {
     /// The sent card's single-use code for updating it (WeCom: valid 72 hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_code: Option<String>,
+    /// What is sent instead of a card WeCom refuses, or to a member who reads in the WeChat
+    /// plugin (which shows no cards): the usual textcard with the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<MessageBody>,
+    /// The fallback went out instead of the card.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fell_back: bool,
     /// Unix seconds after which the store may forget the record (TTL).
     pub expires_at: i64,
 }
@@ -166,6 +173,8 @@ impl Delivery {
                 _ => None,
             },
             response_code: None,
+            fallback: None,
+            fell_back: false,
             body: Some(body),
             batch: None,
             expires_at,
@@ -232,6 +241,27 @@ impl Delivery {
         self.status = DeliveryStatus::Sending;
         self.lease_until_ms = Some(until_ms);
         self.reason = Some(Reason::Retrying);
+    }
+
+    /// Sends the fallback from now on, in place of the card (refused, or unreadable where the
+    /// member reads); false if there is none.
+    pub fn fall_back(&mut self) -> bool {
+        match self.fallback.take() {
+            Some(f) => {
+                self.body = Some(f);
+                self.fell_back = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sent: WeCom's msgid and, for a card, its response code.
+    pub fn mark_sent(&mut self, receipt: &crate::wecom::SendReceipt) {
+        self.mark_delivered(receipt.msgid.clone());
+        if receipt.response_code.is_some() {
+            self.response_code = receipt.response_code.clone();
+        }
     }
 
     pub fn mark_delivered(&mut self, msgid: Option<String>) {
