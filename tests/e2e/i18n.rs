@@ -53,6 +53,7 @@ fn keys_in_code() -> BTreeSet<String> {
         "event.",
         "field.",
         "hint.",
+        "recall.",
         "test.",
     ];
     let mut keys = BTreeSet::new();

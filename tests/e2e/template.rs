@@ -232,6 +232,7 @@ fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_
     }
     routes.sort();
     let expected = [
+        "DELETE /v1/orgs/{org}/deliveries/{event_id}/{member} TestSendFunction",
         "DELETE /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
         "GET /console ChannelConfigFunction",
         "GET /console/{asset} ChannelConfigFunction",

@@ -28,7 +28,7 @@ use shared::http::{
 };
 use shared::i18n::{Text, render_stored};
 use shared::store::{ActionStore, DeliveryStore, StoreError, SubscriptionStore};
-use shared::workflow::{ActionRecord, Delivery, PublicStatus, Subscription};
+use shared::workflow::{ActionRecord, Delivery, Subscription};
 use time::format_description::well_known::Rfc3339;
 
 pub mod console;
@@ -371,29 +371,7 @@ fn optional_member(m: Option<&str>) -> Result<Option<MemberId>, FieldError> {
 
 /// A delivery as `/deliveries` shows it.
 pub fn delivery_view(d: &Delivery) -> DeliveryView {
-    let time = |ms: i64| {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .ok()
-            .and_then(rfc3339)
-    };
-    DeliveryView {
-        event_id: d.event_id.clone(),
-        member: d.member.clone(),
-        subscription_type: d.subscription_type.clone(),
-        node: d.node.clone(),
-        status: d.status.public(),
-        reason: d.reason,
-        userid: d.userid.clone(),
-        msgid: d.msgid.clone(),
-        wecom_errcode: d.wecom_errcode,
-        hint: d.hint.as_deref().map(render_stored),
-        attempts: d.attempts,
-        at: time(d.updated_ms),
-        not_before: d
-            .not_before_ms
-            .filter(|_| d.status.public() == PublicStatus::Delayed)
-            .and_then(time),
-    }
+    DeliveryView::from(d)
 }
 
 async fn list_deliveries(

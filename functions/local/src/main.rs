@@ -96,6 +96,7 @@ async fn run() -> Result<(), LocalError> {
         wecom,
         tokens,
         pace: stores.pace.clone(),
+        deliveries: stores.deliveries.clone(),
         egress_ips,
     }))
     .merge(events::router(dispatcher))

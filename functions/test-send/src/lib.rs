@@ -18,12 +18,15 @@ use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update, routes,
 };
 use shared::i18n::Text;
-use shared::store::PaceStore;
+use shared::store::{DeliveryStore, PaceStore};
 use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, TokenCache, WeComApp, WeComClient,
     WeComError, resolve_userid,
 };
+
+mod recall;
+pub use recall::RECALL_WINDOW_MS;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,6 +35,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Counts unsaved tests per org ([`UNSAVED_TEST_LIMITS`]).
     pub pace: Arc<dyn PaceStore>,
+    /// Delivery records, for recalls.
+    pub deliveries: Arc<dyn DeliveryStore>,
     pub egress_ips: Vec<String>,
 }
 
@@ -72,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             routes::CHANNEL_TEST,
             post(test_send).fallback(method_not_allowed),
+        )
+        .route(
+            routes::DELIVERY,
+            axum::routing::delete(recall::recall).fallback(method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

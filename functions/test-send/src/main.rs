@@ -13,6 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         wecom: WeComClient::new(&cfg.wecom_api_base)?,
         tokens: Arc::new(TokenCache::new(stores.tokens)),
         pace: stores.pace,
+        deliveries: stores.deliveries,
         egress_ips: cfg.egress_ip_strings(),
     };
     shared::lambda::serve_admin(router(state), &cfg).await

@@ -80,6 +80,7 @@ const NEXT: &str = "The `next` of the previous page, unchanged.";
         ops::get_subscriptions,
         ops::put_subscriptions,
         ops::list_deliveries,
+        ops::recall_delivery,
         ops::list_actions,
         ops::verify_callback_url,
         ops::receive_callback_push,
@@ -473,6 +474,35 @@ mod ops {
         ),
     )]
     fn list_deliveries() {}
+
+    /// Recall a delivered message
+    ///
+    /// Takes the message back from WeCom (`message/recall`) within 24 hours of sending; the
+    /// record then shows `recalled`. Recalling again answers the same. Copies already shown
+    /// in the WeChat plugin stay there (WeCom cannot remove them). (test-send)
+    #[utoipa::path(
+        delete,
+        path = routes::DELIVERY,
+        tag = "deliveries",
+        security(("bearer" = [])),
+        params(
+            ("org" = OrgId, Path, description = ORG),
+            ("event_id" = String, Path, min_length = 1, max_length = 128, description = "The event's id, as in /deliveries."),
+            ("member" = MemberId, Path, description = MEMBER, example = "alice"),
+        ),
+        responses(
+            (status = 200, description = "Recalled: the delivery record.", body = DeliveryView),
+            (status = 400, description = "`invalid_field` (`org`, `event_id`, `member`).", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = Unauthorized),
+            (status = 403, description = "`forbidden`.", body = ErrorBody),
+            (status = 404, description = "`delivery_not_found`.", body = ErrorBody),
+            (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
+            (status = 422, description = "`wecom_<errcode>`: WeCom refused the recall (the error adds `wecom_errcode` and `wecom_errmsg`).", body = ErrorBody),
+            (status = 502, description = "`wecom_unreachable`.", body = ErrorBody),
+            (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        ),
+    )]
+    fn recall_delivery() {}
 
     /// Members' decisions on cards
     ///

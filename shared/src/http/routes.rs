@@ -14,6 +14,8 @@ pub const CHANNELS: &str = "/v1/orgs/{org}/wecom-channels";
 pub const SUBSCRIPTIONS: &str = "/v1/orgs/{org}/subscriptions";
 /// The org's delivery records, newest first.
 pub const DELIVERIES: &str = "/v1/orgs/{org}/deliveries";
+/// One delivery: DELETE recalls the message from WeCom (within 24 hours of sending).
+pub const DELIVERY: &str = "/v1/orgs/{org}/deliveries/{event_id}/{member}";
 /// Members' decisions on interactive cards (docs/API.md §10).
 pub const ACTIONS: &str = "/v1/orgs/{org}/actions";
 /// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
@@ -41,6 +43,7 @@ pub const OPERATIONS: &[(Method, &str)] = &[
     (Method::GET, SUBSCRIPTIONS),
     (Method::PUT, SUBSCRIPTIONS),
     (Method::GET, DELIVERIES),
+    (Method::DELETE, DELIVERY),
     (Method::GET, ACTIONS),
     (Method::GET, CALLBACK),
     (Method::POST, CALLBACK),

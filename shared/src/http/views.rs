@@ -333,6 +333,37 @@ pub struct DeliveryView {
     pub not_before: Option<String>,
 }
 
+impl From<&crate::workflow::Delivery> for DeliveryView {
+    fn from(d: &crate::workflow::Delivery) -> Self {
+        let time = |ms: i64| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+        };
+        Self {
+            event_id: d.event_id.clone(),
+            member: d.member.clone(),
+            subscription_type: d.subscription_type.clone(),
+            node: d.node.clone(),
+            status: d.status.public(),
+            reason: d.reason,
+            userid: d.userid.clone(),
+            msgid: d.msgid.clone(),
+            wecom_errcode: d.wecom_errcode,
+            hint: d.hint.as_deref().map(crate::i18n::render_stored),
+            attempts: d.attempts,
+            at: time(d.updated_ms),
+            not_before: d
+                .not_before_ms
+                .filter(|_| d.status.public() == PublicStatus::Delayed)
+                .and_then(time),
+        }
+    }
+}
+
 /// A page of the org's deliveries, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryPage {

@@ -59,6 +59,11 @@ impl WeComApp<'_> {
         .await
     }
 
+    pub async fn recall(&self, msgid: &str) -> Result<(), WeComError> {
+        self.with_token(|t| async move { self.client.recall(t.expose(), msgid).await })
+            .await
+    }
+
     /// Greys out the buttons of the card `response_code` belongs to (see
     /// [`WeComClient::update_card_buttons`]).
     pub async fn update_card_buttons(

@@ -22,6 +22,8 @@ pub enum DeliveryStatus {
     Delayed,
     Failed,
     Skipped,
+    /// Delivered, then recalled by an admin (WeCom's `message/recall`).
+    Recalled,
 }
 
 /// The status as the API shows it.
@@ -33,6 +35,8 @@ pub enum PublicStatus {
     Delayed,
     Failed,
     Skipped,
+    /// Delivered, then recalled.
+    Recalled,
     /// In an event's answer only: already handled, or in someone else's hands.
     Duplicate,
 }
@@ -44,6 +48,7 @@ impl PublicStatus {
             Self::Delayed => "delayed",
             Self::Failed => "failed",
             Self::Skipped => "skipped",
+            Self::Recalled => "recalled",
             Self::Duplicate => "duplicate",
         }
     }
@@ -51,7 +56,10 @@ impl PublicStatus {
 
 impl DeliveryStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Delivered | Self::Failed | Self::Skipped)
+        matches!(
+            self,
+            Self::Delivered | Self::Failed | Self::Skipped | Self::Recalled
+        )
     }
 
     /// A claim waiting for its send or retry shows as `delayed` (it will be sent).
@@ -61,6 +69,7 @@ impl DeliveryStatus {
             Self::Delivered => PublicStatus::Delivered,
             Self::Failed => PublicStatus::Failed,
             Self::Skipped => PublicStatus::Skipped,
+            Self::Recalled => PublicStatus::Recalled,
         }
     }
 }
@@ -241,6 +250,11 @@ impl Delivery {
         self.status = DeliveryStatus::Sending;
         self.lease_until_ms = Some(until_ms);
         self.reason = Some(Reason::Retrying);
+    }
+
+    /// Recalled from WeCom by an admin.
+    pub fn mark_recalled(&mut self) {
+        self.status = DeliveryStatus::Recalled;
     }
 
     /// Sends the fallback from now on, in place of the card (refused, or unreadable where the
