@@ -195,6 +195,10 @@ async function main() {
     await typeInto('f-encoding_aes_key', DEMO.encoding_aes_key);
     await typeInto('f-token', DEMO.token);
     await typeInto('f-receiver', DEMO.phone);
+    // Next: the WeChat plugin box, labelled, unticked for a new member.
+    check(await page.evaluate(() => document.activeElement.id) === 'f-wechat_plugin', 'Tab did not reach Reads in WeChat');
+    check(!(await page.locator('#f-wechat_plugin').isChecked()), 'Reads in WeChat is ticked on a new member');
+    check(await page.locator('label[for=f-wechat_plugin]').innerText() === L('field.wechat_plugin'), 'the WeChat plugin box has no label');
     // Shift+Tab from the first control of the dialog stays inside it (focus trap).
     await page.locator('#cfg-close').focus();
     await page.keyboard.press('Shift+Tab');
@@ -225,6 +229,7 @@ async function main() {
     await dialog.getByText(L('wait.waiting')).waitFor();
     const put = apiCalls.find((c) => c.method === 'PUT');
     check(put && JSON.parse(put.body).app_secret === DEMO.app_secret, 'OK did not PUT the form');
+    check(JSON.parse(put.body).wechat_plugin === false, `OK did not PUT the WeChat plugin box: ${put.body}`);
     check(await page.locator('#wait-callback-url').inputValue() === callbackUrl, 'the waiting view shows another URL');
     await shot('waiting');
 

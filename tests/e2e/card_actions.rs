@@ -337,10 +337,11 @@ async fn a_click_closes_the_loop_on_dynamodb() {
     .await;
 }
 
-/// A card WeCom refuses (its errcode for a field it does not take) goes out as the usual
-/// textcard with the URL: the member is told, without buttons, never nothing.
+/// A card WeCom refuses (its errcode for a field it does not take), or a card for a member
+/// who reads in the WeChat plugin (which shows no cards), goes out as the usual textcard with
+/// the URL: the member is told, without buttons, never nothing.
 #[tokio::test]
-async fn a_card_wecom_refuses_goes_out_as_a_textcard() {
+async fn where_a_card_cannot_go_the_textcard_does() {
     let fake = FakeWeCom::start().await;
     fake.state.add_corp(fake::demo_corp());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -360,6 +361,13 @@ async fn a_card_wecom_refuses_goes_out_as_a_textcard() {
                 "source_column": "email", "receiver": "zhangsan@example.com",
                 "token": TOKEN, "encoding_aes_key": KEY}),
         ),
+        (
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/members/bob/wecom-channel",
+            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
+                "source_column": "email", "receiver": "lisi@example.com",
+                "token": TOKEN, "encoding_aes_key": KEY, "wechat_plugin": true}),
+        ),
     ] {
         let resp = http
             .request(method, r.url(path))
@@ -370,6 +378,32 @@ async fn a_card_wecom_refuses_goes_out_as_a_textcard() {
             .expect("request");
         assert_eq!(resp.status(), 200, "{path}");
     }
+    // bob reads in the WeChat plugin: the channel says so, and he gets the textcard.
+    let resp = http
+        .get(r.url("/v1/orgs/demo/members/bob/wecom-channel"))
+        .bearer_auth(&r.token)
+        .send()
+        .await
+        .expect("channel");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["wechat_plugin"], true, "{v}");
+    let resp = http
+        .post(r.url("/v1/local/events"))
+        .bearer_auth(&r.token)
+        .json(&envelope("evt-plugin", &["bob"]))
+        .send()
+        .await
+        .expect("event");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    let sent = fake.state.sent();
+    assert_eq!(
+        (sent.len(), sent[0].msgtype.as_str(), sent[0].touser.clone()),
+        (1, "textcard", vec!["lisi".to_owned()]),
+        "{sent:?}"
+    );
+    fake.state.reset_messages();
+
     // WeCom refuses the card's horizontal_content_list (42035).
     fake.state
         .fail(fake::SEND, Fault::Errcode { errcode: 42035 }, 1);
@@ -384,8 +418,8 @@ async fn a_card_wecom_refuses_goes_out_as_a_textcard() {
     assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
     assert_eq!(
         fake.state.calls(fake::SEND),
-        2,
-        "the card, then the textcard"
+        3,
+        "bob's textcard; alice's card, then her textcard"
     );
     let sent = fake.state.sent();
     assert_eq!(sent.len(), 1, "{sent:?}");

@@ -244,6 +244,11 @@ impl FakeState {
         self.with(|s| *s = State0::default());
     }
 
+    /// Forgets the messages sent so far (calls are still counted).
+    pub fn reset_messages(&self) {
+        self.with(|s| s.sent.clear());
+    }
+
     /// Every accepted card update, in order.
     pub fn card_updates(&self) -> Vec<CardUpdate> {
         self.with(|s| s.card_updates.clone())

@@ -52,6 +52,7 @@ pub fn demo_app_update(
 ) -> shared::channel::ChannelUpdate {
     use shared::domain::{AgentId, AppSecret, CorpId, EncodingAesKey, Receiver, WeComToken};
     shared::channel::ChannelUpdate {
+        wechat_plugin: false,
         corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
         agent_id: AgentId::parse(1000002).expect("agent"),
         receiver: Receiver::parse(column, receiver).expect("receiver"),

@@ -51,6 +51,7 @@ async fn fixture(save: bool) -> Fixture {
             .save(
                 &key,
                 ChannelUpdate {
+                    wechat_plugin: false,
                     corp_id: CorpId::parse(CORP).expect("corp"),
                     agent_id: AgentId::parse(218).expect("agent"),
                     receiver: Receiver::parse(SourceColumn::LoginName, "mycreate").expect("r"),
@@ -496,6 +497,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
         .save(
             &key,
             ChannelUpdate {
+                wechat_plugin: false,
                 corp_id: CorpId::parse(CORP).expect("corp"),
                 agent_id: AgentId::parse(218).expect("agent"),
                 receiver: Receiver::parse(SourceColumn::Phone, "13900000000").expect("r"),

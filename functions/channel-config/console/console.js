@@ -582,6 +582,7 @@
     $('f-agent_id').value = view.agent_id === null || view.agent_id === undefined ? '' : String(view.agent_id);
     $('f-source_column').value = view.source_column || 'phone';
     $('f-receiver').value = view.receiver || '';
+    $('f-wechat_plugin').checked = !!view.wechat_plugin;
     for (const f of SECRETS) $('f-' + f).value = '';
     $('cfg-callback-url').value = view.callback_url || '';
     const ips = Array.isArray(view.trusted_ips) ? view.trusted_ips : [];
@@ -732,7 +733,7 @@
     const v = formValues();
     setBusy(button, true);
     try {
-      const view = await api('PUT', memberPath(cfg.member), body(v));
+      const view = await api('PUT', memberPath(cfg.member), { ...body(v), wechat_plugin: $('f-wechat_plugin').checked });
       cfg.view = view;
       cfg.savedAt = view.updated_at || new Date().toISOString();
       cfg.typed = { token: v.token, key: v.encoding_aes_key };

@@ -105,6 +105,7 @@ mod tests {
                 "app_secret_set": configured,
                 "token_set": configured,
                 "encoding_aes_key_set": configured,
+                "wechat_plugin": c.is_some_and(|c| c.wechat_plugin),
                 "callback_url": base.callback_url(&rec.callback_id),
                 "trusted_ips": egress_ips,
                 "last_callback_check": rec.last_callback_check.as_ref().map(check_view),

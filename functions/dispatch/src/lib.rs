@@ -132,7 +132,8 @@ impl Dispatcher {
             .subscriptions
             .subscription(&ev.org, &ev.subscription_type, &ev.node)
             .await?;
-        let body = ev.render(sub.as_ref().map(|s| s.message_format).unwrap_or_default());
+        let format = sub.as_ref().map(|s| s.message_format).unwrap_or_default();
+        let body = ev.render(format);
         // Where a card cannot go (refused, or a reader in the WeChat plugin): the textcard.
         let fallback = ev.render(shared::workflow::MessageFormat::Textcard);
         // Buttons make each member's message a card of its own (its own task_id), so those
@@ -157,7 +158,8 @@ impl Dispatcher {
                     now,
                     expires_at,
                 );
-                if d.task_id.is_some() {
+                // A card, or markdown: neither shows in the WeChat plugin.
+                if d.task_id.is_some() || format == shared::workflow::MessageFormat::Markdown {
                     d.fallback = Some(fallback.clone());
                 }
                 d

@@ -67,6 +67,10 @@ impl Dispatcher {
             }
         };
         d.userid = Some(userid.clone());
+        // The WeChat plugin shows no cards and no markdown: such a reader gets the textcard.
+        if binding.config.wechat_plugin && d.fall_back() {
+            tracing::debug!(member = %d.member, "reads in the WeChat plugin: textcard instead");
+        }
         let Some(body) = d.body.clone() else {
             d.mark_failed(Reason::NoMessage);
             return self.record(delivery, held).await.map(Prepared::Done);

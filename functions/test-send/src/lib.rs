@@ -174,6 +174,7 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
         (.., None) => return Err(ApiError::invalid_field("encoding_aes_key", required())),
     };
     let config = ChannelConfig {
+        wechat_plugin: false,
         corp_id: u.corp_id,
         agent_id: u.agent_id,
         receiver: u.receiver,

@@ -46,6 +46,8 @@ pub struct ChannelUpdate {
     pub app_secret: Option<AppSecret>,
     pub token: Option<WeComToken>,
     pub encoding_aes_key: Option<EncodingAesKey>,
+    /// See [`crate::domain::ChannelConfig::wechat_plugin`].
+    pub wechat_plugin: bool,
 }
 
 /// What a callback URL leads to: the binding, and its secrets if it is configured (or why

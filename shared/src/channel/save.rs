@@ -137,6 +137,7 @@ impl ChannelService {
                 corp_id: update.corp_id.clone(),
                 agent_id: update.agent_id,
                 receiver: update.receiver.clone(),
+                wechat_plugin: update.wechat_plugin,
             }),
             updated_at: now(),
             new_app: target.is_none().then(|| AppRecord {

@@ -119,6 +119,10 @@ pub struct ChannelConfig {
     pub agent_id: AgentId,
     #[serde(flatten)]
     pub receiver: Receiver,
+    /// The member reads WeCom in personal WeChat (the WeChat plugin), which shows neither
+    /// interactive cards nor markdown: they get the textcard instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wechat_plugin: bool,
 }
 
 #[cfg(test)]
@@ -151,6 +155,7 @@ mod tests {
     #[test]
     fn config_round_trips_through_json() {
         let c = ChannelConfig {
+            wechat_plugin: false,
             corp_id: CorpId::parse("ww0123").expect("corp"),
             agent_id: AgentId::parse(1000002).expect("agent"),
             receiver: Receiver::Phone("13800000000".into()),

@@ -21,6 +21,13 @@ pub const PUT_FIELDS: [&str; 7] = [
     "receiver",
 ];
 
+/// Optional PUT fields that are not part of WeCom's channel: omitted means `false`.
+pub const OPTION_FIELDS: [&str; 1] = ["wechat_plugin"];
+
+fn is_field(k: &str) -> bool {
+    PUT_FIELDS.contains(&k) || OPTION_FIELDS.contains(&k)
+}
+
 fn string_field<'a>(
     body: &'a Map<String, Value>,
     field: &'static str,
@@ -39,14 +46,24 @@ fn required<'a>(body: &'a Map<String, Value>, field: &'static str) -> Result<&'a
 
 /// Parses a PUT body field by field, so every error names its field.
 pub fn parse_channel_update(body: &Map<String, Value>) -> Result<ChannelUpdate, ApiError> {
-    if let Some(unknown) = body.keys().find(|k| !PUT_FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = body.keys().find(|k| !is_field(k)) {
         return Err(ApiError::invalid_field(
             unknown,
-            Text::new("field.unknown")
-                .arg("field", unknown)
-                .arg("expected", PUT_FIELDS.join(", ")),
+            Text::new("field.unknown").arg("field", unknown).arg(
+                "expected",
+                [&PUT_FIELDS[..], &OPTION_FIELDS].concat().join(", "),
+            ),
         ));
     }
+    let wechat_plugin = match body.get("wechat_plugin") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(
+                FieldError::new("wechat_plugin", Text::new("field.must_be_boolean")).into(),
+            );
+        }
+    };
     let corp_id = CorpId::parse(required(body, "corp_id")?)?;
     let agent_id = match body.get("agent_id") {
         Some(Value::Number(n)) => n
@@ -75,5 +92,6 @@ pub fn parse_channel_update(body: &Map<String, Value>) -> Result<ChannelUpdate, 
         encoding_aes_key: string_field(body, "encoding_aes_key")?
             .map(EncodingAesKey::parse)
             .transpose()?,
+        wechat_plugin,
     })
 }

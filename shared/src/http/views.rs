@@ -104,6 +104,8 @@ pub struct ChannelView {
     pub app_secret_set: bool,
     pub token_set: bool,
     pub encoding_aes_key_set: bool,
+    /// Reads in the WeChat plugin: gets textcards instead of cards and markdown.
+    pub wechat_plugin: bool,
     /// `<public base>/v1/wecom/callback/<32 hex characters>`: stable per member, known before
     /// the first save, revealing neither org nor member.
     pub callback_url: String,
@@ -158,6 +160,10 @@ pub struct ChannelBody {
     #[schema(pattern = r"^\s*[A-Za-z0-9]{43}\s*$")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding_aes_key: Option<String>,
+    /// The member reads WeCom in personal WeChat (the WeChat plugin), which shows neither
+    /// interactive cards nor markdown: send them the textcard. Omitted: false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_plugin: Option<bool>,
 }
 
 /// A channel of the README's demo app on the fake WeCom (tests/src/fake.rs): it saves, and

@@ -68,6 +68,7 @@ fn corp(members: usize, phones: bool) -> Corp {
 fn update(receiver: Receiver) -> Result<ChannelUpdate, String> {
     let e = |e: shared::domain::FieldError| e.to_string();
     Ok(ChannelUpdate {
+        wechat_plugin: false,
         corp_id: CorpId::parse(CORP).map_err(e)?,
         agent_id: AgentId::parse(AGENT).map_err(e)?,
         receiver,

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `ch_pk`/`ch_sk` of the `by_org_channel` index while configured, `expires_at` until first saved |
+//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `ch_pk`/`ch_sk` of the `by_org_channel` index while configured, `expires_at` until first saved |
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count) |
 //! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`, `expires_at` until first saved |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
@@ -82,6 +82,7 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
             corp_id: field(CorpId::parse(get_s(item, "corp_id")?))?,
             agent_id: field(AgentId::parse(get_n(item, "agent_id")?))?,
             receiver: field(Receiver::parse(column, get_s(item, "receiver")?))?,
+            wechat_plugin: get_bool(item, "wechat_plugin"),
         })
     } else {
         None
@@ -356,7 +357,7 @@ impl ChannelStore for DynamoTable {
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
                      agent_id = :agent, source_column = :col, receiver = :recv, \
-                     ch_pk = :chpk, ch_sk = :chsk \
+                     wechat_plugin = :plugin, ch_pk = :chpk, ch_sk = :chsk \
                      REMOVE resolved_user, uid_pk, uid_sk, expires_at",
                 )
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -365,12 +366,13 @@ impl ChannelStore for DynamoTable {
                 .expression_attribute_values(":corp", s(c.corp_id.as_str()))
                 .expression_attribute_values(":agent", n(c.agent_id))
                 .expression_attribute_values(":col", s(c.receiver.column().as_str()))
-                .expression_attribute_values(":recv", s(c.receiver.value())),
+                .expression_attribute_values(":recv", s(c.receiver.value()))
+                .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin)),
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
-                     REMOVE corp_id, agent_id, source_column, receiver, resolved_user, uid_pk, \
-                     uid_sk, ch_pk, ch_sk",
+                     REMOVE corp_id, agent_id, source_column, receiver, wechat_plugin, \
+                     resolved_user, uid_pk, uid_sk, ch_pk, ch_sk",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };
