@@ -1,4 +1,4 @@
-//! A click on an interactive card (docs/API.md §10): the `template_card_event` push, after it
+//! A click on an interactive card (docs/API.md §11): the `template_card_event` push, after it
 //! was verified, decrypted and claimed like any push.
 //!
 //! Record first, act after: the decision is stored (the first per (event, member) wins)

@@ -98,7 +98,7 @@ const NEXT: &str = "The `next` of the previous page, unchanged.";
         (name = "channels", description = "A member's WeCom channel (docs/API.md §6)."),
         (name = "subscriptions", description = "Which workflow nodes reach members (docs/API.md §6)."),
         (name = "deliveries", description = "What was delivered (docs/API.md §6, §8)."),
-        (name = "actions", description = "Members' decisions on interactive cards (docs/API.md §10)."),
+        (name = "actions", description = "Members' decisions on interactive cards (docs/API.md §11)."),
         (name = "callback", description = "The public URL WeCom calls (docs/API.md §7)."),
         (name = "local", description = "Only on the local runner (`cargo run`); never deployed."),
         (name = "meta", description = "This document and the console page."),

@@ -16,7 +16,7 @@ pub const SUBSCRIPTIONS: &str = "/v1/orgs/{org}/subscriptions";
 pub const DELIVERIES: &str = "/v1/orgs/{org}/deliveries";
 /// One delivery: DELETE recalls the message from WeCom (within 24 hours of sending).
 pub const DELIVERY: &str = "/v1/orgs/{org}/deliveries/{event_id}/{member}";
-/// Members' decisions on interactive cards (docs/API.md §10).
+/// Members' decisions on interactive cards (docs/API.md §11).
 pub const ACTIONS: &str = "/v1/orgs/{org}/actions";
 /// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
 pub const CALLBACK: &str = "/v1/wecom/callback/{id}";

@@ -379,7 +379,7 @@ pub struct DeliveryPage {
     pub next: Option<String>,
 }
 
-/// A member's decision on an interactive card as `/actions` shows it (docs/API.md §10): the
+/// A member's decision on an interactive card as `/actions` shows it (docs/API.md §11): the
 /// fields the workflow system receives, and how far acting on it got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ActionView {

@@ -1,4 +1,4 @@
-//! A member's decision on an interactive card (docs/API.md §10): the click, checked and
+//! A member's decision on an interactive card (docs/API.md §11): the click, checked and
 //! deduplicated, kept as an action record, told to the workflow system, and answered on the
 //! card.
 //!
