@@ -173,6 +173,17 @@ impl ChannelStore for FaultyChannels {
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
         self.inner.record_test(key, outcome).await
     }
+    async fn record_probe(
+        &self,
+        key: &MemberKey,
+        outcome: &crate::domain::ProbeOutcome,
+        next_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.record_probe(key, outcome, next_ms).await
+    }
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
+        self.inner.probes_due(now_ms, limit).await
+    }
     async fn set_resolved_user(
         &self,
         key: &MemberKey,

@@ -39,6 +39,10 @@ pub struct BindingRecord {
     pub config: Option<ChannelConfig>,
     pub last_callback_check: Option<CallbackCheck>,
     pub last_test: Option<TestOutcome>,
+    /// The last credential health probe (never a message): drift shows here before a
+    /// notification fails.
+    #[serde(default)]
+    pub last_probe: Option<ProbeOutcome>,
     /// The receiver's WeCom userid, once looked up; cleared by every configuration change.
     #[serde(default)]
     pub resolved_user: Option<ResolvedUser>,
@@ -57,6 +61,7 @@ impl BindingRecord {
             config: None,
             last_callback_check: None,
             last_test: None,
+            last_probe: None,
             resolved_user: None,
             updated_at: None,
             revision: 0,
@@ -179,6 +184,73 @@ pub struct TestOutcome {
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wecom_errcode: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// What a probe found wrong: the drift that would make the next notification fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Drift {
+    /// 40001, 40013, 301002: the Secret was reset, the app disabled, or the CorpID/AgentId
+    /// no longer match.
+    CredentialsRejected,
+    /// 60020: WeCom no longer trusts the calling IP (`trusted_ip` names it).
+    IpNotTrusted,
+    /// 46004, 60111, 81013: the member left, or the receiver no longer finds them.
+    MemberNotFound,
+    /// 60011: the member is outside the app's visible scope.
+    OutOfScope,
+    /// 48002: the app may not call this API.
+    NotPermitted,
+    /// WeCom could not be reached.
+    Unreachable,
+    /// Another refusal (see `wecom_errcode`).
+    Other,
+}
+
+impl Drift {
+    /// The drift a WeCom errcode means.
+    pub fn of_errcode(code: i64) -> Self {
+        match code {
+            40001 | 40013 | 301002 => Self::CredentialsRejected,
+            60020 => Self::IpNotTrusted,
+            46004 | 60111 | 81013 => Self::MemberNotFound,
+            60011 => Self::OutOfScope,
+            48002 => Self::NotPermitted,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CredentialsRejected => "credentials_rejected",
+            Self::IpNotTrusted => "ip_not_trusted",
+            Self::MemberNotFound => "member_not_found",
+            Self::OutOfScope => "out_of_scope",
+            Self::NotPermitted => "not_permitted",
+            Self::Unreachable => "unreachable",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The outcome of a credential health probe of a binding: a token for its app and, for a
+/// phone or email receiver, a fresh lookup of the member. Nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeOutcome {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wecom_errcode: Option<i64>,
+    /// 60020: the IP WeCom saw, to add to the Trusted IP list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_ip: Option<String>,
+    /// A stored catalogue reference ([`crate::i18n::Text::stored`]), read in the reader's
+    /// language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }

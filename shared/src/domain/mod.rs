@@ -12,8 +12,8 @@ mod pace;
 mod secrets;
 
 pub use binding::{
-    AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, MemberKey, ResolvedUser,
-    SecretRecord, TestOutcome,
+    AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, Drift, MemberKey, ProbeOutcome,
+    ResolvedUser, SecretRecord, TestOutcome,
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
-    EventId, Limits, MemberKey, Node, OrgId, Pace, ResolvedUser, SecretRecord, SubscriptionType,
-    TestOutcome, unix_now,
+    EventId, Limits, MemberKey, Node, OrgId, Pace, ProbeOutcome, ResolvedUser, SecretRecord,
+    SubscriptionType, TestOutcome, unix_now,
 };
 use crate::workflow::{ActionRecord, Delivery, Subscription};
 
@@ -119,6 +119,30 @@ pub struct Due {
     pub unreadable: Vec<String>,
 }
 
+/// How often each binding is probed: WeCom's tokens last two hours, lookups are limited, and
+/// drift within the hour is caught by the next send anyway.
+pub const PROBE_EVERY_MS: i64 = 3_600_000;
+
+/// A value in `0..modulo` that is the same for `key` everywhere (SHA-256, not the standard
+/// library's per-process hasher).
+fn spread(key: &MemberKey, modulo: u64) -> u64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("{}/{}", key.org, key.member).as_bytes());
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % modulo.max(1)
+}
+
+/// When a binding saved at `now_ms` is first probed: within the hour, at a minute of its own,
+/// so the probes of many bindings saved at once spread over the hour.
+pub fn first_probe_ms(key: &MemberKey, now_ms: i64) -> i64 {
+    let offset = i64::try_from(spread(key, PROBE_EVERY_MS.unsigned_abs())).unwrap_or(0);
+    now_ms.saturating_add(offset.max(60_000))
+}
+
+/// The shard of a binding's place in the probe schedule.
+pub fn probe_shard(key: &MemberKey, shards: u16) -> u16 {
+    u16::try_from(spread(key, u64::from(shards.max(1)))).unwrap_or(0)
+}
+
 /// Shards of the per-org delivery index and the due index when the configuration names none.
 pub const DEFAULT_SHARDS: u16 = 16;
 
@@ -171,6 +195,17 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Sets `last_test` without touching anything else.
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError>;
+    /// Sets `last_probe` and when the binding is probed next, if it is still configured.
+    async fn record_probe(
+        &self,
+        key: &MemberKey,
+        outcome: &ProbeOutcome,
+        next_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` configured bindings whose probe is due by `now_ms`, earliest first. A
+    /// binding enters this schedule when it is saved ([`first_probe_ms`]) and leaves it when
+    /// its configuration is removed.
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError>;
     /// Sets or clears the cached userid without touching anything else.
     async fn set_resolved_user(
         &self,

@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `ch_pk`/`ch_sk` of the `by_org_channel` index while configured, `expires_at` until first saved |
+//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `last_probe`, `ch_pk`/`ch_sk` of the `by_org_channel` index and `due_pk`/`due_sk` (`PROBE#{shard}`, next probe ms) of the `due` index while configured, `expires_at` until first saved |
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count) |
 //! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`, `expires_at` until first saved |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
@@ -15,19 +15,19 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX};
+use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX, DUE_INDEX};
 use super::{
     DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
     to_doc,
 };
 use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
-    MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SecretRecord, SourceColumn, TestOutcome,
-    unix_now,
+    MemberId, MemberKey, OrgId, ProbeOutcome, Receiver, ResolvedUser, SecretRecord, SourceColumn,
+    TestOutcome, unix_now,
 };
 use crate::store::{
     CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
-    expires_after, key_part,
+    expires_after, first_probe_ms, key_part, probe_shard,
 };
 
 const ENSURE_ATTEMPTS: usize = 3;
@@ -44,6 +44,22 @@ pub(super) fn org_pk(org: &OrgId) -> String {
 /// sparse `by_org_channel` index, which holds configured bindings only.
 fn binding_pk(k: &MemberKey) -> String {
     format!("MEMBER#{}#{}", k.org, k.member)
+}
+
+/// The member a binding's key names (neither org nor member can hold a `#`).
+fn member_of_pk(pk: &str) -> Option<MemberKey> {
+    let rest = pk.strip_prefix("MEMBER#")?;
+    let (org, member) = rest.split_once('#')?;
+    Some(MemberKey {
+        org: OrgId::parse(org).ok()?,
+        member: MemberId::parse(member).ok()?,
+    })
+}
+
+/// A configured binding's place in the probe schedule: the `due` index, partition
+/// `PROBE#{shard}` (deliveries use `DUE#{shard}`), sort key the next probe's ms.
+fn probe_pk(k: &MemberKey, shards: u16) -> String {
+    format!("PROBE#{}", probe_shard(k, shards))
 }
 
 const BINDING_SK: &str = "BINDING";
@@ -99,6 +115,7 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
         config,
         last_callback_check: get_doc(item, "last_callback_check")?,
         last_test: get_doc(item, "last_test")?,
+        last_probe: get_doc(item, "last_probe")?,
         resolved_user: get_doc(item, "resolved_user")?,
         updated_at,
         revision: get_n(item, "rev")?,
@@ -357,7 +374,8 @@ impl ChannelStore for DynamoTable {
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
                      agent_id = :agent, source_column = :col, receiver = :recv, \
-                     wechat_plugin = :plugin, ch_pk = :chpk, ch_sk = :chsk \
+                     wechat_plugin = :plugin, ch_pk = :chpk, ch_sk = :chsk, \
+                     due_pk = :ppk, due_sk = :psk \
                      REMOVE resolved_user, uid_pk, uid_sk, expires_at",
                 )
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -367,12 +385,20 @@ impl ChannelStore for DynamoTable {
                 .expression_attribute_values(":agent", n(c.agent_id))
                 .expression_attribute_values(":col", s(c.receiver.column().as_str()))
                 .expression_attribute_values(":recv", s(c.receiver.value()))
-                .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin)),
+                .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin))
+                .expression_attribute_values(":ppk", s(probe_pk(m, self.shards)))
+                .expression_attribute_values(
+                    ":psk",
+                    n(first_probe_ms(
+                        m,
+                        change.updated_at.unix_timestamp().saturating_mul(1000),
+                    )),
+                ),
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
                      REMOVE corp_id, agent_id, source_column, receiver, wechat_plugin, \
-                     resolved_user, uid_pk, uid_sk, ch_pk, ch_sk",
+                     resolved_user, uid_pk, uid_sk, ch_pk, ch_sk, due_pk, due_sk",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };
@@ -435,6 +461,61 @@ impl ChannelStore for DynamoTable {
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
         self.set_binding_attr(key, "last_test", to_doc(outcome)?)
             .await
+    }
+
+    async fn record_probe(
+        &self,
+        key: &MemberKey,
+        outcome: &ProbeOutcome,
+        next_ms: i64,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(binding_pk(key)))
+            .key("sk", s(BINDING_SK))
+            .update_expression("SET last_probe = :p, due_pk = :ppk, due_sk = :next")
+            // Removed meanwhile: it stays out of the schedule.
+            .condition_expression("configured = :t")
+            .expression_attribute_values(":p", to_doc(outcome)?)
+            .expression_attribute_values(":ppk", s(probe_pk(key, self.shards)))
+            .expression_attribute_values(":next", n(next_ms))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await;
+        conditional!(res).map(|_| ())
+    }
+
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let per_shard = i32::try_from(limit).unwrap_or(1000);
+        let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("due_pk = :p AND due_sk <= :now")
+                .expression_attribute_values(":p", s(format!("PROBE#{shard}")))
+                .expression_attribute_values(":now", n(now_ms))
+                .limit(per_shard)
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            page.items()
+                .iter()
+                .map(|e| Ok((get_n::<i64>(e, "due_sk")?, get_s(e, "pk")?.to_owned())))
+                .collect::<Result<Vec<_>, StoreError>>()
+        }))
+        .await?;
+        let mut due: Vec<(i64, String)> = shards.into_iter().flatten().collect();
+        due.sort();
+        due.truncate(limit);
+        Ok(due
+            .into_iter()
+            .filter_map(|(_, pk)| member_of_pk(&pk))
+            .collect())
     }
 
     async fn set_resolved_user(

@@ -6,17 +6,43 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::{
-    APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PUSHES, SECRET_RECORDS, db_err, enc, get_json,
-    sortable,
+    APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PROBE_AT, PROBES, PUSHES, SECRET_RECORDS,
+    db_err, enc, get_json, sortable,
 };
 use crate::domain::{
-    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
-    SecretRecord, TestOutcome, unix_now,
+    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ProbeOutcome,
+    ResolvedUser, SecretRecord, TestOutcome, unix_now,
 };
 use crate::store::{
     CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
-    expires_after, key_part,
+    expires_after, first_probe_ms, key_part,
 };
+
+/// Moves binding `k` in the probe schedule to `next` (`None`: out of it), inside `txn`.
+fn schedule_probe(
+    txn: &redb::WriteTransaction,
+    k: &str,
+    next: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut at = txn.open_table(PROBE_AT).map_err(db_err)?;
+    let mut due = txn.open_table(PROBES).map_err(db_err)?;
+    let old = at.get(k).map_err(db_err)?.map(|g| g.value());
+    if let Some(old) = old {
+        due.remove(format!("{}/{k}", sortable(old)).as_str())
+            .map_err(db_err)?;
+    }
+    match next {
+        Some(t) => {
+            at.insert(k, t).map_err(db_err)?;
+            due.insert(format!("{}/{k}", sortable(t)).as_str(), k)
+                .map_err(db_err)?;
+        }
+        None => {
+            at.remove(k).map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
 
 fn member_key(k: &MemberKey) -> String {
     format!("{}/{}", k.org, k.member)
@@ -245,6 +271,13 @@ impl ChannelStore for EmbeddedDb {
                 bindings
                     .insert(k.as_str(), enc(&rec)?.as_slice())
                     .map_err(db_err)?;
+                let next = rec.config.is_some().then(|| {
+                    first_probe_ms(
+                        &change.member,
+                        change.updated_at.unix_timestamp().saturating_mul(1000),
+                    )
+                });
+                schedule_probe(&txn, &k, next)?;
             }
             // Returning early above drops `txn`, which aborts it: nothing is half-applied.
             txn.commit().map_err(db_err)
@@ -266,6 +299,55 @@ impl ChannelStore for EmbeddedDb {
         let outcome = outcome.clone();
         self.update_binding(key, move |r| r.last_test = Some(outcome))
             .await
+    }
+
+    async fn record_probe(
+        &self,
+        key: &MemberKey,
+        outcome: &ProbeOutcome,
+        next_ms: i64,
+    ) -> Result<(), StoreError> {
+        let k = member_key(key);
+        let outcome = outcome.clone();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(BINDINGS).map_err(db_err)?;
+                // Removed meanwhile: it stays out of the schedule.
+                let Some(mut rec) =
+                    get_json::<BindingRecord>(&t, &k)?.filter(|r| r.config.is_some())
+                else {
+                    return Ok(());
+                };
+                rec.last_probe = Some(outcome);
+                t.insert(k.as_str(), enc(&rec)?.as_slice())
+                    .map_err(db_err)?;
+            }
+            schedule_probe(&txn, &k, Some(next_ms))?;
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let due = txn.open_table(PROBES).map_err(db_err)?;
+            let bindings = txn.open_table(BINDINGS).map_err(db_err)?;
+            let end = format!("{}/\u{10FFFF}", sortable(now_ms));
+            let mut out = Vec::new();
+            for row in due.range(..end.as_str()).map_err(db_err)? {
+                if out.len() >= limit.max(1) {
+                    break;
+                }
+                let (_, k) = row.map_err(db_err)?;
+                if let Some(rec) = get_json::<BindingRecord>(&bindings, k.value())? {
+                    out.push(rec.key);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn set_resolved_user(

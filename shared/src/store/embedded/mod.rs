@@ -47,6 +47,10 @@ const DLV_MEMBER_LOG: IndexTable = TableDefinition::new("delivery_member_log");
 const DUE: IndexTable = TableDefinition::new("due");
 /// What expires when: `{unix s:020}/{kind}/{key}` → key, purged as time passes.
 const EXPIRY: IndexTable = TableDefinition::new("expiry");
+/// The probe schedule: `{next probe ms:020}/{binding key}` → binding key.
+const PROBES: IndexTable = TableDefinition::new("probes_due");
+/// Each scheduled binding's next probe (to move its entry in [`PROBES`]): binding key → ms.
+const PROBE_AT: TableDefinition<&str, i64> = TableDefinition::new("probe_at");
 /// Card deliveries by their card's task id: `{task_id}` → delivery key.
 const TASKS: IndexTable = TableDefinition::new("tasks");
 /// The org's decisions: `{org}/{position}` → action key.
@@ -82,12 +86,14 @@ impl EmbeddedDb {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.open_table(PUSHES).map_err(db_err)?;
+        txn.open_table(PROBE_AT).map_err(db_err)?;
         for t in [
             DLV_LOG,
             DLV_MEMBER_LOG,
             DUE,
             EXPIRY,
             TASKS,
+            PROBES,
             ACT_LOG,
             ACT_MEMBER_LOG,
         ] {
