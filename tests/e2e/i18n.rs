@@ -53,6 +53,7 @@ fn keys_in_code() -> BTreeSet<String> {
         "event.",
         "field.",
         "hint.",
+        "probe.",
         "recall.",
         "test.",
     ];

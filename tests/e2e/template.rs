@@ -244,6 +244,7 @@ fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_
         "GET /v1/orgs/{org}/wecom-channels ChannelConfigFunction",
         "GET /v1/wecom/callback/{id} CallbackFunction",
         "POST /v1/orgs/{org}/members/{member}/wecom-channel/test TestSendFunction",
+        "POST /v1/orgs/{org}/wecom-channels/probe TestSendFunction",
         "POST /v1/wecom/callback/{id} CallbackFunction",
         "PUT /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
         "PUT /v1/orgs/{org}/subscriptions ChannelConfigFunction",
@@ -328,6 +329,7 @@ fn policies_name_their_actions_and_scope_their_resources() {
                 (&[BY_ORG_INDEX, BY_MEMBER_INDEX, BY_ORG_CHANNEL_INDEX], true)
             }
             "DispatchFunction" => (&[DUE_INDEX], true),
+            "TestSendFunction" => (&[BY_ORG_CHANNEL_INDEX], true),
             "CallbackFunction" => (&[BY_USERID_INDEX, BY_TASK_INDEX], false),
             _ => (&[], false),
         };
@@ -504,6 +506,14 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
                 && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE
         ),
         "an alarm on records the sweep cannot read"
+    );
+    assert!(
+        alarms
+            .iter()
+            .any(|(_, a)| a["Properties"]["MetricName"] == "ChannelDrift"
+                && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE
+                && a["Properties"]["Threshold"] == 0),
+        "an alarm on the first drift a probe finds"
     );
     for (name, _) in FUNCTIONS {
         assert!(

@@ -20,7 +20,7 @@ use shared::domain::{
 };
 use shared::http::views::{
     ActionPage, ActionView, ChannelPage, ChannelView, CheckView, DeliveryPage, DeliveryView,
-    SubscriptionPage, to_json,
+    ProbeView, SubscriptionPage, to_json,
 };
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor, method_not_allowed,
@@ -174,6 +174,7 @@ pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String
         trusted_ips: egress_ips.to_vec(),
         last_callback_check: rec.last_callback_check.as_ref().map(check_view),
         last_test: rec.last_test.as_ref().map(test_view),
+        last_probe: rec.last_probe.as_ref().map(ProbeView::from),
         updated_at: rec.updated_at.and_then(rfc3339),
     }
 }

@@ -106,6 +106,7 @@ mod tests {
                 "token_set": configured,
                 "encoding_aes_key_set": configured,
                 "wechat_plugin": c.is_some_and(|c| c.wechat_plugin),
+                "last_probe": Value::Null,
                 "callback_url": base.callback_url(&rec.callback_id),
                 "trusted_ips": egress_ips,
                 "last_callback_check": rec.last_callback_check.as_ref().map(check_view),

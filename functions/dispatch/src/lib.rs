@@ -19,7 +19,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::channel::{AppMemo, ChannelService};
+use shared::channel::{AppMemo, ChannelService, Fresh, Prober};
 use shared::config::Config;
 use shared::domain::{Node, OrgId, SubscriptionType};
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
@@ -40,6 +40,11 @@ pub use settings::Settings;
 use prepare::Prepared;
 
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Bindings probed per sweep (one a minute on AWS): 6,000 an hour.
+pub const PROBES_PER_SWEEP: usize = 100;
+/// Probes in flight at once.
+const PROBE_CONCURRENCY: usize = 8;
 
 pub struct Dispatcher {
     pub channels: Arc<ChannelService>,
@@ -121,7 +126,11 @@ impl Dispatcher {
 
     pub async fn run(&self, incoming: &Incoming) -> Result<Report, DispatchError> {
         match incoming {
-            Incoming::Sweep => self.sweep().await,
+            Incoming::Sweep => {
+                let report = self.sweep().await;
+                self.probe_due().await;
+                report
+            }
             Incoming::Workflow(ev) => self.dispatch(ev).await,
         }
     }
@@ -198,6 +207,52 @@ impl Dispatcher {
     /// whose holder died or that wait for a retry. Reads batches from every shard until none
     /// is left or [`Settings::sweep_budget`] is spent, so a backlog drains at the rate the
     /// sends allow, not one batch a minute.
+    /// Probes the bindings whose credential health probe is due (docs/API.md §6, Probe), at
+    /// most [`PROBES_PER_SWEEP`], and counts the drift found (metric `ChannelDrift`). A store
+    /// failure is logged: the bindings stay due for the next minute.
+    pub async fn probe_due(&self) -> usize {
+        let now = self.now();
+        let due = match self
+            .channels
+            .store()
+            .probes_due(now, PROBES_PER_SWEEP)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the probes due");
+                return 0;
+            }
+        };
+        let prober = Prober {
+            channels: &self.channels,
+            wecom: &self.wecom,
+            tokens: &self.tokens,
+            egress_ips: &self.egress_ips,
+        };
+        // By index: a closure over borrowed items trips the compiler's Send inference.
+        let outcomes: Vec<_> = futures_util::stream::iter(0..due.len())
+            .map(|i| prober.probe(&due[i], Fresh::Hourly, now))
+            .buffer_unordered(PROBE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut drift = 0;
+        for o in outcomes {
+            match o {
+                Ok(Some(p)) if !p.ok => drift += 1,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "probe not recorded; it stays due"),
+            }
+        }
+        if drift > 0 {
+            shared::metrics::count("ChannelDrift", drift);
+        }
+        if !due.is_empty() {
+            tracing::info!(probed = due.len(), drift, "credential probes");
+        }
+        due.len()
+    }
+
     pub async fn sweep(&self) -> Result<Report, DispatchError> {
         let started = std::time::Instant::now();
         let mut report = Report {

@@ -75,5 +75,6 @@ pub async fn sweep_forever(d: Arc<Dispatcher>, every: Duration) {
         if let Err(e) = d.sweep().await {
             tracing::warn!(error = %e, "sweep failed; trying again next tick");
         }
+        d.probe_due().await;
     }
 }

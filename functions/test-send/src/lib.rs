@@ -25,7 +25,9 @@ use shared::wecom::{
     WeComError, resolve_userid,
 };
 
+mod probe;
 mod recall;
+pub use probe::PROBE_LIMITS;
 pub use recall::RECALL_WINDOW_MS;
 
 #[derive(Clone)]
@@ -77,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             routes::CHANNEL_TEST,
             post(test_send).fallback(method_not_allowed),
+        )
+        .route(
+            routes::PROBE,
+            post(probe::probe_org).fallback(method_not_allowed),
         )
         .route(
             routes::DELIVERY,

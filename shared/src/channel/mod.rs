@@ -16,6 +16,8 @@ use crate::domain::{
 use crate::store::{ChannelStore, Page, SecretStore, StoreError};
 use crate::wecom::AppCredentials;
 
+mod probe;
+pub use probe::{Fresh, Prober};
 mod save;
 pub use save::SECRET_GRACE;
 mod userid;

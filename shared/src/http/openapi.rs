@@ -77,6 +77,7 @@ const NEXT: &str = "The `next` of the previous page, unchanged.";
         ops::delete_channel,
         ops::test_channel,
         ops::list_channels,
+        ops::probe_channels,
         ops::get_subscriptions,
         ops::put_subscriptions,
         ops::list_deliveries,
@@ -474,6 +475,34 @@ mod ops {
         ),
     )]
     fn list_deliveries() {}
+
+    /// Probe the org's channels now
+    ///
+    /// The credential health probe (it also runs hourly for every channel): per app a fresh
+    /// `gettoken`, per channel with a phone or email receiver a fresh lookup of the member.
+    /// Nothing is sent. Each channel's outcome is recorded as its `last_probe`. At most 100
+    /// channels per call, in member order (`next` continues); at most 5 calls a minute per
+    /// org. (test-send)
+    #[utoipa::path(
+        post,
+        path = routes::PROBE,
+        tag = "channels",
+        security(("bearer" = [])),
+        params(
+            ("org" = OrgId, Path, description = ORG),
+            ("limit" = Option<u16>, Query, minimum = 1, maximum = 100, description = "Channels to probe, 1–100 (default 100)."),
+            ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
+        ),
+        responses(
+            (status = 200, description = "Probed: each channel's new `last_probe`.", body = ProbePage),
+            (status = 400, description = "`invalid_field` (`org`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`.", body = Unauthorized),
+            (status = 403, description = "`forbidden`.", body = ErrorBody),
+            (status = 429, description = "`too_many_probes`: over 5 a minute for this org; the hint says how long to wait.", body = ErrorBody),
+            (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        ),
+    )]
+    fn probe_channels() {}
 
     /// Recall a delivered message
     ///

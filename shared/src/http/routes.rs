@@ -10,6 +10,8 @@ pub const CHANNEL: &str = "/v1/orgs/{org}/members/{member}/wecom-channel";
 pub const CHANNEL_TEST: &str = "/v1/orgs/{org}/members/{member}/wecom-channel/test";
 /// The org's configured channels, a page at a time.
 pub const CHANNELS: &str = "/v1/orgs/{org}/wecom-channels";
+/// The credential health probe of the org's channels, on demand (docs/API.md §6, Probe).
+pub const PROBE: &str = "/v1/orgs/{org}/wecom-channels/probe";
 /// The org's subscriptions: GET a page, PUT upserts.
 pub const SUBSCRIPTIONS: &str = "/v1/orgs/{org}/subscriptions";
 /// The org's delivery records, newest first.
@@ -40,6 +42,7 @@ pub const OPERATIONS: &[(Method, &str)] = &[
     (Method::DELETE, CHANNEL),
     (Method::POST, CHANNEL_TEST),
     (Method::GET, CHANNELS),
+    (Method::POST, PROBE),
     (Method::GET, SUBSCRIPTIONS),
     (Method::PUT, SUBSCRIPTIONS),
     (Method::GET, DELIVERIES),

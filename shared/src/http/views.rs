@@ -85,6 +85,59 @@ pub struct CheckView {
     pub hint: Option<String>,
 }
 
+/// `last_probe` of a channel view: the last credential health probe (docs/API.md §6, Probe).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProbeView {
+    /// RFC 3339 UTC, whole seconds.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Nothing would stop a notification now.
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::domain::Drift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wecom_errcode: Option<i64>,
+    /// 60020: the IP WeCom saw, for the app's Trusted IP list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl From<&crate::domain::ProbeOutcome> for ProbeView {
+    fn from(p: &crate::domain::ProbeOutcome) -> Self {
+        Self {
+            at: p
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ok: p.ok,
+            drift: p.drift,
+            wecom_errcode: p.wecom_errcode,
+            trusted_ip: p.trusted_ip.clone(),
+            hint: p.hint.as_deref().map(crate::i18n::render_stored),
+        }
+    }
+}
+
+/// One channel probed on demand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProbedChannel {
+    pub member: MemberId,
+    pub last_probe: ProbeView,
+}
+
+/// The answer of a probe of the org's channels: a page of them, in member order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProbePage {
+    pub items: Vec<ProbedChannel>,
+    /// How many of these found drift.
+    pub drift: usize,
+    /// Probe the next page with `?next=`; null when every channel was probed.
+    #[schema(required = true)]
+    pub next: Option<String>,
+}
+
 /// A member's channel (docs/API.md §6). Secrets are never returned, only the `*_set` flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChannelView {
@@ -116,6 +169,9 @@ pub struct ChannelView {
     /// Written only by a test of the saved channel.
     #[schema(required = true)]
     pub last_test: Option<TestOutcome>,
+    /// The last credential health probe (hourly, and on demand); null until the first.
+    #[schema(required = true)]
+    pub last_probe: Option<ProbeView>,
     /// RFC 3339 UTC of the last configuration change.
     #[schema(required = true, format = DateTime)]
     pub updated_at: Option<String>,

@@ -278,6 +278,40 @@ impl TokenCache {
         outcome
     }
 
+    /// Asks WeCom for a token now — a probe of the app's credentials — unless their refusal is
+    /// remembered ([`Self::refuse`]): then that refusal, without a call. The new token is
+    /// shared as any other.
+    pub async fn fetch_fresh(
+        &self,
+        client: &WeComClient,
+        creds: &AppCredentials,
+    ) -> Result<(), WeComError> {
+        let key = creds.cache_key();
+        let now = unix_now();
+        if let Some(Err(e)) = self.local_get(&key, now) {
+            return Err(e);
+        }
+        if let Ok(Some(c)) = self.store.cached_token(&key).await
+            && c.expires_at > now
+            && let Some(r) = &c.refused
+        {
+            return Err(refused(r));
+        }
+        self.fetch(client, creds, &key).await.map(|_| ())
+    }
+
+    /// True at most once per `every` for an app, across every instance sharing the store:
+    /// the budget of fresh credential probes (WeCom throttles frequent `gettoken`).
+    pub async fn probe_turn(&self, creds: &AppCredentials, every: Duration) -> bool {
+        let key = format!("probe:{}", creds.cache_key());
+        // A holder of its own: the lease answers "already yours" to the same holder.
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        self.store
+            .try_token_lease(&key, &holder, every)
+            .await
+            .unwrap_or(false)
+    }
+
     /// Forgets `token` after WeCom called it invalid, so the next `get` fetches a new one.
     pub async fn invalidate(&self, creds: &AppCredentials, token: &AccessToken) {
         let key = creds.cache_key();

@@ -1,0 +1,131 @@
+//! Credential health probe (docs/API.md §6, Probe): what would make the next notification
+//! fail, found before it does — a Secret reset in WeCom, the NAT's IP dropped from the Trusted
+//! IP list, a member who left or fell out of the app's scope. A probe never sends a message.
+//!
+//! Per app, a fresh `gettoken` (at most once an hour per app on the schedule, across
+//! instances; a refusal WeCom gave in the last minutes is reused, never asked again). Per
+//! binding with a phone or email receiver, a fresh lookup (the cached userid is bypassed, and
+//! refreshed when it changed). A login-name receiver is the userid: only the app is checked.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{ChannelError, ChannelService};
+use crate::domain::{Drift, MemberKey, ProbeOutcome, Receiver};
+use crate::i18n::Text;
+use crate::store::PROBE_EVERY_MS;
+use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError, resolve_userid};
+
+/// Everything a probe needs; borrowed from the function that runs it.
+pub struct Prober<'a> {
+    pub channels: &'a ChannelService,
+    pub wecom: &'a WeComClient,
+    pub tokens: &'a TokenCache,
+    pub egress_ips: &'a [String],
+}
+
+/// Whether the app's credentials are asked of WeCom now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fresh {
+    /// Always (a probe an admin asked for).
+    Always,
+    /// At most once per [`PROBE_EVERY_MS`] per app (the schedule).
+    Hourly,
+    /// Never: another binding of the app was just asked (the cached token is used).
+    Cached,
+}
+
+impl Prober<'_> {
+    /// Probes one binding and records the outcome as its `last_probe`, with its next probe an
+    /// hour on; `None` when it has no configuration.
+    pub async fn probe(
+        &self,
+        key: &MemberKey,
+        fresh: Fresh,
+        now_ms: i64,
+    ) -> Result<Option<ProbeOutcome>, ChannelError> {
+        let Some(b) = self.channels.configured(key).await? else {
+            return Ok(None);
+        };
+        let app = WeComApp {
+            client: self.wecom,
+            tokens: self.tokens,
+            creds: b.credentials(),
+        };
+        let turn = match fresh {
+            Fresh::Always => true,
+            Fresh::Cached => false,
+            Fresh::Hourly => {
+                let every = Duration::from_millis(PROBE_EVERY_MS.unsigned_abs());
+                self.tokens.probe_turn(&app.creds, every).await
+            }
+        };
+        let mut result = if turn {
+            self.tokens.fetch_fresh(self.wecom, &app.creds).await
+        } else {
+            Ok(())
+        };
+        if result.is_ok() {
+            result = match &b.config.receiver {
+                // Without a lookup, a token is the check (from the cache when it was not our
+                // turn; fetched if there is none).
+                Receiver::LoginName(_) => app.token().await.map(|_| ()),
+                other => match resolve_userid(&app, other).await {
+                    Ok(userid) => {
+                        let cached = b.record.resolved_user.as_ref().map(|u| u.userid.as_str());
+                        if cached.is_some_and(|c| c != userid) {
+                            // The member's userid changed: the next send uses the new one.
+                            self.channels.forget_userid(&b.record.key).await?;
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+        }
+        let outcome = self.outcome(result.err().as_ref(), now_ms);
+        if let Some(drift) = outcome.drift {
+            tracing::warn!(org = %key.org, member = %key.member, drift = drift.as_str(),
+                wecom_errcode = ?outcome.wecom_errcode, "probe found drift");
+        }
+        self.channels
+            .store()
+            .record_probe(key, &outcome, now_ms.saturating_add(PROBE_EVERY_MS))
+            .await?;
+        Ok(Some(outcome))
+    }
+
+    fn outcome(&self, e: Option<&WeComError>, now_ms: i64) -> ProbeOutcome {
+        let at = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let Some(e) = e else {
+            return ProbeOutcome {
+                at,
+                ok: true,
+                drift: None,
+                wecom_errcode: None,
+                trusted_ip: None,
+                hint: None,
+            };
+        };
+        let code = e.errcode();
+        let drift = match code {
+            Some(c) => Drift::of_errcode(c.code()),
+            None => Drift::Unreachable,
+        };
+        let trusted_ip = match code {
+            Some(ErrCode::IpNotTrusted { ip: Some(ip) }) => Some(ip.to_string()),
+            _ => None,
+        };
+        let hint: Text = e.hint(self.egress_ips);
+        ProbeOutcome {
+            at,
+            ok: false,
+            drift: Some(drift),
+            wecom_errcode: code.map(ErrCode::code),
+            trusted_ip,
+            hint: Some(hint.stored()),
+        }
+    }
+}
