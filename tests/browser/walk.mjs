@@ -268,6 +268,11 @@ async function main() {
     const row = page.getByRole('row').filter({ hasText: MEMBER });
     await row.getByText(L('channels.configured'), { exact: true }).waitFor();
     await row.locator('.state.fail').getByText(L('diag.signature_mismatch')).waitFor();
+    check(await row.getByText(L('probe.none'), { exact: true }).isVisible(), 'a new channel shows a probe');
+    // Probe now: the app's Secret and IP and the member's lookup check out; nothing is sent.
+    await page.getByRole('button', { name: L('channels.probe'), exact: true }).click();
+    await row.locator('.state.ok').getByText(L('probe.ok')).waitFor();
+    check(apiCalls.some((c) => c.method === 'POST' && c.path.includes('/wecom-channels/probe')), 'Probe now did not call the API');
     await shot('channels');
 
     // --- 8. Subscription: add sql_review / approval_pending, tick Personal Channel -----------

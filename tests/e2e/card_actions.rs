@@ -93,17 +93,8 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     env.extend_from_slice(store_env);
     let r = Runner::start(dir.path(), &env);
     let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http.request(method, r.url(path)).bearer_auth(&r.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        async move {
-            let resp = req.send().await.expect("request");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
+    let call =
+        |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
     let click = |task_id: &str, key: &str, userid: Option<&str>, times: usize| {
         let req = ClickRequest {
             task_id: task_id.to_owned(),

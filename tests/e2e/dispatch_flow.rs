@@ -676,7 +676,87 @@ async fn a_missing_secret_is_retried_not_skipped(w: World) {
     assert_eq!(w.fake.state.sent().len(), 0);
 }
 
+/// Runs the sweep's probes until `n` bindings were probed (DynamoDB's index may lag a moment).
+async fn probe_until(d: &Dispatcher, n: usize) -> usize {
+    let mut probed = 0;
+    for _ in 0..50 {
+        probed += d.probe_due().await;
+        if probed >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    probed
+}
+
+/// The hourly probe, as the one-minute sweep runs it: nothing is probed before its time, a
+/// binding is probed within the hour of its save and then hourly, drift is recorded on it, and
+/// nothing is ever sent.
+async fn hourly_probes_find_drift_without_sending(w: World) {
+    w.bind("alice", SourceColumn::Phone, "13800000000").await;
+    w.bind("carol", SourceColumn::LoginName, "zhangsan").await;
+    let d = w.dispatcher(None);
+    assert_eq!(d.probe_due().await, 0, "not before its time");
+    w.advance(Duration::from_secs(3600 + 60));
+    assert_eq!(probe_until(&d, 2).await, 2);
+    assert_eq!(
+        w.fake.state.calls(GETTOKEN),
+        1,
+        "one fresh token for the app"
+    );
+    assert_eq!(
+        w.fake.state.calls(GETUSERID),
+        1,
+        "alice's phone looked up afresh"
+    );
+    let key = |m: &str| MemberKey {
+        org: w.org.clone(),
+        member: MemberId::parse(m).expect("member"),
+    };
+    let probe_of = |m: &'static str| {
+        let store = w.stores.channels.clone();
+        let k = key(m);
+        async move {
+            store
+                .binding(&k)
+                .await
+                .expect("read")
+                .expect("binding")
+                .last_probe
+                .expect("probed")
+        }
+    };
+    assert!(probe_of("alice").await.ok && probe_of("carol").await.ok);
+    assert_eq!(d.probe_due().await, 0, "next in an hour");
+
+    // alice left the company: the next hourly probe says so, before any notification fails.
+    w.fake
+        .state
+        .fail(GETUSERID, Fault::Errcode { errcode: 46004 }, 1);
+    w.advance(Duration::from_secs(3600 + 60));
+    assert_eq!(probe_until(&d, 2).await, 2);
+    let p = probe_of("alice").await;
+    assert_eq!(
+        (p.ok, p.drift, p.wecom_errcode),
+        (
+            false,
+            Some(shared::domain::Drift::MemberNotFound),
+            Some(46004)
+        )
+    );
+    assert!(p.hint.is_some());
+    assert!(probe_of("carol").await.ok);
+    assert_eq!(
+        w.fake.state.calls(GETTOKEN),
+        1,
+        "within the hour the app is not asked again"
+    );
+    assert!(w.fake.state.sent().is_empty(), "a probe never sends");
+    assert_eq!(w.fake.state.calls(SEND), 0);
+}
+
 shared::both_stores!(
+    hourly_probes_find_drift_without_sending,
     a_missing_secret_is_retried_not_skipped,
     a_rotated_secret_costs_one_wrong_secret_call,
     routing_matrix,

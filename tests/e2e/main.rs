@@ -10,6 +10,7 @@ mod fake_verify;
 mod i18n;
 mod local_events;
 mod openapi;
+mod probe;
 mod recall;
 mod schedules;
 mod secret_scan;

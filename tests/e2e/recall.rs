@@ -7,8 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use axum::middleware::from_fn;
-use e2e::Runner;
-use e2e::fake::{self, FakeWeCom};
+use e2e::fake;
 use serde_json::{Value, json};
 use shared::auth::{Claims, LocalJwt};
 use shared::store::{Claim, Stores};
@@ -32,22 +31,10 @@ fn envelope(event_id: &str, recipients: &[&str]) -> Value {
 
 #[tokio::test]
 async fn a_delivered_message_is_recalled_within_the_window() {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", fake.base.as_str())]);
+    let (fake, _dir, r) = e2e::demo_runner(&[]).await;
     let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http.request(method, r.url(path)).bearer_auth(&r.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        async move {
-            let resp = req.send().await.expect("request");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
+    let call =
+        |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
     let (s, v) = call(
         reqwest::Method::PUT,
         "/v1/orgs/demo/subscriptions",

@@ -183,6 +183,28 @@ impl Runner {
         format!("{}{path}", self.base)
     }
 
+    /// One API call with the runner's admin token and an optional JSON body: the status and
+    /// the JSON answer (`Null` when there is none). The request is built at once, so the
+    /// answer's future borrows nothing.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> impl std::future::Future<Output = (u16, serde_json::Value)> + use<> {
+        let mut req = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await.expect("request to the runner");
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        }
+    }
+
     pub fn printed(&self) -> String {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
@@ -201,6 +223,18 @@ impl Runner {
         }
         self.printed()
     }
+}
+
+/// The fake WeCom with the demo company, and a runner in a fresh data directory that calls it
+/// (plus `env`). Keep all three alive for the test.
+pub async fn demo_runner(env: &[(&str, &str)]) -> (fake::FakeWeCom, tempfile::TempDir, Runner) {
+    let fake = fake::FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut all = vec![("WECOM_API_BASE", fake.base.as_str())];
+    all.extend_from_slice(env);
+    let r = Runner::start(dir.path(), &all);
+    (fake, dir, r)
 }
 
 impl Drop for Runner {

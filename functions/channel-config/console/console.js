@@ -510,6 +510,41 @@
     ];
   }
 
+  function probeCell(p) {
+    if (!p) return el('span', { class: 'muted' }, t('probe.none'));
+    if (p.ok) {
+      return [el('span', { class: 'state ok' }, mark('ok'), ' ', t('probe.ok')), el('div', { class: 'muted small' }, fmtTime(p.at))];
+    }
+    return [
+      el('span', { class: 'state fail' }, mark('failed'), ' ', tk('drift.', p.drift || 'other'),
+        p.wecom_errcode !== undefined && p.wecom_errcode !== null ? ' \u00b7 ' + t('test.errcode', { code: p.wecom_errcode }) : null),
+      p.trusted_ip ? el('div', { class: 'mono small' }, p.trusted_ip) : null,
+      p.hint ? el('div', { class: 'hint clamp' }, p.hint) : null,
+      el('div', { class: 'muted small' }, fmtTime(p.at)),
+    ];
+  }
+
+  // Probes every channel of the org now (a page at a time), then shows the outcomes.
+  async function probeChannels() {
+    const button = $('channels-probe');
+    hideAlert($('alert'));
+    setBusy(button, true);
+    try {
+      let next = null;
+      do {
+        const params = new URLSearchParams({ limit: '100' });
+        if (next) params.set('next', next);
+        const page = await api('POST', orgPath('/wecom-channels/probe?' + params), {});
+        next = page.next || null;
+      } while (next);
+    } catch (e) {
+      if (e.status !== 401) showApiError($('alert'), e);
+    } finally {
+      setBusy(button, false);
+    }
+    loadChannels(false);
+  }
+
   function channelRow(v) {
     const button = el('button', { type: 'button', class: 'secondary small', 'data-member': v.member, 'aria-label': t('channels.configure_member', { member: v.member }) }, t('channels.configure'));
     button.addEventListener('click', () => openConfigure(v.member, button));
@@ -521,6 +556,7 @@
         : '\u2014'),
       el('td', {}, checkCell(v.last_callback_check)),
       el('td', {}, testCell(v.last_test)),
+      el('td', {}, probeCell(v.last_probe)),
       el('td', { class: 'actions-cell' }, button));
   }
 
@@ -1111,6 +1147,7 @@
     document.querySelector('[role=tablist]').addEventListener('keydown', onTabKey);
 
     $('channels-refresh').addEventListener('click', () => loadChannels(false));
+    $('channels-probe').addEventListener('click', probeChannels);
     $('channels-more').addEventListener('click', () => loadChannels(true));
     $('add-member').addEventListener('submit', onAddMember);
 

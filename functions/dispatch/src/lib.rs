@@ -224,12 +224,7 @@ impl Dispatcher {
                 return 0;
             }
         };
-        let prober = Prober {
-            channels: &self.channels,
-            wecom: &self.wecom,
-            tokens: &self.tokens,
-            egress_ips: &self.egress_ips,
-        };
+        let prober = Prober::new(&self.channels, &self.wecom, &self.tokens, &self.egress_ips);
         // By index: a closure over borrowed items trips the compiler's Send inference.
         let outcomes: Vec<_> = futures_util::stream::iter(0..due.len())
             .map(|i| prober.probe(&due[i], Fresh::Hourly, now))

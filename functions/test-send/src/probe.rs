@@ -3,8 +3,6 @@
 //! records each as its `last_probe`. It lives here because it calls WeCom, which only the
 //! functions behind the NAT may do. Nothing is sent to anyone.
 
-use std::collections::HashSet;
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -73,32 +71,19 @@ pub(crate) async fn probe_org(
         .bindings(&org, page.after.as_deref(), page.limit)
         .await
         .map_err(|e| TestSendError::Channel(e.into()))?;
-    // One fresh token per app per probe; its other members reuse it.
-    let mut apps = HashSet::new();
-    let work: Vec<_> = found
-        .items
-        .iter()
-        .filter_map(|b| {
-            let c = b.config.as_ref()?;
-            let first = apps.insert((c.corp_id.clone(), c.agent_id));
-            Some((
-                b.key.clone(),
-                if first { Fresh::Always } else { Fresh::Cached },
-            ))
-        })
-        .collect();
-    let prober = Prober {
-        channels: &st.channels,
-        wecom: &st.wecom,
-        tokens: &st.tokens,
-        egress_ips: &st.egress_ips,
-    };
+    // One fresh token per app per request (the prober asks each app once).
+    let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);
+    let keys: Vec<_> = found.items.iter().map(|b| b.key.clone()).collect();
     // By index: a closure over borrowed items trips the compiler's Send inference.
-    let results: Vec<_> = futures_util::stream::iter(0..work.len())
+    let results: Vec<_> = futures_util::stream::iter(0..keys.len())
         .map(|i| {
-            let (key, fresh) = &work[i];
-            let prober = &prober;
-            async move { (key.member.clone(), prober.probe(key, *fresh, now).await) }
+            let (key, prober) = (&keys[i], &prober);
+            async move {
+                (
+                    key.member.clone(),
+                    prober.probe(key, Fresh::Always, now).await,
+                )
+            }
         })
         .buffered(IN_FLIGHT)
         .collect()

@@ -7,6 +7,8 @@
 //! binding with a phone or email receiver, a fresh lookup (the cached userid is bypassed, and
 //! refreshed when it changed). A login-name receiver is the userid: only the app is checked.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -17,12 +19,17 @@ use crate::i18n::Text;
 use crate::store::PROBE_EVERY_MS;
 use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError, resolve_userid};
 
-/// Everything a probe needs; borrowed from the function that runs it.
+/// One app's check, shared by the bindings a prober probes.
+type AppCheck = Arc<tokio::sync::OnceCell<Result<(), WeComError>>>;
+
+/// Everything a probe needs, borrowed from the function that runs it; one per sweep or
+/// request, so each app is asked once however many of its bindings are probed.
 pub struct Prober<'a> {
-    pub channels: &'a ChannelService,
-    pub wecom: &'a WeComClient,
-    pub tokens: &'a TokenCache,
-    pub egress_ips: &'a [String],
+    channels: &'a ChannelService,
+    wecom: &'a WeComClient,
+    tokens: &'a TokenCache,
+    egress_ips: &'a [String],
+    apps: Mutex<HashMap<String, AppCheck>>,
 }
 
 /// Whether the app's credentials are asked of WeCom now.
@@ -32,11 +39,49 @@ pub enum Fresh {
     Always,
     /// At most once per [`PROBE_EVERY_MS`] per app (the schedule).
     Hourly,
-    /// Never: another binding of the app was just asked (the cached token is used).
-    Cached,
 }
 
-impl Prober<'_> {
+impl<'a> Prober<'a> {
+    pub fn new(
+        channels: &'a ChannelService,
+        wecom: &'a WeComClient,
+        tokens: &'a TokenCache,
+        egress_ips: &'a [String],
+    ) -> Self {
+        Self {
+            channels,
+            wecom,
+            tokens,
+            egress_ips,
+            apps: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The app's check, made once per prober: a fresh token when it is the app's turn, and
+    /// otherwise a token from the cache (fetched if there is none).
+    async fn check_app(&self, app: &WeComApp<'_>, fresh: Fresh) -> Result<(), WeComError> {
+        let cell = {
+            let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+            apps.entry(app.creds.cache_key()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let turn = match fresh {
+                Fresh::Always => true,
+                Fresh::Hourly => {
+                    let every = Duration::from_millis(PROBE_EVERY_MS.unsigned_abs());
+                    self.tokens.probe_turn(&app.creds, every).await
+                }
+            };
+            if turn {
+                self.tokens.fetch_fresh(self.wecom, &app.creds).await
+            } else {
+                app.token().await.map(|_| ())
+            }
+        })
+        .await
+        .clone()
+    }
+
     /// Probes one binding and records the outcome as its `last_probe`, with its next probe an
     /// hour on; `None` when it has no configuration.
     pub async fn probe(
@@ -53,36 +98,22 @@ impl Prober<'_> {
             tokens: self.tokens,
             creds: b.credentials(),
         };
-        let turn = match fresh {
-            Fresh::Always => true,
-            Fresh::Cached => false,
-            Fresh::Hourly => {
-                let every = Duration::from_millis(PROBE_EVERY_MS.unsigned_abs());
-                self.tokens.probe_turn(&app.creds, every).await
-            }
-        };
-        let mut result = if turn {
-            self.tokens.fetch_fresh(self.wecom, &app.creds).await
-        } else {
-            Ok(())
-        };
+        let mut result = self.check_app(&app, fresh).await;
         if result.is_ok() {
-            result = match &b.config.receiver {
-                // Without a lookup, a token is the check (from the cache when it was not our
-                // turn; fetched if there is none).
-                Receiver::LoginName(_) => app.token().await.map(|_| ()),
-                other => match resolve_userid(&app, other).await {
+            // A login name is the userid: the app's check is the whole probe.
+            if let Receiver::Phone(_) | Receiver::Email(_) = &b.config.receiver {
+                result = match resolve_userid(&app, &b.config.receiver).await {
                     Ok(userid) => {
                         let cached = b.record.resolved_user.as_ref().map(|u| u.userid.as_str());
                         if cached.is_some_and(|c| c != userid) {
-                            // The member's userid changed: the next send uses the new one.
+                            // The member's userid changed: the next send looks it up again.
                             self.channels.forget_userid(&b.record.key).await?;
                         }
                         Ok(())
                     }
                     Err(e) => Err(e),
-                },
-            };
+                };
+            }
         }
         let outcome = self.outcome(result.err().as_ref(), now_ms);
         if let Some(drift) = outcome.drift {
@@ -127,5 +158,32 @@ impl Prober<'_> {
             trusted_ip,
             hint: Some(hint.stored()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::Drift;
+
+    #[test]
+    fn each_errcode_of_drift_is_named() {
+        for (code, drift) in [
+            (40001, Drift::CredentialsRejected),
+            (40013, Drift::CredentialsRejected),
+            (301002, Drift::CredentialsRejected),
+            (60020, Drift::IpNotTrusted),
+            (46004, Drift::MemberNotFound),
+            (60111, Drift::MemberNotFound),
+            (81013, Drift::MemberNotFound),
+            (60011, Drift::OutOfScope),
+            (48002, Drift::NotPermitted),
+            (45009, Drift::Other),
+        ] {
+            assert_eq!(Drift::of_errcode(code), drift, "{code}");
+        }
+        assert_eq!(
+            serde_json::to_value(Drift::IpNotTrusted).expect("json"),
+            serde_json::json!(Drift::IpNotTrusted.as_str())
+        );
     }
 }

@@ -1819,7 +1819,11 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(due, [b.clone()], "alice is next due in three hours");
+    assert_eq!(
+        due,
+        std::slice::from_ref(&b),
+        "alice is next due in three hours"
+    );
     // A removed channel leaves the schedule, and a late probe does not bring it back.
     h.svc.delete(&b).await.expect("delete");
     h.channels
@@ -1838,7 +1842,7 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(due, [a.clone()]);
+    assert_eq!(due, std::slice::from_ref(&a));
     assert_eq!(
         h.channels
             .binding(&b)
