@@ -203,10 +203,6 @@ impl Dispatcher {
         })
     }
 
-    /// Acts on every delivery that is due: delayed ones whose window has freed, and claims
-    /// whose holder died or that wait for a retry. Reads batches from every shard until none
-    /// is left or [`Settings::sweep_budget`] is spent, so a backlog drains at the rate the
-    /// sends allow, not one batch a minute.
     /// Probes the bindings whose credential health probe is due (docs/API.md §6, Probe), at
     /// most [`PROBES_PER_SWEEP`], and counts the drift found (metric `ChannelDrift`). A store
     /// failure is logged: the bindings stay due for the next minute.
@@ -248,6 +244,10 @@ impl Dispatcher {
         due.len()
     }
 
+    /// Acts on every delivery that is due: delayed ones whose window has freed, and claims
+    /// whose holder died or that wait for a retry. Reads batches from every shard until none
+    /// is left or [`Settings::sweep_budget`] is spent, so a backlog drains at the rate the
+    /// sends allow, not one batch a minute.
     pub async fn sweep(&self) -> Result<Report, DispatchError> {
         let started = std::time::Instant::now();
         let mut report = Report {

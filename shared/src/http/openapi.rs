@@ -611,7 +611,7 @@ mod ops {
             (status = 403, description = "`signature_mismatch`, `corp_id_mismatch`.", body = ErrorBody),
             (status = 404, description = "`not_found`, `no_binding`.", body = ErrorBody),
             (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
-            (status = 503, description = "`store_unavailable`: not acted on; WeCom retries.", body = ErrorBody),
+            (status = 503, description = "`store_unavailable`: not acted on; `actions_unavailable`: a card click recorded but not yet passed on to the workflow system. WeCom retries either.", body = ErrorBody),
         ),
     )]
     fn receive_callback_push() {}
