@@ -6,6 +6,7 @@ mod auth_matrix;
 mod callback_flow;
 mod card_actions;
 mod dispatch_flow;
+mod eventbridge;
 mod fake_verify;
 mod i18n;
 mod local_events;

@@ -24,6 +24,9 @@ const CODE_USED: i64 = 42022;
 /// WeCom: the response code is invalid, most likely expired.
 const CODE_INVALID: i64 = 60140;
 
+/// How long acting on a decision may take before the push is answered: WeCom waits 5 s.
+const ACT_BUDGET: std::time::Duration = std::time::Duration::from_millis(4000);
+
 /// Tries at recording a later click when the record keeps changing under it.
 const LATER_TRIES: usize = 3;
 
@@ -92,7 +95,7 @@ impl Clicks {
                 return Ok(());
             }
         };
-        let mut a = match self.actions.decide(&decision).await.map_err(store)? {
+        let a = match self.actions.decide(&decision).await.map_err(store)? {
             Decided::New => decision,
             // WeCom's retry of the deciding push: finish what was left undone.
             Decided::Existing(e) if e.click == decision.click => *e,
@@ -100,6 +103,25 @@ impl Clicks {
         };
         tracing::info!(%org, event_id = %a.event_id, member = %a.member, action = %a.action,
             "decision recorded");
+        // WeCom waits 5 s for the answer. What is not done by then is left to its retry of the
+        // push (503), which finds the recorded decision and finishes.
+        match tokio::time::timeout(ACT_BUDGET, self.act(b, a, now_ms)).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::warn!(event_id = %d.event_id, member = %d.member,
+                    "acting on the decision took too long; WeCom will retry the push");
+                Err(CallbackError::Publish)
+            }
+        }
+    }
+
+    /// Publishes the recorded decision and answers the card, whichever is not done yet.
+    async fn act(
+        &self,
+        b: &ResolvedBinding,
+        mut a: ActionRecord,
+        now_ms: i64,
+    ) -> Result<(), CallbackError> {
         let held = a.updated_ms;
         let mut changed = false;
         if !a.published {
