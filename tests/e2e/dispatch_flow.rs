@@ -751,6 +751,13 @@ async fn hourly_probes_find_drift_without_sending(w: World) {
         1,
         "within the hour the app is not asked again"
     );
+    // A member not found is not looked up again for a day (WeCom blocks lookups after too
+    // many misses): the next hour probes carol only.
+    let lookups = w.fake.state.calls(GETUSERID);
+    w.advance(Duration::from_secs(3600 + 60));
+    assert_eq!(probe_until(&d, 1).await, 1);
+    assert_eq!(probe_of("alice").await, p, "alice waits a day");
+    assert_eq!(w.fake.state.calls(GETUSERID), lookups);
     assert!(w.fake.state.sent().is_empty(), "a probe never sends");
     assert_eq!(w.fake.state.calls(SEND), 0);
 }

@@ -19,6 +19,11 @@ use crate::i18n::Text;
 use crate::store::PROBE_EVERY_MS;
 use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError, resolve_userid};
 
+/// After a lookup found no member, that binding's next probe waits a day: WeCom blocks lookups
+/// for a day after too many misses (over 20% of the seat cap), the drift is recorded and
+/// alarmed already, and the fix — a save — puts the binding back within the hour.
+pub const MISSING_MEMBER_BACKOFF_MS: i64 = 24 * PROBE_EVERY_MS;
+
 /// One app's check, shared by the bindings a prober probes.
 type AppCheck = Arc<tokio::sync::OnceCell<Result<(), WeComError>>>;
 
@@ -120,9 +125,13 @@ impl<'a> Prober<'a> {
             tracing::warn!(org = %key.org, member = %key.member, drift = drift.as_str(),
                 wecom_errcode = ?outcome.wecom_errcode, "probe found drift");
         }
+        let wait = match outcome.drift {
+            Some(Drift::MemberNotFound | Drift::OutOfScope) => MISSING_MEMBER_BACKOFF_MS,
+            _ => PROBE_EVERY_MS,
+        };
         self.channels
             .store()
-            .record_probe(key, &outcome, now_ms.saturating_add(PROBE_EVERY_MS))
+            .record_probe(key, &outcome, now_ms.saturating_add(wait))
             .await?;
         Ok(Some(outcome))
     }
