@@ -67,17 +67,7 @@ impl Drop for Hook {
 }
 
 fn envelope(event_id: &str, recipients: &[&str]) -> Value {
-    json!({
-        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
-        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
-        "resources": [],
-        "detail": {
-            "event_id": event_id, "org": "demo", "subscription_type": "sql_review",
-            "node": "approval_pending", "recipients": recipients,
-            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
-            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
-        }
-    })
+    e2e::workflow_envelope(event_id, "demo", recipients)
 }
 
 async fn click_loop(store_env: &[(&str, &str)]) {

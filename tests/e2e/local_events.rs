@@ -8,17 +8,7 @@ use serde_json::{Value, json};
 use shared::testing::ENCODING_AES_KEY as KEY;
 
 fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
-    json!({
-        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
-        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
-        "resources": [],
-        "detail": {
-            "event_id": event_id, "org": org, "subscription_type": "sql_review",
-            "node": "approval_pending", "recipients": recipients,
-            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
-            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
-        }
-    })
+    e2e::workflow_envelope(event_id, org, recipients)
 }
 
 #[tokio::test]

@@ -16,17 +16,7 @@ use shared::wecom::MessageBody;
 use shared::workflow::{Delivery, WorkflowEvent};
 
 fn envelope(event_id: &str, recipients: &[&str]) -> Value {
-    json!({
-        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
-        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
-        "resources": [],
-        "detail": {
-            "event_id": event_id, "org": "demo", "subscription_type": "sql_review",
-            "node": "approval_pending", "recipients": recipients,
-            "title": "Release approved", "content": "v2.3 is going out",
-            "url": "https://workflow.example.com/r/2", "occurred_at": "2026-03-11T08:00:00Z"
-        }
-    })
+    e2e::workflow_envelope(event_id, "demo", recipients)
 }
 
 #[tokio::test]

@@ -225,6 +225,22 @@ impl Runner {
     }
 }
 
+/// A whole EventBridge envelope of a workflow event, as `POST /v1/local/events` takes it: a
+/// SQL review of `org` waiting for `recipients`, opening `https://workflow.example.com/r/1`.
+pub fn workflow_envelope(event_id: &str, org: &str, recipients: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
+        "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
+        "resources": [],
+        "detail": {
+            "event_id": event_id, "org": org, "subscription_type": "sql_review",
+            "node": "approval_pending", "recipients": recipients,
+            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
+            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
+        }
+    })
+}
+
 /// The fake WeCom with the demo company, and a runner in a fresh data directory that calls it
 /// (plus `env`). Keep all three alive for the test.
 pub async fn demo_runner(env: &[(&str, &str)]) -> (fake::FakeWeCom, tempfile::TempDir, Runner) {

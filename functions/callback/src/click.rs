@@ -7,12 +7,12 @@
 //! its own click and finishes. The card is answered once, and an expired or used response
 //! code is recorded, never retried.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use shared::channel::ResolvedBinding;
 use shared::domain::unix_now;
 use shared::store::{ActionStore, Decided, DeliveryStore, StoreError};
-use shared::wecom::{TokenCache, WeComApp, WeComClient};
+use shared::wecom::{TokenCache, WeComApp, WeComClient, WeComError};
 use shared::workflow::{ActionRecord, ActionSink, CardAnswer, Click, LaterClick};
 use shared::xml::PushMessage;
 use time::OffsetDateTime;
@@ -34,11 +34,14 @@ const LATER_TRIES: usize = 3;
 pub struct Clicks {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub actions: Arc<dyn ActionStore>,
-    pub wecom: WeComClient,
+    /// `WECOM_API_BASE`: the WeCom client is built on the first click, not at a cold start
+    /// that most likely serves a verification or another push.
+    pub wecom_base: String,
     pub tokens: Arc<TokenCache>,
     pub sink: Arc<dyn ActionSink>,
     /// How long action records are kept (as deliveries).
     pub retention_days: i64,
+    wecom: OnceLock<Result<WeComClient, WeComError>>,
 }
 
 /// The click in a push, if it is one this product answers.
@@ -64,6 +67,32 @@ pub fn click_of(msg: &PushMessage<'_>) -> Option<Click> {
 }
 
 impl Clicks {
+    pub fn new(
+        deliveries: Arc<dyn DeliveryStore>,
+        actions: Arc<dyn ActionStore>,
+        wecom_base: &str,
+        tokens: Arc<TokenCache>,
+        sink: Arc<dyn ActionSink>,
+        retention_days: i64,
+    ) -> Self {
+        Self {
+            deliveries,
+            actions,
+            wecom_base: wecom_base.to_owned(),
+            tokens,
+            sink,
+            retention_days,
+            wecom: OnceLock::new(),
+        }
+    }
+
+    fn wecom(&self) -> Result<&WeComClient, WeComError> {
+        self.wecom
+            .get_or_init(|| WeComClient::new(&self.wecom_base))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Takes the click as a decision, or records it as a later one, or refuses it (logged);
     /// an error means the decision may not have reached the workflow system yet.
     pub async fn on_click(&self, b: &ResolvedBinding, click: &Click) -> Result<(), CallbackError> {
@@ -190,8 +219,15 @@ impl Clicks {
         let Some(code) = a.response_code.as_deref() else {
             return (CardAnswer::Failed, None);
         };
+        let client = match self.wecom() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no WeCom client: the card is not updated");
+                return (CardAnswer::Failed, None);
+            }
+        };
         let app = WeComApp {
-            client: &self.wecom,
+            client,
             tokens: &self.tokens,
             creds: b.credentials(),
         };

@@ -14,14 +14,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some(bus) => Arc::new(EventBridgeSink::new(bus, &cfg.actions_source)),
         None => Arc::new(RecordOnly),
     };
-    let clicks = Clicks {
-        deliveries: stores.deliveries.clone(),
-        actions: stores.actions.clone(),
-        wecom: shared::wecom::WeComClient::new(&cfg.wecom_api_base)?,
-        tokens: Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone())),
+    let clicks = Clicks::new(
+        stores.deliveries.clone(),
+        stores.actions.clone(),
+        &cfg.wecom_api_base,
+        Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone())),
         sink,
-        retention_days: cfg.delivery_retention_days,
-    };
+        cfg.delivery_retention_days,
+    );
     let app = router(AppState::new(channels).with_clicks(clicks))
         .layer(axum::middleware::from_fn(shared::i18n::scope));
     lambda_http::run(app).await

@@ -143,14 +143,16 @@ impl Dispatcher {
             .await?;
         let format = sub.as_ref().map(|s| s.message_format).unwrap_or_default();
         let body = ev.render(format);
-        // Where a card cannot go (refused, or a reader in the WeChat plugin): the textcard.
-        let fallback = ev.render(shared::workflow::MessageFormat::Textcard);
         // Buttons make each member's message a card of its own (its own task_id), so those
         // are sent one member per call.
         let actions = ev
             .actions
             .as_ref()
             .or_else(|| sub.as_ref().and_then(|s| s.actions.as_ref()));
+        // Where a card or markdown cannot go (refused, or a reader in the WeChat plugin,
+        // which shows neither): the textcard.
+        let fallback = (actions.is_some() || format == shared::workflow::MessageFormat::Markdown)
+            .then(|| ev.render(shared::workflow::MessageFormat::Textcard));
         let now = self.now();
         let expires_at = now / 1000 + self.settings.retention_days * 86_400;
         let recipients = ev.unique_recipients();
@@ -167,10 +169,7 @@ impl Dispatcher {
                     now,
                     expires_at,
                 );
-                // A card, or markdown: neither shows in the WeChat plugin.
-                if d.task_id.is_some() || format == shared::workflow::MessageFormat::Markdown {
-                    d.fallback = Some(fallback.clone());
-                }
+                d.fallback = fallback.clone();
                 d
             })
             .collect();

@@ -68,14 +68,14 @@ async fn run() -> Result<(), LocalError> {
         Some(url) => Arc::new(shared::workflow::Webhook::new(url).map_err(LocalError::Io)?),
         None => Arc::new(shared::workflow::RecordOnly),
     };
-    let clicks = callback::Clicks {
-        deliveries: stores.deliveries.clone(),
-        actions: stores.actions.clone(),
-        wecom: wecom.clone(),
-        tokens: tokens.clone(),
-        sink: sink.clone(),
-        retention_days: cfg.delivery_retention_days,
-    };
+    let clicks = callback::Clicks::new(
+        stores.deliveries.clone(),
+        stores.actions.clone(),
+        &cfg.wecom_api_base,
+        tokens.clone(),
+        sink.clone(),
+        cfg.delivery_retention_days,
+    );
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         &cfg,
         &stores,

@@ -260,8 +260,17 @@ impl ActionSink for Webhook {
             Err(format!("the webhook answered HTTP {}", resp.status()))
         }
     }
+    /// Scheme and host only: a webhook URL may carry a token in its path or query.
     fn describe(&self) -> String {
-        format!("webhook {}", self.url)
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) => format!(
+                "webhook {}://{}{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+            Err(_) => "webhook".into(),
+        }
     }
 }
 
@@ -365,7 +374,10 @@ mod tests {
     }
 
     #[test]
-    fn a_webhook_must_be_http() {
+    fn a_webhook_must_be_http_and_is_named_without_its_path() {
+        let hook =
+            Webhook::new("https://hooks.example.com:8443/T0/secret-token?key=k").expect("ok");
+        assert_eq!(hook.describe(), "webhook https://hooks.example.com:8443");
         assert!(Webhook::new("ftp://x").is_err());
         assert!(Webhook::new("not a url").is_err());
         assert!(Webhook::new("http://127.0.0.1:9/hook").is_ok());

@@ -5,11 +5,8 @@
 //! The org's log is one partition: decisions are made by people clicking, a rate far below
 //! what one partition takes, unlike deliveries (sharded).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 
-use super::deliveries::key_text;
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
 use super::{DynamoTable, Item, conditional, corrupt, get_doc, n, s, to_doc};
 use crate::domain::{EventId, OrgId};
@@ -144,32 +141,6 @@ impl ActionStore for DynamoTable {
                     .await?
             }
         };
-        let next = if more {
-            entries.last().map(|(pos, _)| pos.clone())
-        } else {
-            None
-        };
-        let order: HashMap<String, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (_, k))| (key_text(k), i))
-            .collect();
-        let mut items: Vec<(usize, ActionRecord)> = Vec::with_capacity(entries.len());
-        for item in self
-            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
-            .await?
-        {
-            let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
-            match action_from_item(&item) {
-                Ok(a) => items.push((at, a)),
-                Err(e) => tracing::error!(key = %key_text(&item), error = %e,
-                    "unreadable action record left out of the list"),
-            }
-        }
-        items.sort_by_key(|(at, _)| *at);
-        Ok(Page {
-            items: items.into_iter().map(|(_, a)| a).collect(),
-            next,
-        })
+        self.log_records(entries, more, "action").await
     }
 }

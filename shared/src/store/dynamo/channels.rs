@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX, DUE_INDEX};
+use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX};
 use super::{
     DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
     to_doc,
@@ -57,7 +57,8 @@ fn member_of_pk(pk: &str) -> Option<MemberKey> {
 }
 
 /// A configured binding's place in the probe schedule: the `due` index, partition
-/// `PROBE#{shard}` (deliveries use `DUE#{shard}`), sort key the next probe's ms.
+/// `PROBE#{shard}` (deliveries use `DUE#{shard}`, [`DynamoTable::due_entries`] reads both),
+/// sort key the next probe's ms.
 fn probe_pk(k: &MemberKey, shards: u16) -> String {
     format!("PROBE#{}", probe_shard(k, shards))
 }
@@ -488,33 +489,10 @@ impl ChannelStore for DynamoTable {
     }
 
     async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let per_shard = i32::try_from(limit).unwrap_or(1000);
-        let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("due_pk = :p AND due_sk <= :now")
-                .expression_attribute_values(":p", s(format!("PROBE#{shard}")))
-                .expression_attribute_values(":now", n(now_ms))
-                .limit(per_shard)
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            page.items()
-                .iter()
-                .map(|e| Ok((get_n::<i64>(e, "due_sk")?, get_s(e, "pk")?.to_owned())))
-                .collect::<Result<Vec<_>, StoreError>>()
-        }))
-        .await?;
-        let mut due: Vec<(i64, String)> = shards.into_iter().flatten().collect();
-        due.sort();
-        due.truncate(limit);
+        let due = self.due_entries("PROBE", now_ms, limit).await?;
         Ok(due
-            .into_iter()
-            .filter_map(|(_, pk)| member_of_pk(&pk))
+            .iter()
+            .filter_map(|(_, key)| member_of_pk(get_s(key, "pk").ok()?))
             .collect())
     }
 

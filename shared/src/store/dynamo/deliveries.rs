@@ -73,14 +73,14 @@ fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
 }
 
 /// The table key of an index entry.
-pub(super) fn table_key(entry: &Item) -> Result<Item, StoreError> {
+fn table_key(entry: &Item) -> Result<Item, StoreError> {
     Ok(Item::from([
         ("pk".to_owned(), s(get_s(entry, "pk")?)),
         ("sk".to_owned(), s(get_s(entry, "sk")?)),
     ]))
 }
 
-pub(super) fn key_text(key: &Item) -> String {
+fn key_text(key: &Item) -> String {
     format!(
         "{}/{}",
         get_s(key, "pk").unwrap_or("?"),
@@ -216,60 +216,11 @@ impl DeliveryStore for DynamoTable {
             entries.truncate(limit);
             more = true;
         }
-        let next = if more {
-            entries.last().map(|(pos, _)| pos.clone())
-        } else {
-            None
-        };
-        let order: HashMap<String, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (_, k))| (key_text(k), i))
-            .collect();
-        let mut items: Vec<(usize, Delivery)> = Vec::with_capacity(entries.len());
-        for item in self
-            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
-            .await?
-        {
-            let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
-            match delivery_from_item(&item) {
-                Ok(d) => items.push((at, d)),
-                Err(e) => tracing::error!(key = %key_text(&item), error = %e,
-                    "unreadable delivery record left out of the log"),
-            }
-        }
-        items.sort_by_key(|(at, _)| *at);
-        Ok(Page {
-            items: items.into_iter().map(|(_, d)| d).collect(),
-            next,
-        })
+        self.log_records(entries, more, "delivery").await
     }
 
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let per_shard = i32::try_from(limit).unwrap_or(1000);
-        let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("due_pk = :due AND due_sk <= :now")
-                .expression_attribute_values(":due", s(format!("DUE#{shard}")))
-                .expression_attribute_values(":now", n(now_ms))
-                .limit(per_shard)
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(e.into_service_error()))?;
-            page.items()
-                .iter()
-                .map(|e| Ok((get_n::<i64>(e, "due_sk")?, table_key(e)?)))
-                .collect::<Result<Vec<_>, StoreError>>()
-        }))
-        .await?;
-        let mut entries: Vec<(i64, Item)> = shards.into_iter().flatten().collect();
-        entries.sort_by_key(|(t, _)| *t);
-        entries.truncate(limit);
+        let entries = self.due_entries("DUE", now_ms, limit).await?;
         let order: HashMap<String, i64> = entries.iter().map(|(t, k)| (key_text(k), *t)).collect();
         let mut out = Due::default();
         let mut found: Vec<(i64, Delivery)> = Vec::with_capacity(entries.len());
@@ -345,6 +296,80 @@ impl DynamoTable {
                     Err(StoreError::backend(e))
                 }
             })
+    }
+
+    /// The table keys in the `due` index under `{kind}#{shard}` due by `now_ms`, from every
+    /// shard at once, earliest first, at most `limit`: (due ms, table key). Deliveries are
+    /// `DUE`, the probe schedule of bindings `PROBE`.
+    pub(super) async fn due_entries(
+        &self,
+        kind: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Item)>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let per_shard = i32::try_from(limit).unwrap_or(1000);
+        let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("due_pk = :due AND due_sk <= :now")
+                .expression_attribute_values(":due", s(format!("{kind}#{shard}")))
+                .expression_attribute_values(":now", n(now_ms))
+                .limit(per_shard)
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(e.into_service_error()))?;
+            page.items()
+                .iter()
+                .map(|e| Ok((get_n::<i64>(e, "due_sk")?, table_key(e)?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        }))
+        .await?;
+        let mut entries: Vec<(i64, Item)> = shards.into_iter().flatten().collect();
+        entries.sort_by_key(|(t, _)| *t);
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    /// The records of one page of log entries (position, table key), in the entries' order,
+    /// each decoded from its `doc`; `next` is the last position when the log holds more. An
+    /// unreadable record is logged and left out, so one bad record cannot hide a page.
+    pub(super) async fn log_records<T: serde::de::DeserializeOwned>(
+        &self,
+        entries: Vec<(String, Item)>,
+        more: bool,
+        what: &str,
+    ) -> Result<Page<T>, StoreError> {
+        let next = if more {
+            entries.last().map(|(pos, _)| pos.clone())
+        } else {
+            None
+        };
+        let order: HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (_, k))| (key_text(k), i))
+            .collect();
+        let mut items: Vec<(usize, T)> = Vec::with_capacity(entries.len());
+        for item in self
+            .batch_get(entries.into_iter().map(|(_, k)| k).collect())
+            .await?
+        {
+            let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
+            match get_doc::<T>(&item, "doc").and_then(|d| d.ok_or_else(|| corrupt("doc"))) {
+                Ok(r) => items.push((at, r)),
+                Err(e) => tracing::error!(key = %key_text(&item), error = %e, record = what,
+                    "unreadable record left out of the list"),
+            }
+        }
+        items.sort_by_key(|(at, _)| *at);
+        Ok(Page {
+            items: items.into_iter().map(|(_, r)| r).collect(),
+            next,
+        })
     }
 
     /// One page of a keys-only log index, newest first, below the position `after`:

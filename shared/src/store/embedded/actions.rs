@@ -192,33 +192,15 @@ impl ActionStore for EmbeddedDb {
         };
         let after = after.map(str::to_owned);
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(db_err)?;
-            let log = txn.open_table(table).map_err(db_err)?;
-            let records = txn.open_table(ACTIONS).map_err(db_err)?;
-            let end = match &after {
-                Some(a) => format!("{prefix}{a}"),
-                None => format!("{prefix}\u{10FFFF}"),
-            };
-            let mut items = Vec::new();
-            let mut next = None;
-            for row in log
-                .range(prefix.as_str()..end.as_str())
-                .map_err(db_err)?
-                .rev()
-            {
-                let (_, key) = row.map_err(db_err)?;
-                if items.len() == limit {
-                    next = items.last().map(position);
-                    break;
-                }
-                match get_json::<ActionRecord>(&records, key.value()) {
-                    Ok(Some(a)) => items.push(a),
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(key = key.value(), error = %e,
-                        "unreadable action record left out of the list"),
-                }
-            }
-            Ok(Page { items, next })
+            super::log_page(
+                db,
+                table,
+                ACTIONS,
+                &prefix,
+                after.as_deref(),
+                limit,
+                position,
+            )
         })
         .await
     }

@@ -353,34 +353,15 @@ impl DeliveryStore for EmbeddedDb {
         };
         let after = after.map(str::to_owned);
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(db_err)?;
-            let log = txn.open_table(table).map_err(db_err)?;
-            let records = txn.open_table(DELIVERIES).map_err(db_err)?;
-            // Newest first: walk the prefix backwards, from just below `after`.
-            let end = match &after {
-                Some(a) => format!("{prefix}{a}"),
-                None => format!("{prefix}\u{10FFFF}"),
-            };
-            let mut items = Vec::new();
-            let mut next = None;
-            for row in log
-                .range(prefix.as_str()..end.as_str())
-                .map_err(db_err)?
-                .rev()
-            {
-                let (_, key) = row.map_err(db_err)?;
-                if items.len() == limit {
-                    next = items.last().map(|d: &Delivery| position(d));
-                    break;
-                }
-                match get_json::<Delivery>(&records, key.value()) {
-                    Ok(Some(d)) => items.push(d),
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(key = key.value(), error = %e,
-                        "unreadable delivery record left out of the log"),
-                }
-            }
-            Ok(Page { items, next })
+            super::log_page(
+                db,
+                table,
+                DELIVERIES,
+                &prefix,
+                after.as_deref(),
+                limit,
+                position,
+            )
         })
         .await
     }

@@ -240,6 +240,43 @@ impl EmbeddedDb {
 const PAGE_SKIP_MAX: usize = 1000;
 
 /// `n` as a key part that sorts as a number (negative values sort as 0).
+/// One page of a log index, newest first: the records the entries under `prefix` name (in
+/// `records`), from just below the position `after`, and the position of the last one when
+/// the log holds more. An unreadable record is logged and left out.
+pub(super) fn log_page<T: DeserializeOwned>(
+    db: &Database,
+    log: IndexTable,
+    records: JsonTable,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+    position: impl Fn(&T) -> String,
+) -> Result<Page<T>, StoreError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let log = txn.open_table(log).map_err(db_err)?;
+    let records = txn.open_table(records).map_err(db_err)?;
+    let end = match after {
+        Some(a) => format!("{prefix}{a}"),
+        None => format!("{prefix}\u{10FFFF}"),
+    };
+    let mut items = Vec::new();
+    let mut next = None;
+    for row in log.range(prefix..end.as_str()).map_err(db_err)?.rev() {
+        let (_, key) = row.map_err(db_err)?;
+        if items.len() == limit {
+            next = items.last().map(&position);
+            break;
+        }
+        match get_json::<T>(&records, key.value()) {
+            Ok(Some(r)) => items.push(r),
+            Ok(None) => {}
+            Err(e) => tracing::error!(key = key.value(), error = %e,
+                "unreadable record left out of the list"),
+        }
+    }
+    Ok(Page { items, next })
+}
+
 pub(super) fn sortable(n: i64) -> String {
     format!("{:020}", n.max(0))
 }
