@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
+pub mod sink;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -4,67 +4,13 @@
 //! goes wrong in real life: WeCom's retried push, a second click, someone else's click, a
 //! webhook that is down for a moment, an expired response code.
 
-use std::sync::{Arc, Mutex};
-
-use axum::http::StatusCode;
-use e2e::Runner;
 use e2e::fake::{self, ClickRequest, FakeWeCom, Fault, UPDATE_CARD};
+use e2e::{Hook, Runner};
 use serde_json::{Value, json};
 use shared::testing::ENCODING_AES_KEY as KEY;
 
 const CORP: &str = "ww0123456789abcdef";
 const TOKEN: &str = "Token123";
-
-/// A workflow system's endpoint: records every decision POSTed to it, and refuses the first
-/// `fail_first` with a 500.
-struct Hook {
-    got: Arc<Mutex<Vec<Value>>>,
-    url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Hook {
-    async fn start(fail_first: usize) -> Self {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let refused = Arc::new(Mutex::new(0usize));
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post({
-                let got = got.clone();
-                move |axum::Json(v): axum::Json<Value>| {
-                    let (got, refused) = (got.clone(), refused.clone());
-                    async move {
-                        let mut n = refused.lock().expect("lock");
-                        if *n < fail_first {
-                            *n += 1;
-                            return StatusCode::INTERNAL_SERVER_ERROR;
-                        }
-                        got.lock().expect("lock").push(v);
-                        StatusCode::NO_CONTENT
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { got, url, task }
-    }
-
-    fn got(&self) -> Vec<Value> {
-        self.got.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for Hook {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 fn envelope(event_id: &str, recipients: &[&str]) -> Value {
     e2e::workflow_envelope(event_id, "demo", recipients)
@@ -74,7 +20,7 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     let fake = FakeWeCom::start().await;
     fake.state.add_corp(fake::demo_corp());
     // The workflow system is down for the first delivery of a decision.
-    let hook = Hook::start(1).await;
+    let hook = Hook::start(1, 0).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut env = vec![
         ("WECOM_API_BASE", fake.base.as_str()),
@@ -91,6 +37,8 @@ async fn click_loop(store_env: &[(&str, &str)]) {
             key: key.to_owned(),
             userid: userid.map(str::to_owned),
             times: Some(times),
+            overlap_ms: None,
+            as_corp: None,
         };
         let state = fake.state.clone();
         async move { state.click(&req).await.expect("the fake clicks") }
@@ -159,12 +107,12 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     let (s, v) = actions("").await;
     assert_eq!((s, v), (200, json!({"items": [], "next": null})));
 
-    // 5. zhangsan (alice) presses 同意. The webhook is down: the push fails with 503 after
-    // the decision was recorded, WeCom retries it, and the retry publishes the recorded
-    // decision and answers the card.
+    // 5. zhangsan (alice) presses 同意. The webhook is down for the first attempt: the push is
+    // answered 200 once the decision is recorded, and the dispatcher's sweep publishes it
+    // and answers the card (behind the NAT on AWS).
     let outcome = click(&alice_task, "approve", None, 1).await;
-    assert_eq!(outcome.statuses, [503, 200]);
-    let (_, v) = actions("?event_id=evt-7&member=alice").await;
+    assert_eq!(outcome.statuses, [200]);
+    let v = e2e::settled_actions(&r, "?event_id=evt-7&member=alice").await;
     let a = &v["items"][0];
     assert_eq!(
         (
@@ -189,14 +137,21 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     );
     assert!(a["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
     assert_eq!(a["published"], true, "{v}");
+    assert_eq!(a["sink"], "webhook", "{v}");
     assert_eq!(a["card"], "updated", "{v}");
     assert_eq!(a["later"], json!([]), "{v}");
+    assert_eq!(
+        a["decision_id"],
+        json!(alice_task.replace("wn_", "dec_")),
+        "{v}"
+    );
     // The workflow system heard the decision once, in the contract's shape.
     let got = hook.got();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(
         got[0],
-        json!({"event_id": "evt-7", "org": "demo", "member": "alice", "userid": "zhangsan",
+        json!({"decision_id": a["decision_id"], "event_id": "evt-7", "org": "demo",
+               "member": "alice", "userid": "zhangsan",
                "subscription_type": "sql_review", "node": "approval_pending",
                "action": "approve", "at": a["at"]})
     );
@@ -211,7 +166,7 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     // answer was lost): recorded once as later, changes nothing.
     let outcome = click(&alice_task, "reject", None, 2).await;
     assert_eq!(outcome.statuses, [200, 200]);
-    let (_, v) = actions("?member=alice").await;
+    let v = e2e::settled_actions(&r, "?member=alice").await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
     assert_eq!(v["items"][0]["action"], "approve");
     let later: Vec<&str> = v["items"][0]["later"]
@@ -245,7 +200,7 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     let updates_before = fake.state.calls(UPDATE_CARD);
     let outcome = click(&bob_task, "reject", None, 1).await;
     assert_eq!(outcome.statuses, [200]);
-    let (_, v) = actions("?event_id=evt-7").await;
+    let v = e2e::settled_actions(&r, "?event_id=evt-7").await;
     let members: Vec<&str> = v["items"]
         .as_array()
         .expect("items")

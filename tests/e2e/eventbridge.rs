@@ -4,8 +4,8 @@
 
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::QueueAttributeName;
-use callback::{DETAIL_TYPE, EventBridgeSink};
 use serde_json::{Value, json};
+use shared::sink::{DETAIL_TYPE, EventBridgeSink};
 use shared::workflow::{
     ActionRecord, ActionSink, Actions, Click, Delivery, WorkflowEvent, action_json,
 };

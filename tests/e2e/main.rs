@@ -5,6 +5,7 @@
 mod auth_matrix;
 mod callback_flow;
 mod card_actions;
+mod decisions;
 mod dispatch_flow;
 mod eventbridge;
 mod fake_verify;

@@ -215,3 +215,149 @@ async fn outside_the_window_the_recall_is_refused_with_the_reason() {
         a.body
     );
 }
+
+/// Subscribes `sql_review`/`approval_pending` with two buttons and configures alice's channel
+/// on the fake's demo app.
+async fn subscribe_with_buttons(r: &e2e::Runner) {
+    let (s, v) = r
+        .call(
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/subscriptions",
+            Some(
+                json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
+                "personal_channel": true,
+                "actions": [{"key": "approve", "text": "同意", "style": "primary"},
+                            {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r
+        .call(
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/members/alice/wecom-channel",
+            Some(
+                json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
+                "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
+                "token": "Token123", "encoding_aes_key": KEY}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+/// The same event with buttons from a fresh store: the card's send is a resend, which WeCom
+/// (still knowing its `task_id`) answers with 42014. The member has the card from the first
+/// send, so the delivery is `delivered`, its msgid unknown, and recall says why it cannot.
+async fn a_card_sent_again_from_a_fresh_store(stores: [Vec<(&str, String)>; 2]) {
+    let fake = fake::FakeWeCom::start().await;
+    fake.state.add_corp(fake::demo_corp());
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let start = |i: usize| {
+        let mut env = vec![("WECOM_API_BASE", fake.base.as_str())];
+        env.extend(stores[i].iter().map(|(k, v)| (*k, v.as_str())));
+        e2e::Runner::start(dirs[i].path(), &env)
+    };
+
+    let first = start(0);
+    subscribe_with_buttons(&first).await;
+    let (s, v) = first
+        .call(
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(envelope("evt-card", &["alice"])),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    let sent = fake.state.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].msgtype, "template_card");
+    first.stop();
+
+    // A fresh store, the same WeCom: the card goes out again.
+    let r = start(1);
+    subscribe_with_buttons(&r).await;
+    let (s, v) = r
+        .call(
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(envelope("evt-card", &["alice"])),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    assert_eq!(fake.state.calls(fake::SEND), 2, "the card was sent again");
+    assert_eq!(fake.state.sent().len(), 1, "WeCom shows one card");
+
+    let (s, v) = r
+        .call(
+            reqwest::Method::GET,
+            "/v1/orgs/demo/deliveries?member=alice",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let d = &v["items"][0];
+    assert_eq!(
+        (&d["status"], &d["msgid"], &d["msgid_unknown"]),
+        (&json!("delivered"), &Value::Null, &json!(true)),
+        "{v}"
+    );
+    assert_eq!(
+        (&d["reason"], &d["wecom_errcode"], &d["hint"]),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "{v}"
+    );
+
+    let http = reqwest::Client::new();
+    for (lang, says) in [("en", "already sent"), ("zh-CN", "已发送过")] {
+        let resp = http
+            .delete(r.url("/v1/orgs/demo/deliveries/evt-card/alice"))
+            .bearer_auth(&r.token)
+            .header("accept-language", lang)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 409);
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "not_recallable", "{v}");
+        assert!(
+            v["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| h.contains(says) && h.contains("42014")),
+            "{lang}: {v}"
+        );
+    }
+    assert_eq!(fake.state.calls(fake::RECALL), 0, "WeCom is not asked");
+}
+
+#[tokio::test]
+async fn a_card_wecom_already_has_is_delivered_but_not_recallable() {
+    a_card_sent_again_from_a_fresh_store([Vec::new(), Vec::new()]).await;
+}
+
+#[tokio::test]
+async fn a_card_wecom_already_has_is_delivered_but_not_recallable_on_dynamodb() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
+    );
+    let store = || {
+        vec![
+            ("WECOM_NOTIFY_STORE", "dynamodb".to_owned()),
+            (
+                "WECOM_NOTIFY_TABLE",
+                format!("wn-recall-{:08x}", rand::random::<u32>()),
+            ),
+            (
+                "WECOM_NOTIFY_SECRET_PREFIX",
+                format!("wn-recall-{:08x}", rand::random::<u32>()),
+            ),
+        ]
+    };
+    a_card_sent_again_from_a_fresh_store([store(), store()]).await;
+}

@@ -271,6 +271,7 @@ impl World {
             self.channels.clone(),
             e2e::fast_wecom_client(&self.fake.base, Duration::from_millis(400)),
             self.tokens.clone(),
+            Arc::new(shared::workflow::RecordOnly),
         );
         d.clock = Arc::new(move || unix_ms() + clock.load(Ordering::SeqCst));
         if let Some(instance) = instance {

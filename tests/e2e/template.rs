@@ -98,23 +98,85 @@ fn the_four_functions_are_arm64_rust_builds_of_the_workspace_binaries() {
     }
 }
 
-#[test]
-fn only_test_send_and_dispatch_are_in_the_vpc() {
-    let t = template();
-    for (name, _) in FUNCTIONS {
-        let in_vpc = resources(&t)[name]["Properties"].get("VpcConfig").is_some();
-        let should = matches!(name, "TestSendFunction" | "DispatchFunction");
-        assert_eq!(in_vpc, should, "{name}");
+/// What marks code that calls WeCom's API: the client, the app it signs in as, the card update.
+const WECOM_API: [&str; 3] = ["WeComClient", "WeComApp", "update_card_buttons"];
+
+/// The Rust source under `dir`, every file of it.
+fn rust_sources(dir: &std::path::Path) -> String {
+    let mut code = String::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            code.push_str(&rust_sources(&path));
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            code.push_str(&std::fs::read_to_string(&path).expect("source"));
+        }
     }
-    let vpc = &resources(&t)["TestSendFunction"]["Properties"]["VpcConfig"];
-    assert_eq!(
-        vpc["SubnetIds"]["Fn::If"][1],
-        serde_json::json!([reference("PrivateSubnet1"), reference("PrivateSubnet2")])
+    code
+}
+
+/// The source directory of a template function's crate, by its CodeUri.
+fn function_sources(f: &Value) -> std::path::PathBuf {
+    let uri = f["Properties"]["CodeUri"].as_str().expect("CodeUri");
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../infra")
+        .join(uri)
+        .join("src")
+}
+
+/// WeCom answers API calls only from the app's Trusted IPs, the NAT's Elastic IPs: every
+/// function whose code calls WeCom's API is in the VPC. The callback calls none (a member's
+/// decision is recorded and published there, and dispatch answers the card), so it may stay
+/// outside, for a fast cold start on WeCom's pushes.
+#[test]
+fn every_function_that_calls_wecoms_api_is_in_the_vpc() {
+    let t = template();
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut callers = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("functions/") {
+        let entry = entry.expect("dir entry");
+        let crate_dir = entry.file_name().into_string().expect("utf-8 name");
+        let code = rust_sources(&entry.path().join("src"));
+        if !WECOM_API.iter().any(|n| code.contains(n)) {
+            continue;
+        }
+        // The crate's function in the template (functions/local, the local runner, has none).
+        let Some((name, f)) = functions
+            .iter()
+            .find(|(_, f)| f["Properties"]["CodeUri"] == format!("../functions/{crate_dir}"))
+        else {
+            continue;
+        };
+        let vpc = &f["Properties"]["VpcConfig"];
+        assert!(
+            vpc.is_object(),
+            "{name} calls WeCom's API ({crate_dir}) but is not in the VPC"
+        );
+        assert_eq!(
+            vpc["SubnetIds"]["Fn::If"][1],
+            json!([reference("PrivateSubnet1"), reference("PrivateSubnet2")]),
+            "{name}"
+        );
+        assert_eq!(
+            vpc["SubnetIds"]["Fn::If"][2],
+            reference("ExistingPrivateSubnetIds"),
+            "{name}"
+        );
+        callers.push(name.as_str());
+    }
+    callers.sort_unstable();
+    assert!(
+        callers.contains(&"DispatchFunction") && callers.contains(&"TestSendFunction"),
+        "the scan finds the functions known to call WeCom: {callers:?}"
     );
-    assert_eq!(
-        vpc["SubnetIds"]["Fn::If"][2],
-        reference("ExistingPrivateSubnetIds")
-    );
+    let callback = rust_sources(&function_sources(&resources(&t)["CallbackFunction"]));
+    for name in WECOM_API {
+        assert!(
+            !callback.contains(name),
+            "the callback calls WeCom's API ({name}): outside the VPC, WeCom refuses it"
+        );
+    }
 }
 
 #[test]
@@ -345,19 +407,29 @@ fn policies_name_their_actions_and_scope_their_resources() {
             // release_push deletes a claim so that WeCom's retry of a failed push is acted on.
             assert!(all.contains("dynamodb:DeleteItem"), "{name}: {all}");
         }
-        // Only the callback publishes (members' decisions on cards), and only on the workflow
-        // bus: the created one, or the one named.
+        // Only the callback and dispatch's sweep publish (members' decisions on cards), only on
+        // the workflow bus (the created one, or the one named), and only decisions: the
+        // ActionSource source, the "Workflow Action Taken" detail-type.
         let puts: Vec<&Value> = stmts
             .iter()
             .filter(|s| s["Action"].to_string().contains("events:"))
             .collect();
-        if name == "CallbackFunction" {
+        if matches!(name, "CallbackFunction" | "DispatchFunction") {
             assert_eq!(puts.len(), 1, "{name}: {puts:?}");
-            assert_eq!(puts[0]["Action"], json!(["events:PutEvents"]));
+            assert_eq!(puts[0]["Action"], json!(["events:PutEvents"]), "{name}");
             assert_eq!(
                 puts[0]["Resource"],
                 json!({"Fn::If": ["CreateBus", {"Fn::GetAtt": ["WorkflowBus", "Arn"]},
-                    {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}]})
+                    {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}]}),
+                "{name}"
+            );
+            assert_eq!(
+                puts[0]["Condition"],
+                json!({"StringEquals": {
+                    "events:source": reference("ActionSource"),
+                    "events:detail-type": DECISION
+                }}),
+                "{name} may put decisions only"
             );
         } else {
             assert!(puts.is_empty(), "{name} may not publish events: {puts:?}");
@@ -456,6 +528,16 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
         d["Events"]["Sweep"]["Properties"]["Schedule"],
         "rate(1 minute)"
     );
+    // A member's decision, once on the bus, reaches dispatch, which answers its card: the
+    // same bus, retries and dead letters as the workflow events.
+    let decision = &d["Events"]["DecisionTaken"];
+    assert_eq!(decision["Type"], "EventBridgeRule");
+    let q = &decision["Properties"];
+    assert_eq!(q["EventBusName"], p["EventBusName"]);
+    assert_eq!(q["Pattern"]["source"], json!([reference("ActionSource")]));
+    assert_eq!(q["Pattern"]["detail-type"], json!([DECISION]));
+    assert_eq!(q["RetryPolicy"], p["RetryPolicy"]);
+    assert_eq!(q["DeadLetterConfig"], p["DeadLetterConfig"]);
 
     let table = &r["Table"]["Properties"];
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
@@ -515,6 +597,15 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
                 && a["Properties"]["Threshold"] == 0),
         "an alarm on the first drift a probe finds"
     );
+    let unfinished = &r["UnfinishedDecisionsAlarm"]["Properties"];
+    assert_eq!(unfinished["MetricName"], "UnfinishedDecisions");
+    assert_eq!(unfinished["Namespace"], shared::metrics::NAMESPACE);
+    assert_eq!(
+        unfinished["Dimensions"],
+        json!([{"Name": "Stack", "Value": reference("AWS::StackName")}])
+    );
+    assert_eq!(unfinished["Threshold"], 0);
+    assert_eq!(unfinished["ComparisonOperator"], "GreaterThanThreshold");
     for (name, _) in FUNCTIONS {
         assert!(
             alarms
@@ -600,9 +691,43 @@ fn the_public_callback_routes_are_throttled_and_capped() {
     assert!(t["Parameters"]["CallbackConcurrency"]["Default"].as_u64() >= Some(1));
 }
 
+/// The detail-type of members' decisions on cards.
+const DECISION: &str = "Workflow Action Taken";
+
+/// Whether one of the bus policy's Deny statements refuses `principal` putting an event of
+/// `detail_type` (template expressions both: a function role's ARN or the EventPublisherArns
+/// list; the EventDetailType parameter or a literal).
+fn bus_denies(statements: &[&Value], principal: &Value, detail_type: &Value) -> bool {
+    let holds = |op: &str, key: &str, values: &Value| -> bool {
+        let values = match values {
+            Value::Array(v) => v.clone(),
+            one => vec![one.clone()],
+        };
+        match (op, key) {
+            ("StringEquals", "events:detail-type") => values.contains(detail_type),
+            ("StringNotEquals", "events:detail-type") => !values.contains(detail_type),
+            ("ArnNotLike", "aws:PrincipalArn") => !values.contains(principal),
+            other => panic!("a condition the test does not read: {other:?}"),
+        }
+    };
+    statements.iter().any(|s| {
+        assert_eq!(s["Effect"], "Deny", "{s}");
+        s["Condition"]
+            .as_object()
+            .expect("a Deny with conditions")
+            .iter()
+            .all(|(op, keys)| {
+                keys.as_object()
+                    .expect("keys")
+                    .iter()
+                    .all(|(key, values)| holds(op, key, values))
+            })
+    })
+}
+
 /// Workflow events come from a dedicated bus (created unless one is named) whose policy can
-/// name the only principals that may publish; the dead-letter queue takes messages from this
-/// stack's rule only.
+/// name the only principals that may publish them; members' decisions, only the callback and
+/// dispatch; the dead-letter queue takes messages from this stack's rules only.
 #[test]
 fn only_the_stacks_rule_reaches_dispatch_and_its_dead_letters() {
     let t = template();
@@ -610,28 +735,96 @@ fn only_the_stacks_rule_reaches_dispatch_and_its_dead_letters() {
     let bus = &resources(&t)["WorkflowBus"];
     assert_eq!(bus["Type"], "AWS::Events::EventBus");
     assert_eq!(bus["Condition"], "CreateBus");
-    let policy = &resources(&t)["WorkflowBusPolicy"]["Properties"]["Statement"];
-    assert_eq!(policy["Effect"], "Deny");
-    assert_eq!(policy["Action"], "events:PutEvents");
-    // The named publishers, and the callback, which publishes members' decisions on cards.
-    assert_eq!(
-        policy["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
-        json!({"Fn::Split": [",", {"Fn::Join": [",", [
-            {"Fn::Join": [",", reference("EventPublisherArns")]},
-            {"Fn::GetAtt": ["CallbackFunctionRole", "Arn"]}
-        ]]}]})
-    );
-    let rule = &resources(&t)["DispatchFunction"]["Properties"]["Events"]["WorkflowEvent"];
-    assert!(
-        rule["Properties"]["EventBusName"]
-            .to_string()
-            .contains("WorkflowBus"),
-        "{rule}"
-    );
+    let policies = of_type(&t, "AWS::Events::EventBusPolicy");
+    let mut ids = Vec::new();
+    for (name, p) in &policies {
+        let props = &p["Properties"];
+        assert_eq!(props["EventBusName"], reference("WorkflowBus"), "{name}");
+        let s = &props["Statement"];
+        assert_eq!(s["Action"], "events:PutEvents", "{name}");
+        assert_eq!(s["Principal"], "*", "{name}");
+        assert_eq!(
+            s["Resource"],
+            json!({"Fn::GetAtt": ["WorkflowBus", "Arn"]}),
+            "{name}"
+        );
+        ids.push(props["StatementId"].as_str().expect("StatementId"));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), policies.len(), "one statement id each: {ids:?}");
+    // Every statement, as when named publishers restrict the bus; and the decisions' alone,
+    // as on a created bus without them.
+    let all: Vec<&Value> = policies
+        .iter()
+        .map(|(_, p)| &p["Properties"]["Statement"])
+        .collect();
+    let unnamed: Vec<&Value> = policies
+        .iter()
+        .filter(|(_, p)| p["Condition"] == "CreateBus")
+        .map(|(_, p)| &p["Properties"]["Statement"])
+        .collect();
+    for (_, p) in &policies {
+        assert!(
+            p["Condition"] == "CreateBus" || p["Condition"] == "RestrictPublishers",
+            "{p}"
+        );
+    }
+    let publishers = reference("EventPublisherArns");
+    let callback = json!({"Fn::GetAtt": ["CallbackFunctionRole", "Arn"]});
+    let dispatch = json!({"Fn::GetAtt": ["DispatchFunctionRole", "Arn"]});
+    let someone = json!("arn:aws:iam::123456789012:role/someone-else");
+    let node = reference("EventDetailType");
+    let decision = json!(DECISION);
+    let other = json!("Workflow Completed");
+    for (principal, detail_type, denied) in [
+        (&publishers, &node, false),
+        (&callback, &node, true),
+        (&dispatch, &node, true),
+        (&someone, &node, true),
+        (&callback, &decision, false),
+        (&dispatch, &decision, false),
+        (&publishers, &decision, true),
+        (&someone, &decision, true),
+        (&publishers, &other, false),
+        (&callback, &other, true),
+        (&someone, &other, true),
+    ] {
+        assert_eq!(
+            bus_denies(&all, principal, detail_type),
+            denied,
+            "{principal} putting {detail_type}"
+        );
+    }
+    // Without named publishers, decisions are still the callback's and dispatch's only.
+    for (principal, denied) in [
+        (&callback, false),
+        (&dispatch, false),
+        (&publishers, true),
+        (&someone, true),
+    ] {
+        assert_eq!(
+            bus_denies(&unnamed, principal, &decision),
+            denied,
+            "{principal} putting {decision} on a bus without named publishers"
+        );
+    }
+
+    let events = &resources(&t)["DispatchFunction"]["Properties"]["Events"];
+    for rule in ["WorkflowEvent", "DecisionTaken"] {
+        assert!(
+            events[rule]["Properties"]["EventBusName"]
+                .to_string()
+                .contains("WorkflowBus"),
+            "{rule}"
+        );
+    }
     let dlq = &resources(&t)["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
     let source = dlq[0]["Condition"].to_string();
     assert!(
-        source.contains("DispatchFunctionWorkflowEvent") && !source.contains("rule/*"),
-        "the queue takes this stack's rule only: {source}"
+        source.contains("DispatchFunctionWorkflowEvent")
+            && source.contains("DispatchFunctionDecisionTaken")
+            && !source.contains("rule/*"),
+        "the queue takes this stack's rules only: {source}"
     );
 }

@@ -162,6 +162,14 @@ pub struct ClickRequest {
     /// default 1. A push not answered 200 is retried anyway, as WeCom does.
     #[serde(default)]
     pub times: Option<usize>,
+    /// WeCom's retries overlap: send each copy this many ms after the previous one without
+    /// waiting for its answer. Unset: each copy waits for the previous answer.
+    #[serde(default)]
+    pub overlap_ms: Option<u64>,
+    /// A forgery: another corp's app of the same org signs the push with its own saved keys,
+    /// names itself as ToUserName/AgentID, and posts it to its own saved callback URL.
+    #[serde(default)]
+    pub as_corp: Option<String>,
 }
 
 /// WeCom's attempts at one push: the first and three retries.
@@ -254,6 +262,19 @@ impl FakeState {
         self.with(|s| s.card_updates.clone())
     }
 
+    /// What WeCom does on its side when a member presses a button of the card `task_id`: a
+    /// fresh single-use response code for the push to carry (as [`Self::click`] issues), for
+    /// tests that build and deliver the push themselves. `None` if no such card was sent.
+    pub fn issue_response_code(&self, task_id: &str) -> Option<String> {
+        self.with(|s| {
+            let agentid = s.cards.get(task_id)?.agentid;
+            let code = format!("rc-{:016x}", rand::random::<u64>());
+            s.response_codes
+                .insert(code.clone(), (agentid, task_id.to_owned()));
+            Some(code)
+        })
+    }
+
     /// Every response code issued so far runs out (WeCom: after 72 hours).
     pub fn expire_response_codes(&self) {
         self.with(|s| s.response_codes.clear());
@@ -289,17 +310,26 @@ impl FakeState {
                     req.key, card.keys
                 ));
             }
-            let saved = s.callbacks.get(&card.corpid).cloned().ok_or_else(|| {
-                format!(
-                    "corp {} has no callback URL saved: press Save first (/_fake/verify)",
-                    card.corpid
-                )
+            let sender = req.as_corp.clone().unwrap_or_else(|| card.corpid.clone());
+            let saved = s.callbacks.get(&sender).cloned().ok_or_else(|| {
+                format!("corp {sender} has no callback URL saved: press Save first (/_fake/verify)")
             })?;
+            let agentid = if sender == card.corpid {
+                card.agentid
+            } else {
+                s.corps
+                    .iter()
+                    .find(|c| c.corpid == sender)
+                    .and_then(|c| c.apps.first())
+                    .map(|a| a.agentid)
+                    .ok_or_else(|| format!("corp {sender} has no app"))?
+            };
             let code = format!("rc-{:016x}", rand::random::<u64>());
             s.response_codes
                 .insert(code.clone(), (card.agentid, req.task_id.clone()));
-            Ok((card, saved, code))
+            Ok(((card, sender, agentid), saved, code))
         })?;
+        let (card, sender, sender_agent) = card;
         let userid = match &req.userid {
             Some(u) => u.clone(),
             None => card.touser.first().cloned().unwrap_or_default(),
@@ -311,22 +341,18 @@ impl FakeState {
              <Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>\
              <TaskId><![CDATA[{task}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>\
              <ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>{agent}</AgentID></xml>",
-            corp = card.corpid,
+            corp = sender,
             key = req.key,
             task = req.task_id,
-            agent = card.agentid,
+            agent = sender_agent,
         );
-        let crypto = shared::crypto::CallbackCrypto::new(
-            &saved.token,
-            &saved.encoding_aes_key,
-            &card.corpid,
-        )
-        .map_err(|e| format!("saved encoding_aes_key: {e}"))?;
+        let crypto =
+            shared::crypto::CallbackCrypto::new(&saved.token, &saved.encoding_aes_key, &sender)
+                .map_err(|e| format!("saved encoding_aes_key: {e}"))?;
         let encrypt = crypto.encrypt(&plain, &rand::random());
         let body = format!(
-            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
-             <AgentID><![CDATA[{}]]></AgentID></xml>",
-            card.corpid, card.agentid
+            "<xml><ToUserName><![CDATA[{sender}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
+             <AgentID><![CDATA[{sender_agent}]]></AgentID></xml>"
         );
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -334,10 +360,8 @@ impl FakeState {
             .map_err(|e| e.to_string())?;
         let mut statuses = Vec::new();
         let copies = req.times.unwrap_or(1).clamp(1, PUSH_ATTEMPTS);
-        // WeCom retries a push that was not answered 200, three times; `times` adds copies of
-        // a push whose answer was lost.
-        while statuses.len() < PUSH_ATTEMPTS {
-            // Each copy is signed anew; the plaintext (CreateTime included) is the same.
+        // Each copy is signed anew; the plaintext (CreateTime included) is the same.
+        let post = |client: reqwest::Client| {
             let timestamp = shared::domain::unix_now().to_string();
             let nonce = (rand::random::<u32>() % 1_000_000_000).to_string();
             let signature = crypto.sign(&timestamp, &nonce, &encrypt);
@@ -346,10 +370,37 @@ impl FakeState {
                 "{}{sep}msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
                 saved.url
             );
-            let status = match client.post(url).body(body.clone()).send().await {
-                Ok(r) => r.status().as_u16(),
-                Err(_) => 0,
-            };
+            let body = body.clone();
+            async move {
+                match client.post(url).body(body).send().await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(_) => 0,
+                }
+            }
+        };
+        if let Some(gap) = req.overlap_ms {
+            // Overlapping copies: each leaves `gap` ms after the previous one, answered or not.
+            let mut open = Vec::new();
+            for i in 0..copies {
+                if i > 0 {
+                    tokio::time::sleep(Duration::from_millis(gap)).await;
+                }
+                open.push(tokio::spawn(post(client.clone())));
+            }
+            for h in open {
+                statuses.push(h.await.unwrap_or(0));
+            }
+            if statuses.contains(&200) {
+                return Ok(ClickOutcome {
+                    statuses,
+                    response_code: code,
+                });
+            }
+        }
+        // WeCom retries a push that was not answered 200, three times; `times` adds copies of
+        // a push whose answer was lost.
+        while statuses.len() < PUSH_ATTEMPTS {
+            let status = post(client.clone()).await;
             statuses.push(status);
             if status == 200 && statuses.len() >= copies {
                 break;

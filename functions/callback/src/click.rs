@@ -1,51 +1,49 @@
 //! A click on an interactive card (docs/API.md §11): the `template_card_event` push, after it
-//! was verified, decrypted and claimed like any push.
+//! was verified and decrypted like any push.
 //!
-//! Record first, act after: the decision is stored (the first per (event, member) wins)
-//! before it is published and before the card is answered. A publication that fails makes
-//! the push fail (503), so WeCom retries it; the retry finds the stored decision, recognises
-//! its own click and finishes. The card is answered once, and an expired or used response
-//! code is recorded, never retried.
+//! Record first, answer after: the decision is stored (the first per (event, member) wins)
+//! before the push is answered, and the stored record is the outbox
+//! ([`shared::workflow::Outbox`]). The callback then tries to publish it at once; whatever is
+//! not done — the publication, and always the card's answer, which calls WeCom's API and so
+//! must leave through the NAT — the dispatcher finishes. A click push is not claimed like
+//! other pushes: the insert-once decision is its claim, so WeCom's retry that overlaps the
+//! first attempt meets the recorded decision instead of a claim with nothing behind it.
+//!
+//! Only the app that sent the card decides: the push must be verified with that app's keys
+//! and name that corp and agent, and come from the member's userid. Anything else is
+//! acknowledged (WeCom stops), logged with the reason, and recorded nowhere.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use shared::channel::ResolvedBinding;
-use shared::domain::unix_now;
-use shared::store::{ActionStore, Decided, DeliveryStore, StoreError};
-use shared::wecom::{TokenCache, WeComApp, WeComClient, WeComError};
-use shared::workflow::{ActionRecord, ActionSink, CardAnswer, Click, LaterClick};
+use shared::store::{Decided, DeliveryStore, StoreError};
+use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
 use shared::xml::PushMessage;
 use time::OffsetDateTime;
 
 use crate::CallbackError;
 
-/// WeCom: the response code was used already.
-const CODE_USED: i64 = 42022;
-/// WeCom: the response code is invalid, most likely expired.
-const CODE_INVALID: i64 = 60140;
+/// How long publishing may take inside the push: WeCom waits 5 s, the function's timeout is
+/// 5 s, and the decision is recorded already (the sweep publishes what this does not).
+const PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_millis(3000);
 
-/// How long acting on a decision may take before the push is answered: WeCom waits 5 s.
-const ACT_BUDGET: std::time::Duration = std::time::Duration::from_millis(4000);
-
-/// Tries at recording a later click when the record keeps changing under it.
-const LATER_TRIES: usize = 3;
-
-/// What a click needs beyond the binding: the records, WeCom, and where decisions go.
+/// What a click needs beyond the binding: the cards sent, and the decisions' outbox.
 pub struct Clicks {
     pub deliveries: Arc<dyn DeliveryStore>,
-    pub actions: Arc<dyn ActionStore>,
-    /// `WECOM_API_BASE`: the WeCom client is built on the first click, not at a cold start
-    /// that most likely serves a verification or another push.
-    pub wecom_base: String,
-    pub tokens: Arc<TokenCache>,
-    pub sink: Arc<dyn ActionSink>,
+    pub outbox: Outbox,
     /// How long action records are kept (as deliveries).
     pub retention_days: i64,
-    wecom: OnceLock<Result<WeComClient, WeComError>>,
 }
 
-/// The click in a push, if it is one this product answers.
-pub fn click_of(msg: &PushMessage<'_>) -> Option<Click> {
+/// The app a push names: `ToUserName` (the CorpID) and `AgentID`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushApp {
+    pub corp_id: String,
+    pub agent_id: String,
+}
+
+/// The click in a push, if it is one this product answers, with the app the push names.
+pub fn click_of(msg: &PushMessage<'_>) -> Option<(Click, PushApp)> {
     if msg.msg_type.as_deref() != Some("event")
         || msg.event.as_deref() != Some("template_card_event")
     {
@@ -57,45 +55,59 @@ pub fn click_of(msg: &PushMessage<'_>) -> Option<Click> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    Some(Click {
+    let click = Click {
         userid: field(&msg.from_user_name)?,
         key: field(&msg.event_key)?,
         task_id: field(&msg.task_id)?,
         create_time: field(&msg.create_time).unwrap_or_default(),
         response_code: field(&msg.response_code),
-    })
+    };
+    let app = PushApp {
+        corp_id: field(&msg.to_user_name).unwrap_or_default(),
+        agent_id: field(&msg.agent_id).unwrap_or_default(),
+    };
+    Some((click, app))
+}
+
+/// Why a click from this push cannot be the card's: `None` if it can. `b` is the binding
+/// whose keys verified the push.
+fn foreign(b: &ResolvedBinding, push: &PushApp, d: &shared::workflow::Delivery) -> Option<String> {
+    let (Some(corp), Some(agent)) = (d.corp_id.as_deref(), d.agent_id) else {
+        return Some("the card's app is not recorded (sent by an earlier version)".into());
+    };
+    if b.config.corp_id.as_str() != corp || b.config.agent_id.get() != agent {
+        return Some(format!(
+            "verified with the keys of app {}/{}, the card was sent by {corp}/{agent}",
+            b.config.corp_id.as_str(),
+            b.config.agent_id.get()
+        ));
+    }
+    if push.corp_id != corp || push.agent_id != agent.to_string() {
+        return Some(format!(
+            "the push names app {}/{}, the card was sent by {corp}/{agent}",
+            push.corp_id, push.agent_id
+        ));
+    }
+    None
 }
 
 impl Clicks {
-    pub fn new(
-        deliveries: Arc<dyn DeliveryStore>,
-        actions: Arc<dyn ActionStore>,
-        wecom_base: &str,
-        tokens: Arc<TokenCache>,
-        sink: Arc<dyn ActionSink>,
-        retention_days: i64,
-    ) -> Self {
+    pub fn new(deliveries: Arc<dyn DeliveryStore>, outbox: Outbox, retention_days: i64) -> Self {
         Self {
             deliveries,
-            actions,
-            wecom_base: wecom_base.to_owned(),
-            tokens,
-            sink,
+            outbox,
             retention_days,
-            wecom: OnceLock::new(),
         }
     }
 
-    fn wecom(&self) -> Result<&WeComClient, WeComError> {
-        self.wecom
-            .get_or_init(|| WeComClient::new(&self.wecom_base))
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    /// Takes the click as a decision, or records it as a later one, or refuses it (logged);
-    /// an error means the decision may not have reached the workflow system yet.
-    pub async fn on_click(&self, b: &ResolvedBinding, click: &Click) -> Result<(), CallbackError> {
+    /// Takes the click as a decision, or records it as a later one, or refuses it (logged).
+    /// An error means nothing was recorded: WeCom's retry tries again.
+    pub async fn on_click(
+        &self,
+        b: &ResolvedBinding,
+        click: &Click,
+        push: &PushApp,
+    ) -> Result<(), CallbackError> {
         let org = &b.record.key.org;
         let Some(d) = self
             .deliveries
@@ -111,10 +123,15 @@ impl Clicks {
                 "click arrived at another org's callback; refused");
             return Ok(());
         }
-        let now = unix_now();
-        let now_ms = now.saturating_mul(1000);
-        let at = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let expires_at = now.saturating_add(self.retention_days.saturating_mul(86_400));
+        if let Some(why) = foreign(b, push, &d) {
+            tracing::warn!(%org, event_id = %d.event_id, member = %d.member, reason = %why,
+                "click from another app refused");
+            return Ok(());
+        }
+        let now_ms = self.outbox.now();
+        let at = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let expires_at = now_ms / 1000 + self.retention_days.saturating_mul(86_400);
         let decision = match ActionRecord::decide(&d, click, at, now_ms, expires_at) {
             Ok(a) => a,
             Err(refused) => {
@@ -124,61 +141,43 @@ impl Clicks {
                 return Ok(());
             }
         };
-        let a = match self.actions.decide(&decision).await.map_err(store)? {
-            Decided::New => decision,
-            // WeCom's retry of the deciding push: finish what was left undone.
+        let a = match self.outbox.actions.decide(&decision).await.map_err(store)? {
+            Decided::New => {
+                tracing::info!(%org, event_id = %decision.event_id, member = %decision.member,
+                    action = %decision.action, decision_id = %decision.decision_id(), "decision recorded");
+                decision
+            }
+            // WeCom's retry of the deciding push: finish what is left undone.
             Decided::Existing(e) if e.click == decision.click => *e,
-            Decided::Existing(e) => return self.later(*e, &decision).await,
+            Decided::Existing(e) => self.later(*e, &decision, click, now_ms).await?,
         };
-        tracing::info!(%org, event_id = %a.event_id, member = %a.member, action = %a.action,
-            "decision recorded");
-        // WeCom waits 5 s for the answer. What is not done by then is left to its retry of the
-        // push (503), which finds the recorded decision and finishes.
-        match tokio::time::timeout(ACT_BUDGET, self.act(b, a, now_ms)).await {
-            Ok(done) => done,
-            Err(_) => {
-                tracing::warn!(event_id = %d.event_id, member = %d.member,
-                    "acting on the decision took too long; WeCom will retry the push");
-                Err(CallbackError::Publish)
-            }
-        }
-    }
-
-    /// Publishes the recorded decision and answers the card, whichever is not done yet.
-    async fn act(
-        &self,
-        b: &ResolvedBinding,
-        mut a: ActionRecord,
-        now_ms: i64,
-    ) -> Result<(), CallbackError> {
-        let held = a.updated_ms;
-        let mut changed = false;
-        if !a.published {
-            if let Err(e) = self.sink.publish(&a).await {
-                tracing::warn!(error = %e, sink = %self.sink.describe(), event_id = %a.event_id,
-                    member = %a.member, "decision not published yet; WeCom will retry the push");
-                return Err(CallbackError::Publish);
-            }
-            a.published = true;
-            changed = true;
-        }
-        if a.card == CardAnswer::Pending {
-            (a.card, a.card_errcode) = self.answer_card(b, &a).await;
-            changed = true;
-        }
-        if changed {
-            a.updated_ms = now_ms.max(held + 1);
-            if !self.actions.replace_action(&a, held).await.map_err(store)? {
-                // Another instance finished the same click meanwhile.
-                tracing::info!(event_id = %a.event_id, member = %a.member,
-                    "decision finished concurrently");
-            }
+        if a.needs_publishing() {
+            self.publish(a).await;
         }
         Ok(())
     }
 
-    /// A click after the decision: kept on the record, changes nothing.
-    async fn later(&self, mut a: ActionRecord, click: &ActionRecord) -> Result<(), CallbackError> {
+    /// Publishes within [`PUBLISH_BUDGET`]; what is not done stays in the outbox.
+    async fn publish(&self, a: ActionRecord) {
+        let (event_id, member) = (a.event_id.clone(), a.member.clone());
+        match tokio::time::timeout(PUBLISH_BUDGET, self.outbox.publish(a)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, %event_id, %member,
+                "the publication's outcome was not recorded; the sweep finishes the decision"),
+            Err(_) => tracing::warn!(%event_id, %member,
+                "publishing took too long; the sweep finishes the decision"),
+        }
+    }
+
+    /// A click after the decision: kept on the record, decides nothing. Its fresh response
+    /// code answers a card whose first answer failed or ran out.
+    async fn later(
+        &self,
+        a: ActionRecord,
+        click: &ActionRecord,
+        raw: &Click,
+        now_ms: i64,
+    ) -> Result<ActionRecord, CallbackError> {
         let later = LaterClick {
             action: click.action.clone(),
             userid: click.userid.clone(),
@@ -186,68 +185,15 @@ impl Clicks {
         };
         tracing::info!(event_id = %a.event_id, member = %a.member, decided = %a.action,
             clicked = %later.action, "later click on a decided card recorded");
-        for _ in 0..LATER_TRIES {
-            let held = a.updated_ms;
-            if !a.add_later(&later) {
-                return Ok(());
-            }
-            a.updated_ms = click.updated_ms.max(held + 1);
-            if self.actions.replace_action(&a, held).await.map_err(store)? {
-                return Ok(());
-            }
-            match self
-                .actions
-                .action(&a.org, &a.event_id, &a.member)
-                .await
-                .map_err(store)?
-            {
-                Some(current) => a = current,
-                None => return Ok(()),
-            }
-        }
-        tracing::warn!(event_id = %a.event_id, member = %a.member,
-            "later click not recorded: the record kept changing");
-        Ok(())
-    }
-
-    /// Greys the buttons out with the decision, once.
-    async fn answer_card(
-        &self,
-        b: &ResolvedBinding,
-        a: &ActionRecord,
-    ) -> (CardAnswer, Option<i64>) {
-        let Some(code) = a.response_code.as_deref() else {
-            return (CardAnswer::Failed, None);
-        };
-        let client = match self.wecom() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "no WeCom client: the card is not updated");
-                return (CardAnswer::Failed, None);
-            }
-        };
-        let app = WeComApp {
-            client,
-            tokens: &self.tokens,
-            creds: b.credentials(),
-        };
-        match app
-            .update_card_buttons(&a.userid, code, &a.answer_text())
+        let stored = self
+            .outbox
+            .apply(&a, |r| {
+                r.add_later(&later);
+                r.refresh_code(&raw.userid, raw.response_code.as_deref(), now_ms);
+            })
             .await
-        {
-            Ok(()) => (CardAnswer::Updated, None),
-            Err(e) => {
-                let errcode = e.errcode().map(|c| c.code());
-                tracing::warn!(error = %e, event_id = %a.event_id, member = %a.member,
-                    "the card could not be updated");
-                let answer = match errcode {
-                    Some(CODE_USED) => CardAnswer::CodeUsed,
-                    Some(CODE_INVALID) => CardAnswer::CodeExpired,
-                    _ => CardAnswer::Failed,
-                };
-                (answer, errcode)
-            }
-        }
+            .map_err(store)?;
+        Ok(stored.unwrap_or(a))
     }
 }
 
@@ -261,19 +207,26 @@ mod tests {
 
     #[test]
     fn only_card_events_with_a_key_and_task_are_clicks() {
-        let xml = "<xml><FromUserName>ZhangSan</FromUserName><CreateTime>1700000000</CreateTime>\
-            <MsgType>event</MsgType><Event>template_card_event</Event><EventKey>approve</EventKey>\
-            <TaskId>wn_1</TaskId><ResponseCode>rc</ResponseCode></xml>";
+        let xml = "<xml><ToUserName>ww1</ToUserName><FromUserName>ZhangSan</FromUserName>\
+            <CreateTime>1700000000</CreateTime><MsgType>event</MsgType>\
+            <Event>template_card_event</Event><EventKey>approve</EventKey>\
+            <TaskId>wn_1</TaskId><ResponseCode>rc</ResponseCode><AgentID>1000002</AgentID></xml>";
         let m = PushMessage::parse(xml).expect("parse");
         assert_eq!(
             click_of(&m),
-            Some(Click {
-                userid: "ZhangSan".into(),
-                key: "approve".into(),
-                task_id: "wn_1".into(),
-                create_time: "1700000000".into(),
-                response_code: Some("rc".into()),
-            })
+            Some((
+                Click {
+                    userid: "ZhangSan".into(),
+                    key: "approve".into(),
+                    task_id: "wn_1".into(),
+                    create_time: "1700000000".into(),
+                    response_code: Some("rc".into()),
+                },
+                PushApp {
+                    corp_id: "ww1".into(),
+                    agent_id: "1000002".into()
+                }
+            ))
         );
         let no_task = xml.replace("<TaskId>wn_1</TaskId>", "");
         assert_eq!(

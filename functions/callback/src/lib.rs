@@ -23,9 +23,7 @@ use shared::i18n::Text;
 use shared::xml::PushMessage;
 
 mod click;
-mod eventbridge;
-pub use click::{Clicks, click_of};
-pub use eventbridge::{DETAIL_TYPE, EventBridgeSink};
+pub use click::{Clicks, PushApp, click_of};
 
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -80,9 +78,6 @@ pub enum CallbackError {
     },
     #[error("body too large")]
     TooLarge,
-    /// A decision was recorded but not passed on yet: WeCom retries the push.
-    #[error("the decision could not be published yet")]
-    Publish,
     #[error(transparent)]
     Channel(#[from] ChannelError),
 }
@@ -111,13 +106,6 @@ impl IntoResponse for CallbackError {
                     .into_response()
             }
             Self::TooLarge => too_large().into_response(),
-            Self::Publish => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "actions_unavailable",
-                Text::new("error.actions_unavailable"),
-            )
-            .hint(Text::new("hint.actions_unavailable"))
-            .into_response(),
             Self::Channel(e) => {
                 tracing::error!(error = %e, "store failure on callback");
                 // 503 makes WeCom retry a push later instead of losing it.
@@ -440,7 +428,13 @@ async fn receive_push(
     match PushMessage::parse(&plain) {
         Ok(msg) => {
             let id = &resolved.record.callback_id;
-            let claimed = match msg.dedup_key() {
+            // A click is claimed by its insert-once decision record, not here: a claim would
+            // answer WeCom's overlapping retry before the decision is recorded.
+            let dedup = match click_of(&msg) {
+                Some(_) => None,
+                None => msg.dedup_key(),
+            };
+            let claimed = match dedup {
                 Some(k) => {
                     let first = st
                         .channels
@@ -498,9 +492,9 @@ async fn act_on(
             "contact changed; cached userid dropped"
         );
     }
-    if let Some(click) = click_of(msg) {
+    if let Some((click, app)) = click_of(msg) {
         match &st.clicks {
-            Some(clicks) => clicks.on_click(b, &click).await?,
+            Some(clicks) => clicks.on_click(b, &click, &app).await?,
             None => {
                 tracing::warn!(task_id = %click.task_id, "card click received; this callback does not act on clicks")
             }

@@ -2,24 +2,20 @@
 
 use std::sync::Arc;
 
-use callback::{AppState, Clicks, EventBridgeSink, router};
-use shared::workflow::{ActionSink, RecordOnly};
+use callback::{AppState, Clicks, router};
+use shared::workflow::Outbox;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (cfg, stores) = shared::lambda::start().await?;
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     channels.warm_up().await;
-    let sink: Arc<dyn ActionSink> = match &cfg.actions_bus {
-        Some(bus) => Arc::new(EventBridgeSink::new(bus, &cfg.actions_source)),
-        None => Arc::new(RecordOnly),
-    };
+    // No WeCom client here: the callback is outside the VPC, so every call to WeCom's API
+    // (the card's answer included) is the dispatcher's, behind the NAT.
+    let sink = shared::sink::from_config(&cfg)?;
     let clicks = Clicks::new(
         stores.deliveries.clone(),
-        stores.actions.clone(),
-        &cfg.wecom_api_base,
-        Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone())),
-        sink,
+        Outbox::new(stores.actions.clone(), sink),
         cfg.delivery_retention_days,
     );
     let app = router(AppState::new(channels).with_clicks(clicks))

@@ -410,7 +410,9 @@ struct ActionsQuery {
 
 /// A decision as `/actions` shows it.
 pub fn action_view(a: &ActionRecord) -> ActionView {
+    let now = shared::domain::unix_ms();
     ActionView {
+        decision_id: a.decision_id(),
         event_id: a.event_id.clone(),
         org: a.org.clone(),
         member: a.member.clone(),
@@ -420,8 +422,17 @@ pub fn action_view(a: &ActionRecord) -> ActionView {
         action: a.action.clone(),
         at: rfc3339(a.at).unwrap_or_default(),
         published: a.published,
+        sink: a.sink.clone(),
         card: a.card,
         card_errcode: a.card_errcode,
+        finished: a.is_finished(),
+        overdue: a.overdue(now),
+        attempts: a.attempts,
+        last_error: a.last_error.clone(),
+        next_try: a
+            .next_try_ms
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.div_euclid(1000)).ok())
+            .and_then(rfc3339),
         later: a.later.clone(),
     }
 }

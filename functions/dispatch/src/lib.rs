@@ -24,8 +24,11 @@ use shared::config::Config;
 use shared::domain::{Node, OrgId, SubscriptionType};
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
 use shared::wecom::{TokenCache, WeComClient};
-use shared::workflow::{Delivery, MalformedEvent, PublicStatus, Subscription, WorkflowEvent};
+use shared::workflow::{
+    ActionSink, Delivery, MalformedEvent, Outbox, PublicStatus, Subscription, WorkflowEvent,
+};
 
+mod decisions;
 mod error;
 mod prepare;
 mod report;
@@ -33,6 +36,7 @@ mod send;
 mod settings;
 mod store_claim;
 
+pub use decisions::DecisionRef;
 pub use error::{CrashPoint, DispatchError};
 pub use report::{Outcome, Report};
 pub use settings::Settings;
@@ -51,6 +55,8 @@ pub struct Dispatcher {
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub pace: Arc<dyn PaceStore>,
+    /// Members' decisions on cards, finished here (behind the NAT).
+    pub outbox: Outbox,
     pub wecom: WeComClient,
     pub tokens: Arc<TokenCache>,
     pub egress_ips: Vec<String>,
@@ -60,17 +66,29 @@ pub struct Dispatcher {
     pub crash: Option<CrashPoint>,
 }
 
-/// What EventBridge hands dispatch, parsed once: the one-minute schedule, or a workflow event.
+/// What EventBridge hands dispatch, parsed once: the one-minute schedule, a workflow event,
+/// or a member's decision to finish (its card to answer).
 #[derive(Debug, Clone)]
 pub enum Incoming {
     Sweep,
     Workflow(Box<WorkflowEvent>),
+    Decision(DecisionRef),
 }
 
 impl Incoming {
     pub fn parse(ev: &EventBridgeEvent<Value>) -> Result<Self, MalformedEvent> {
         if ev.source == "aws.events" && ev.detail_type == "Scheduled Event" {
             return Ok(Self::Sweep);
+        }
+        if ev.detail_type == shared::sink::DETAIL_TYPE {
+            return DecisionRef::from_detail(&ev.detail)
+                .map(Self::Decision)
+                .ok_or_else(|| {
+                    MalformedEvent(
+                        shared::i18n::Text::new("event.not_eventbridge")
+                            .arg("detail", "a decision names its org, event_id and member"),
+                    )
+                });
         }
         Ok(Self::Workflow(Box::new(WorkflowEvent::from_detail(
             &ev.detail,
@@ -96,12 +114,14 @@ impl Dispatcher {
         channels: Arc<ChannelService>,
         wecom: WeComClient,
         tokens: Arc<TokenCache>,
+        sink: Arc<dyn ActionSink>,
     ) -> Self {
         Self {
             channels,
             subscriptions: stores.subscriptions.clone(),
             deliveries: stores.deliveries.clone(),
             pace: stores.pace.clone(),
+            outbox: Outbox::new(stores.actions.clone(), sink),
             wecom,
             tokens,
             egress_ips: cfg.egress_ip_strings(),
@@ -128,10 +148,18 @@ impl Dispatcher {
         match incoming {
             Incoming::Sweep => {
                 let report = self.sweep().await;
+                self.finish_decisions().await;
                 self.probe_due().await;
                 report
             }
             Incoming::Workflow(ev) => self.dispatch(ev).await,
+            Incoming::Decision(r) => {
+                self.finish_named(r).await?;
+                Ok(Report {
+                    event_id: Some(r.event_id.to_string()),
+                    outcomes: Vec::new(),
+                })
+            }
         }
     }
 

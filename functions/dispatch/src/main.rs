@@ -20,6 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(stores.channel_service(&cfg.secret_prefix)),
         WeComClient::new(&cfg.wecom_api_base)?,
         Arc::new(TokenCache::new(stores.tokens.clone())),
+        shared::sink::from_config(&cfg)?,
     ));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| {

@@ -67,6 +67,9 @@ impl Dispatcher {
             }
         };
         d.userid = Some(userid.clone());
+        // The card's clicks must come from this very app (corp and agent).
+        d.corp_id = Some(creds.corp_id.as_str().to_owned());
+        d.agent_id = Some(creds.agent_id.get());
         // The WeChat plugin shows no cards and no markdown: such a reader gets the textcard.
         if binding.config.wechat_plugin && d.fall_back() {
             tracing::debug!(member = %d.member, "reads in the WeChat plugin: textcard instead");

@@ -32,6 +32,14 @@ fn card_refused(e: &WeComError) -> bool {
         .is_some_and(|c| (42015..=42051).contains(&c.code()))
 }
 
+/// WeCom's "task_id exists" (42014) for a `template_card`: a card with this `task_id` went
+/// out before. Our ids are always well-formed and one (org, event, member)'s own, so this is
+/// a resend of this very card — after a crash between WeCom's answer and our record, a retry
+/// after a read timeout, or from a fresh store — and the member has it. Only its msgid is lost.
+fn card_already_sent(e: &WeComError) -> bool {
+    e.errcode().is_some_and(|c| c.code() == 42014)
+}
+
 fn pace_key(creds: &AppCredentials, userid: &str) -> String {
     format!("{}:{}:{userid}", creds.corp_id, creds.agent_id)
 }
@@ -210,6 +218,7 @@ impl Dispatcher {
             tokens: &self.tokens,
             creds,
         };
+        let mut sent_card = matches!(msg.body, MessageBody::TemplateCard(_));
         let mut result = app.send(&msg).await;
         // A card WeCom refuses for its shape goes out as the usual textcard: never nothing.
         // (Cards are one member's each, so the batch is that one delivery.)
@@ -224,6 +233,7 @@ impl Dispatcher {
                     body: fallback,
                     ..msg
                 };
+                sent_card = false;
                 result = app.send(&msg).await;
             }
         }
@@ -246,6 +256,16 @@ impl Dispatcher {
                 Ok(receipt) if !receipt.missed(&r.userid) => {
                     let mut d = r.delivery;
                     d.mark_sent(receipt);
+                    d.updated_ms = self.now().max(r.held + 1);
+                    delivered.push((d, r.held));
+                }
+                // The card is with the member already: delivered, its msgid unknown (so it
+                // cannot be recalled; the delivery view and recall say why).
+                Err(e) if sent_card && card_already_sent(e) => {
+                    let mut d = r.delivery;
+                    tracing::info!(event_id = %d.event_id, member = %d.member,
+                        "WeCom already has the card (42014): delivered, msgid unknown");
+                    d.mark_delivered(None);
                     d.updated_ms = self.now().max(r.held + 1);
                     delivered.push((d, r.held));
                 }
@@ -288,5 +308,27 @@ impl Dispatcher {
             }
             Err(e) => self.failed_or_retry(d, r.held, e, key.as_ref()).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: i64) -> WeComError {
+        WeComError::Api {
+            code: ErrCode::from_response(code, "x"),
+            errmsg: "x".into(),
+        }
+    }
+
+    #[test]
+    fn task_id_exists_means_the_card_went_out_and_is_no_refusal() {
+        assert!(card_already_sent(&api(42014)));
+        assert!(!card_refused(&api(42014)));
+        for code in [42015, 42051] {
+            assert!(card_refused(&api(code)) && !card_already_sent(&api(code)));
+        }
+        assert!(!card_already_sent(&api(-1)) && !card_already_sent(&api(60020)));
     }
 }

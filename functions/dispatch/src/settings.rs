@@ -28,6 +28,8 @@ pub struct Settings {
     pub sweep_budget: Duration,
     /// WeCom's own duplicate check window (seconds).
     pub duplicate_check_interval: u32,
+    /// How long one sweep keeps finishing members' decisions (after the deliveries).
+    pub decision_budget: Duration,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             sweep_batch: 500,
             sweep_budget: Duration::from_secs(60),
             duplicate_check_interval: 1800,
+            decision_budget: Duration::from_secs(20),
         }
     }
 }

@@ -44,7 +44,8 @@ async fn post_event(
     // and answering it would show every org's due deliveries to one org's admin.
     let ev = match Incoming::from_json(&envelope).map_err(|e| malformed(e.0))? {
         Incoming::Workflow(ev) => ev,
-        Incoming::Sweep => {
+        // A decision is finished by the sweep here; as an event it is AWS's hand-off only.
+        Incoming::Sweep | Incoming::Decision(_) => {
             return Err(malformed(Text::new("event.not_workflow")));
         }
     };
@@ -66,15 +67,15 @@ async fn post_event(
     }
 }
 
-/// Sends what has come due, forever.
+/// Sends what has come due, finishes members' decisions and probes channels, forever: what
+/// EventBridge's one-minute schedule does on AWS.
 pub async fn sweep_forever(d: Arc<Dispatcher>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = d.sweep().await {
+        if let Err(e) = d.run(&Incoming::Sweep).await {
             tracing::warn!(error = %e, "sweep failed; trying again next tick");
         }
-        d.probe_due().await;
     }
 }

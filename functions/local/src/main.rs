@@ -64,16 +64,12 @@ async fn run() -> Result<(), LocalError> {
     let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)?;
     let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone()));
     // Locally, decisions on cards are listed by /actions and, if asked, POSTed to a webhook.
-    let sink: Arc<dyn shared::workflow::ActionSink> = match &cfg.actions_webhook {
-        Some(url) => Arc::new(shared::workflow::Webhook::new(url).map_err(LocalError::Io)?),
-        None => Arc::new(shared::workflow::RecordOnly),
-    };
+    // The callback records each decision and tries to publish it; the dispatcher's sweep
+    // finishes the rest and answers the card, as on AWS.
+    let sink = shared::sink::from_config(&cfg).map_err(LocalError::Io)?;
     let clicks = callback::Clicks::new(
         stores.deliveries.clone(),
-        stores.actions.clone(),
-        &cfg.wecom_api_base,
-        tokens.clone(),
-        sink.clone(),
+        shared::workflow::Outbox::new(stores.actions.clone(), sink.clone()),
         cfg.delivery_retention_days,
     );
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
@@ -82,6 +78,7 @@ async fn run() -> Result<(), LocalError> {
         channels.clone(),
         wecom.clone(),
         tokens.clone(),
+        sink.clone(),
     ));
     tokio::spawn(events::sweep_forever(dispatcher.clone(), SWEEP_EVERY));
     let admin = channel_config::router(channel_config::AppState {

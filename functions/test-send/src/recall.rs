@@ -53,6 +53,16 @@ pub(crate) async fn recall(
     }
     let msgid = match (&d.status, d.msgid.clone()) {
         (DeliveryStatus::Delivered, Some(m)) => m,
+        // WeCom answered a resend of the card with "task_id exists": the member has it, but
+        // no send told us its msgid, and recall takes nothing else.
+        (DeliveryStatus::Delivered, None) => {
+            return Err(conflict(
+                "not_recallable",
+                Text::new("recall.msgid_unknown"),
+                Text::new("hint.recall.msgid_unknown"),
+            )
+            .into());
+        }
         _ => {
             return Err(conflict(
                 "not_recallable",

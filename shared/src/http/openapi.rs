@@ -525,7 +525,7 @@ mod ops {
             (status = 401, description = "`unauthorized`.", body = Unauthorized),
             (status = 403, description = "`forbidden`.", body = ErrorBody),
             (status = 404, description = "`delivery_not_found`.", body = ErrorBody),
-            (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
+            (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped), or delivered with `msgid_unknown` (WeCom reported the card as already sent, without its message id); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
             (status = 422, description = "`wecom_<errcode>`: WeCom refused the recall (the error adds `wecom_errcode` and `wecom_errmsg`).", body = ErrorBody),
             (status = 502, description = "`wecom_unreachable`.", body = ErrorBody),
             (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
@@ -611,7 +611,7 @@ mod ops {
             (status = 403, description = "`signature_mismatch`, `corp_id_mismatch`.", body = ErrorBody),
             (status = 404, description = "`not_found`, `no_binding`.", body = ErrorBody),
             (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
-            (status = 503, description = "`store_unavailable`: not acted on; `actions_unavailable`: a card click recorded but not yet passed on to the workflow system. WeCom retries either.", body = ErrorBody),
+            (status = 503, description = "`store_unavailable`: not acted on (a card click: not recorded). WeCom retries it.", body = ErrorBody),
         ),
     )]
     fn receive_callback_push() {}

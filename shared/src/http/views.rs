@@ -380,6 +380,11 @@ pub struct DeliveryView {
     pub userid: Option<String>,
     #[schema(required = true)]
     pub msgid: Option<String>,
+    /// `true` on a `delivered` delivery whose `msgid` WeCom did not give: it reported the
+    /// card as already sent (errcode 42014, a resend after a crash or a timeout). The member
+    /// has it; it cannot be recalled. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub msgid_unknown: bool,
     #[schema(required = true)]
     pub wecom_errcode: Option<i64>,
     #[schema(required = true)]
@@ -414,6 +419,7 @@ impl From<&crate::workflow::Delivery> for DeliveryView {
             reason: d.reason,
             userid: d.userid.clone(),
             msgid: d.msgid.clone(),
+            msgid_unknown: msgid_unknown(d),
             wecom_errcode: d.wecom_errcode,
             hint: d.hint.as_deref().map(crate::i18n::render_stored),
             attempts: d.attempts,
@@ -424,6 +430,13 @@ impl From<&crate::workflow::Delivery> for DeliveryView {
                 .and_then(time),
         }
     }
+}
+
+/// Delivered, but without WeCom's msgid: WeCom answered the card's send with "task_id
+/// exists" (42014), so the card is with the member from an earlier send whose answer was lost.
+/// Such a delivery cannot be recalled.
+pub fn msgid_unknown(d: &crate::workflow::Delivery) -> bool {
+    d.status == crate::workflow::DeliveryStatus::Delivered && d.msgid.is_none()
 }
 
 /// A page of the org's deliveries, newest first.
@@ -439,6 +452,9 @@ pub struct DeliveryPage {
 /// fields the workflow system receives, and how far acting on it got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ActionView {
+    /// The decision's stable id, the same on every publication: the workflow system's dedup
+    /// key.
+    pub decision_id: String,
     pub event_id: EventId,
     pub org: OrgId,
     /// As the event named it.
@@ -452,14 +468,31 @@ pub struct ActionView {
     /// RFC 3339 UTC of the click.
     #[schema(format = DateTime)]
     pub at: String,
-    /// Passed on to the workflow system (EventBridge on AWS, the webhook locally, if set).
+    /// A sink accepted it: EventBridge on AWS, the webhook locally. False while it is being
+    /// retried, and for good when no sink is configured (`sink: "none"`).
     pub published: bool,
-    /// What became of the card: `updated` (the buttons show the decision), `pending`,
-    /// `code_used` (42022), `code_expired` (60140), `failed`.
+    /// Where it went: `eventbridge`, `webhook`, `none` (recorded only); null until a sink
+    /// accepted it.
+    #[schema(required = true)]
+    pub sink: Option<String>,
+    /// What became of the card: `updated` (the buttons show the decision), `pending` (being
+    /// answered), `code_used` (42022), `code_expired` (60140), `expired` (not answered within
+    /// the code's 72 hours), `failed`.
     pub card: CardAnswer,
     /// WeCom's errcode when the card could not be updated.
     #[schema(required = true)]
     pub card_errcode: Option<i64>,
+    /// Publishing and the card's answer are both done (or cannot be done).
+    pub finished: bool,
+    /// Unfinished for over ten minutes (the `UnfinishedDecisions` alarm on AWS).
+    pub overdue: bool,
+    /// Failed attempts so far, and the last one's error (no secret in it).
+    pub attempts: u32,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    /// RFC 3339 UTC of the next attempt, while unfinished.
+    #[schema(required = true, format = DateTime)]
+    pub next_try: Option<String>,
     /// Clicks after the decision (another button, a second click): recorded, not acted on.
     pub later: Vec<LaterClick>,
 }

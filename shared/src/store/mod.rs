@@ -418,6 +418,9 @@ pub trait ActionStore: Send + Sync {
         event_id: &EventId,
         member: &str,
     ) -> Result<Option<ActionRecord>, StoreError>;
+    /// Up to `limit` decisions with something left to do by `now_ms` (`next_try_ms`), earliest
+    /// first, from every shard: the outbox the sweep finishes.
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError>;
     /// Up to `limit` of the org's decisions after the position `after` (a previous page's
     /// `next`): one event's in member order, else newest first, optionally one member's.
     async fn actions(

@@ -6,6 +6,11 @@
 //! a member may click twice before the card greys out: a retried push of the winning click is
 //! recognised by its `click` id and finishes what was left undone; any other click is kept in
 //! `later` and changes nothing.
+//!
+//! The record is the outbox: once stored, the decision is published and its card answered
+//! whoever gets there first — the callback right away, WeCom's retry of the push, a later
+//! click, or the dispatcher's sweep (`next_try_ms` is set while anything is left to do, with
+//! a growing pause between attempts). No step is ever lost to a crash between two writes.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -30,9 +35,32 @@ pub enum CardAnswer {
     CodeUsed,
     /// WeCom: the response code is invalid, most likely expired (60140). Not retried.
     CodeExpired,
-    /// Another refusal, or WeCom could not be reached; not retried (the decision stands).
+    /// The response code ran out (WeCom keeps it 72 hours) before the card was answered. Not
+    /// retried.
+    Expired,
+    /// Another refusal; not retried (the decision stands). A later click of the recipient
+    /// brings a fresh code, and the card is answered with it.
     Failed,
 }
+
+/// How long WeCom accepts a click's response code for updating the card.
+pub const RESPONSE_CODE_TTL_MS: i64 = 72 * 3_600_000;
+
+/// `sink` of a decision that went nowhere because no workflow endpoint is configured.
+pub const SINK_NONE: &str = "none";
+
+/// Longest pause between two attempts at an unfinished decision: the sweep runs every minute
+/// on AWS, so a decision reaches a recovered endpoint within two.
+pub const RETRY_MAX_MS: i64 = 60_000;
+
+/// The pause before the next attempt after `attempts` failed ones: 250 ms doubling, at most
+/// [`RETRY_MAX_MS`].
+pub fn retry_pause_ms(attempts: u32) -> i64 {
+    (250_i64 << attempts.min(12)).min(RETRY_MAX_MS)
+}
+
+/// A decision still unfinished this long after it was made raises `UnfinishedDecisions`.
+pub const UNFINISHED_ALARM_MS: i64 = 10 * 60_000;
 
 /// A click that came after the decision: recorded, not acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,11 +95,27 @@ pub struct ActionRecord {
     /// The single-use code the click came with, for updating the card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_code: Option<String>,
-    /// Told to the workflow system (EventBridge, or the local webhook).
+    /// A sink accepted it (EventBridge, or the local webhook): the workflow system has it.
     pub published: bool,
+    /// Where it went: `eventbridge`, `webhook`, or `none` when no sink is configured (then
+    /// `published` stays false and nothing is retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<String>,
     pub card: CardAnswer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_errcode: Option<i64>,
+    /// Unix milliseconds at which `response_code` arrived (it is valid 72 hours).
+    #[serde(default)]
+    pub code_ms: i64,
+    /// Failed attempts at publishing or answering the card.
+    #[serde(default)]
+    pub attempts: u32,
+    /// While something is left to do: when the next attempt is due (the sweep's index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_try_ms: Option<i64>,
+    /// What the last failed attempt met (no secret: a status, an errcode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub later: Vec<LaterClick>,
     /// Unix milliseconds of the last change: the version a replace is conditioned on.
@@ -152,12 +196,124 @@ impl ActionRecord {
             click: click.id(),
             response_code: click.response_code.clone(),
             published: false,
+            sink: None,
             card: CardAnswer::Pending,
             card_errcode: None,
+            code_ms: now_ms,
+            attempts: 0,
+            // Due at once: whoever comes first (the callback, the sweep) finishes it.
+            next_try_ms: Some(now_ms),
+            last_error: None,
             later: Vec::new(),
             updated_ms: now_ms,
             expires_at,
         })
+    }
+
+    /// The decision's stable id, the same on every publication of it: the workflow system's
+    /// dedup key. Derived from the card's task id, one per (org, event, member).
+    pub fn decision_id(&self) -> String {
+        format!(
+            "dec_{}",
+            self.task_id.strip_prefix("wn_").unwrap_or(&self.task_id)
+        )
+    }
+
+    /// Not yet told to the workflow system, and there is somewhere to tell it.
+    pub fn needs_publishing(&self) -> bool {
+        !self.published && self.sink.as_deref() != Some(SINK_NONE)
+    }
+
+    pub fn needs_card(&self) -> bool {
+        self.card == CardAnswer::Pending
+    }
+
+    pub fn is_finished(&self) -> bool {
+        !self.needs_publishing() && !self.needs_card()
+    }
+
+    /// Unix milliseconds of the decision.
+    pub fn at_ms(&self) -> i64 {
+        i64::try_from(self.at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
+    /// Unfinished for longer than [`UNFINISHED_ALARM_MS`].
+    pub fn overdue(&self, now_ms: i64) -> bool {
+        !self.is_finished() && now_ms - self.at_ms() > UNFINISHED_ALARM_MS
+    }
+
+    /// A sink accepted the decision.
+    pub fn mark_published(&mut self, sink: &str) {
+        self.published = true;
+        self.sink = Some(sink.to_owned());
+    }
+
+    /// No sink is configured: recorded only, nothing to retry.
+    pub fn mark_no_sink(&mut self) {
+        if !self.published {
+            self.sink = Some(SINK_NONE.to_owned());
+        }
+    }
+
+    /// The card's answer with the code `code`, unless the record moved on meanwhile (answered
+    /// already, or a later click brought a fresh code).
+    pub fn mark_card(&mut self, code: Option<&str>, answer: CardAnswer, errcode: Option<i64>) {
+        if self.card == CardAnswer::Pending && self.response_code.as_deref() == code {
+            self.card = answer;
+            self.card_errcode = errcode;
+        }
+    }
+
+    /// An attempt failed; the next one is due after a growing pause.
+    pub fn attempt_failed(&mut self, error: &str, now_ms: i64) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.last_error = Some(error.chars().take(300).collect());
+        self.next_try_ms = Some(now_ms + retry_pause_ms(self.attempts));
+    }
+
+    /// A card not answered while its code was valid stays unanswered for good.
+    pub fn expire_card(&mut self, now_ms: i64) -> bool {
+        let since = if self.code_ms > 0 {
+            self.code_ms
+        } else {
+            self.at_ms()
+        };
+        if self.needs_card() && now_ms - since >= RESPONSE_CODE_TTL_MS {
+            self.card = CardAnswer::Expired;
+            return true;
+        }
+        false
+    }
+
+    /// Keeps `next_try_ms` true to the record: none once finished, due now if something is
+    /// left and nothing is scheduled.
+    pub fn reschedule(&mut self, now_ms: i64) {
+        if self.is_finished() {
+            self.next_try_ms = None;
+            self.last_error = None;
+        } else if self.next_try_ms.is_none() {
+            self.next_try_ms = Some(now_ms);
+        }
+    }
+
+    /// A later click of the recipient brings a fresh response code: a card whose answer
+    /// failed or whose code ran out is answered with it. False if the record is unchanged.
+    pub fn refresh_code(&mut self, userid: &str, code: Option<&str>, now_ms: i64) -> bool {
+        let retry = matches!(
+            self.card,
+            CardAnswer::Failed | CardAnswer::CodeExpired | CardAnswer::Expired
+        );
+        match code {
+            Some(code) if retry && self.userid.eq_ignore_ascii_case(userid) => {
+                self.response_code = Some(code.to_owned());
+                self.code_ms = now_ms;
+                self.card = CardAnswer::Pending;
+                self.card_errcode = None;
+                self.next_try_ms = Some(now_ms);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Keeps a click that came after the decision; false if it is kept already (a retried
@@ -188,28 +344,34 @@ pub const ANSWER_MAX: usize = 20;
 #[async_trait]
 pub trait ActionSink: Send + Sync {
     /// Delivers one decision; an error means it was not delivered and will be tried again
-    /// (WeCom retries the push).
+    /// (the record stays due).
     async fn publish(&self, a: &ActionRecord) -> Result<(), String>;
     /// For logs: where decisions go.
     fn describe(&self) -> String;
+    /// The record's `sink` once published: `eventbridge`, `webhook`, or [`SINK_NONE`].
+    fn kind(&self) -> &'static str;
 }
 
-/// Decisions are only recorded (and listed by `/actions`).
+/// Decisions are only recorded (and listed by `/actions`): `published: false, sink: "none"`.
 pub struct RecordOnly;
 
 #[async_trait]
 impl ActionSink for RecordOnly {
     async fn publish(&self, _: &ActionRecord) -> Result<(), String> {
-        Ok(())
+        Err("no sink is configured".into())
     }
     fn describe(&self) -> String {
         "recorded only".into()
+    }
+    fn kind(&self) -> &'static str {
+        SINK_NONE
     }
 }
 
 /// The JSON a workflow system receives for a decision (EventBridge detail, webhook body).
 pub fn action_json(a: &ActionRecord) -> serde_json::Value {
     serde_json::json!({
+        "decision_id": a.decision_id(),
         "event_id": a.event_id,
         "org": a.org,
         "member": a.member,
@@ -219,59 +381,6 @@ pub fn action_json(a: &ActionRecord) -> serde_json::Value {
         "action": a.action,
         "at": a.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     })
-}
-
-/// POSTs each decision as JSON to a URL (the local runner's `WECOM_NOTIFY_ACTIONS_WEBHOOK`).
-pub struct Webhook {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Webhook {
-    pub fn new(url: &str) -> Result<Self, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("{url:?}: not an http(s) URL"));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(3))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            http,
-            url: url.to_owned(),
-        })
-    }
-}
-
-#[async_trait]
-impl ActionSink for Webhook {
-    async fn publish(&self, a: &ActionRecord) -> Result<(), String> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .json(&action_json(a))
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("the webhook answered HTTP {}", resp.status()))
-        }
-    }
-    /// Scheme and host only: a webhook URL may carry a token in its path or query.
-    fn describe(&self) -> String {
-        match reqwest::Url::parse(&self.url) {
-            Ok(u) => format!(
-                "webhook {}://{}{}",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.port().map(|p| format!(":{p}")).unwrap_or_default()
-            ),
-            Err(_) => "webhook".into(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -355,6 +464,62 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_is_unfinished_until_published_and_its_card_answered() {
+        let d = card_delivery();
+        let mut a = ActionRecord::decide(
+            &d,
+            &click("zhangsan", "approve"),
+            OffsetDateTime::UNIX_EPOCH,
+            1_000,
+            9,
+        )
+        .expect("ok");
+        assert_eq!(
+            (a.is_finished(), a.next_try_ms),
+            (false, Some(1_000)),
+            "due at once"
+        );
+        a.attempt_failed("HTTP 500", 2_000);
+        assert_eq!((a.attempts, a.next_try_ms), (1, Some(2_500)));
+        a.mark_published("webhook");
+        a.reschedule(3_000);
+        assert!(!a.is_finished(), "the card is still to answer");
+        // An answer with a code the record no longer holds changes nothing.
+        a.mark_card(Some("stale"), CardAnswer::Updated, None);
+        assert_eq!(a.card, CardAnswer::Pending);
+        a.mark_card(Some("rc"), CardAnswer::Failed, Some(40058));
+        a.reschedule(3_000);
+        assert!(a.is_finished() && a.next_try_ms.is_none() && a.last_error.is_none());
+        // A later click of another userid brings nothing; the recipient's fresh code reopens it.
+        assert!(!a.refresh_code("lisi", Some("rc2"), 4_000));
+        assert!(a.refresh_code("ZhangSan", Some("rc2"), 4_000));
+        assert_eq!(
+            (a.card, a.response_code.as_deref(), a.next_try_ms),
+            (CardAnswer::Pending, Some("rc2"), Some(4_000))
+        );
+        // Once answered, a fresh code is not used again: the card is answered at most once.
+        a.mark_card(Some("rc2"), CardAnswer::Updated, None);
+        assert!(!a.refresh_code("zhangsan", Some("rc3"), 5_000));
+        // Unanswered for 72 hours: expired, not retried.
+        let mut b = ActionRecord::decide(
+            &d,
+            &click("zhangsan", "approve"),
+            OffsetDateTime::UNIX_EPOCH,
+            1_000,
+            9,
+        )
+        .expect("ok");
+        assert!(!b.expire_card(1_000 + RESPONSE_CODE_TTL_MS - 1));
+        assert!(b.expire_card(1_000 + RESPONSE_CODE_TTL_MS));
+        assert_eq!(b.card, CardAnswer::Expired);
+        // No sink: recorded only, and finished once the card is answered.
+        b.mark_no_sink();
+        b.reschedule(0);
+        assert!(!b.published && b.sink.as_deref() == Some(SINK_NONE) && b.is_finished());
+        assert_eq!(b.decision_id(), "dec_t");
+    }
+
+    #[test]
     fn the_published_json_is_the_contract_shape() {
         let d = card_delivery();
         let a = ActionRecord::decide(
@@ -367,19 +532,9 @@ mod tests {
         .expect("ok");
         assert_eq!(
             action_json(&a),
-            json!({"event_id":"e1","org":"acme","member":"alice","userid":"zhangsan",
+            json!({"decision_id":"dec_t","event_id":"e1","org":"acme","member":"alice","userid":"zhangsan",
                    "subscription_type":"t","node":"n","action":"approve",
                    "at":"1970-01-01T00:00:00Z"})
         );
-    }
-
-    #[test]
-    fn a_webhook_must_be_http_and_is_named_without_its_path() {
-        let hook =
-            Webhook::new("https://hooks.example.com:8443/T0/secret-token?key=k").expect("ok");
-        assert_eq!(hook.describe(), "webhook https://hooks.example.com:8443");
-        assert!(Webhook::new("ftp://x").is_err());
-        assert!(Webhook::new("not a url").is_err());
-        assert!(Webhook::new("http://127.0.0.1:9/hook").is_ok());
     }
 }

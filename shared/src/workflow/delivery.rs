@@ -109,6 +109,12 @@ pub struct Delivery {
     pub reason: Option<Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userid: Option<String>,
+    /// The app the message goes out with (set with `userid`): a click on the card counts only
+    /// in a push from this app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corp_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msgid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +175,8 @@ impl Delivery {
             status: DeliveryStatus::Sending,
             reason: None,
             userid: None,
+            corp_id: None,
+            agent_id: None,
             msgid: None,
             wecom_errcode: None,
             hint: None,

@@ -9,6 +9,7 @@ mod actions;
 mod decision;
 mod delivery;
 mod event;
+mod outbox;
 mod outcome;
 
 pub use actions::{
@@ -16,11 +17,13 @@ pub use actions::{
     MAX_ACTIONS,
 };
 pub use decision::{
-    ANSWER_MAX, ActionRecord, ActionSink, CardAnswer, Click, LATER_MAX, LaterClick, RecordOnly,
-    Refused, Webhook, action_json,
+    ANSWER_MAX, ActionRecord, ActionSink, CardAnswer, Click, LATER_MAX, LaterClick,
+    RESPONSE_CODE_TTL_MS, RETRY_MAX_MS, RecordOnly, Refused, SINK_NONE, UNFINISHED_ALARM_MS,
+    action_json, retry_pause_ms,
 };
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
+pub use outbox::Outbox;
 pub use outcome::Outcome;
 
 /// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in

@@ -1854,6 +1854,66 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
     );
 }
 
+/// The decisions' outbox: a decision is due from the moment it is recorded until it is
+/// finished, at the time its record says, and the index follows every change of the record.
+async fn unfinished_decisions_are_found_until_finished(h: Harness) {
+    let d1 = card_delivery("evt-u1", "alice", "zhangsan");
+    let d2 = card_delivery("evt-u2", "bob", "lisi");
+    let a = decision(&d1, "approve", 1_700_000_000);
+    let b = decision(&d2, "reject", 1_700_000_010);
+    for x in [&a, &b] {
+        assert_eq!(x.next_try_ms, Some(x.updated_ms), "due as recorded");
+        assert_eq!(h.actions.decide(x).await.expect("decide"), Decided::New);
+    }
+    let due = async |now_ms: i64, want: &[&str]| {
+        let mut found = Vec::new();
+        for _ in 0..50 {
+            found = h
+                .actions
+                .unfinished(now_ms, 10)
+                .await
+                .expect("unfinished")
+                .into_iter()
+                .map(|r| r.member)
+                .collect::<Vec<_>>();
+            if found == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(found, want, "due by {now_ms}");
+    };
+    due(1_700_000_005_000, &["alice"]).await;
+    due(1_800_000_000_000, &["alice", "bob"]).await;
+    // alice's publication fails: due again after a pause, not before.
+    let mut a2 = a.clone();
+    a2.attempt_failed("the webhook answered HTTP 500", 1_700_000_020_000);
+    a2.updated_ms = a.updated_ms + 1;
+    assert!(
+        h.actions
+            .replace_action(&a2, a.updated_ms)
+            .await
+            .expect("replace")
+    );
+    due(1_700_000_020_100, &["bob"]).await;
+    due(1_800_000_000_000, &["bob", "alice"]).await;
+    // bob's is finished: published, card answered. It leaves the outbox for good.
+    let mut b2 = b.clone();
+    b2.mark_published("webhook");
+    let code = b2.response_code.clone();
+    b2.mark_card(code.as_deref(), CardAnswer::Updated, None);
+    b2.reschedule(1_700_000_030_000);
+    assert!(b2.is_finished() && b2.next_try_ms.is_none());
+    b2.updated_ms = b.updated_ms + 1;
+    assert!(
+        h.actions
+            .replace_action(&b2, b.updated_ms)
+            .await
+            .expect("replace")
+    );
+    due(1_800_000_000_000, &["alice"]).await;
+}
+
 fn now_time() -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(shared::domain::unix_now()).expect("now")
 }
@@ -1862,6 +1922,7 @@ shared::both_stores!(
     saved_bindings_are_probed_on_a_schedule,
     a_card_delivery_is_found_by_its_task_id,
     the_first_decision_wins_and_decisions_are_listed,
+    unfinished_decisions_are_found_until_finished,
     a_replaced_secret_is_readable_until_its_grace_ends,
     a_crash_before_the_commit_leaves_nothing_behind_for_long,
     a_missing_secret_is_an_error_not_no_channel,

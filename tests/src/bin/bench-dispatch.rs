@@ -163,7 +163,14 @@ async fn fanout() -> Result<bool, String> {
     // Ours: the dispatcher, as the dispatch function runs it.
     slow(members + 10);
     let tokens = Arc::new(TokenCache::new(stores.tokens.clone()));
-    let d = dispatch::Dispatcher::new(&cfg, &stores, channels, wecom.clone(), tokens);
+    let d = dispatch::Dispatcher::new(
+        &cfg,
+        &stores,
+        channels,
+        wecom.clone(),
+        tokens,
+        Arc::new(shared::workflow::RecordOnly),
+    );
     let recipients: Vec<String> = (0..members).map(|i| format!("m{i:05}")).collect();
     let t0 = Instant::now();
     let report = d
@@ -246,7 +253,14 @@ async fn economy_child() -> Result<bool, String> {
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     let wecom = WeComClient::new(&cfg.wecom_api_base).map_err(|e| e.to_string())?;
     let tokens = Arc::new(TokenCache::new(stores.tokens.clone()));
-    let d = dispatch::Dispatcher::new(&cfg, &stores, channels, wecom, tokens);
+    let d = dispatch::Dispatcher::new(
+        &cfg,
+        &stores,
+        channels,
+        wecom,
+        tokens,
+        Arc::new(shared::workflow::RecordOnly),
+    );
     let r = d
         .dispatch(&event(&event_id, vec![member])?)
         .await

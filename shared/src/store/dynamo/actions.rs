@@ -2,6 +2,9 @@
 //! `expires_at` (TTL); in the org's log (`gsi1pk` = `ACTO#{org}`) and the member's
 //! (`gsi2pk` = `ACTM#{org}#{member}`), both ordered by the decision's time.
 //!
+//! While a decision is unfinished (`next_try_ms`), it is in the `due` index under
+//! `ACTDUE#{shard}` with that time: the outbox the sweep finishes.
+//!
 //! The org's log is one partition: decisions are made by people clicking, a rate far below
 //! what one partition takes, unlike deliveries (sharded).
 
@@ -10,7 +13,7 @@ use async_trait::async_trait;
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
 use super::{DynamoTable, Item, conditional, corrupt, get_doc, n, s, to_doc};
 use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Decided, Page, StoreError, key_part};
+use crate::store::{ActionStore, Decided, Page, StoreError, key_part, shard_of};
 use crate::workflow::ActionRecord;
 
 fn action_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -30,7 +33,7 @@ fn log_sk(a: &ActionRecord) -> String {
     )
 }
 
-fn action_item(a: &ActionRecord) -> Result<Item, StoreError> {
+fn action_item(a: &ActionRecord, shards: u16) -> Result<Item, StoreError> {
     let mut item = Item::new();
     item.insert("pk".into(), s(action_pk(&a.org, &a.event_id)));
     item.insert("sk".into(), s(action_sk(&a.member)));
@@ -44,6 +47,11 @@ fn action_item(a: &ActionRecord) -> Result<Item, StoreError> {
     );
     item.insert("gsi2sk".into(), s(log_sk(a)));
     item.insert("expires_at".into(), n(a.expires_at));
+    if let Some(t) = a.next_try_ms {
+        let shard = shard_of(&a.event_id, &a.member, shards);
+        item.insert("due_pk".into(), s(format!("ACTDUE#{shard}")));
+        item.insert("due_sk".into(), n(t));
+    }
     Ok(item)
 }
 
@@ -58,7 +66,7 @@ impl ActionStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(action_item(a)?))
+            .set_item(Some(action_item(a, self.shards)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -81,7 +89,7 @@ impl ActionStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(action_item(a)?))
+            .set_item(Some(action_item(a, self.shards)?))
             .condition_expression("updated_ms = :expected")
             .expression_attribute_values(":expected", n(expected_updated_ms))
             .send()
@@ -99,6 +107,31 @@ impl ActionStore for DynamoTable {
             .await?
             .map(|i| action_from_item(&i))
             .transpose()
+    }
+
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
+        let due = self.due_entries("ACTDUE", now_ms, limit).await?;
+        let mut out = Vec::with_capacity(due.len());
+        for (_, key) in due {
+            let (Some(pk), Some(sk)) = (key.get("pk"), key.get("sk")) else {
+                continue;
+            };
+            let (Ok(pk), Ok(sk)) = (pk.as_s(), sk.as_s()) else {
+                continue;
+            };
+            match self
+                .get(pk.clone(), sk.clone())
+                .await?
+                .map(|i| action_from_item(&i))
+            {
+                // The index may lag the record: only the record says it is due.
+                Some(Ok(a)) if a.next_try_ms.is_some_and(|t| t <= now_ms) => out.push(a),
+                Some(Ok(_)) | None => {}
+                Some(Err(e)) => tracing::error!(pk = %pk, error = %e,
+                    "unreadable unfinished decision skipped"),
+            }
+        }
+        Ok(out)
     }
 
     async fn actions(

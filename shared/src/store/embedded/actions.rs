@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, WriteTransaction};
 
 use super::{
-    ACT_LOG, ACT_MEMBER_LOG, ACTIONS, EXPIRY, EmbeddedDb, db_err, dec, enc, get_json, sortable,
+    ACT_DUE, ACT_LOG, ACT_MEMBER_LOG, ACTIONS, EXPIRY, EmbeddedDb, db_err, dec, enc, get_json,
+    sortable,
 };
 use crate::domain::{EventId, OrgId};
 use crate::store::{ActionStore, Decided, Page, StoreError, key_part};
@@ -33,14 +34,18 @@ fn member_prefix(org: &OrgId, member: &str) -> String {
 }
 
 /// The index tables of an action record, in the order of [`entries`].
-const INDEXES: [super::IndexTable; 3] = [ACT_LOG, ACT_MEMBER_LOG, EXPIRY];
+const INDEXES: [super::IndexTable; 4] = [ACT_LOG, ACT_MEMBER_LOG, EXPIRY, ACT_DUE];
 
-/// The record's entry in each of [`INDEXES`].
-fn entries(a: &ActionRecord) -> [String; 3] {
+/// The record's entry in each of [`INDEXES`]; an empty one is not written (a finished
+/// decision is in no one's outbox).
+fn entries(a: &ActionRecord) -> [String; 4] {
     [
         format!("{}/{}", a.org, position(a)),
         format!("{}{}", member_prefix(&a.org, &a.member), position(a)),
         format!("{}/act/{}", sortable(a.expires_at), key_of(a)),
+        a.next_try_ms
+            .map(|t| format!("{}/{}", sortable(t), key_of(a)))
+            .unwrap_or_default(),
     ]
 }
 
@@ -54,7 +59,7 @@ fn put(
     let after = entries(new);
     if let Some(old) = old {
         for (table, k) in INDEXES.iter().zip(entries(old)) {
-            if after.contains(&k) {
+            if k.is_empty() || after.contains(&k) {
                 continue;
             }
             txn.open_table(*table)
@@ -64,6 +69,9 @@ fn put(
         }
     }
     for (table, k) in INDEXES.iter().zip(&after) {
+        if k.is_empty() {
+            continue;
+        }
         txn.open_table(*table)
             .map_err(db_err)?
             .insert(k.as_str(), key.as_str())
@@ -85,8 +93,11 @@ pub(super) fn purge_action(txn: &WriteTransaction, key: &str) -> Result<(), Stor
     if let Ok(a) = dec::<ActionRecord>(bytes.value()) {
         drop(bytes);
         // The expiry entry is being removed by the purge itself.
-        let [log, member_log, _] = entries(&a);
-        for (table, k) in [(ACT_LOG, log), (ACT_MEMBER_LOG, member_log)] {
+        let [log, member_log, _, due] = entries(&a);
+        for (table, k) in [(ACT_LOG, log), (ACT_MEMBER_LOG, member_log), (ACT_DUE, due)] {
+            if k.is_empty() {
+                continue;
+            }
             txn.open_table(table)
                 .map_err(db_err)?
                 .remove(k.as_str())
@@ -140,6 +151,31 @@ impl ActionStore for EmbeddedDb {
         member: &str,
     ) -> Result<Option<ActionRecord>, StoreError> {
         self.read(ACTIONS, action_key(org, event_id, member)).await
+    }
+
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let due = txn.open_table(ACT_DUE).map_err(db_err)?;
+            let records = txn.open_table(ACTIONS).map_err(db_err)?;
+            let end = format!("{}/\u{10FFFF}", sortable(now_ms));
+            let mut out = Vec::new();
+            for row in due.range(..end.as_str()).map_err(db_err)? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (_, key) = row.map_err(db_err)?;
+                match get_json::<ActionRecord>(&records, key.value()) {
+                    Ok(Some(a)) if a.next_try_ms.is_some_and(|t| t <= now_ms) => out.push(a),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(key = key.value(), error = %e,
+                        "unreadable unfinished decision skipped"),
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn actions(

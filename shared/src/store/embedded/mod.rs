@@ -57,6 +57,8 @@ const TASKS: IndexTable = TableDefinition::new("tasks");
 const ACT_LOG: IndexTable = TableDefinition::new("action_log");
 /// One member's decisions: `{org}/{member}/{position}` → action key.
 const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
+/// Unfinished decisions: `{next try ms:020}/{action key}` → action key.
+const ACT_DUE: IndexTable = TableDefinition::new("action_due");
 
 /// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
 /// deliveries and pace logs.
@@ -96,6 +98,7 @@ impl EmbeddedDb {
             PROBES,
             ACT_LOG,
             ACT_MEMBER_LOG,
+            ACT_DUE,
         ] {
             txn.open_table(t).map_err(db_err)?;
         }

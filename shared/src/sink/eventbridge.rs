@@ -1,10 +1,11 @@
 //! Decisions published to EventBridge as `Workflow Action Taken` events, on the bus the
-//! template names (the callback's role may put events on that bus only).
+//! template names. The callback publishes at once; the dispatcher's sweep publishes what the
+//! callback could not (both roles may put only this source and detail-type on that bus).
 
+use crate::workflow::{ActionRecord, ActionSink, action_json};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use shared::workflow::{ActionRecord, ActionSink, action_json};
 use tokio::sync::OnceCell;
 
 /// The detail-type of a decision, as the workflow system's rules match it.
@@ -13,7 +14,7 @@ pub const DETAIL_TYPE: &str = "Workflow Action Taken";
 pub struct EventBridgeSink {
     bus: String,
     source: String,
-    /// Built on the first click: most callback invocations are verifications and other
+    /// Built on the first decision: most callback invocations are verifications and other
     /// pushes, and the cold start should not pay for a client they never use.
     client: OnceCell<Client>,
 }
@@ -69,5 +70,9 @@ impl ActionSink for EventBridgeSink {
 
     fn describe(&self) -> String {
         format!("EventBridge bus {} (source {})", self.bus, self.source)
+    }
+
+    fn kind(&self) -> &'static str {
+        "eventbridge"
     }
 }
