@@ -178,10 +178,18 @@ impl Clicks {
         raw: &Click,
         now_ms: i64,
     ) -> Result<ActionRecord, CallbackError> {
+        // The push's own CreateTime, not this copy's arrival: WeCom's retry of the same later
+        // click (after a lost answer) is then the same entry, kept once.
+        let at = raw
+            .create_time
+            .parse::<i64>()
+            .ok()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .unwrap_or(click.at);
         let later = LaterClick {
             action: click.action.clone(),
             userid: click.userid.clone(),
-            at: click.at,
+            at,
         };
         tracing::info!(event_id = %a.event_id, member = %a.member, decided = %a.action,
             clicked = %later.action, "later click on a decided card recorded");
