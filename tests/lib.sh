@@ -32,32 +32,57 @@ for line in open(sys.argv[1]):
     except PackageNotFoundError:
         missing.append(m.group(1))
 if missing:
-    print("missing or at another version in .venv/: " + ", ".join(missing))
+    print(f"missing or at another version in {sys.prefix}: " + ", ".join(missing))
     sys.exit(1)
 PY
+}
+
+# Installs a requirements file into a venv when the venv is missing, the file changed, or a
+# pinned tool is not installed at its pin.
+install_pins() {
+  local venv_dir="$1" requirements="$2" what="$3"
+  local stamp="$venv_dir/.requirements.sha256"
+  local want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ ! -x "$venv_dir/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
+    || ! pins_installed "$venv_dir/bin/python" "$requirements"; then
+    step "installing $what"
+    python3 -m venv "$venv_dir"
+    "$venv_dir/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# python3 with venv and ensurepip (Debian splits them off).
+ensure_python3_venv() {
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    step "installing python3 and venv (apt-get)"
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
 }
 
 # Installs tests/requirements.txt into .venv/ when it is missing, the pins changed, or a pinned
 # tool is not installed at its pin.
 ensure_venv() {
   local root="$1"
-  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    step "installing python3 and venv (apt-get)"
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
-  fi
+  ensure_python3_venv
   venv="$root/.venv"
-  local requirements="$root/tests/requirements.txt"
-  local stamp="$venv/.requirements.sha256"
-  local want
-  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
-    || ! pins_installed "$venv/bin/python" "$requirements"; then
-    step "installing pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda, schemathesis; about a minute)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r "$requirements"
-    echo "$want" >"$stamp"
-  fi
+  install_pins "$venv" "$root/tests/requirements.txt" \
+    "pinned Python tools into .venv/ (moto, cfn-lint, aws-sam-cli, cargo-lambda, schemathesis; about a minute)"
   export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+}
+
+# checkov in a venv of its own, .venv-checkov/, from tests/requirements-checkov.txt (its boto3
+# pin and aws-sam-cli's exclude each other). Sets $checkov to its executable, and fails without
+# one (tests/run.sh fails too on a scan that does not run).
+ensure_checkov() {
+  local root="$1"
+  ensure_python3_venv
+  install_pins "$root/.venv-checkov" "$root/tests/requirements-checkov.txt" \
+    "checkov into .venv-checkov/ (its own venv: its boto3 pin conflicts with aws-sam-cli's; about a minute and a half)"
+  checkov="$root/.venv-checkov/bin/checkov"
+  [ -x "$checkov" ] \
+    || { echo "tests/lib.sh: no checkov in .venv-checkov/ after installing tests/requirements-checkov.txt" >&2; exit 1; }
 }
 
 # Starts moto on a free loopback port, stopped when the calling script exits (even on

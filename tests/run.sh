@@ -15,6 +15,7 @@ command -v cargo >/dev/null 2>&1 || { echo "tests/run.sh: cargo is missing: inst
 cargo fmt --version >/dev/null 2>&1 || { step "installing the rustup component rustfmt"; rustup component add rustfmt; }
 cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup component clippy"; rustup component add clippy; }
 ensure_venv "$root"
+ensure_checkov "$root"
 
 # --- local AWS-compatible server ------------------------------------------------------------
 start_moto "$root"
@@ -59,6 +60,22 @@ step "OpenAPI: validate the document, schemathesis against the local runner"
 # --- deployment ------------------------------------------------------------------------------
 step "cfn-lint infra/template.yaml"
 cfn-lint infra/template.yaml
+
+# Every check must pass or be skipped in the resource's Metadata with its reason (README:
+# Deploying). checkov exits 0 on a template it could not parse, so the summary line must show
+# checks run, none failed and no parsing error.
+step "checkov infra/template.yaml"
+set +e
+checkov_out="$("$checkov" --file infra/template.yaml --framework cloudformation --quiet --compact --skip-download 2>&1)"
+checkov_status=$?
+set -e
+if [ "$checkov_status" -ne 0 ] \
+  || ! grep -Eq '^Passed checks: [1-9][0-9]*, Failed checks: 0, Skipped checks: [0-9]+$' <<<"$checkov_out"; then
+  echo "$checkov_out"
+  echo "tests/run.sh: checkov failed on infra/template.yaml (failed checks, or nothing scanned)" >&2
+  exit 1
+fi
+grep -E '^Passed checks:' <<<"$checkov_out"
 
 step "sam validate --lint"
 (cd "$root" && sam validate --lint >/dev/null)
