@@ -16,16 +16,30 @@ pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// `http://` to this machine only: a fake WeCom in tests, never the real one in the clear.
+/// The host is the URL's as a client reads it (`http://127.0.0.1:80@evil.example` is not
+/// loopback).
 fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host_port = rest.split('/').next().unwrap_or("");
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
+    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
+}
+
+fn is_loopback_host(u: &reqwest::Url) -> bool {
+    let host = u.host_str().unwrap_or("");
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A URL as errors and logs may show it: scheme, host and port. Never its user, path or
+/// query: a webhook's may carry a token.
+pub(crate) fn url_named(u: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}",
+        u.scheme(),
+        u.host_str().unwrap_or(""),
+        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,13 +200,39 @@ impl Config {
             ));
         }
 
+        let allow_http_raw = var("WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP");
+        let allow_http = match allow_http_raw.as_deref().map(str::to_ascii_lowercase) {
+            None => false,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP={v:?}: must be `true` or `false`"
+                ));
+                false
+            }
+        };
         let actions_webhook = var("WECOM_NOTIFY_ACTIONS_WEBHOOK");
-        if let Some(url) = &actions_webhook
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            errors.push(format!(
-                "WECOM_NOTIFY_ACTIONS_WEBHOOK={url:?}: must be an http:// or https:// URL"
-            ));
+        // Never the whole URL in an error: its path or query may carry a token.
+        if let Some(url) = &actions_webhook {
+            match reqwest::Url::parse(url) {
+                Err(e) => errors.push(format!(
+                    "WECOM_NOTIFY_ACTIONS_WEBHOOK: not a URL ({e}); must be an http:// or https:// URL"
+                )),
+                Ok(u) if !matches!(u.scheme(), "http" | "https") => errors.push(format!(
+                    "WECOM_NOTIFY_ACTIONS_WEBHOOK ({}/…): must be an http:// or https:// URL",
+                    url_named(&u)
+                )),
+                Ok(u) if u.scheme() == "http" && !is_loopback_host(&u) && !allow_http => {
+                    errors.push(format!(
+                        "WECOM_NOTIFY_ACTIONS_WEBHOOK ({}/…): plain http:// only to a loopback address; \
+                         use https://, or set WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP=true to send \
+                         decisions in the clear",
+                        url_named(&u)
+                    ))
+                }
+                Ok(_) => {}
+            }
         }
         let actions_source =
             var("WECOM_NOTIFY_ACTIONS_SOURCE").unwrap_or_else(|| "wecom-notify".into());
@@ -313,6 +353,7 @@ mod tests {
         for bad in [
             "http://qyapi.weixin.qq.com",
             "http://10.0.0.8:80",
+            "http://127.0.0.1:80@qyapi.weixin.qq.com",
             "ftp://x",
         ] {
             let err = Config::from_lookup(true, |k| (k == "WECOM_API_BASE").then(|| bad.into()))
@@ -389,5 +430,56 @@ mod tests {
         })
         .expect_err("bad");
         assert_eq!(err.0.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn a_bad_webhook_is_named_by_scheme_and_host_only() {
+        let err = Config::from_lookup(false, |k| {
+            (k == "WECOM_NOTIFY_ACTIONS_WEBHOOK")
+                .then(|| "ftp://hooks.example.com/T0/secret-token?key=k".into())
+        })
+        .expect_err("ftp");
+        let e = err.to_string();
+        assert!(e.contains("WECOM_NOTIFY_ACTIONS_WEBHOOK"), "{e}");
+        assert!(e.contains("ftp://hooks.example.com"), "{e}");
+        assert!(!e.contains("secret-token") && !e.contains("key=k"), "{e}");
+        let err = Config::from_lookup(false, |k| {
+            (k == "WECOM_NOTIFY_ACTIONS_WEBHOOK").then(|| "not a url/secret-token".into())
+        })
+        .expect_err("not a URL");
+        assert!(!err.to_string().contains("secret-token"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_http_webhook_goes_to_loopback_unless_allowed() {
+        let hook = |url: &'static str, allow: Option<&'static str>| {
+            Config::from_lookup(false, move |k| match k {
+                "WECOM_NOTIFY_ACTIONS_WEBHOOK" => Some(url.into()),
+                "WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP" => allow.map(Into::into),
+                _ => None,
+            })
+        };
+        for ok in [
+            "https://hooks.example.com/T0/secret-token",
+            "http://127.0.0.1:8080/decisions",
+            "http://localhost:8080/decisions",
+            "http://[::1]:8080/decisions",
+        ] {
+            assert!(hook(ok, None).is_ok(), "{ok}");
+        }
+        let err = hook("http://hooks.example.com/T0/secret-token", None).expect_err("plain http");
+        let e = err.to_string();
+        assert!(e.contains("WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP"), "{e}");
+        assert!(e.contains("http://hooks.example.com"), "{e}");
+        assert!(!e.contains("secret-token"), "{e}");
+        assert!(hook("http://10.0.0.8/hook", Some("false")).is_err());
+        let c = hook("http://10.0.0.8/hook", Some("true")).expect("allowed explicitly");
+        assert_eq!(c.actions_webhook.as_deref(), Some("http://10.0.0.8/hook"));
+        let err = hook("https://hooks.example.com", Some("yes")).expect_err("not a boolean");
+        assert!(
+            err.to_string()
+                .contains("WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP"),
+            "{err}"
+        );
     }
 }

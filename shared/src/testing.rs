@@ -92,12 +92,13 @@ macro_rules! both_stores {
 }
 
 /// A record store that is another one, but for faults a test switches on: the next listing
-/// of bindings fails (a DynamoDB outage mid-request), or every commit hangs forever (the
-/// process dies at that await).
+/// of bindings fails (a DynamoDB outage mid-request), every commit hangs forever (the
+/// process dies at that await), or every record of a secret's retirement fails.
 pub struct FaultyChannels {
     inner: std::sync::Arc<dyn ChannelStore>,
     fail_next_bindings: AtomicBool,
     hang_commits: AtomicBool,
+    fail_retirements: AtomicBool,
     app_reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -107,6 +108,7 @@ impl FaultyChannels {
             inner,
             fail_next_bindings: AtomicBool::new(false),
             hang_commits: AtomicBool::new(false),
+            fail_retirements: AtomicBool::new(false),
             app_reads: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -117,6 +119,11 @@ impl FaultyChannels {
 
     pub fn hang_commits(&self) {
         self.hang_commits.store(true, Ordering::SeqCst);
+    }
+
+    /// Until switched off, writing a secret record that marks it retired fails.
+    pub fn fail_retirements(&self, on: bool) {
+        self.fail_retirements.store(on, Ordering::SeqCst);
     }
 
     /// How often an app record was read through this store.
@@ -229,6 +236,11 @@ impl ChannelStore for FaultyChannels {
         self.inner.release_push(id, key).await
     }
     async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+        if r.retired_at.is_some() && self.fail_retirements.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: the retirement was not recorded".into(),
+            ));
+        }
         self.inner.record_secret(r).await
     }
     async fn secret_records(
@@ -240,5 +252,22 @@ impl ChannelStore for FaultyChannels {
     }
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
         self.inner.forget_secret(name).await
+    }
+    async fn receiver_misses(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Option<crate::domain::ReceiverMiss>>, StoreError> {
+        self.inner.receiver_misses(keys, now_ms).await
+    }
+    async fn remember_receiver_miss(
+        &self,
+        key: &str,
+        miss: &crate::domain::ReceiverMiss,
+    ) -> Result<(), StoreError> {
+        self.inner.remember_receiver_miss(key, miss).await
+    }
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.forget_receiver_miss(key).await
     }
 }

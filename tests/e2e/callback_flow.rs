@@ -80,18 +80,7 @@ async fn save_verify_diagnose_restart() {
     assert_eq!(saved["configured"], true);
     assert_eq!(saved["callback_url"], callback_url);
 
-    let ok = http
-        .get(format!(
-            "{callback_url}?{}",
-            verification_query(TOKEN, "8461293")
-        ))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(ok.status(), 200);
-    assert_eq!(ok.text().await.expect("text"), "8461293");
-    assert_eq!(channel(&http, &r).await["last_callback_check"]["ok"], true);
-
+    // WeCom with another Token, before any verification succeeded: diagnosed on the member.
     let wrong = http
         .get(format!(
             "{callback_url}?{}",
@@ -115,6 +104,40 @@ async fn save_verify_diagnose_restart() {
             .expect("hint")
             .contains("Token")
     );
+
+    let ok = http
+        .get(format!(
+            "{callback_url}?{}",
+            verification_query(TOKEN, "8461293")
+        ))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.expect("text"), "8461293");
+    assert_eq!(channel(&http, &r).await["last_callback_check"]["ok"], true);
+
+    // Once verified, a request whose signature does not verify (WeCom with another Token, or
+    // anyone replaying its ciphertext) is answered with the mismatch and its hint, and the
+    // verified outcome stays on the member.
+    let again = http
+        .get(format!(
+            "{callback_url}?{}",
+            verification_query("OtherToken7", "2")
+        ))
+        .send()
+        .await
+        .expect("wrong token");
+    assert_eq!(again.status(), 403);
+    let err: Value = again.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "signature_mismatch");
+    assert!(
+        err["error"]["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("Token")
+    );
+    assert_eq!(channel(&http, &r).await["last_callback_check"]["ok"], true);
 
     let first_token = r.token.clone();
     let log = r.stop();

@@ -681,6 +681,89 @@ async fn receiver_and_config_errors_fail_at_once_with_a_hint(w: World) {
     );
 }
 
+/// WeCom blocks a corp's member lookups for a day once its misses pass 20 % of its seats (and
+/// every org's calls leave from one NAT address): a receiver WeCom did not know is looked up
+/// once a day, not once per event. An email costs its two misses (corporate, then personal
+/// address) once. A save of the channel, or the day's end, lets it be looked up again.
+async fn a_receiver_wecom_does_not_know_costs_one_lookup_a_day(w: World) {
+    w.bind("bob", SourceColumn::Phone, "10000000000").await;
+    w.bind("erin", SourceColumn::Email, "nobody@example.com")
+        .await;
+    w.subscribe(
+        "sql_review",
+        "approval_pending",
+        true,
+        MessageFormat::Textcard,
+    )
+    .await;
+    let d = w.dispatcher(None);
+    let mut reports = Vec::new();
+    for i in 0..5 {
+        let r = d
+            .dispatch(&event(
+                &format!("e-miss-{i}"),
+                "approval_pending",
+                &["bob", "erin"],
+            ))
+            .await
+            .expect("dispatch");
+        reports.push(r);
+    }
+    assert_eq!(
+        w.fake.state.calls(GETUSERID),
+        1,
+        "five events to a phone WeCom does not know: one lookup"
+    );
+    assert_eq!(
+        w.fake.state.calls(fake::BY_EMAIL),
+        2,
+        "an email costs its misses once, not each time"
+    );
+    for (i, r) in reports.iter().enumerate() {
+        for m in ["bob", "erin"] {
+            let o = outcome(r, m);
+            assert_eq!(
+                (o.status, o.reason, o.wecom_errcode),
+                (
+                    PublicStatus::Failed,
+                    Some(Reason::ReceiverNotFound),
+                    Some(46004)
+                ),
+                "event {i}, {m}: {o:?}"
+            );
+            if i > 0 {
+                assert!(
+                    o.hint.as_deref().is_some_and(|h| h.contains("save")),
+                    "remembered, and how to try again: {o:?}"
+                );
+            }
+        }
+    }
+
+    // A day later it is looked up again.
+    w.advance(Duration::from_secs(86_400 + 60));
+    d.dispatch(&event("e-miss-later", "approval_pending", &["bob"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(w.fake.state.calls(GETUSERID), 2);
+
+    // A save (the member fixed in WeCom) lets it be looked up again at once.
+    w.bind("bob", SourceColumn::Phone, "10000000000").await;
+    d.dispatch(&event("e-miss-saved", "approval_pending", &["bob"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(w.fake.state.calls(GETUSERID), 3);
+
+    // Another receiver: found and delivered.
+    w.bind("bob", SourceColumn::Phone, "13800000000").await;
+    let r = d
+        .dispatch(&event("e-miss-fixed", "approval_pending", &["bob"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(outcome(&r, "bob").status, PublicStatus::Delivered);
+    assert_eq!(w.messages_to("zhangsan"), 1);
+}
+
 async fn eventbridge_fixtures(w: World) {
     w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
     w.subscribe(
@@ -908,7 +991,55 @@ async fn hourly_probes_find_drift_without_sending(w: World) {
     assert_eq!(w.fake.state.calls(SEND), 0);
 }
 
+/// During a WeCom outage each probe waits out its timeouts: the sweep's probing stops at its
+/// budget (well inside the function's timeout, so the sweep is not killed and sent to the
+/// DLQ), and the next sweep resumes with what was left, earliest first.
+async fn the_probe_stops_at_its_budget_and_resumes(w: World) {
+    w.bind("alice", SourceColumn::Phone, "13800000000").await;
+    w.bind("bob", SourceColumn::Email, "lisi@example.com").await;
+    w.bind("carol", SourceColumn::LoginName, "zhangsan").await;
+    let mut d = w.dispatcher(None);
+    d.settings.probe_budget = Duration::from_millis(800);
+    w.advance(Duration::from_secs(3600 + 60));
+    // Lookups hang (an outage of WeCom's user API).
+    w.fake.state.fail(GETUSERID, Fault::Latency { ms: 3000 }, 5);
+    w.fake
+        .state
+        .fail(fake::BY_EMAIL, Fault::Latency { ms: 3000 }, 5);
+    let started = std::time::Instant::now();
+    let first = d.probe_due().await;
+    let took = started.elapsed();
+    assert_eq!(first, 1, "carol (a login name: no lookup) is probed");
+    assert!(
+        took < Duration::from_millis(2500),
+        "stopped at its budget: {took:?}"
+    );
+    let probed = |m: &'static str| {
+        let store = w.stores.channels.clone();
+        let k = MemberKey {
+            org: w.org.clone(),
+            member: MemberId::parse(m).expect("member"),
+        };
+        async move {
+            store
+                .binding(&k)
+                .await
+                .expect("read")
+                .expect("binding")
+                .last_probe
+                .is_some()
+        }
+    };
+    assert!(probed("carol").await);
+    assert!(!probed("alice").await && !probed("bob").await, "left due");
+    // WeCom is back: the next sweep resumes where this one stopped.
+    w.fake.state.clear_faults();
+    assert_eq!(probe_until(&d, 2).await, 2);
+    assert!(probed("alice").await && probed("bob").await);
+}
+
 shared::both_stores!(
+    the_probe_stops_at_its_budget_and_resumes,
     hourly_probes_find_drift_without_sending,
     a_missing_secret_is_retried_not_skipped,
     a_rotated_secret_costs_one_wrong_secret_call,
@@ -922,6 +1053,7 @@ shared::both_stores!(
     transient_failures_are_retried_until_delivered,
     retries_end_in_a_recorded_failure,
     receiver_and_config_errors_fail_at_once_with_a_hint,
+    a_receiver_wecom_does_not_know_costs_one_lookup_a_day,
     eventbridge_fixtures,
 );
 

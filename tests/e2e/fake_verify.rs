@@ -76,13 +76,14 @@ async fn the_fake_presses_save_like_wecom() {
     );
     assert_eq!(channel().await["last_callback_check"]["ok"], true);
 
-    // Another Token in WeCom: refused, and shown on the member (it is sealed for this app).
+    // Another Token in WeCom: refused with the mismatch (WeCom shows it on its page). Its
+    // signature does not verify, so it could be anyone replaying WeCom's ciphertext: the
+    // verified outcome stays on the member.
     let wrong = outcome(verify("OtherToken7", KEY, &url).await.1);
     assert!(!wrong.ok && wrong.status == 403, "{wrong:?}");
     assert!(wrong.body.contains("signature_mismatch"), "{wrong:?}");
     let check = channel().await["last_callback_check"].clone();
-    assert_eq!(check["ok"], false);
-    assert_eq!(check["diagnosis"], "signature_mismatch");
+    assert_eq!(check["ok"], true, "{check}");
 
     // The right Token with another EncodingAESKey.
     let key = outcome(verify(TOKEN, OTHER_ENCODING_AES_KEY, &url).await.1);

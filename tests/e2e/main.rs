@@ -5,6 +5,9 @@
 mod auth_matrix;
 mod callback_flow;
 mod card_actions;
+mod click_schedules;
+mod credential_budget;
+mod cursors;
 mod decisions;
 mod dispatch_flow;
 mod eventbridge;

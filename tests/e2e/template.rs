@@ -828,3 +828,83 @@ fn only_the_stacks_rule_reaches_dispatch_and_its_dead_letters() {
         "the queue takes this stack's rules only: {source}"
     );
 }
+
+/// An `ActionSource` the functions would refuse (shared::config) makes every function fail at
+/// start, the callback's URL verification included: the stack refuses it at deploy time.
+/// CloudFormation matches `AllowedPattern` against the whole value, and counts `MaxLength` in
+/// characters (the functions count bytes: the pattern keeps to ASCII, where both agree).
+#[test]
+fn an_action_source_the_functions_refuse_is_refused_at_deploy_time() {
+    let t = template();
+    let p = &t["Parameters"]["ActionSource"];
+    let pattern = p["AllowedPattern"]
+        .as_str()
+        .expect("ActionSource has an AllowedPattern");
+    let told = p["ConstraintDescription"]
+        .as_str()
+        .expect("ActionSource says what it takes");
+    assert!(told.contains("aws.") && told.contains("256"), "{told}");
+    let whole = regex_lite::Regex::new(&format!("^(?:{pattern})$")).expect("a regex");
+    let (min, max) = (
+        p["MinLength"].as_u64().expect("MinLength"),
+        p["MaxLength"].as_u64().expect("MaxLength"),
+    );
+    let deployable = |v: &str| {
+        let n = v.chars().count() as u64;
+        (min..=max).contains(&n) && whole.is_match(v)
+    };
+    let functions_take = |v: &str| {
+        shared::config::Config::from_lookup(true, |k| {
+            (k == "WECOM_NOTIFY_ACTIONS_SOURCE").then(|| v.to_owned())
+        })
+        .is_ok()
+    };
+    assert!(deployable(p["Default"].as_str().expect("Default")));
+    let long = "x".repeat(256);
+    for ok in [
+        "wecom-notify",
+        "com.example.wecom",
+        "a",
+        "aw",
+        "aws",
+        "awsx",
+        "aws-events",
+        "aws_events",
+        "aw.s",
+        "a.ws",
+        "AWS.events",
+        "my source/1",
+        long.as_str(),
+    ] {
+        assert!(deployable(ok), "{ok:?} is refused at deploy time");
+        assert!(functions_take(ok), "{ok:?}");
+    }
+    let too_long = "x".repeat(257);
+    let wide = "通知".repeat(100);
+    for bad in [
+        "aws.events",
+        "aws.",
+        "aws.x",
+        " aws.events",
+        "\taws.events",
+        "",
+        too_long.as_str(),
+        wide.as_str(),
+    ] {
+        assert!(!deployable(bad), "{bad:?} is deployable");
+    }
+    // Whatever the template lets through, the functions take.
+    for v in [
+        "aws.events",
+        " aws.events",
+        "aws. ",
+        "aws .x",
+        " x",
+        "x ",
+        wide.as_str(),
+        too_long.as_str(),
+        long.as_str(),
+    ] {
+        assert!(!deployable(v) || functions_take(v), "{v:?}");
+    }
+}

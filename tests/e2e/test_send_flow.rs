@@ -2,7 +2,7 @@
 //! driven over HTTP like the admin UI does.
 
 use e2e::Runner;
-use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
+use e2e::fake::{self, BY_EMAIL, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use serde_json::{Value, json};
 
 use shared::testing::ENCODING_AES_KEY as KEY;
@@ -293,6 +293,11 @@ async fn an_unreachable_wecom_is_502_after_retries() {
 #[tokio::test]
 async fn unsaved_tests_cannot_hammer_wecom_with_wrong_secrets() {
     let w = world().await;
+    // bob's channel works: WeCom accepted its Secret once, so it is proven.
+    w.save("bob", fields("phone", "13900000000")).await;
+    let (s, v) = w.test("bob", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    let before = w.fake.state.calls(GETTOKEN);
     let mut body = fields("phone", "13800000000");
     body["app_secret"] = json!("wrong-1");
     for _ in 0..3 {
@@ -301,7 +306,7 @@ async fn unsaved_tests_cannot_hammer_wecom_with_wrong_secrets() {
         assert_eq!(v["error"]["wecom_errcode"], 40001, "{v}");
     }
     assert_eq!(
-        w.fake.state.calls(GETTOKEN),
+        w.fake.state.calls(GETTOKEN) - before,
         1,
         "the same wrong Secret is asked once"
     );
@@ -324,14 +329,236 @@ async fn unsaved_tests_cannot_hammer_wecom_with_wrong_secrets() {
             .is_some_and(|h| h.contains("minute")),
         "{v}"
     );
-    let calls = w.fake.state.calls(GETTOKEN);
+    let calls = w.fake.state.calls(GETTOKEN) - before;
     assert!(
         calls <= 10,
         "{calls} wrong-secret calls before the limit (at guess {at})"
     );
 
-    // The saved channel's own test is not limited by those guesses.
-    w.save("bob", fields("phone", "13900000000")).await;
+    // The saved channel's own test is not limited by those guesses: its Secret is proven.
     let (s, v) = w.test("bob", json!({})).await;
     assert_eq!(s, 200, "{v}");
+}
+
+impl World {
+    async fn test_in(&self, member: &str, body: Value, lang: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/test", self.path(member)))
+            .bearer_auth(&self.runner.token)
+            .header("accept-language", lang)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST test");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("json"))
+    }
+
+    async fn probe(&self) -> Value {
+        let (s, v) = self
+            .runner
+            .call(
+                reqwest::Method::POST,
+                "/v1/orgs/demo/wecom-channels/probe",
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+}
+
+fn rfc3339(v: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        v.as_str().unwrap_or_else(|| panic!("a time: {v}")),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+/// WeCom blocks a corp's member lookups for a day once its misses pass 20 % of its seats, and
+/// every org's calls leave from one NAT address: a receiver WeCom did not know is remembered
+/// per (app, source column, receiver) for a day. Saved and unsaved tests and probes answer
+/// `member_not_found` from that memory without a lookup, the channel view shows it, and a
+/// save (the receiver fixed in WeCom, or another receiver) clears it.
+#[tokio::test]
+async fn a_receiver_wecom_does_not_know_is_not_looked_up_again_for_a_day() {
+    let w = world().await;
+    w.save("alice", fields("phone", "10000000000")).await;
+    let (status, v) = w.test("alice", json!({})).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "wecom_46004", "WeCom's own miss first");
+    for _ in 0..4 {
+        w.test("alice", json!({})).await;
+    }
+    assert_eq!(
+        w.fake.state.calls(GETUSERID),
+        1,
+        "five tests of a phone WeCom does not know: one lookup"
+    );
+
+    // Remembered: the same 422 and steps, from the memory, without asking WeCom.
+    let (status, v) = w.test("alice", json!({})).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["result"], "failed");
+    assert_eq!(v["error"]["code"], "member_not_found", "{v}");
+    assert_eq!(v["error"]["wecom_errcode"], 46004, "{v}");
+    assert_steps(&v, ["ok", "failed", "not_run"]);
+    assert_eq!(step(&v, "resolve_receiver")["wecom_errcode"], 46004);
+    let since = rfc3339(&v["error"]["receiver_not_found"]["since"]);
+    let until = rfc3339(&v["error"]["receiver_not_found"]["until"]);
+    assert_eq!(until - since, time::Duration::days(1), "{v}");
+    let hint = v["error"]["hint"].as_str().expect("hint");
+    let until_text = v["error"]["receiver_not_found"]["until"]
+        .as_str()
+        .expect("until");
+    assert!(
+        hint.contains(until_text) && hint.contains("save"),
+        "since when, until when, how to try again: {hint}"
+    );
+    assert_eq!(
+        w.fake.state.calls(GETUSERID),
+        1,
+        "no second lookup within the day"
+    );
+    let (_, zh) = w.test_in("alice", json!({}), "zh-CN").await;
+    assert_ne!(zh["error"]["hint"], v["error"]["hint"], "read in Chinese");
+    let last = w.channel("alice").await["last_test"].clone();
+    assert_eq!(last["result"], "failed");
+    assert_eq!(last["wecom_errcode"], 46004);
+
+    // The channel view shows it, for the console.
+    let view = w.channel("alice").await;
+    assert_eq!(
+        view["receiver_not_found"]["until"], until_text,
+        "the view carries the remembered miss: {view}"
+    );
+
+    // The same values, unsaved: remembered too (it is the app's, column's and receiver's).
+    let (status, v) = w.test("bob", fields("phone", "10000000000")).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "member_not_found", "{v}");
+    assert_eq!(w.fake.state.calls(GETUSERID), 1);
+
+    // A probe answers from it too.
+    let p = w.probe().await;
+    let alice = p["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["member"] == "alice")
+        .cloned()
+        .expect("alice probed");
+    assert_eq!(alice["last_probe"]["drift"], "member_not_found", "{p}");
+    assert_eq!(alice["last_probe"]["wecom_errcode"], 46004, "{p}");
+    assert_eq!(w.fake.state.calls(GETUSERID), 1, "the probe did not ask");
+
+    // An email costs its misses (corporate, then personal address) once.
+    let (status, v) = w.test("carol", fields("email", "nobody@example.com")).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "wecom_46004", "{v}");
+    assert_eq!(w.fake.state.calls(BY_EMAIL), 2);
+    for _ in 0..3 {
+        let (status, v) = w.test("carol", fields("email", "nobody@example.com")).await;
+        assert_eq!(
+            (status, v["error"]["code"].clone()),
+            (422, json!("member_not_found")),
+            "{v}"
+        );
+    }
+    assert_eq!(w.fake.state.calls(BY_EMAIL), 2, "not each time");
+
+    // Fixed in WeCom and saved again: looked up again (and found).
+    let mut corp = fake::demo_corp();
+    corp.members.push(fake::Member {
+        userid: "newcomer".into(),
+        mobile: Some("10000000000".into()),
+        visible: true,
+        ..fake::Member::default()
+    });
+    w.fake.state.add_corp(corp);
+    w.save("alice", fields("phone", "10000000000")).await;
+    assert_eq!(
+        w.channel("alice").await.get("receiver_not_found"),
+        None,
+        "a save clears it"
+    );
+    let (status, v) = w.test("alice", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["userid"], "newcomer");
+    assert_eq!(w.fake.state.calls(GETUSERID), 2);
+
+    // Another receiver: its own lookup, nothing remembered against it.
+    w.save("dave", fields("email", "nobody@example.com")).await;
+    w.save("dave", fields("email", "lisi@example.com")).await;
+    let (status, v) = w.test("dave", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["userid"], "lisi");
+}
+
+/// WeCom keeps 30 messages a minute per member and drops the rest silently: a test message
+/// takes the member's pace slot as dispatch does (same key, same limits). Over the window, the
+/// test answers 429 `member_rate_limited` with when the next slot opens instead of sending,
+/// and the member's real notifications are delayed, not dropped.
+#[tokio::test]
+async fn test_messages_take_the_members_pace_slot() {
+    let w = world().await;
+    w.save("alice", fields("login_name", "zhangsan")).await;
+    let (mut sent, mut limited) = (0, Vec::new());
+    for _ in 0..35 {
+        let (status, v) = w.test("alice", json!({})).await;
+        match status {
+            200 => sent += 1,
+            429 => limited.push(v),
+            _ => panic!("{status}: {v}"),
+        }
+    }
+    let (calls, dropped) = (w.fake.state.calls(SEND), w.fake.state.dropped_over_rate());
+    assert!(
+        calls <= 30 && dropped == 0,
+        "{calls} test messages reached WeCom, {dropped} of them dropped silently"
+    );
+    assert_eq!((sent, limited.len()), (30, 5));
+    let v = &limited[0];
+    assert_eq!(v["error"]["code"], "member_rate_limited", "{v}");
+    let secs = v["error"]["retry_after"].as_i64().expect("retry_after");
+    assert!((1..=61).contains(&secs), "{v}");
+    let at = rfc3339(&v["error"]["retry_at"]);
+    let now = time::OffsetDateTime::now_utc();
+    assert!(at > now && at < now + time::Duration::seconds(62), "{v}");
+    let hint = v["error"]["hint"].as_str().expect("hint");
+    assert!(hint.contains("30"), "{hint}");
+    let (s, zh) = w.test_in("alice", json!({}), "zh-CN").await;
+    assert_eq!(s, 429, "{zh}");
+    assert_ne!(zh["error"]["hint"], v["error"]["hint"], "read in Chinese");
+    assert_eq!(
+        w.channel("alice").await["last_test"]["result"],
+        "successful",
+        "a test that did not run records nothing"
+    );
+
+    // A real notification in the same minute waits for the window instead of being dropped.
+    let (s, v) = w
+        .runner
+        .call(
+            reqwest::Method::PUT,
+            "/v1/orgs/demo/subscriptions",
+            Some(json!({"items": [{"subscription_type": "sql_review",
+                "node": "approval_pending", "personal_channel": true}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = w
+        .runner
+        .call(
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(e2e::workflow_envelope("evt-paced", "demo", &["alice"])),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["outcomes"][0]["status"], "delayed", "{v}");
+    assert_eq!(v["outcomes"][0]["reason"], "paced", "{v}");
+    assert_eq!(w.fake.state.dropped_over_rate(), 0);
 }

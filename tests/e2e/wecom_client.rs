@@ -54,6 +54,7 @@ fn creds(secret: &str) -> AppCredentials {
         corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
         agent_id: AgentId::parse(1000002).expect("agent"),
         secret: AppSecret::parse(secret).expect("secret"),
+        org: None,
     }
 }
 

@@ -336,12 +336,20 @@ fn signed_now(st: &AppState, q: &HashMap<String, String>) -> Result<SignedQuery,
     Ok(signed)
 }
 
-/// A failed signature check, upgraded to authentic when the ciphertext was sealed for this
-/// app: WeCom calling with a Token that differs from the one saved here.
+/// A failed signature check: never authentic, whatever it carries. A ciphertext sealed for
+/// this app may be WeCom calling with a Token that differs from the one saved here, or anyone
+/// replaying a ciphertext WeCom once sent with a signature of their own: the two cannot be
+/// told apart, so neither changes an authentic outcome on the binding
+/// ([`CallbackCheck::replaces`]). Its answer and hint (the Token differs) are the same, and
+/// it is recorded where nothing authentic is; the log says which it may have been.
 fn signature_failure(crypto: &CallbackCrypto, encrypt: &str, e: CryptoError) -> CallbackError {
-    let sealed = matches!(e, CryptoError::Signature) && crypto.sealed_for_us(encrypt);
-    let failure = from_crypto(e);
-    if sealed { authentic(failure) } else { failure }
+    if matches!(e, CryptoError::Signature) && crypto.sealed_for_us(encrypt) {
+        tracing::info!(
+            "signature mismatch on a ciphertext sealed for this app: WeCom with another Token, \
+             or a replay"
+        );
+    }
+    from_crypto(e)
 }
 
 /// GET: URL verification. The answer is the plaintext alone: no quotes, no newline.

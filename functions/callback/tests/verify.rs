@@ -270,10 +270,82 @@ async fn a_forged_failure_cannot_hide_a_verified_url() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert!(f.last_check().await.0, "still shown as verified");
-    // WeCom itself with a Token that differs from the saved one: shown at once.
-    let (s, _, _) = f.get(&verification("OtherToken9", KEY, CORP, "124")).await;
+    // WeCom itself with a Token that differs from the saved one cannot be told from a replay
+    // of its ciphertext (a_replayed_ciphertext_…): answered with the mismatch and its hint (on
+    // WeCom's page), and the verified outcome stays.
+    let (s, body, _) = f.get(&verification("OtherToken9", KEY, CORP, "124")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(f.last_check().await.1, Some(Diagnosis::SignatureMismatch));
+    assert_eq!(code(&body), "signature_mismatch");
+    assert!(body.contains("Token"), "{body}");
+    assert!(f.last_check().await.0, "still shown as verified");
+}
+
+/// An authentic ciphertext (one WeCom sealed for this app) is no proof of who sent it: anyone
+/// who saw one can send it again with a wrong signature. A request whose signature does not
+/// verify never changes an authentic diagnosis; where nothing authentic is stored it is
+/// recorded, and its hint still says the Token differs.
+#[tokio::test]
+async fn a_replayed_ciphertext_with_a_bad_signature_cannot_hide_a_verified_url() {
+    let f = fixture(true).await;
+    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    let echostr = c.encrypt("123", &[9u8; 16]);
+    let sig = c.sign("1700000000", "nonce1", &echostr);
+    let (s, _, _) = f
+        .get(&format!(
+            "msg_signature={sig}&timestamp=1700000000&nonce=nonce1&echostr={}",
+            enc(&echostr)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let verified = f.recorded().await.expect("recorded");
+    assert!(verified.ok && verified.authentic);
+    // The same ciphertext replayed with a wrong signature, a minute later (past the refresh),
+    // as a verification and as a push.
+    f.at(1_700_000_100);
+    let (s, body, _) = f
+        .get(&format!(
+            "msg_signature={}&timestamp=1700000100&nonce=n&echostr={}",
+            "0".repeat(40),
+            enc(&echostr)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(code(&body), "signature_mismatch");
+    let xml = format!(
+        "<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{echostr}]]></Encrypt><AgentID>218</AgentID></xml>"
+    );
+    let (s, body, _) = f
+        .send(
+            "POST",
+            &format!(
+                "{}?msg_signature={}&timestamp=1700000100&nonce=n",
+                f.url,
+                "0".repeat(40)
+            ),
+            Body::from(xml),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        f.recorded().await,
+        Some(verified),
+        "the verified outcome stays as it was"
+    );
+
+    // Nothing authentic stored yet: the mismatch is recorded, and says the Token differs.
+    let g = fixture(true).await;
+    let (s, _, _) = g
+        .get(&format!(
+            "msg_signature={}&timestamp=1700000000&nonce=n&echostr={}",
+            "0".repeat(40),
+            enc(&echostr)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (ok, d, hint) = g.last_check().await;
+    assert_eq!((ok, d), (false, Some(Diagnosis::SignatureMismatch)));
+    assert!(hint.expect("hint").contains("Token"));
+    assert!(!g.recorded().await.expect("recorded").authentic);
 }
 
 #[tokio::test]

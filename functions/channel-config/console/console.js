@@ -18,7 +18,7 @@
   };
   const POLL_MS = 2000;
   const DELIVERIES_MS = 5000;
-  const TABS = ['channels', 'subscriptions', 'deliveries'];
+  const TABS = ['channels', 'subscriptions', 'deliveries', 'decisions'];
   const FIELDS = ['corp_id', 'app_secret', 'agent_id', 'source_column', 'encoding_aes_key', 'token', 'receiver'];
   const SECRETS = ['app_secret', 'encoding_aes_key', 'token'];
   const FORMATS = ['textcard', 'text', 'markdown'];
@@ -35,6 +35,7 @@
     channels: { items: [], next: null, loaded: false },
     subs: { items: [], next: null, loaded: false },
     dlv: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
+    act: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
   };
 
   // The Configure dialog's state.
@@ -97,6 +98,11 @@
       hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
     }).format(d);
   }
+
+  // The API's messages and hints name times as RFC 3339 UTC: shown in the admin's own clock,
+  // like every other time of the console.
+  const RFC3339_UTC = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\b/g;
+  const localTimes = (text) => String(text).replace(RFC3339_UTC, (iso) => fmtTime(iso));
 
   // --- DOM helpers ---------------------------------------------------------------------------
 
@@ -258,6 +264,8 @@
   function stopTimers() {
     clearTimeout(state.dlv.timer);
     state.dlv.timer = null;
+    clearTimeout(state.act.timer);
+    state.act.timer = null;
     stopPolling();
   }
 
@@ -270,6 +278,7 @@
     state.channels = { items: [], next: null, loaded: false };
     state.subs = { items: [], next: null, loaded: false };
     state.dlv = { items: [], next: null, loaded: false, member: '', timer: null, updated: null };
+    state.act = { items: [], next: null, loaded: false, member: '', timer: null, updated: null };
     try { sessionStorage.clear(); } catch (e) { /* storage disabled */ }
     showSignin(message, kind);
   }
@@ -415,6 +424,7 @@
       renderChannels();
       renderSubs();
       renderDeliveries();
+      renderDecisions();
     }
     if ($('cfg').open) renderDialogTexts();
   }
@@ -441,7 +451,9 @@
     if (name === 'channels') loadChannels(false);
     if (name === 'subscriptions') loadSubs(false);
     if (name === 'deliveries') loadDeliveries(false);
+    if (name === 'decisions') loadDecisions(false);
     scheduleDeliveries();
+    scheduleDecisions();
   }
 
   function onTabKey(e) {
@@ -498,6 +510,20 @@
     ];
   }
 
+  // A lookup of the channel's receiver missed and is remembered for a day (receiver_not_found
+  // of the view): what happened, until when, and what to do.
+  function missDetail(m) {
+    return t('rnf.detail', { since: fmtTime(m.since), code: m.wecom_errcode, until: fmtTime(m.until) });
+  }
+  function missCell(m) {
+    if (!m) return null;
+    // Chinese sentences follow each other without a space.
+    const all = missDetail(m) + (state.lang === 'zh-CN' ? '' : ' ') + t('rnf.todo');
+    return el('div', { class: 'miss' },
+      el('span', { class: 'badge warn', title: all }, '\u26a0 ', t('rnf.badge')),
+      el('div', { class: 'hint' }, all));
+  }
+
   function testCell(r) {
     if (!r) return el('span', { class: 'muted' }, t('test.none'));
     const ok = r.result === 'successful';
@@ -505,7 +531,7 @@
       el('span', { class: 'state ' + (ok ? 'ok' : 'fail') }, mark(ok ? 'ok' : 'failed'), ' ',
         ok ? t('test.successful') : t('test.failed'),
         !ok && r.wecom_errcode !== undefined && r.wecom_errcode !== null ? ' \u00b7 ' + t('test.errcode', { code: r.wecom_errcode }) : null),
-      !ok && r.hint ? el('div', { class: 'hint clamp' }, r.hint) : null,
+      !ok && r.hint ? el('div', { class: 'hint clamp' }, localTimes(r.hint)) : null,
       el('div', { class: 'muted small' }, fmtTime(r.at)),
     ];
   }
@@ -519,7 +545,7 @@
       el('span', { class: 'state fail' }, mark('failed'), ' ', tk('drift.', p.drift || 'other'),
         p.wecom_errcode !== undefined && p.wecom_errcode !== null ? ' \u00b7 ' + t('test.errcode', { code: p.wecom_errcode }) : null),
       p.trusted_ip ? el('div', { class: 'mono small' }, p.trusted_ip) : null,
-      p.hint ? el('div', { class: 'hint clamp' }, p.hint) : null,
+      p.hint ? el('div', { class: 'hint clamp' }, localTimes(p.hint)) : null,
       el('div', { class: 'muted small' }, fmtTime(p.at)),
     ];
   }
@@ -552,7 +578,7 @@
       el('th', { scope: 'row', class: 'mono' }, v.member),
       el('td', {}, v.configured ? badge('ok', t('channels.configured')) : badge('muted', t('channels.not_configured'))),
       el('td', {}, v.configured
-        ? [el('div', { class: 'muted small' }, tk('source.', v.source_column)), el('div', { class: 'mono' }, v.receiver)]
+        ? [el('div', { class: 'muted small' }, tk('source.', v.source_column)), el('div', { class: 'mono' }, v.receiver), missCell(v.receiver_not_found)]
         : '\u2014'),
       el('td', {}, checkCell(v.last_callback_check)),
       el('td', {}, testCell(v.last_test)),
@@ -644,10 +670,40 @@
       $('s-' + f).hidden = !set;
       $('h-' + f).textContent = set ? t('field.secret_keep') : tk('field.', f + '.hint');
     }
+    renderMiss();
     $('h-receiver').textContent = tk('field.receiver.hint.', $('f-source_column').value);
     $('f-receiver').placeholder = tk('field.receiver.placeholder.', $('f-source_column').value);
-    if (cfg.test) renderTest(cfg.test.answer, cfg.test.error, cfg.test.which);
+    if (cfg.test) renderTest(cfg.test);
     if (cfg.mode === 'wait') renderWait();
+  }
+
+  // The saved receiver WeCom did not find (remembered for a day), above the form.
+  function renderMiss() {
+    const m = cfg.view && cfg.view.receiver_not_found;
+    const box = $('cfg-rnf');
+    if (!m) {
+      box.hidden = true;
+      box.replaceChildren();
+      return;
+    }
+    box.replaceChildren(
+      el('p', { class: 'warning-title' }, '\u26a0 ', t('rnf.badge')),
+      el('p', {}, missDetail(m)),
+      el('p', {}, t('rnf.cfg_todo')));
+    box.hidden = false;
+  }
+
+  // The member's view again after a test: a receiver the test did not find is remembered now.
+  async function refreshView() {
+    const gen = cfg.generation;
+    try {
+      const view = await api('GET', memberPath(cfg.member));
+      if (gen !== cfg.generation || !$('cfg').open || cfg.mode !== 'form') return;
+      cfg.view = view;
+      renderMiss();
+    } catch (e) {
+      /* the test's answer is shown; the notice follows on the next open */
+    }
   }
 
   function setMode(mode) {
@@ -715,11 +771,12 @@
     setBusy(button, true);
     try {
       const answer = await api('POST', memberPath(cfg.member, '/test'), complete ? body(v) : {});
-      cfg.test = { answer, error: null, which };
+      cfg.test = { answer, error: null, which, status: 200, at: Date.now() };
     } catch (e) {
       if (e.status === 401) return;
-      if (e.body && Array.isArray(e.body.steps)) {
-        cfg.test = { answer: e.body, error: e.error, which };
+      // A refusal of the test (steps), or nothing sent for now (429): in the test's box.
+      if ((e.body && Array.isArray(e.body.steps)) || e.status === 429) {
+        cfg.test = { answer: e.body || {}, error: e.error, which, status: e.status, at: Date.now() };
       } else {
         cfg.test = null;
         box.hidden = true;
@@ -730,14 +787,32 @@
     } finally {
       setBusy(button, false);
     }
-    renderTest(cfg.test.answer, cfg.test.error, which);
+    renderTest(cfg.test);
     if (which === 'saved') loadChannels(false);
+    refreshView();
   }
 
-  function renderTest(answer, error, which) {
+  // When to try again: at retry_at, or in retry_after seconds (counted from the answer).
+  function retryLine(err) {
+    if (typeof err.retry_after !== 'number') return null;
+    const text = err.retry_at && !Number.isNaN(Date.parse(err.retry_at))
+      ? t('test.retry_at', { time: fmtTime(err.retry_at), secs: err.retry_after })
+      : t('test.retry_in', { secs: err.retry_after });
+    return el('p', { class: 'retry' }, text);
+  }
+
+  function renderTest(test) {
+    const { answer, which } = test;
+    const error = test.error;
+    const err = error || {};
     const box = $('cfg-test');
     box.hidden = false;
     const ok = answer && answer.result === 'successful';
+    // An answer from memory (a refused Secret, a receiver not found): until when.
+    const miss = err.receiver_not_found || null;
+    const until = err.remembered_until || (miss && miss.until);
+    // Nothing was sent for now (429): not a failure of the channel's values.
+    const notSent = test.status === 429;
     const steps = el('ol', { class: 'steps' });
     for (const s of (answer && answer.steps) || []) {
       const status = STEP_MARK[s.status] ? s.status : 'not_run';
@@ -746,20 +821,24 @@
         el('span', { class: 'step-name' }, tk('step.', s.name)),
         el('span', { class: 'visually-hidden' }, ' ' + tk('step_status.', status)),
         s.wecom_errcode !== undefined && s.wecom_errcode !== null ? el('span', { class: 'muted' }, ' \u00b7 ' + t('test.errcode', { code: s.wecom_errcode })) : null,
-        s.hint ? el('div', { class: 'hint' }, s.hint) : null));
+        // The failed step's hint is the answer's, shown once, under the result.
+        s.hint && s.hint !== err.hint ? el('div', { class: 'hint' }, localTimes(s.hint)) : null));
     }
     const result = ok
       ? el('p', { class: 'result ok' }, mark('ok'), ' ', el('strong', {}, t('test.successful')),
         answer.userid ? el('span', { class: 'muted' }, ' \u00b7 ' + t('test.userid', { userid: answer.userid })) : null)
-      : el('div', { class: 'result fail' },
-        el('p', {}, mark('failed'), ' ', el('strong', {}, t('test.failed')), error && error.message ? ' \u00b7 ' + error.message : null),
-        error && error.hint ? el('p', { class: 'hint' }, error.hint) : null,
-        error && error.trusted_ip ? el('p', { class: 'hint' }, t('error.trusted_ip', { ip: error.trusted_ip })) : null);
-    box.replaceChildren(
+      : el('div', { class: 'result ' + (notSent ? 'warn' : 'fail') },
+        el('p', {}, notSent ? el('span', { class: 'mark warn', 'aria-hidden': 'true' }, '!') : mark('failed'), ' ',
+          el('strong', {}, notSent ? t('test.not_sent') : t('test.failed')), err.message ? ' \u00b7 ' + localTimes(err.message) : null),
+        until ? el('p', { class: 'remembered' }, badge('warn', t('test.remembered_badge', { until: fmtTime(until) }))) : null,
+        retryLine(err),
+        err.hint ? el('p', { class: 'hint' }, localTimes(err.hint)) : null,
+        err.trusted_ip ? el('p', { class: 'hint' }, t('error.trusted_ip', { ip: err.trusted_ip })) : null);
+    box.replaceChildren(...[
       el('h3', {}, t('test.title')),
-      el('p', { class: 'muted small' }, which === 'unsaved' ? t('test.of_unsaved') : t('test.of_saved')),
-      steps,
-      result);
+      notSent ? null : el('p', { class: 'muted small' }, which === 'unsaved' ? t('test.of_unsaved') : t('test.of_saved')),
+      steps.childElementCount ? steps : null,
+      result].filter(Boolean));
   }
 
   async function save() {
@@ -1086,7 +1165,7 @@
     for (const d of state.dlv.items) {
       const details = [];
       if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
-      if (d.hint) details.push(el('div', { class: 'hint' }, d.hint));
+      if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
       const facts = [];
       if (d.userid) facts.push(t('dlv.userid', { userid: d.userid }));
       if (d.wecom_errcode !== undefined && d.wecom_errcode !== null) facts.push(t('test.errcode', { code: d.wecom_errcode }));
@@ -1121,6 +1200,136 @@
     state.dlv.member = $('dlv-member').value.trim();
     loadDeliveries(false);
     scheduleDeliveries();
+  }
+
+  // --- decisions -----------------------------------------------------------------------------
+
+  // Members' decisions on interactive cards (GET /actions): was each passed on to the
+  // workflow system, was the card answered, is anything stuck.
+  async function loadDecisions(more) {
+    const params = new URLSearchParams({ limit: '50' });
+    if (state.act.member) params.set('member', state.act.member);
+    if (more && state.act.next) params.set('next', state.act.next);
+    const err = $('act-filter-error');
+    try {
+      const page = await api('GET', orgPath('/actions?' + params));
+      const items = Array.isArray(page.items) ? page.items : [];
+      state.act.items = more ? state.act.items.concat(items) : items;
+      state.act.next = page.next || null;
+      state.act.loaded = true;
+      state.act.updated = new Date();
+      state.act.shownMember = state.act.member;
+      err.hidden = true;
+      renderDecisions();
+    } catch (e) {
+      if (e.status === 401) return;
+      if (e.error && e.error.field === 'member') {
+        err.textContent = [e.error.message, e.error.hint].filter(Boolean).join(' ');
+        err.hidden = false;
+      } else {
+        showApiError($('alert'), e);
+      }
+    }
+  }
+
+  const SINKS = ['eventbridge', 'webhook'];
+  const CARDS = ['pending', 'updated', 'code_used', 'code_expired', 'expired', 'failed'];
+
+  // Whether the workflow system has the decision.
+  function sinkCell(a) {
+    if (a.published) {
+      const where = SINKS.includes(a.sink) ? tk('act.sink.', a.sink) : (a.sink || '');
+      return el('span', { class: 'state ok' }, mark('ok'), ' ', t('act.sink.passed', { sink: where }));
+    }
+    if (a.sink === 'none') {
+      return [el('span', { class: 'muted' }, t('act.sink.none')), el('div', { class: 'hint' }, t('act.sink.none_hint'))];
+    }
+    const parts = [el('span', { class: 'state warn' }, a.attempts ? t('act.sink.retrying') : t('act.sink.pending'))];
+    if (a.attempts) parts.push(el('div', { class: 'muted small' }, t('act.attempts', { n: a.attempts })));
+    if (a.last_error) parts.push(el('div', { class: 'hint' }, a.last_error));
+    return parts;
+  }
+
+  // What became of the member's card.
+  function cardCell(a) {
+    const card = CARDS.includes(a.card) ? a.card : 'failed';
+    const kind = card === 'updated' ? 'ok' : card === 'pending' ? 'muted' : 'warn';
+    const parts = [badge(kind, tk('act.card.', card))];
+    if (a.card_errcode !== undefined && a.card_errcode !== null) parts.push(el('div', { class: 'muted small' }, t('test.errcode', { code: a.card_errcode })));
+    // Published, yet unfinished: the attempts and the last error are the card's.
+    if (card === 'pending' && !a.finished && (a.published || a.sink === 'none')) {
+      if (a.attempts) parts.push(el('div', { class: 'muted small' }, t('act.attempts', { n: a.attempts })));
+      if (a.last_error) parts.push(el('div', { class: 'hint' }, a.last_error));
+    }
+    if (kind === 'warn') parts.push(el('div', { class: 'hint' }, t('act.card.not_updated_hint')));
+    return parts;
+  }
+
+  function stateCell(a) {
+    if (a.finished) return el('span', { class: 'state ok' }, mark('ok'), ' ', t('act.state.finished'));
+    const parts = [a.overdue ? badge('warn', t('act.state.overdue')) : el('span', { class: 'state' }, t('act.state.in_progress'))];
+    if (a.next_try) parts.push(el('div', { class: 'muted small' }, t('act.next_try', { time: fmtTime(a.next_try) })));
+    return parts;
+  }
+
+  function renderDecisions() {
+    const body = $('act-body');
+    body.replaceChildren();
+    for (const a of state.act.items) {
+      const later = Array.isArray(a.later) && a.later.length
+        ? el('div', { class: 'muted small' }, t('act.later', { actions: a.later.map((l) => l.action).join(', ') }))
+        : null;
+      body.append(el('tr', { class: a.overdue ? 'overdue' : null },
+        el('td', {}, el('div', { class: 'mono' }, a.member),
+          // The WeCom account that clicked, when it is not named like the member.
+          a.userid && a.userid.toLowerCase() !== String(a.member).toLowerCase() ? el('div', { class: 'muted small' }, t('dlv.userid', { userid: a.userid })) : null),
+        el('td', {}, el('div', { class: 'mono strong' }, a.action),
+          el('div', { class: 'muted small mono' }, a.event_id),
+          el('div', { class: 'muted small mono' }, a.subscription_type + ' / ' + a.node), later),
+        el('td', { class: 'nowrap' }, fmtTime(a.at)),
+        el('td', { class: 'text-cell' }, sinkCell(a)),
+        el('td', { class: 'text-cell' }, cardCell(a)),
+        el('td', { class: 'text-cell' }, stateCell(a))));
+    }
+    // Stuck decisions: how many, and where to look.
+    const overdue = state.act.items.filter((a) => a.overdue);
+    const warn = $('act-overdue');
+    if (overdue.length) {
+      const notPassed = overdue.some((a) => !a.published && a.sink !== 'none');
+      const cardOpen = overdue.some((a) => a.card === 'pending');
+      const lines = [el('p', { class: 'warning-title' }, t('act.overdue', { n: overdue.length }))];
+      if (notPassed || !cardOpen) lines.push(el('p', {}, t('act.overdue.sink')));
+      if (cardOpen || !notPassed) lines.push(el('p', {}, t('act.overdue.card')));
+      warn.replaceChildren(...lines);
+      warn.hidden = false;
+    } else {
+      warn.replaceChildren();
+      warn.hidden = true;
+    }
+    const empty = $('act-empty');
+    empty.textContent = state.act.shownMember ? t('act.empty_member', { member: state.act.shownMember }) : t('act.empty');
+    empty.hidden = !state.act.loaded || state.act.items.length > 0;
+    $('act-more').hidden = !state.act.next;
+    $('act-status').textContent = state.act.updated ? t('act.updated_at', { time: fmtTime(state.act.updated.toISOString()) }) : '';
+  }
+
+  // Refreshes the first page every few seconds while the Decisions tab is shown.
+  function scheduleDecisions() {
+    clearTimeout(state.act.timer);
+    state.act.timer = null;
+    const active = state.token && state.tab === 'decisions' && $('act-auto').checked && document.visibilityState === 'visible';
+    if (!active) return;
+    state.act.timer = setTimeout(async () => {
+      if (!state.act.next || state.act.items.length <= 50) await loadDecisions(false);
+      scheduleDecisions();
+    }, DELIVERIES_MS);
+  }
+
+  function onActFilter(e) {
+    e.preventDefault();
+    state.act.member = $('act-member').value.trim();
+    loadDecisions(false);
+    scheduleDecisions();
   }
 
   // --- wiring --------------------------------------------------------------------------------
@@ -1183,6 +1392,19 @@
     });
     $('dlv-auto').addEventListener('change', scheduleDeliveries);
     document.addEventListener('visibilitychange', scheduleDeliveries);
+
+    $('act-refresh').addEventListener('click', () => loadDecisions(false));
+    $('act-more').addEventListener('click', () => loadDecisions(true));
+    $('act-filter').addEventListener('submit', onActFilter);
+    $('act-clear').addEventListener('click', () => {
+      $('act-member').value = '';
+      state.act.member = '';
+      $('act-filter-error').hidden = true;
+      loadDecisions(false);
+      scheduleDecisions();
+    });
+    $('act-auto').addEventListener('change', scheduleDecisions);
+    document.addEventListener('visibilitychange', scheduleDecisions);
   }
 
   async function start() {

@@ -16,14 +16,15 @@ use serde_json::Value;
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::{ChannelError, ChannelService};
 use shared::domain::{
-    BindingRecord, CallbackCheck, EventId, FieldError, MemberId, OrgId, TestOutcome,
+    BindingRecord, CallbackCheck, ChannelConfig, EventId, FieldError, MemberId, OrgId, TestOutcome,
+    unix_ms,
 };
 use shared::http::views::{
     ActionPage, ActionView, ChannelPage, ChannelView, CheckView, DeliveryPage, DeliveryView,
-    ProbeView, SubscriptionPage, to_json,
+    ProbeView, ReceiverNotFoundView, SubscriptionPage, to_json,
 };
 use shared::http::{
-    ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor, method_not_allowed,
+    ApiError, BODY_LIMIT, JsonObject, PageRequest, PublicBase, cursor_in, method_not_allowed,
     parse_channel_update, routes,
 };
 use shared::i18n::{Text, render_stored};
@@ -78,6 +79,11 @@ impl IntoResponse for ConfigApiError {
                 Text::new("error.concurrent_update"),
             )
             .hint(Text::new("hint.concurrent_update")),
+            // A position outside the query's key range (a forged cursor that still carried
+            // the query's tag): the cursor's fault, not the store's.
+            Self::Channel(ChannelError::Store(StoreError::InvalidPosition)) => {
+                ApiError::invalid_field("next", Text::new("field.next"))
+            }
             Self::Channel(e @ ChannelError::SecretMissing(_)) => {
                 tracing::error!(error = %e, "secret missing");
                 ApiError::store_unavailable()
@@ -175,8 +181,31 @@ pub fn channel_view(rec: &BindingRecord, base: &PublicBase, egress_ips: &[String
         last_callback_check: rec.last_callback_check.as_ref().map(check_view),
         last_test: rec.last_test.as_ref().map(test_view),
         last_probe: rec.last_probe.as_ref().map(ProbeView::from),
+        // Read separately ([`with_misses`]): it is kept per app and receiver, not per binding.
+        receiver_not_found: None,
         updated_at: rec.updated_at.and_then(rfc3339),
     }
+}
+
+/// Each view with the miss remembered against its receiver, if one stands (one read).
+async fn with_misses(
+    channels: &ChannelService,
+    recs: &[BindingRecord],
+    mut views: Vec<ChannelView>,
+) -> ApiResult<Vec<ChannelView>> {
+    let configured: Vec<(usize, ChannelConfig)> = recs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.config.clone()?)))
+        .collect();
+    let configs: Vec<ChannelConfig> = configured.iter().map(|(_, c)| c.clone()).collect();
+    let misses = channels.receiver_misses(&configs, unix_ms()).await?;
+    for ((i, _), m) in configured.iter().zip(misses) {
+        if let Some(v) = views.get_mut(*i) {
+            v.receiver_not_found = m.as_ref().map(ReceiverNotFoundView::from);
+        }
+    }
+    Ok(views)
 }
 
 async fn get_channel(
@@ -185,11 +214,12 @@ async fn get_channel(
     ext: Extensions,
 ) -> ApiResult<Json<Value>> {
     let rec = st.channels.ensure_binding(&key).await?;
-    Ok(Json(to_json(&channel_view(
-        &rec,
-        &public_base(&ext),
-        &st.egress_ips,
-    ))))
+    let mut view = channel_view(&rec, &public_base(&ext), &st.egress_ips);
+    if let Some(c) = &rec.config {
+        let miss = st.channels.receiver_miss(c, unix_ms()).await?;
+        view.receiver_not_found = miss.as_ref().map(ReceiverNotFoundView::from);
+    }
+    Ok(Json(to_json(&view)))
 }
 
 async fn put_channel(
@@ -234,19 +264,53 @@ fn list_query(
     query: Result<Query<ListQuery>, QueryRejection>,
     default: usize,
     max: usize,
+    scope: &[&str],
 ) -> Result<PageRequest, ConfigApiError> {
     let q = parsed_query(query, Text::new("hint.list_query").arg("max", max))?;
-    Ok(PageRequest::parse(
+    Ok(PageRequest::parse_in(
         q.limit.as_deref(),
         q.next.as_deref(),
         default,
         max,
+        scope,
     )?)
 }
 
-/// The `next` of a page: the cursor after the store position `after`; null on the last page.
-fn next_cursor(after: Option<String>) -> Option<String> {
-    after.as_deref().map(cursor)
+/// The `next` of a page of the query `scope` (the list, the org and every filter; see
+/// [`PageRequest::parse_in`]): the cursor after the store position `after`; null on the last
+/// page. Only the same query takes it back.
+fn next_cursor(scope: &[&str], after: Option<String>) -> Option<String> {
+    after.as_deref().map(|a| cursor_in(scope, a))
+}
+
+/// What a list's cursors are bound to: the list, the org, and each filter (`""` when absent).
+fn channels_scope(org: &OrgId) -> [&str; 2] {
+    ["wecom-channels", org.as_str()]
+}
+
+fn subscriptions_scope(org: &OrgId) -> [&str; 2] {
+    ["subscriptions", org.as_str()]
+}
+
+fn deliveries_scope<'a>(org: &'a OrgId, member: Option<&'a MemberId>) -> [&'a str; 3] {
+    [
+        "deliveries",
+        org.as_str(),
+        member.map_or("", MemberId::as_str),
+    ]
+}
+
+fn actions_scope<'a>(
+    org: &'a OrgId,
+    event_id: Option<&'a EventId>,
+    member: Option<&'a MemberId>,
+) -> [&'a str; 4] {
+    [
+        "actions",
+        org.as_str(),
+        event_id.map_or("", EventId::as_str),
+        member.map_or("", MemberId::as_str),
+    ]
 }
 
 async fn list_channels(
@@ -255,20 +319,21 @@ async fn list_channels(
     ext: Extensions,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let page = list_query(query, LIST_DEFAULT, LIST_MAX)?;
+    let page = list_query(query, LIST_DEFAULT, LIST_MAX, &channels_scope(&org))?;
     let base = public_base(&ext);
     let found = st
         .channels
         .list(&org, page.after.as_deref(), page.limit)
         .await?;
-    let items = found
+    let views = found
         .items
         .iter()
         .map(|r| channel_view(r, &base, &st.egress_ips))
         .collect();
+    let items = with_misses(&st.channels, &found.items, views).await?;
     Ok(Json(to_json(&ChannelPage {
         items,
-        next: next_cursor(found.next),
+        next: next_cursor(&channels_scope(&org), found.next),
     })))
 }
 
@@ -277,7 +342,7 @@ async fn get_subscriptions(
     AdminOrg(org): AdminOrg,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let page = list_query(query, LIST_DEFAULT, LIST_MAX)?;
+    let page = list_query(query, LIST_DEFAULT, LIST_MAX, &subscriptions_scope(&org))?;
     subscriptions_page(&st, &org, page).await
 }
 
@@ -292,7 +357,7 @@ async fn subscriptions_page(
         .await?;
     Ok(Json(to_json(&SubscriptionPage {
         items: found.items,
-        next: next_cursor(found.next),
+        next: next_cursor(&subscriptions_scope(org), found.next),
     })))
 }
 
@@ -382,8 +447,9 @@ async fn list_deliveries(
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = parsed_query(query, Text::new("hint.deliveries_query"))?;
-    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
     let member = optional_member(q.member.as_deref())?;
+    let scope = deliveries_scope(&org, member.as_ref());
+    let page = PageRequest::parse_in(q.limit.as_deref(), q.next.as_deref(), 50, 500, &scope)?;
     let found = st
         .deliveries
         .deliveries(
@@ -395,7 +461,7 @@ async fn list_deliveries(
         .await?;
     Ok(Json(to_json(&DeliveryPage {
         items: found.items.iter().map(delivery_view).collect(),
-        next: next_cursor(found.next),
+        next: next_cursor(&scope, found.next),
     })))
 }
 
@@ -443,12 +509,13 @@ async fn list_actions(
     query: Result<Query<ActionsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = parsed_query(query, Text::new("hint.actions_query"))?;
-    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), 50, 500)?;
     let event_id = match q.event_id.as_deref().filter(|e| !e.is_empty()) {
         Some(e) => Some(EventId::parse(e)?),
         None => None,
     };
     let member = optional_member(q.member.as_deref())?;
+    let scope = actions_scope(&org, event_id.as_ref(), member.as_ref());
+    let page = PageRequest::parse_in(q.limit.as_deref(), q.next.as_deref(), 50, 500, &scope)?;
     let found = st
         .actions
         .actions(
@@ -461,6 +528,6 @@ async fn list_actions(
         .await?;
     Ok(Json(to_json(&ActionPage {
         items: found.items.iter().map(action_view).collect(),
-        next: next_cursor(found.next),
+        next: next_cursor(&scope, found.next),
     })))
 }

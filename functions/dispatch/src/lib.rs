@@ -248,27 +248,47 @@ impl Dispatcher {
             }
         };
         let prober = Prober::new(&self.channels, &self.wecom, &self.tokens, &self.egress_ips);
+        // Within its budget: during a WeCom outage each probe waits out its timeouts, and the
+        // sweep must still end well inside the function's. What is not probed stays due and,
+        // being the earliest, is taken first next time.
+        let deadline = tokio::time::Instant::now() + self.settings.probe_budget;
         // By index: a closure over borrowed items trips the compiler's Send inference.
         let outcomes: Vec<_> = futures_util::stream::iter(0..due.len())
-            .map(|i| prober.probe(&due[i], Fresh::Hourly, now))
+            .map(|i| {
+                let prober = &prober;
+                let key = &due[i];
+                async move {
+                    tokio::time::timeout_at(deadline, prober.probe(key, Fresh::Hourly, now))
+                        .await
+                        .ok()
+                }
+            })
             .buffer_unordered(PROBE_CONCURRENCY)
             .collect()
             .await;
         let mut drift = 0;
+        let mut left = 0;
         for o in outcomes {
             match o {
-                Ok(Some(p)) if !p.ok => drift += 1,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "probe not recorded; it stays due"),
+                Some(Ok(Some(p))) if !p.ok => drift += 1,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::warn!(error = %e, "probe not recorded; it stays due"),
+                None => left += 1,
             }
+        }
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "probe budget spent; the rest are probed at the next sweep"
+            );
         }
         if drift > 0 {
             shared::metrics::count("ChannelDrift", drift);
         }
         if !due.is_empty() {
-            tracing::info!(probed = due.len(), drift, "credential probes");
+            tracing::info!(probed = due.len() - left, drift, "credential probes");
         }
-        due.len()
+        due.len() - left
     }
 
     /// Acts on every delivery that is due: delayed ones whose window has freed, and claims

@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &stores,
         Arc::new(stores.channel_service(&cfg.secret_prefix)),
         WeComClient::new(&cfg.wecom_api_base)?,
-        Arc::new(TokenCache::new(stores.tokens.clone())),
+        Arc::new(TokenCache::new(stores.tokens.clone()).with_budget(stores.pace.clone())),
         shared::sink::from_config(&cfg)?,
     ));
     lambda_runtime::run(service_fn(

@@ -1,7 +1,7 @@
 //! From a claim to a message ready to go: skip or send, the member's userid, a pace slot.
 //! Every path that does not end in [`Prepared::Ready`] records the delivery's new state.
 
-use shared::channel::AppMemo;
+use shared::channel::{AppMemo, LookupError, miss_hint};
 use shared::domain::{MemberId, MemberKey};
 use shared::wecom::{AppCredentials, ErrCode, Kind, MessageBody, WeComApp, WeComError};
 use shared::workflow::{Delivery, Reason, Subscription};
@@ -57,13 +57,22 @@ impl Dispatcher {
             tokens: &self.tokens,
             creds: creds.clone(),
         };
-        let userid = match self.channels.userid(&app, &binding).await {
+        let userid = match self.channels.userid(&app, &binding, self.now()).await {
             Ok(u) => u,
-            Err(e) => {
+            Err(LookupError::WeCom(e)) => {
                 return self
                     .failed_or_retry(delivery, held, &e, Some(&key))
                     .await
                     .map(Prepared::Done);
+            }
+            // WeCom did not know the receiver within the day: not asked again (it blocks a
+            // corp's lookups after too many misses), failed at once with the miss's errcode.
+            Err(LookupError::Remembered(m)) => {
+                d.attempt_failed(Some(m.errcode), miss_hint(&m).stored());
+                d.mark_failed(Reason::ReceiverNotFound);
+                tracing::info!(event_id = %d.event_id, member = %d.member,
+                    wecom_errcode = m.errcode, "receiver not found (remembered miss)");
+                return self.record(delivery, held).await.map(Prepared::Done);
             }
         };
         d.userid = Some(userid.clone());

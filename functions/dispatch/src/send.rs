@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::StreamExt;
-use shared::domain::{MemberId, MemberKey, Pace, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS};
+use shared::domain::{
+    MemberId, MemberKey, Pace, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS, member_pace_key,
+};
 use shared::store::Fence;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, SendReceipt, WeComApp, WeComError,
@@ -40,8 +42,9 @@ fn card_already_sent(e: &WeComError) -> bool {
     e.errcode().is_some_and(|c| c.code() == 42014)
 }
 
+/// The member's pace log; test messages take their slots in the same one.
 fn pace_key(creds: &AppCredentials, userid: &str) -> String {
-    format!("{}:{}:{userid}", creds.corp_id, creds.agent_id)
+    member_pace_key(&creds.corp_id, creds.agent_id, userid)
 }
 
 impl Dispatcher {

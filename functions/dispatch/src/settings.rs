@@ -30,6 +30,9 @@ pub struct Settings {
     pub duplicate_check_interval: u32,
     /// How long one sweep keeps finishing members' decisions (after the deliveries).
     pub decision_budget: Duration,
+    /// How long one sweep keeps probing channels (last): the deliveries' budget, the
+    /// decisions' and this stay well inside the function's 120 s.
+    pub probe_budget: Duration,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             sweep_budget: Duration::from_secs(60),
             duplicate_check_interval: 1800,
             decision_budget: Duration::from_secs(20),
+            probe_budget: Duration::from_secs(25),
         }
     }
 }

@@ -62,7 +62,10 @@ async fn run() -> Result<(), LocalError> {
     );
 
     let wecom = shared::wecom::WeComClient::new(&cfg.wecom_api_base)?;
-    let tokens = Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone()));
+    // One budget of unproven credential checks per org, across tests, probes and sends.
+    let tokens = Arc::new(
+        shared::wecom::TokenCache::new(stores.tokens.clone()).with_budget(stores.pace.clone()),
+    );
     // Locally, decisions on cards are listed by /actions and, if asked, POSTed to a webhook.
     // The callback records each decision and tries to publish it; the dispatcher's sweep
     // finishes the rest and answers the card, as on AWS.

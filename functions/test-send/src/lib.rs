@@ -11,9 +11,14 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 use shared::auth::AdminMember;
-use shared::channel::{ChannelError, ChannelService, ChannelUpdate, ResolvedBinding};
-use shared::domain::{AppSecret, ChannelConfig, Limits, Pace, Receiver, TestOutcome, now, unix_ms};
-use shared::http::views::{Successful, TestSendResult, to_json};
+use shared::channel::{
+    ChannelError, ChannelService, ChannelUpdate, LookupError, ResolvedBinding, miss_hint,
+};
+use shared::domain::{
+    AppSecret, ChannelConfig, Limits, Pace, Receiver, ReceiverMiss, STAMP_SLACK_MS, TestOutcome,
+    WECOM_MEMBER_LIMITS, member_pace_key, now, unix_ms,
+};
+use shared::http::views::{ReceiverNotFoundView, Successful, TestSendResult, to_json};
 use shared::http::{
     ApiError, BODY_LIMIT, JsonObject, PUT_FIELDS, method_not_allowed, parse_channel_update, routes,
 };
@@ -22,7 +27,7 @@ use shared::store::{DeliveryStore, PaceStore};
 use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{
     AppCredentials, ErrCode, MessageBody, OutgoingMessage, TokenCache, WeComApp, WeComClient,
-    WeComError, resolve_userid,
+    WeComError,
 };
 
 mod probe;
@@ -234,11 +239,19 @@ async fn test_send(
             }
         }
     };
-    let outcome = run(&st, &subject, &message).await;
+    let outcome = run(&st, &subject, &message, &key.org).await;
     tracing::info!(org = %key.org, member = %key.member, saved = matches!(subject, Subject::Saved(_)),
         result = if outcome.is_ok() { "successful" } else { "failed" }, "test message");
 
-    if let Subject::Saved(b) = &subject {
+    // A test stopped before its send for the member's pace (or the pace store) did not test
+    // the channel: nothing to record.
+    let tested = outcome
+        .as_ref()
+        .err()
+        .is_none_or(|f| !NOT_RUN.contains(&f.error.code.as_str()));
+    if let Subject::Saved(b) = &subject
+        && tested
+    {
         let record = match &outcome {
             Ok(_) => TestOutcome {
                 at: now(),
@@ -266,6 +279,8 @@ async fn test_send(
             })),
         )
             .into_response(),
+        // Nothing was tested: the error alone, like any other refusal of the request.
+        Err(f) if !tested => f.error.into_response(),
         Err(f) => f
             .error
             .with_top("result", "failed")
@@ -287,7 +302,12 @@ struct Failure {
     steps: Steps,
 }
 
-async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Failure> {
+async fn run(
+    st: &AppState,
+    subject: &Subject,
+    message: &str,
+    org: &shared::domain::OrgId,
+) -> Result<Done, Failure> {
     let (config, creds, saved): (&ChannelConfig, AppCredentials, Option<&ResolvedBinding>) =
         match subject {
             Subject::Saved(b) => (&b.config, b.credentials(), Some(b)),
@@ -297,6 +317,7 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
                     corp_id: config.corp_id.clone(),
                     agent_id: config.agent_id,
                     secret: secret.clone(),
+                    org: Some(org.clone()),
                 },
                 None,
             ),
@@ -313,16 +334,43 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
     }
     steps.set("token", StepStatus::Ok, None, None);
 
-    // Unsaved values are looked up every time and never cached.
+    // Unsaved values are looked up every time and never cached. Either way a receiver WeCom
+    // did not know within the day is not looked up again (docs/API.md §9).
     let resolved = match saved {
-        Some(b) => st.channels.userid(&app, b).await,
-        None => resolve_userid(&app, &config.receiver).await,
+        Some(b) => st.channels.userid(&app, b, unix_ms()).await,
+        None => st.channels.lookup(&app, &config.receiver, unix_ms()).await,
     };
     let userid = match resolved {
         Ok(u) => u,
-        Err(e) => return Err(fail(st, steps, "resolve_receiver", &e, &config.receiver)),
+        Err(LookupError::WeCom(e)) => {
+            return Err(fail(st, steps, "resolve_receiver", &e, &config.receiver));
+        }
+        Err(LookupError::Remembered(m)) => return Err(remembered_miss(steps, &m)),
     };
     steps.set("resolve_receiver", StepStatus::Ok, None, None);
+
+    // The member's pace slot, as dispatch takes it: WeCom keeps 30 messages a minute per
+    // member and drops the rest silently, so a test must not crowd out a notification.
+    let pace_key = member_pace_key(&app.creds.corp_id, app.creds.agent_id, &userid);
+    let stamped = unix_ms();
+    match st
+        .pace
+        .reserve(&pace_key, stamped, WECOM_MEMBER_LIMITS)
+        .await
+    {
+        Ok(Pace::Granted) => {}
+        Ok(Pace::WaitUntil(t)) => return Err(member_rate_limited(steps, t, stamped)),
+        Err(e) => {
+            tracing::error!(error = %e, "pace store failure in test-send");
+            let hint = Text::new("hint.store_unavailable");
+            return Err(Failure {
+                error: ApiError::store_unavailable(),
+                errcode: None,
+                hint,
+                steps,
+            });
+        }
+    }
 
     let msg = OutgoingMessage {
         touser: vec![userid.clone()],
@@ -330,7 +378,15 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
         body: MessageBody::text(&shared::wecom::message::truncate_bytes(message, TEXT_MAX)),
         duplicate_check_interval: None,
     };
-    match app.send(&msg).await {
+    let sent = app.send(&msg).await;
+    // WeCom counted the message when it arrived; a slow send moves its slot there.
+    let done = unix_ms();
+    if done - stamped > STAMP_SLACK_MS
+        && let Err(e) = st.pace.restamp(&pace_key, stamped, done).await
+    {
+        tracing::warn!(error = %e, "could not re-stamp a test message's pace slot");
+    }
+    match sent {
         Ok(receipt) if receipt.missed(&userid) => {
             // errcode 0, yet this member was listed as invalid or unlicensed: not delivered.
             let code = ErrCode::AllRecipientsInvalid;
@@ -367,6 +423,73 @@ async fn run(st: &AppState, subject: &Subject, message: &str) -> Result<Done, Fa
             }
             Err(fail(st, steps, "send", &e, &config.receiver))
         }
+    }
+}
+
+/// Error codes of tests that stopped before testing anything: not recorded as `last_test`.
+const NOT_RUN: [&str; 2] = ["member_rate_limited", "store_unavailable"];
+
+/// A lookup of this receiver missed within the day: the same 422 and steps as WeCom's miss,
+/// saying it is remembered — since when, until when, and how to try again sooner.
+fn remembered_miss(mut steps: Steps, m: &ReceiverMiss) -> Failure {
+    let hint = miss_hint(m);
+    steps.set(
+        "resolve_receiver",
+        StepStatus::Failed,
+        Some(m.errcode),
+        Some(hint.render()),
+    );
+    let error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "member_not_found",
+        Text::new("test.member_not_found.remembered")
+            .arg("code", m.errcode)
+            .arg("since", m.since()),
+    )
+    .hint(hint.clone())
+    .with("wecom_errcode", m.errcode)
+    .with(
+        "receiver_not_found",
+        to_json(&ReceiverNotFoundView::from(m)),
+    );
+    Failure {
+        error,
+        errcode: Some(m.errcode),
+        hint,
+        steps,
+    }
+}
+
+/// The member's pace window is full until `until_ms`: 429, nothing sent, with when the next
+/// slot opens.
+fn member_rate_limited(steps: Steps, until_ms: i64, now_ms: i64) -> Failure {
+    let secs = (until_ms - now_ms + 999).max(1000) / 1000;
+    let at = time::OffsetDateTime::from_unix_timestamp((until_ms + 999).div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let (window, max) = WECOM_MEMBER_LIMITS[0];
+    let hint = Text::new("hint.test.member_rate_limited")
+        .arg("limit", max)
+        .arg("window", window / 1000)
+        .arg("secs", secs)
+        .arg("at", &at);
+    let error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "member_rate_limited",
+        Text::new("test.member_rate_limited"),
+    )
+    .hint(hint.clone())
+    .with("retry_after", secs)
+    .with("retry_at", at);
+    Failure {
+        error,
+        errcode: None,
+        hint,
+        steps,
     }
 }
 
@@ -412,6 +535,52 @@ fn fail(
             Failure {
                 error,
                 errcode: Some(code.code()),
+                hint,
+                steps,
+            }
+        }
+        // WeCom refused these credentials before: said as such, never as a fresh answer.
+        WeComError::Remembered {
+            code, since, until, ..
+        } => {
+            let hint = e.hint(&st.egress_ips);
+            steps.set(
+                step,
+                StepStatus::Failed,
+                Some(code.code()),
+                Some(hint.render()),
+            );
+            let error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("wecom_{}", code.code()),
+                Text::new("test.remembered")
+                    .arg("step", step)
+                    .arg("code", code.code()),
+            )
+            .hint(hint.clone())
+            .with("wecom_errcode", code.code())
+            .with("remembered_since", shared::wecom::client::rfc3339(*since))
+            .with("remembered_until", shared::wecom::client::rfc3339(*until));
+            Failure {
+                error,
+                errcode: Some(code.code()),
+                hint,
+                steps,
+            }
+        }
+        WeComError::Throttled { until_ms } => {
+            let hint = e.hint(&st.egress_ips);
+            steps.set(step, StepStatus::Failed, None, Some(hint.render()));
+            let secs = (until_ms - unix_ms()).max(1000) / 1000;
+            Failure {
+                error: ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_credential_checks",
+                    Text::new("test.too_many_credential_checks"),
+                )
+                .hint(hint.clone())
+                .with("retry_after", secs),
+                errcode: None,
                 hint,
                 steps,
             }

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = AppState {
         channels: Arc::new(stores.channel_service(&cfg.secret_prefix)),
         wecom: WeComClient::new(&cfg.wecom_api_base)?,
-        tokens: Arc::new(TokenCache::new(stores.tokens)),
+        tokens: Arc::new(TokenCache::new(stores.tokens).with_budget(stores.pace.clone())),
         pace: stores.pace,
         deliveries: stores.deliveries,
         egress_ips: cfg.egress_ip_strings(),

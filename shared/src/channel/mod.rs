@@ -21,6 +21,7 @@ pub use probe::{Fresh, Prober};
 mod save;
 pub use save::SECRET_GRACE;
 mod userid;
+pub use userid::{LookupError, miss_hint};
 
 const SECRET_CACHE_CAP: usize = 1024;
 
@@ -75,6 +76,7 @@ impl ResolvedBinding {
             corp_id: self.config.corp_id.clone(),
             agent_id: self.config.agent_id,
             secret: self.secrets.app_secret.clone(),
+            org: Some(self.record.key.org.clone()),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! Per app, a fresh `gettoken` (at most once an hour per app on the schedule, across
 //! instances; a refusal WeCom gave in the last minutes is reused, never asked again). Per
 //! binding with a phone or email receiver, a fresh lookup (the cached userid is bypassed, and
-//! refreshed when it changed). A login-name receiver is the userid: only the app is checked.
+//! refreshed when it changed) — unless WeCom did not know that receiver within the day: then
+//! `member_not_found` from that remembered miss, without asking WeCom. A login-name receiver
+//! is the userid: only the app is checked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,11 +15,11 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{ChannelError, ChannelService};
-use crate::domain::{Drift, MemberKey, ProbeOutcome, Receiver};
+use super::{ChannelError, ChannelService, LookupError, miss_hint};
+use crate::domain::{Drift, MemberKey, ProbeOutcome, Receiver, ReceiverMiss};
 use crate::i18n::Text;
 use crate::store::PROBE_EVERY_MS;
-use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError, resolve_userid};
+use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError};
 
 /// After a lookup found no member, that binding's next probe waits a day: WeCom blocks lookups
 /// for a day after too many misses (over 20% of the seat cap), the drift is recorded and
@@ -77,8 +79,15 @@ impl<'a> Prober<'a> {
                     self.tokens.probe_turn(&app.creds, every).await
                 }
             };
+            // An admin's probe may ask again despite a remembered refusal, once an hour.
+            let despite = match fresh {
+                Fresh::Always => Some(crate::wecom::token::REFUSAL_TTL),
+                Fresh::Hourly => None,
+            };
             if turn {
-                self.tokens.fetch_fresh(self.wecom, &app.creds).await
+                self.tokens
+                    .fetch_fresh(self.wecom, &app.creds, despite)
+                    .await
             } else {
                 app.token().await.map(|_| ())
             }
@@ -104,10 +113,12 @@ impl<'a> Prober<'a> {
             creds: b.credentials(),
         };
         let mut result = self.check_app(&app, fresh).await;
+        // A receiver WeCom did not know within the day is not looked up again.
+        let mut remembered = None;
         if result.is_ok() {
             // A login name is the userid: the app's check is the whole probe.
             if let Receiver::Phone(_) | Receiver::Email(_) = &b.config.receiver {
-                result = match resolve_userid(&app, &b.config.receiver).await {
+                result = match self.channels.lookup(&app, &b.config.receiver, now_ms).await {
                     Ok(userid) => {
                         let cached = b.record.resolved_user.as_ref().map(|u| u.userid.as_str());
                         if cached.is_some_and(|c| c != userid) {
@@ -116,11 +127,24 @@ impl<'a> Prober<'a> {
                         }
                         Ok(())
                     }
-                    Err(e) => Err(e),
+                    Err(LookupError::WeCom(e)) => Err(e),
+                    Err(LookupError::Remembered(m)) => {
+                        remembered = Some(m);
+                        Ok(())
+                    }
                 };
             }
         }
-        let outcome = self.outcome(result.err().as_ref(), now_ms);
+        if let Err(WeComError::Throttled { until_ms }) = &result {
+            // WeCom was not asked: nothing is known, and the binding stays due.
+            tracing::info!(org = %key.org, member = %key.member, until_ms,
+                "probe left for later: the org's budget of unproven credential checks is spent");
+            return Ok(None);
+        }
+        let outcome = match &remembered {
+            Some(m) => remembered_outcome(m, now_ms),
+            None => self.outcome(result.err().as_ref(), now_ms),
+        };
         if let Some(drift) = outcome.drift {
             tracing::warn!(org = %key.org, member = %key.member, drift = drift.as_str(),
                 wecom_errcode = ?outcome.wecom_errcode, "probe found drift");
@@ -137,8 +161,7 @@ impl<'a> Prober<'a> {
     }
 
     fn outcome(&self, e: Option<&WeComError>, now_ms: i64) -> ProbeOutcome {
-        let at = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = probed_at(now_ms);
         let Some(e) = e else {
             return ProbeOutcome {
                 at,
@@ -167,6 +190,24 @@ impl<'a> Prober<'a> {
             trusted_ip,
             hint: Some(hint.stored()),
         }
+    }
+}
+
+fn probed_at(now_ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `member_not_found` from a lookup that missed within the day, with its errcode; the hint
+/// says it is remembered, until when, and how to try again sooner.
+fn remembered_outcome(m: &ReceiverMiss, now_ms: i64) -> ProbeOutcome {
+    ProbeOutcome {
+        at: probed_at(now_ms),
+        ok: false,
+        drift: Some(Drift::MemberNotFound),
+        wecom_errcode: Some(m.errcode),
+        trusted_ip: None,
+        hint: Some(miss_hint(m).stored()),
     }
 }
 

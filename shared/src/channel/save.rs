@@ -37,6 +37,10 @@ impl ChannelService {
         key: &MemberKey,
         update: ChannelUpdate,
     ) -> Result<BindingRecord, ChannelError> {
+        // A save is how an admin has a receiver WeCom did not know looked up again: first, so
+        // that a save that answers success never leaves the miss behind.
+        self.forget_receiver_miss(&update.corp_id, update.agent_id, &update.receiver)
+            .await?;
         for _ in 0..MAX_ATTEMPTS {
             match self.try_save(key, &update).await {
                 Err(ChannelError::Store(StoreError::Conflict)) => continue,
@@ -243,7 +247,8 @@ impl ChannelService {
             retired_at: Some(now),
         };
         if let Err(e) = self.channels.record_secret(&record).await {
-            // The sweep still finds it unreferenced, by its creation record.
+            // The sweep still finds it unreferenced, by its creation record, and records it
+            // retired then: it keeps a whole grace from that sweep on.
             tracing::warn!(secret = name, error = %e, "could not mark a replaced secret");
         }
     }
@@ -283,8 +288,12 @@ impl ChannelService {
         self.sweep_secrets(now).await
     }
 
-    /// Deletes the secrets retired more than [`SECRET_GRACE`] before `now` (unix seconds),
-    /// and those a dead save left unreferenced for as long. Returns how many.
+    /// Deletes the secrets retired more than [`SECRET_GRACE`] before `now` (unix seconds).
+    /// A secret whose record says only when it was created (a save that died before its
+    /// commit, or a replacement whose retirement record failed) and that no app points to
+    /// once it is older than the grace is recorded retired at `now`, not deleted: nothing
+    /// durable says when it stopped being used, and a reader may have read its name just
+    /// before. It is deleted a grace later. Returns how many were deleted.
     pub async fn sweep_secrets(&self, now: i64) -> Result<usize, ChannelError> {
         let grace = i64::try_from(SECRET_GRACE.as_secs()).unwrap_or(3600);
         let mut deleted = 0;
@@ -302,12 +311,23 @@ impl ChannelService {
             let due = match r.retired_at {
                 Some(at) => at + grace <= now,
                 None => {
-                    r.created_at + grace <= now
+                    // Younger than the grace, it may belong to a save still in progress.
+                    let unreferenced = r.created_at + grace <= now
                         && self
                             .channels
                             .app(&r.app)
                             .await?
-                            .is_none_or(|a| a.secret_name != r.name)
+                            .is_none_or(|a| a.secret_name != r.name);
+                    if unreferenced {
+                        let retired = SecretRecord {
+                            retired_at: Some(now),
+                            ..r.clone()
+                        };
+                        self.channels.record_secret(&retired).await?;
+                        tracing::info!(secret = %r.name,
+                            "unreferenced secret without a retirement record: retired now, deleted after the grace");
+                    }
+                    false
                 }
             };
             if due {

@@ -151,8 +151,9 @@ pub struct CallbackCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     /// Whether the request provably came from someone holding this app's keys (a valid
-    /// signature, or a ciphertext sealed for this CorpID): only such a request may replace what
-    /// the admin sees. Anyone who knows the URL can send the rest.
+    /// signature): only such a request may replace what the admin sees. Anyone who knows the
+    /// URL can send the rest, a ciphertext WeCom once sealed for this app included (replayed
+    /// with a signature of their own).
     #[serde(default)]
     pub authentic: bool,
 }
@@ -299,10 +300,10 @@ mod tests {
         let ok = check(1_000, true, None, true);
         let forged = check(2_000, false, Some(Diagnosis::SignatureMismatch), false);
         assert!(!forged.replaces(Some(&ok), Some(60)));
-        let real = check(1_001, false, Some(Diagnosis::SignatureMismatch), true);
+        let real = check(1_001, false, Some(Diagnosis::DecryptFailed), true);
         assert!(
             real.replaces(Some(&ok), Some(60)),
-            "WeCom with a wrong Token"
+            "WeCom signing with the Token, sealing with another EncodingAESKey"
         );
         assert!(
             forged.replaces(None, Some(60)),

@@ -8,6 +8,7 @@ use crate::i18n::Text;
 mod binding;
 mod channel;
 mod ids;
+mod miss;
 mod pace;
 mod secrets;
 
@@ -17,8 +18,10 @@ pub use binding::{
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
+pub use miss::{MISS_KEPT_MS, ReceiverMiss, receiver_miss_key};
 pub use pace::{
     Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS,
+    member_pace_key,
 };
 pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
 

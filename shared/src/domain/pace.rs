@@ -13,6 +13,12 @@ pub type Limits = &'static [(i64, usize)];
 /// WeCom's limits per (app, member).
 pub const WECOM_MEMBER_LIMITS: Limits = &[PACE_MINUTE, PACE_HOUR];
 
+/// The pace log of one (app, member), `{corp}:{agent}:{userid}`: every message to the member
+/// through that app takes a slot in it — dispatch's notifications and test messages alike.
+pub fn member_pace_key(corp_id: &super::CorpId, agent_id: super::AgentId, userid: &str) -> String {
+    format!("{corp_id}:{agent_id}:{userid}")
+}
+
 /// A slot is stamped when it is taken, just before the send; WeCom counts the message when
 /// it arrives, a little later. Each stamp counts this much longer than WeCom's window, and a
 /// send that took longer is re-stamped with the time it completed ([`PaceLog::restamp`]).

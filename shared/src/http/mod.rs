@@ -13,7 +13,7 @@ pub mod views;
 pub use body::{BODY_LIMIT, JsonObject, too_large};
 pub use channel_body::{OPTION_FIELDS, PUT_FIELDS, parse_channel_update};
 pub use error::{ApiError, ApiErrorParts};
-pub use page::{PageRequest, cursor};
+pub use page::{PageRequest, cursor, cursor_in};
 
 use axum::http::StatusCode;
 

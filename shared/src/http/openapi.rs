@@ -62,7 +62,7 @@ zh-CN, default en).";
 /// Path parameters, as they are named in [`super::routes`].
 const ORG: &str = "The org: 1–64 of `[A-Za-z0-9_.-]`; it must equal the token's `org` claim.";
 const MEMBER: &str = "The member: 1–64 of `[A-Za-z0-9_.@-]`.";
-const NEXT: &str = "The `next` of the previous page, unchanged.";
+const NEXT: &str = "The `next` of the previous page of the same query (same filters), unchanged.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -176,7 +176,8 @@ impl Modify for Security {
 /// 401: the service's error object, or (on AWS) API Gateway's own answer.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+// A schema only: never built, so its size does not matter.
+#[allow(dead_code, clippy::large_enum_variant)]
 enum Unauthorized {
     Api(ErrorBody),
     Gateway(GatewayMessage),
@@ -374,8 +375,8 @@ mod ops {
             (status = 403, description = "`forbidden`.", body = ErrorBody),
             (status = 404, description = "`not_configured`: `{}` with nothing saved.", body = ErrorBody),
             (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
-            (status = 422, description = "`wecom_<errcode>`: WeCom refused (the error adds `wecom_errcode`, `wecom_errmsg` and, for 60020, `trusted_ip`); `not_delivered`: WeCom listed the user as invalid or unlicensed.", body = TestSendFailure),
-            (status = 429, description = "`too_many_tests`: over 10 tests of unsaved values a minute for this org; the hint says how long to wait.", body = ErrorBody),
+            (status = 422, description = "`wecom_<errcode>`: WeCom refused (the error adds `wecom_errcode`, `wecom_errmsg` and, for 60020, `trusted_ip`); `not_delivered`: WeCom listed the user as invalid or unlicensed; `member_not_found`: WeCom did not know the receiver when it was looked up through this app within the last day, so it was not looked up again (the error adds `wecom_errcode` and `receiver_not_found` `{since, until}`).", body = TestSendFailure),
+            (status = 429, description = "`too_many_tests`: over 10 tests of unsaved values a minute for this org; the hint says how long to wait. `member_rate_limited`: the member's WeCom window (30 messages a minute, 1000 an hour per app) is full, nothing was sent; the error adds `retry_after` (seconds) and `retry_at` (RFC 3339).", body = ErrorBody),
             (status = 502, description = "`wecom_unreachable`: no usable answer from WeCom after the retries.", body = TestSendFailure),
             (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
         ),

@@ -38,7 +38,8 @@ pub struct ErrorDetail {
     /// What went wrong, `snake_case`: `invalid_field`, `invalid_json`, `bad_body`,
     /// `invalid_query`, `malformed_event`, `unauthorized`, `forbidden`, `not_found`,
     /// `not_configured`, `method_not_allowed`, `concurrent_update`, `body_too_large`,
-    /// `wecom_<errcode>`, `not_delivered`, `too_many_tests`, `wecom_unreachable`,
+    /// `wecom_<errcode>`, `not_delivered`, `member_not_found`, `too_many_tests`,
+    /// `member_rate_limited`, `wecom_unreachable`,
     /// `store_unavailable`, or a callback diagnosis (`no_binding`, `signature_mismatch`,
     /// `decrypt_failed`, `corp_id_mismatch`, `bad_request`).
     #[schema(pattern = "^[a-z0-9_]+$", examples("invalid_field"))]
@@ -60,6 +61,16 @@ pub struct ErrorDetail {
     /// Test-send, errcode 60020: the IP address WeCom saw, to add to the app's Trusted IP list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_ip: Option<String>,
+    /// Test-send, `member_not_found`: the remembered miss (as in the channel view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver_not_found: Option<ReceiverNotFoundView>,
+    /// Test-send, `member_rate_limited`: seconds until the member's next slot opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
+    /// Test-send, `member_rate_limited`: when the member's next slot opens, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub retry_at: Option<String>,
 }
 
 /// API Gateway's own answer to a request its JWT authorizer refused (AWS only).
@@ -172,9 +183,37 @@ pub struct ChannelView {
     /// The last credential health probe (hourly, and on demand); null until the first.
     #[schema(required = true)]
     pub last_probe: Option<ProbeView>,
+    /// WeCom did not know the receiver when it was last looked up through this app: no
+    /// notification, test or probe looks it up again until `until` (docs/API.md §9). Absent
+    /// when nothing is remembered; a save clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver_not_found: Option<ReceiverNotFoundView>,
     /// RFC 3339 UTC of the last configuration change.
     #[schema(required = true, format = DateTime)]
     pub updated_at: Option<String>,
+}
+
+/// `receiver_not_found` of a channel view: a lookup of the receiver that missed, remembered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReceiverNotFoundView {
+    /// When WeCom did not know it: RFC 3339 UTC, whole seconds.
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// Until when it is not looked up again (a day later): RFC 3339 UTC, whole seconds.
+    #[schema(format = DateTime)]
+    pub until: String,
+    /// WeCom's errcode of that lookup: 46004, 60111 or 81013.
+    pub wecom_errcode: i64,
+}
+
+impl From<&crate::domain::ReceiverMiss> for ReceiverNotFoundView {
+    fn from(m: &crate::domain::ReceiverMiss) -> Self {
+        Self {
+            since: m.since(),
+            until: m.until(),
+            wecom_errcode: m.errcode,
+        }
+    }
 }
 
 /// A page of the org's configured channels, ordered by member.

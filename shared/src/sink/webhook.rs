@@ -2,17 +2,9 @@
 
 use async_trait::async_trait;
 
+// A URL as logs may show it: scheme, host and port.
+use crate::config::url_named as named;
 use crate::workflow::{ActionRecord, ActionSink, action_json};
-
-/// A URL as logs may show it: scheme, host and port.
-fn named(u: &reqwest::Url) -> String {
-    format!(
-        "{}://{}{}",
-        u.scheme(),
-        u.host_str().unwrap_or(""),
-        u.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
-}
 
 /// POSTs each decision as JSON to a URL (the local runner's `WECOM_NOTIFY_ACTIONS_WEBHOOK`).
 pub struct Webhook {

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, CallbackCheck, CallbackId, ChannelConfig,
-    EventId, Limits, MemberKey, Node, OrgId, Pace, ProbeOutcome, ResolvedUser, SecretRecord,
-    SubscriptionType, TestOutcome, unix_now,
+    EventId, Limits, MemberKey, Node, OrgId, Pace, ProbeOutcome, ReceiverMiss, ResolvedUser,
+    SecretRecord, SubscriptionType, TestOutcome, unix_now,
 };
 use crate::workflow::{ActionRecord, Delivery, Subscription};
 
@@ -38,6 +38,10 @@ pub enum StoreError {
     Backend(String),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    /// A list was asked to continue after a position that cannot be one of its own (outside
+    /// the query's key range): the caller's cursor is wrong, the store is fine.
+    #[error("the position to continue after is not one of this list's")]
+    InvalidPosition,
 }
 
 impl StoreError {
@@ -247,6 +251,22 @@ pub trait ChannelStore: Send + Sync {
         limit: usize,
     ) -> Result<Page<SecretRecord>, StoreError>;
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError>;
+    /// The misses remembered under `keys` ([`crate::domain::receiver_miss_key`]) that still
+    /// stand at `now_ms`, in the order of `keys` (`None`: none, or it ended).
+    async fn receiver_misses(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError>;
+    /// Remembers a lookup's miss under `key` until its `until_ms` (replacing any before); the
+    /// store lets it go after that.
+    async fn remember_receiver_miss(
+        &self,
+        key: &str,
+        miss: &ReceiverMiss,
+    ) -> Result<(), StoreError>;
+    /// Forgets the miss under `key`, if there is one.
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until
@@ -259,11 +279,13 @@ pub struct CachedToken {
     pub refused: Option<Refusal>,
 }
 
-/// WeCom's errcode and errmsg for credentials it refused.
+/// WeCom's errcode and errmsg for credentials it refused, and when (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     pub errcode: i64,
     pub errmsg: String,
+    #[serde(default)]
+    pub at: i64,
 }
 
 /// Access tokens shared across instances, and the lease that lets one instance fetch.

@@ -25,12 +25,26 @@ pub enum WeComError {
     /// An answer we cannot read.
     #[error("unexpected answer from WeCom: {0}")]
     Protocol(String),
+    /// WeCom refused these very credentials earlier, and is not asked again with them until
+    /// `until` (unix seconds): a repeated wrong secret gets the shared egress IP blocked.
+    /// WeCom's errmsg is kept but is not this call's answer.
+    #[error("WeCom refused these credentials at {since} (errcode {}); not asked again with them until {until}", code.code())]
+    Remembered {
+        code: ErrCode,
+        errmsg: String,
+        since: i64,
+        until: i64,
+    },
+    /// Not asked at all: the org spent its budget of checks of credentials WeCom has not
+    /// accepted before, until `until_ms` (unix milliseconds).
+    #[error("too many checks of unproven credentials for this org; try again after {until_ms}")]
+    Throttled { until_ms: i64 },
 }
 
 impl WeComError {
     pub fn errcode(&self) -> Option<&ErrCode> {
         match self {
-            Self::Api { code, .. } => Some(code),
+            Self::Api { code, .. } | Self::Remembered { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -39,8 +53,8 @@ impl WeComError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Api { code, .. } => code.kind() == Kind::Transient,
-            Self::Network(_) => true,
-            Self::Protocol(_) => false,
+            Self::Network(_) | Self::Throttled { .. } => true,
+            Self::Protocol(_) | Self::Remembered { .. } => false,
         }
     }
 
@@ -53,8 +67,25 @@ impl WeComError {
             Self::Api { code, .. } => code.hint(egress_ips),
             Self::Network(_) => Text::new("hint.wecom.unreachable"),
             Self::Protocol(_) => Text::new("hint.wecom.protocol"),
+            Self::Remembered { since, until, .. } => Text::new("hint.wecom.remembered_refusal")
+                .arg("since", rfc3339(*since))
+                .arg("until", rfc3339(*until)),
+            Self::Throttled { until_ms } => Text::new("hint.wecom.credential_budget")
+                .arg("limit", super::token::CREDENTIAL_CHECK_LIMITS[0].1)
+                .arg("until", rfc3339(until_ms.div_euclid(1000))),
         }
     }
+}
+
+/// Unix seconds as RFC 3339 UTC (empty if out of range).
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// Backoff for transient failures: bounded and jittered so that many instances hitting a

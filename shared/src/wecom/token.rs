@@ -20,9 +20,8 @@ use tokio::sync::Mutex;
 
 use super::client::{WeComClient, WeComError};
 use super::errcode::ErrCode;
-use crate::domain::unix_now;
-use crate::domain::{AgentId, AppSecret, CorpId};
-use crate::store::{CachedToken, Refusal, StoreError, TokenStore};
+use crate::domain::{AgentId, AppSecret, CorpId, Limits, OrgId, Pace, unix_ms, unix_now};
+use crate::store::{CachedToken, PaceStore, Refusal, StoreError, TokenStore};
 
 /// Tokens are used until this long before WeCom's expiry.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
@@ -30,15 +29,26 @@ pub const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
 pub const LEASE: Duration = Duration::from_secs(10);
 /// How long WeCom's refusal of an app's credentials (40001, 40013, 301002) is remembered:
 /// repeated wrong-secret calls get the calling IP blocked for an hour — for every org behind
-/// the same NAT. A corrected Secret, CorpID or AgentId is another key and is tried at once.
-pub const REFUSAL_TTL: Duration = Duration::from_secs(300);
+/// the same NAT. A corrected Secret, CorpID or AgentId is another key and is tried at once;
+/// an admin's "Probe now" may ask again once an hour.
+pub const REFUSAL_TTL: Duration = Duration::from_secs(3600);
 
-/// The credentials of one WeCom app.
+/// `gettoken` calls an org may make per minute with credentials WeCom has not accepted
+/// before — across saves, tests, probes and sends — so that no tenant can spend the shared
+/// egress address's standing at WeCom.
+pub const CREDENTIAL_CHECK_LIMITS: Limits = &[(60_000, 10)];
+
+/// How long credentials WeCom accepted once count as proven (not against the budget).
+const PROVEN_TTL_SECS: i64 = 400 * 86_400;
+
+/// The credentials of one WeCom app, and the org on whose behalf WeCom is asked with them
+/// (unproven credentials count against that org's budget; `None`: no budget applies).
 #[derive(Debug, Clone)]
 pub struct AppCredentials {
     pub corp_id: CorpId,
     pub agent_id: AgentId,
     pub secret: AppSecret,
+    pub org: Option<OrgId>,
 }
 
 impl AppCredentials {
@@ -104,10 +114,13 @@ struct Local {
     expires_at: i64,
 }
 
-fn refused(r: &Refusal) -> WeComError {
-    WeComError::Api {
+/// A refusal answered from memory says so: when WeCom gave it, and until when it stands.
+fn refused(r: &Refusal, until: i64) -> WeComError {
+    WeComError::Remembered {
         code: ErrCode::from_response(r.errcode, &r.errmsg),
         errmsg: r.errmsg.clone(),
+        since: r.at,
+        until,
     }
 }
 
@@ -118,6 +131,10 @@ pub struct TokenCache {
     flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     holder: String,
     poll: Duration,
+    /// Per-org budget of checks of unproven credentials; none in tests that want none.
+    budget: Option<Arc<dyn PaceStore>>,
+    /// Cache keys WeCom accepted (a token was issued), known in this process.
+    proven: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl TokenCache {
@@ -128,6 +145,77 @@ impl TokenCache {
             flights: Mutex::new(HashMap::new()),
             holder: uuid::Uuid::new_v4().simple().to_string(),
             poll: Duration::from_millis(100),
+            budget: None,
+            proven: std::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Counts each `gettoken` with credentials WeCom has not accepted before against the
+    /// asking org's [`CREDENTIAL_CHECK_LIMITS`], in `pace`.
+    pub fn with_budget(mut self, pace: Arc<dyn PaceStore>) -> Self {
+        self.budget = Some(pace);
+        self
+    }
+
+    /// WeCom issued a token for these credentials at some point (this process, or any
+    /// instance sharing the store).
+    async fn is_proven(&self, key: &str) -> bool {
+        if self.proven.lock().is_ok_and(|p| p.contains(key)) {
+            return true;
+        }
+        let found = matches!(
+            self.store.cached_token(&proven_key(key)).await,
+            Ok(Some(c)) if c.expires_at > unix_now()
+        );
+        if found && let Ok(mut p) = self.proven.lock() {
+            p.insert(key.to_owned());
+        }
+        found
+    }
+
+    async fn mark_proven(&self, key: &str) {
+        let fresh = self
+            .proven
+            .lock()
+            .map(|mut p| p.insert(key.to_owned()))
+            .unwrap_or(true);
+        if !fresh {
+            return;
+        }
+        let marker = CachedToken {
+            sealed: String::new(),
+            expires_at: unix_now() + PROVEN_TTL_SECS,
+            refused: None,
+        };
+        if let Err(e) = self.store.put_token(&proven_key(key), &marker).await {
+            tracing::warn!(error = %e, "could not record that WeCom accepted the credentials");
+        }
+    }
+
+    /// Takes a slot of the org's budget for asking WeCom with unproven credentials, or says
+    /// until when there is none.
+    async fn spend_budget(&self, creds: &AppCredentials, key: &str) -> Result<(), WeComError> {
+        let (Some(pace), Some(org)) = (&self.budget, &creds.org) else {
+            return Ok(());
+        };
+        if self.is_proven(key).await {
+            return Ok(());
+        }
+        match pace
+            .reserve(
+                &format!("credential-checks:{org}"),
+                unix_ms(),
+                CREDENTIAL_CHECK_LIMITS,
+            )
+            .await
+        {
+            Ok(Pace::Granted) => Ok(()),
+            Ok(Pace::WaitUntil(until_ms)) => {
+                tracing::warn!(%org, app = %key,
+                    "the org's budget of checks of unproven credentials is spent; WeCom not asked");
+                Err(WeComError::Throttled { until_ms })
+            }
+            Err(e) => Err(WeComError::Protocol(format!("credential budget: {e}"))),
         }
     }
 
@@ -138,7 +226,7 @@ impl TokenCache {
             .filter(|l| l.expires_at > now)
             .map(|l| match &l.entry {
                 Ok(token) => Ok(AccessToken(SecretString::from(token.clone()))),
-                Err(r) => Err(refused(r)),
+                Err(r) => Err(refused(r, l.expires_at)),
             })
     }
 
@@ -159,11 +247,13 @@ impl TokenCache {
             WeComError::Api { errmsg, .. } => errmsg.clone(),
             _ => String::new(),
         };
+        let now = unix_now();
         let r = Refusal {
             errcode: code.code(),
             errmsg,
+            at: now,
         };
-        let expires_at = unix_now() + i64::try_from(REFUSAL_TTL.as_secs()).unwrap_or(300);
+        let expires_at = now + i64::try_from(REFUSAL_TTL.as_secs()).unwrap_or(3600);
         self.local_put(&key, Err(r.clone()), expires_at);
         let cached = CachedToken {
             sealed: String::new(),
@@ -189,7 +279,7 @@ impl TokenCache {
             return Ok(None);
         }
         if let Some(r) = c.refused {
-            let e = refused(&r);
+            let e = refused(&r, c.expires_at);
             self.local_put(key, Err(r), c.expires_at);
             return Ok(Some(Err(e)));
         }
@@ -247,9 +337,14 @@ impl TokenCache {
         creds: &AppCredentials,
         key: &str,
     ) -> Result<AccessToken, WeComError> {
-        let result = client
-            .get_token(creds.corp_id.as_str(), creds.secret.expose())
-            .await;
+        let result = match self.spend_budget(creds, key).await {
+            Ok(()) => {
+                client
+                    .get_token(creds.corp_id.as_str(), creds.secret.expose())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let outcome = match result {
             Ok(issued) => {
                 let lifetime = i64::try_from(issued.expires_in).unwrap_or(7200);
@@ -264,6 +359,7 @@ impl TokenCache {
                 if let Err(e) = self.store.put_token(key, &cached).await {
                     tracing::warn!(error = %e, "could not share the access token through the store");
                 }
+                self.mark_proven(key).await;
                 tracing::info!(app = %key, expires_at, "fetched a WeCom access token");
                 Ok(AccessToken(SecretString::from(issued.access_token)))
             }
@@ -279,23 +375,37 @@ impl TokenCache {
     }
 
     /// Asks WeCom for a token now — a probe of the app's credentials — unless their refusal is
-    /// remembered ([`Self::refuse`]): then that refusal, without a call. The new token is
-    /// shared as any other.
+    /// remembered ([`Self::refuse`]): then that refusal, without a call, unless `despite` says
+    /// to ask anyway (an admin's probe, at most once an hour per app). The new token is shared
+    /// as any other.
     pub async fn fetch_fresh(
         &self,
         client: &WeComClient,
         creds: &AppCredentials,
+        despite: Option<Duration>,
     ) -> Result<(), WeComError> {
         let key = creds.cache_key();
         let now = unix_now();
+        let mut remembered = None;
         if let Some(Err(e)) = self.local_get(&key, now) {
-            return Err(e);
-        }
-        if let Ok(Some(c)) = self.store.cached_token(&key).await
+            remembered = Some(e);
+        } else if let Ok(Some(c)) = self.store.cached_token(&key).await
             && c.expires_at > now
             && let Some(r) = &c.refused
         {
-            return Err(refused(r));
+            remembered = Some(refused(r, c.expires_at));
+        }
+        if let Some(e) = remembered {
+            let again = match despite {
+                Some(every) => self.turn(&format!("ask-again:{key}"), every).await,
+                None => false,
+            };
+            if !again {
+                return Err(e);
+            }
+            if let Ok(mut local) = self.local.lock() {
+                local.remove(&key);
+            }
         }
         self.fetch(client, creds, &key).await.map(|_| ())
     }
@@ -303,11 +413,16 @@ impl TokenCache {
     /// True at most once per `every` for an app, across every instance sharing the store:
     /// the budget of fresh credential probes (WeCom throttles frequent `gettoken`).
     pub async fn probe_turn(&self, creds: &AppCredentials, every: Duration) -> bool {
-        let key = format!("probe:{}", creds.cache_key());
+        self.turn(&format!("probe:{}", creds.cache_key()), every)
+            .await
+    }
+
+    /// True at most once per `every` for `key`, across every instance sharing the store.
+    async fn turn(&self, key: &str, every: Duration) -> bool {
         // A holder of its own: the lease answers "already yours" to the same holder.
         let holder = uuid::Uuid::new_v4().simple().to_string();
         self.store
-            .try_token_lease(&key, &holder, every)
+            .try_token_lease(key, &holder, every)
             .await
             .unwrap_or(false)
     }
@@ -332,6 +447,11 @@ impl TokenCache {
     }
 }
 
+/// Where the store keeps that WeCom accepted the credentials of `key` once.
+fn proven_key(key: &str) -> String {
+    format!("proven:{key}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +461,7 @@ mod tests {
             corp_id: CorpId::parse("ww1").expect("corp"),
             agent_id: AgentId::parse(5).expect("agent"),
             secret: AppSecret::parse(secret).expect("secret"),
+            org: None,
         }
     }
 

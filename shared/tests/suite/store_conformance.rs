@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::channel::{ChannelError, ChannelService, ChannelUpdate};
 use shared::domain::{
     AgentId, AppKey, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, EncodingAesKey,
-    EventId, MemberId, MemberKey, Node, OrgId, Pace, Receiver, STAMP_SLACK_MS, SourceColumn,
-    SubscriptionType, TestOutcome, WECOM_MEMBER_LIMITS, WeComToken, now,
+    EventId, MISS_KEPT_MS, MemberId, MemberKey, Node, OrgId, Pace, Receiver, ReceiverMiss,
+    STAMP_SLACK_MS, SourceColumn, SubscriptionType, TestOutcome, WECOM_MEMBER_LIMITS, WeComToken,
+    now, receiver_miss_key,
 };
 use shared::store::dynamo::DynamoTable;
 use shared::store::embedded::EmbeddedDb;
@@ -432,8 +433,70 @@ async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
     );
 }
 
+/// A replaced secret whose retirement could not be recorded still gets its grace: its record
+/// says only when it was created (two hours ago here), and the sweep that finds it
+/// unreferenced records it retired then, instead of deleting it under a reader that read its
+/// name just before the swap.
+async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) {
+    let k = key("acme", "alice");
+    let faulty = Arc::new(FaultyChannels::new(h.channels.clone()));
+    let svc = ChannelService::new(faulty.clone(), h.secrets.clone(), "wn-retire");
+    svc.save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await
+        .expect("save");
+    let app_key = key_app("acme", "ww01", 7);
+    let first = h.channels.app(&app_key).await.expect("read").expect("app");
+    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    let now = shared::domain::unix_now();
+    // The secret has been in use for two hours.
+    h.channels
+        .record_secret(&shared::domain::SecretRecord {
+            name: first.secret_name.clone(),
+            app: app_key.clone(),
+            created_at: now - 2 * grace,
+            retired_at: None,
+        })
+        .await
+        .expect("backdate");
+    faulty.fail_retirements(true);
+    svc.save(&k, full("ww01", 7, "secret-two", "tokenOne", KEY_A))
+        .await
+        .expect("the save succeeds; only the retirement record failed");
+    faulty.fail_retirements(false);
+    let second = h.channels.app(&app_key).await.expect("read").expect("app");
+    assert_ne!(first.secret_name, second.secret_name);
+    let readable = |name: String| {
+        let secrets = h.secrets.clone();
+        async move { secrets.get(&name).await.expect("get").is_some() }
+    };
+    for at in [now, now + grace - 60] {
+        assert_eq!(
+            svc.sweep_secrets(at).await.expect("sweep"),
+            0,
+            "at +{}",
+            at - now
+        );
+        assert!(
+            readable(first.secret_name.clone()).await,
+            "a reader that read the old name can still use it {} s after the swap",
+            at - now
+        );
+    }
+    assert_eq!(
+        svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
+        1,
+        "deleted once its grace has passed"
+    );
+    assert!(!readable(first.secret_name.clone()).await);
+    assert!(
+        readable(second.secret_name.clone()).await,
+        "the live secret is never swept"
+    );
+}
+
 /// A save that dies between writing its new secret and committing leaves that secret
-/// unreferenced: the sweep deletes it once it is older than the grace period, never before.
+/// unreferenced: the sweep retires it once it is older than the grace period, and deletes it
+/// a grace later, never before.
 async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
     let k = key("acme", "alice");
     let dying = Arc::new(FaultyChannels::new(h.channels.clone()));
@@ -459,13 +522,27 @@ async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
         "too young"
     );
     let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    // Older than the grace and unreferenced: nothing says when it stopped being used (it
+    // could be a replaced secret whose retirement record failed), so it is retired now...
     assert_eq!(
         hanging.sweep_secrets(now + grace + 1).await.expect("sweep"),
+        0,
+        "retired, not yet deleted"
+    );
+    // ...and deleted a grace later.
+    assert_eq!(
+        hanging
+            .sweep_secrets(now + 2 * grace + 1)
+            .await
+            .expect("sweep"),
         1,
         "the orphan is deleted"
     );
     assert_eq!(
-        hanging.sweep_secrets(now + grace + 2).await.expect("sweep"),
+        hanging
+            .sweep_secrets(now + 2 * grace + 2)
+            .await
+            .expect("sweep"),
         0
     );
 }
@@ -895,6 +972,7 @@ async fn tokens_are_shared_and_leased_to_one_holder(h: Harness) {
         refused: Some(Refusal {
             errcode: 40001,
             errmsg: "invalid credential, hint: [x]".into(),
+            at: 1_700_000_000,
         }),
     };
     h.tokens.put_token(key, &refused).await.expect("put");
@@ -1008,6 +1086,96 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
             .expect("by userid")
             .is_empty(),
         "the userid index forgets with the binding"
+    );
+}
+
+/// A receiver WeCom did not know is remembered per (app, source column, receiver) for a day,
+/// read in one go for a list, and forgotten by a save of a channel with that app and receiver.
+async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harness) {
+    let now = shared::domain::unix_ms();
+    let phone = |p: &str| Receiver::parse(SourceColumn::Phone, p).expect("phone");
+    let corp = CorpId::parse("ww01").expect("corp");
+    let agent = AgentId::parse(7).expect("agent");
+    let k1 = receiver_miss_key(&corp, agent, &phone("10000000000"));
+    let k2 = receiver_miss_key(&corp, agent, &phone("10000000001"));
+    let old = receiver_miss_key(&corp, agent, &phone("10000000002"));
+    let miss = ReceiverMiss::new(46004, now);
+    h.channels
+        .remember_receiver_miss(&k1, &miss)
+        .await
+        .expect("remember");
+    // One whose day ended: no longer stands, whether or not the store let it go yet.
+    h.channels
+        .remember_receiver_miss(&old, &ReceiverMiss::new(60111, now - MISS_KEPT_MS - 1))
+        .await
+        .expect("remember");
+    let read = |keys: Vec<String>, at: i64| {
+        let channels = h.channels.clone();
+        async move { channels.receiver_misses(&keys, at).await.expect("read") }
+    };
+    assert_eq!(
+        read(vec![k2.clone(), k1.clone(), old.clone()], now).await,
+        vec![None, Some(miss), None],
+        "in the order asked"
+    );
+    assert_eq!(read(vec![], now).await, Vec::<Option<ReceiverMiss>>::new());
+    assert_eq!(
+        read(vec![k1.clone()], now + MISS_KEPT_MS).await,
+        vec![None],
+        "a day later it no longer stands"
+    );
+    // A renewed miss replaces the one before.
+    let renewed = ReceiverMiss::new(81013, now + 1000);
+    h.channels
+        .remember_receiver_miss(&k1, &renewed)
+        .await
+        .expect("renew");
+    assert_eq!(
+        read(vec![k1.clone()], now + 1000).await,
+        vec![Some(renewed)]
+    );
+    h.channels.forget_receiver_miss(&k1).await.expect("forget");
+    assert_eq!(read(vec![k1.clone()], now).await, vec![None]);
+    h.channels
+        .forget_receiver_miss(&k2)
+        .await
+        .expect("forgetting nothing is fine");
+
+    // Through the service: per channel configuration, and a save clears it.
+    let k = key("acme", "alice");
+    let mut u = full("ww01", 7, "secret-one", "tokenOne", KEY_A);
+    u.receiver = phone("10000000000");
+    h.channels
+        .remember_receiver_miss(&k1, &miss)
+        .await
+        .expect("remember");
+    let rec = h.svc.save(&k, u.clone()).await.expect("save");
+    let config = rec.config.clone().expect("configured");
+    assert_eq!(
+        h.svc.receiver_miss(&config, now).await.expect("read"),
+        None,
+        "the save cleared it"
+    );
+    h.channels
+        .remember_receiver_miss(&k1, &miss)
+        .await
+        .expect("remember");
+    let mut login = config.clone();
+    login.receiver = Receiver::parse(SourceColumn::LoginName, "zhangsan").expect("login");
+    assert_eq!(
+        h.svc
+            .receiver_misses(&[login, config.clone()], now)
+            .await
+            .expect("read"),
+        vec![None, Some(miss)],
+        "a login name is never looked up, so never missed"
+    );
+    let mut other_agent = config.clone();
+    other_agent.agent_id = AgentId::parse(8).expect("agent");
+    assert_eq!(
+        h.svc.receiver_miss(&other_agent, now).await.expect("read"),
+        None,
+        "per app"
     );
 }
 
@@ -1453,6 +1621,103 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
     names.retain(|n| n.starts_with("wn-page/"));
     assert_eq!(names, ["wn-page/s0", "wn-page/s1", "wn-page/s2"]);
     assert_eq!(rest.next, None);
+}
+
+/// A list asked to continue after a position it never handed out (another list's, another
+/// org's, made up) answers a page or refuses the position as such: never a backend failure,
+/// which the API would report as the store being down.
+async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) {
+    use shared::store::StoreError;
+    let org = OrgId::parse("acme").expect("org");
+    h.svc
+        .save(
+            &key("acme", "alice"),
+            full("ww01", 7, "s", "tokenOne", KEY_A),
+        )
+        .await
+        .expect("save");
+    let d = card_delivery("evt-1", "alice", "zhangsan");
+    h.deliveries.claim(&d).await.expect("claim");
+    h.actions
+        .decide(&decision(&d, "approve", 1_700_000_000))
+        .await
+        .expect("decide");
+    h.subs
+        .put_subscriptions(
+            &org,
+            &[Subscription {
+                subscription_type: stype("sql_review"),
+                node: node("n"),
+                personal_channel: true,
+                message_format: MessageFormat::Textcard,
+                actions: None,
+            }],
+        )
+        .await
+        .expect("put");
+    let e1 = EventId::parse("evt-1").expect("id");
+    let forged = [
+        "x",
+        "M#",
+        "SUB#",
+        "DELIVERY",
+        "0001700000000000#evt-1#alice",
+        "sql_review/n",
+        "acme/alice",
+        "ORG#other",
+        "\u{10FFFF}",
+        "%",
+    ];
+    let fine = |what: &str, r: Result<(), StoreError>| match r {
+        Ok(()) | Err(StoreError::InvalidPosition) => {}
+        Err(e) => panic!("{what}: {e}"),
+    };
+    for p in forged {
+        let after = Some(p);
+        fine(
+            &format!("bindings after {p:?}"),
+            h.channels.bindings(&org, after, 10).await.map(|_| ()),
+        );
+        fine(
+            &format!("deliveries after {p:?}"),
+            h.deliveries
+                .deliveries(&org, None, after, 10)
+                .await
+                .map(|_| ()),
+        );
+        fine(
+            &format!("alice's deliveries after {p:?}"),
+            h.deliveries
+                .deliveries(&org, Some("alice"), after, 10)
+                .await
+                .map(|_| ()),
+        );
+        fine(
+            &format!("subscriptions after {p:?}"),
+            h.subs.subscriptions(&org, after, 10).await.map(|_| ()),
+        );
+        fine(
+            &format!("actions after {p:?}"),
+            h.actions
+                .actions(&org, None, None, after, 10)
+                .await
+                .map(|_| ()),
+        );
+        fine(
+            &format!("alice's actions after {p:?}"),
+            h.actions
+                .actions(&org, None, Some("alice"), after, 10)
+                .await
+                .map(|_| ()),
+        );
+        fine(
+            &format!("evt-1's actions after {p:?}"),
+            h.actions
+                .actions(&org, Some(&e1), None, after, 10)
+                .await
+                .map(|_| ()),
+        );
+    }
 }
 
 async fn members_join_and_leave_one_app_at_once(h: Harness) {
@@ -1924,6 +2189,7 @@ shared::both_stores!(
     the_first_decision_wins_and_decisions_are_listed,
     unfinished_decisions_are_found_until_finished,
     a_replaced_secret_is_readable_until_its_grace_ends,
+    a_secret_whose_retirement_was_not_recorded_keeps_its_grace,
     a_crash_before_the_commit_leaves_nothing_behind_for_long,
     a_missing_secret_is_an_error_not_no_channel,
     create_and_read,
@@ -1940,11 +2206,13 @@ shared::both_stores!(
     secrets_never_reach_the_record_store,
     tokens_are_shared_and_leased_to_one_holder,
     resolved_userids_are_cached_until_the_config_changes,
+    receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save,
     subscriptions_are_upserted_per_org,
     deliveries_are_claimed_once_and_listed_newest_first,
     delayed_deliveries_come_due,
     pace_allows_thirty_a_minute_per_app_and_member,
     every_list_pages_with_a_cursor,
+    a_position_from_elsewhere_is_refused_not_a_backend_failure,
     members_join_and_leave_one_app_at_once,
     an_unreadable_due_record_is_skipped_and_named,
     a_stale_due_entry_never_brings_back_a_sent_record,

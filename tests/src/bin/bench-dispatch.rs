@@ -191,6 +191,7 @@ async fn fanout() -> Result<bool, String> {
         corp_id: CorpId::parse(CORP).map_err(|e| e.to_string())?,
         agent_id: AgentId::parse(AGENT).map_err(|e| e.to_string())?,
         secret: AppSecret::parse(SECRET).map_err(|e| e.to_string())?,
+        org: None,
     };
     let base_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let base_stores = Stores::embedded(base_dir.path()).map_err(|e| e.to_string())?;

@@ -22,8 +22,8 @@ use super::{
 };
 use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
-    MemberId, MemberKey, OrgId, ProbeOutcome, Receiver, ResolvedUser, SecretRecord, SourceColumn,
-    TestOutcome, unix_now,
+    MemberId, MemberKey, OrgId, ProbeOutcome, Receiver, ReceiverMiss, ResolvedUser, SecretRecord,
+    SourceColumn, TestOutcome, unix_now,
 };
 use crate::store::{
     CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
@@ -528,6 +528,7 @@ impl ChannelStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<BindingRecord>, StoreError> {
+        super::check_position(after, "")?;
         let mut q = self
             .client
             .query()
@@ -684,5 +685,25 @@ impl ChannelStore for DynamoTable {
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn receiver_misses(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
+        self.read_misses(keys, now_ms).await
+    }
+
+    async fn remember_receiver_miss(
+        &self,
+        key: &str,
+        miss: &ReceiverMiss,
+    ) -> Result<(), StoreError> {
+        self.write_miss(key, miss).await
+    }
+
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_miss(key).await
     }
 }

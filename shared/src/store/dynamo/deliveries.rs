@@ -383,6 +383,7 @@ impl DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(String, Item)>, bool), StoreError> {
+        super::check_position(after, "")?;
         let mut q = self
             .client
             .query()

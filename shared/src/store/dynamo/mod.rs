@@ -16,12 +16,28 @@ use super::StoreError;
 mod actions;
 mod channels;
 mod deliveries;
+mod misses;
 mod pace;
 pub mod schema;
 mod subscriptions;
 mod tokens;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's limit on a sort key value (bytes); a position beyond it was never handed out.
+const MAX_SORT_KEY: usize = 1024;
+
+/// A list's position to continue after, checked before DynamoDB sees it: a sort key under
+/// `prefix`, within DynamoDB's size. Anything else was never handed out by this list, and
+/// DynamoDB would answer it with a validation error that reads as an outage.
+fn check_position(after: Option<&str>, prefix: &str) -> Result<(), StoreError> {
+    match after {
+        Some(a) if a.is_empty() || a.len() > MAX_SORT_KEY || !a.starts_with(prefix) => {
+            Err(StoreError::InvalidPosition)
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The result of a conditional write: `Ok(true)` if it happened, `Ok(false)` if its condition
 /// did not hold, `Err` for anything else. (Each operation has its own error type, all with
@@ -72,7 +88,9 @@ impl DynamoTable {
 
     /// One page of the items under `pk` whose sort key starts with `prefix`, in sort-key
     /// order, strongly consistent, after the sort key `after`; and the sort key to continue
-    /// after, if DynamoDB stopped early.
+    /// after, if DynamoDB stopped early. An `after` this query cannot have handed out (not
+    /// under `prefix`, or longer than a sort key) is [`StoreError::InvalidPosition`]: DynamoDB
+    /// refuses such a start key with an error that says nothing of the caller's mistake.
     async fn query_page(
         &self,
         pk: String,
@@ -80,6 +98,7 @@ impl DynamoTable {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        check_position(after.as_deref(), prefix)?;
         let start = after
             .map(|sk| Item::from([("pk".to_owned(), s(pk.as_str())), ("sk".to_owned(), s(sk))]));
         let mut q = self
@@ -224,4 +243,63 @@ fn field<T>(r: Result<T, crate::domain::FieldError>) -> Result<T, StoreError> {
 /// The SDK's builders fail only on a missing required member: a bug here, reported as such.
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
     r.map_err(StoreError::backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventId, OrgId};
+    use crate::store::{ActionStore, ChannelStore, DeliveryStore, SubscriptionStore};
+
+    /// A table behind an endpoint nobody listens on, without retries: any request fails.
+    fn unreachable() -> DynamoTable {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        DynamoTable::new(Client::from_conf(conf), "nowhere")
+    }
+
+    /// A position no list of this query hands out is refused before DynamoDB is asked, which
+    /// would answer a start key outside the query's range with a validation error (a 503).
+    #[tokio::test]
+    async fn a_position_outside_the_query_is_refused_before_dynamodb_is_asked() {
+        let t = unreachable();
+        let org = OrgId::parse("acme").expect("org");
+        let ev = EventId::parse("evt-1").expect("id");
+        let long = "M#".to_owned() + &"x".repeat(MAX_SORT_KEY);
+        for after in [
+            "x",
+            "0001700000000000#evt-1#alice",
+            "SUB#a#b",
+            long.as_str(),
+        ] {
+            let r = t.actions(&org, Some(&ev), None, Some(after), 10).await;
+            assert!(
+                matches!(r, Err(StoreError::InvalidPosition)),
+                "{after:?}: {r:?}"
+            );
+        }
+        let long = "x".repeat(MAX_SORT_KEY + 1);
+        let after = Some(long.as_str());
+        assert!(matches!(
+            t.deliveries(&org, None, after, 10).await,
+            Err(StoreError::InvalidPosition)
+        ));
+        assert!(matches!(
+            t.bindings(&org, after, 10).await,
+            Err(StoreError::InvalidPosition)
+        ));
+        assert!(matches!(
+            t.subscriptions(&org, after, 10).await,
+            Err(StoreError::InvalidPosition)
+        ));
+        // A position of the query's own shape goes to DynamoDB (here: nobody answers).
+        let r = t.actions(&org, Some(&ev), None, Some("M#alice"), 10).await;
+        assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    }
 }

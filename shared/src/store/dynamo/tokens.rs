@@ -2,7 +2,8 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at`; or, for a few minutes, `refused_errcode`/`refused_errmsg` |
+//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at`; or, for an hour, `refused_errcode`/`refused_errmsg`/`refused_at` |
+//! | proven credentials | `TOKEN#proven:{corp}:{agent}:{fingerprint}` | `TOKEN` | `expires_at` (400 days): WeCom accepted them once |
 //! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` |
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ impl TokenStore for DynamoTable {
             Some(_) => Some(Refusal {
                 errcode: get_n(&item, "refused_errcode")?,
                 errmsg: get_s(&item, "refused_errmsg")?.to_owned(),
+                at: get_n(&item, "refused_at").unwrap_or(0),
             }),
             None => None,
         };
@@ -49,7 +51,8 @@ impl TokenStore for DynamoTable {
         if let Some(r) = &token.refused {
             put = put
                 .item("refused_errcode", n(r.errcode))
-                .item("refused_errmsg", s(r.errmsg.as_str()));
+                .item("refused_errmsg", s(r.errmsg.as_str()))
+                .item("refused_at", n(r.at));
         }
         put.send()
             .await

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ProbeOutcome,
-    ResolvedUser, SecretRecord, TestOutcome, unix_now,
+    ReceiverMiss, ResolvedUser, SecretRecord, TestOutcome, unix_now,
 };
 use crate::store::{
     CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
@@ -452,5 +452,25 @@ impl ChannelStore for EmbeddedDb {
 
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
         self.remove(SECRET_RECORDS, name.to_owned()).await
+    }
+
+    async fn receiver_misses(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
+        self.read_misses(keys, now_ms).await
+    }
+
+    async fn remember_receiver_miss(
+        &self,
+        key: &str,
+        miss: &ReceiverMiss,
+    ) -> Result<(), StoreError> {
+        self.write_miss(key, miss).await
+    }
+
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_miss(key).await
     }
 }

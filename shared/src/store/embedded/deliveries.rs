@@ -207,6 +207,7 @@ impl EmbeddedDb {
                 Some("push") => purge_push(&txn, target, now)?,
                 Some("pace") => purge_pace_log(&txn, target, now)?,
                 Some("act") => super::actions::purge_action(&txn, target)?,
+                Some("miss") => super::misses::purge_miss(&txn, target, now)?,
                 _ => {}
             }
             txn.open_table(EXPIRY)

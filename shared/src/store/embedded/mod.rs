@@ -18,6 +18,7 @@ use super::{Page, StoreError};
 mod actions;
 mod channels;
 mod deliveries;
+mod misses;
 mod pace;
 mod subscriptions;
 mod tokens;
@@ -37,6 +38,8 @@ const PACE: JsonTable = TableDefinition::new("pace");
 const SECRET_RECORDS: JsonTable = TableDefinition::new("secret_records");
 /// Action records: `{org}/{event_id}/{member}` (escaped) → record.
 const ACTIONS: JsonTable = TableDefinition::new("actions");
+/// Receivers WeCom did not know: miss key (a hash) → [`crate::domain::ReceiverMiss`].
+const MISSES: JsonTable = TableDefinition::new("receiver_misses");
 /// Index tables: position → the key of a record in another table.
 type IndexTable = TableDefinition<'static, &'static str, &'static str>;
 /// The org's delivery log: `{org}/{position}` → delivery key.
@@ -84,6 +87,7 @@ impl EmbeddedDb {
             PACE,
             SECRET_RECORDS,
             ACTIONS,
+            MISSES,
         ] {
             txn.open_table(t).map_err(db_err)?;
         }
