@@ -15,7 +15,8 @@
 
 use std::sync::Arc;
 
-use shared::channel::ResolvedBinding;
+use shared::channel::{ChannelService, ResolvedBinding};
+use shared::domain::{MemberId, MemberKey};
 use shared::store::{Decided, DeliveryStore, StoreError};
 use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
 use shared::xml::PushMessage;
@@ -69,17 +70,45 @@ pub fn click_of(msg: &PushMessage<'_>) -> Option<(Click, PushApp)> {
     Some((click, app))
 }
 
-/// Why a click from this push cannot be the card's: `None` if it can. `b` is the binding
-/// whose keys verified the push.
-fn foreign(b: &ResolvedBinding, push: &PushApp, d: &shared::workflow::Delivery) -> Option<String> {
-    let (Some(corp), Some(agent)) = (d.corp_id.as_deref(), d.agent_id) else {
-        return Some("the card's app is not recorded (sent by an earlier version)".into());
+/// The app that sent the card: as the delivery recorded it, or — for a card sent before
+/// deliveries kept it — the app of the recipient's channel now (`None`: no channel).
+async fn sent_by(
+    channels: &ChannelService,
+    d: &shared::workflow::Delivery,
+) -> Result<Option<(String, i64)>, CallbackError> {
+    if let (Some(corp), Some(agent)) = (&d.corp_id, d.agent_id) {
+        return Ok(Some((corp.clone(), agent)));
+    }
+    let Ok(member) = MemberId::parse(&d.member) else {
+        return Ok(None);
     };
-    if b.config.corp_id.as_str() != corp || b.config.agent_id.get() != agent {
+    let key = MemberKey {
+        org: d.org.clone(),
+        member,
+    };
+    Ok(channels.configured(&key).await?.map(|b| {
+        (
+            b.config.corp_id.as_str().to_owned(),
+            b.config.agent_id.get(),
+        )
+    }))
+}
+
+/// Why a click from this push cannot be the card's: `None` if it can. `verified_by` is the app
+/// whose keys verified the push, `sent_by` the app that sent the card.
+fn foreign(
+    verified_by: (&str, i64),
+    push: &PushApp,
+    sent_by: Option<(String, i64)>,
+) -> Option<String> {
+    let Some((corp, agent)) = sent_by else {
+        return Some("the card's app is unknown (sent by an earlier version to a member with no channel now)".into());
+    };
+    let corp = corp.as_str();
+    if verified_by != (corp, agent) {
         return Some(format!(
             "verified with the keys of app {}/{}, the card was sent by {corp}/{agent}",
-            b.config.corp_id.as_str(),
-            b.config.agent_id.get()
+            verified_by.0, verified_by.1
         ));
     }
     if push.corp_id != corp || push.agent_id != agent.to_string() {
@@ -104,6 +133,7 @@ impl Clicks {
     /// An error means nothing was recorded: WeCom's retry tries again.
     pub async fn on_click(
         &self,
+        channels: &ChannelService,
         b: &ResolvedBinding,
         click: &Click,
         push: &PushApp,
@@ -123,7 +153,8 @@ impl Clicks {
                 "click arrived at another org's callback; refused");
             return Ok(());
         }
-        if let Some(why) = foreign(b, push, &d) {
+        let verified_by = (b.config.corp_id.as_str(), b.config.agent_id.get());
+        if let Some(why) = foreign(verified_by, push, sent_by(channels, &d).await?) {
             tracing::warn!(%org, event_id = %d.event_id, member = %d.member, reason = %why,
                 "click from another app refused");
             return Ok(());
@@ -212,6 +243,23 @@ fn store(e: StoreError) -> CallbackError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_app_that_sent_the_card_decides() {
+        let push = |corp: &str, agent: &str| PushApp {
+            corp_id: corp.into(),
+            agent_id: agent.into(),
+        };
+        let card = Some(("wwB".to_owned(), 5));
+        assert_eq!(foreign(("wwB", 5), &push("wwB", "5"), card.clone()), None);
+        // Signed by another app of the org (its own keys, its own callback URL).
+        assert!(foreign(("wwA", 2), &push("wwA", "2"), card.clone()).is_some());
+        // Verified by the right keys, but naming another app.
+        assert!(foreign(("wwB", 5), &push("wwB", "6"), card.clone()).is_some());
+        assert!(foreign(("wwB", 5), &push("wwA", "5"), card).is_some());
+        // A card whose app is unknown decides nothing.
+        assert!(foreign(("wwB", 5), &push("wwB", "5"), None).is_some());
+    }
 
     #[test]
     fn only_card_events_with_a_key_and_task_are_clicks() {

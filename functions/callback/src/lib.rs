@@ -502,7 +502,7 @@ async fn act_on(
     }
     if let Some((click, app)) = click_of(msg) {
         match &st.clicks {
-            Some(clicks) => clicks.on_click(b, &click, &app).await?,
+            Some(clicks) => clicks.on_click(&st.channels, b, &click, &app).await?,
             None => {
                 tracing::warn!(task_id = %click.task_id, "card click received; this callback does not act on clicks")
             }

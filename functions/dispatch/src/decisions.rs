@@ -22,6 +22,9 @@ const CODE_INVALID: i64 = 60140;
 const DECISION_BATCH: usize = 100;
 /// Decisions finished at once.
 const DECISION_CONCURRENCY: usize = 8;
+/// How long a finisher holds a card's answer before another may try it: the hand-off and the
+/// sweep may meet on one decision, and a response code is single-use.
+const CARD_CLAIM_MS: i64 = 30_000;
 
 /// Which decision a `Workflow Action Taken` event names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,9 @@ impl Dispatcher {
     /// those still unfinished ten minutes after the click (metric `UnfinishedDecisions`).
     pub async fn finish_decisions(&self) -> usize {
         let started = std::time::Instant::now();
+        // Each decision within the budget too: during a WeCom outage each card answer waits
+        // out its timeouts, and the sweep must end well inside the function's 120 s.
+        let deadline = tokio::time::Instant::now() + self.settings.decision_budget;
         let (mut finished, mut overdue) = (0, 0);
         loop {
             let due = match self
@@ -64,16 +70,17 @@ impl Dispatcher {
             };
             let found = due.len();
             let results: Vec<_> = futures_util::stream::iter(due)
-                .map(|a| self.finish_decision(a))
+                .map(|a| tokio::time::timeout_at(deadline, self.finish_decision(a)))
                 .buffer_unordered(DECISION_CONCURRENCY)
                 .collect()
                 .await;
             let now = self.now();
             for r in results {
                 match r {
-                    Ok(a) if a.is_finished() => finished += 1,
-                    Ok(a) => overdue += usize::from(a.overdue(now)),
-                    Err(e) => tracing::warn!(error = %e, "decision not finished; it stays due"),
+                    Ok(Ok(a)) if a.is_finished() => finished += 1,
+                    Ok(Ok(a)) => overdue += usize::from(a.overdue(now)),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "decision not finished; it stays due"),
+                    Err(_) => tracing::warn!("decision budget spent; the rest at the next sweep"),
                 }
             }
             if found < DECISION_BATCH || started.elapsed() >= self.settings.decision_budget {
@@ -115,6 +122,22 @@ impl Dispatcher {
             });
             return Ok(stored.await?.unwrap_or(a));
         }
+        // Claim the answer: only the finisher whose conditional write wins calls WeCom with this
+        // single-use code (the hand-off and the sweep may meet here).
+        let mut claim = a.clone();
+        claim.next_try_ms = Some(now + CARD_CLAIM_MS);
+        claim.updated_ms = now.max(a.updated_ms + 1);
+        if !self
+            .outbox
+            .actions
+            .replace_action(&claim, a.updated_ms)
+            .await?
+        {
+            tracing::debug!(event_id = %a.event_id, member = %a.member,
+                "the card is being answered by another finisher");
+            return Ok(a);
+        }
+        let a = claim;
         let code = a.response_code.clone();
         let (answer, errcode, retry) = self.answer_card(&a).await;
         let stored = match retry {
@@ -150,7 +173,8 @@ impl Dispatcher {
             org: a.org.clone(),
             member,
         };
-        // The card is answered by the app that sent it, and no other.
+        // The card is answered by the app that sent it, and no other (a card sent before
+        // deliveries kept their app: by the member's channel's app).
         let sent_by = match self
             .deliveries
             .delivery(&a.org, &a.event_id, &a.member)
@@ -162,11 +186,12 @@ impl Dispatcher {
         };
         let binding = match self.channels.configured(&key).await {
             Ok(Some(b))
-                if sent_by
-                    == (
-                        Some(b.config.corp_id.as_str().to_owned()),
-                        Some(b.config.agent_id.get()),
-                    ) =>
+                if sent_by == (None, None)
+                    || sent_by
+                        == (
+                            Some(b.config.corp_id.as_str().to_owned()),
+                            Some(b.config.agent_id.get()),
+                        ) =>
             {
                 b
             }

@@ -575,7 +575,8 @@ fn fail(
         WeComError::Throttled { until_ms } => {
             let hint = e.hint(&st.egress_ips);
             steps.set(step, StepStatus::Failed, None, Some(hint.render()));
-            let secs = (until_ms - unix_ms()).max(1000) / 1000;
+            // Rounded up: a client that waits exactly this long finds a slot.
+            let secs = ((until_ms - unix_ms()).max(1000) + 999) / 1000;
             Failure {
                 error: ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

@@ -72,11 +72,12 @@ impl<'a> Prober<'a> {
             apps.entry(app.creds.cache_key()).or_default().clone()
         };
         cell.get_or_init(|| async {
+            // `Some(None)`: an admin's probe; `Some(holder)`: the schedule's hourly turn.
             let turn = match fresh {
-                Fresh::Always => true,
+                Fresh::Always => Some(None),
                 Fresh::Hourly => {
                     let every = Duration::from_millis(PROBE_EVERY_MS.unsigned_abs());
-                    self.tokens.probe_turn(&app.creds, every).await
+                    self.tokens.probe_turn(&app.creds, every).await.map(Some)
                 }
             };
             // An admin's probe may ask again despite a remembered refusal, once an hour.
@@ -84,10 +85,16 @@ impl<'a> Prober<'a> {
                 Fresh::Always => Some(crate::wecom::token::REFUSAL_TTL),
                 Fresh::Hourly => None,
             };
-            if turn {
-                self.tokens
+            if let Some(holder) = turn {
+                let result = self
+                    .tokens
                     .fetch_fresh(self.wecom, &app.creds, despite)
-                    .await
+                    .await;
+                if let (Err(WeComError::Throttled { .. }), Some(h)) = (&result, &holder) {
+                    // WeCom was not asked: the next sweep's probe is still a fresh one.
+                    self.tokens.give_back_probe_turn(&app.creds, h).await;
+                }
+                result
             } else {
                 app.token().await.map(|_| ())
             }

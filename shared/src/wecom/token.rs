@@ -215,7 +215,12 @@ impl TokenCache {
                     "the org's budget of checks of unproven credentials is spent; WeCom not asked");
                 Err(WeComError::Throttled { until_ms })
             }
-            Err(e) => Err(WeComError::Protocol(format!("credential budget: {e}"))),
+            // The budget protects the shared IP; it must not stop sends when its store is
+            // briefly unavailable.
+            Err(e) => {
+                tracing::warn!(error = %e, %org, "credential budget unavailable; WeCom asked anyway");
+                Ok(())
+            }
         }
     }
 
@@ -395,36 +400,61 @@ impl TokenCache {
         {
             remembered = Some(refused(r, c.expires_at));
         }
+        let mut taken = None;
         if let Some(e) = remembered {
-            let again = match despite {
-                Some(every) => self.turn(&format!("ask-again:{key}"), every).await,
-                None => false,
+            let turn_key = format!("ask-again:{key}");
+            taken = match despite {
+                Some(every) => self
+                    .take_turn(&turn_key, every)
+                    .await
+                    .map(|h| (turn_key, h)),
+                None => None,
             };
-            if !again {
+            if taken.is_none() {
                 return Err(e);
             }
             if let Ok(mut local) = self.local.lock() {
                 local.remove(&key);
             }
         }
-        self.fetch(client, creds, &key).await.map(|_| ())
+        let result = self.fetch(client, creds, &key).await.map(|_| ());
+        if let (Err(WeComError::Throttled { .. }), Some((turn_key, holder))) = (&result, &taken) {
+            // WeCom was not asked: the hour's turn is not spent.
+            self.give_back_turn(turn_key, holder).await;
+        }
+        result
     }
 
     /// True at most once per `every` for an app, across every instance sharing the store:
     /// the budget of fresh credential probes (WeCom throttles frequent `gettoken`).
-    pub async fn probe_turn(&self, creds: &AppCredentials, every: Duration) -> bool {
-        self.turn(&format!("probe:{}", creds.cache_key()), every)
+    /// `Some` holder (to give it back with [`Self::give_back_probe_turn`]) when it is the app's
+    /// turn.
+    pub async fn probe_turn(&self, creds: &AppCredentials, every: Duration) -> Option<String> {
+        self.take_turn(&format!("probe:{}", creds.cache_key()), every)
             .await
     }
 
-    /// True at most once per `every` for `key`, across every instance sharing the store.
-    async fn turn(&self, key: &str, every: Duration) -> bool {
+    /// The app's probe turn back, unused (WeCom was not asked).
+    pub async fn give_back_probe_turn(&self, creds: &AppCredentials, holder: &str) {
+        self.give_back_turn(&format!("probe:{}", creds.cache_key()), holder)
+            .await;
+    }
+
+    /// A holder at most once per `every` for `key`, across every instance sharing the store.
+    async fn take_turn(&self, key: &str, every: Duration) -> Option<String> {
         // A holder of its own: the lease answers "already yours" to the same holder.
         let holder = uuid::Uuid::new_v4().simple().to_string();
         self.store
             .try_token_lease(key, &holder, every)
             .await
             .unwrap_or(false)
+            .then_some(holder)
+    }
+
+    async fn give_back_turn(&self, key: &str, holder: &str) {
+        if let Err(e) = self.store.release_token_lease(key, holder).await {
+            tracing::debug!(error = %e, "turn not given back; it expires on its own");
+        }
     }
 
     /// Forgets `token` after WeCom called it invalid, so the next `get` fetches a new one.

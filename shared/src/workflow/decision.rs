@@ -304,6 +304,8 @@ impl ActionRecord {
             CardAnswer::Failed | CardAnswer::CodeExpired | CardAnswer::Expired
         );
         match code {
+            // WeCom's retry of a later click's push brings the code already tried: nothing new.
+            Some(code) if self.response_code.as_deref() == Some(code) => false,
             Some(code) if retry && self.userid.eq_ignore_ascii_case(userid) => {
                 self.response_code = Some(code.to_owned());
                 self.code_ms = now_ms;
@@ -492,6 +494,10 @@ mod tests {
         assert!(a.is_finished() && a.next_try_ms.is_none() && a.last_error.is_none());
         // A later click of another userid brings nothing; the recipient's fresh code reopens it.
         assert!(!a.refresh_code("lisi", Some("rc2"), 4_000));
+        assert!(
+            !a.refresh_code("zhangsan", Some("rc"), 4_000),
+            "a retried push brings the code already tried"
+        );
         assert!(a.refresh_code("ZhangSan", Some("rc2"), 4_000));
         assert_eq!(
             (a.card, a.response_code.as_deref(), a.next_try_ms),
