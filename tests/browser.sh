@@ -154,6 +154,6 @@ walk en
 if [ "$update_docs" = 1 ]; then
   cp "$shots/zh-CN-03-filled.png" "$root/docs/console-zh-CN-configure.png"
   cp "$shots/en-10-deliveries.png" "$root/docs/console-en-deliveries.png"
-  echo "tests/browser.sh: copied the README's two screenshots to docs/"
+  echo "tests/browser.sh: copied the manual's two screenshots to docs/"
 fi
 echo "tests/browser.sh: console walked in zh-CN and en; screenshots in $shots"

@@ -70,7 +70,7 @@ async fn a_decision_reaches_the_rule_on_the_workflow_bus() {
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .expect("arn")
         .clone();
-    // The README's rule.
+    // The manual's rule (docs/MANUAL.md: Hearing members' decisions).
     eb.put_rule()
         .name("workflow-decisions")
         .event_bus_name(&bus)
