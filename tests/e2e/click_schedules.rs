@@ -61,8 +61,6 @@ use shared::domain::{
     AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
     Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
 };
-use shared::store::dynamo::DynamoTable;
-use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
     ActionStore, Claim, Decided, DeliveryStore, Due, Fence, Page, StoreError, Stores,
 };
@@ -1556,20 +1554,7 @@ async fn on_the_embedded_store() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn on_dynamodb() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
-    );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table = DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        format!("wn-clicks-{:08x}", rand::random::<u32>()),
-    );
-    table.ensure_table().await.expect("table");
-    let stores = Stores::dynamo(
-        table,
-        SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk), None),
-    );
+    let stores = e2e::moto_stores("wn-clicks").await;
     let w = World::start("DynamoDB (moto)", "on_dynamodb", stores).await;
     run_all(w, schedules(20)).await;
 }

@@ -20,8 +20,6 @@ use shared::domain::{
 };
 use shared::http::views::{DeliveryView, to_json};
 use shared::store::Stores;
-use shared::store::dynamo::DynamoTable;
-use shared::store::secrets_manager::SecretsManager;
 use shared::testing::oneshot;
 use shared::wecom::TokenCache;
 use shared::workflow::{
@@ -44,21 +42,7 @@ async fn embedded() -> World {
 }
 
 async fn dynamo() -> World {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
-    );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table = DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        format!("wn-dispatch-{:08x}", rand::random::<u32>()),
-    );
-    table.ensure_table().await.expect("table");
-    let stores = Stores::dynamo(
-        table,
-        SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk), None),
-    );
-    world(stores, None).await
+    world(e2e::moto_stores("wn-dispatch").await, None).await
 }
 
 async fn world(stores: Stores, dir: Option<tempfile::TempDir>) -> World {

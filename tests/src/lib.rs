@@ -317,6 +317,28 @@ pub async fn settled_actions(r: &Runner, query: &str) -> serde_json::Value {
     }
 }
 
+/// The deployed stores on moto (started by tests/run.sh): a fresh table named
+/// `{prefix}-{random}` with its indexes, and Secrets Manager. Fails loudly without moto.
+pub async fn moto_stores(prefix: &str) -> shared::store::Stores {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
+    );
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = shared::store::dynamo::DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        format!("{prefix}-{:08x}", rand::random::<u32>()),
+    );
+    table.ensure_table().await.expect("table");
+    shared::store::Stores::dynamo(
+        table,
+        shared::store::secrets_manager::SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            None,
+        ),
+    )
+}
+
 /// A whole EventBridge envelope of a workflow event, as `POST /v1/local/events` takes it: a
 /// SQL review of `org` waiting for `recipients`, opening `https://workflow.example.com/r/1`.
 pub fn workflow_envelope(event_id: &str, org: &str, recipients: &[&str]) -> serde_json::Value {
