@@ -151,6 +151,7 @@ fn corp_b() -> Corp {
         apps: vec![App {
             agentid: APP_B.agent,
             secret: APP_B.secret.into(),
+            trusted_ips: Vec::new(),
         }],
         members: vec![
             member("wangwu", "wangwu@b.example.com"),

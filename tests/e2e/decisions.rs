@@ -21,6 +21,7 @@ fn corp_b() -> Corp {
         apps: vec![App {
             agentid: 1000005,
             secret: "corp-b-secret".into(),
+            trusted_ips: Vec::new(),
         }],
         members: vec![Member {
             userid: "wangwu".into(),

@@ -167,6 +167,41 @@ async fn a_token_wecom_dropped_early_is_replaced() {
     assert_eq!(e.fake.state.calls(GETTOKEN), 2);
 }
 
+/// WeCom's Trusted IP rule: an app that lists trusted addresses refuses calls with its token
+/// from any other one, with 60020 naming the address it saw (the fake knows its callers).
+#[tokio::test]
+async fn an_untrusted_address_gets_60020_naming_it() {
+    let e = env().await;
+    let mut corp = fake::demo_corp();
+    corp.apps[0].trusted_ips = vec!["203.0.113.10".into()];
+    e.fake.state.add_corp(corp);
+    let err = e
+        .send("zhangsan")
+        .await
+        .expect_err("refused from 127.0.0.1");
+    assert_eq!(
+        err.errcode(),
+        Some(&ErrCode::IpNotTrusted {
+            ip: "127.0.0.1".parse().ok()
+        }),
+        "{err}"
+    );
+    assert_eq!(
+        e.fake.state.refused_ips().get("127.0.0.1"),
+        Some(&1),
+        "refused once, not retried"
+    );
+    assert!(e.fake.state.sent().is_empty(), "nothing reached the member");
+
+    let mut corp = fake::demo_corp();
+    corp.apps[0].trusted_ips = vec!["127.0.0.1".into()];
+    e.fake.state.add_corp(corp);
+    e.send("zhangsan")
+        .await
+        .expect("sent from the trusted address");
+    assert_eq!(e.fake.state.sent().len(), 1);
+}
+
 #[tokio::test]
 async fn configuration_errors_surface_at_once_with_their_hint() {
     let e = env().await;

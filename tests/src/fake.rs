@@ -38,6 +38,11 @@ pub const UPDATE_CARD: &str = "message/update_template_card";
 pub struct App {
     pub agentid: i64,
     pub secret: String,
+    /// The app's Trusted IP list: when it is not empty, a call with the app's token from any
+    /// other address gets 60020 naming the address it came from (served with
+    /// [`FakeWeCom::start_on`], which knows the caller's address).
+    #[serde(default)]
+    pub trusted_ips: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -122,6 +127,8 @@ struct State0 {
     card_updates: Vec<CardUpdate>,
     /// The callback each corp's admin saved on "API Receive Message" (by `/_fake/verify`).
     callbacks: HashMap<String, SavedCallback>,
+    /// Calls refused by an app's Trusted IP list, by the address they came from.
+    refused_ips: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +238,11 @@ impl FakeState {
 
     /// Every issued token becomes invalid (WeCom may do this early).
     /// Every access token issued so far (expired ones are forgotten on [`Self::expire_tokens`]).
+    /// Calls the Trusted IP rule refused (60020), by the address they came from.
+    pub fn refused_ips(&self) -> BTreeMap<String, u64> {
+        self.with(|s| s.refused_ips.clone())
+    }
+
     pub fn issued_tokens(&self) -> Vec<String> {
         self.with(|s| s.tokens.keys().cloned().collect())
     }
@@ -415,8 +427,12 @@ impl FakeState {
 
 /// WeCom's errmsg format: `<text>, hint: [...], from ip: <ip>, more info at <url>`.
 fn errmsg(code: i64, text: &str) -> String {
+    errmsg_from(code, text, SEEN_IP)
+}
+
+fn errmsg_from(code: i64, text: &str, ip: &str) -> String {
     format!(
-        "{text}, hint: [{}], from ip: {SEEN_IP}, more info at https://open.work.weixin.qq.com/devtool/query?e={code}",
+        "{text}, hint: [{}], from ip: {ip}, more info at https://open.work.weixin.qq.com/devtool/query?e={code}",
         1_700_000_000_000_000_000u64 + code.unsigned_abs()
     )
 }
@@ -1004,6 +1020,7 @@ async fn ctl_state(State(st): State<FakeState>) -> axum::Json<Value> {
         "messages": st.sent(),
         "card_updates": st.card_updates(),
         "dropped_over_rate": st.dropped_over_rate(),
+        "refused_ips": st.refused_ips(),
     }))
 }
 
@@ -1153,6 +1170,49 @@ async fn ctl_verify(State(st): State<FakeState>, body: Bytes) -> Response {
     }
 }
 
+/// WeCom's Trusted IP rule: a call carrying the token of an app that lists trusted addresses,
+/// from any other address, is refused with 60020 and the address WeCom saw. Requests served
+/// without the caller's address (a router driven in process) are not checked.
+async fn trusted_ip(
+    State(st): State<FakeState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let token = req.uri().query().and_then(|q| {
+        // The fake's tokens are URL-safe as issued: no decoding needed.
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("access_token="))
+            .map(str::to_owned)
+    });
+    if let (Some(peer), Some(token)) = (peer, token) {
+        let refused = st.with(|s| {
+            let tok = s.tokens.get(&token)?;
+            let app = s
+                .corps
+                .iter()
+                .find(|c| c.corpid == tok.corpid)?
+                .apps
+                .iter()
+                .find(|a| a.agentid == tok.agentid)?;
+            let ip = peer.to_string();
+            (!app.trusted_ips.is_empty() && !app.trusted_ips.contains(&ip)).then_some(ip)
+        });
+        if let Some(ip) = refused {
+            st.with(|s| *s.refused_ips.entry(ip.clone()).or_default() += 1);
+            return axum::Json(json!({
+                "errcode": 60020,
+                "errmsg": errmsg_from(60020, text_for(60020), &ip),
+            }))
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 pub fn router(st: FakeState) -> Router {
     Router::new()
         .route("/cgi-bin/gettoken", get(gettoken))
@@ -1167,6 +1227,7 @@ pub fn router(st: FakeState) -> Router {
         .route("/_fake/reset/{what}", post(ctl_reset))
         .route("/_fake/verify", post(ctl_verify))
         .route("/_fake/click", post(ctl_click))
+        .layer(axum::middleware::from_fn_with_state(st.clone(), trusted_ip))
         .with_state(st)
 }
 
@@ -1191,7 +1252,11 @@ impl FakeWeCom {
         let addr = listener.local_addr().expect("addr");
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Self {
             state,
@@ -1215,6 +1280,7 @@ pub fn demo_corp() -> Corp {
         apps: vec![App {
             agentid: 1000002,
             secret: "demo-app-secret".into(),
+            trusted_ips: Vec::new(),
         }],
         members: vec![
             Member {

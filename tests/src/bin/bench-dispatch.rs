@@ -53,6 +53,7 @@ fn corp(members: usize, phones: bool) -> Corp {
         apps: vec![App {
             agentid: AGENT,
             secret: SECRET.into(),
+            trusted_ips: Vec::new(),
         }],
         members: (0..members)
             .map(|i| Member {

@@ -7,7 +7,9 @@
 //! demo-app-secret) and members zhangsan (13800000000, zhangsan@example.com) and lisi
 //! (13900000000, lisi@example.com). Control: GET /_fake/state, POST /_fake/fault
 //! {"endpoint":"message/send","kind":"errcode","errcode":60020,"times":1},
-//! POST /_fake/corp {...}, POST /_fake/reset/{all|faults|tokens}, and what WeCom's Save
+//! POST /_fake/corp {...} (an app's `"trusted_ips":["…"]` is its Trusted IP list: calls with its
+//! token from any other address get 60020 naming the address), POST
+//! /_fake/reset/{all|faults|tokens}, and what WeCom's Save
 //! button on "API Receive Message" does: POST /_fake/verify
 //! {"url":"<callback url>","token":"…","encoding_aes_key":"…","corpid":"…"}
 //! → {"ok":true|false,"status":200,"body":"…"}.

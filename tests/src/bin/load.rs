@@ -142,6 +142,7 @@ async fn run(a: &Args) -> Result<bool, String> {
         apps: vec![App {
             agentid: AGENT,
             secret: SECRET.into(),
+            trusted_ips: Vec::new(),
         }],
         members: (0..a.members)
             .map(|i| Member {
