@@ -14,7 +14,13 @@
     token: 'wecom-notify.token',
     lang: 'wecom-notify.lang',
     tab: 'wecom-notify.tab',
+    // The authorization request in flight: state, PKCE verifier, nonce, endpoints.
     oidc: 'wecom-notify.oidc',
+    // After single sign-on: the ID token and the provider's end-session endpoint, for
+    // signing out there too. The ID token is never sent to the API.
+    sso: 'wecom-notify.sso',
+    // The state of a sign-out at the provider, to recognise the way back.
+    logout: 'wecom-notify.logout',
   };
   const POLL_MS = 2000;
   const DELIVERIES_MS = 5000;
@@ -165,10 +171,11 @@
   }
 
   async function api(method, path, body) {
+    const token = state.token;
     const headers = {
       Accept: 'application/json',
       'Accept-Language': state.lang,
-      Authorization: 'Bearer ' + state.token,
+      Authorization: 'Bearer ' + token,
     };
     const init = { method, headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
     if (body !== undefined) {
@@ -188,8 +195,11 @@
     const error = (data && data.error && typeof data.error === 'object')
       ? data.error
       : { code: 'http_' + resp.status, message: t('error.http', { status: resp.status }) };
-    if (resp.status === 401) {
-      endSession(t('signin.rejected', { message: error.message || '' }));
+    if (resp.status === 401 && token && state.token === token) {
+      // After single sign-on a refusal usually means the API does not take the provider's
+      // access tokens (issuer, audience): say where to look.
+      const viaSso = !!storeGet('sessionStorage', STORE.sso);
+      endSession(t('signin.rejected', { message: error.message || '' }), null, viaSso ? t('signin.rejected_sso_hint') : null);
     }
     throw new ApiError(resp.status, error, data);
   }
@@ -215,14 +225,18 @@
   }
 
   // The local runner's link carries the token in the fragment: keep it in this tab's
-  // sessionStorage and take it out of the address bar (and so out of history).
+  // sessionStorage and take it out of the address bar (and so out of history). With single
+  // sign-on configured such a link is only taken out of the address bar: a crafted link must
+  // not sign anyone into another org's console. Returns whether a token was ignored.
   function takeTokenFromFragment() {
-    if (!location.hash || location.hash.length < 2) return;
+    if (!location.hash || location.hash.length < 2) return false;
     const params = new URLSearchParams(location.hash.slice(1));
     const token = params.get('token');
-    if (!token) return;
-    storeSet('sessionStorage', STORE.token, token.trim());
+    if (token === null) return false;
     history.replaceState(null, '', location.pathname + location.search);
+    if (OIDC) return true;
+    if (token.trim()) storeSet('sessionStorage', STORE.token, token.trim());
+    return false;
   }
 
   // Checks a token's claims (the API verifies it; this only catches the obvious) and opens
@@ -269,7 +283,7 @@
     stopPolling();
   }
 
-  function endSession(message, kind) {
+  function endSession(message, kind, hint) {
     stopTimers();
     if ($('cfg').open) $('cfg').close();
     state.token = null;
@@ -280,21 +294,43 @@
     state.dlv = { items: [], next: null, loaded: false, member: '', timer: null, updated: null };
     state.act = { items: [], next: null, loaded: false, member: '', timer: null, updated: null };
     try { sessionStorage.clear(); } catch (e) { /* storage disabled */ }
-    showSignin(message, kind);
+    showSignin(message, kind, hint);
   }
 
-  function showSignin(message, kind) {
+  function showSignin(message, kind, hint, extra) {
     $('app').hidden = true;
     $('who').hidden = true;
     $('sign-out').hidden = true;
     $('signin').hidden = false;
     $('signin-sso').hidden = !OIDC;
     $('signin-sso-issuer').textContent = OIDC ? t('signin.sso_issuer', { issuer: OIDC.issuer }) : '';
-    if (message) showAlert($('alert'), message, null, null, kind);
+    setBusy($('signin-sso-button'), false);
+    if (message) showAlert($('alert'), message, hint, extra, kind);
     else hideAlert($('alert'));
   }
 
-  // --- OpenID Connect: authorization code + PKCE (S256) -------------------------------------
+  // Sign out: forget this tab's session and, after single sign-on, end the session at the
+  // identity provider too (RP-initiated logout), which sends the browser back here.
+  function signOut() {
+    const sso = readJson(STORE.sso);
+    endSession(t('signin.signed_out'), 'info');
+    const end = OIDC && sso && typeof sso.id_token === 'string' ? safeUrl(sso.end_session_endpoint) : null;
+    if (!end) return;
+    const st = randomString(16);
+    storeSet('sessionStorage', STORE.logout, st);
+    end.searchParams.set('id_token_hint', sso.id_token);
+    end.searchParams.set('client_id', OIDC.client_id);
+    end.searchParams.set('post_logout_redirect_uri', redirectUri());
+    end.searchParams.set('state', st);
+    location.assign(end.toString());
+  }
+
+  // --- OpenID Connect: authorization code + PKCE (S256) + nonce ----------------------------
+  //
+  // The access token is the API's bearer; the ID token only proves the sign-in (its nonce,
+  // issuer and audience are checked) and is kept for signing out at the provider. Nothing the
+  // provider writes in words (error_description) is shown: its error code picks a text of the
+  // catalogue.
 
   function b64url(bytes) {
     let s = '';
@@ -306,16 +342,35 @@
     crypto.getRandomValues(a);
     return b64url(a);
   }
+  function readJson(key) {
+    try { return JSON.parse(storeGet('sessionStorage', key) || 'null'); } catch (e) { return null; }
+  }
   // The console's own address, without query or fragment: register it as the redirect URI.
   const redirectUri = () => location.origin + location.pathname;
+  const trimSlash = (s) => String(s || '').replace(/\/+$/, '');
+  // An endpoint of the discovery document as a URL the browser may be sent to: https, or
+  // plain http to a loopback address only (as the issuer itself).
+  function safeUrl(s) {
+    let u;
+    try { u = new URL(String(s)); } catch (e) { return null; }
+    if (u.protocol === 'https:') return u;
+    if (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) return u;
+    return null;
+  }
+  // An error code as the provider sent it, if it is one (RFC 6749: a short ASCII word): shown
+  // to help the provider's administrator, anything else is dropped.
+  const errorCode = (code) => (typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code) ? code : null);
 
   async function discover() {
-    const issuer = OIDC.issuer.replace(/\/+$/, '');
-    const resp = await fetch(issuer + '/.well-known/openid-configuration', { credentials: 'omit', referrerPolicy: 'no-referrer' });
+    const resp = await fetch(trimSlash(OIDC.issuer) + '/.well-known/openid-configuration', { credentials: 'omit', referrerPolicy: 'no-referrer' });
     if (!resp.ok) throw new Error('discovery answered ' + resp.status);
     const doc = await resp.json();
-    if (!doc.authorization_endpoint || !doc.token_endpoint) throw new Error('discovery document lacks endpoints');
+    if (!safeUrl(doc.authorization_endpoint) || !safeUrl(doc.token_endpoint)) throw new Error('discovery document lacks endpoints');
     return doc;
+  }
+
+  function showUnreachable() {
+    showSignin(t('signin.sso_unreachable', { issuer: OIDC.issuer }), null, t('signin.sso_unreachable_hint'));
   }
 
   async function ssoStart() {
@@ -326,48 +381,87 @@
       const verifier = randomString(32);
       const challenge = b64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
       const st = randomString(16);
-      storeSet('sessionStorage', STORE.oidc, JSON.stringify({ state: st, verifier, token_endpoint: doc.token_endpoint }));
-      const u = new URL(doc.authorization_endpoint);
+      const nonce = randomString(16);
+      const end = safeUrl(doc.end_session_endpoint);
+      storeSet('sessionStorage', STORE.oidc, JSON.stringify({
+        state: st,
+        verifier,
+        nonce,
+        token_endpoint: doc.token_endpoint,
+        end_session_endpoint: end ? end.toString() : null,
+      }));
+      const u = safeUrl(doc.authorization_endpoint);
       u.searchParams.set('response_type', 'code');
       u.searchParams.set('client_id', OIDC.client_id);
       u.searchParams.set('redirect_uri', redirectUri());
       u.searchParams.set('scope', 'openid');
       u.searchParams.set('state', st);
+      u.searchParams.set('nonce', nonce);
       u.searchParams.set('code_challenge', challenge);
       u.searchParams.set('code_challenge_method', 'S256');
       location.assign(u.toString());
     } catch (e) {
-      setBusy(button, false);
-      showAlert($('alert'), t('signin.sso_failed', { detail: e.message || String(e) }), t('signin.sso_failed_hint'));
+      showUnreachable();
     }
   }
 
-  // The access token when it carries the claims the API needs, else the ID token.
-  function pickToken(answer) {
-    const candidates = [answer.access_token, answer.id_token].filter((x) => typeof x === 'string' && x);
-    for (const c of candidates) {
-      const claims = decodeClaims(c);
-      if (claims && typeof claims.org === 'string') return c;
+  // The text for an OAuth error code of the provider (authorization or token endpoint): its
+  // message and what to do. The provider's own description is never shown.
+  function ssoErrorTexts(code) {
+    const setup = () => t('signin.sso_hint.setup', { client_id: OIDC ? OIDC.client_id : '', redirect: redirectUri() });
+    switch (code) {
+      case 'access_denied': return [t('signin.sso_error.access_denied'), t('signin.sso_hint.denied')];
+      case 'login_required': return [t('signin.sso_error.login_required'), t('signin.sso_hint.again')];
+      case 'consent_required': return [t('signin.sso_error.consent_required'), t('signin.sso_hint.again')];
+      case 'interaction_required': return [t('signin.sso_error.interaction_required'), t('signin.sso_hint.again')];
+      case 'invalid_request': return [t('signin.sso_error.invalid_request'), setup()];
+      case 'unauthorized_client': return [t('signin.sso_error.unauthorized_client'), setup()];
+      case 'server_error': return [t('signin.sso_error.server_error'), t('signin.sso_hint.later')];
+      case 'temporarily_unavailable': return [t('signin.sso_error.temporarily_unavailable'), t('signin.sso_hint.later')];
+      case 'invalid_grant': return [t('signin.sso_error.invalid_grant'), t('signin.sso_hint.again')];
+      default: return [t('signin.sso_error.other'), t('signin.sso_hint.other')];
     }
-    return candidates[0] || null;
+  }
+  function showSsoError(rawCode) {
+    const code = errorCode(rawCode);
+    const [message, hint] = ssoErrorTexts(code);
+    showSignin(message, null, hint, code ? t('signin.sso_code', { code }) : null);
   }
 
-  // Back from the issuer with ?code=&state= (or ?error=): exchange the code for tokens.
+  // Back from the provider's sign-out (?state= of our own): the signed-out sign-in page.
+  function logoutFinish(q) {
+    const expected = storeGet('sessionStorage', STORE.logout);
+    if (!expected || q.has('code') || q.has('error') || q.get('state') !== expected) return false;
+    storeRemove('sessionStorage', STORE.logout);
+    history.replaceState(null, '', location.pathname);
+    showSignin(t('signin.signed_out'), 'info');
+    return true;
+  }
+
+  // Back from the issuer with ?code=&state= (or ?error=): exchange the code for tokens, check
+  // the ID token belongs to this sign-in, and open the console with the access token.
   async function ssoFinish() {
     const q = new URLSearchParams(location.search);
+    if (logoutFinish(q)) return true;
     if (!q.has('code') && !q.has('error')) return false;
-    let pending = null;
-    try { pending = JSON.parse(storeGet('sessionStorage', STORE.oidc) || 'null'); } catch (e) { pending = null; }
+    const pending = readJson(STORE.oidc);
     storeRemove('sessionStorage', STORE.oidc);
     history.replaceState(null, '', location.pathname);
     if (q.has('error')) {
-      showSignin(t('signin.sso_refused', { detail: q.get('error_description') || q.get('error') }));
+      showSsoError(q.get('error'));
       return true;
     }
-    if (!OIDC || !pending || pending.state !== q.get('state')) {
+    if (!pending || typeof pending.nonce !== 'string' || pending.state !== q.get('state')) {
       showSignin(t('signin.sso_state'));
       return true;
     }
+    // RFC 9207: an answer that names its issuer must name ours (mix-up defence).
+    if (q.has('iss') && trimSlash(q.get('iss')) !== trimSlash(OIDC.issuer)) {
+      showSignin(t('signin.sso_mismatch'), null, t('signin.sso_mismatch_hint'));
+      return true;
+    }
+    let resp;
+    let answer;
     try {
       const body = new URLSearchParams({
         grant_type: 'authorization_code',
@@ -376,23 +470,43 @@
         client_id: OIDC.client_id,
         code_verifier: pending.verifier,
       });
-      const resp = await fetch(pending.token_endpoint, {
+      resp = await fetch(pending.token_endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
         body,
         credentials: 'omit',
         referrerPolicy: 'no-referrer',
       });
-      const answer = await resp.json().catch(() => null);
-      const token = resp.ok && answer ? pickToken(answer) : null;
-      if (!token) {
-        showSignin(t('signin.sso_failed', { detail: (answer && (answer.error_description || answer.error)) || resp.status }));
-        return true;
-      }
-      if (!startSession(token, true)) return true;
+      answer = await resp.json().catch(() => null);
     } catch (e) {
-      showSignin(t('signin.sso_failed', { detail: e.message || String(e) }));
+      showUnreachable();
+      return true;
     }
+    if (!resp.ok || !answer || typeof answer !== 'object') {
+      showSsoError(answer && typeof answer === 'object' && answer.error ? answer.error : 'http_' + resp.status);
+      return true;
+    }
+    // The ID token: this sign-in's (nonce), from our issuer, for this console.
+    const idToken = typeof answer.id_token === 'string' ? answer.id_token : null;
+    const id = idToken ? decodeClaims(idToken) : null;
+    if (id && id.nonce !== pending.nonce) {
+      showSignin(t('signin.sso_nonce'), null, t('signin.sso_nonce_hint'));
+      return true;
+    }
+    const aud = id ? (Array.isArray(id.aud) ? id.aud : [id.aud]) : [];
+    if (!id || trimSlash(id.iss) !== trimSlash(OIDC.issuer) || !aud.includes(OIDC.client_id)) {
+      showSignin(t('signin.sso_mismatch'), null, t('signin.sso_mismatch_hint'));
+      return true;
+    }
+    // The API's bearer: the access token, never the ID token.
+    const access = typeof answer.access_token === 'string' ? answer.access_token : null;
+    const claims = access && access !== idToken ? decodeClaims(access) : null;
+    if (!claims || typeof claims.org !== 'string' || !claims.org) {
+      showSignin(t('signin.sso_no_access'), null, t('signin.sso_no_access_hint'));
+      return true;
+    }
+    storeSet('sessionStorage', STORE.sso, JSON.stringify({ id_token: idToken, end_session_endpoint: pending.end_session_endpoint || null }));
+    if (!startSession(access, true)) storeRemove('sessionStorage', STORE.sso);
     return true;
   }
 
@@ -418,6 +532,7 @@
     if (OIDC) {
       $('signin-sso-issuer').textContent = t('signin.sso_issuer', { issuer: OIDC.issuer });
       $('signin-paste-title').textContent = t('signin.paste_title_sso');
+      $('signin-token-hint').textContent = t('signin.token_hint_sso');
     }
     if (state.token) {
       renderWho();
@@ -1340,8 +1455,10 @@
       storeSet('localStorage', STORE.lang, state.lang);
       applyLang();
     });
-    $('sign-out').addEventListener('click', () => endSession(t('signin.signed_out'), 'info'));
+    $('sign-out').addEventListener('click', signOut);
     $('signin-sso-button').addEventListener('click', ssoStart);
+    // Back from the provider's page with the browser's Back button: the button works again.
+    window.addEventListener('pageshow', (e) => { if (e.persisted) setBusy($('signin-sso-button'), false); });
     $('signin-paste').addEventListener('submit', (e) => {
       e.preventDefault();
       const token = $('signin-token').value.trim();
@@ -1412,11 +1529,12 @@
     buildLangSelect();
     applyLang();
     wire();
-    takeTokenFromFragment();
+    const ignored = takeTokenFromFragment();
     if (OIDC && await ssoFinish()) return;
     const saved = storeGet('sessionStorage', STORE.token);
     if (saved && startSession(saved, true)) return;
-    showSignin(null);
+    if (ignored) showSignin(t('signin.link_ignored'), 'info', t('signin.link_ignored_hint'));
+    else showSignin(null);
   }
 
   start();
