@@ -32,38 +32,10 @@ fail() {
   echo "tests/browser.sh: $*" >&2
   exit 1
 }
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
 
 # --- what it needs ---------------------------------------------------------------------------
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
-  fail "node and npm are missing: install Node.js 20 or newer (apt-get install nodejs npm)"
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" -ge 20 ] || fail "playwright-core needs Node.js 20 or newer; this is $(node --version)"
-
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-# Without a CJK font the zh-CN screenshots show boxes.
-if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
-  missing+=(fonts-noto-cjk)
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "tests/browser.sh: installing ${missing[*]} with apt-get"
-  as_root apt-get update -qq || fail "apt-get update failed"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    fail "apt-get install ${missing[*]} failed"
-fi
-[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is still missing after apt-get install chromium"
-
-# node_modules is stale when package-lock.json changed since the last npm ci.
-lock_sum="$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)"
-stamp="$browser/node_modules/.package-lock.sha256"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-  echo "tests/browser.sh: npm ci in tests/browser (playwright-core, pinned in package-lock.json)"
-  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
-  echo "$lock_sum" >"$stamp"
-fi
+ensure_chromium
+ensure_npm_folder "$browser" "playwright-core"
 
 build_test_bins
 runner_bin="$target/debug/wecom-notify-local"

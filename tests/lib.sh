@@ -106,3 +106,75 @@ start_moto() {
   export AWS_ACCESS_KEY_ID="testing" AWS_SECRET_ACCESS_KEY="testing"
   unset AWS_PROFILE AWS_SESSION_TOKEN || true
 }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs Debian packages that are missing (apt-get, as root or through sudo).
+apt_install() {
+  step "installing $* with apt-get"
+  as_root apt-get update -qq || { echo "tests/lib.sh: apt-get update failed" >&2; exit 1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+    { echo "tests/lib.sh: apt-get install $* failed" >&2; exit 1; }
+}
+
+# Node.js 20 or newer with npm (the browser walks, the OpenID provider of the rehearsal).
+ensure_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+    { echo "tests/lib.sh: node and npm are missing: install Node.js 20 or newer (apt-get install nodejs npm)" >&2; exit 1; }
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || { echo "tests/lib.sh: Node.js 20 or newer is needed; this is $(node --version)" >&2; exit 1; }
+}
+
+# Debian's chromium for playwright-core, and a CJK font (without one the zh-CN screenshots
+# show boxes).
+ensure_chromium() {
+  ensure_node
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    missing+=(fonts-noto-cjk)
+  fi
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+  [ -x /usr/bin/chromium ] || { echo "tests/lib.sh: /usr/bin/chromium is still missing after apt-get install chromium" >&2; exit 1; }
+}
+
+# npm ci in a folder of the repository when node_modules is missing or its package-lock.json
+# changed since the last npm ci.
+ensure_npm_folder() {
+  local dir="$1" what="$2"
+  ensure_node
+  local sum stamp
+  sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  stamp="$dir/node_modules/.package-lock.sha256"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    step "npm ci in ${dir#"$PWD"/} ($what, pinned in package-lock.json)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || { echo "tests/lib.sh: npm ci in $dir failed" >&2; exit 1; }
+    echo "$sum" >"$stamp"
+  fi
+}
+
+# The rustup target and linker the arm64 Lambda build needs: cargo-lambda (from the venv)
+# brings zig to link; the target's standard library comes from rustup, installed once before
+# `sam build` starts (left to cargo-lambda, the four builds race for it and three fail).
+ensure_arm64_build() {
+  local arm_target=aarch64-unknown-linux-gnu
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$arm_target"; then
+    step "installing the rustup target $arm_target (the Lambda functions run on arm64)"
+    rustup target add "$arm_target" || { echo "tests/lib.sh: could not install the rustup target $arm_target; sam build needs it" >&2; exit 1; }
+  fi
+  cargo lambda --version >/dev/null 2>&1 || { echo "tests/lib.sh: cargo-lambda is missing from .venv (tests/requirements.txt)" >&2; exit 1; }
+  python -m ziglang version >/dev/null 2>&1 || { echo "tests/lib.sh: zig (the ziglang package in .venv) does not run; cargo-lambda needs it to link arm64" >&2; exit 1; }
+}
+
+# Runs the arm64 `sam build` artifacts on this machine: qemu's user-mode emulator and Debian's
+# arm64 C library (nothing on an arm64 machine).
+ensure_arm64_runner() {
+  case "$(uname -m)" in aarch64 | arm64) return ;; esac
+  local missing=()
+  command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+}

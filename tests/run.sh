@@ -81,19 +81,9 @@ step "sam validate --lint"
 (cd "$root" && sam validate --lint >/dev/null)
 
 if [ "${WECOM_NOTIFY_SKIP_SAM_BUILD:-}" = "1" ]; then
-  step "sam build skipped (WECOM_NOTIFY_SKIP_SAM_BUILD=1)"
+  step "sam build and the stack rehearsal skipped (WECOM_NOTIFY_SKIP_SAM_BUILD=1)"
 else
-  # Everything the arm64 build needs is installed here, once and before `sam build` starts:
-  # left to cargo-lambda, each function's build installs the target on demand, and builds
-  # running at once race for it (three of four lost that race on a fresh machine).
-  arm_target=aarch64-unknown-linux-gnu
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$arm_target"; then
-    step "installing the rustup target $arm_target (the Lambda functions run on arm64)"
-    rustup target add "$arm_target" || { echo "tests/run.sh: could not install the rustup target $arm_target; sam build needs it" >&2; exit 1; }
-  fi
-  cargo lambda --version >/dev/null 2>&1 || { echo "tests/run.sh: cargo-lambda is missing from .venv (tests/requirements.txt)" >&2; exit 1; }
-  # cargo-lambda links with zig; the pinned wheel ships it as the Python package ziglang.
-  python -m ziglang version >/dev/null 2>&1 || { echo "tests/run.sh: zig (the ziglang package in .venv) does not run; cargo-lambda needs it to link arm64" >&2; exit 1; }
+  ensure_arm64_build
   step "sam build: all four functions for arm64 with cargo-lambda (first run ~10 min on 2 cores, then seconds)"
   (cd "$root" && sam build)
   for fn in CallbackFunction ChannelConfigFunction TestSendFunction DispatchFunction; do
@@ -112,6 +102,10 @@ if machine != 183:  # EM_AARCH64
 print(f"{path}: aarch64 ELF")
 PY
   done
+
+  # The template as deployed, with those very artifacts (README.md: Deploy).
+  step "the stack rehearsal: infra/template.yaml on moto with IAM enforced, the artifacts above, a real OpenID provider"
+  "$root/tests/rehearsal.sh" --no-build
 fi
 
 step "all checks passed"
