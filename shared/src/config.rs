@@ -242,6 +242,15 @@ impl Config {
             ));
         }
 
+        // A function's table is its stack's (the template sets it): a default would send its
+        // records to whatever table bears that name. Only the local runner has one.
+        let table = var("WECOM_NOTIFY_TABLE");
+        if lambda && table.is_none() {
+            errors.push(
+                "WECOM_NOTIFY_TABLE: not set; on Lambda it names the stack's table (infra/template.yaml sets it)".into(),
+            );
+        }
+
         let cfg = Self {
             wecom_api_base,
             store,
@@ -252,7 +261,7 @@ impl Config {
             public_url,
             jwt_secret: jwt_secret.map(SecretString::from),
             egress_ips,
-            table: var("WECOM_NOTIFY_TABLE").unwrap_or_else(|| "wecom-notify".into()),
+            table: table.unwrap_or_else(|| "wecom-notify".into()),
             secret_prefix: var("WECOM_NOTIFY_SECRET_PREFIX")
                 .unwrap_or_else(|| "wecom-notify".into())
                 .trim_end_matches('/')
@@ -326,6 +335,13 @@ impl Stores {
 mod tests {
     use super::*;
 
+    /// As on Lambda, where the template always names the stack's table.
+    fn on_lambda(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(true, |k| {
+            get(k).or_else(|| (k == "WECOM_NOTIFY_TABLE").then(|| "stack-Table-1".into()))
+        })
+    }
+
     #[test]
     fn defaults() {
         let c = Config::from_lookup(false, |_| None).expect("defaults");
@@ -333,8 +349,21 @@ mod tests {
         assert_eq!(c.store, StoreKind::Embedded);
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.table, "wecom-notify");
-        let l = Config::from_lookup(true, |_| None).expect("lambda defaults");
+        let l = on_lambda(|_| None).expect("lambda defaults");
         assert_eq!(l.store, StoreKind::DynamoDb);
+    }
+
+    /// On Lambda the table is the stack's: without its name the function would write to a
+    /// table called `wecom-notify`, whichever stack owns one (the rehearsal's renamed variable).
+    #[test]
+    fn a_function_without_its_table_refuses_to_start() {
+        let err = Config::from_lookup(true, |_| None).expect_err("no table on Lambda");
+        assert!(err.to_string().contains("WECOM_NOTIFY_TABLE"), "{err}");
+        let local = Config::from_lookup(false, |k| {
+            (k == "WECOM_NOTIFY_STORE").then(|| "dynamodb".into())
+        })
+        .expect("the local runner keeps its default table");
+        assert_eq!(local.table, "wecom-notify");
     }
 
     #[test]
@@ -356,8 +385,7 @@ mod tests {
             "http://127.0.0.1:80@qyapi.weixin.qq.com",
             "ftp://x",
         ] {
-            let err = Config::from_lookup(true, |k| (k == "WECOM_API_BASE").then(|| bad.into()))
-                .expect_err(bad);
+            let err = on_lambda(|k| (k == "WECOM_API_BASE").then(|| bad.into())).expect_err(bad);
             assert!(err.to_string().contains("WECOM_API_BASE"), "{err}");
         }
     }
@@ -383,9 +411,9 @@ mod tests {
 
     #[test]
     fn the_console_sign_in_settings_are_optional_and_the_issuer_is_https() {
-        let c = Config::from_lookup(true, |_| None).expect("defaults");
+        let c = on_lambda(|_| None).expect("defaults");
         assert_eq!((c.jwt_issuer, c.console_client_id), (None, None));
-        let c = Config::from_lookup(true, |k| match k {
+        let c = on_lambda(|k| match k {
             "WECOM_NOTIFY_JWT_ISSUER" => Some("https://id.example.com/realms/acme".into()),
             "WECOM_NOTIFY_CONSOLE_CLIENT_ID" => Some(" wecom-console ".into()),
             _ => None,
@@ -396,10 +424,9 @@ mod tests {
             Some("https://id.example.com/realms/acme")
         );
         assert_eq!(c.console_client_id.as_deref(), Some("wecom-console"));
-        let err = Config::from_lookup(true, |k| {
-            (k == "WECOM_NOTIFY_JWT_ISSUER").then(|| "http://id.example.com".into())
-        })
-        .expect_err("plain http");
+        let err =
+            on_lambda(|k| (k == "WECOM_NOTIFY_JWT_ISSUER").then(|| "http://id.example.com".into()))
+                .expect_err("plain http");
         assert!(err.to_string().contains("WECOM_NOTIFY_JWT_ISSUER"), "{err}");
     }
 
@@ -418,7 +445,7 @@ mod tests {
 
     #[test]
     fn decisions_go_to_a_bus_or_a_webhook() {
-        let c = Config::from_lookup(true, |_| None).expect("defaults");
+        let c = on_lambda(|_| None).expect("defaults");
         assert_eq!(
             (c.actions_bus, c.actions_source.as_str(), c.actions_webhook),
             (None, "wecom-notify", None)

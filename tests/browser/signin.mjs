@@ -277,6 +277,10 @@ async function walk(browser, doc, lang) {
     check(await alertText() === '', `an alert is shown after sign-in: ${await alertText()}`);
     const list = apiAnswers.find((x) => x.path.endsWith('/wecom-channels'));
     check(list && list.status === 200, `the channels list answered ${list && list.status}`);
+    // Presented directly, the ID token is refused by the API's authorizer (its aud is the
+    // console's client id, not the API).
+    const direct = await fetch(new URL('/v1/orgs/demo/wecom-channels', CONSOLE), { headers: { Authorization: `Bearer ${idToken}` } });
+    check(direct.status === 401, `the API took the ID token as a bearer (${direct.status})`);
   }
   check(apiCalls.length > 0, 'no call to /v1/ was made after sign-in');
   for (const c of apiCalls) {

@@ -854,8 +854,10 @@ fn an_action_source_the_functions_refuse_is_refused_at_deploy_time() {
         (min..=max).contains(&n) && whole.is_match(v)
     };
     let functions_take = |v: &str| {
-        shared::config::Config::from_lookup(true, |k| {
-            (k == "WECOM_NOTIFY_ACTIONS_SOURCE").then(|| v.to_owned())
+        shared::config::Config::from_lookup(true, |k| match k {
+            "WECOM_NOTIFY_ACTIONS_SOURCE" => Some(v.to_owned()),
+            "WECOM_NOTIFY_TABLE" => Some("wecom-notify-Table-1".into()),
+            _ => None,
         })
         .is_ok()
     };

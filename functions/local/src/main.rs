@@ -146,8 +146,13 @@ async fn run() -> Result<(), LocalError> {
         })?;
         println!("  admin token for org `demo` (valid {DEMO_TOKEN_DAYS} days):");
         println!("  {token}");
-        // The token rides in the fragment, which the browser never sends to a server.
-        println!("  console       http://{addr}/console#token={token}");
+        if cfg.jwt_issuer.is_some() && cfg.console_client_id.is_some() {
+            // With single sign-on configured the console ignores a token in a link.
+            println!("  console       http://{addr}/console (single sign-on, or paste the token)");
+        } else {
+            // The token rides in the fragment, which the browser never sends to a server.
+            println!("  console       http://{addr}/console#token={token}");
+        }
     } else {
         println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
         println!("  console       http://{addr}/console (paste a token)");
