@@ -19,7 +19,7 @@
 //! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-256-GCM ciphertext), `expires_at`; or, for an hour after WeCom refused the credentials, `refused_errcode`/`refused_errmsg`/`refused_at` |
 //! | proven credentials | `TOKEN#proven:{corp}:{agent}:{fingerprint}` | `TOKEN` | `expires_at` (400 days): WeCom accepted them once, so they do not count against the org's budget |
 //! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` (10 s): one instance fetches, the others wait for its token |
-//! | probe turn | `TOKEN#probe:{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` (an hour): the app's turn at a fresh credential probe |
+//! | turns | `TOKEN#probe:{corp}:{agent}:{fingerprint}`, `TOKEN#ask-again:{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` (an hour): the app's turn at a fresh credential probe, and at asking WeCom again despite a remembered refusal (an admin's probe now) |
 //! | receiver miss | `MISS#{sha256 of corp, agent, source column, receiver}` | `MISS` | `errcode`, `since_ms`, `until_ms`, `expires_at` (a day): WeCom did not know that receiver; not looked up again meanwhile |
 //! | subscription | `ORG#{org}` | `SUB#{type}#{node}` | `personal_channel`, `message_format`, `actions` (when set) |
 //! | delivery | `DLV#{org}#{event_id}#{member}` | `DELIVERY` | `doc` (the record), `updated_ms` (the version every conditional write checks), `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `due_pk` = `DUE#{shard}` / `due_sk` while not final, `task_pk` = `TASK#{task_id}` for a card, `expires_at` |
