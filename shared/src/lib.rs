@@ -1,5 +1,27 @@
 //! The library every wecom-notify function shares: WeCom callback crypto, the domain, storage
-//! ports and their adapters, configuration and the HTTP edge. It knows no function.
+//! ports and their adapters, the WeCom client, the workflow and channel services, and the HTTP
+//! edge. It knows no function; functions never import each other, and only the local runner
+//! (`functions/local`) composes them. The whole map, with three walkthroughs of the code in
+//! order: `docs/ARCHITECTURE.md`.
+//!
+//! The layers, each using only those above it:
+//!
+//! - [`domain`]: values parsed at the edge (ids, channel config, secrets, binding and app
+//!   records, the pacing rule); no AWS, no HTTP. [`crypto`] and [`xml`] (the `crypto/` crate)
+//!   are WeCom's callback crypto and push XML.
+//! - [`store`]: one port per kind of record, and their adapters: [`store::dynamo`] (one
+//!   DynamoDB table; its doc is the storage layout), the embedded redb store (feature
+//!   `embedded`: the local runner and tests only), Secrets Manager or a local secret file.
+//! - [`wecom`]: the REST client, errcodes and their hints, message bodies and cards, the
+//!   shared token cache.
+//! - [`workflow`] (events, subscriptions, delivery records, decisions and their outbox) and
+//!   [`channel`] (saving and reading bindings with their secrets per app, userids, the
+//!   credential probe); [`sink`]: where decisions are published.
+//! - [`http`]: the error format, JSON bodies, views, pages and cursors, routes, the OpenAPI
+//!   document; [`auth`]: bearer claims and the admin extractors; [`i18n`]: every text in
+//!   English and Simplified Chinese.
+//! - Hosting: [`config`] (environment variables), [`lambda`] (the Lambda glue),
+//!   [`telemetry`] (logs), [`metrics`] (CloudWatch metrics as log lines), [`json`].
 
 pub mod auth;
 pub mod channel;

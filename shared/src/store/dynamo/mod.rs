@@ -1,8 +1,56 @@
-//! The deployed record store: one DynamoDB table implementing every record port.
+//! The deployed record store: one DynamoDB table implementing every record port. This is the
+//! storage layout's one home; the docs link here.
 //!
-//! String keys `pk`/`sk`, TTL attribute `expires_at`; [`schema`] creates it, and the README's
-//! storage section lists every item kind. No secret value is ever written to the table: app
-//! items hold only the *name* of the Secrets Manager secret.
+//! # Table
+//!
+//! String keys `pk`/`sk`, TTL attribute `expires_at` (unix seconds), on demand, point-in-time
+//! recovery on (`infra/template.yaml`; [`schema`] creates the same table for tests and for
+//! `WECOM_NOTIFY_STORE=dynamodb` locally). Parts that come from outside (event ids,
+//! recipients, push keys, userids) are escaped with [`crate::store::key_part`] (`#`, `/`, `%`
+//! as `%23`, `%2F`, `%25`), so no value can forge a key.
+//!
+//! | item | `pk` | `sk` | attributes |
+//! |---|---|---|---|
+//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `updated_at`, `last_callback_check`, `last_test`, `last_probe`; while configured `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `ch_pk`/`ch_sk` and the probe schedule `due_pk` = `PROBE#{shard}` / `due_sk` = next probe ms; while a userid is cached `resolved_user` and `uid_pk`/`uid_sk`; `expires_at` (30 days) until first saved |
+//! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count, not a list) |
+//! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`; once saved also `corp_id`, `agent_id` and `secret_hint` (the secret the app pointed to at that save, read at once with the binding); `expires_at` until first saved |
+//! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` (24 h): WeCom's retry of that push is not acted on again |
+//! | secret record | `SECRETS` | `{secret name}` | `doc` (app, created, retired): written before each secret, removed when it is deleted |
+//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-256-GCM ciphertext), `expires_at`; or, for an hour after WeCom refused the credentials, `refused_errcode`/`refused_errmsg`/`refused_at` |
+//! | proven credentials | `TOKEN#proven:{corp}:{agent}:{fingerprint}` | `TOKEN` | `expires_at` (400 days): WeCom accepted them once, so they do not count against the org's budget |
+//! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` (10 s): one instance fetches, the others wait for its token |
+//! | turns | `TOKEN#probe:{corp}:{agent}:{fingerprint}`, `TOKEN#ask-again:{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` (an hour): the app's turn at a fresh credential probe, and at asking WeCom again despite a remembered refusal (an admin's probe now) |
+//! | receiver miss | `MISS#{sha256 of corp, agent, source column, receiver}` | `MISS` | `errcode`, `since_ms`, `until_ms`, `expires_at` (a day): WeCom did not know that receiver; not looked up again meanwhile |
+//! | subscription | `ORG#{org}` | `SUB#{type}#{node}` | `personal_channel`, `message_format`, `actions` (when set) |
+//! | delivery | `DLV#{org}#{event_id}#{member}` | `DELIVERY` | `doc` (the record), `updated_ms` (the version every conditional write checks), `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `due_pk` = `DUE#{shard}` / `due_sk` while not final, `task_pk` = `TASK#{task_id}` for a card, `expires_at` |
+//! | action record | `ACT#{org}#{event_id}` | `M#{member}` | `doc` (the decision), `updated_ms`, `gsi1pk` = `ACTO#{org}` / `gsi2pk` = `ACTM#{org}#{member}` with the decision's ms + ids as sort keys, `due_pk` = `ACTDUE#{shard}` / `due_sk` = next try ms while unfinished, `expires_at` (as deliveries) |
+//! | pace log | `PACE#{key}` | `PACE` | `sent` (ms of the last hour's slots), `ver`, `expires_at` (two hours after the last write). Keys: `{corp}:{agent}:{userid}` (a member's messages, dispatch and test-send alike), `credential-checks:{org}`, `test-send:{org}` (tests of unsaved values), `probe:{org}` (probes on demand) |
+//!
+//! # Indexes
+//!
+//! All keys only: a record is then read by its key, and an update that leaves an index's keys
+//! alone writes nothing to it.
+//!
+//! | index | partition key | sort key | holds |
+//! |---|---|---|---|
+//! | `by_org` | `gsi1pk` = `DLV#{org}#{shard}`, `ACTO#{org}` | `gsi1sk` = 13-digit created ms + ids | the org's delivery log, newest first, in shards read together; the org's decisions |
+//! | `by_member` | `gsi2pk` = `DLVM#{org}#{member}`, `ACTM#{org}#{member}` | `gsi2sk` = as `gsi1sk` | one member's deliveries (`/deliveries?member=`) and decisions |
+//! | `due` | `due_pk` = `DUE#{shard}`, `PROBE#{shard}`, `ACTDUE#{shard}` | `due_sk` = ms | deliveries still to act on, configured bindings by their next probe, unfinished decisions (sparse) |
+//! | `by_userid` | `uid_pk` = `UID#{org}#{corp}#{userid}` | `uid_sk` = member | bindings by cached userid, for WeCom's contact-change pushes (sparse) |
+//! | `by_org_channel` | `ch_pk` = `CH#{org}` | `ch_sk` = member | the org's configured channels (sparse) |
+//! | `by_task` | `task_pk` = `TASK#{task_id}` | — | card deliveries by their card's task id, for clicks (sparse) |
+//!
+//! A record's shard is [`crate::store::shard_of`] (a SHA-256 of event id and member) modulo
+//! `WECOM_NOTIFY_SHARDS` ([`DynamoTable::with_shards`]); a binding's probe shard is
+//! [`crate::store::probe_shard`]. Decisions are people clicking, far below one partition's
+//! rate, so the org's decision log is not sharded. Indexes changed shape in this version: a
+//! table created by an earlier one must be recreated (no deployment of it exists).
+//!
+//! # Secrets
+//!
+//! No secret value is ever written to the table: app items hold only the *name* of the
+//! Secrets Manager secret (`{prefix}/{org}/{corp}/{agent}/{uuid}`, never reused), which holds
+//! `{"app_secret","token","encoding_aes_key"}` ([`crate::store::secrets_manager`]).
 
 use std::collections::HashMap;
 
