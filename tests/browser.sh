@@ -7,7 +7,7 @@
 # runner (fresh data directory, free loopback ports), reads the console link the runner prints
 # and runs tests/browser/walk.mjs. Screenshots of every step go to
 # ${CARGO_TARGET_DIR:-target}/console-screenshots/<lang>-<nn>-<step>.png; with --update-docs
-# the two the README shows are copied to docs/ (a plain run leaves the work tree alone). Both
+# the two docs/MANUAL.md shows are copied to docs/ (a plain run leaves the work tree alone). Both
 # servers are stopped on exit, also on failure; any failure exits non-zero.
 set -euo pipefail
 

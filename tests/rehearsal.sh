@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stack as deployed, rehearsed without an AWS account (README.md: Deploy; what it proves
-# and what only a real account shows: docs/MANUAL.md, "Rehearsing the stack").
+# and what only a real account shows: docs/DEPLOY.md, "Rehearsing the stack").
 #
 # infra/template.yaml is translated by the SAM translator and created as a CloudFormation stack
 # on a local moto that enforces IAM, twice: with a new VPC, and in an existing one. The four
