@@ -27,18 +27,9 @@ fn app_channel(agent: i64, receiver: &str, secret: &str) -> Value {
 }
 
 async fn test_in(r: &Runner, member: &str, lang: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(r.url(&format!(
-            "/v1/orgs/demo/members/{member}/wecom-channel/test"
-        )))
-        .bearer_auth(&r.token)
-        .header("accept-language", lang)
-        .json(&json!({}))
-        .send()
+    let path = format!("/v1/orgs/demo/members/{member}/wecom-channel/test");
+    r.call_in(lang, reqwest::Method::POST, &path, Some(json!({})))
         .await
-        .expect("test");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 async fn save(r: &Runner, member: &str, body: Value) {

@@ -11,14 +11,7 @@ use shared::auth::{Claims, LocalJwt};
 
 /// `GET path` with `token`: the status and the JSON answer.
 async fn get(r: &e2e::Runner, token: &str, path: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .get(r.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request to the runner");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    e2e::answer(reqwest::Client::new().get(r.url(path)).bearer_auth(token)).await
 }
 
 /// `path` with `query` appended (`?` or `&`).

@@ -10,7 +10,6 @@ use shared::testing::ENCODING_AES_KEY as KEY;
 #[tokio::test]
 async fn probes_name_each_drift_and_never_send() {
     let (fake, _dir, r) = e2e::demo_runner(&[]).await;
-    let http = reqwest::Client::new();
     let call =
         |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
     for (member, column, receiver) in [
@@ -120,14 +119,14 @@ async fn probes_name_each_drift_and_never_send() {
             .is_some_and(|h| !h.is_empty()),
         "{view}"
     );
-    let zh = http
-        .get(r.url("/v1/orgs/demo/members/bob/wecom-channel"))
-        .bearer_auth(&r.token)
-        .header("accept-language", "zh-CN")
-        .send()
-        .await
-        .expect("zh");
-    let zh: Value = zh.json().await.expect("json");
+    let (_, zh) = r
+        .call_in(
+            "zh-CN",
+            reqwest::Method::GET,
+            "/v1/orgs/demo/members/bob/wecom-channel",
+            None,
+        )
+        .await;
     assert_ne!(
         zh["last_probe"]["hint"], view["last_probe"]["hint"],
         "read in Chinese"

@@ -22,7 +22,6 @@ fn envelope(event_id: &str, recipients: &[&str]) -> Value {
 #[tokio::test]
 async fn a_delivered_message_is_recalled_within_the_window() {
     let (fake, _dir, r) = e2e::demo_runner(&[]).await;
-    let http = reqwest::Client::new();
     let call =
         |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
     let (s, v) = call(
@@ -112,13 +111,13 @@ async fn a_delivered_message_is_recalled_within_the_window() {
         "{v}"
     );
     // Another org's admin may not.
-    let resp = http
-        .delete(r.url("/v1/orgs/other/deliveries/evt-r/alice"))
-        .bearer_auth(&r.token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 403);
+    let (s, _) = call(
+        reqwest::Method::DELETE,
+        "/v1/orgs/other/deliveries/evt-r/alice",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
 }
 
 #[tokio::test]
@@ -313,17 +312,16 @@ async fn a_card_sent_again_from_a_fresh_store(stores: [Vec<(&str, String)>; 2]) 
         "{v}"
     );
 
-    let http = reqwest::Client::new();
     for (lang, says) in [("en", "already sent"), ("zh-CN", "已发送过")] {
-        let resp = http
-            .delete(r.url("/v1/orgs/demo/deliveries/evt-card/alice"))
-            .bearer_auth(&r.token)
-            .header("accept-language", lang)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 409);
-        let v: Value = resp.json().await.expect("json");
+        let (s, v) = r
+            .call_in(
+                lang,
+                reqwest::Method::DELETE,
+                "/v1/orgs/demo/deliveries/evt-card/alice",
+                None,
+            )
+            .await;
+        assert_eq!(s, 409);
         assert_eq!(v["error"]["code"], "not_recallable", "{v}");
         assert!(
             v["error"]["hint"]

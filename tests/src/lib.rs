@@ -183,6 +183,14 @@ impl Runner {
         format!("{}{path}", self.base)
     }
 
+    /// A request to the runner with its admin token, for a test that adds headers of its own;
+    /// [`answer`] sends it.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
     /// One API call with the runner's admin token and an optional JSON body: the status and
     /// the JSON answer (`Null` when there is none). The request is built at once, so the
     /// answer's future borrows nothing.
@@ -192,17 +200,26 @@ impl Runner {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> impl std::future::Future<Output = (u16, serde_json::Value)> + use<> {
-        let mut req = reqwest::Client::new()
-            .request(method, self.url(path))
-            .bearer_auth(&self.token);
+        let mut req = self.request(method, path);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        async move {
-            let resp = req.send().await.expect("request to the runner");
-            let status = resp.status().as_u16();
-            (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        answer(req)
+    }
+
+    /// [`Self::call`] read in `lang` (its `Accept-Language`).
+    pub fn call_in(
+        &self,
+        lang: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> impl std::future::Future<Output = (u16, serde_json::Value)> + use<> {
+        let mut req = self.request(method, path).header("accept-language", lang);
+        if let Some(b) = body {
+            req = req.json(&b);
         }
+        answer(req)
     }
 
     pub fn printed(&self) -> String {
@@ -223,6 +240,13 @@ impl Runner {
         }
         self.printed()
     }
+}
+
+/// Sends `req`: the status and the JSON answer (`Null` when there is none).
+pub async fn answer(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let resp = req.send().await.expect("request to the runner");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 /// A workflow system's endpoint: records each decision POSTed to it; the first `fail_first`
@@ -317,21 +341,31 @@ pub async fn settled_actions(r: &Runner, query: &str) -> serde_json::Value {
     }
 }
 
-/// The deployed stores on moto (started by tests/run.sh): a fresh table named
-/// `{prefix}-{random}` with its indexes, and Secrets Manager. Fails loudly without moto.
-pub async fn moto_stores(prefix: &str) -> shared::store::Stores {
+/// The AWS SDK's configuration for moto (started by tests/run.sh, named by
+/// `AWS_ENDPOINT_URL`). Fails loudly without moto.
+pub async fn moto_sdk() -> aws_config::SdkConfig {
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
     );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A fresh table on moto named `{prefix}-{random}`, with its indexes.
+pub async fn moto_table(prefix: &str) -> shared::store::dynamo::DynamoTable {
     let table = shared::store::dynamo::DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_dynamodb::Client::new(&moto_sdk().await),
         format!("{prefix}-{:08x}", rand::random::<u32>()),
     );
     table.ensure_table().await.expect("table");
+    table
+}
+
+/// The deployed stores on moto: a fresh [`moto_table`] and Secrets Manager.
+pub async fn moto_stores(prefix: &str) -> shared::store::Stores {
+    let sdk = moto_sdk().await;
     shared::store::Stores::dynamo(
-        table,
+        moto_table(prefix).await,
         shared::store::secrets_manager::SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&sdk),
             None,
@@ -339,20 +373,38 @@ pub async fn moto_stores(prefix: &str) -> shared::store::Stores {
     )
 }
 
-/// A whole EventBridge envelope of a workflow event, as `POST /v1/local/events` takes it: a
-/// SQL review of `org` waiting for `recipients`, opening `https://workflow.example.com/r/1`.
+/// The `detail` of a workflow event: a SQL review of `org` waiting for `recipients`, opening
+/// `https://workflow.example.com/r/1`. A test that needs another node or text sets that field.
+pub fn workflow_detail(event_id: &str, org: &str, recipients: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": event_id, "org": org, "subscription_type": "sql_review",
+        "node": "approval_pending", "recipients": recipients,
+        "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
+        "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
+    })
+}
+
+/// A whole EventBridge envelope of [`workflow_detail`], as `POST /v1/local/events` and the
+/// dispatch function take it.
 pub fn workflow_envelope(event_id: &str, org: &str, recipients: &[&str]) -> serde_json::Value {
     serde_json::json!({
         "version": "0", "id": "1", "detail-type": "Workflow Node Reached", "source": "workflow",
         "account": "111122223333", "time": "2026-03-11T08:00:00Z", "region": "ap-east-1",
         "resources": [],
-        "detail": {
-            "event_id": event_id, "org": org, "subscription_type": "sql_review",
-            "node": "approval_pending", "recipients": recipients,
-            "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
-            "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
-        }
+        "detail": workflow_detail(event_id, org, recipients),
     })
+}
+
+/// [`workflow_detail`] as the dispatcher takes it, at `node`.
+pub fn workflow_event(
+    event_id: &str,
+    org: &str,
+    node: &str,
+    recipients: &[&str],
+) -> shared::workflow::WorkflowEvent {
+    let mut detail = workflow_detail(event_id, org, recipients);
+    detail["node"] = serde_json::json!(node);
+    shared::workflow::WorkflowEvent::from_detail(&detail).expect("valid event")
 }
 
 /// The fake WeCom with the demo company, and a runner in a fresh data directory that calls it
