@@ -45,6 +45,59 @@ pub struct ClickOutcome {
     pub response_code: String,
 }
 
+/// A member's press of a card's button as WeCom words it in its `template_card_event` push.
+pub struct CardEvent<'a> {
+    /// The corp whose app signs the push (ToUserName), and that app (AgentID).
+    pub corp: &'a str,
+    pub agent: i64,
+    /// Who pressed (FromUserName).
+    pub userid: &'a str,
+    pub create_time: i64,
+    pub key: &'a str,
+    pub task_id: &'a str,
+    /// The single-use code WeCom issued for this press.
+    pub response_code: &'a str,
+}
+
+/// A push ready to post: its `Encrypt` (what the signature covers) and the whole body.
+pub struct Push {
+    pub encrypt: String,
+    pub body: String,
+}
+
+impl CardEvent<'_> {
+    /// The push's plaintext.
+    pub fn plaintext(&self) -> String {
+        let CardEvent {
+            corp,
+            agent,
+            userid,
+            create_time,
+            key,
+            task_id,
+            response_code,
+        } = self;
+        format!(
+            "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>\
+             <CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>\
+             <TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>\
+             <ResponseCode><![CDATA[{response_code}]]></ResponseCode><AgentID>{agent}</AgentID></xml>"
+        )
+    }
+
+    /// The push as WeCom posts it: the plaintext encrypted with the app's saved keys.
+    pub fn push(&self, crypto: &shared::crypto::CallbackCrypto) -> Push {
+        let encrypt = crypto.encrypt(&self.plaintext(), &rand::random());
+        let body = format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
+             <AgentID><![CDATA[{}]]></AgentID></xml>",
+            self.corp, self.agent
+        );
+        Push { encrypt, body }
+    }
+}
+
 impl FakeState {
     /// A member presses a button: WeCom's encrypted `template_card_event` push to the app's
     /// saved callback URL, `times` times over (WeCom's retries of one push). Errors are
@@ -86,26 +139,19 @@ impl FakeState {
             Some(u) => u.clone(),
             None => card.touser.first().cloned().unwrap_or_default(),
         };
-        let create_time = shared::domain::unix_now().to_string();
-        let plain = format!(
-            "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>\
-             <CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
-             <Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>\
-             <TaskId><![CDATA[{task}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>\
-             <ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>{agent}</AgentID></xml>",
-            corp = sender,
-            key = req.key,
-            task = req.task_id,
-            agent = sender_agent,
-        );
         let crypto =
             shared::crypto::CallbackCrypto::new(&saved.token, &saved.encoding_aes_key, &sender)
                 .map_err(|e| format!("saved encoding_aes_key: {e}"))?;
-        let encrypt = crypto.encrypt(&plain, &rand::random());
-        let body = format!(
-            "<xml><ToUserName><![CDATA[{sender}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
-             <AgentID><![CDATA[{sender_agent}]]></AgentID></xml>"
-        );
+        let Push { encrypt, body } = CardEvent {
+            corp: &sender,
+            agent: sender_agent,
+            userid: &userid,
+            create_time: shared::domain::unix_now(),
+            key: &req.key,
+            task_id: &req.task_id,
+            response_code: &code,
+        }
+        .push(&crypto);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()

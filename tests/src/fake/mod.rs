@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use click::{ClickOutcome, ClickRequest, PUSH_ATTEMPTS};
+pub use click::{CardEvent, ClickOutcome, ClickRequest, PUSH_ATTEMPTS, Push};
 pub use errors::SEEN_IP;
 pub use state::{
     App, BY_EMAIL, CardUpdate, Corp, FakeState, Fault, GETTOKEN, GETUSERID, Member, RECALL, SEND,
