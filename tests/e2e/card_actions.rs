@@ -46,33 +46,16 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     };
 
     // 1. Subscribe the node with Approve / Reject.
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/subscriptions",
-        Some(
-            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-            "personal_channel": true,
-            "actions": [{"key": "approve", "text": "同意", "style": "primary"},
-                        {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    r.subscribe_sql_reviews(e2e::approve_reject()).await;
     // 2. Two members on one app.
     let mut callback_url = String::new();
     for (member, receiver) in [
         ("alice", "zhangsan@example.com"),
         ("bob", "lisi@example.com"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            Some(json!({"corp_id": CORP, "app_secret": "demo-app-secret",
-                "agent_id": 1000002, "source_column": "email", "receiver": receiver,
-                "token": TOKEN, "encoding_aes_key": KEY})),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        let v = r
+            .save_channel(member, e2e::demo_channel("email", receiver))
+            .await;
         callback_url = v["callback_url"].as_str().expect("callback_url").to_owned();
     }
     // 3. Save pressed on WeCom's "API Receive Message" page: the app's callback URL is bob's.
@@ -273,31 +256,13 @@ async fn a_click_closes_the_loop_on_dynamodb() {
 #[tokio::test]
 async fn where_a_card_cannot_go_the_textcard_does() {
     let (fake, _dir, r) = demo_runner(&[]).await;
-    for (method, path, body) in [
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/subscriptions",
-            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-                "personal_channel": true, "actions": [{"key": "approve", "text": "同意"}]}]}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/members/alice/wecom-channel",
-            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-                "source_column": "email", "receiver": "zhangsan@example.com",
-                "token": TOKEN, "encoding_aes_key": KEY}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/members/bob/wecom-channel",
-            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-                "source_column": "email", "receiver": "lisi@example.com",
-                "token": TOKEN, "encoding_aes_key": KEY, "wechat_plugin": true}),
-        ),
-    ] {
-        let (s, _) = r.call(method, path, Some(body)).await;
-        assert_eq!(s, 200, "{path}");
-    }
+    r.subscribe_sql_reviews(json!([{"key": "approve", "text": "同意"}]))
+        .await;
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
+    let mut plugin = e2e::demo_channel("email", "lisi@example.com");
+    plugin["wechat_plugin"] = json!(true);
+    r.save_channel("bob", plugin).await;
     // bob reads in the WeChat plugin: the channel says so, and he gets the textcard.
     let (_, v) = r
         .call(

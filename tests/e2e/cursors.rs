@@ -36,19 +36,9 @@ async fn cursors_belong_to_their_query(store_env: &[(&str, &str)]) {
 
     // Two channels, two subscriptions, three deliveries (alice two, bob one).
     for member in ["alice", "bob"] {
-        let (s, v) = r
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-                Some(
-                    json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                    "agent_id": 1000002, "source_column": "email",
-                    "receiver": format!("{member}@example.com"), "token": "Token123",
-                    "encoding_aes_key": shared::testing::ENCODING_AES_KEY}),
-                ),
-            )
+        let receiver = format!("{member}@example.com");
+        r.save_channel(member, e2e::demo_channel("email", &receiver))
             .await;
-        assert_eq!(s, 200, "{v}");
     }
     let (s, v) = r
         .call(

@@ -51,11 +51,8 @@ async fn the_fake_presses_save_like_wecom() {
         "no_binding"
     );
 
-    let body = json!({
-        "corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-        "source_column": "phone", "receiver": "13800000000",
-        "token": TOKEN, "encoding_aes_key": KEY
-    });
+    let mut body = e2e::demo_channel("phone", "13800000000");
+    body["token"] = json!(TOKEN);
     let (s, _) = r.call(Method::PUT, CHANNEL, Some(body)).await;
     assert_eq!(s, 200);
 

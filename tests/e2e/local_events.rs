@@ -3,8 +3,6 @@
 
 use serde_json::{Value, json};
 
-use shared::testing::ENCODING_AES_KEY as KEY;
-
 fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
     e2e::workflow_envelope(event_id, org, recipients)
 }
@@ -87,15 +85,8 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
                {"key": "reject", "text": "驳回", "style": "danger"}])
     );
 
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/members/alice/wecom-channel",
-        Some(json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                    "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
-                    "token": "Token123", "encoding_aes_key": KEY})),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
 
     // The event: alice has a channel, bob does not.
     let (s, v) = call(
@@ -239,15 +230,8 @@ async fn buttons_send_each_member_a_card_of_their_own() {
         ("alice", "zhangsan@example.com"),
         ("bob", "lisi@example.com"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                   "agent_id": 1000002, "source_column": "email", "receiver": receiver,
-                   "token": "Token123", "encoding_aes_key": KEY}),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        r.save_channel(member, e2e::demo_channel("email", receiver))
+            .await;
     }
 
     let (s, v) = call(

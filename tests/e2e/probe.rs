@@ -5,7 +5,6 @@
 
 use e2e::fake::{self, BY_EMAIL, Fault, GETTOKEN, GETUSERID};
 use serde_json::{Value, json};
-use shared::testing::ENCODING_AES_KEY as KEY;
 
 #[tokio::test]
 async fn probes_name_each_drift_and_never_send() {
@@ -17,17 +16,9 @@ async fn probes_name_each_drift_and_never_send() {
         ("bob", "email", "lisi@example.com"),
         ("carol", "login_name", "wangwu"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            Some(
-                json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                "agent_id": 1000002, "source_column": column, "receiver": receiver,
-                "token": "Token123", "encoding_aes_key": KEY}),
-            ),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        let v = r
+            .save_channel(member, e2e::demo_channel(column, receiver))
+            .await;
         assert_eq!(v["last_probe"], Value::Null, "not probed yet: {v}");
     }
     let probe = || {

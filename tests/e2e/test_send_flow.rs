@@ -6,7 +6,6 @@ use e2e::fake::{self, BY_EMAIL, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use shared::testing::ENCODING_AES_KEY as KEY;
 const EGRESS: &str = "203.0.113.10";
 
 struct World {
@@ -25,11 +24,7 @@ async fn world() -> World {
 }
 
 fn fields(source_column: &str, receiver: &str) -> Value {
-    json!({
-        "corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret", "agent_id": 1000002,
-        "source_column": source_column, "receiver": receiver,
-        "encoding_aes_key": KEY, "token": "Token123"
-    })
+    e2e::demo_channel(source_column, receiver)
 }
 
 impl World {
@@ -505,16 +500,7 @@ async fn test_messages_take_the_members_pace_slot() {
     );
 
     // A real notification in the same minute waits for the window instead of being dropped.
-    let (s, v) = w
-        .runner
-        .call(
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/subscriptions",
-            Some(json!({"items": [{"subscription_type": "sql_review",
-                "node": "approval_pending", "personal_channel": true}]})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    w.runner.subscribe_sql_reviews(Value::Null).await;
     let (s, v) = w
         .runner
         .call(

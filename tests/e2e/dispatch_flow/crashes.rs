@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use axum::middleware::from_fn;
 
 use dispatch::{CrashPoint, DispatchError};
 use e2e::fake::{self, SEND};
 use serde_json::{Value, json};
-use shared::auth::{Claims, LocalJwt};
 use shared::domain::{Node, SourceColumn, SubscriptionType};
 use shared::http::views::{DeliveryView, to_json};
 use shared::testing::oneshot;
@@ -170,26 +168,17 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
     );
 
     // Recall (test-send's route, over the same stores): 409 with the reason.
-    let jwt = LocalJwt::new(b"test-secret-test-secret-test-sec");
-    let layer = jwt.clone();
-    let router = test_send::router(test_send::AppState {
-        channels: w.channels.clone(),
-        wecom: e2e::fast_wecom_client(&w.fake.base, Duration::from_millis(700)),
-        tokens: Arc::new(TokenCache::new(w.stores.tokens.clone())),
-        pace: w.stores.pace.clone(),
-        deliveries: w.stores.deliveries.clone(),
-        egress_ips: Vec::new(),
-    })
-    .layer(from_fn(move |req, next| layer.clone().layer(req, next)))
-    .layer(from_fn(shared::i18n::scope));
-    let token = jwt
-        .issue(&Claims {
-            sub: "u1".into(),
-            org: w.org.as_str().into(),
-            role: "admin".into(),
-            exp: shared::domain::unix_now() + 600,
-        })
-        .expect("token");
+    let (router, token) = crate::support::test_send_router(
+        test_send::AppState {
+            channels: w.channels.clone(),
+            wecom: e2e::fast_wecom_client(&w.fake.base, Duration::from_millis(700)),
+            tokens: Arc::new(TokenCache::new(w.stores.tokens.clone())),
+            pace: w.stores.pace.clone(),
+            deliveries: w.stores.deliveries.clone(),
+            egress_ips: Vec::new(),
+        },
+        w.org.as_str(),
+    );
     for (lang, says) in [("en", "already sent"), ("zh-CN", "已发送过")] {
         let a = oneshot(
             &router,
