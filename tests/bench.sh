@@ -63,7 +63,7 @@ else
 fi
 
 step "building bench-dispatch (release)"
-cargo build --release -p wecom-notify-tests --bin bench-dispatch
+cargo build --release -p wecom-notify-bench --bin bench-dispatch
 start_moto "$root"
 dispatch_bench() {
   local mode="$1"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cold-start benchmark: each function's release binary started under a Lambda Runtime API
-# stand-in (tests/src/bin/lambda-standin.rs) on one event it is deployed for, against DynamoDB
+# stand-in (tests/bench/src/bin/lambda-standin/) on one event it is deployed for, against DynamoDB
 # and Secrets Manager on moto (through a counting proxy) and the fake WeCom; compared with a
-# hello-world lambda_http binary (tests/src/bin/hello-lambda.rs) built in the same run and
+# hello-world lambda_http binary (tests/bench/src/bin/hello-lambda.rs) built in the same run and
 # profile. Prints a markdown table (start → first /next, start → response, × floor, the
 # sequential AWS round trips of the invocation, binary size, peak RSS), the top crates of
 # the callback's binary (cargo-bloat) and a one-line summary.
@@ -54,7 +54,7 @@ for f in "${functions[@]}"; do
   cargo build --release -p "wecom-notify-$f" --bin "$f"
 done
 step "building the floor (hello-lambda, release) and the stand-in"
-cargo build --release -p wecom-notify-tests --bin hello-lambda
+cargo build --release -p wecom-notify-bench --bin hello-lambda
 build_test_bins
 build_secs=$((SECONDS - t))
 for f in "${functions[@]}"; do

@@ -2,6 +2,7 @@
 //! through the admin API, WeCom's URL verification, a wrong Token, and a restart.
 
 use e2e::Runner;
+use reqwest::Method;
 use serde_json::{Value, json};
 use shared::crypto::CallbackCrypto;
 
@@ -22,15 +23,12 @@ fn verification_query(token: &str, echo: &str) -> String {
     format!("msg_signature={sig}&timestamp={now}&nonce=424242&echostr={encoded}")
 }
 
-async fn channel(http: &reqwest::Client, r: &Runner) -> Value {
-    let resp = http
-        .get(r.url("/v1/orgs/demo/members/alice/wecom-channel"))
-        .bearer_auth(&r.token)
-        .send()
-        .await
-        .expect("GET channel");
-    assert_eq!(resp.status(), 200);
-    resp.json().await.expect("json")
+const CHANNEL: &str = "/v1/orgs/demo/members/alice/wecom-channel";
+
+async fn channel(r: &Runner) -> Value {
+    let (s, v) = r.call(Method::GET, CHANNEL, None).await;
+    assert_eq!(s, 200);
+    v
 }
 
 #[tokio::test]
@@ -44,7 +42,7 @@ async fn save_verify_diagnose_restart() {
     assert_eq!(health.status(), 200);
 
     // The callback URL exists before the binding is saved.
-    let before = channel(&http, &r).await;
+    let before = channel(&r).await;
     assert_eq!(before["configured"], false);
     let callback_url = before["callback_url"].as_str().expect("url").to_owned();
     assert!(callback_url.starts_with(&r.base), "{callback_url}");
@@ -60,23 +58,17 @@ async fn save_verify_diagnose_restart() {
         .expect("early GET");
     assert_eq!(early.status(), 404);
     assert_eq!(
-        channel(&http, &r).await["last_callback_check"]["diagnosis"],
+        channel(&r).await["last_callback_check"]["diagnosis"],
         "no_binding"
     );
 
-    let put = http
-        .put(r.url("/v1/orgs/demo/members/alice/wecom-channel"))
-        .bearer_auth(&r.token)
-        .json(&json!({
-            "corp_id": CORP, "app_secret": APP_SECRET, "agent_id": 1000002,
-            "source_column": "login_name", "receiver": "alice",
-            "encoding_aes_key": KEY, "token": TOKEN
-        }))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(put.status(), 200);
-    let saved: Value = put.json().await.expect("json");
+    let body = json!({
+        "corp_id": CORP, "app_secret": APP_SECRET, "agent_id": 1000002,
+        "source_column": "login_name", "receiver": "alice",
+        "encoding_aes_key": KEY, "token": TOKEN
+    });
+    let (s, saved) = r.call(Method::PUT, CHANNEL, Some(body)).await;
+    assert_eq!(s, 200);
     assert_eq!(saved["configured"], true);
     assert_eq!(saved["callback_url"], callback_url);
 
@@ -92,7 +84,7 @@ async fn save_verify_diagnose_restart() {
     assert_eq!(wrong.status(), 403);
     let err: Value = wrong.json().await.expect("json");
     assert_eq!(err["error"]["code"], "signature_mismatch");
-    let view = channel(&http, &r).await;
+    let view = channel(&r).await;
     assert_eq!(view["last_callback_check"]["ok"], false);
     assert_eq!(
         view["last_callback_check"]["diagnosis"],
@@ -115,7 +107,7 @@ async fn save_verify_diagnose_restart() {
         .expect("verify");
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.expect("text"), "8461293");
-    assert_eq!(channel(&http, &r).await["last_callback_check"]["ok"], true);
+    assert_eq!(channel(&r).await["last_callback_check"]["ok"], true);
 
     // Once verified, a request whose signature does not verify (WeCom with another Token, or
     // anyone replaying its ciphertext) is answered with the mismatch and its hint, and the
@@ -137,7 +129,7 @@ async fn save_verify_diagnose_restart() {
             .expect("hint")
             .contains("Token")
     );
-    assert_eq!(channel(&http, &r).await["last_callback_check"]["ok"], true);
+    assert_eq!(channel(&r).await["last_callback_check"]["ok"], true);
 
     let first_token = r.token.clone();
     let log = r.stop();
@@ -150,14 +142,8 @@ async fn save_verify_diagnose_restart() {
 
     // Restart on the same data dir: the binding, its URL and the token signing key survive.
     let r = Runner::start(dir.path(), &[]);
-    let resp = http
-        .get(r.url("/v1/orgs/demo/members/alice/wecom-channel"))
-        .bearer_auth(&first_token)
-        .send()
-        .await
-        .expect("GET after restart");
-    assert_eq!(resp.status(), 200, "tokens survive a restart");
-    let after: Value = resp.json().await.expect("json");
+    let (s, after) = e2e::answer(http.get(r.url(CHANNEL)).bearer_auth(&first_token)).await;
+    assert_eq!(s, 200, "tokens survive a restart");
     assert_eq!(after["configured"], true);
     assert_eq!(after["corp_id"], CORP);
     let verify_after = http

@@ -4,8 +4,8 @@
 //! goes wrong in real life: WeCom's retried push, a second click, someone else's click, a
 //! webhook that is down for a moment, an expired response code.
 
-use e2e::fake::{self, ClickRequest, FakeWeCom, Fault, UPDATE_CARD};
-use e2e::{Hook, Runner};
+use e2e::fake::{self, ClickRequest, Fault, UPDATE_CARD};
+use e2e::{Hook, demo_runner};
 use serde_json::{Value, json};
 use shared::testing::ENCODING_AES_KEY as KEY;
 
@@ -17,17 +17,11 @@ fn envelope(event_id: &str, recipients: &[&str]) -> Value {
 }
 
 async fn click_loop(store_env: &[(&str, &str)]) {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
     // The workflow system is down for the first delivery of a decision.
     let hook = Hook::start(1, 0).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut env = vec![
-        ("WECOM_API_BASE", fake.base.as_str()),
-        ("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str()),
-    ];
+    let mut env = vec![("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str())];
     env.extend_from_slice(store_env);
-    let r = Runner::start(dir.path(), &env);
+    let (fake, _dir, r) = demo_runner(&env).await;
     let http = reqwest::Client::new();
     let call =
         |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
@@ -52,33 +46,16 @@ async fn click_loop(store_env: &[(&str, &str)]) {
     };
 
     // 1. Subscribe the node with Approve / Reject.
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/subscriptions",
-        Some(
-            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-            "personal_channel": true,
-            "actions": [{"key": "approve", "text": "同意", "style": "primary"},
-                        {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    r.subscribe_sql_reviews(e2e::approve_reject()).await;
     // 2. Two members on one app.
     let mut callback_url = String::new();
     for (member, receiver) in [
         ("alice", "zhangsan@example.com"),
         ("bob", "lisi@example.com"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            Some(json!({"corp_id": CORP, "app_secret": "demo-app-secret",
-                "agent_id": 1000002, "source_column": "email", "receiver": receiver,
-                "token": TOKEN, "encoding_aes_key": KEY})),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        let v = r
+            .save_channel(member, e2e::demo_channel("email", receiver))
+            .await;
         callback_url = v["callback_url"].as_str().expect("callback_url").to_owned();
     }
     // 3. Save pressed on WeCom's "API Receive Message" page: the app's callback URL is bob's.
@@ -278,59 +255,30 @@ async fn a_click_closes_the_loop_on_dynamodb() {
 /// the URL: the member is told, without buttons, never nothing.
 #[tokio::test]
 async fn where_a_card_cannot_go_the_textcard_does() {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", fake.base.as_str())]);
-    let http = reqwest::Client::new();
-    for (method, path, body) in [
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/subscriptions",
-            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-                "personal_channel": true, "actions": [{"key": "approve", "text": "同意"}]}]}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/members/alice/wecom-channel",
-            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-                "source_column": "email", "receiver": "zhangsan@example.com",
-                "token": TOKEN, "encoding_aes_key": KEY}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/members/bob/wecom-channel",
-            json!({"corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-                "source_column": "email", "receiver": "lisi@example.com",
-                "token": TOKEN, "encoding_aes_key": KEY, "wechat_plugin": true}),
-        ),
-    ] {
-        let resp = http
-            .request(method, r.url(path))
-            .bearer_auth(&r.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 200, "{path}");
-    }
+    let (fake, _dir, r) = demo_runner(&[]).await;
+    r.subscribe_sql_reviews(json!([{"key": "approve", "text": "同意"}]))
+        .await;
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
+    let mut plugin = e2e::demo_channel("email", "lisi@example.com");
+    plugin["wechat_plugin"] = json!(true);
+    r.save_channel("bob", plugin).await;
     // bob reads in the WeChat plugin: the channel says so, and he gets the textcard.
-    let resp = http
-        .get(r.url("/v1/orgs/demo/members/bob/wecom-channel"))
-        .bearer_auth(&r.token)
-        .send()
-        .await
-        .expect("channel");
-    let v: Value = resp.json().await.expect("json");
+    let (_, v) = r
+        .call(
+            reqwest::Method::GET,
+            "/v1/orgs/demo/members/bob/wecom-channel",
+            None,
+        )
+        .await;
     assert_eq!(v["wechat_plugin"], true, "{v}");
-    let resp = http
-        .post(r.url("/v1/local/events"))
-        .bearer_auth(&r.token)
-        .json(&envelope("evt-plugin", &["bob"]))
-        .send()
-        .await
-        .expect("event");
-    let v: Value = resp.json().await.expect("json");
+    let (_, v) = r
+        .call(
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(envelope("evt-plugin", &["bob"])),
+        )
+        .await;
     assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
     let sent = fake.state.sent();
     assert_eq!(
@@ -343,14 +291,13 @@ async fn where_a_card_cannot_go_the_textcard_does() {
     // WeCom refuses the card's horizontal_content_list (42035).
     fake.state
         .fail(fake::SEND, Fault::Errcode { errcode: 42035 }, 1);
-    let resp = http
-        .post(r.url("/v1/local/events"))
-        .bearer_auth(&r.token)
-        .json(&envelope("evt-refused", &["alice"]))
-        .send()
-        .await
-        .expect("event");
-    let v: Value = resp.json().await.expect("json");
+    let (_, v) = r
+        .call(
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(envelope("evt-refused", &["alice"])),
+        )
+        .await;
     assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
     assert_eq!(
         fake.state.calls(fake::SEND),

@@ -12,7 +12,6 @@ use e2e::{Runner, demo_runner};
 use serde_json::{Value, json};
 use shared::domain::{AgentId, AppSecret, CorpId};
 use shared::store::Stores;
-use shared::testing::ENCODING_AES_KEY as KEY;
 use shared::wecom::{AppCredentials, TokenCache, WeComError};
 
 fn channel(receiver: &str, secret: &str) -> Value {
@@ -21,24 +20,16 @@ fn channel(receiver: &str, secret: &str) -> Value {
 
 /// A channel on app `agent` of the demo corp (members of one app share its Secret).
 fn app_channel(agent: i64, receiver: &str, secret: &str) -> Value {
-    json!({"corp_id": "ww0123456789abcdef", "app_secret": secret, "agent_id": agent,
-        "source_column": "phone", "receiver": receiver, "token": "Token123",
-        "encoding_aes_key": KEY})
+    let mut c = e2e::demo_channel("phone", receiver);
+    c["app_secret"] = json!(secret);
+    c["agent_id"] = json!(agent);
+    c
 }
 
 async fn test_in(r: &Runner, member: &str, lang: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(r.url(&format!(
-            "/v1/orgs/demo/members/{member}/wecom-channel/test"
-        )))
-        .bearer_auth(&r.token)
-        .header("accept-language", lang)
-        .json(&json!({}))
-        .send()
+    let path = format!("/v1/orgs/demo/members/{member}/wecom-channel/test");
+    r.call_in(lang, reqwest::Method::POST, &path, Some(json!({})))
         .await
-        .expect("test");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 async fn save(r: &Runner, member: &str, body: Value) {

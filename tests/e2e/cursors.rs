@@ -11,14 +11,7 @@ use shared::auth::{Claims, LocalJwt};
 
 /// `GET path` with `token`: the status and the JSON answer.
 async fn get(r: &e2e::Runner, token: &str, path: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .get(r.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request to the runner");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    e2e::answer(reqwest::Client::new().get(r.url(path)).bearer_auth(token)).await
 }
 
 /// `path` with `query` appended (`?` or `&`).
@@ -43,19 +36,9 @@ async fn cursors_belong_to_their_query(store_env: &[(&str, &str)]) {
 
     // Two channels, two subscriptions, three deliveries (alice two, bob one).
     for member in ["alice", "bob"] {
-        let (s, v) = r
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-                Some(
-                    json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                    "agent_id": 1000002, "source_column": "email",
-                    "receiver": format!("{member}@example.com"), "token": "Token123",
-                    "encoding_aes_key": shared::testing::ENCODING_AES_KEY}),
-                ),
-            )
+        let receiver = format!("{member}@example.com");
+        r.save_channel(member, e2e::demo_channel("email", &receiver))
             .await;
-        assert_eq!(s, 200, "{v}");
     }
     let (s, v) = r
         .call(

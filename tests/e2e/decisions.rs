@@ -69,17 +69,7 @@ impl Loop {
         env.extend(store.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         env.extend_from_slice(extra);
         let r = Runner::start(dir.path(), &env);
-        let (s, v) = r
-            .call(
-                reqwest::Method::PUT,
-                "/v1/orgs/demo/subscriptions",
-                Some(json!({"items": [{"subscription_type": "sql_review",
-                    "node": "approval_pending", "personal_channel": true,
-                    "actions": [{"key": "approve", "text": "同意", "style": "primary"},
-                                {"key": "reject", "text": "驳回", "style": "danger"}]}]})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
+        r.subscribe_sql_reviews(e2e::approve_reject()).await;
         let http = reqwest::Client::new();
         for (member, corp, secret, agent, receiver, token) in [
             (

@@ -41,11 +41,7 @@ fn decision() -> ActionRecord {
 
 #[tokio::test]
 async fn a_decision_reaches_the_rule_on_the_workflow_bus() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
-    );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = e2e::moto_sdk().await;
     let eb = aws_sdk_eventbridge::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let suffix = format!("{:08x}", rand::random::<u32>());

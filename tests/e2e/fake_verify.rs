@@ -4,11 +4,13 @@
 
 use e2e::Runner;
 use e2e::fake::{FakeWeCom, VerifyOutcome};
+use reqwest::Method;
 use serde_json::{Value, json};
 use shared::testing::{ENCODING_AES_KEY as KEY, OTHER_ENCODING_AES_KEY};
 
 const CORP: &str = "ww0123456789abcdef";
 const TOKEN: &str = "ConsoleToken42";
+const CHANNEL: &str = "/v1/orgs/demo/members/zhangsan/wecom-channel";
 
 #[tokio::test]
 async fn the_fake_presses_save_like_wecom() {
@@ -17,14 +19,9 @@ async fn the_fake_presses_save_like_wecom() {
     let r = Runner::start(dir.path(), &[("WECOM_API_BASE", &fake.base)]);
     let http = reqwest::Client::new();
     let channel = || async {
-        let resp = http
-            .get(r.url("/v1/orgs/demo/members/zhangsan/wecom-channel"))
-            .bearer_auth(&r.token)
-            .send()
-            .await
-            .expect("GET channel");
-        assert_eq!(resp.status(), 200);
-        resp.json::<Value>().await.expect("json")
+        let (s, v) = r.call(Method::GET, CHANNEL, None).await;
+        assert_eq!(s, 200);
+        v
     };
     let verify = |token: &str, key: &str, url: &str| {
         let req = http
@@ -54,18 +51,10 @@ async fn the_fake_presses_save_like_wecom() {
         "no_binding"
     );
 
-    let put = http
-        .put(r.url("/v1/orgs/demo/members/zhangsan/wecom-channel"))
-        .bearer_auth(&r.token)
-        .json(&json!({
-            "corp_id": CORP, "app_secret": "demo-app-secret", "agent_id": 1000002,
-            "source_column": "phone", "receiver": "13800000000",
-            "token": TOKEN, "encoding_aes_key": KEY
-        }))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(put.status(), 200);
+    let mut body = e2e::demo_channel("phone", "13800000000");
+    body["token"] = json!(TOKEN);
+    let (s, _) = r.call(Method::PUT, CHANNEL, Some(body)).await;
+    assert_eq!(s, 200);
 
     // The right Token and key: the URL answers the plaintext, and the check is recorded.
     let right = outcome(verify(TOKEN, KEY, &url).await.1);

@@ -1,11 +1,7 @@
 //! The dispatch slice as a new user meets it: subscriptions over the admin API, an event
 //! posted to the local runner, the message at the fake WeCom, the record in /deliveries.
 
-use e2e::Runner;
-use e2e::fake::{self, FakeWeCom};
 use serde_json::{Value, json};
-
-use shared::testing::ENCODING_AES_KEY as KEY;
 
 fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
     e2e::workflow_envelope(event_id, org, recipients)
@@ -13,22 +9,9 @@ fn envelope(event_id: &str, org: &str, recipients: &[&str]) -> Value {
 
 #[tokio::test]
 async fn subscribe_post_an_event_and_see_the_delivery() {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", &fake.base)]);
-    let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http.request(method, r.url(path)).bearer_auth(&r.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        async move {
-            let resp = req.send().await.expect("request");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
+    let (fake, _dir, r) = e2e::demo_runner(&[]).await;
+    let call =
+        |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
 
     // Subscriptions: validated, upserted, listed.
     let (s, v) = call(reqwest::Method::GET, "/v1/orgs/demo/subscriptions", None).await;
@@ -102,15 +85,8 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
                {"key": "reject", "text": "驳回", "style": "danger"}])
     );
 
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/members/alice/wecom-channel",
-        Some(json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                    "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
-                    "token": "Token123", "encoding_aes_key": KEY})),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
 
     // The event: alice has a channel, bob does not.
     let (s, v) = call(
@@ -238,22 +214,8 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
 
 #[tokio::test]
 async fn buttons_send_each_member_a_card_of_their_own() {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let r = Runner::start(dir.path(), &[("WECOM_API_BASE", &fake.base)]);
-    let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: &str, body: Value| {
-        let req = http
-            .request(method, r.url(path))
-            .bearer_auth(&r.token)
-            .json(&body);
-        async move {
-            let resp = req.send().await.expect("request");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
+    let (fake, _dir, r) = e2e::demo_runner(&[]).await;
+    let call = |method: reqwest::Method, path: &str, body: Value| r.call(method, path, Some(body));
     let (s, v) = call(
         reqwest::Method::PUT,
         "/v1/orgs/demo/subscriptions",
@@ -268,15 +230,8 @@ async fn buttons_send_each_member_a_card_of_their_own() {
         ("alice", "zhangsan@example.com"),
         ("bob", "lisi@example.com"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                   "agent_id": 1000002, "source_column": "email", "receiver": receiver,
-                   "token": "Token123", "encoding_aes_key": KEY}),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        r.save_channel(member, e2e::demo_channel("email", receiver))
+            .await;
     }
 
     let (s, v) = call(

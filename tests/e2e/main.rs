@@ -19,6 +19,7 @@ mod probe;
 mod recall;
 mod schedules;
 mod secret_scan;
+mod support;
 mod template;
 mod test_send_flow;
 mod wecom_client;

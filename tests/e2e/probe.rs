@@ -5,12 +5,10 @@
 
 use e2e::fake::{self, BY_EMAIL, Fault, GETTOKEN, GETUSERID};
 use serde_json::{Value, json};
-use shared::testing::ENCODING_AES_KEY as KEY;
 
 #[tokio::test]
 async fn probes_name_each_drift_and_never_send() {
     let (fake, _dir, r) = e2e::demo_runner(&[]).await;
-    let http = reqwest::Client::new();
     let call =
         |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
     for (member, column, receiver) in [
@@ -18,17 +16,9 @@ async fn probes_name_each_drift_and_never_send() {
         ("bob", "email", "lisi@example.com"),
         ("carol", "login_name", "wangwu"),
     ] {
-        let (s, v) = call(
-            reqwest::Method::PUT,
-            &format!("/v1/orgs/demo/members/{member}/wecom-channel"),
-            Some(
-                json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                "agent_id": 1000002, "source_column": column, "receiver": receiver,
-                "token": "Token123", "encoding_aes_key": KEY}),
-            ),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
+        let v = r
+            .save_channel(member, e2e::demo_channel(column, receiver))
+            .await;
         assert_eq!(v["last_probe"], Value::Null, "not probed yet: {v}");
     }
     let probe = || {
@@ -120,14 +110,14 @@ async fn probes_name_each_drift_and_never_send() {
             .is_some_and(|h| !h.is_empty()),
         "{view}"
     );
-    let zh = http
-        .get(r.url("/v1/orgs/demo/members/bob/wecom-channel"))
-        .bearer_auth(&r.token)
-        .header("accept-language", "zh-CN")
-        .send()
-        .await
-        .expect("zh");
-    let zh: Value = zh.json().await.expect("json");
+    let (_, zh) = r
+        .call_in(
+            "zh-CN",
+            reqwest::Method::GET,
+            "/v1/orgs/demo/members/bob/wecom-channel",
+            None,
+        )
+        .await;
     assert_ne!(
         zh["last_probe"]["hint"], view["last_probe"]["hint"],
         "read in Chinese"

@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use axum::middleware::from_fn;
 use e2e::fake;
 use serde_json::{Value, json};
-use shared::auth::{Claims, LocalJwt};
 use shared::store::{Claim, Stores};
-use shared::testing::{ENCODING_AES_KEY as KEY, oneshot};
+use shared::testing::oneshot;
 use shared::wecom::MessageBody;
 use shared::workflow::{Delivery, WorkflowEvent};
 
@@ -22,30 +20,11 @@ fn envelope(event_id: &str, recipients: &[&str]) -> Value {
 #[tokio::test]
 async fn a_delivered_message_is_recalled_within_the_window() {
     let (fake, _dir, r) = e2e::demo_runner(&[]).await;
-    let http = reqwest::Client::new();
     let call =
         |method: reqwest::Method, path: &str, body: Option<Value>| r.call(method, path, body);
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/subscriptions",
-        Some(
-            json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-            "personal_channel": true}]}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = call(
-        reqwest::Method::PUT,
-        "/v1/orgs/demo/members/alice/wecom-channel",
-        Some(
-            json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-            "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
-            "token": "Token123", "encoding_aes_key": KEY}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    r.subscribe_sql_reviews(Value::Null).await;
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
     // bob has no channel: his delivery is skipped, and there is nothing to recall.
     let (s, v) = call(
         reqwest::Method::POST,
@@ -112,13 +91,13 @@ async fn a_delivered_message_is_recalled_within_the_window() {
         "{v}"
     );
     // Another org's admin may not.
-    let resp = http
-        .delete(r.url("/v1/orgs/other/deliveries/evt-r/alice"))
-        .bearer_auth(&r.token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 403);
+    let (s, _) = call(
+        reqwest::Method::DELETE,
+        "/v1/orgs/other/deliveries/evt-r/alice",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
 }
 
 #[tokio::test]
@@ -146,26 +125,17 @@ async fn outside_the_window_the_recall_is_refused_with_the_reason() {
             Claim::New
         );
     }
-    let jwt = LocalJwt::new(b"test-secret-test-secret-test-sec");
-    let layer = jwt.clone();
-    let router = test_send::router(test_send::AppState {
-        channels: Arc::new(stores.channel_service("wn")),
-        wecom: shared::wecom::WeComClient::new("http://127.0.0.1:9").expect("client"),
-        tokens: Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone())),
-        pace: stores.pace.clone(),
-        deliveries: stores.deliveries.clone(),
-        egress_ips: Vec::new(),
-    })
-    .layer(from_fn(move |req, next| layer.clone().layer(req, next)))
-    .layer(from_fn(shared::i18n::scope));
-    let token = jwt
-        .issue(&Claims {
-            sub: "u1".into(),
-            org: "demo".into(),
-            role: "admin".into(),
-            exp: shared::domain::unix_now() + 600,
-        })
-        .expect("token");
+    let (router, token) = crate::support::test_send_router(
+        test_send::AppState {
+            channels: Arc::new(stores.channel_service("wn")),
+            wecom: shared::wecom::WeComClient::new("http://127.0.0.1:9").expect("client"),
+            tokens: Arc::new(shared::wecom::TokenCache::new(stores.tokens.clone())),
+            pace: stores.pace.clone(),
+            deliveries: stores.deliveries.clone(),
+            egress_ips: Vec::new(),
+        },
+        "demo",
+    );
     let delete = |path: &str, lang: &str| {
         Request::delete(path)
             .header("authorization", format!("Bearer {token}"))
@@ -216,34 +186,21 @@ async fn outside_the_window_the_recall_is_refused_with_the_reason() {
     );
 }
 
-/// Subscribes `sql_review`/`approval_pending` with two buttons and configures alice's channel
-/// on the fake's demo app.
-async fn subscribe_with_buttons(r: &e2e::Runner) {
+/// Subscribes `sql_review`/`approval_pending` with two buttons, configures alice's channel on
+/// the fake's demo app, and posts the event `evt-card` to her: her delivery is `delivered`.
+async fn card_to_alice(r: &e2e::Runner) {
+    r.subscribe_sql_reviews(e2e::approve_reject()).await;
+    r.save_channel("alice", e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
     let (s, v) = r
         .call(
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/subscriptions",
-            Some(
-                json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
-                "personal_channel": true,
-                "actions": [{"key": "approve", "text": "同意", "style": "primary"},
-                            {"key": "reject", "text": "驳回", "style": "danger"}]}]}),
-            ),
+            reqwest::Method::POST,
+            "/v1/local/events",
+            Some(envelope("evt-card", &["alice"])),
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = r
-        .call(
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/members/alice/wecom-channel",
-            Some(
-                json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
-                "agent_id": 1000002, "source_column": "email", "receiver": "zhangsan@example.com",
-                "token": "Token123", "encoding_aes_key": KEY}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
 }
 
 /// The same event with buttons from a fresh store: the card's send is a resend, which WeCom
@@ -263,16 +220,7 @@ async fn a_card_sent_again_from_a_fresh_store(stores: [Vec<(&str, String)>; 2]) 
     };
 
     let first = start(0);
-    subscribe_with_buttons(&first).await;
-    let (s, v) = first
-        .call(
-            reqwest::Method::POST,
-            "/v1/local/events",
-            Some(envelope("evt-card", &["alice"])),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    card_to_alice(&first).await;
     let sent = fake.state.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].msgtype, "template_card");
@@ -280,16 +228,7 @@ async fn a_card_sent_again_from_a_fresh_store(stores: [Vec<(&str, String)>; 2]) 
 
     // A fresh store, the same WeCom: the card goes out again.
     let r = start(1);
-    subscribe_with_buttons(&r).await;
-    let (s, v) = r
-        .call(
-            reqwest::Method::POST,
-            "/v1/local/events",
-            Some(envelope("evt-card", &["alice"])),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["outcomes"][0]["status"], "delivered", "{v}");
+    card_to_alice(&r).await;
     assert_eq!(fake.state.calls(fake::SEND), 2, "the card was sent again");
     assert_eq!(fake.state.sent().len(), 1, "WeCom shows one card");
 
@@ -313,17 +252,16 @@ async fn a_card_sent_again_from_a_fresh_store(stores: [Vec<(&str, String)>; 2]) 
         "{v}"
     );
 
-    let http = reqwest::Client::new();
     for (lang, says) in [("en", "already sent"), ("zh-CN", "已发送过")] {
-        let resp = http
-            .delete(r.url("/v1/orgs/demo/deliveries/evt-card/alice"))
-            .bearer_auth(&r.token)
-            .header("accept-language", lang)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 409);
-        let v: Value = resp.json().await.expect("json");
+        let (s, v) = r
+            .call_in(
+                lang,
+                reqwest::Method::DELETE,
+                "/v1/orgs/demo/deliveries/evt-card/alice",
+                None,
+            )
+            .await;
+        assert_eq!(s, 409);
         assert_eq!(v["error"]["code"], "not_recallable", "{v}");
         assert!(
             v["error"]["hint"]

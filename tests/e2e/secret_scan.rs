@@ -183,8 +183,7 @@ async fn scan(store: &[(&str, &str)], table: Option<String>) {
             }
         }
         Some(table) => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let items = aws_sdk_dynamodb::Client::new(&sdk)
+            let items = aws_sdk_dynamodb::Client::new(&e2e::moto_sdk().await)
                 .scan()
                 .table_name(table)
                 .send()

@@ -3,86 +3,54 @@
 
 use e2e::Runner;
 use e2e::fake::{self, BY_EMAIL, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use shared::testing::ENCODING_AES_KEY as KEY;
 const EGRESS: &str = "203.0.113.10";
 
 struct World {
     fake: FakeWeCom,
     runner: Runner,
-    http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
 async fn world() -> World {
-    let fake = FakeWeCom::start().await;
-    fake.state.add_corp(fake::demo_corp());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runner = Runner::start(
-        dir.path(),
-        &[
-            ("WECOM_API_BASE", &fake.base),
-            ("WECOM_NOTIFY_EGRESS_IPS", EGRESS),
-        ],
-    );
+    let (fake, dir, runner) = e2e::demo_runner(&[("WECOM_NOTIFY_EGRESS_IPS", EGRESS)]).await;
     World {
         fake,
         runner,
-        http: reqwest::Client::new(),
         _dir: dir,
     }
 }
 
 fn fields(source_column: &str, receiver: &str) -> Value {
-    json!({
-        "corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret", "agent_id": 1000002,
-        "source_column": source_column, "receiver": receiver,
-        "encoding_aes_key": KEY, "token": "Token123"
-    })
+    e2e::demo_channel(source_column, receiver)
 }
 
 impl World {
-    fn path(&self, member: &str) -> String {
-        self.runner
-            .url(&format!("/v1/orgs/demo/members/{member}/wecom-channel"))
+    fn path(member: &str) -> String {
+        format!("/v1/orgs/demo/members/{member}/wecom-channel")
     }
 
     async fn save(&self, member: &str, body: Value) {
-        let r = self
-            .http
-            .put(self.path(member))
-            .bearer_auth(&self.runner.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("PUT");
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let (s, v) = self
+            .runner
+            .call(Method::PUT, &Self::path(member), Some(body))
+            .await;
+        assert_eq!(s, 200, "{v}");
     }
 
     async fn channel(&self, member: &str) -> Value {
-        self.http
-            .get(self.path(member))
-            .bearer_auth(&self.runner.token)
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("json")
+        let (_, v) = self
+            .runner
+            .call(Method::GET, &Self::path(member), None)
+            .await;
+        v
     }
 
     async fn test(&self, member: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/test", self.path(member)))
-            .bearer_auth(&self.runner.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("POST test");
-        let status = r.status().as_u16();
-        (status, r.json().await.expect("json"))
+        let path = format!("{}/test", Self::path(member));
+        self.runner.call(Method::POST, &path, Some(body)).await
     }
 }
 
@@ -342,17 +310,10 @@ async fn unsaved_tests_cannot_hammer_wecom_with_wrong_secrets() {
 
 impl World {
     async fn test_in(&self, member: &str, body: Value, lang: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/test", self.path(member)))
-            .bearer_auth(&self.runner.token)
-            .header("accept-language", lang)
-            .json(&body)
-            .send()
+        let path = format!("{}/test", Self::path(member));
+        self.runner
+            .call_in(lang, Method::POST, &path, Some(body))
             .await
-            .expect("POST test");
-        let status = r.status().as_u16();
-        (status, r.json().await.expect("json"))
     }
 
     async fn probe(&self) -> Value {
@@ -539,16 +500,7 @@ async fn test_messages_take_the_members_pace_slot() {
     );
 
     // A real notification in the same minute waits for the window instead of being dropped.
-    let (s, v) = w
-        .runner
-        .call(
-            reqwest::Method::PUT,
-            "/v1/orgs/demo/subscriptions",
-            Some(json!({"items": [{"subscription_type": "sql_review",
-                "node": "approval_pending", "personal_channel": true}]})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    w.runner.subscribe_sql_reviews(Value::Null).await;
     let (s, v) = w
         .runner
         .call(

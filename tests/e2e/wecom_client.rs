@@ -7,7 +7,6 @@ use std::time::Duration;
 use e2e::fake::{self, FakeWeCom, Fault, GETTOKEN, GETUSERID, SEND};
 use shared::domain::{AgentId, AppSecret, CorpId};
 use shared::store::TokenStore;
-use shared::store::dynamo::DynamoTable;
 use shared::store::embedded::EmbeddedDb;
 use shared::wecom::{
     AppCredentials, ErrCode, Kind, MessageBody, OutgoingMessage, RetryPolicy, SendReceipt,
@@ -367,18 +366,10 @@ async fn twenty_concurrent_senders_on_a_cold_cache_fetch_one_token() {
 /// Several instances (each its own process memory) sharing DynamoDB: still one token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
-    );
     let fake = FakeWeCom::start().await;
     fake.state.add_corp(fake::demo_corp());
     fake.state.fail(GETTOKEN, Fault::Latency { ms: 300 }, 1);
-    let sdk = aws_config_load().await;
-    let table = format!("wn-tokens-{}", rand::random::<u32>());
-    let store = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    store.ensure_table().await.expect("table");
-    let store: Arc<dyn TokenStore> = Arc::new(store);
+    let store: Arc<dyn TokenStore> = Arc::new(e2e::moto_table("wn-tokens").await);
 
     let mut tasks = Vec::new();
     for _instance in 0..4 {
@@ -430,10 +421,6 @@ async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
         "token stored in the clear"
     );
     assert!(!key.contains("demo-app-secret"));
-}
-
-async fn aws_config_load() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// A rotated Secret must not turn into a stream of wrong-secret calls from the shared egress

@@ -18,13 +18,11 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::fake::{self, App, Corp, FakeWeCom, Fault, Member};
-use serde_json::json;
-use shared::channel::ChannelUpdate;
+use e2e::fake::{self, Corp, FakeWeCom, Fault, Member};
+use shared::channel::ChannelService;
 use shared::config::Config;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, MemberId, MemberKey, Node, OrgId, Receiver,
-    SourceColumn, SubscriptionType, WeComToken,
+    AgentId, AppSecret, CorpId, MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType,
 };
 use shared::store::Stores;
 use shared::wecom::message::{MessageBody, OutgoingMessage};
@@ -46,15 +44,10 @@ fn arg(name: &str, default: u64) -> Result<u64, String> {
     }
 }
 
-/// The fake's company: one app, `members` members `u00000…`, with phone numbers if `phones`.
+/// The fake's demo company with `members` members `u00000…` instead of its own, with phone
+/// numbers if `phones`.
 fn corp(members: usize, phones: bool) -> Corp {
     Corp {
-        corpid: CORP.into(),
-        apps: vec![App {
-            agentid: AGENT,
-            secret: SECRET.into(),
-            trusted_ips: Vec::new(),
-        }],
         members: (0..members)
             .map(|i| Member {
                 userid: format!("u{i:05}"),
@@ -63,32 +56,50 @@ fn corp(members: usize, phones: bool) -> Corp {
                 ..Member::default()
             })
             .collect(),
+        ..fake::demo_corp()
     }
 }
 
-fn update(receiver: Receiver) -> Result<ChannelUpdate, String> {
-    let e = |e: shared::domain::FieldError| e.to_string();
-    Ok(ChannelUpdate {
-        wechat_plugin: false,
-        corp_id: CorpId::parse(CORP).map_err(e)?,
-        agent_id: AgentId::parse(AGENT).map_err(e)?,
-        receiver,
-        app_secret: Some(AppSecret::parse(SECRET).map_err(e)?),
-        token: Some(WeComToken::parse("Token123").map_err(e)?),
-        encoding_aes_key: Some(
-            EncodingAesKey::parse(shared::testing::ENCODING_AES_KEY).map_err(e)?,
-        ),
-    })
+/// Members `m00000…` bound to the demo app, each to the receiver `receiver(i)` names.
+async fn bind_all(
+    channels: &ChannelService,
+    members: usize,
+    column: SourceColumn,
+    receiver: impl Fn(usize) -> String,
+) -> Result<(), String> {
+    for i in 0..members {
+        channels
+            .save(
+                &key(&format!("m{i:05}"))?,
+                e2e::demo_app_update(column, &receiver(i)),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
-fn event(id: &str, recipients: Vec<String>) -> Result<WorkflowEvent, String> {
-    WorkflowEvent::from_detail(&json!({
-        "event_id": id, "org": "bench", "subscription_type": "sql_review",
-        "node": "approval_pending", "recipients": recipients, "title": "SQL review waiting",
-        "content": "prod-db: ALTER TABLE orders", "url": "https://workflow.example.com/r/1",
-        "occurred_at": "2026-11-30T08:00:00Z"
-    }))
-    .map_err(|e| e.to_string())
+/// The dispatcher as the dispatch function builds it.
+fn dispatcher(
+    cfg: &Config,
+    stores: &Stores,
+    channels: Arc<ChannelService>,
+    wecom: WeComClient,
+) -> dispatch::Dispatcher {
+    let tokens = Arc::new(TokenCache::new(stores.tokens.clone()));
+    dispatch::Dispatcher::new(
+        cfg,
+        stores,
+        channels,
+        wecom,
+        tokens,
+        Arc::new(shared::workflow::RecordOnly),
+    )
+}
+
+fn event(id: &str, recipients: &[String]) -> WorkflowEvent {
+    let recipients: Vec<&str> = recipients.iter().map(String::as_str).collect();
+    e2e::workflow_event(id, "bench", "approval_pending", &recipients)
 }
 
 fn key(member: &str) -> Result<MemberKey, String> {
@@ -145,14 +156,10 @@ async fn fanout() -> Result<bool, String> {
     ])?;
     let stores = Stores::open(&cfg, true).await.map_err(|e| e.to_string())?;
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
-    for i in 0..members {
-        let receiver = Receiver::parse(SourceColumn::LoginName, &format!("u{i:05}"))
-            .map_err(|e| e.to_string())?;
-        channels
-            .save(&key(&format!("m{i:05}"))?, update(receiver)?)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    bind_all(&channels, members, SourceColumn::LoginName, |i| {
+        format!("u{i:05}")
+    })
+    .await?;
     subscribe(&stores).await?;
     let wecom = WeComClient::new(&fake.base).map_err(|e| e.to_string())?;
     let slow = |n: usize| {
@@ -163,19 +170,11 @@ async fn fanout() -> Result<bool, String> {
 
     // Ours: the dispatcher, as the dispatch function runs it.
     slow(members + 10);
-    let tokens = Arc::new(TokenCache::new(stores.tokens.clone()));
-    let d = dispatch::Dispatcher::new(
-        &cfg,
-        &stores,
-        channels,
-        wecom.clone(),
-        tokens,
-        Arc::new(shared::workflow::RecordOnly),
-    );
+    let d = dispatcher(&cfg, &stores, channels, wecom.clone());
     let recipients: Vec<String> = (0..members).map(|i| format!("m{i:05}")).collect();
     let t0 = Instant::now();
     let report = d
-        .dispatch(&event("fanout-1", recipients)?)
+        .dispatch(&event("fanout-1", &recipients))
         .await
         .map_err(|e| e.to_string())?;
     let ours = t0.elapsed();
@@ -254,17 +253,8 @@ async fn economy_child() -> Result<bool, String> {
     let stores = Stores::open(&cfg, false).await.map_err(|e| e.to_string())?;
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     let wecom = WeComClient::new(&cfg.wecom_api_base).map_err(|e| e.to_string())?;
-    let tokens = Arc::new(TokenCache::new(stores.tokens.clone()));
-    let d = dispatch::Dispatcher::new(
-        &cfg,
-        &stores,
-        channels,
-        wecom,
-        tokens,
-        Arc::new(shared::workflow::RecordOnly),
-    );
-    let r = d
-        .dispatch(&event(&event_id, vec![member])?)
+    let r = dispatcher(&cfg, &stores, channels, wecom)
+        .dispatch(&event(&event_id, &[member]))
         .await
         .map_err(|e| e.to_string())?;
     Ok(r.count(PublicStatus::Delivered) == 1)
@@ -287,14 +277,10 @@ async fn economy() -> Result<bool, String> {
     let cfg = config(&env)?;
     let stores = Stores::open(&cfg, true).await.map_err(|e| e.to_string())?;
     let channels = stores.channel_service(&cfg.secret_prefix);
-    for i in 0..processes {
-        let receiver = Receiver::parse(SourceColumn::Phone, &format!("138{i:08}"))
-            .map_err(|e| e.to_string())?;
-        channels
-            .save(&key(&format!("m{i:05}"))?, update(receiver)?)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    bind_all(&channels, processes, SourceColumn::Phone, |i| {
+        format!("138{i:08}")
+    })
+    .await?;
     subscribe(&stores).await?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let round = |n: usize| {

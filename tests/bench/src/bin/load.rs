@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use e2e::Runner;
-use e2e::fake::{App, Corp, FakeWeCom, Member};
+use e2e::fake::{Corp, FakeWeCom, Member};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -137,13 +137,8 @@ async fn run(a: &Args) -> Result<bool, String> {
         }
     );
     let fake = FakeWeCom::start().await;
+    // The demo company (CORP, AGENT, SECRET) with the test's members instead of its own.
     fake.state.add_corp(Corp {
-        corpid: CORP.into(),
-        apps: vec![App {
-            agentid: AGENT,
-            secret: SECRET.into(),
-            trusted_ips: Vec::new(),
-        }],
         members: (0..a.members)
             .map(|i| Member {
                 userid: userid(i),
@@ -151,6 +146,7 @@ async fn run(a: &Args) -> Result<bool, String> {
                 ..Member::default()
             })
             .collect(),
+        ..e2e::fake::demo_corp()
     });
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -251,13 +247,10 @@ async fn run(a: &Args) -> Result<bool, String> {
         let recipients: Vec<String> = (0..a.recipients)
             .map(|j| format!("m{:05}", (i * a.recipients + j) % a.members))
             .collect();
-        let envelope = json!({
-            "source": "workflow", "detail-type": "Workflow Node Reached",
-            "detail": {"event_id": event_id, "org": "demo", "subscription_type": "sql_review",
-                "node": "approval_pending", "recipients": recipients, "title": event_id,
-                "content": "load test", "url": "https://workflow.example.com/r/1",
-                "occurred_at": "2026-11-30T08:00:00Z"}
-        });
+        let recipients: Vec<&str> = recipients.iter().map(String::as_str).collect();
+        let mut envelope = e2e::workflow_envelope(&event_id, "demo", &recipients);
+        // The messages at the fake are matched to their event by the title.
+        envelope["detail"]["title"] = json!(event_id);
         let (http, runner, posted, refused) = (
             http.clone(),
             runner.clone(),
