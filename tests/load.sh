@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bounded load test (docs/MANUAL.md: Scale). On the local runner as `cargo run --release` builds
+# The bounded load test (docs/OPERATIONS.md: Scale). On the local runner as `cargo run --release` builds
 # it: 10,000 members bound to one app of a fake WeCom, 100 workflow events a second for 60 s,
 # 20 recipients each; then a scaled version on DynamoDB and Secrets Manager (moto). Prints,
 # for each, p50/p99 from event to WeCom, lost, duplicated and the sweep lag, and fails on any

@@ -46,7 +46,7 @@ if [ "$status" -ne 0 ]; then
   echo "tests/run.sh: cargo test failed" >&2
   exit "$status"
 fi
-# The load test, short: the full one is tests/load.sh (docs/MANUAL.md: Scale).
+# The load test, short: the full one is tests/load.sh (docs/OPERATIONS.md: Scale).
 step "load test, short: 1,000 members, 20 events/s for 10 s, 20 recipients each (embedded)"
 "${CARGO_TARGET_DIR:-target}/debug/load" --members 1000 --rate 20 --seconds 10 --recipients 20 --drain 60
 step "load test, short: 100 members, 2 events/s for 10 s, 10 recipients each (DynamoDB on moto)"
@@ -61,8 +61,8 @@ step "OpenAPI: validate the document, schemathesis against the local runner"
 step "cfn-lint infra/template.yaml"
 cfn-lint infra/template.yaml
 
-# Every check must pass or be skipped in the resource's Metadata with its reason (docs/MANUAL.md:
-# Deploying). checkov exits 0 on a template it could not parse, so the summary line must show
+# Every check must pass or be skipped in the resource's Metadata with its reason (docs/DEPLOY.md:
+# What the template builds). checkov exits 0 on a template it could not parse, so the summary line must show
 # checks run, none failed and no parsing error.
 step "checkov infra/template.yaml"
 set +e

@@ -5,7 +5,7 @@
 Reads the cold-start table (report-cold.md: dispatch's invocation time on the stand-in, start → response
 minus start → /next, and its peak RSS) and the template's memory sizes, and prices them with the
 list prices below. What is not measured here is said so in the table: DynamoDB units per
-notification come from the item layout (docs/MANUAL.md, Scale), NAT data from the size of a message/send.
+notification come from the item layout (docs/OPERATIONS.md, Scale), NAT data from the size of a message/send.
 Writes the markdown to BENCH_REPORT (tests/bench.sh) and prints it.
 """
 
@@ -29,7 +29,7 @@ PRICES = {
     "alarm_month": (0.10, "https://aws.amazon.com/cloudwatch/pricing/"),
 }
 HOURS = 730
-# From the item layout (docs/MANUAL.md, Scale): claim, pace log, fence, outcome and their keys-only index
+# From the item layout (docs/OPERATIONS.md, Scale): claim, pace log, fence, outcome and their keys-only index
 # entries per notification; the subscription, app and binding reads.
 WRU_PER_NOTIFICATION = 15
 RRU_PER_NOTIFICATION = 4
@@ -92,7 +92,7 @@ def main():
         f"response minus start → /next, stores on moto), peak RSS {cold['rss_mb']:.1f} MB, billed at the "
         f"template's {mem} MB on arm64. Prices: us-east-1 list prices "
         + ", ".join(sorted({f"[{u.split('/')[3]}]({u})" for _, u in PRICES.values()}))
-        + ". Units per notification are from the item layout (docs/MANUAL.md, Scale), not measured.",
+        + ". Units per notification are from the item layout (docs/OPERATIONS.md, Scale), not measured.",
         "",
         "| per million notifications | USD |",
         "|---|---:|",

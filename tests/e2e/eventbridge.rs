@@ -1,6 +1,6 @@
 //! The callback's publisher against the local AWS-compatible server (moto): a decision put on
-//! a bus reaches the workflow system's rule — here an SQS queue as its target — as the README
-//! shows it: source, detail-type `Workflow Action Taken`, and the action record as `detail`.
+//! a bus reaches the workflow system's rule — here an SQS queue as its target — as docs/API.md
+//! §11 shows it: source, detail-type `Workflow Action Taken`, and the action record as `detail`.
 
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -66,7 +66,7 @@ async fn a_decision_reaches_the_rule_on_the_workflow_bus() {
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .expect("arn")
         .clone();
-    // The manual's rule (docs/MANUAL.md: Hearing members' decisions).
+    // The manual's rule (docs/DEPLOY.md: Hearing members' decisions).
     eb.put_rule()
         .name("workflow-decisions")
         .event_bus_name(&bus)
