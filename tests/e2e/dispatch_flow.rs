@@ -18,7 +18,7 @@ use shared::domain::{
     AgentId, CorpId, EventId, MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType,
     unix_ms,
 };
-use shared::http::views::{DeliveryView, to_json};
+use shared::http::views::DeliveryView;
 use shared::store::Stores;
 use shared::testing::oneshot;
 use shared::wecom::TokenCache;
@@ -429,7 +429,7 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
     );
     assert_eq!(w.fake.state.calls(SEND), 2);
 
-    let view = to_json(&DeliveryView::from(&rec));
+    let view = serde_json::to_value(DeliveryView::from(&rec)).expect("view");
     assert_eq!(
         (&view["status"], &view["msgid"], &view["msgid_unknown"]),
         (&json!("delivered"), &Value::Null, &json!(true)),
@@ -438,7 +438,8 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
     let mut known = rec.clone();
     known.msgid = Some("msg-1".into());
     assert!(
-        to_json(&DeliveryView::from(&known))
+        serde_json::to_value(DeliveryView::from(&known))
+            .expect("view")
             .get("msgid_unknown")
             .is_none(),
         "only an unknown msgid is marked"

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -131,7 +132,7 @@ fn render_page(cfg: &ConsoleConfig) -> String {
 }
 
 #[derive(Clone)]
-struct Page {
+pub(crate) struct Page {
     html: Arc<str>,
     csp: HeaderValue,
 }
@@ -191,23 +192,56 @@ pub fn console_router(cfg: ConsoleConfig) -> Router {
         csp,
     };
     Router::new()
-        .route(
-            routes::CONSOLE,
-            get(move || {
-                let p = p.clone();
-                async move { page(&p) }
-            })
-            .fallback(method_not_allowed),
-        )
+        .route(routes::CONSOLE, get(console).fallback(method_not_allowed))
         .route(
             routes::CONSOLE_SCRIPT,
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) })
-                .fallback(method_not_allowed),
+            get(console_script).fallback(method_not_allowed),
         )
         .route(
             routes::CONSOLE_STYLE,
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }).fallback(method_not_allowed),
+            get(console_style).fallback(method_not_allowed),
         )
+        .with_state(p)
+}
+
+/// The admin console
+///
+/// Public: the console's page (it holds no data; it calls this API with the admin's
+/// token). (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE,
+    tag = "meta",
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html")),
+)]
+pub(crate) async fn console(State(p): State<Page>) -> Response {
+    page(&p)
+}
+
+/// The console's script
+///
+/// Public, like the page. (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE_SCRIPT,
+    tag = "meta",
+    responses((status = 200, description = "The script.", body = String, content_type = "text/javascript")),
+)]
+pub(crate) async fn console_script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The console's style sheet
+///
+/// Public, like the page. (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE_STYLE,
+    tag = "meta",
+    responses((status = 200, description = "The style sheet.", body = String, content_type = "text/css")),
+)]
+pub(crate) async fn console_style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
 }
 
 #[cfg(test)]
