@@ -80,16 +80,14 @@ fn keys_in_code() -> BTreeSet<String> {
     keys
 }
 
-/// The wire names of an enum the API answers with, from its schema (derived from the type).
-fn names<T: utoipa::PartialSchema>() -> Vec<String> {
-    let schema = serde_json::to_value(T::schema()).expect("schema");
-    let names: Vec<String> = schema["enum"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not an enum: {schema}"))
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    assert!(!names.is_empty(), "{schema}");
+/// The wire names of an enum the API answers with, from its type.
+fn names<T: shared::http::openapi::PartialSchema>() -> Vec<String> {
+    let names = shared::http::openapi::enum_names::<T>();
+    assert!(
+        !names.is_empty(),
+        "{} is not an enum",
+        std::any::type_name::<T>()
+    );
     names
 }
 

@@ -146,10 +146,22 @@
     if (extra) box.append(el('p', { class: 'alert-hint' }, extra));
     box.hidden = false;
   }
+  // The label of an API error code (`code.<code>`; WeCom's `wecom_<errcode>` by its errcode),
+  // or null for a code the API does not produce (`network`, `http_502`: the console's own).
+  function codeLabel(code) {
+    if (typeof code !== 'string') return null;
+    const wecom = /^wecom_(-?\d+)$/.exec(code);
+    if (wecom) return t('code.wecom', { code: wecom[1] });
+    const cat = CATALOGUES[state.lang] || {};
+    return typeof cat['code.' + code] === 'string' ? t('code.' + code) : null;
+  }
   function showApiError(box, e) {
     const err = (e && e.error) || {};
     const extra = err.trusted_ip ? t('error.trusted_ip', { ip: err.trusted_ip }) : null;
     showAlert(box, err.message || String(e && e.message ? e.message : e), err.hint, extra);
+    const label = codeLabel(err.code);
+    // What kind of error it is, in the admin's words, and the code to look up in docs/API.md.
+    if (label) box.insertBefore(el('p', { class: 'alert-code' }, label, ' \u00b7 ', el('code', {}, err.code)), box.querySelector('.alert-message'));
   }
   function hideAlert(box) { box.hidden = true; box.replaceChildren(); }
 
@@ -1158,19 +1170,32 @@
       const box = el('input', { type: 'checkbox', id: id + '-personal' });
       box.checked = !!s.personal_channel;
       box.addEventListener('change', () => putSub({ ...s, personal_channel: box.checked }, box));
-      const fmt = el('select', { id: id + '-format' });
-      fillFormatSelect(fmt, s.message_format);
-      fmt.addEventListener('change', () => putSub({ ...s, message_format: fmt.value }, fmt));
       body.append(el('tr', {},
         el('th', { scope: 'row', class: 'mono' }, s.subscription_type),
         el('td', { class: 'mono' }, s.node),
         el('td', {}, el('div', { class: 'check' }, box,
           el('label', { for: id + '-personal' }, el('span', { class: 'visually-hidden' }, t('subs.personal_for', { type: s.subscription_type, node: s.node })),
             el('span', { 'aria-hidden': 'true' }, s.personal_channel ? t('subs.on') : t('subs.off'))))),
-        el('td', {}, el('label', { for: id + '-format', class: 'visually-hidden' }, t('subs.format_for', { type: s.subscription_type, node: s.node })), fmt)));
+        el('td', {}, formatCell(s, id))));
     });
     $('subs-empty').hidden = !state.subs.loaded || state.subs.items.length > 0;
     $('subs-more').hidden = !state.subs.next;
+  }
+
+  // How the subscription's messages look: a format to choose, or, when buttons were set
+  // through the API, the interactive card with its buttons (the format is not used then).
+  function formatCell(s, id) {
+    if (Array.isArray(s.actions) && s.actions.length) {
+      return el('div', { class: 'card-format' },
+        badge('info', t('subs.card')),
+        el('div', { class: 'buttons-preview', 'aria-label': t('subs.card_buttons', { buttons: s.actions.map((a) => a.text).join(', ') }) },
+          s.actions.map((a) => el('span', { class: 'button-chip ' + (a.style || 'primary'), title: a.key }, a.text))),
+        el('div', { class: 'muted small' }, t('subs.card_note')));
+    }
+    const fmt = el('select', { id: id + '-format' });
+    fillFormatSelect(fmt, s.message_format);
+    fmt.addEventListener('change', () => putSub({ ...s, message_format: fmt.value }, fmt));
+    return [el('label', { for: id + '-format', class: 'visually-hidden' }, t('subs.format_for', { type: s.subscription_type, node: s.node })), fmt];
   }
 
   async function putSub(item, control) {
@@ -1272,7 +1297,7 @@
     }
   }
 
-  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', failed: 'fail', skipped: 'muted', duplicate: 'muted' };
+  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
 
   function renderDeliveries() {
     const body = $('dlv-body');

@@ -7,12 +7,14 @@
 
 use std::borrow::Cow;
 
+/// What [`enum_names`] takes: every type the document describes.
+pub use utoipa::PartialSchema;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::views::{ErrorBody, GatewayMessage, Unauthorized};
 use crate::domain::{CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
@@ -242,3 +244,18 @@ string_schema!(
     1,
     128
 );
+
+/// The wire names of an enum the API answers with, from its schema (so from the type itself):
+/// for the catalogue test, which checks each has its labels.
+pub fn enum_names<T: PartialSchema>() -> Vec<String> {
+    let schema = serde_json::to_value(T::schema()).unwrap_or_default();
+    schema["enum"]
+        .as_array()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
