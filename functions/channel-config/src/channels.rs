@@ -6,11 +6,12 @@ use axum::extract::{Query, State};
 use axum::http::{Extensions, StatusCode};
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::ChannelService;
-use shared::domain::{BindingRecord, ChannelConfig, MemberId, OrgId, unix_ms};
-use shared::http::openapi::{MEMBER, NEXT, ORG};
-use shared::http::views::{ErrorBody, ReceiverNotFoundView, Unauthorized};
+use shared::domain::{BindingRecord, ChannelConfig, OrgId, unix_ms};
+use shared::http::openapi::{MemberPath, OrgPath, Refused, StoreDown, TooLarge};
+use shared::http::views::{ErrorBody, ReceiverNotFoundView};
 use shared::http::{ChannelBody, JsonObject, Limits, PageRequest, routes};
 use shared::i18n::Text;
+use utoipa::IntoParams;
 
 use crate::views::{ChannelPage, ChannelView};
 use crate::{ApiResult, AppState, next_cursor, parsed_query, public_base};
@@ -46,16 +47,12 @@ async fn with_misses(
     path = routes::CHANNEL,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("member" = MemberId, Path, description = MEMBER, example = "alice"),
-    ),
+    params(MemberPath),
     responses(
         (status = 200, description = "The channel view.", body = ChannelView),
         (status = 400, description = "`invalid_field`: `org` or `member`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        StoreDown,
     ),
 )]
 pub(crate) async fn get_channel(
@@ -83,18 +80,14 @@ pub(crate) async fn get_channel(
     path = routes::CHANNEL,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("member" = MemberId, Path, description = MEMBER, example = "alice"),
-    ),
+    params(MemberPath),
     request_body = ChannelBody,
     responses(
         (status = 200, description = "Saved: the channel view.", body = ChannelView),
         (status = 400, description = "`invalid_field` (`field` names it: a bad or unknown field, or a secret missing on the first save of an app), `invalid_json`, `bad_body`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        Refused,
         (status = 409, description = "`concurrent_update`: the save lost 8 races in a row with concurrent saves; reload and retry.", body = ErrorBody),
-        (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
+        TooLarge,
         (status = 503, description = "`store_unavailable`: nothing was lost; retry.", body = ErrorBody),
     ),
 )]
@@ -124,17 +117,13 @@ pub(crate) async fn put_channel(
     path = routes::CHANNEL,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("member" = MemberId, Path, description = MEMBER, example = "alice"),
-    ),
+    params(MemberPath),
     responses(
         (status = 204, description = "Removed."),
         (status = 400, description = "`invalid_field`: `org` or `member`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        Refused,
         (status = 409, description = "`concurrent_update`: reload and retry.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreDown,
     ),
 )]
 pub(crate) async fn delete_channel(
@@ -147,10 +136,15 @@ pub(crate) async fn delete_channel(
 }
 
 /// `?limit=&next=` of a list route.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Page size, 1–500 (default 100).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next` of the previous page of the same query (same filters), unchanged.
+    #[param(max_length = 1024, pattern = "^[A-Za-z0-9_-]*$")]
     next: Option<String>,
 }
 
@@ -183,17 +177,12 @@ fn channels_scope(org: &OrgId) -> [&str; 2] {
     path = routes::CHANNELS,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "Page size, 1–500 (default 100)."),
-        ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
-    ),
+    params(OrgPath, ListQuery),
     responses(
         (status = 200, description = "A page of channel views.", body = ChannelPage),
         (status = 400, description = "`invalid_field` (`org`, `limit`, `next`), `invalid_query` (another query parameter).", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        StoreDown,
     ),
 )]
 pub(crate) async fn list_channels(

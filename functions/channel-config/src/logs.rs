@@ -5,19 +5,27 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use shared::auth::AdminOrg;
 use shared::domain::{EventId, MemberId, OrgId, unix_ms};
-use shared::http::openapi::{NEXT, ORG};
-use shared::http::views::{DeliveryView, ErrorBody, Unauthorized};
+use shared::http::openapi::{OrgPath, Refused, StoreDown};
+use shared::http::views::{DeliveryView, ErrorBody};
 use shared::http::{Limits, PageRequest, routes};
 use shared::i18n::Text;
+use utoipa::IntoParams;
 
 use crate::views::{ActionPage, ActionView, DeliveryPage};
 use crate::{ApiResult, AppState, next_cursor, optional_member, parsed_query};
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeliveriesQuery {
+    /// Only this member's deliveries.
+    #[param(value_type = Option<MemberId>)]
     member: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next` of the previous page of the same query (same filters), unchanged.
+    #[param(max_length = 1024, pattern = "^[A-Za-z0-9_-]*$")]
     next: Option<String>,
 }
 
@@ -38,18 +46,12 @@ fn deliveries_scope<'a>(org: &'a OrgId, member: Option<&'a MemberId>) -> [&'a st
     path = routes::DELIVERIES,
     tag = "deliveries",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("member" = Option<MemberId>, Query, description = "Only this member's deliveries."),
-        ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "Page size, 1–500 (default 50)."),
-        ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
-    ),
+    params(OrgPath, DeliveriesQuery),
     responses(
         (status = 200, description = "A page of deliveries.", body = DeliveryPage),
         (status = 400, description = "`invalid_field` (`org`, `member`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        StoreDown,
     ),
 )]
 pub(crate) async fn list_deliveries(
@@ -76,12 +78,21 @@ pub(crate) async fn list_deliveries(
     }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ActionsQuery {
+    /// Only this event's decisions.
+    #[param(min_length = 1, max_length = 128)]
     event_id: Option<String>,
+    /// Only this member's decisions.
+    #[param(value_type = Option<MemberId>)]
     member: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next` of the previous page of the same query (same filters), unchanged.
+    #[param(max_length = 1024, pattern = "^[A-Za-z0-9_-]*$")]
     next: Option<String>,
 }
 
@@ -109,19 +120,12 @@ fn actions_scope<'a>(
     path = routes::ACTIONS,
     tag = "actions",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("event_id" = Option<String>, Query, min_length = 1, max_length = 128, description = "Only this event's decisions."),
-        ("member" = Option<MemberId>, Query, description = "Only this member's decisions."),
-        ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "Page size, 1–500 (default 50)."),
-        ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
-    ),
+    params(OrgPath, ActionsQuery),
     responses(
         (status = 200, description = "A page of decisions.", body = ActionPage),
         (status = 400, description = "`invalid_field` (`org`, `event_id`, `member`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        StoreDown,
     ),
 )]
 pub(crate) async fn list_actions(

@@ -6,8 +6,8 @@ use axum::extract::{Query, State};
 use serde_json::Value;
 use shared::auth::AdminOrg;
 use shared::domain::{FieldError, OrgId};
-use shared::http::openapi::{NEXT, ORG};
-use shared::http::views::{ErrorBody, Unauthorized};
+use shared::http::openapi::{OrgPath, Refused, StoreDown, TooLarge};
+use shared::http::views::ErrorBody;
 use shared::http::{ApiError, JsonObject, Limits, PageRequest, routes};
 use shared::i18n::Text;
 use shared::workflow::Subscription;
@@ -28,17 +28,12 @@ fn subscriptions_scope(org: &OrgId) -> [&str; 2] {
     path = routes::SUBSCRIPTIONS,
     tag = "subscriptions",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "Page size, 1–500 (default 100)."),
-        ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
-    ),
+    params(OrgPath, ListQuery),
     responses(
         (status = 200, description = "A page of subscriptions.", body = SubscriptionPage),
         (status = 400, description = "`invalid_field` (`org`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        StoreDown,
     ),
 )]
 pub(crate) async fn get_subscriptions(
@@ -113,15 +108,14 @@ fn parse_items(mut body: serde_json::Map<String, Value>) -> ApiResult<Vec<Subscr
     path = routes::SUBSCRIPTIONS,
     tag = "subscriptions",
     security(("bearer" = [])),
-    params(("org" = OrgId, Path, description = ORG)),
+    params(OrgPath),
     request_body = SubscriptionsBody,
     responses(
         (status = 200, description = "The org's subscriptions.", body = SubscriptionPage),
         (status = 400, description = "`invalid_field` naming `items`, the top-level field, `items[i]` or `items[i].<field>` (also for the same (type, node) twice); `invalid_json`, `bad_body`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
-        (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        Refused,
+        TooLarge,
+        StoreDown,
     ),
 )]
 pub(crate) async fn put_subscriptions(

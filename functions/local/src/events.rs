@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::auth::{caller, require_admin};
 use shared::domain::EventId;
+use shared::http::openapi::TooLarge;
 use shared::http::views::{ErrorBody, Unauthorized};
 use shared::http::{ApiError, BODY_LIMIT, ErrorCode, JsonObject, method_not_allowed, routes};
 use shared::i18n::Text;
@@ -93,7 +94,7 @@ pub struct EventAnswer {
         (status = 400, description = "`malformed_event` (a malformed envelope or event, or the schedule's envelope), `invalid_json`, `bad_body`.", body = ErrorBody),
         (status = 401, description = "`unauthorized`.", body = Unauthorized),
         (status = 403, description = "`forbidden`: not an admin of the event's org.", body = ErrorBody),
-        (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
+        TooLarge,
         (status = 503, description = "`store_unavailable`: post the same event again.", body = ErrorBody),
     ),
 )]

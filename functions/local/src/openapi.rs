@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 use shared::domain::CallbackId;
+use shared::http::openapi::TooLarge;
 use shared::http::routes;
 use shared::http::views::ErrorBody;
 use utoipa::{OpenApi, ToSchema};
@@ -104,7 +105,7 @@ fn verify_callback_url() {}
         (status = 400, description = "`bad_request` (parameters missing, a stale timestamp, a body that is not UTF-8 XML with a non-empty `<Encrypt>`), `decrypt_failed`.", body = ErrorBody),
         (status = 403, description = "`signature_mismatch`, `corp_id_mismatch`.", body = ErrorBody),
         (status = 404, description = "`not_found`, `no_binding`.", body = ErrorBody),
-        (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
+        TooLarge,
         (status = 503, description = "`store_unavailable`: not acted on (a card click: not recorded). WeCom retries it.", body = ErrorBody),
     ),
 )]

@@ -9,11 +9,12 @@ use axum::extract::{Query, State};
 use futures_util::StreamExt;
 use shared::auth::AdminOrg;
 use shared::channel::{Fresh, Prober};
-use shared::domain::{Limits, OrgId, Pace, unix_ms};
-use shared::http::openapi::{NEXT, ORG};
-use shared::http::views::{ErrorBody, ProbeView, Unauthorized};
+use shared::domain::{Limits, Pace, unix_ms};
+use shared::http::openapi::{OrgPath, Refused, StoreDown};
+use shared::http::views::{ErrorBody, ProbeView};
 use shared::http::{ApiError, ErrorCode, PageRequest, cursor, routes};
 use shared::i18n::Text;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::views::{ProbePage, ProbedChannel};
@@ -24,10 +25,15 @@ pub const PROBE_LIMITS: Limits = &[(60_000, 5)];
 /// Channels probed at once.
 const IN_FLIGHT: usize = 8;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ProbeQuery {
+    /// Channels to probe, 1–100 (default 100).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next` of the previous page of the same query (same filters), unchanged.
+    #[param(max_length = 1024, pattern = "^[A-Za-z0-9_-]*$")]
     next: Option<String>,
 }
 
@@ -43,18 +49,13 @@ pub(crate) struct ProbeQuery {
     path = routes::PROBE,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("limit" = Option<u16>, Query, minimum = 1, maximum = 100, description = "Channels to probe, 1–100 (default 100)."),
-        ("next" = Option<String>, Query, max_length = 1024, pattern = "^[A-Za-z0-9_-]*$", description = NEXT),
-    ),
+    params(OrgPath, ProbeQuery),
     responses(
         (status = 200, description = "Probed: each channel's new `last_probe`.", body = ProbePage),
         (status = 400, description = "`invalid_field` (`org`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        Refused,
         (status = 429, description = "`too_many_probes`: over 5 a minute for this org; the hint says how long to wait.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreDown,
     ),
 )]
 pub(crate) async fn probe_channels(

@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use shared::auth::AdminMember;
 use shared::domain::{EventId, MemberId, OrgId, unix_ms};
-use shared::http::openapi::{MEMBER, ORG};
-use shared::http::views::{DeliveryView, ErrorBody, Unauthorized};
+use shared::http::openapi::{MEMBER, ORG, Refused, StoreDown};
+use shared::http::views::{DeliveryView, ErrorBody};
 use shared::http::{ApiError, ErrorCode, routes};
 use shared::i18n::Text;
 use shared::wecom::WeComApp;
@@ -54,13 +54,12 @@ fn conflict(code: ErrorCode, message: Text, hint: Text) -> ApiError {
     responses(
         (status = 200, description = "Recalled: the delivery record.", body = DeliveryView),
         (status = 400, description = "`invalid_field` (`org`, `event_id`, `member`).", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        Refused,
         (status = 404, description = "`delivery_not_found`.", body = ErrorBody),
         (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped), or delivered with `msgid_unknown` (WeCom reported the card as already sent, without its message id); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
         (status = 422, description = "`wecom_<errcode>`: WeCom refused the recall (the error adds `wecom_errcode` and `wecom_errmsg`).", body = ErrorBody),
         (status = 502, description = "`wecom_unreachable`.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreDown,
     ),
 )]
 pub(crate) async fn recall_delivery(

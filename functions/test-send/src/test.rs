@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use shared::auth::AdminMember;
 use shared::channel::{ChannelUpdate, LookupError, ResolvedBinding, miss_hint};
 use shared::domain::{
-    AppSecret, ChannelConfig, MemberId, OrgId, Pace, Receiver, ReceiverMiss, STAMP_SLACK_MS,
-    TestOutcome, WECOM_MEMBER_LIMITS, member_pace_key, now, unix_ms,
+    AppSecret, ChannelConfig, Pace, Receiver, ReceiverMiss, STAMP_SLACK_MS, TestOutcome,
+    WECOM_MEMBER_LIMITS, member_pace_key, now, unix_ms,
 };
-use shared::http::openapi::{MEMBER, ORG};
-use shared::http::views::{ErrorBody, ReceiverNotFoundView, Unauthorized};
+use shared::http::openapi::{MemberPath, Refused, StoreDown, TooLarge};
+use shared::http::views::{ErrorBody, ReceiverNotFoundView};
 use shared::http::{ApiError, ErrorCode, JsonObject, PUT_FIELDS, parse_channel_update, routes};
 use shared::i18n::Text;
 use shared::wecom::message::TEXT_MAX;
@@ -129,22 +129,18 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
     path = routes::CHANNEL_TEST,
     tag = "channels",
     security(("bearer" = [])),
-    params(
-        ("org" = OrgId, Path, description = ORG),
-        ("member" = MemberId, Path, description = MEMBER, example = "alice"),
-    ),
+    params(MemberPath),
     request_body = TestSendBody,
     responses(
         (status = 200, description = "WeCom accepted the message.", body = TestSendResult),
         (status = 400, description = "`invalid_field` (some channel fields but not all, an unknown or bad field, a blank `message`), `invalid_json`, `bad_body`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = Unauthorized),
-        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        Refused,
         (status = 404, description = "`not_configured`: `{}` with nothing saved.", body = ErrorBody),
-        (status = 413, description = "`body_too_large`: over 64 KiB.", body = ErrorBody),
+        TooLarge,
         (status = 422, description = "`wecom_<errcode>`: WeCom refused (the error adds `wecom_errcode`, `wecom_errmsg` and, for 60020, `trusted_ip`); `not_delivered`: WeCom listed the user as invalid or unlicensed; `member_not_found`: WeCom did not know the receiver when it was looked up through this app within the last day, so it was not looked up again (the error adds `wecom_errcode` and `receiver_not_found` `{since, until}`).", body = TestSendFailure),
         (status = 429, description = "`too_many_tests`: over 10 tests of unsaved values a minute for this org; the hint says how long to wait. `member_rate_limited`: the member's WeCom window (30 messages a minute, 1000 an hour per app) is full, nothing was sent; the error adds `retry_after` (seconds) and `retry_at` (RFC 3339).", body = ErrorBody),
         (status = 502, description = "`wecom_unreachable`: no usable answer from WeCom after the retries.", body = TestSendFailure),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreDown,
     ),
 )]
 pub(crate) async fn test_channel(

@@ -14,7 +14,7 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::views::{ErrorBody, GatewayMessage, Unauthorized};
 use crate::domain::{CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
@@ -58,6 +58,52 @@ empty body counts as `{}`; an unknown JSON field → 400 naming it. Another meth
 path → 405 `method_not_allowed` (local runner; on AWS API Gateway answers 404); an unknown \
 path → 404 `not_found`. Messages and hints are in the request's `Accept-Language` (en or \
 zh-CN, default en).";
+
+/// `{org}` of an admin route.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrgPath {
+    /// The org: 1–64 of `[A-Za-z0-9_.-]`; it must equal the token's `org` claim.
+    pub org: OrgId,
+}
+
+/// `{org}` and `{member}` of a member's route.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MemberPath {
+    /// The org: 1–64 of `[A-Za-z0-9_.-]`; it must equal the token's `org` claim.
+    pub org: OrgId,
+    /// The member: 1–64 of `[A-Za-z0-9_.@-]`.
+    #[param(example = "alice")]
+    pub member: MemberId,
+}
+
+/// What every admin route answers a caller it does not let in.
+#[derive(IntoResponses)]
+pub enum Refused {
+    /// `unauthorized`.
+    #[response(status = 401)]
+    Unauthorized(Unauthorized),
+    /// `forbidden`.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
+/// 503 of a route that reads or writes the store: nothing was lost.
+#[derive(IntoResponses)]
+pub enum StoreDown {
+    /// `store_unavailable`: retry.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// 413 of a route that takes a body.
+#[derive(IntoResponses)]
+pub enum TooLarge {
+    /// `body_too_large`: over 64 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+}
 
 /// Path parameters, as they are named in [`super::routes`].
 pub const ORG: &str = "The org: 1–64 of `[A-Za-z0-9_.-]`; it must equal the token's `org` claim.";
