@@ -1,5 +1,5 @@
 //! The admin console: `GET /console`, one page of hand-written HTML, CSS and vanilla JS
-//! (`functions/channel-config/console/`), compiled in. It is public and holds no data: the
+//! (`functions/channel-config/console/`; the script's parts in `console/script/`), compiled in. It is public and holds no data: the
 //! page embeds only its configuration (the console catalogues of both languages and the
 //! OpenID Connect settings) and talks to the admin API with the signed-in admin's bearer
 //! token, like any other client.
@@ -20,7 +20,14 @@ use shared::http::{method_not_allowed, routes};
 use shared::i18n::{Lang, console_catalogue};
 
 const INDEX: &str = include_str!("../console/index.html");
-const SCRIPT: &str = include_str!("../console/console.js");
+/// The script, served as one file (`console.js`): its parts are the sections of one function
+/// scope, in order, kept in files of a readable size.
+const SCRIPT: &str = concat!(
+    include_str!("../console/script/1-session.js"),
+    include_str!("../console/script/2-signin-channels.js"),
+    include_str!("../console/script/3-configure.js"),
+    include_str!("../console/script/4-lists.js"),
+);
 const STYLE: &str = include_str!("../console/console.css");
 
 /// Where the page takes its configuration and asset versions.
