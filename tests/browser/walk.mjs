@@ -608,12 +608,12 @@ async function main() {
     const budgetUntil = isoIn(42);
     const budgetHint = A('hint.wecom.credential_budget', { limit: 10, until: budgetUntil });
     const budget = await stubbedTest({
-      error: { code: 'too_many_credential_checks', message: A('test.too_many_credential_checks'), hint: budgetHint, retry_after: 42 },
+      error: { code: 'too_many_credential_checks', message: A('wecom.too_many_credential_checks'), hint: budgetHint, retry_after: 42 },
       result: 'failed',
       steps: [{ name: 'token', status: 'failed', hint: budgetHint }, { name: 'resolve_receiver', status: 'not_run' }, { name: 'send', status: 'not_run' }],
     }, 429, '.result.warn');
     const budgetText = await budget.innerText();
-    check(budgetText.includes(L('test.not_sent')) && budgetText.includes(A('test.too_many_credential_checks')), `the budget 429 reads ${budgetText}`);
+    check(budgetText.includes(L('test.not_sent')) && budgetText.includes(A('wecom.too_many_credential_checks')), `the budget 429 reads ${budgetText}`);
     check(budgetText.includes(Lf('test.retry_in', { secs: 42 })), `no retry time in ${budgetText}`);
     check(budgetText.includes(budgetHint.replace(budgetUntil, await shown(budgetUntil))) && !budgetText.includes(budgetUntil), `the hint reads ${budgetText}`);
     await page.locator('#cfg-test').scrollIntoViewIfNeeded();
@@ -624,13 +624,13 @@ async function main() {
     const until = isoIn(3000);
     const refusalHint = A('hint.wecom.remembered_refusal', { since, until });
     const refusal = await stubbedTest({
-      error: { code: 'wecom_40001', message: A('test.remembered', { code: 40001, step: 'token' }), hint: refusalHint,
+      error: { code: 'wecom_40001', message: A('wecom.remembered', { code: 40001, doing: A('doing.step', { step: 'token' }) }), hint: refusalHint,
         wecom_errcode: 40001, remembered_since: since, remembered_until: until },
       result: 'failed',
       steps: [{ name: 'token', status: 'failed', wecom_errcode: 40001, hint: refusalHint }, { name: 'resolve_receiver', status: 'not_run' }, { name: 'send', status: 'not_run' }],
     }, 422, '.result.fail');
     const refusalText = await refusal.innerText();
-    check(refusalText.includes(L('test.failed')) && refusalText.includes(A('test.remembered', { code: 40001, step: 'token' })), `the remembered refusal reads ${refusalText}`);
+    check(refusalText.includes(L('test.failed')) && refusalText.includes(A('wecom.remembered', { code: 40001, doing: A('doing.step', { step: 'token' }) })), `the remembered refusal reads ${refusalText}`);
     check(refusalText.includes(Lf('test.remembered_badge', { until: await shown(until) })), `no "remembered until" in ${refusalText}`);
     check(!refusalText.includes(since) && !refusalText.includes(until) && refusalText.includes(await shown(since)), `raw times in ${refusalText}`);
     await page.locator('#cfg-test').scrollIntoViewIfNeeded();
