@@ -275,7 +275,7 @@ async fn the_api_answers_in_the_readers_language_and_stored_hints_follow_the_rea
         reqwest::Method::POST,
         "/v1/local/events",
         Some(ZH),
-        Some(event),
+        Some(event.clone()),
     )
     .await;
     assert_eq!(
@@ -293,6 +293,53 @@ async fn the_api_answers_in_the_readers_language_and_stored_hints_follow_the_rea
             .is_some_and(|h| h.contains("请发送完整的 EventBridge 信封")),
         "{v}"
     );
+
+    // serde's own words about a body (a field missing) come inside a sentence of the reader's,
+    // naming the field.
+    let mut missing = event.clone();
+    if let Some(d) = missing["detail"].as_object_mut() {
+        d.remove("occurred_at");
+        d.insert("recipients".into(), json!(["alice"]));
+    }
+    let (s, _, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(ZH),
+        Some(missing),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["message"], "缺少字段 `occurred_at`", "{v}");
+
+    // A token signed with another key (another data directory's): what to do about it.
+    let stranger = shared::auth::LocalJwt::new(&[7; 32]);
+    let foreign = stranger
+        .issue(&shared::auth::Claims {
+            sub: "x".into(),
+            org: "demo".into(),
+            role: "admin".into(),
+            exp: i64::try_from(now()).unwrap_or_default() + 600,
+        })
+        .expect("token");
+    for (lang, words) in [(None, "token --org"), (Some(ZH), "数据目录")] {
+        let mut req = http.get(r.url(channel)).bearer_auth(&foreign);
+        if let Some(l) = lang {
+            req = req.header("accept-language", l);
+        }
+        let v: Value = req
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert!(
+            v["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| h.contains(words)),
+            "{v}"
+        );
+    }
 
     // A WeCom refusal on test-send: the hint in Chinese, the errcode as WeCom gave it.
     let wrong = json!({"corp_id": "ww0123456789abcdef", "app_secret": "wrong-secret",

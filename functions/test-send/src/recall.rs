@@ -58,6 +58,7 @@ fn conflict(code: ErrorCode, message: Text, hint: Text) -> ApiError {
         (status = 404, description = "`delivery_not_found`.", body = ErrorBody),
         (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped), or delivered with `msgid_unknown` (WeCom reported the card as already sent, without its message id); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
         (status = 422, description = "`wecom_<errcode>`: WeCom refused the recall (the error adds `wecom_errcode` and `wecom_errmsg`).", body = ErrorBody),
+        (status = 429, description = "`too_many_credential_checks`: the org's budget of checks of credentials WeCom has not accepted yet is spent; the error adds `retry_after` (seconds).", body = ErrorBody),
         (status = 502, description = "`wecom_unreachable`.", body = ErrorBody),
         StoreDown,
     ),
