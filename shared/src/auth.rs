@@ -47,19 +47,30 @@ pub enum Caller {
     Rejected(Text),
 }
 
-/// 401 without valid claims; 403 unless they are an admin of `org`.
+/// 401 without valid claims; 403 unless they are an admin of `org`. Each says what to do: a
+/// token signed with another key or expired names where a good one comes from, a token of
+/// another org names the org it is for and the one it needs.
 pub fn require_admin(caller: Option<&Caller>, org: &str) -> Result<Claims, ApiError> {
     match caller {
         None => Err(ApiError::unauthorized(Text::new("auth.missing_token"))),
-        Some(Caller::Rejected(why)) => Err(ApiError::unauthorized(why.clone())),
+        Some(Caller::Rejected(why)) => {
+            let e = ApiError::unauthorized(why.clone());
+            Err(match why.key() {
+                "auth.bad_signature" => e.hint(Text::new("hint.auth.bad_signature")),
+                "auth.expired" => e.hint(Text::new("hint.auth.expired")),
+                _ => e,
+            })
+        }
         Some(Caller::Claims(c)) if c.role != "admin" => Err(ApiError::forbidden(
             Text::new("auth.not_admin").arg("role", &c.role),
-        )),
+        )
+        .hint(Text::new("hint.auth.not_admin"))),
         Some(Caller::Claims(c)) if c.org != org => Err(ApiError::forbidden(
             Text::new("auth.other_org")
                 .arg("token_org", &c.org)
                 .arg("org", org),
-        )),
+        )
+        .hint(Text::new("hint.auth.other_org").arg("org", org))),
         Some(Caller::Claims(c)) => Ok(c.clone()),
     }
 }
@@ -212,6 +223,37 @@ mod tests {
             .issue(&claims("admin", "acme", within_leeway))
             .expect("issue");
         assert!(jwt.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn a_refused_token_says_where_a_good_one_comes_from() {
+        let hint = |why: &str| {
+            require_admin(Some(&Caller::Rejected(Text::new(why))), "acme")
+                .expect_err("refused")
+                .hint
+                .as_ref()
+                .map(|h| h.key().to_owned())
+        };
+        assert_eq!(
+            hint("auth.bad_signature").as_deref(),
+            Some("hint.auth.bad_signature")
+        );
+        assert_eq!(hint("auth.expired").as_deref(), Some("hint.auth.expired"));
+        assert_eq!(hint("auth.not_a_jwt").as_deref(), Some("hint.unauthorized"));
+        let other = Caller::Claims(claims("admin", "globex", 0));
+        let e = require_admin(Some(&other), "acme").expect_err("another org");
+        assert!(
+            e.message
+                .render_in(crate::i18n::Lang::En)
+                .contains("globex")
+        );
+        assert!(
+            e.hint
+                .as_ref()
+                .expect("hint")
+                .render_in(crate::i18n::Lang::En)
+                .contains("--org acme")
+        );
     }
 
     #[test]

@@ -18,8 +18,68 @@ impl JsonError {
     /// own wording (type mismatches, unknown fields) inside a catalogued sentence.
     pub fn text(&self) -> Text {
         Text::from_stored(&self.message)
+            .or_else(|| serde_text(&self.message))
             .unwrap_or_else(|| Text::new("error.json_detail").arg("detail", &self.message))
     }
+}
+
+/// The name in serde's "unknown field `x`, expected …".
+pub fn unknown_field(message: &str) -> Option<&str> {
+    quoted(message.strip_prefix("unknown field ")?)
+}
+
+/// The first `…`-quoted word of `s`.
+fn quoted(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix('`')?;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+/// What follows serde's "expected ", as a list a reader can use: `a`, `b` → a, b.
+fn expected(message: &str) -> String {
+    let list = message
+        .split_once(", expected ")
+        .map_or("", |(_, e)| e)
+        .trim_start_matches("one of ");
+    // serde writes `a` or `b`, and `a`, `b`, or `c`.
+    list.replace('`', "")
+        .replace(", or ", ", ")
+        .replace(" or ", ", ")
+}
+
+/// serde's own wording of the errors a body can have, as a catalogued sentence naming the
+/// field or value: a reader of another language gets a sentence of theirs around serde's
+/// terms (`a string`, `integer 5`).
+fn serde_text(message: &str) -> Option<Text> {
+    if let Some(field) = message.strip_prefix("missing field ").and_then(quoted) {
+        return Some(Text::new("json.missing_field").arg("field", field));
+    }
+    if let Some(field) = unknown_field(message) {
+        return Some(
+            Text::new("json.unknown_field")
+                .arg("field", field)
+                .arg("expected", expected(message)),
+        );
+    }
+    if let Some(value) = message.strip_prefix("unknown variant ").and_then(quoted) {
+        return Some(
+            Text::new("json.unknown_variant")
+                .arg("value", value)
+                .arg("expected", expected(message)),
+        );
+    }
+    for (prefix, key) in [
+        ("invalid type: ", "json.invalid_type"),
+        ("invalid value: ", "json.invalid_value"),
+        ("invalid length ", "json.invalid_length"),
+    ] {
+        if let Some((found, wanted)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            return Some(Text::new(key).arg("found", found).arg("expected", wanted));
+        }
+    }
+    None
 }
 
 impl std::fmt::Display for JsonError {
@@ -93,5 +153,37 @@ mod tests {
         let e = from_value::<T>(json!({"org": "a", "n": 1, "x": 0})).expect_err("unknown");
         assert_eq!(e.path, None, "an unknown field is the object's error");
         assert!(e.message.contains("`x`"), "{e}");
+    }
+
+    #[test]
+    fn serdes_own_errors_read_as_a_sentence_of_the_catalogue() {
+        let lang = crate::i18n::Lang::ZhCn;
+        let e = from_value::<T>(json!({"org": "a"})).expect_err("missing n");
+        assert_eq!(e.text().key(), "json.missing_field");
+        assert!(
+            e.text().render_in(lang).contains("`n`"),
+            "{}",
+            e.text().render_in(lang)
+        );
+        let e = from_value::<T>(json!({"org": "a", "n": 1, "x": 0})).expect_err("unknown");
+        let t = e.text();
+        assert_eq!(t.key(), "json.unknown_field");
+        assert!(
+            t.render_in(lang).contains("org, n"),
+            "{}",
+            t.render_in(lang)
+        );
+        let e = from_value::<T>(json!({"org": "a", "n": "x"})).expect_err("type");
+        assert_eq!(e.text().key(), "json.invalid_type");
+        assert!(
+            e.text().render_in(lang).contains("u8"),
+            "{}",
+            e.text().render_in(lang)
+        );
+        let odd = JsonError {
+            path: None,
+            message: "something else".into(),
+        };
+        assert_eq!(odd.text().key(), "error.json_detail");
     }
 }

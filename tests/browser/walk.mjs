@@ -326,7 +326,7 @@ async function main() {
     await personal.waitFor();
     check(!(await personal.isChecked()), 'the subscription was added ticked');
     // Buttons set through the API (the console does not edit them) survive a tick in the console.
-    const buttons = [{ key: 'approve', style: 'primary', text: 'Approve' }]; // in the API's key order
+    const buttons = [{ key: 'approve', text: 'Approve', style: 'primary' }]; // in the API's key order
     await api('PUT', '/v1/orgs/demo/subscriptions', { items: [{ subscription_type: 'sql_review', node: 'approval_pending', personal_channel: false, actions: buttons }] });
     await page.locator('#subs-refresh').click();
     await personal.waitFor();
@@ -340,6 +340,11 @@ async function main() {
     check(sub && sub.personal_channel === true, `the API shows ${JSON.stringify(subs.json)}`);
     check(JSON.stringify(sub.actions) === JSON.stringify(buttons), `ticking in the console dropped the buttons: ${JSON.stringify(sub)}`);
     check(await page.getByLabel(L('subs.personal_for').replace('{type}', 'sql_review').replace('{node}', 'approval_pending')).isChecked(), 'the box is not ticked after saving');
+    // A subscription with buttons sends an interactive card: shown as one, with its buttons.
+    const subRow = page.locator('#subs-body tr').filter({ hasText: 'approval_pending' });
+    await subRow.getByText(L('subs.card'), { exact: true }).waitFor();
+    await subRow.locator('.button-chip').filter({ hasText: 'Approve' }).waitFor();
+    check(await subRow.locator('select').count() === 0, 'a subscription with buttons still offers a message format');
     await shot('subscriptions');
 
     // --- 9. an event from the workflow node → the Deliveries tab shows it delivered ----------
@@ -383,6 +388,20 @@ async function main() {
     });
     await page.getByRole('button', { name: L('dlv.filter_clear'), exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('#dlv-body tr').length === 4);
+
+    // Recall: zhangsan's message of the second event is taken back from WeCom and shows as
+    // recalled; lisi's skipped delivery cannot be, and the answer says why (not "wait for it").
+    const recalled = await api('DELETE', `/v1/orgs/demo/deliveries/${encodeURIComponent(second)}/${MEMBER}`);
+    check(recalled.status === 200 && recalled.json.status === 'recalled', `recall answered ${recalled.status}: ${recalled.text}`);
+    const skipped = await api('DELETE', `/v1/orgs/demo/deliveries/${encodeURIComponent(second)}/lisi`);
+    check(skipped.status === 409 && skipped.json.error.code === 'not_recallable', `recalling a skipped delivery answered ${skipped.status}: ${skipped.text}`);
+    const skippedHint = A('hint.recall.skipped', { reason: A('reason.no_channel') });
+    check(skipped.json.error.hint === skippedHint, `the hint for a skipped delivery: ${skipped.json.error.hint}, not ${skippedHint}`);
+    await page.locator('#panel-deliveries').getByRole('button', { name: L('common.refresh'), exact: true }).click();
+    const recalledRow = page.getByRole('row').filter({ hasText: second }).filter({ hasText: MEMBER });
+    await recalledRow.getByText(L('status.recalled'), { exact: true }).waitFor();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await shot('deliveries-recalled');
 
     // --- 10. Decisions: none yet, then zhangsan presses Approve on his card -----------------
     await dlvTab.focus();
@@ -589,12 +608,12 @@ async function main() {
     const budgetUntil = isoIn(42);
     const budgetHint = A('hint.wecom.credential_budget', { limit: 10, until: budgetUntil });
     const budget = await stubbedTest({
-      error: { code: 'too_many_credential_checks', message: A('test.too_many_credential_checks'), hint: budgetHint, retry_after: 42 },
+      error: { code: 'too_many_credential_checks', message: A('wecom.too_many_credential_checks'), hint: budgetHint, retry_after: 42 },
       result: 'failed',
       steps: [{ name: 'token', status: 'failed', hint: budgetHint }, { name: 'resolve_receiver', status: 'not_run' }, { name: 'send', status: 'not_run' }],
     }, 429, '.result.warn');
     const budgetText = await budget.innerText();
-    check(budgetText.includes(L('test.not_sent')) && budgetText.includes(A('test.too_many_credential_checks')), `the budget 429 reads ${budgetText}`);
+    check(budgetText.includes(L('test.not_sent')) && budgetText.includes(A('wecom.too_many_credential_checks')), `the budget 429 reads ${budgetText}`);
     check(budgetText.includes(Lf('test.retry_in', { secs: 42 })), `no retry time in ${budgetText}`);
     check(budgetText.includes(budgetHint.replace(budgetUntil, await shown(budgetUntil))) && !budgetText.includes(budgetUntil), `the hint reads ${budgetText}`);
     await page.locator('#cfg-test').scrollIntoViewIfNeeded();
@@ -605,13 +624,13 @@ async function main() {
     const until = isoIn(3000);
     const refusalHint = A('hint.wecom.remembered_refusal', { since, until });
     const refusal = await stubbedTest({
-      error: { code: 'wecom_40001', message: A('test.remembered', { code: 40001, step: 'token' }), hint: refusalHint,
+      error: { code: 'wecom_40001', message: A('wecom.remembered', { code: 40001, doing: A('doing.step', { step: 'token' }) }), hint: refusalHint,
         wecom_errcode: 40001, remembered_since: since, remembered_until: until },
       result: 'failed',
       steps: [{ name: 'token', status: 'failed', wecom_errcode: 40001, hint: refusalHint }, { name: 'resolve_receiver', status: 'not_run' }, { name: 'send', status: 'not_run' }],
     }, 422, '.result.fail');
     const refusalText = await refusal.innerText();
-    check(refusalText.includes(L('test.failed')) && refusalText.includes(A('test.remembered', { code: 40001, step: 'token' })), `the remembered refusal reads ${refusalText}`);
+    check(refusalText.includes(L('test.failed')) && refusalText.includes(A('wecom.remembered', { code: 40001, doing: A('doing.step', { step: 'token' }) })), `the remembered refusal reads ${refusalText}`);
     check(refusalText.includes(Lf('test.remembered_badge', { until: await shown(until) })), `no "remembered until" in ${refusalText}`);
     check(!refusalText.includes(since) && !refusalText.includes(until) && refusalText.includes(await shown(since)), `raw times in ${refusalText}`);
     await page.locator('#cfg-test').scrollIntoViewIfNeeded();

@@ -1,6 +1,8 @@
 //! Every text a person reads comes from the catalogues, in the reader's language: the API
 //! answers in `Accept-Language` (default en), hints stored in records read in the language of
-//! whoever reads them, and no key used in the code is missing from a catalogue.
+//! whoever reads them, no key used in the code is missing from a catalogue, and every status,
+//! reason and error code the API can produce (enumerated from the code) has a console label
+//! and an API text in both languages.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,13 +51,17 @@ fn keys_in_code() -> BTreeSet<String> {
     let areas = [
         "auth.",
         "callback.",
+        "code.",
+        "doing.",
         "error.",
         "event.",
         "field.",
         "hint.",
+        "json.",
         "probe.",
         "recall.",
         "test.",
+        "wecom.",
     ];
     let mut keys = BTreeSet::new();
     for f in files {
@@ -74,9 +80,87 @@ fn keys_in_code() -> BTreeSet<String> {
     keys
 }
 
+/// The wire names of an enum the API answers with, from its type.
+fn names<T: shared::http::openapi::PartialSchema>() -> Vec<String> {
+    let names = shared::http::openapi::enum_names::<T>();
+    assert!(
+        !names.is_empty(),
+        "{} is not an enum",
+        std::any::type_name::<T>()
+    );
+    names
+}
+
+/// What the API can produce, by catalogue prefix: statuses and reasons (from their types), and
+/// every error code (from the registry the handlers build their errors from).
+fn produced() -> Vec<(&'static str, Vec<String>)> {
+    use shared::http::ErrorCode;
+    use shared::workflow::{PublicStatus, Reason};
+    let mut codes: Vec<String> = ErrorCode::ALL.iter().map(|c| c.as_str().into()).collect();
+    // The `wecom_<errcode>` family: one label with the errcode.
+    codes.push("wecom".into());
+    vec![
+        ("status.", names::<PublicStatus>()),
+        ("reason.", names::<Reason>()),
+        ("code.", codes),
+    ]
+}
+
+#[test]
+fn every_status_reason_and_error_code_has_a_console_label_and_an_api_text() {
+    for lang in ["en", "zh-CN"] {
+        let cat = catalogue(lang);
+        for (prefix, names) in produced() {
+            for name in names {
+                let key = format!("{prefix}{name}");
+                for section in ["console", "api"] {
+                    assert!(
+                        cat[section][&key]
+                            .as_str()
+                            .is_some_and(|t| !t.trim().is_empty()),
+                        "{lang} has no {section} text {key}"
+                    );
+                }
+            }
+        }
+    }
+    for c in shared::http::ErrorCode::ALL {
+        assert_eq!(c.text_key(), format!("code.{}", c.as_str()));
+    }
+    // The console's other labels of values the API answers with.
+    use shared::domain::{Diagnosis, Drift, SourceColumn};
+    use shared::workflow::{CardAnswer, MessageFormat};
+    use test_send::views::{StepName, StepStatus};
+    let shown = [
+        ("act.card.", names::<CardAnswer>()),
+        ("diag.", names::<Diagnosis>()),
+        ("drift.", names::<Drift>()),
+        ("format.", names::<MessageFormat>()),
+        ("source.", names::<SourceColumn>()),
+        ("step.", names::<StepName>()),
+        ("step_status.", names::<StepStatus>()),
+    ];
+    for lang in ["en", "zh-CN"] {
+        let cat = catalogue(lang);
+        for (prefix, names) in &shown {
+            for name in names {
+                let key = format!("{prefix}{name}");
+                assert!(
+                    cat["console"][&key].is_string(),
+                    "{lang} has no console label {key}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn every_key_the_code_names_is_in_both_catalogues_and_every_api_text_is_used() {
-    let used = keys_in_code();
+    let mut used = keys_in_code();
+    // Keys the code puts together from a value (`status.{status}`): all of them, enumerated.
+    for (prefix, names) in produced() {
+        used.extend(names.into_iter().map(|n| format!("{prefix}{n}")));
+    }
     assert!(used.len() > 80, "found only {} keys: {used:?}", used.len());
     for lang in ["en", "zh-CN"] {
         let cat = catalogue(lang);
@@ -191,7 +275,7 @@ async fn the_api_answers_in_the_readers_language_and_stored_hints_follow_the_rea
         reqwest::Method::POST,
         "/v1/local/events",
         Some(ZH),
-        Some(event),
+        Some(event.clone()),
     )
     .await;
     assert_eq!(
@@ -209,6 +293,53 @@ async fn the_api_answers_in_the_readers_language_and_stored_hints_follow_the_rea
             .is_some_and(|h| h.contains("请发送完整的 EventBridge 信封")),
         "{v}"
     );
+
+    // serde's own words about a body (a field missing) come inside a sentence of the reader's,
+    // naming the field.
+    let mut missing = event.clone();
+    if let Some(d) = missing["detail"].as_object_mut() {
+        d.remove("occurred_at");
+        d.insert("recipients".into(), json!(["alice"]));
+    }
+    let (s, _, v) = call(
+        reqwest::Method::POST,
+        "/v1/local/events",
+        Some(ZH),
+        Some(missing),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["message"], "缺少字段 `occurred_at`", "{v}");
+
+    // A token signed with another key (another data directory's): what to do about it.
+    let stranger = shared::auth::LocalJwt::new(&[7; 32]);
+    let foreign = stranger
+        .issue(&shared::auth::Claims {
+            sub: "x".into(),
+            org: "demo".into(),
+            role: "admin".into(),
+            exp: i64::try_from(now()).unwrap_or_default() + 600,
+        })
+        .expect("token");
+    for (lang, words) in [(None, "token --org"), (Some(ZH), "数据目录")] {
+        let mut req = http.get(r.url(channel)).bearer_auth(&foreign);
+        if let Some(l) = lang {
+            req = req.header("accept-language", l);
+        }
+        let v: Value = req
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert!(
+            v["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| h.contains(words)),
+            "{v}"
+        );
+    }
 
     // A WeCom refusal on test-send: the hint in Chinese, the errcode as WeCom gave it.
     let wrong = json!({"corp_id": "ww0123456789abcdef", "app_secret": "wrong-secret",

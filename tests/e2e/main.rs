@@ -16,6 +16,7 @@ mod i18n;
 mod local_events;
 mod openapi;
 mod probe;
+mod readme_walkthrough;
 mod recall;
 mod schedules;
 mod secret_scan;

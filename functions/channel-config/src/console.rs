@@ -1,5 +1,5 @@
 //! The admin console: `GET /console`, one page of hand-written HTML, CSS and vanilla JS
-//! (`functions/channel-config/console/`), compiled in. It is public and holds no data: the
+//! (`functions/channel-config/console/`; the script's parts in `console/script/`), compiled in. It is public and holds no data: the
 //! page embeds only its configuration (the console catalogues of both languages and the
 //! OpenID Connect settings) and talks to the admin API with the signed-in admin's bearer
 //! token, like any other client.
@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,7 +20,14 @@ use shared::http::{method_not_allowed, routes};
 use shared::i18n::{Lang, console_catalogue};
 
 const INDEX: &str = include_str!("../console/index.html");
-const SCRIPT: &str = include_str!("../console/console.js");
+/// The script, served as one file (`console.js`): its parts are the sections of one function
+/// scope, in order, kept in files of a readable size.
+const SCRIPT: &str = concat!(
+    include_str!("../console/script/1-session.js"),
+    include_str!("../console/script/2-signin-channels.js"),
+    include_str!("../console/script/3-configure.js"),
+    include_str!("../console/script/4-lists.js"),
+);
 const STYLE: &str = include_str!("../console/console.css");
 
 /// Where the page takes its configuration and asset versions.
@@ -131,7 +139,7 @@ fn render_page(cfg: &ConsoleConfig) -> String {
 }
 
 #[derive(Clone)]
-struct Page {
+pub(crate) struct Page {
     html: Arc<str>,
     csp: HeaderValue,
 }
@@ -191,23 +199,56 @@ pub fn console_router(cfg: ConsoleConfig) -> Router {
         csp,
     };
     Router::new()
-        .route(
-            routes::CONSOLE,
-            get(move || {
-                let p = p.clone();
-                async move { page(&p) }
-            })
-            .fallback(method_not_allowed),
-        )
+        .route(routes::CONSOLE, get(console).fallback(method_not_allowed))
         .route(
             routes::CONSOLE_SCRIPT,
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) })
-                .fallback(method_not_allowed),
+            get(console_script).fallback(method_not_allowed),
         )
         .route(
             routes::CONSOLE_STYLE,
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }).fallback(method_not_allowed),
+            get(console_style).fallback(method_not_allowed),
         )
+        .with_state(p)
+}
+
+/// The admin console
+///
+/// Public: the console's page (it holds no data; it calls this API with the admin's
+/// token). (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE,
+    tag = "meta",
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html")),
+)]
+pub(crate) async fn console(State(p): State<Page>) -> Response {
+    page(&p)
+}
+
+/// The console's script
+///
+/// Public, like the page. (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE_SCRIPT,
+    tag = "meta",
+    responses((status = 200, description = "The script.", body = String, content_type = "text/javascript")),
+)]
+pub(crate) async fn console_script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The console's style sheet
+///
+/// Public, like the page. (channel-config)
+#[utoipa::path(
+    get,
+    path = routes::CONSOLE_STYLE,
+    tag = "meta",
+    responses((status = 200, description = "The style sheet.", body = String, content_type = "text/css")),
+)]
+pub(crate) async fn console_style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
 }
 
 #[cfg(test)]

@@ -18,6 +18,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     // routes them without the JWT authorizer.
     let app = router(state)
         .merge(console_router(ConsoleConfig::from_config(&cfg)))
-        .merge(openapi_router());
+        .merge(openapi_router(channel_config::openapi::COMMITTED));
     shared::lambda::serve_admin(app, &cfg).await
 }

@@ -1,17 +1,17 @@
-//! The all-in-one local runner: every function's router behind one listener, the embedded
-//! store by default, HS256 bearer tokens. The only place that composes functions.
+//! `cargo run --release`: the all-in-one local runner (see the crate's library), or, with
+//! `token --org <org>`, an admin token of any org signed with this data directory's key.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::get;
-use shared::auth::{Claims, LocalJwt};
 use shared::config::Config;
 use shared::http::{PublicBase, method_not_allowed, not_found_fallback, routes};
 use shared::store::Stores;
+use wecom_notify_local::token::{self, DEFAULT_DAYS, DEMO_ORG, TokenError, USAGE_TOKEN};
+use wecom_notify_local::{events, healthz, openapi};
 
 #[derive(Debug, thiserror::Error)]
 enum LocalError {
@@ -21,27 +21,59 @@ enum LocalError {
     Store(#[from] shared::store::StoreError),
     #[error("{0}")]
     Io(String),
-    #[error("could not issue the admin token: {0}")]
-    Token(#[from] jsonwebtoken::errors::Error),
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error("could not set up the WeCom client: {0}")]
     WeCom(#[from] shared::wecom::WeComError),
 }
 
-mod events;
-
 /// How often delayed and retried deliveries are looked for (on AWS: a one-minute schedule).
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// How long the printed demo token is valid.
-const DEMO_TOKEN_DAYS: i64 = 30;
+const HELP: &str = "\
+wecom-notify local runner: every function behind one listener, embedded store.
+
+usage:
+  wecom-notify-local            serve (127.0.0.1:3000; prints an admin token for org `demo`)
+  wecom-notify-local token --org <org> [--days <1-3650, default 30>]
+                                print an admin token of <org>, signed with this data
+                                directory's key (the running runner accepts it)
+  wecom-notify-local --help     this text
+
+With cargo: `cargo run --release` and `cargo run -q --release -- token --org acme`.
+Settings come from the environment (WECOM_NOTIFY_LISTEN, WECOM_NOTIFY_DATA_DIR,
+WECOM_API_BASE, …): see docs/MANUAL.md, Configuration.";
 
 #[tokio::main]
 async fn main() {
-    shared::telemetry::init(false);
-    if let Err(e) = run().await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let done = match args.first().map(String::as_str) {
+        Some("--help" | "-h" | "help") => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Some("token") => print_token(&args[1..]),
+        Some(other) => Err(LocalError::Io(format!(
+            "unknown argument {other:?}; usage:\n  wecom-notify-local\n  {USAGE_TOKEN}\n  wecom-notify-local --help"
+        ))),
+        None => {
+            shared::telemetry::init(false);
+            run().await
+        }
+    };
+    if let Err(e) = done {
         eprintln!("wecom-notify: {e}");
         std::process::exit(1);
     }
+}
+
+/// `token --org <org> [--days <n>]`: the token alone on stdout, for `T=$(…)`.
+fn print_token(args: &[String]) -> Result<(), LocalError> {
+    let (org, days) = token::parse_args(args)?;
+    let cfg = Config::from_env(false)?;
+    let t = token::issue(&token::signer(&cfg)?, &org, days)?;
+    println!("{t}");
+    Ok(())
 }
 
 async fn run() -> Result<(), LocalError> {
@@ -49,10 +81,7 @@ async fn run() -> Result<(), LocalError> {
     let stores = Stores::open(&cfg, true).await?;
     // Without a configured secret, the data directory's own one signs and checks tokens.
     let generated = cfg.jwt_secret.is_none();
-    let jwt = match &cfg.jwt_secret {
-        Some(s) => LocalJwt::new(secrecy::ExposeSecret::expose_secret(s).as_bytes()),
-        None => LocalJwt::new(&data_dir_secret(&cfg.data_dir)?),
-    };
+    let jwt = token::signer(&cfg)?;
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     let egress_ips: Vec<String> = cfg.egress_ip_strings();
     let base = PublicBase(
@@ -105,12 +134,11 @@ async fn run() -> Result<(), LocalError> {
         move |req, next| jwt.clone().layer(req, next)
     }));
     let app = Router::new()
-        .route(
-            routes::HEALTHZ,
-            get(|| async { "ok" }).fallback(method_not_allowed),
-        )
-        // The OpenAPI document is public too.
-        .merge(channel_config::openapi_router())
+        .route(routes::HEALTHZ, get(healthz).fallback(method_not_allowed))
+        // The OpenAPI document is public too: composed here, from every function's part.
+        .merge(channel_config::openapi_router(Box::leak(
+            openapi::document_text().into_boxed_str(),
+        )))
         // The console page is public, like /healthz: it holds no data and reads the API with
         // the token it is given.
         .merge(channel_config::console_router(
@@ -137,14 +165,8 @@ async fn run() -> Result<(), LocalError> {
     println!("  WeCom API     {}", cfg.wecom_api_base);
     println!("  card actions  {}", sink.describe());
     if generated {
-        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + DEMO_TOKEN_DAYS * 86_400;
-        let token = jwt.issue(&Claims {
-            sub: "local-admin".into(),
-            org: "demo".into(),
-            role: "admin".into(),
-            exp,
-        })?;
-        println!("  admin token for org `demo` (valid {DEMO_TOKEN_DAYS} days):");
+        let token = token::issue(&jwt, DEMO_ORG, DEFAULT_DAYS)?;
+        println!("  admin token for org `{DEMO_ORG}` (valid {DEFAULT_DAYS} days):");
         println!("  {token}");
         if cfg.jwt_issuer.is_some() && cfg.console_client_id.is_some() {
             // With single sign-on configured the console ignores a token in a link.
@@ -157,39 +179,13 @@ async fn run() -> Result<(), LocalError> {
         println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
         println!("  console       http://{addr}/console (paste a token)");
     }
+    println!("  another org   cargo run -q --release -- token --org <org>");
     let _ = std::io::stdout().flush();
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| LocalError::Io(e.to_string()))
-}
-
-/// The HS256 secret of this data directory, created (mode 0600) on first start so tokens
-/// survive restarts.
-fn data_dir_secret(dir: &Path) -> Result<Vec<u8>, LocalError> {
-    let path = dir.join("jwt-secret");
-    let io = |e: std::io::Error| LocalError::Io(format!("{}: {e}", path.display()));
-    match std::fs::read(&path) {
-        Ok(b) if b.len() >= 32 => return Ok(b),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let secret: [u8; 32] = rand::random();
-    let text = hex::encode(secret);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(io)?;
-    Ok(text.into_bytes())
 }
 
 async fn shutdown() {

@@ -6,71 +6,90 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use futures_util::StreamExt;
-use serde_json::Value;
 use shared::auth::AdminOrg;
 use shared::channel::{Fresh, Prober};
 use shared::domain::{Limits, Pace, unix_ms};
-use shared::http::views::{ProbePage, ProbeView, ProbedChannel, to_json};
-use shared::http::{ApiError, PageRequest, cursor};
+use shared::http::openapi::{OrgPath, Refused, StoreDown};
+use shared::http::views::{ErrorBody, ProbeView};
+use shared::http::{ApiError, ErrorCode, PageRequest, cursor, routes};
 use shared::i18n::Text;
+use utoipa::IntoParams;
 
-use crate::{AppState, TestSendError};
+use crate::AppState;
+use crate::views::{ProbePage, ProbedChannel};
 
 /// Probes an org may ask for: each asks WeCom for a token per app and looks members up.
 pub const PROBE_LIMITS: Limits = &[(60_000, 5)];
 
-/// Channels probed per request, and at once.
-const PAGE_MAX: usize = 100;
+/// Channels probed at once.
 const IN_FLIGHT: usize = 8;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ProbeQuery {
+    /// Channels to probe, 1–100 (default 100).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next` of the previous page of the same query (same filters), unchanged.
+    #[param(max_length = 1024, pattern = "^[A-Za-z0-9_-]*$")]
     next: Option<String>,
 }
 
-pub(crate) async fn probe_org(
+/// Probe the org's channels now
+///
+/// The credential health probe (it also runs hourly for every channel): per app a fresh
+/// `gettoken`, per channel with a phone or email receiver a fresh lookup of the member.
+/// Nothing is sent. Each channel's outcome is recorded as its `last_probe`. At most 100
+/// channels per call, in member order (`next` continues); at most 5 calls a minute per
+/// org. (test-send)
+#[utoipa::path(
+    post,
+    path = routes::PROBE,
+    tag = "channels",
+    security(("bearer" = [])),
+    params(OrgPath, ProbeQuery),
+    responses(
+        (status = 200, description = "Probed: each channel's new `last_probe`.", body = ProbePage),
+        (status = 400, description = "`invalid_field` (`org`, `limit`, `next`), `invalid_query`.", body = ErrorBody),
+        Refused,
+        (status = 429, description = "`too_many_probes`: over 5 a minute for this org; the hint says how long to wait.", body = ErrorBody),
+        StoreDown,
+    ),
+)]
+pub(crate) async fn probe_channels(
     State(st): State<AppState>,
     AdminOrg(org): AdminOrg,
     query: Result<Query<ProbeQuery>, QueryRejection>,
-) -> Result<Json<Value>, TestSendError> {
+) -> Result<Json<ProbePage>, ApiError> {
+    let limits = shared::http::Limits::PROBE;
     let Query(q) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            Text::new("error.invalid_query").arg("detail", e.body_text()),
+        ApiError::invalid_query(
+            e.body_text(),
+            Text::new("hint.list_query").arg("max", limits.max),
         )
-        .hint(Text::new("hint.list_query").arg("max", PAGE_MAX))
     })?;
-    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), PAGE_MAX, PAGE_MAX)?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), limits)?;
     let now = unix_ms();
     if let Pace::WaitUntil(t) = st
         .pace
         .reserve(&format!("probe:{org}"), now, PROBE_LIMITS)
-        .await
-        .map_err(|e| TestSendError::Channel(e.into()))?
+        .await?
     {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_probes",
+        return Err(ApiError::too_many(
+            ErrorCode::TooManyProbes,
             Text::new("probe.too_many"),
-        )
-        .hint(
-            Text::new("hint.probe.too_many")
-                .arg("limit", PROBE_LIMITS[0].1)
-                .arg("secs", (t - now).max(1000) / 1000),
-        )
-        .into());
+            "hint.probe.too_many",
+            PROBE_LIMITS[0].1,
+            (t - now).max(1000) / 1000,
+        ));
     }
     let found = st
         .channels
         .store()
         .bindings(&org, page.after.as_deref(), page.limit)
-        .await
-        .map_err(|e| TestSendError::Channel(e.into()))?;
+        .await?;
     // One fresh token per app per request (the prober asks each app once).
     let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);
     let keys: Vec<_> = found.items.iter().map(|b| b.key.clone()).collect();
@@ -101,9 +120,9 @@ pub(crate) async fn probe_org(
     if drift > 0 {
         shared::metrics::count("ChannelDrift", drift);
     }
-    Ok(Json(to_json(&ProbePage {
+    Ok(Json(ProbePage {
         items,
         drift,
         next: found.next.as_deref().map(cursor),
-    })))
+    }))
 }

@@ -7,49 +7,81 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::Value;
 use shared::auth::AdminMember;
-use shared::domain::{EventId, unix_ms};
-use shared::http::ApiError;
-use shared::http::views::{DeliveryView, to_json};
+use shared::domain::{EventId, MemberId, OrgId, unix_ms};
+use shared::http::openapi::{MEMBER, ORG, Refused, StoreDown};
+use shared::http::views::{DeliveryView, ErrorBody};
+use shared::http::{ApiError, ErrorCode, routes};
 use shared::i18n::Text;
-use shared::wecom::{WeComApp, WeComError};
-use shared::workflow::DeliveryStatus;
+use shared::wecom::WeComApp;
+use shared::workflow::{DeliveryStatus, PublicStatus, Reason};
 
-use crate::{AppState, TestSendError};
+use crate::AppState;
 
 /// WeCom recalls a message only this long after it was sent.
 pub const RECALL_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
-fn conflict(code: &str, message: Text, hint: Text) -> ApiError {
+/// A status in the reader's words (the catalogue has one for each; its test enumerates them).
+fn status_text(s: PublicStatus) -> Text {
+    Text::new(&format!("status.{}", s.as_str()))
+}
+
+/// A reason in the reader's words, by its wire name.
+fn reason_text(r: Reason) -> Text {
+    let name = serde_json::to_value(r).unwrap_or_default();
+    Text::new(&format!("reason.{}", name.as_str().unwrap_or_default()))
+}
+
+fn conflict(code: ErrorCode, message: Text, hint: Text) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, message).hint(hint)
 }
 
-pub(crate) async fn recall(
+/// Recall a delivered message
+///
+/// Takes the message back from WeCom (`message/recall`) within 24 hours of sending; the
+/// record then shows `recalled`. Recalling again answers the same. Copies already shown
+/// in the WeChat plugin stay there (WeCom cannot remove them). (test-send)
+#[utoipa::path(
+    delete,
+    path = routes::DELIVERY,
+    tag = "deliveries",
+    security(("bearer" = [])),
+    params(
+        ("org" = OrgId, Path, description = ORG),
+        ("event_id" = String, Path, min_length = 1, max_length = 128, description = "The event's id, as in /deliveries."),
+        ("member" = MemberId, Path, description = MEMBER, example = "alice"),
+    ),
+    responses(
+        (status = 200, description = "Recalled: the delivery record.", body = DeliveryView),
+        (status = 400, description = "`invalid_field` (`org`, `event_id`, `member`).", body = ErrorBody),
+        Refused,
+        (status = 404, description = "`delivery_not_found`.", body = ErrorBody),
+        (status = 409, description = "`not_recallable`: not delivered (delayed, failed, skipped), or delivered with `msgid_unknown` (WeCom reported the card as already sent, without its message id); `recall_window_passed`: sent more than 24 hours ago; `not_configured`: the member's channel was removed. The hint says what to do.", body = ErrorBody),
+        (status = 422, description = "`wecom_<errcode>`: WeCom refused the recall (the error adds `wecom_errcode` and `wecom_errmsg`).", body = ErrorBody),
+        (status = 429, description = "`too_many_credential_checks`: the org's budget of checks of credentials WeCom has not accepted yet is spent; the error adds `retry_after` (seconds).", body = ErrorBody),
+        (status = 502, description = "`wecom_unreachable`.", body = ErrorBody),
+        StoreDown,
+    ),
+)]
+pub(crate) async fn recall_delivery(
     State(st): State<AppState>,
     AdminMember(key): AdminMember,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Value>, TestSendError> {
+) -> Result<Json<DeliveryView>, ApiError> {
     let event_id = EventId::parse(params.get("event_id").map_or("", String::as_str))?;
     let member = key.member.as_str();
-    let Some(mut d) = st
-        .deliveries
-        .delivery(&key.org, &event_id, member)
-        .await
-        .map_err(store)?
-    else {
+    let Some(mut d) = st.deliveries.delivery(&key.org, &event_id, member).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "delivery_not_found",
+            ErrorCode::DeliveryNotFound,
             Text::new("recall.not_found")
                 .arg("event_id", event_id.as_str())
                 .arg("member", member),
         )
-        .hint(Text::new("hint.recall.not_found"))
-        .into());
+        .hint(Text::new("hint.recall.not_found")));
     };
     if d.status == DeliveryStatus::Recalled {
-        return Ok(Json(to_json(&DeliveryView::from(&d))));
+        return Ok(Json(DeliveryView::from(&d)));
     }
     let msgid = match (&d.status, d.msgid.clone()) {
         (DeliveryStatus::Delivered, Some(m)) => m,
@@ -57,36 +89,44 @@ pub(crate) async fn recall(
         // no send told us its msgid, and recall takes nothing else.
         (DeliveryStatus::Delivered, None) => {
             return Err(conflict(
-                "not_recallable",
+                ErrorCode::NotRecallable,
                 Text::new("recall.msgid_unknown"),
                 Text::new("hint.recall.msgid_unknown"),
-            )
-            .into());
+            ));
         }
         _ => {
+            let status = d.status.public();
+            // What to expect of it: a delayed one will still be sent; a skipped or failed one
+            // never reached the member, and says why.
+            let reason = d
+                .reason
+                .map(|r| reason_text(r).render())
+                .unwrap_or_else(|| "—".into());
+            let hint = match status {
+                PublicStatus::Skipped => Text::new("hint.recall.skipped").arg("reason", reason),
+                PublicStatus::Failed => Text::new("hint.recall.failed").arg("reason", reason),
+                _ => Text::new("hint.recall.delayed"),
+            };
             return Err(conflict(
-                "not_recallable",
-                Text::new("recall.not_delivered").arg("status", d.status.public().as_str()),
-                Text::new("hint.recall.not_delivered"),
-            )
-            .into());
+                ErrorCode::NotRecallable,
+                Text::new("recall.not_delivered").arg("status", status_text(status).render()),
+                hint,
+            ));
         }
     };
     if unix_ms() - d.updated_ms > RECALL_WINDOW_MS {
         return Err(conflict(
-            "recall_window_passed",
+            ErrorCode::RecallWindowPassed,
             Text::new("recall.window_passed"),
             Text::new("hint.recall.window_passed"),
-        )
-        .into());
+        ));
     }
     let Some(binding) = st.channels.configured(&key).await? else {
         return Err(conflict(
-            "not_configured",
+            ErrorCode::NotConfigured,
             Text::new("recall.not_configured"),
             Text::new("hint.test.not_configured"),
-        )
-        .into());
+        ));
     };
     let app = WeComApp {
         client: &st.wecom,
@@ -94,37 +134,21 @@ pub(crate) async fn recall(
         creds: binding.credentials(),
     };
     if let Err(e) = app.recall(&msgid).await {
-        return Err(match &e {
-            WeComError::Api { code, errmsg } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("wecom_{}", code.code()),
-                Text::new("recall.refused").arg("code", code.code()),
-            )
-            .hint(code.hint(&st.egress_ips))
-            .with("wecom_errcode", code.code())
-            .with("wecom_errmsg", errmsg.as_str()),
-            _ => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "wecom_unreachable",
-                Text::new("recall.unreachable").arg("detail", &e),
-            )
-            .hint(e.hint(&st.egress_ips)),
-        }
-        .into());
+        return Err(ApiError::wecom(
+            &e,
+            &Text::new("doing.recall"),
+            e.hint(&st.egress_ips),
+        ));
     }
     let held = d.updated_ms;
     d.mark_recalled();
     d.updated_ms = unix_ms().max(held + 1);
     // The message is gone either way; a concurrent change of the record (none is expected
     // after delivery) only means this one is not written.
-    if !st.deliveries.replace(&d, held).await.map_err(store)? {
+    if !st.deliveries.replace(&d, held).await? {
         tracing::warn!(event_id = %d.event_id, member = %d.member,
             "recalled, but the record changed meanwhile; not marked");
     }
     tracing::info!(org = %key.org, event_id = %d.event_id, member = %d.member, "message recalled");
-    Ok(Json(to_json(&DeliveryView::from(&d))))
-}
-
-fn store(e: shared::store::StoreError) -> TestSendError {
-    TestSendError::Channel(e.into())
+    Ok(Json(DeliveryView::from(&d)))
 }

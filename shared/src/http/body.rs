@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 use crate::i18n::Text;
 
 /// Bodies over this size are refused with 413.
@@ -25,7 +25,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "bad_body",
+                    ErrorCode::BadBody,
                     Text::new("error.bad_body").arg("detail", rej.body_text()),
                 )
             }
@@ -37,12 +37,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Ok(Value::Object(m)) => Ok(Self(m)),
             Ok(_) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 Text::new("error.body_not_object"),
             )),
             Err(e) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 Text::new("error.invalid_json").arg("detail", e),
             )),
         }
@@ -52,7 +52,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         Text::new("error.body_too_large").arg("limit", BODY_LIMIT),
     )
 }

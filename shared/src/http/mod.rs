@@ -1,9 +1,10 @@
-//! The HTTP edge every function shares: the error format, a JSON body reader that turns
-//! every bad body into that format, channel bodies, and the public base URL of this
-//! deployment.
+//! The HTTP edge every function shares: the error format and its codes, a JSON body reader
+//! that turns every bad body into that format, the channel body, the views more than one
+//! function answers with, pages, paths, and the frame of the OpenAPI document.
 
 mod body;
 mod channel_body;
+mod codes;
 mod error;
 pub mod openapi;
 mod page;
@@ -11,9 +12,12 @@ pub mod routes;
 pub mod views;
 
 pub use body::{BODY_LIMIT, JsonObject, too_large};
-pub use channel_body::{OPTION_FIELDS, PUT_FIELDS, parse_channel_update};
+pub use channel_body::{
+    ChannelBody, OPTION_FIELDS, PUT_FIELDS, demo_channel, parse_channel_update,
+};
+pub use codes::ErrorCode;
 pub use error::{ApiError, ApiErrorParts};
-pub use page::{PageRequest, cursor, cursor_in};
+pub use page::{Limits, PageRequest, cursor, cursor_in};
 
 use axum::http::StatusCode;
 
@@ -26,7 +30,7 @@ pub async fn not_found_fallback() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         crate::i18n::Text::new("error.method_not_allowed"),
     )
 }

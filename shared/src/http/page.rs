@@ -19,6 +19,31 @@ use crate::i18n::Text;
 /// Longest cursor accepted: positions are short; anything longer is not ours.
 const MAX_CURSOR: usize = 1024;
 
+/// A list's page sizes: `limit` is a whole number from 1 to `max`, `default` when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub default: usize,
+    pub max: usize,
+}
+
+impl Limits {
+    /// The channel and subscription lists.
+    pub const CONFIG: Limits = Limits {
+        default: 100,
+        max: 500,
+    };
+    /// The delivery and decision logs.
+    pub const LOG: Limits = Limits {
+        default: 50,
+        max: 500,
+    };
+    /// One probe on demand: each channel costs WeCom calls.
+    pub const PROBE: Limits = Limits {
+        default: 100,
+        max: 100,
+    };
+}
+
 /// `limit` and `next` of a list request, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -28,15 +53,14 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Parses the raw query values: `limit` a whole number from 1 to `max` (`default` when
-    /// absent), `next` a cursor from an earlier answer ([`cursor`]: bound to no query).
+    /// Parses the raw query values: `limit` within `limits`, `next` a cursor from an earlier
+    /// answer ([`cursor`]: bound to no query).
     pub fn parse(
         limit: Option<&str>,
         next: Option<&str>,
-        default: usize,
-        max: usize,
+        limits: Limits,
     ) -> Result<Self, FieldError> {
-        let limit = parse_limit(limit, default, max)?;
+        let limit = limits.parse(limit)?;
         let after = match next.filter(|n| !n.is_empty()) {
             None => None,
             Some(n) => Some(decode(n).ok_or_else(bad_next)?),
@@ -51,11 +75,10 @@ impl PageRequest {
     pub fn parse_in(
         limit: Option<&str>,
         next: Option<&str>,
-        default: usize,
-        max: usize,
+        limits: Limits,
         scope: &[&str],
     ) -> Result<Self, FieldError> {
-        let limit = parse_limit(limit, default, max)?;
+        let limit = limits.parse(limit)?;
         let after = match next.filter(|n| !n.is_empty()) {
             None => None,
             Some(n) => Some(decode_in(n, scope).ok_or_else(bad_next)?),
@@ -64,16 +87,19 @@ impl PageRequest {
     }
 }
 
-fn parse_limit(limit: Option<&str>, default: usize, max: usize) -> Result<usize, FieldError> {
-    match limit.filter(|l| !l.is_empty()) {
-        None => Ok(default),
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(FieldError::new(
-                "limit",
-                Text::new("field.limit").arg("max", max),
-            )),
-        },
+impl Limits {
+    /// The page size a raw `limit` asks for: the one place a limit is checked.
+    pub fn parse(self, limit: Option<&str>) -> Result<usize, FieldError> {
+        match limit.filter(|l| !l.is_empty()) {
+            None => Ok(self.default),
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=self.max).contains(&n) => Ok(n),
+                _ => Err(FieldError::new(
+                    "limit",
+                    Text::new("field.limit").arg("max", self.max),
+                )),
+            },
+        }
     }
 }
 
@@ -142,17 +168,19 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_a_field_error() {
-        let p =
-            PageRequest::parse(Some("20"), Some(&cursor("acme/alice#1")), 50, 500).expect("page");
+        let p = PageRequest::parse(Some("20"), Some(&cursor("acme/alice#1")), Limits::LOG)
+            .expect("page");
         assert_eq!(p.limit, 20);
         assert_eq!(p.after.as_deref(), Some("acme/alice#1"));
         assert_eq!(
-            PageRequest::parse(None, None, 50, 500).expect("d").limit,
+            PageRequest::parse(None, None, Limits::LOG)
+                .expect("d")
+                .limit,
             50
         );
         for bad in ["0", "501", "x", "-1"] {
             assert_eq!(
-                PageRequest::parse(Some(bad), None, 50, 500)
+                PageRequest::parse(Some(bad), None, Limits::LOG)
                     .expect_err(bad)
                     .field,
                 "limit"
@@ -160,7 +188,7 @@ mod tests {
         }
         for bad in ["***", "%%", &"A".repeat(2000)] {
             assert_eq!(
-                PageRequest::parse(None, Some(bad), 50, 500)
+                PageRequest::parse(None, Some(bad), Limits::LOG)
                     .expect_err("bad cursor")
                     .field,
                 "next"
@@ -173,13 +201,13 @@ mod tests {
         let scope = ["deliveries", "acme", "alice"];
         let c = cursor_in(&scope, "0001700000000000#e1#alice");
         assert!(!c.contains("acme") && !c.contains("alice"), "opaque: {c}");
-        let p = PageRequest::parse_in(Some("20"), Some(&c), 50, 500, &scope).expect("page");
+        let p = PageRequest::parse_in(Some("20"), Some(&c), Limits::LOG, &scope).expect("page");
         assert_eq!(
             (p.limit, p.after.as_deref()),
             (20, Some("0001700000000000#e1#alice"))
         );
         assert_eq!(
-            PageRequest::parse_in(None, None, 50, 500, &scope)
+            PageRequest::parse_in(None, None, Limits::LOG, &scope)
                 .expect("first page")
                 .after,
             None
@@ -194,7 +222,7 @@ mod tests {
         ];
         for other in elsewhere {
             assert_eq!(
-                PageRequest::parse_in(None, Some(&c), 50, 500, other)
+                PageRequest::parse_in(None, Some(&c), Limits::LOG, other)
                     .expect_err("another query's cursor")
                     .field,
                 "next",
@@ -209,7 +237,7 @@ mod tests {
             "A".repeat(2000),
         ] {
             assert_eq!(
-                PageRequest::parse_in(None, Some(&made_up), 50, 500, &scope)
+                PageRequest::parse_in(None, Some(&made_up), Limits::LOG, &scope)
                     .expect_err("made up")
                     .field,
                 "next",

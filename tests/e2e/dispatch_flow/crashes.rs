@@ -11,7 +11,7 @@ use dispatch::{CrashPoint, DispatchError};
 use e2e::fake::{self, SEND};
 use serde_json::{Value, json};
 use shared::domain::{Node, SourceColumn, SubscriptionType};
-use shared::http::views::{DeliveryView, to_json};
+use shared::http::views::DeliveryView;
 use shared::testing::oneshot;
 use shared::wecom::TokenCache;
 use shared::workflow::{DeliveryStatus, MessageFormat, PublicStatus, Subscription};
@@ -152,7 +152,7 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
     );
     assert_eq!(w.fake.state.calls(SEND), 2);
 
-    let view = to_json(&DeliveryView::from(&rec));
+    let view = serde_json::to_value(DeliveryView::from(&rec)).expect("view");
     assert_eq!(
         (&view["status"], &view["msgid"], &view["msgid_unknown"]),
         (&json!("delivered"), &Value::Null, &json!(true)),
@@ -161,7 +161,8 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
     let mut known = rec.clone();
     known.msgid = Some("msg-1".into());
     assert!(
-        to_json(&DeliveryView::from(&known))
+        serde_json::to_value(DeliveryView::from(&known))
+            .expect("view")
             .get("msgid_unknown")
             .is_none(),
         "only an unknown msgid is marked"

@@ -6,41 +6,16 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::store::dynamo::DynamoTable;
-use crate::store::secrets_manager::SecretsManager;
-use crate::store::{StoreError, Stores};
+mod stores;
+mod urls;
+
+pub(crate) use urls::url_named;
+use urls::{is_loopback_host, is_loopback_http};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
 /// HS256 keys shorter than the hash are guessable offline from one token.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
-
-/// `http://` to this machine only: a fake WeCom in tests, never the real one in the clear.
-/// The host is the URL's as a client reads it (`http://127.0.0.1:80@evil.example` is not
-/// loopback).
-fn is_loopback_http(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
-}
-
-fn is_loopback_host(u: &reqwest::Url) -> bool {
-    let host = u.host_str().unwrap_or("");
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A URL as errors and logs may show it: scheme, host and port. Never its user, path or
-/// query: a webhook's may carry a token.
-pub(crate) fn url_named(u: &reqwest::Url) -> String {
-    format!(
-        "{}://{}{}",
-        u.scheme(),
-        u.host_str().unwrap_or(""),
-        u.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -294,39 +269,6 @@ impl Config {
                 "dynamodb (table {}, secrets {}/…)",
                 self.table, self.secret_prefix
             ),
-        }
-    }
-}
-
-impl Stores {
-    /// Opens the configured stores. For DynamoDB, `ensure_table` creates the table when it is
-    /// missing (local use and tests; a deployed stack already has it).
-    pub async fn open(cfg: &Config, ensure_table: bool) -> Result<Self, StoreError> {
-        match cfg.store {
-            #[cfg(feature = "embedded")]
-            StoreKind::Embedded => Self::embedded(&cfg.data_dir),
-            // The Lambda functions are built without redb: Config::from_env refuses
-            // `embedded` on Lambda, and this names the build for anywhere else.
-            #[cfg(not(feature = "embedded"))]
-            StoreKind::Embedded => Err(StoreError::Backend(
-                "this binary is built without the embedded store (cargo feature `embedded` of \
-                 wecom-notify-shared): set WECOM_NOTIFY_STORE=dynamodb"
-                    .into(),
-            )),
-            StoreKind::DynamoDb => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let table =
-                    DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), cfg.table.clone())
-                        .with_shards(cfg.shards);
-                if ensure_table {
-                    table.ensure_table().await?;
-                }
-                let secrets = SecretsManager::new(
-                    aws_sdk_secretsmanager::Client::new(&sdk),
-                    cfg.kms_key_id.clone(),
-                );
-                Ok(Self::dynamo(table, secrets))
-            }
         }
     }
 }
