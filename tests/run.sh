@@ -21,6 +21,9 @@ ensure_checkov "$root"
 start_moto "$root"
 
 # --- checks ----------------------------------------------------------------------------------
+step "links between README.md and docs/ (files and anchors)"
+python3 "$root/tests/docs_links.py" "$root"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -57,7 +57,7 @@ const KNOWN = {
 }[LANG];
 if (!KNOWN) throw new Error(`walk.mjs: WALK_LANG must be zh-CN or en, not ${LANG}`);
 
-// The fake WeCom's demo company (tests/src/fake.rs demo_corp) and our own callback secrets.
+// The fake WeCom's demo company (tests/src/fake/mod.rs demo_corp) and our own callback secrets.
 const DEMO = {
   corp_id: 'ww0123456789abcdef',
   agent_id: '1000002',
