@@ -1,7 +1,8 @@
 //! What the tests of every crate share (feature `test-support`): known-good WeCom values and
 //! a one-request driver for routers.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -13,7 +14,7 @@ use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
     SecretRecord, TestOutcome,
 };
-use crate::store::{ChannelCommit, ChannelStore, Page, StoreError};
+use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, SecretRecords, StoreError};
 
 /// A valid EncodingAESKey (from WeCom's published samples).
 pub const ENCODING_AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
@@ -91,25 +92,23 @@ macro_rules! both_stores {
     };
 }
 
-/// A record store that is another one, but for faults a test switches on: the next listing
-/// of bindings fails (a DynamoDB outage mid-request), every commit hangs forever (the
-/// process dies at that await), or every record of a secret's retirement fails.
-pub struct FaultyChannels {
-    inner: std::sync::Arc<dyn ChannelStore>,
+/// A binding store that is another one, but for faults a test switches on: the next listing
+/// of bindings fails (a DynamoDB outage mid-request), or every commit hangs forever (the
+/// process dies at that await); and it counts the reads of app records.
+pub struct FaultyBindings {
+    inner: Arc<dyn BindingStore>,
     fail_next_bindings: AtomicBool,
     hang_commits: AtomicBool,
-    fail_retirements: AtomicBool,
-    app_reads: std::sync::atomic::AtomicUsize,
+    app_reads: AtomicUsize,
 }
 
-impl FaultyChannels {
-    pub fn new(inner: std::sync::Arc<dyn ChannelStore>) -> Self {
+impl FaultyBindings {
+    pub fn new(inner: Arc<dyn BindingStore>) -> Self {
         Self {
             inner,
             fail_next_bindings: AtomicBool::new(false),
             hang_commits: AtomicBool::new(false),
-            fail_retirements: AtomicBool::new(false),
-            app_reads: std::sync::atomic::AtomicUsize::new(0),
+            app_reads: AtomicUsize::new(0),
         }
     }
 
@@ -121,29 +120,37 @@ impl FaultyChannels {
         self.hang_commits.store(true, Ordering::SeqCst);
     }
 
-    /// Until switched off, writing a secret record that marks it retired fails.
-    pub fn fail_retirements(&self, on: bool) {
-        self.fail_retirements.store(on, Ordering::SeqCst);
-    }
-
     /// How often an app record was read through this store.
     pub fn app_reads(&self) -> usize {
         self.app_reads.load(Ordering::SeqCst)
     }
+
+    fn unreachable(&self) -> Result<(), StoreError> {
+        if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: the store is unreachable".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
-impl ChannelStore for FaultyChannels {
+impl BindingStore for FaultyBindings {
     async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
         self.inner.binding(key).await
     }
-    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
-        self.inner.ensure_binding(key).await
+    async fn ensure_binding(
+        &self,
+        key: &MemberKey,
+        unsaved_until: i64,
+    ) -> Result<BindingRecord, StoreError> {
+        self.inner.ensure_binding(key, unsaved_until).await
     }
     async fn resolve_callback(
         &self,
         id: &CallbackId,
-    ) -> Result<Option<crate::store::CallbackTarget>, StoreError> {
+    ) -> Result<Option<CallbackTarget>, StoreError> {
         self.inner.resolve_callback(id).await
     }
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
@@ -180,17 +187,6 @@ impl ChannelStore for FaultyChannels {
     async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
         self.inner.record_test(key, outcome).await
     }
-    async fn record_probe(
-        &self,
-        key: &MemberKey,
-        outcome: &crate::domain::ProbeOutcome,
-        next_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.record_probe(key, outcome, next_ms).await
-    }
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
-        self.inner.probes_due(now_ms, limit).await
-    }
     async fn set_resolved_user(
         &self,
         key: &MemberKey,
@@ -204,11 +200,7 @@ impl ChannelStore for FaultyChannels {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<BindingRecord>, StoreError> {
-        if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::Backend(
-                "injected: the store is unreachable".into(),
-            ));
-        }
+        self.unreachable()?;
         self.inner.bindings(org, after, limit).await
     }
     async fn bindings_resolved_to(
@@ -217,24 +209,34 @@ impl ChannelStore for FaultyChannels {
         corp_id: &str,
         userid: &str,
     ) -> Result<Vec<MemberKey>, StoreError> {
-        if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::Backend(
-                "injected: the store is unreachable".into(),
-            ));
-        }
+        self.unreachable()?;
         self.inner.bindings_resolved_to(org, corp_id, userid).await
     }
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.claim_push(id, key, ttl).await
+}
+
+/// Secret records that are another store's, but for a fault a test switches on: every
+/// record of a secret's retirement fails.
+pub struct FaultySecretRecords {
+    inner: Arc<dyn SecretRecords>,
+    fail_retirements: AtomicBool,
+}
+
+impl FaultySecretRecords {
+    pub fn new(inner: Arc<dyn SecretRecords>) -> Self {
+        Self {
+            inner,
+            fail_retirements: AtomicBool::new(false),
+        }
     }
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
-        self.inner.release_push(id, key).await
+
+    /// Until switched off, writing a secret record that marks it retired fails.
+    pub fn fail_retirements(&self, on: bool) {
+        self.fail_retirements.store(on, Ordering::SeqCst);
     }
+}
+
+#[async_trait::async_trait]
+impl SecretRecords for FaultySecretRecords {
     async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
         if r.retired_at.is_some() && self.fail_retirements.load(Ordering::SeqCst) {
             return Err(StoreError::Backend(
@@ -252,22 +254,5 @@ impl ChannelStore for FaultyChannels {
     }
     async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
         self.inner.forget_secret(name).await
-    }
-    async fn receiver_misses(
-        &self,
-        keys: &[String],
-        now_ms: i64,
-    ) -> Result<Vec<Option<crate::domain::ReceiverMiss>>, StoreError> {
-        self.inner.receiver_misses(keys, now_ms).await
-    }
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &crate::domain::ReceiverMiss,
-    ) -> Result<(), StoreError> {
-        self.inner.remember_receiver_miss(key, miss).await
-    }
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.forget_receiver_miss(key).await
     }
 }

@@ -62,7 +62,7 @@ use shared::domain::{
     Receiver, SourceColumn, SubscriptionType, WeComToken, unix_ms,
 };
 use shared::store::{
-    ActionStore, Claim, Decided, DeliveryStore, Due, Fence, Page, StoreError, Stores,
+    ActionStore, Claim, ClaimStore, DeliveryStore, Due, Fence, Page, StoreError, Stores,
 };
 use shared::testing::{ENCODING_AES_KEY, OTHER_ENCODING_AES_KEY};
 use shared::wecom::TokenCache;
@@ -366,14 +366,18 @@ impl Faulty {
 }
 
 #[async_trait]
-impl ActionStore for Faulty {
-    async fn decide(&self, a: &ActionRecord) -> Result<Decided, StoreError> {
-        self.guard("decide", self.actions.decide(a)).await
+impl ClaimStore<ActionRecord> for Faulty {
+    async fn claim(&self, a: &ActionRecord) -> Result<Claim<ActionRecord>, StoreError> {
+        self.guard("decide", self.actions.claim(a)).await
     }
-    async fn replace_action(&self, a: &ActionRecord, expected: i64) -> Result<bool, StoreError> {
-        self.guard("replace_action", self.actions.replace_action(a, expected))
+    async fn replace(&self, a: &ActionRecord, expected: i64) -> Result<bool, StoreError> {
+        self.guard("replace_action", self.actions.replace(a, expected))
             .await
     }
+}
+
+#[async_trait]
+impl ActionStore for Faulty {
     async fn action(
         &self,
         org: &OrgId,
@@ -404,14 +408,18 @@ impl ActionStore for Faulty {
 }
 
 #[async_trait]
-impl DeliveryStore for Faulty {
-    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
+impl ClaimStore<Delivery> for Faulty {
+    async fn claim(&self, d: &Delivery) -> Result<Claim<Delivery>, StoreError> {
         self.guard("claim", self.deliveries.claim(d)).await
     }
     async fn replace(&self, d: &Delivery, expected: i64) -> Result<bool, StoreError> {
         self.guard("replace", self.deliveries.replace(d, expected))
             .await
     }
+}
+
+#[async_trait]
+impl DeliveryStore for Faulty {
     async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
         self.guard("fence", self.deliveries.replace_all(ds)).await
     }

@@ -864,7 +864,7 @@ async fn a_missing_secret_is_retried_not_skipped(w: World) {
     };
     let app = w
         .stores
-        .channels
+        .bindings
         .app(&app_key)
         .await
         .expect("read")
@@ -927,7 +927,7 @@ async fn hourly_probes_find_drift_without_sending(w: World) {
         member: MemberId::parse(m).expect("member"),
     };
     let probe_of = |m: &'static str| {
-        let store = w.stores.channels.clone();
+        let store = w.stores.bindings.clone();
         let k = key(m);
         async move {
             store
@@ -999,7 +999,7 @@ async fn the_probe_stops_at_its_budget_and_resumes(w: World) {
         "stopped at its budget: {took:?}"
     );
     let probed = |m: &'static str| {
-        let store = w.stores.channels.clone();
+        let store = w.stores.bindings.clone();
         let k = MemberKey {
             org: w.org.clone(),
             member: MemberId::parse(m).expect("member"),
@@ -1060,15 +1060,12 @@ async fn a_thousand_recipients_are_all_delivered() {
     }
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     // Counting the reads of the app's item: one for the whole fan-out, not one per recipient.
-    let counting = Arc::new(shared::testing::FaultyChannels::new(
-        w.stores.channels.clone(),
+    let counting = Arc::new(shared::testing::FaultyBindings::new(
+        w.stores.bindings.clone(),
     ));
     let mut dispatcher = w.dispatcher(None);
-    dispatcher.channels = Arc::new(ChannelService::new(
-        counting.clone(),
-        w.stores.secrets.clone(),
-        "wn-count",
-    ));
+    dispatcher.channels =
+        Arc::new(ChannelService::new(&w.stores, "wn-count").with_bindings(counting.clone()));
     let r = dispatcher
         .dispatch(&event("e-1000", "approval_pending", &refs))
         .await

@@ -37,7 +37,8 @@ use shared::domain::{
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    Claim, DeliveryStore, Due, Fence, PaceStore, Page, StoreError, Stores, SubscriptionStore,
+    Claim, ClaimStore, DeliveryStore, Due, Fence, PaceStore, Page, StoreError, Stores,
+    SubscriptionStore,
 };
 use shared::wecom::TokenCache;
 use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
@@ -164,8 +165,8 @@ struct Faulty {
 }
 
 #[async_trait]
-impl DeliveryStore for Faulty {
-    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
+impl ClaimStore<Delivery> for Faulty {
+    async fn claim(&self, d: &Delivery) -> Result<Claim<Delivery>, StoreError> {
         self.chaos.hit(self.instance, "claim").await?;
         self.inner.deliveries.claim(d).await
     }
@@ -173,6 +174,10 @@ impl DeliveryStore for Faulty {
         self.chaos.hit(self.instance, "replace").await?;
         self.inner.deliveries.replace(d, expected).await
     }
+}
+
+#[async_trait]
+impl DeliveryStore for Faulty {
     async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
         self.chaos.hit(self.instance, "fence").await?;
         self.inner.deliveries.replace_all(ds).await

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use shared::channel::{ChannelService, ResolvedBinding};
 use shared::domain::{MemberId, MemberKey};
-use shared::store::{Decided, DeliveryStore, StoreError};
+use shared::store::{Claim, DeliveryStore, StoreError};
 use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
 use shared::xml::PushMessage;
 use time::OffsetDateTime;
@@ -172,15 +172,15 @@ impl Clicks {
                 return Ok(());
             }
         };
-        let a = match self.outbox.actions.decide(&decision).await.map_err(store)? {
-            Decided::New => {
+        let a = match self.outbox.actions.claim(&decision).await.map_err(store)? {
+            Claim::New => {
                 tracing::info!(%org, event_id = %decision.event_id, member = %decision.member,
                     action = %decision.action, decision_id = %decision.decision_id(), "decision recorded");
                 decision
             }
             // WeCom's retry of the deciding push: finish what is left undone.
-            Decided::Existing(e) if e.click == decision.click => *e,
-            Decided::Existing(e) => self.later(*e, &decision, click, now_ms).await?,
+            Claim::Existing(e) if e.click == decision.click => *e,
+            Claim::Existing(e) => self.later(*e, &decision, click, now_ms).await?,
         };
         if a.needs_publishing() {
             self.publish(a).await;

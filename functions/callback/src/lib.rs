@@ -444,12 +444,7 @@ async fn receive_push(
             };
             let claimed = match dedup {
                 Some(k) => {
-                    let first = st
-                        .channels
-                        .store()
-                        .claim_push(id, &k, PUSH_DEDUP_TTL)
-                        .await
-                        .map_err(ChannelError::from)?;
+                    let first = st.channels.claim_push(id, &k, PUSH_DEDUP_TTL).await?;
                     first.then_some(k)
                 }
                 None => Some(String::new()),
@@ -460,7 +455,7 @@ async fn receive_push(
                     if let Err(e) = act_on(&st, &resolved, &msg).await {
                         // Not done: give the claim back and let WeCom retry (503).
                         if !k.is_empty()
-                            && let Err(r) = st.channels.store().release_push(id, &k).await
+                            && let Err(r) = st.channels.release_push(id, &k).await
                         {
                             tracing::warn!(error = %r, "could not release the push claim");
                         }

@@ -16,7 +16,7 @@ use shared::domain::{
 };
 use shared::store::Stores;
 use shared::testing::{
-    ENCODING_AES_KEY as KEY, FaultyChannels, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot,
+    ENCODING_AES_KEY as KEY, FaultyBindings, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot,
 };
 
 const TOKEN: &str = "QDG6eK";
@@ -426,7 +426,6 @@ async fn pushes_are_verified_and_acknowledged_once() {
         .callback_id;
     assert!(
         !f.channels
-            .store()
             .claim_push(
                 &id,
                 "msg:4561255354251345929",
@@ -555,12 +554,8 @@ async fn lambda_event_verifies() {
 async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stores = Stores::embedded(dir.path()).expect("stores");
-    let flaky = Arc::new(FaultyChannels::new(stores.channels.clone()));
-    let channels = Arc::new(ChannelService::new(
-        flaky.clone(),
-        stores.secrets.clone(),
-        "wn",
-    ));
+    let flaky = Arc::new(FaultyBindings::new(stores.bindings.clone()));
+    let channels = Arc::new(ChannelService::new(&stores, "wn").with_bindings(flaky.clone()));
     let key = MemberKey {
         org: OrgId::parse("acme").expect("org"),
         member: MemberId::parse("alice").expect("member"),

@@ -127,12 +127,7 @@ impl Dispatcher {
         let mut claim = a.clone();
         claim.next_try_ms = Some(now + CARD_CLAIM_MS);
         claim.updated_ms = now.max(a.updated_ms + 1);
-        if !self
-            .outbox
-            .actions
-            .replace_action(&claim, a.updated_ms)
-            .await?
-        {
+        if !self.outbox.actions.replace(&claim, a.updated_ms).await? {
             tracing::debug!(event_id = %a.event_id, member = %a.member,
                 "the card is being answered by another finisher");
             return Ok(a);

@@ -235,12 +235,7 @@ impl Dispatcher {
     /// failure is logged: the bindings stay due for the next minute.
     pub async fn probe_due(&self) -> usize {
         let now = self.now();
-        let due = match self
-            .channels
-            .store()
-            .probes_due(now, PROBES_PER_SWEEP)
-            .await
-        {
+        let due = match self.channels.probes_due(now, PROBES_PER_SWEEP).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the probes due");

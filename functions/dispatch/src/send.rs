@@ -17,7 +17,8 @@ use shared::domain::{
 };
 use shared::store::Fence;
 use shared::wecom::{
-    AppCredentials, ErrCode, MessageBody, OutgoingMessage, SendReceipt, WeComApp, WeComError,
+    AppCredentials, ErrCode, MessageBody, OutgoingMessage, SendReceipt, Touser, WeComApp,
+    WeComError,
 };
 
 use crate::prepare::{Prepared, Ready};
@@ -25,7 +26,7 @@ use crate::{CrashPoint, DispatchError, Dispatcher, Outcome, Report};
 
 /// Deliveries that go out as one message: same app, same body, and — once fenced — the same
 /// recipients.
-type BatchKey = (String, MessageBody, Option<String>);
+type BatchKey = (String, MessageBody, Option<Touser>);
 
 /// WeCom refused a `template_card` for its content (42015–42051, docs/WECOM.md §7), which
 /// no retry changes. 42014 (task_id exists) is not one: the card went out before.
@@ -77,7 +78,7 @@ impl Dispatcher {
         if self.crash == Some(CrashPoint::AfterClaim) {
             return Err(DispatchError::Crashed(CrashPoint::AfterClaim));
         }
-        let mut batches: Vec<(Option<String>, Vec<Ready>)> = Vec::new();
+        let mut batches: Vec<(Option<Touser>, Vec<Ready>)> = Vec::new();
         for ((_, _, batch), group) in groups {
             if batch.is_some() {
                 batches.push((batch, group));
@@ -115,7 +116,7 @@ impl Dispatcher {
     /// earlier attempt fenced these deliveries into, which is then repeated exactly.
     async fn send_batch(
         &self,
-        batch: Option<String>,
+        batch: Option<Touser>,
         ready: Vec<Ready>,
     ) -> Result<Vec<Outcome>, DispatchError> {
         let Some(first) = ready.first() else {
@@ -127,7 +128,7 @@ impl Dispatcher {
 
         // Pace: a slot per recipient of the message, taken now.
         let users: BTreeSet<String> = match &batch {
-            Some(b) => b.split('|').map(str::to_owned).collect(),
+            Some(b) => b.users().iter().cloned().collect(),
             None => ready.iter().map(|r| r.userid.clone()).collect(),
         };
         let mut refused: HashMap<String, i64> = HashMap::new();
@@ -167,10 +168,7 @@ impl Dispatcher {
         let touser = loop {
             let touser = match &batch {
                 Some(b) => b.clone(),
-                None => {
-                    let set: BTreeSet<&str> = keep.iter().map(|r| r.userid.as_str()).collect();
-                    set.into_iter().collect::<Vec<_>>().join("|")
-                }
+                None => Touser::of(keep.iter().map(|r| r.userid.as_str())),
             };
             if keep.is_empty() {
                 return Ok(outcomes);
@@ -211,7 +209,7 @@ impl Dispatcher {
         };
 
         let msg = OutgoingMessage {
-            touser: touser.split('|').map(str::to_owned).collect(),
+            touser: touser.users().to_vec(),
             agent_id: creds.agent_id.get(),
             body,
             duplicate_check_interval: Some(self.settings.duplicate_check_interval),

@@ -49,7 +49,7 @@ impl Dispatcher {
     pub(crate) async fn claim_all(
         &self,
         mut ds: Vec<Delivery>,
-    ) -> Result<Vec<(Delivery, Claim)>, DispatchError> {
+    ) -> Result<Vec<(Delivery, Claim<Delivery>)>, DispatchError> {
         let lease = self.lease_until();
         for d in &mut ds {
             d.lease_until_ms = Some(lease);
@@ -63,7 +63,7 @@ impl Dispatcher {
     pub(crate) async fn prepare_claimed(
         &self,
         d: Delivery,
-        claim: Claim,
+        claim: Claim<Delivery>,
         sub: Option<&Subscription>,
         apps: &AppMemo,
     ) -> Result<Prepared, DispatchError> {

@@ -67,10 +67,8 @@ pub(crate) async fn probe_org(
     }
     let found = st
         .channels
-        .store()
-        .bindings(&org, page.after.as_deref(), page.limit)
-        .await
-        .map_err(|e| TestSendError::Channel(e.into()))?;
+        .list(&org, page.after.as_deref(), page.limit)
+        .await?;
     // One fresh token per app per request (the prober asks each app once).
     let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);
     let keys: Vec<_> = found.items.iter().map(|b| b.key.clone()).collect();

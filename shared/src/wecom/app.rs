@@ -12,7 +12,15 @@ pub struct WeComApp<'a> {
     pub creds: AppCredentials,
 }
 
-impl WeComApp<'_> {
+impl<'a> WeComApp<'a> {
+    pub fn new(client: &'a WeComClient, tokens: &'a TokenCache, creds: AppCredentials) -> Self {
+        Self {
+            client,
+            tokens,
+            creds,
+        }
+    }
+
     pub async fn token(&self) -> Result<AccessToken, WeComError> {
         self.tokens.get(self.client, &self.creds).await
     }

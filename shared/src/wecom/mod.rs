@@ -11,6 +11,6 @@ pub mod token;
 pub use app::WeComApp;
 pub use client::{RetryPolicy, SendReceipt, WeComClient, WeComError};
 pub use errcode::{ErrCode, Kind};
-pub use message::{MessageBody, OutgoingMessage};
+pub use message::{MessageBody, OutgoingMessage, Touser};
 pub use resolve::{needs_lookup, resolve_userid};
 pub use token::{AccessToken, AppCredentials, TokenCache};

@@ -20,7 +20,9 @@ use tokio::sync::Mutex;
 
 use super::client::{WeComClient, WeComError};
 use super::errcode::ErrCode;
-use crate::domain::{AgentId, AppSecret, CorpId, Limits, OrgId, Pace, unix_ms, unix_now};
+use crate::domain::{
+    AgentId, AppSecret, CREDENTIAL_CHECK_LIMITS, CorpId, OrgId, Pace, unix_ms, unix_now,
+};
 use crate::store::{CachedToken, PaceStore, Refusal, StoreError, TokenStore};
 
 /// Tokens are used until this long before WeCom's expiry.
@@ -32,11 +34,6 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// the same NAT. A corrected Secret, CorpID or AgentId is another key and is tried at once;
 /// an admin's "Probe now" may ask again once an hour.
 pub const REFUSAL_TTL: Duration = Duration::from_secs(3600);
-
-/// `gettoken` calls an org may make per minute with credentials WeCom has not accepted
-/// before — across saves, tests, probes and sends — so that no tenant can spend the shared
-/// egress address's standing at WeCom.
-pub const CREDENTIAL_CHECK_LIMITS: Limits = &[(60_000, 10)];
 
 /// How long credentials WeCom accepted once count as proven (not against the budget).
 const PROVEN_TTL_SECS: i64 = 400 * 86_400;

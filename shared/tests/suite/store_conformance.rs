@@ -17,10 +17,13 @@ use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{
-    ActionStore, CachedToken, CallbackTarget, ChannelStore, Claim, Decided, DeliveryStore,
-    PaceStore, Refusal, SecretStore, Stores, SubscriptionStore, TokenStore, shard_of,
+    ActionStore, BindingStore, CachedToken, CallbackTarget, Claim, DeliveryStore, PaceStore,
+    ProbeSchedule, PushClaims, ReceiverMisses, Refusal, SecretRecords, SecretStore, Stores,
+    SubscriptionStore, TokenStore, shard_of,
 };
-use shared::testing::{ENCODING_AES_KEY as KEY_A, FaultyChannels, OTHER_ENCODING_AES_KEY as KEY_B};
+use shared::testing::{
+    ENCODING_AES_KEY as KEY_A, FaultyBindings, FaultySecretRecords, OTHER_ENCODING_AES_KEY as KEY_B,
+};
 use shared::wecom::MessageBody;
 use shared::workflow::{
     ActionRecord, Actions, CardAnswer, Click, Delivery, DeliveryStatus, LaterClick, MessageFormat,
@@ -29,7 +32,12 @@ use shared::workflow::{
 
 struct Harness {
     svc: Arc<ChannelService>,
-    channels: Arc<dyn ChannelStore>,
+    stores: Stores,
+    bindings: Arc<dyn BindingStore>,
+    probes: Arc<dyn ProbeSchedule>,
+    pushes: Arc<dyn PushClaims>,
+    misses: Arc<dyn ReceiverMisses>,
+    secret_records: Arc<dyn SecretRecords>,
     secrets: Arc<dyn SecretStore>,
     tokens: Arc<dyn TokenStore>,
     subs: Arc<dyn SubscriptionStore>,
@@ -58,7 +66,12 @@ fn harness(
 ) -> Harness {
     Harness {
         svc: Arc::new(stores.channel_service(prefix)),
-        channels: stores.channels,
+        stores: stores.clone(),
+        bindings: stores.bindings,
+        probes: stores.probes,
+        pushes: stores.pushes,
+        misses: stores.misses,
+        secret_records: stores.secret_records,
         secrets: stores.secrets,
         tokens: stores.tokens,
         subs: stores.subscriptions,
@@ -75,15 +88,10 @@ fn harness(
 async fn embedded() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Arc::new(EmbeddedDb::open(dir.path()).expect("open the embedded store"));
-    let stores = Stores {
-        channels: db.clone(),
-        tokens: db.clone(),
-        subscriptions: db.clone(),
-        deliveries: db.clone(),
-        actions: db.clone(),
-        pace: db.clone(),
-        secrets: Arc::new(SecretFile::open(dir.path()).expect("open the secret file")),
-    };
+    let stores = Stores::of(
+        db.clone(),
+        Arc::new(SecretFile::open(dir.path()).expect("open the secret file")),
+    );
     let damage = {
         let db = db.clone();
         Box::new(move |d: Delivery| -> Damage {
@@ -263,7 +271,7 @@ async fn create_and_read(h: Harness) {
         secrets_of(&h, &k).await,
         ("secret-one".into(), "tokenOne".into(), KEY_A.into())
     );
-    assert_eq!(h.channels.binding(&k).await.expect("read"), Some(saved));
+    assert_eq!(h.bindings.binding(&k).await.expect("read"), Some(saved));
 }
 
 async fn first_save_needs_every_secret(h: Harness) {
@@ -278,7 +286,7 @@ async fn first_save_needs_every_secret(h: Harness) {
         "{err:?}"
     );
     assert!(
-        h.channels
+        h.bindings
             .binding(&k)
             .await
             .expect("read")
@@ -319,7 +327,7 @@ async fn update_with_secret_omitted_keeps_the_old_one(h: Harness) {
         agent_id: AgentId::parse(7).expect("agent"),
     };
     assert_eq!(
-        h.channels.app(&old_app).await.expect("read"),
+        h.bindings.app(&old_app).await.expect("read"),
         None,
         "old app released"
     );
@@ -333,7 +341,7 @@ async fn delete_removes_secrets(h: Harness) {
         .await
         .expect("save");
     let app_key = saved.app_key().expect("app");
-    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert!(
         h.secrets
             .get(&app.secret_name)
@@ -344,7 +352,7 @@ async fn delete_removes_secrets(h: Harness) {
 
     h.svc.delete(&k).await.expect("delete");
     let after = h
-        .channels
+        .bindings
         .binding(&k)
         .await
         .expect("read")
@@ -354,7 +362,7 @@ async fn delete_removes_secrets(h: Harness) {
         after.callback_id, saved.callback_id,
         "URL survives a delete"
     );
-    assert_eq!(h.channels.app(&app_key).await.expect("read"), None);
+    assert_eq!(h.bindings.app(&app_key).await.expect("read"), None);
     // A reader may still hold the secret's name: it is retired, deleted after a grace period.
     assert!(
         h.secrets
@@ -395,12 +403,12 @@ async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
         .await
         .expect("save");
     let app_key = key_app("acme", "ww01", 7);
-    let first = h.channels.app(&app_key).await.expect("read").expect("app");
+    let first = h.bindings.app(&app_key).await.expect("read").expect("app");
     h.svc
         .save(&k, full("ww01", 7, "secret-two", "tokenOne", KEY_A))
         .await
         .expect("replace");
-    let second = h.channels.app(&app_key).await.expect("read").expect("app");
+    let second = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_ne!(first.secret_name, second.secret_name);
     assert!(
         h.secrets
@@ -439,17 +447,17 @@ async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
 /// name just before the swap.
 async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) {
     let k = key("acme", "alice");
-    let faulty = Arc::new(FaultyChannels::new(h.channels.clone()));
-    let svc = ChannelService::new(faulty.clone(), h.secrets.clone(), "wn-retire");
+    let faulty = Arc::new(FaultySecretRecords::new(h.secret_records.clone()));
+    let svc = ChannelService::new(&h.stores, "wn-retire").with_secret_records(faulty.clone());
     svc.save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
         .await
         .expect("save");
     let app_key = key_app("acme", "ww01", 7);
-    let first = h.channels.app(&app_key).await.expect("read").expect("app");
+    let first = h.bindings.app(&app_key).await.expect("read").expect("app");
     let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
     let now = shared::domain::unix_now();
     // The secret has been in use for two hours.
-    h.channels
+    h.secret_records
         .record_secret(&shared::domain::SecretRecord {
             name: first.secret_name.clone(),
             app: app_key.clone(),
@@ -463,7 +471,7 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
         .await
         .expect("the save succeeds; only the retirement record failed");
     faulty.fail_retirements(false);
-    let second = h.channels.app(&app_key).await.expect("read").expect("app");
+    let second = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_ne!(first.secret_name, second.secret_name);
     let readable = |name: String| {
         let secrets = h.secrets.clone();
@@ -499,9 +507,9 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
 /// a grace later, never before.
 async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
     let k = key("acme", "alice");
-    let dying = Arc::new(FaultyChannels::new(h.channels.clone()));
+    let dying = Arc::new(FaultyBindings::new(h.bindings.clone()));
     dying.hang_commits();
-    let hanging = Arc::new(ChannelService::new(dying, h.secrets.clone(), "wn-crash"));
+    let hanging = Arc::new(ChannelService::new(&h.stores, "wn-crash").with_bindings(dying));
     let crashed = tokio::time::timeout(
         std::time::Duration::from_millis(300),
         hanging.save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A)),
@@ -509,7 +517,7 @@ async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
     .await;
     assert!(crashed.is_err(), "the save died at its commit");
     assert_eq!(
-        h.channels
+        h.bindings
             .app(&key_app("acme", "ww01", 7))
             .await
             .expect("app"),
@@ -556,13 +564,13 @@ async fn a_missing_secret_is_an_error_not_no_channel(h: Harness) {
         .await
         .expect("save");
     let app = h
-        .channels
+        .bindings
         .app(&key_app("acme", "ww01", 7))
         .await
         .expect("read")
         .expect("app");
     h.secrets.delete(&app.secret_name).await.expect("delete");
-    let fresh = ChannelService::new(h.channels.clone(), h.secrets.clone(), "wn-other-cache");
+    let fresh = ChannelService::new(&h.stores, "wn-other-cache");
     assert!(matches!(
         fresh.configured(&k).await,
         Err(ChannelError::SecretMissing(_))
@@ -654,7 +662,7 @@ async fn members_of_one_app_share_its_secrets(h: Harness) {
         .expect("a")
         .app_key()
         .expect("app");
-    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_eq!(app.members, 2);
     h.svc.delete(&a).await.expect("delete a");
     assert!(
@@ -727,7 +735,7 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
         .expect("b")
         .app_key()
         .expect("app");
-    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert!(
         h.secrets
             .get(&app.secret_name)
@@ -777,11 +785,11 @@ async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
     assert_eq!(rec.callback_id, stub.callback_id);
     // Recording on a member that never existed creates nothing.
     let ghost = key("acme", "ghost");
-    h.channels
+    h.bindings
         .record_callback_check(&ghost, &rec.last_callback_check.clone().expect("check"))
         .await
         .expect("no-op");
-    assert_eq!(h.channels.binding(&ghost).await.expect("read"), None);
+    assert_eq!(h.bindings.binding(&ghost).await.expect("read"), None);
 }
 
 async fn callback_ids_resolve_to_their_member(h: Harness) {
@@ -791,7 +799,7 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
     assert_eq!(a.callback_id, again.callback_id);
     // Not saved yet: the member only.
     assert_eq!(
-        h.channels
+        h.bindings
             .resolve_callback(&a.callback_id)
             .await
             .expect("resolve"),
@@ -808,7 +816,7 @@ async fn callback_ids_resolve_to_their_member(h: Harness) {
         .expect("stub");
     assert_ne!(other.callback_id, a.callback_id);
     assert_eq!(
-        h.channels
+        h.bindings
             .resolve_callback(&CallbackId::random())
             .await
             .expect("resolve"),
@@ -844,13 +852,13 @@ async fn a_callback_id_leads_to_the_app_and_its_current_secret(h: Harness) {
         .expect("alice")
         .callback_id;
     let app = h
-        .channels
+        .bindings
         .app(&key_app("acme", "wwcorp", 1000002))
         .await
         .expect("app")
         .expect("an app");
     assert_eq!(
-        h.channels.resolve_callback(&id).await.expect("resolve"),
+        h.bindings.resolve_callback(&id).await.expect("resolve"),
         Some(CallbackTarget {
             key: alice.clone(),
             app: Some(key_app("acme", "wwcorp", 1000002)),
@@ -893,44 +901,26 @@ async fn pushes_are_claimed_once(h: Harness) {
         .expect("stub")
         .callback_id;
     let ttl = std::time::Duration::from_secs(600);
-    assert!(
-        h.channels
-            .claim_push(&id, "msg:1", ttl)
-            .await
-            .expect("claim")
-    );
-    assert!(
-        !h.channels
-            .claim_push(&id, "msg:1", ttl)
-            .await
-            .expect("again")
-    );
-    assert!(
-        h.channels
-            .claim_push(&id, "msg:2", ttl)
-            .await
-            .expect("other")
-    );
+    assert!(h.pushes.claim_push(&id, "msg:1", ttl).await.expect("claim"));
+    assert!(!h.pushes.claim_push(&id, "msg:1", ttl).await.expect("again"));
+    assert!(h.pushes.claim_push(&id, "msg:2", ttl).await.expect("other"));
     let zero = std::time::Duration::from_secs(0);
     assert!(
-        h.channels
+        h.pushes
             .claim_push(&id, "msg:3", zero)
             .await
             .expect("claim")
     );
     assert!(
-        h.channels
+        h.pushes
             .claim_push(&id, "msg:3", ttl)
             .await
             .expect("expired"),
         "an expired claim can be taken again"
     );
-    h.channels
-        .release_push(&id, "msg:1")
-        .await
-        .expect("release");
+    h.pushes.release_push(&id, "msg:1").await.expect("release");
     assert!(
-        h.channels
+        h.pushes
             .claim_push(&id, "msg:1", ttl)
             .await
             .expect("claim after release"),
@@ -1080,7 +1070,7 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
     assert_eq!(changed.cached_userid(), None);
     assert_eq!(changed.resolved_user, None);
     assert!(
-        h.channels
+        h.bindings
             .bindings_resolved_to(&k.org, "ww01", "zhangsan")
             .await
             .expect("by userid")
@@ -1100,18 +1090,18 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
     let k2 = receiver_miss_key(&corp, agent, &phone("10000000001"));
     let old = receiver_miss_key(&corp, agent, &phone("10000000002"));
     let miss = ReceiverMiss::new(46004, now);
-    h.channels
+    h.misses
         .remember_receiver_miss(&k1, &miss)
         .await
         .expect("remember");
     // One whose day ended: no longer stands, whether or not the store let it go yet.
-    h.channels
+    h.misses
         .remember_receiver_miss(&old, &ReceiverMiss::new(60111, now - MISS_KEPT_MS - 1))
         .await
         .expect("remember");
     let read = |keys: Vec<String>, at: i64| {
-        let channels = h.channels.clone();
-        async move { channels.receiver_misses(&keys, at).await.expect("read") }
+        let misses = h.misses.clone();
+        async move { misses.receiver_misses(&keys, at).await.expect("read") }
     };
     assert_eq!(
         read(vec![k2.clone(), k1.clone(), old.clone()], now).await,
@@ -1126,7 +1116,7 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
     );
     // A renewed miss replaces the one before.
     let renewed = ReceiverMiss::new(81013, now + 1000);
-    h.channels
+    h.misses
         .remember_receiver_miss(&k1, &renewed)
         .await
         .expect("renew");
@@ -1134,9 +1124,9 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
         read(vec![k1.clone()], now + 1000).await,
         vec![Some(renewed)]
     );
-    h.channels.forget_receiver_miss(&k1).await.expect("forget");
+    h.misses.forget_receiver_miss(&k1).await.expect("forget");
     assert_eq!(read(vec![k1.clone()], now).await, vec![None]);
-    h.channels
+    h.misses
         .forget_receiver_miss(&k2)
         .await
         .expect("forgetting nothing is fine");
@@ -1145,7 +1135,7 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
     let k = key("acme", "alice");
     let mut u = full("ww01", 7, "secret-one", "tokenOne", KEY_A);
     u.receiver = phone("10000000000");
-    h.channels
+    h.misses
         .remember_receiver_miss(&k1, &miss)
         .await
         .expect("remember");
@@ -1156,7 +1146,7 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
         None,
         "the save cleared it"
     );
-    h.channels
+    h.misses
         .remember_receiver_miss(&k1, &miss)
         .await
         .expect("remember");
@@ -1595,7 +1585,7 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
 
     // Secret records, which the sweep reads a page at a time.
     for i in 0..3 {
-        h.channels
+        h.secret_records
             .record_secret(&shared::domain::SecretRecord {
                 name: format!("wn-page/s{i}"),
                 app: key_app("acme", "ww01", 7),
@@ -1605,10 +1595,14 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
             .await
             .expect("record");
     }
-    let first = h.channels.secret_records(None, 2).await.expect("page");
+    let first = h
+        .secret_records
+        .secret_records(None, 2)
+        .await
+        .expect("page");
     assert_eq!(first.items.len(), 2);
     let rest = h
-        .channels
+        .secret_records
         .secret_records(first.next.as_deref(), 10)
         .await
         .expect("page");
@@ -1639,7 +1633,7 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
     let d = card_delivery("evt-1", "alice", "zhangsan");
     h.deliveries.claim(&d).await.expect("claim");
     h.actions
-        .decide(&decision(&d, "approve", 1_700_000_000))
+        .claim(&decision(&d, "approve", 1_700_000_000))
         .await
         .expect("decide");
     h.subs
@@ -1676,7 +1670,7 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
         let after = Some(p);
         fine(
             &format!("bindings after {p:?}"),
-            h.channels.bindings(&org, after, 10).await.map(|_| ()),
+            h.bindings.bindings(&org, after, 10).await.map(|_| ()),
         );
         fine(
             &format!("deliveries after {p:?}"),
@@ -1736,7 +1730,7 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
             .expect("parallel saves on one app all succeed");
     }
     let app_key = key_app("acme", "ww01", 7);
-    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_eq!(app.members, 13);
 
     let deletes = others.iter().cloned().map(|k| {
@@ -1746,12 +1740,12 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
     for d in futures_util::future::join_all(deletes).await {
         d.expect("join").expect("parallel deletes all succeed");
     }
-    let app = h.channels.app(&app_key).await.expect("read").expect("app");
+    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_eq!(app.members, 1, "the first member still holds the app");
     assert_eq!(secrets_of(&h, &first).await.0, "secret-one");
 
     h.svc.delete(&first).await.expect("delete the last");
-    assert_eq!(h.channels.app(&app_key).await.expect("read"), None);
+    assert_eq!(h.bindings.app(&app_key).await.expect("read"), None);
     let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
     h.svc
         .sweep_secrets(shared::domain::unix_now() + grace + 1)
@@ -1892,13 +1886,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
     let d1 = card_delivery("evt-1", "alice", "zhangsan");
     let first = decision(&d1, "approve", 1_700_000_000);
-    assert_eq!(
-        h.actions.decide(&first).await.expect("decide"),
-        Decided::New
-    );
+    assert_eq!(h.actions.claim(&first).await.expect("decide"), Claim::New);
     // A second click (another key) finds the first decision.
     let second = decision(&d1, "reject", 1_700_000_005);
-    let Decided::Existing(stored) = h.actions.decide(&second).await.expect("decide") else {
+    let Claim::Existing(stored) = h.actions.claim(&second).await.expect("decide") else {
         panic!("the second decision must not win");
     };
     assert_eq!(*stored, first);
@@ -1912,15 +1903,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     later.published = true;
     later.card = CardAnswer::Updated;
     later.updated_ms = first.updated_ms + 1;
-    assert!(
-        !h.actions
-            .replace_action(&later, 1)
-            .await
-            .expect("stale version")
-    );
+    assert!(!h.actions.replace(&later, 1).await.expect("stale version"));
     assert!(
         h.actions
-            .replace_action(&later, first.updated_ms)
+            .replace(&later, first.updated_ms)
             .await
             .expect("replace")
     );
@@ -1938,7 +1924,7 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let d3 = card_delivery("evt-2", "alice", "zhangsan");
     let alice2 = decision(&d3, "approve", 1_700_000_020);
     for a in [&bob, &alice2] {
-        assert_eq!(h.actions.decide(a).await.expect("decide"), Decided::New);
+        assert_eq!(h.actions.claim(a).await.expect("decide"), Claim::New);
     }
     let keys = |p: &shared::store::Page<ActionRecord>| -> Vec<(String, String)> {
         p.items
@@ -2034,12 +2020,12 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
             .expect("save");
     }
     // First probes within the hour, never at once.
-    assert_eq!(h.channels.probes_due(now, 10).await.expect("due"), []);
-    let hour = shared::store::PROBE_EVERY_MS;
+    assert_eq!(h.probes.probes_due(now, 10).await.expect("due"), []);
+    let hour = shared::channel::PROBE_EVERY_MS;
     let mut due = Vec::new();
     for _ in 0..50 {
         due = h
-            .channels
+            .probes
             .probes_due(now + hour + 5_000, 10)
             .await
             .expect("due");
@@ -2059,12 +2045,12 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
         trusted_ip: Some("203.0.113.9".into()),
         hint: Some("@hint.wecom.60020".into()),
     };
-    h.channels
+    h.probes
         .record_probe(&a, &outcome, now + 3 * hour)
         .await
         .expect("record");
     assert_eq!(
-        h.channels
+        h.bindings
             .binding(&a)
             .await
             .expect("read")
@@ -2074,11 +2060,7 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
     );
     let mut due = Vec::new();
     for _ in 0..50 {
-        due = h
-            .channels
-            .probes_due(now + 2 * hour, 10)
-            .await
-            .expect("due");
+        due = h.probes.probes_due(now + 2 * hour, 10).await.expect("due");
         if due.len() == 1 {
             break;
         }
@@ -2091,17 +2073,13 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
     );
     // A removed channel leaves the schedule, and a late probe does not bring it back.
     h.svc.delete(&b).await.expect("delete");
-    h.channels
+    h.probes
         .record_probe(&b, &outcome, now)
         .await
         .expect("late record");
     let mut due = vec![b.clone()];
     for _ in 0..50 {
-        due = h
-            .channels
-            .probes_due(now + 4 * hour, 10)
-            .await
-            .expect("due");
+        due = h.probes.probes_due(now + 4 * hour, 10).await.expect("due");
         if due == [a.clone()] {
             break;
         }
@@ -2109,7 +2087,7 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
     }
     assert_eq!(due, std::slice::from_ref(&a));
     assert_eq!(
-        h.channels
+        h.bindings
             .binding(&b)
             .await
             .expect("read")
@@ -2128,7 +2106,7 @@ async fn unfinished_decisions_are_found_until_finished(h: Harness) {
     let b = decision(&d2, "reject", 1_700_000_010);
     for x in [&a, &b] {
         assert_eq!(x.next_try_ms, Some(x.updated_ms), "due as recorded");
-        assert_eq!(h.actions.decide(x).await.expect("decide"), Decided::New);
+        assert_eq!(h.actions.claim(x).await.expect("decide"), Claim::New);
     }
     let due = async |now_ms: i64, want: &[&str]| {
         let mut found = Vec::new();
@@ -2154,12 +2132,7 @@ async fn unfinished_decisions_are_found_until_finished(h: Harness) {
     let mut a2 = a.clone();
     a2.attempt_failed("the webhook answered HTTP 500", 1_700_000_020_000);
     a2.updated_ms = a.updated_ms + 1;
-    assert!(
-        h.actions
-            .replace_action(&a2, a.updated_ms)
-            .await
-            .expect("replace")
-    );
+    assert!(h.actions.replace(&a2, a.updated_ms).await.expect("replace"));
     due(1_700_000_020_100, &["bob"]).await;
     due(1_800_000_000_000, &["bob", "alice"]).await;
     // bob's is finished: published, card answered. It leaves the outbox for good.
@@ -2170,12 +2143,7 @@ async fn unfinished_decisions_are_found_until_finished(h: Harness) {
     b2.reschedule(1_700_000_030_000);
     assert!(b2.is_finished() && b2.next_try_ms.is_none());
     b2.updated_ms = b.updated_ms + 1;
-    assert!(
-        h.actions
-            .replace_action(&b2, b.updated_ms)
-            .await
-            .expect("replace")
-    );
+    assert!(h.actions.replace(&b2, b.updated_ms).await.expect("replace"));
     due(1_800_000_000_000, &["alice"]).await;
 }
 

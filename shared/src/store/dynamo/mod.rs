@@ -11,14 +11,20 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
+use super::secrets_manager::SecretsManager;
+use super::{StoreError, Stores};
 
 mod actions;
-mod channels;
+mod apps;
+mod bindings;
+mod claims;
 mod deliveries;
 mod misses;
 mod pace;
+mod probes;
+mod pushes;
 pub mod schema;
+mod secret_records;
 mod subscriptions;
 mod tokens;
 
@@ -59,8 +65,8 @@ macro_rules! conditional {
 }
 use conditional;
 
-/// The table, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
-/// deliveries and pace logs.
+/// The table, holding every record: bindings, apps, callback ids, push claims, secret
+/// records, receiver misses, tokens, subscriptions, deliveries, decisions and pace logs.
 #[derive(Clone)]
 pub struct DynamoTable {
     client: Client,
@@ -176,6 +182,19 @@ impl DynamoTable {
         Ok(out)
     }
 
+    /// Deletes one item, present or not.
+    async fn delete(&self, pk: String, sk: String) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -188,6 +207,13 @@ impl DynamoTable {
             .await
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
         Ok(out.item)
+    }
+}
+
+impl Stores {
+    /// The deployed stores: one DynamoDB table and Secrets Manager.
+    pub fn dynamo(table: DynamoTable, secrets: SecretsManager) -> Self {
+        Self::of(std::sync::Arc::new(table), std::sync::Arc::new(secrets))
     }
 }
 
@@ -249,7 +275,7 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{EventId, OrgId};
-    use crate::store::{ActionStore, ChannelStore, DeliveryStore, SubscriptionStore};
+    use crate::store::{ActionStore, BindingStore, DeliveryStore, SubscriptionStore};
 
     /// A table behind an endpoint nobody listens on, without retries: any request fails.
     fn unreachable() -> DynamoTable {

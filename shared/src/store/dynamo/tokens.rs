@@ -61,15 +61,7 @@ impl TokenStore for DynamoTable {
     }
 
     async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(token_pk(key)))
-            .key("sk", s("TOKEN"))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
+        self.delete(token_pk(key), "TOKEN".into()).await
     }
 
     async fn try_token_lease(
