@@ -89,6 +89,17 @@ pub fn key_part(part: &str) -> Cow<'_, str> {
     utf8_percent_encode(part, KEY_DELIMITERS).into()
 }
 
+/// A record as the local stores keep it: JSON.
+#[cfg(feature = "embedded")]
+fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(feature = "embedded")]
+fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// Requests in flight at once when a batch of records goes to a store one record at a time
 /// (each its own DynamoDB partition).
 pub const BATCH_CONCURRENCY: usize = 16;

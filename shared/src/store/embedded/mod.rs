@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::secret_file::SecretFile;
-use super::{Page, StoreError, Stores};
+use super::{Page, StoreError, Stores, dec, enc};
 
 mod actions;
 mod bindings;
@@ -323,14 +323,6 @@ fn get_json<T: DeserializeOwned>(
         .map_err(db_err)?
         .map(|g| dec(g.value()))
         .transpose()
-}
-
-pub(super) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
