@@ -626,8 +626,7 @@ impl World {
         };
         let mut st =
             AppState::new(self.channels.clone()).with_clicks(Clicks::new(deliveries, outbox, 30));
-        let clock = self.clock.clone();
-        st.clock = Arc::new(move || clock.load(Ordering::SeqCst) / 1000);
+        st.clock = self.ms_clock();
         router(st)
     }
 

@@ -26,7 +26,8 @@ const VECTOR_QUERY: &str = "msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89f
 
 struct Fixture {
     router: Router,
-    /// The callback's clock (unix seconds): set to the time a vector was signed at.
+    /// The callback's clock (unix seconds here; it reads milliseconds): set to the time a
+    /// vector was signed at.
     clock: Arc<std::sync::atomic::AtomicI64>,
     channels: Arc<ChannelService>,
     key: MemberKey,
@@ -68,7 +69,7 @@ async fn fixture(save: bool) -> Fixture {
     Fixture {
         router: router(AppState {
             channels: channels.clone(),
-            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst) * 1000),
             clicks: None,
         }),
         clock,
@@ -581,7 +582,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
         .expect("cache");
     let router = router(AppState {
         channels: channels.clone(),
-        clock: Arc::new(|| 1_700_000_001),
+        clock: Arc::new(|| 1_700_000_001_000),
         clicks: None,
     });
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
