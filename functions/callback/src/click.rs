@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use shared::channel::{ChannelService, ResolvedBinding};
-use shared::domain::{MemberId, MemberKey};
+use shared::domain::{MemberId, MemberKey, retained_until};
 use shared::store::{Claim, DeliveryStore, StoreError};
 use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
 use shared::xml::PushMessage;
@@ -162,7 +162,7 @@ impl Clicks {
         let now_ms = self.outbox.now();
         let at = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let expires_at = now_ms / 1000 + self.retention_days.saturating_mul(86_400);
+        let expires_at = retained_until(now_ms, self.retention_days);
         let decision = match ActionRecord::decide(&d, click, at, now_ms, expires_at) {
             Ok(a) => a,
             Err(refused) => {

@@ -100,6 +100,14 @@ fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Most records one page (or one read of what is due) holds: what one DynamoDB query answers.
+pub const PAGE_MAX: usize = 1000;
+
+/// `limit` as a page holds it: at least one record, at most [`PAGE_MAX`].
+pub fn page_limit(limit: usize) -> usize {
+    limit.clamp(1, PAGE_MAX)
+}
+
 /// Requests in flight at once when a batch of records goes to a store one record at a time
 /// (each its own DynamoDB partition).
 pub const BATCH_CONCURRENCY: usize = 16;

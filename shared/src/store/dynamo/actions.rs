@@ -14,7 +14,7 @@ use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
 use super::{DynamoTable, Item};
 use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Page, StoreError, key_part, shard_of};
+use crate::store::{ActionStore, Page, StoreError, key_part, page_limit, shard_of};
 use crate::workflow::ActionRecord;
 
 fn action_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -100,7 +100,7 @@ impl ActionStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         if let Some(event_id) = event_id {
             if let Some(m) = member {
                 let items = self.action(org, event_id, m).await?.into_iter().collect();

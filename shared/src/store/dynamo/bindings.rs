@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use super::apps::create_app;
 use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX};
 use super::{
-    DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
-    to_doc,
+    DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n,
+    query_limit, s, to_doc,
 };
 use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
@@ -371,7 +371,7 @@ impl BindingStore for DynamoTable {
             .table_name(&self.table)
             .index_name(BY_ORG_CHANNEL_INDEX)
             .expression_attribute_values(":pk", s(channel_index_pk(org)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+            .limit(query_limit(limit));
         q = match after {
             Some(a) => q
                 .key_condition_expression("ch_pk = :pk AND ch_sk > :after")

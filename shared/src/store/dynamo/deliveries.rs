@@ -19,9 +19,11 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, DUE_INDEX};
-use super::{DynamoTable, Item, get_n, get_s, n, s};
+use super::{DynamoTable, Item, get_n, get_s, n, query_limit, s};
 use crate::domain::{EventId, OrgId};
-use crate::store::{DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, shard_of};
+use crate::store::{
+    DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, page_limit, shard_of,
+};
 use crate::workflow::Delivery;
 
 /// Each delivery is its own partition: a 1,000-recipient event spreads over 1,000 keys
@@ -142,7 +144,7 @@ impl DeliveryStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Delivery>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         // Index entries (keys and position), newest first, from one partition per member or
         // from every shard of the org at once.
         let (mut entries, mut more) = match member {
@@ -257,8 +259,8 @@ impl DynamoTable {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Item)>, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let per_shard = i32::try_from(limit).unwrap_or(1000);
+        let limit = page_limit(limit);
+        let per_shard = query_limit(limit);
         let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
             let page = self
                 .client
@@ -342,7 +344,7 @@ impl DynamoTable {
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(1000));
+            .limit(query_limit(limit));
         q = match after {
             Some(a) => q
                 .key_condition_expression("#pk = :pk AND #sk < :after")

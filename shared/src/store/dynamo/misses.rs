@@ -1,8 +1,4 @@
-//! Receivers WeCom did not know, remembered for a day.
-//!
-//! | item | pk | sk | attributes |
-//! |---|---|---|---|
-//! | receiver miss | `MISS#{sha256 of corp, agent, source column, receiver}` | `MISS` | `errcode`, `since_ms`, `until_ms`, `expires_at` (TTL) |
+//! Receivers WeCom did not know, remembered for a day (their items: the layout in [`super`]).
 
 use async_trait::async_trait;
 

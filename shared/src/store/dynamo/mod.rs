@@ -120,7 +120,7 @@ impl DynamoTable {
                 .expression_attribute_values(":prefix", s(p)),
         };
         let page = q
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .limit(query_limit(limit))
             .set_exclusive_start_key(start)
             .consistent_read(true)
             .send()
@@ -215,6 +215,11 @@ impl Stores {
     pub fn dynamo(table: DynamoTable, secrets: SecretsManager) -> Self {
         Self::of(std::sync::Arc::new(table), std::sync::Arc::new(secrets))
     }
+}
+
+/// A page's `limit` as a query takes it ([`super::page_limit`]).
+fn query_limit(limit: usize) -> i32 {
+    i32::try_from(super::page_limit(limit)).unwrap_or(i32::MAX)
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

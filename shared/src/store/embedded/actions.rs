@@ -11,7 +11,7 @@ use super::{
     dec, expiry_entry, get_json, sortable,
 };
 use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Page, StoreError, key_part};
+use crate::store::{ActionStore, Page, StoreError, key_part, page_limit};
 use crate::workflow::ActionRecord;
 
 fn action_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
@@ -72,7 +72,7 @@ impl ActionStore for EmbeddedDb {
     }
 
     async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let due = txn.open_table(ACT_DUE).map_err(db_err)?;
@@ -104,7 +104,7 @@ impl ActionStore for EmbeddedDb {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         if let Some(event_id) = event_id {
             if let Some(m) = member {
                 let items = self.action(org, event_id, m).await?.into_iter().collect();
