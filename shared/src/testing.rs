@@ -99,6 +99,8 @@ pub struct FaultyBindings {
     inner: Arc<dyn BindingStore>,
     fail_next_bindings: AtomicBool,
     hang_commits: AtomicBool,
+    /// Told when a commit starts hanging.
+    hung: tokio::sync::Notify,
     app_reads: AtomicUsize,
 }
 
@@ -108,6 +110,7 @@ impl FaultyBindings {
             inner,
             fail_next_bindings: AtomicBool::new(false),
             hang_commits: AtomicBool::new(false),
+            hung: tokio::sync::Notify::new(),
             app_reads: AtomicUsize::new(0),
         }
     }
@@ -118,6 +121,11 @@ impl FaultyBindings {
 
     pub fn hang_commits(&self) {
         self.hang_commits.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns once a commit hangs: the process "died" there, after everything before it.
+    pub async fn commit_hung(&self) {
+        self.hung.notified().await;
     }
 
     /// How often an app record was read through this store.
@@ -173,6 +181,7 @@ impl BindingStore for FaultyBindings {
     }
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
         if self.hang_commits.load(Ordering::SeqCst) {
+            self.hung.notify_one();
             std::future::pending::<()>().await;
         }
         self.inner.commit(change).await

@@ -75,11 +75,7 @@ impl DynamoTable {
             }
             Some(expected) => {
                 let res = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", s(org_pk(&key.org)))
-                    .key("sk", s(app_sk(key)))
+                    .update(org_pk(&key.org), &app_sk(key))
                     .update_expression("SET secret_name = :new ADD members :one")
                     .condition_expression("secret_name = :expected")
                     .expression_attribute_values(":new", s(secret_name))
@@ -99,11 +95,7 @@ impl DynamoTable {
         new: &str,
     ) -> Result<bool, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(app_sk(key)))
+            .update(org_pk(&key.org), &app_sk(key))
             .update_expression("SET secret_name = :new")
             .condition_expression("secret_name = :expected")
             .expression_attribute_values(":new", s(new))
@@ -115,11 +107,7 @@ impl DynamoTable {
 
     pub(super) async fn leave_app(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(app_sk(key)))
+            .update(org_pk(&key.org), &app_sk(key))
             .update_expression("ADD members :minus")
             .condition_expression("members > :zero")
             .expression_attribute_values(":minus", n(-1))

@@ -110,11 +110,7 @@ impl DynamoTable {
         value: AttributeValue,
     ) -> Result<(), StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
+            .update(binding_pk(key), BINDING_SK)
             .update_expression("SET #a = :v")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#a", attr)
@@ -338,11 +334,7 @@ impl BindingStore for DynamoTable {
         user: Option<&ResolvedUser>,
     ) -> Result<(), StoreError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
+            .update(binding_pk(key), BINDING_SK)
             .condition_expression("attribute_exists(pk)");
         let update = match user {
             Some(u) => update

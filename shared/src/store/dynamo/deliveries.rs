@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, DUE_INDEX};
-use super::{DynamoTable, Item, get_n, get_s, n, query_limit, s};
+use super::{DynamoTable, Item, conditional, get_n, get_s, n, query_limit, s};
 use crate::domain::{EventId, OrgId};
 use crate::store::{
     DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, page_limit, shard_of,
@@ -231,23 +231,16 @@ impl DynamoTable {
     /// Takes an unreadable record out of the due index (its record and other keys stay, for
     /// repair), so the sweep cannot meet it again and be held up by it.
     async fn park(&self, item: &Item) -> Result<(), StoreError> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(table_key(item)?))
             .update_expression("REMOVE due_pk, due_sk")
             .condition_expression("attribute_exists(pk)")
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(())
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            })
+            .await;
+        conditional!(res).map(|_| ())
     }
 
     /// The table keys in the `due` index under `{kind}#{shard}` due by `now_ms`, from every

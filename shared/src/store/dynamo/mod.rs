@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -180,6 +181,15 @@ impl DynamoTable {
             }
         }
         Ok(out)
+    }
+
+    /// An update of the item at (`pk`, `sk`), to be given its expressions.
+    fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
     }
 
     /// Deletes one item, present or not.

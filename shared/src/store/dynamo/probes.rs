@@ -19,11 +19,7 @@ impl ProbeSchedule for DynamoTable {
         next_ms: i64,
     ) -> Result<(), StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
+            .update(binding_pk(key), BINDING_SK)
             .update_expression("SET last_probe = :p, due_pk = :ppk, due_sk = :next")
             // Removed meanwhile: it stays out of the schedule.
             .condition_expression("configured = :t")

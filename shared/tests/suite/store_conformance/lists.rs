@@ -87,12 +87,15 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
             actions: None,
         })
         .collect();
-    h.subs.put_subscriptions(&org, &subs).await.expect("put");
+    h.subscriptions
+        .put_subscriptions(&org, &subs)
+        .await
+        .expect("put");
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     for _ in 0..10 {
         let page = h
-            .subs
+            .subscriptions
             .subscriptions(&org, after.as_deref(), 2)
             .await
             .expect("page");
@@ -157,7 +160,7 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
         .claim(&decision(&d, "approve", 1_700_000_000))
         .await
         .expect("decide");
-    h.subs
+    h.subscriptions
         .put_subscriptions(
             &org,
             &[Subscription {
@@ -209,7 +212,10 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
         );
         fine(
             &format!("subscriptions after {p:?}"),
-            h.subs.subscriptions(&org, after, 10).await.map(|_| ()),
+            h.subscriptions
+                .subscriptions(&org, after, 10)
+                .await
+                .map(|_| ()),
         );
         fine(
             &format!("actions after {p:?}"),

@@ -15,10 +15,7 @@ use shared::store::dynamo::DynamoTable;
 use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use shared::store::secrets_manager::SecretsManager;
-use shared::store::{
-    ActionStore, BindingStore, DeliveryStore, PaceStore, ProbeSchedule, PushClaims, ReceiverMisses,
-    SecretRecords, SecretStore, Stores, SubscriptionStore, TokenStore, shard_of,
-};
+use shared::store::{Stores, shard_of};
 use shared::testing::ENCODING_AES_KEY as KEY_A;
 use shared::wecom::MessageBody;
 use shared::workflow::{ActionRecord, Actions, Click, Delivery, WorkflowEvent};
@@ -35,20 +32,11 @@ mod secrets;
 mod subscriptions;
 mod tokens;
 
+/// One store under test: its ports (`h.bindings`, `h.deliveries`, …), the channel service
+/// over them, and the store's own ways to look inside and to break things.
 struct Harness {
     svc: Arc<ChannelService>,
     stores: Stores,
-    bindings: Arc<dyn BindingStore>,
-    probes: Arc<dyn ProbeSchedule>,
-    pushes: Arc<dyn PushClaims>,
-    misses: Arc<dyn ReceiverMisses>,
-    secret_records: Arc<dyn SecretRecords>,
-    secrets: Arc<dyn SecretStore>,
-    tokens: Arc<dyn TokenStore>,
-    subs: Arc<dyn SubscriptionStore>,
-    deliveries: Arc<dyn DeliveryStore>,
-    actions: Arc<dyn ActionStore>,
-    pace: Arc<dyn PaceStore>,
     /// Everything the record store holds, as text, to look for leaked secrets.
     dump: Box<dyn Fn() -> Dump + Send + Sync>,
     /// Stores a delivery that is due but no longer decodes, the store's own way.
@@ -56,6 +44,14 @@ struct Harness {
     /// Gives a delivery a due index entry at the given ms whatever its state (index lag).
     stale_due: Box<dyn Fn(Delivery, i64) -> Damage + Send + Sync>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Stores;
+
+    fn deref(&self) -> &Stores {
+        &self.stores
+    }
 }
 
 type Dump = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
@@ -72,18 +68,7 @@ fn harness(
 ) -> Harness {
     Harness {
         svc: Arc::new(stores.channel_service(prefix)),
-        stores: stores.clone(),
-        bindings: stores.bindings,
-        probes: stores.probes,
-        pushes: stores.pushes,
-        misses: stores.misses,
-        secret_records: stores.secret_records,
-        secrets: stores.secrets,
-        tokens: stores.tokens,
-        subs: stores.subscriptions,
-        deliveries: stores.deliveries,
-        actions: stores.actions,
-        pace: stores.pace,
+        stores,
         dump,
         damage,
         stale_due,

@@ -15,14 +15,14 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         actions: None,
     };
     assert!(
-        h.subs
+        h.subscriptions
             .subscriptions(&acme, None, 100)
             .await
             .expect("list")
             .items
             .is_empty()
     );
-    h.subs
+    h.subscriptions
         .put_subscriptions(
             &acme,
             &[
@@ -41,12 +41,12 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         ]))
         .expect("actions"),
     );
-    h.subs
+    h.subscriptions
         .put_subscriptions(&acme, &[md.clone()])
         .await
         .expect("upsert");
     let all = h
-        .subs
+        .subscriptions
         .subscriptions(&acme, None, 100)
         .await
         .expect("list")
@@ -56,7 +56,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         vec![md.clone(), sub("sql_review", "approval_pending", true)]
     );
     assert_eq!(
-        h.subs
+        h.subscriptions
             .subscription(&acme, &stype("release"), &node("done"))
             .await
             .expect("get"),
@@ -65,19 +65,19 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     // An upsert replaces the whole subscription: buttons left out are gone.
     let mut plain = md;
     plain.actions = None;
-    h.subs
+    h.subscriptions
         .put_subscriptions(&acme, &[plain.clone()])
         .await
         .expect("upsert without actions");
     assert_eq!(
-        h.subs
+        h.subscriptions
             .subscription(&acme, &stype("release"), &node("done"))
             .await
             .expect("get"),
         Some(plain)
     );
     assert_eq!(
-        h.subs
+        h.subscriptions
             .subscription(&acme, &stype("release"), &node("nope"))
             .await
             .expect("get"),
@@ -85,7 +85,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     );
     let other = OrgId::parse("other").expect("org");
     assert!(
-        h.subs
+        h.subscriptions
             .subscriptions(&other, None, 100)
             .await
             .expect("list")
