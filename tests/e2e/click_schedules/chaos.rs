@@ -1,7 +1,6 @@
 //! What a schedule does to the click path: a plan per store or sink call (pass, fail before or
 //! after, stall, jump the clock, crash), the ports under it, and the test sink.
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared::domain::{EventId, OrgId};
-use shared::store::{ActionStore, Claim, ClaimStore, DeliveryStore, Due, Fence, Page, StoreError};
-use shared::workflow::{ActionRecord, ActionSink, Delivery};
+use shared::store::StoreError;
+use shared::testing::Interceptor;
+use shared::workflow::{ActionRecord, ActionSink};
 
 use super::SINK_KIND;
 
@@ -178,123 +177,30 @@ impl Chaos {
     }
 }
 
-/// The action and delivery ports as one invocation sees them, under [`Chaos`].
-pub(super) struct Faulty {
-    pub(super) actions: Arc<dyn ActionStore>,
-    pub(super) deliveries: Arc<dyn DeliveryStore>,
+/// One invocation's store calls, under the schedule's [`Chaos`].
+pub(super) struct Invocation {
     pub(super) chaos: Arc<Chaos>,
     pub(super) instance: usize,
 }
 
-impl Faulty {
-    pub(super) async fn guard<T>(
-        &self,
-        op: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+#[async_trait]
+impl Interceptor for Invocation {
+    type Plan = Plan;
+
+    async fn before(&self, op: &'static str) -> Result<Plan, StoreError> {
         let plan = self.chaos.plan(self.instance, op);
         self.chaos
             .before(plan, self.instance, op)
             .await
             .map_err(StoreError::Backend)?;
-        let r = call.await;
+        Ok(plan)
+    }
+
+    async fn after(&self, op: &'static str, plan: Plan) -> Result<(), StoreError> {
         self.chaos
             .after(plan, self.instance, op)
             .await
-            .map_err(StoreError::Backend)?;
-        r
-    }
-}
-
-#[async_trait]
-impl ClaimStore<ActionRecord> for Faulty {
-    async fn claim(&self, a: &ActionRecord) -> Result<Claim<ActionRecord>, StoreError> {
-        self.guard("decide", self.actions.claim(a)).await
-    }
-    async fn replace(&self, a: &ActionRecord, expected: i64) -> Result<bool, StoreError> {
-        self.guard("replace_action", self.actions.replace(a, expected))
-            .await
-    }
-}
-
-#[async_trait]
-impl ActionStore for Faulty {
-    async fn action(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<ActionRecord>, StoreError> {
-        self.guard("action", self.actions.action(org, event_id, member))
-            .await
-    }
-    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
-        self.guard("unfinished", self.actions.unfinished(now_ms, limit))
-            .await
-    }
-    async fn actions(
-        &self,
-        org: &OrgId,
-        event_id: Option<&EventId>,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<ActionRecord>, StoreError> {
-        self.guard(
-            "actions",
-            self.actions.actions(org, event_id, member, after, limit),
-        )
-        .await
-    }
-}
-
-#[async_trait]
-impl ClaimStore<Delivery> for Faulty {
-    async fn claim(&self, d: &Delivery) -> Result<Claim<Delivery>, StoreError> {
-        self.guard("claim", self.deliveries.claim(d)).await
-    }
-    async fn replace(&self, d: &Delivery, expected: i64) -> Result<bool, StoreError> {
-        self.guard("replace", self.deliveries.replace(d, expected))
-            .await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for Faulty {
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
-        self.guard("fence", self.deliveries.replace_all(ds)).await
-    }
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        self.guard("delivery", self.deliveries.delivery(org, event_id, member))
-            .await
-    }
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError> {
-        self.guard(
-            "deliveries",
-            self.deliveries.deliveries(org, member, after, limit),
-        )
-        .await
-    }
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
-        self.guard("due", self.deliveries.due(now_ms, limit)).await
-    }
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.guard(
-            "delivery_by_task",
-            self.deliveries.delivery_by_task(task_id),
-        )
-        .await
+            .map_err(StoreError::Backend)
     }
 }
 

@@ -19,10 +19,11 @@ use shared::domain::{
     Receiver, SubscriptionType, WeComToken, unix_ms,
 };
 use shared::store::{ActionStore, DeliveryStore, Stores};
+use shared::testing::Intercepted;
 use shared::wecom::TokenCache;
 use shared::workflow::{DeliveryStatus, MessageFormat, Outbox, Subscription, WorkflowEvent};
 
-use super::chaos::{Chaos, Faulty, Publication, TestSink};
+use super::chaos::{Chaos, Invocation, Publication, TestSink};
 use super::{APP_B, MEMBERS, ORG, Who};
 
 pub(super) fn corp_b() -> Corp {
@@ -158,11 +159,12 @@ impl World {
     ) -> (Arc<dyn ActionStore>, Arc<dyn DeliveryStore>) {
         match chaos {
             Some((c, instance)) => {
-                let f = Arc::new(Faulty {
-                    actions: self.stores.actions.clone(),
-                    deliveries: self.stores.deliveries.clone(),
-                    chaos: c.clone(),
-                    instance,
+                let f = Arc::new(Intercepted {
+                    stores: self.stores.clone(),
+                    hook: Invocation {
+                        chaos: c.clone(),
+                        instance,
+                    },
                 });
                 (f.clone(), f)
             }
