@@ -1,8 +1,9 @@
 //! One WeCom app as every caller uses it: the client plus the shared token cache.
 
 use super::client::{SendReceipt, WeComClient, WeComError};
+use super::credentials::{AccessToken, AppCredentials};
 use super::message::OutgoingMessage;
-use super::token::{AccessToken, AppCredentials, TokenCache};
+use super::token::TokenCache;
 
 /// One app seen through the client and the shared token cache: every call gets a cached
 /// token, and a token WeCom calls invalid is replaced and the call retried once.
