@@ -59,10 +59,8 @@ async fn first_save_needs_every_secret(h: Harness) {
 
 async fn update_with_secret_omitted_keeps_the_old_one(h: Harness) {
     let k = key("acme", "alice");
-    h.svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     let mut u = bare("ww01", 7);
     u.token = Some(WeComToken::parse("tokenTwo").expect("token"));
     u.receiver = Receiver::parse(SourceColumn::Email, "alice@example.com").expect("email");
@@ -182,36 +180,19 @@ async fn members_of_one_app_share_its_secrets(h: Harness) {
     let app = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_eq!(app.members, 2);
     h.svc.delete(&a).await.expect("delete a");
-    assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_some(),
-        "bob still uses it"
-    );
+    assert!(h.holds_secret(&app.secret_name).await, "bob still uses it");
     h.svc.delete(&b).await.expect("delete b");
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
-    h.svc
-        .sweep_secrets(shared::domain::unix_now() + grace + 1)
-        .await
-        .expect("sweep");
+    h.sweep_after_grace().await;
     assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_none(),
+        !h.holds_secret(&app.secret_name).await,
         "deleted once the last member left and the grace period passed"
     );
 }
 
 async fn members_join_and_leave_one_app_at_once(h: Harness) {
     let first = key("acme", "m00");
-    h.svc
-        .save(&first, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&first, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     let others: Vec<MemberKey> = (1..=12).map(|i| key("acme", &format!("m{i:02}"))).collect();
     let saves = others.iter().cloned().map(|k| {
         let svc = h.svc.clone();
@@ -238,11 +219,7 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
 
     h.svc.delete(&first).await.expect("delete the last");
     assert_eq!(h.bindings.app(&app_key).await.expect("read"), None);
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
-    h.svc
-        .sweep_secrets(shared::domain::unix_now() + grace + 1)
-        .await
-        .expect("sweep");
+    h.sweep_after_grace().await;
     assert_eq!(
         h.secrets.get(&app.secret_name).await.expect("get"),
         None,
@@ -252,10 +229,8 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
 
 async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
     let k = key("acme", "alice");
-    h.svc
-        .save(&k, full("ww01", 7, "secret-zero", "tokenZero", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&k, full("ww01", 7, "secret-zero", "tokenZero", KEY_A))
+        .await;
     for round in 0..4 {
         let token = format!("tokenRound{round}");
         let secret = format!("secret-round-{round}");
@@ -297,13 +272,7 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
         .app_key()
         .expect("app");
     let app = h.bindings.app(&app_key).await.expect("read").expect("app");
-    assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_some()
-    );
+    assert!(h.holds_secret(&app.secret_name).await);
 }
 
 async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
@@ -496,7 +465,7 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
         .expect("remember");
     let mut u = bare("ww01", 7);
     u.receiver = Receiver::parse(SourceColumn::Phone, "13900000000").expect("phone");
-    let changed = h.svc.save(&k, u).await.expect("save");
+    let changed = h.saved(&k, u).await;
     assert_eq!(changed.cached_userid(), None);
     assert_eq!(changed.resolved_user, None);
     assert!(

@@ -11,15 +11,11 @@ use super::{
 
 async fn every_list_pages_with_a_cursor(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
-    h.svc
-        .save(&key("acme", "m0"), full("ww01", 7, "s", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&key("acme", "m0"), full("ww01", 7, "s", "tokenOne", KEY_A))
+        .await;
     for i in 1..5 {
-        h.svc
-            .save(&key("acme", &format!("m{i}")), bare("ww01", 7))
-            .await
-            .expect("save");
+        h.saved(&key("acme", &format!("m{i}")), bare("ww01", 7))
+            .await;
     }
     for looked_at in ["m1x", "zz"] {
         h.svc
@@ -147,13 +143,11 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
 async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) {
     use shared::store::StoreError;
     let org = OrgId::parse("acme").expect("org");
-    h.svc
-        .save(
-            &key("acme", "alice"),
-            full("ww01", 7, "s", "tokenOne", KEY_A),
-        )
-        .await
-        .expect("save");
+    h.saved(
+        &key("acme", "alice"),
+        full("ww01", 7, "s", "tokenOne", KEY_A),
+    )
+    .await;
     let d = card_delivery("evt-1", "alice", "zhangsan");
     h.deliveries.claim(&d).await.expect("claim");
     h.actions

@@ -67,7 +67,7 @@ async fn receiver_misses_are_remembered_for_a_day_and_cleared_by_a_save(h: Harne
         .remember_receiver_miss(&k1, &miss)
         .await
         .expect("remember");
-    let rec = h.svc.save(&k, u.clone()).await.expect("save");
+    let rec = h.saved(&k, u.clone()).await;
     let config = rec.config.clone().expect("configured");
     assert_eq!(
         h.svc.receiver_miss(&config, now).await.expect("read"),

@@ -46,6 +46,30 @@ struct Harness {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Harness {
+    /// Sweeps the secrets as a sweep would once the grace period of everything retired now
+    /// has passed; answers how many it deleted.
+    async fn sweep_after_grace(&self) -> usize {
+        let later = shared::domain::unix_now() + grace() + 1;
+        self.svc.sweep_secrets(later).await.expect("sweep")
+    }
+
+    /// Saves `update` as `k`'s channel, which must succeed.
+    async fn saved(&self, k: &MemberKey, update: ChannelUpdate) -> shared::domain::BindingRecord {
+        self.svc.save(k, update).await.expect("save")
+    }
+
+    /// Whether the secret store still holds `name`.
+    async fn holds_secret(&self, name: &str) -> bool {
+        self.secrets.get(name).await.expect("get").is_some()
+    }
+}
+
+/// How long a replaced secret stays readable, in seconds.
+fn grace() -> i64 {
+    i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs")
+}
+
 impl std::ops::Deref for Harness {
     type Target = Stores;
 

@@ -9,10 +9,8 @@ async fn saved_bindings_are_probed_on_a_schedule(h: Harness) {
     let (a, b) = (key("acme", "alice"), key("acme", "bob"));
     let now = shared::domain::unix_ms();
     for k in [&a, &b] {
-        h.svc
-            .save(k, full("ww01", 1000002, "secret-one", "tokenOne", KEY_A))
-            .await
-            .expect("save");
+        h.saved(k, full("ww01", 1000002, "secret-one", "tokenOne", KEY_A))
+            .await;
     }
     // First probes within the hour, never at once.
     assert_eq!(h.probes.probes_due(now, 10).await.expect("due"), []);

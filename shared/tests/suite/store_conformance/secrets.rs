@@ -7,7 +7,7 @@ use shared::testing::{
     ENCODING_AES_KEY as KEY_A, FaultyBindings, FaultySecretRecords, OTHER_ENCODING_AES_KEY as KEY_B,
 };
 
-use super::{Harness, dynamo, embedded, full, key, key_app};
+use super::{Harness, dynamo, embedded, full, grace, key, key_app};
 
 async fn delete_removes_secrets(h: Harness) {
     let k = key("acme", "alice");
@@ -18,13 +18,7 @@ async fn delete_removes_secrets(h: Harness) {
         .expect("save");
     let app_key = saved.app_key().expect("app");
     let app = h.bindings.app(&app_key).await.expect("read").expect("app");
-    assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_some()
-    );
+    assert!(h.holds_secret(&app.secret_name).await);
 
     h.svc.delete(&k).await.expect("delete");
     let after = h
@@ -41,11 +35,7 @@ async fn delete_removes_secrets(h: Harness) {
     assert_eq!(h.bindings.app(&app_key).await.expect("read"), None);
     // A reader may still hold the secret's name: it is retired, deleted after a grace period.
     assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_some(),
+        h.holds_secret(&app.secret_name).await,
         "kept for the grace period"
     );
     assert!(h.svc.resolve(after).await.expect("resolve").is_none());
@@ -57,27 +47,21 @@ async fn delete_removes_secrets(h: Harness) {
         0,
         "too young"
     );
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    let grace = grace();
     assert_eq!(
         h.svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
         1
     );
     assert!(
-        h.secrets
-            .get(&app.secret_name)
-            .await
-            .expect("get")
-            .is_none(),
+        !h.holds_secret(&app.secret_name).await,
         "gone after the grace period"
     );
 }
 
 async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
     let k = key("acme", "alice");
-    h.svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     let app_key = key_app("acme", "ww01", 7);
     let first = h.bindings.app(&app_key).await.expect("read").expect("app");
     h.svc
@@ -87,32 +71,18 @@ async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
     let second = h.bindings.app(&app_key).await.expect("read").expect("app");
     assert_ne!(first.secret_name, second.secret_name);
     assert!(
-        h.secrets
-            .get(&first.secret_name)
-            .await
-            .expect("get")
-            .is_some(),
+        h.holds_secret(&first.secret_name).await,
         "a reader that read the old name can still use it"
     );
     let now = shared::domain::unix_now();
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    let grace = grace();
     assert_eq!(
         h.svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
         1
     );
+    assert!(!h.holds_secret(&first.secret_name).await);
     assert!(
-        h.secrets
-            .get(&first.secret_name)
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert!(
-        h.secrets
-            .get(&second.secret_name)
-            .await
-            .expect("get")
-            .is_some(),
+        h.holds_secret(&second.secret_name).await,
         "the live secret is never swept"
     );
 }
@@ -130,7 +100,7 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
         .expect("save");
     let app_key = key_app("acme", "ww01", 7);
     let first = h.bindings.app(&app_key).await.expect("read").expect("app");
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    let grace = grace();
     let now = shared::domain::unix_now();
     // The secret has been in use for two hours.
     h.secret_records
@@ -206,7 +176,7 @@ async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
         0,
         "too young"
     );
-    let grace = i64::try_from(shared::channel::SECRET_GRACE.as_secs()).expect("secs");
+    let grace = grace();
     // Older than the grace and unreferenced: nothing says when it stopped being used (it
     // could be a replaced secret whose retirement record failed), so it is retired now...
     assert_eq!(
@@ -236,10 +206,8 @@ async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
 /// error to retry, never "this member has no channel".
 async fn a_missing_secret_is_an_error_not_no_channel(h: Harness) {
     let k = key("acme", "alice");
-    h.svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+    h.saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     let app = h
         .bindings
         .app(&key_app("acme", "ww01", 7))
@@ -255,13 +223,11 @@ async fn a_missing_secret_is_an_error_not_no_channel(h: Harness) {
 }
 
 async fn secrets_never_reach_the_record_store(h: Harness) {
-    h.svc
-        .save(
-            &key("acme", "alice"),
-            full("ww01", 7, "SuperSecretValue42", "TokenValue99", KEY_B),
-        )
-        .await
-        .expect("save");
+    h.saved(
+        &key("acme", "alice"),
+        full("ww01", 7, "SuperSecretValue42", "TokenValue99", KEY_B),
+    )
+    .await;
     let dump = (h.dump)().await;
     assert!(dump.contains("ww01"), "the dump does show the record");
     for secret in ["SuperSecretValue42", "TokenValue99", KEY_B] {
