@@ -35,6 +35,19 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// The channel of the published vectors' app, to `receiver`.
+fn update(column: SourceColumn, receiver: &str) -> ChannelUpdate {
+    ChannelUpdate {
+        wechat_plugin: false,
+        corp_id: CorpId::parse(CORP).expect("corp"),
+        agent_id: AgentId::parse(218).expect("agent"),
+        receiver: Receiver::parse(column, receiver).expect("r"),
+        app_secret: Some(AppSecret::parse("app-secret").expect("s")),
+        token: Some(WeComToken::parse(TOKEN).expect("t")),
+        encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
+    }
+}
+
 async fn fixture(save: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let channels = Arc::new(
@@ -49,18 +62,7 @@ async fn fixture(save: bool) -> Fixture {
     let rec = channels.ensure_binding(&key).await.expect("stub");
     if save {
         channels
-            .save(
-                &key,
-                ChannelUpdate {
-                    wechat_plugin: false,
-                    corp_id: CorpId::parse(CORP).expect("corp"),
-                    agent_id: AgentId::parse(218).expect("agent"),
-                    receiver: Receiver::parse(SourceColumn::LoginName, "mycreate").expect("r"),
-                    app_secret: Some(AppSecret::parse("app-secret").expect("s")),
-                    token: Some(WeComToken::parse(TOKEN).expect("t")),
-                    encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
-                },
-            )
+            .save(&key, update(SourceColumn::LoginName, "mycreate"))
             .await
             .expect("save");
     }
@@ -562,18 +564,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
         member: MemberId::parse("alice").expect("member"),
     };
     let rec = channels
-        .save(
-            &key,
-            ChannelUpdate {
-                wechat_plugin: false,
-                corp_id: CorpId::parse(CORP).expect("corp"),
-                agent_id: AgentId::parse(218).expect("agent"),
-                receiver: Receiver::parse(SourceColumn::Phone, "13900000000").expect("r"),
-                app_secret: Some(AppSecret::parse("app-secret").expect("s")),
-                token: Some(WeComToken::parse(TOKEN).expect("t")),
-                encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
-            },
-        )
+        .save(&key, update(SourceColumn::Phone, "13900000000"))
         .await
         .expect("save");
     channels
