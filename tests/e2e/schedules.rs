@@ -30,15 +30,11 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use shared::domain::{
-    EventId, Limits, MemberId, MemberKey, Node, OrgId, Pace, SourceColumn, SubscriptionType,
-    unix_ms,
-};
+use shared::domain::{MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType, unix_ms};
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
-use shared::store::{
-    Claim, DeliveryStore, Due, Fence, PaceStore, Page, StoreError, Stores, SubscriptionStore,
-};
+use shared::store::{StoreError, Stores};
+use shared::testing::{Intercepted, Interceptor};
 use shared::wecom::TokenCache;
 use shared::workflow::{Delivery, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
@@ -156,100 +152,22 @@ impl Chaos {
     }
 }
 
-/// The delivery, pace and subscription ports as one invocation sees them, under [`Chaos`].
-struct Faulty {
-    inner: Stores,
+/// One invocation's store calls, under the schedule's [`Chaos`].
+struct Invocation {
     chaos: Arc<Chaos>,
     instance: usize,
 }
 
 #[async_trait]
-impl DeliveryStore for Faulty {
-    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
-        self.chaos.hit(self.instance, "claim").await?;
-        self.inner.deliveries.claim(d).await
-    }
-    async fn replace(&self, d: &Delivery, expected: i64) -> Result<bool, StoreError> {
-        self.chaos.hit(self.instance, "replace").await?;
-        self.inner.deliveries.replace(d, expected).await
-    }
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
-        self.chaos.hit(self.instance, "fence").await?;
-        self.inner.deliveries.replace_all(ds).await
-    }
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        self.chaos.hit(self.instance, "delivery").await?;
-        self.inner.deliveries.delivery(org, event_id, member).await
-    }
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError> {
-        self.chaos.hit(self.instance, "deliveries").await?;
-        self.inner
-            .deliveries
-            .deliveries(org, member, after, limit)
-            .await
-    }
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
-        self.chaos.hit(self.instance, "due").await?;
-        self.inner.deliveries.due(now_ms, limit).await
-    }
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.chaos.hit(self.instance, "delivery_by_task").await?;
-        self.inner.deliveries.delivery_by_task(task_id).await
-    }
-}
+impl Interceptor for Invocation {
+    type Plan = ();
 
-#[async_trait]
-impl PaceStore for Faulty {
-    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
-        self.chaos.hit(self.instance, "pace").await?;
-        self.inner.pace.reserve(key, now_ms, limits).await
+    async fn before(&self, op: &'static str) -> Result<(), StoreError> {
+        self.chaos.hit(self.instance, op).await
     }
-    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
-        self.chaos.hit(self.instance, "restamp").await?;
-        self.inner.pace.restamp(key, from_ms, to_ms).await
-    }
-}
 
-#[async_trait]
-impl SubscriptionStore for Faulty {
-    async fn subscriptions(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Subscription>, StoreError> {
-        self.chaos.hit(self.instance, "subscriptions").await?;
-        self.inner
-            .subscriptions
-            .subscriptions(org, after, limit)
-            .await
-    }
-    async fn subscription(
-        &self,
-        org: &OrgId,
-        t: &SubscriptionType,
-        node: &Node,
-    ) -> Result<Option<Subscription>, StoreError> {
-        self.chaos.hit(self.instance, "subscription").await?;
-        self.inner.subscriptions.subscription(org, t, node).await
-    }
-    async fn put_subscriptions(
-        &self,
-        org: &OrgId,
-        items: &[Subscription],
-    ) -> Result<(), StoreError> {
-        self.inner.subscriptions.put_subscriptions(org, items).await
+    async fn after(&self, _: &'static str, (): ()) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -275,10 +193,12 @@ impl World {
         );
         d.clock = Arc::new(move || unix_ms() + clock.load(Ordering::SeqCst));
         if let Some(instance) = instance {
-            let faulty = Arc::new(Faulty {
-                inner: self.stores.clone(),
-                chaos: self.chaos.clone(),
-                instance,
+            let faulty = Arc::new(Intercepted {
+                stores: self.stores.clone(),
+                hook: Invocation {
+                    chaos: self.chaos.clone(),
+                    instance,
+                },
             });
             d.deliveries = faulty.clone();
             d.pace = faulty.clone();

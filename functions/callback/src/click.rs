@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use shared::channel::{ChannelService, ResolvedBinding};
-use shared::domain::{MemberId, MemberKey};
-use shared::store::{Decided, DeliveryStore, StoreError};
+use shared::domain::{MemberId, MemberKey, retained_until};
+use shared::store::{Claim, DeliveryStore, StoreError};
 use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
 use shared::xml::PushMessage;
 use time::OffsetDateTime;
@@ -162,7 +162,7 @@ impl Clicks {
         let now_ms = self.outbox.now();
         let at = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let expires_at = now_ms / 1000 + self.retention_days.saturating_mul(86_400);
+        let expires_at = retained_until(now_ms, self.retention_days);
         let decision = match ActionRecord::decide(&d, click, at, now_ms, expires_at) {
             Ok(a) => a,
             Err(refused) => {
@@ -172,15 +172,15 @@ impl Clicks {
                 return Ok(());
             }
         };
-        let a = match self.outbox.actions.decide(&decision).await.map_err(store)? {
-            Decided::New => {
+        let a = match self.outbox.actions.claim(&decision).await.map_err(store)? {
+            Claim::New => {
                 tracing::info!(%org, event_id = %decision.event_id, member = %decision.member,
                     action = %decision.action, decision_id = %decision.decision_id(), "decision recorded");
                 decision
             }
             // WeCom's retry of the deciding push: finish what is left undone.
-            Decided::Existing(e) if e.click == decision.click => *e,
-            Decided::Existing(e) => self.later(*e, &decision, click, now_ms).await?,
+            Claim::Existing(e) if e.click == decision.click => *e,
+            Claim::Existing(e) => self.later(*e, &decision, click, now_ms).await?,
         };
         if a.needs_publishing() {
             self.publish(a).await;

@@ -16,7 +16,7 @@ use shared::domain::{
 };
 use shared::store::Stores;
 use shared::testing::{
-    ENCODING_AES_KEY as KEY, FaultyChannels, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot,
+    ENCODING_AES_KEY as KEY, FaultyBindings, OTHER_ENCODING_AES_KEY as OTHER_KEY, oneshot,
 };
 
 const TOKEN: &str = "QDG6eK";
@@ -26,12 +26,26 @@ const VECTOR_QUERY: &str = "msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89f
 
 struct Fixture {
     router: Router,
-    /// The callback's clock (unix seconds): set to the time a vector was signed at.
+    /// The callback's clock (unix seconds here; it reads milliseconds): set to the time a
+    /// vector was signed at.
     clock: Arc<std::sync::atomic::AtomicI64>,
     channels: Arc<ChannelService>,
     key: MemberKey,
     url: String,
     _dir: tempfile::TempDir,
+}
+
+/// The channel of the published vectors' app, to `receiver`.
+fn update(column: SourceColumn, receiver: &str) -> ChannelUpdate {
+    ChannelUpdate {
+        wechat_plugin: false,
+        corp_id: CorpId::parse(CORP).expect("corp"),
+        agent_id: AgentId::parse(218).expect("agent"),
+        receiver: Receiver::parse(column, receiver).expect("r"),
+        app_secret: Some(AppSecret::parse("app-secret").expect("s")),
+        token: Some(WeComToken::parse(TOKEN).expect("t")),
+        encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
+    }
 }
 
 async fn fixture(save: bool) -> Fixture {
@@ -48,18 +62,7 @@ async fn fixture(save: bool) -> Fixture {
     let rec = channels.ensure_binding(&key).await.expect("stub");
     if save {
         channels
-            .save(
-                &key,
-                ChannelUpdate {
-                    wechat_plugin: false,
-                    corp_id: CorpId::parse(CORP).expect("corp"),
-                    agent_id: AgentId::parse(218).expect("agent"),
-                    receiver: Receiver::parse(SourceColumn::LoginName, "mycreate").expect("r"),
-                    app_secret: Some(AppSecret::parse("app-secret").expect("s")),
-                    token: Some(WeComToken::parse(TOKEN).expect("t")),
-                    encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
-                },
-            )
+            .save(&key, update(SourceColumn::LoginName, "mycreate"))
             .await
             .expect("save");
     }
@@ -68,7 +71,7 @@ async fn fixture(save: bool) -> Fixture {
     Fixture {
         router: router(AppState {
             channels: channels.clone(),
-            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst) * 1000),
             clicks: None,
         }),
         clock,
@@ -426,7 +429,6 @@ async fn pushes_are_verified_and_acknowledged_once() {
         .callback_id;
     assert!(
         !f.channels
-            .store()
             .claim_push(
                 &id,
                 "msg:4561255354251345929",
@@ -555,29 +557,14 @@ async fn lambda_event_verifies() {
 async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stores = Stores::embedded(dir.path()).expect("stores");
-    let flaky = Arc::new(FaultyChannels::new(stores.channels.clone()));
-    let channels = Arc::new(ChannelService::new(
-        flaky.clone(),
-        stores.secrets.clone(),
-        "wn",
-    ));
+    let flaky = Arc::new(FaultyBindings::new(stores.bindings.clone()));
+    let channels = Arc::new(ChannelService::new(&stores, "wn").with_bindings(flaky.clone()));
     let key = MemberKey {
         org: OrgId::parse("acme").expect("org"),
         member: MemberId::parse("alice").expect("member"),
     };
     let rec = channels
-        .save(
-            &key,
-            ChannelUpdate {
-                wechat_plugin: false,
-                corp_id: CorpId::parse(CORP).expect("corp"),
-                agent_id: AgentId::parse(218).expect("agent"),
-                receiver: Receiver::parse(SourceColumn::Phone, "13900000000").expect("r"),
-                app_secret: Some(AppSecret::parse("app-secret").expect("s")),
-                token: Some(WeComToken::parse(TOKEN).expect("t")),
-                encoding_aes_key: Some(EncodingAesKey::parse(KEY).expect("k")),
-            },
-        )
+        .save(&key, update(SourceColumn::Phone, "13900000000"))
         .await
         .expect("save");
     channels
@@ -586,7 +573,7 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
         .expect("cache");
     let router = router(AppState {
         channels: channels.clone(),
-        clock: Arc::new(|| 1_700_000_001),
+        clock: Arc::new(|| 1_700_000_001_000),
         clicks: None,
     });
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");

@@ -7,7 +7,7 @@
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::domain::{EventId, MemberId, MemberKey, OrgId};
+use shared::domain::{EventId, MemberId, MemberKey, OrgId, Versioned};
 use shared::wecom::{WeComApp, WeComError};
 use shared::workflow::{ActionRecord, CardAnswer};
 
@@ -126,13 +126,8 @@ impl Dispatcher {
         // single-use code (the hand-off and the sweep may meet here).
         let mut claim = a.clone();
         claim.next_try_ms = Some(now + CARD_CLAIM_MS);
-        claim.updated_ms = now.max(a.updated_ms + 1);
-        if !self
-            .outbox
-            .actions
-            .replace_action(&claim, a.updated_ms)
-            .await?
-        {
+        let held = claim.bump(now);
+        if !self.outbox.actions.replace(&claim, held).await? {
             tracing::debug!(event_id = %a.event_id, member = %a.member,
                 "the card is being answered by another finisher");
             return Ok(a);
@@ -202,11 +197,7 @@ impl Dispatcher {
             }
             Err(e) => return (CardAnswer::Pending, None, Some(e.to_string())),
         };
-        let app = WeComApp {
-            client: &self.wecom,
-            tokens: &self.tokens,
-            creds: binding.credentials(),
-        };
+        let app = WeComApp::new(&self.wecom, &self.tokens, binding.credentials());
         match app
             .update_card_buttons(&a.userid, code, &a.answer_text())
             .await

@@ -12,43 +12,50 @@
 //! failures are retried with backoff inside the call, then by the sweep after a growing pause,
 //! up to [`Settings::max_attempts`]; anything else is recorded `failed` with WeCom's hint.
 //! Nothing is dropped without a record.
+//!
+//! An invocation is a pipeline of values whose order is written once, here: the deliveries
+//! are claimed (or taken over), prepared, grouped into messages, and each message is paced,
+//! fenced, sent and settled ([`Dispatcher::deliver`]). Each stage hands its values back; where
+//! one decides a delivery's new state, that change is recorded before the next stage runs.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::channel::{AppMemo, ChannelService, Fresh, Prober};
+use shared::channel::{AppMemo, ChannelService};
 use shared::config::Config;
-use shared::domain::{Node, OrgId, SubscriptionType};
+use shared::domain::{Clock, Node, OrgId, SubscriptionType, system_clock};
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
 use shared::wecom::{TokenCache, WeComClient};
-use shared::workflow::{
-    ActionSink, Delivery, MalformedEvent, Outbox, PublicStatus, Subscription, WorkflowEvent,
-};
+use shared::workflow::{ActionSink, Delivery, Outbox, PublicStatus, Subscription, WorkflowEvent};
 
+mod batch;
+mod claim;
 mod decisions;
 mod error;
+mod fence;
+mod incoming;
+mod pace;
 mod prepare;
+mod probes;
+mod record;
 mod report;
 mod send;
 mod settings;
-mod store_claim;
 
 pub use decisions::DecisionRef;
 pub use error::{CrashPoint, DispatchError};
+pub use incoming::Incoming;
+pub use probes::PROBES_PER_SWEEP;
 pub use report::{Outcome, Report};
 pub use settings::Settings;
 
-use prepare::Prepared;
-
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// Bindings probed per sweep (one a minute on AWS): 6,000 an hour.
-pub const PROBES_PER_SWEEP: usize = 100;
-/// Probes in flight at once.
-const PROBE_CONCURRENCY: usize = 8;
+use batch::Batch;
+use prepare::{Prepared, Ready};
+use settings::millis;
 
 pub struct Dispatcher {
     pub channels: Arc<ChannelService>,
@@ -61,47 +68,75 @@ pub struct Dispatcher {
     pub tokens: Arc<TokenCache>,
     pub egress_ips: Vec<String>,
     pub settings: Settings,
-    /// Unix milliseconds; replaceable so tests can move time.
     pub clock: Clock,
     pub crash: Option<CrashPoint>,
 }
 
-/// What EventBridge hands dispatch, parsed once: the one-minute schedule, a workflow event,
-/// or a member's decision to finish (its card to answer).
-#[derive(Debug, Clone)]
-pub enum Incoming {
-    Sweep,
-    Workflow(Box<WorkflowEvent>),
-    Decision(DecisionRef),
+/// One recipient between two stages of the pipeline.
+pub(crate) enum Step<T> {
+    /// Still in this invocation's hands, on to the next stage.
+    Next(T),
+    /// Recorded, or in someone else's hands: its outcome.
+    Done(Outcome),
+    /// The store failed on it. The rest go on; the invocation then fails, and its retry
+    /// touches only what is unfinished.
+    Failed(DispatchError),
 }
 
-impl Incoming {
-    pub fn parse(ev: &EventBridgeEvent<Value>) -> Result<Self, MalformedEvent> {
-        if ev.source == "aws.events" && ev.detail_type == "Scheduled Event" {
-            return Ok(Self::Sweep);
-        }
-        if ev.detail_type == shared::sink::DETAIL_TYPE {
-            return DecisionRef::from_detail(&ev.detail)
-                .map(Self::Decision)
-                .ok_or_else(|| {
-                    MalformedEvent(
-                        shared::i18n::Text::new("event.not_eventbridge")
-                            .arg("detail", "a decision names its org, event_id and member"),
-                    )
-                });
-        }
-        Ok(Self::Workflow(Box::new(WorkflowEvent::from_detail(
-            &ev.detail,
-        )?)))
+impl<T> Step<T> {
+    fn of(r: Result<Step<T>, DispatchError>) -> Self {
+        r.unwrap_or_else(Step::Failed)
     }
 
-    /// From an envelope as JSON (the local runner's route).
-    pub fn from_json(envelope: &Value) -> Result<Self, MalformedEvent> {
-        let ev: EventBridgeEvent<Value> =
-            serde_json::from_value(envelope.clone()).map_err(|e| {
-                MalformedEvent(shared::i18n::Text::new("event.not_eventbridge").arg("detail", e))
-            })?;
-        Self::parse(&ev)
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Step<U> {
+        match self {
+            Step::Next(t) => Step::Next(f(t)),
+            Step::Done(o) => Step::Done(o),
+            Step::Failed(e) => Step::Failed(e),
+        }
+    }
+}
+
+/// What the stages settled so far: each recipient's outcome, and the first store failure.
+#[derive(Default)]
+struct Tally {
+    outcomes: Vec<Outcome>,
+    failure: Option<DispatchError>,
+}
+
+impl Tally {
+    /// The recipients still to go on; the others are counted here.
+    fn next<T>(&mut self, steps: Vec<Step<T>>) -> Vec<T> {
+        let mut next = Vec::with_capacity(steps.len());
+        for step in steps {
+            match step {
+                Step::Next(t) => next.push(t),
+                Step::Done(o) => self.outcomes.push(o),
+                Step::Failed(e) => self.fail(e),
+            }
+        }
+        next
+    }
+
+    fn add(&mut self, r: Result<Vec<Outcome>, DispatchError>) {
+        match r {
+            Ok(o) => self.outcomes.extend(o),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: DispatchError) {
+        self.failure.get_or_insert(e);
+    }
+
+    fn report(self) -> Result<Report, DispatchError> {
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(Report {
+                event_id: None,
+                outcomes: self.outcomes,
+            }),
+        }
     }
 }
 
@@ -129,7 +164,7 @@ impl Dispatcher {
                 retention_days: cfg.delivery_retention_days,
                 ..Settings::default()
             },
-            clock: Arc::new(shared::domain::unix_ms),
+            clock: system_clock(),
             crash: None,
         }
     }
@@ -163,61 +198,32 @@ impl Dispatcher {
         }
     }
 
+    pub(crate) fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub(crate) fn lease_until(&self) -> i64 {
+        self.now() + millis(self.settings.lease)
+    }
+
     /// Delivers one workflow event to each of its recipients at most once.
     pub async fn dispatch(&self, ev: &WorkflowEvent) -> Result<Report, DispatchError> {
         let sub = self
             .subscriptions
             .subscription(&ev.org, &ev.subscription_type, &ev.node)
             .await?;
-        let format = sub.as_ref().map(|s| s.message_format).unwrap_or_default();
-        let body = ev.render(format);
-        // Buttons make each member's message a card of its own (its own task_id), so those
-        // are sent one member per call.
-        let actions = ev
-            .actions
-            .as_ref()
-            .or_else(|| sub.as_ref().and_then(|s| s.actions.as_ref()));
-        // Where a card or markdown cannot go (refused, or a reader in the WeChat plugin,
-        // which shows neither): the textcard.
-        let fallback = (actions.is_some() || format == shared::workflow::MessageFormat::Markdown)
-            .then(|| ev.render(shared::workflow::MessageFormat::Textcard));
-        let now = self.now();
-        let expires_at = now / 1000 + self.settings.retention_days * 86_400;
-        let recipients = ev.unique_recipients();
-        let fresh: Vec<Delivery> = recipients
-            .iter()
-            .cloned()
-            .map(|member| {
-                let card = actions.map(|a| ev.render_card(&member, a));
-                let mut d = Delivery::claim(
-                    ev,
-                    member,
-                    card.unwrap_or_else(|| body.clone()),
-                    now,
-                    now,
-                    expires_at,
-                );
-                d.fallback = fallback.clone();
-                d
-            })
-            .collect();
-        let claimed = self.claim_all(fresh).await?;
-        let apps = AppMemo::default();
-        let prepared: Vec<Result<Prepared, DispatchError>> = futures_util::stream::iter(claimed)
-            .map(|(d, claim)| self.prepare_claimed(d, claim, sub.as_ref(), &apps))
-            .buffered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut report = self.finish(prepared).await?;
+        let held = self.claim(self.fresh(ev, sub.as_ref())).await?;
+        let mut report = self.deliver(held, |_| sub.as_ref()).await?;
         // Answer in the order the event named its recipients.
-        let order: HashMap<&str, usize> = recipients
-            .iter()
+        let order: HashMap<String, usize> = ev
+            .unique_recipients()
+            .into_iter()
             .enumerate()
-            .map(|(i, r)| (r.as_str(), i))
+            .map(|(i, r)| (r, i))
             .collect();
         report
             .outcomes
-            .sort_by_key(|o| order.get(o.member.as_str()).copied().unwrap_or(usize::MAX));
+            .sort_by_key(|o| order.get(&o.member).copied().unwrap_or(usize::MAX));
         tracing::info!(event_id = %ev.event_id, org = %ev.org,
             delivered = report.count(PublicStatus::Delivered),
             delayed = report.count(PublicStatus::Delayed),
@@ -228,67 +234,6 @@ impl Dispatcher {
             event_id: Some(ev.event_id.to_string()),
             ..report
         })
-    }
-
-    /// Probes the bindings whose credential health probe is due (docs/API.md §6, Probe), at
-    /// most [`PROBES_PER_SWEEP`], and counts the drift found (metric `ChannelDrift`). A store
-    /// failure is logged: the bindings stay due for the next minute.
-    pub async fn probe_due(&self) -> usize {
-        let now = self.now();
-        let due = match self
-            .channels
-            .store()
-            .probes_due(now, PROBES_PER_SWEEP)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the probes due");
-                return 0;
-            }
-        };
-        let prober = Prober::new(&self.channels, &self.wecom, &self.tokens, &self.egress_ips);
-        // Within its budget: during a WeCom outage each probe waits out its timeouts, and the
-        // sweep must still end well inside the function's. What is not probed stays due and,
-        // being the earliest, is taken first next time.
-        let deadline = tokio::time::Instant::now() + self.settings.probe_budget;
-        // By index: a closure over borrowed items trips the compiler's Send inference.
-        let outcomes: Vec<_> = futures_util::stream::iter(0..due.len())
-            .map(|i| {
-                let prober = &prober;
-                let key = &due[i];
-                async move {
-                    tokio::time::timeout_at(deadline, prober.probe(key, Fresh::Hourly, now))
-                        .await
-                        .ok()
-                }
-            })
-            .buffer_unordered(PROBE_CONCURRENCY)
-            .collect()
-            .await;
-        let mut drift = 0;
-        let mut left = 0;
-        for o in outcomes {
-            match o {
-                Some(Ok(Some(p))) if !p.ok => drift += 1,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::warn!(error = %e, "probe not recorded; it stays due"),
-                None => left += 1,
-            }
-        }
-        if left > 0 {
-            tracing::warn!(
-                left,
-                "probe budget spent; the rest are probed at the next sweep"
-            );
-        }
-        if drift > 0 {
-            shared::metrics::count("ChannelDrift", drift);
-        }
-        if !due.is_empty() {
-            tracing::info!(probed = due.len() - left, drift, "credential probes");
-        }
-        due.len() - left
     }
 
     /// Acts on every delivery that is due: delayed ones whose window has freed, and claims
@@ -315,32 +260,26 @@ impl Dispatcher {
             }
             let found = due.deliveries.len() + due.unreadable.len();
             let now = self.now();
-            let mut work = Vec::with_capacity(found);
             // Only what is due by the record itself (never by a stale index entry) is taken
             // over: a delivered or freshly renewed record is left alone.
-            for d in due
+            let due: Vec<Delivery> = due
                 .deliveries
                 .into_iter()
                 .filter(|d| d.due_ms().is_some_and(|t| t <= now))
-            {
-                let k = (d.org.clone(), d.subscription_type.clone(), d.node.clone());
-                if !subs.contains_key(&k) {
-                    let s = self.subscriptions.subscription(&k.0, &k.1, &k.2).await?;
-                    subs.insert(k.clone(), s);
+                .collect();
+            for d in &due {
+                if let Entry::Vacant(slot) = subs.entry(subscription_of(d)) {
+                    let (org, t, node) = slot.key();
+                    let s = self.subscriptions.subscription(org, t, node).await?;
+                    slot.insert(s);
                 }
-                work.push((d, subs.get(&k).cloned().flatten()));
             }
-            let apps = AppMemo::default();
-            let apps = &apps;
-            let prepared: Vec<Result<Prepared, DispatchError>> =
-                futures_util::stream::iter(work)
-                    .map(|(d, sub)| async move {
-                        self.take_over_and_prepare(d, sub.as_ref(), apps).await
-                    })
-                    .buffered(self.settings.concurrency.max(1))
-                    .collect()
-                    .await;
-            let round = self.finish(prepared).await?;
+            let held = self.take_over(due).await;
+            let round = self
+                .deliver(held, |d| {
+                    subs.get(&subscription_of(d)).and_then(Option::as_ref)
+                })
+                .await?;
             let acted = round.outcomes.len();
             report.outcomes.extend(round.outcomes);
             // A short batch was the last; a round that moved nothing would only repeat.
@@ -371,4 +310,73 @@ impl Dispatcher {
         }
         Ok(report)
     }
+
+    /// The pipeline every held delivery goes through, in this order: prepared (its claim
+    /// renewed if that took long, or its new state recorded), grouped into messages, and each
+    /// message paced, fenced, sent and settled. Whatever was recorded stays recorded; a store
+    /// failure makes the caller retry, and the claims make that retry touch only what is
+    /// unfinished.
+    async fn deliver<'s>(
+        &self,
+        held: Vec<Step<Delivery>>,
+        sub_of: impl Fn(&Delivery) -> Option<&'s Subscription>,
+    ) -> Result<Report, DispatchError> {
+        let mut tally = Tally::default();
+        let held = tally.next(held);
+        let apps = AppMemo::default();
+        let (apps, sub_of) = (&apps, &sub_of);
+        let prepared = futures_util::stream::iter(held)
+            .map(|d| async move {
+                let sub = sub_of(&d);
+                self.ready(d, sub, apps).await
+            })
+            .buffered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let ready = tally.next(prepared);
+        if self.crash == Some(CrashPoint::AfterClaim) {
+            return Err(DispatchError::Crashed(CrashPoint::AfterClaim));
+        }
+        let (batches, unsendable) = batch::group(ready, self.settings.batch_size.max(1));
+        tally.add(self.record(unsendable).await);
+        let sent: Vec<_> = futures_util::stream::iter(batches)
+            .map(|b| self.through_wecom(b))
+            .buffer_unordered(self.settings.send_concurrency.max(1))
+            .collect()
+            .await;
+        for s in sent {
+            tally.add(s);
+        }
+        tally.report()
+    }
+
+    /// One recipient from held to ready: prepared, then its claim renewed if preparing took
+    /// long; or its new state (skipped, failed) recorded.
+    async fn ready(&self, d: Delivery, sub: Option<&Subscription>, apps: &AppMemo) -> Step<Ready> {
+        match self.prepare(d, sub, apps).await {
+            Ok(Prepared::Ready(r)) => self.renew(r).await,
+            Ok(Prepared::Change(c)) => Step::of(self.record_one(c).await.map(Step::Done)),
+            Err(e) => Step::Failed(e),
+        }
+    }
+
+    /// One message: paced, fenced, sent and settled, each change recorded as it is decided.
+    async fn through_wecom(&self, batch: Batch) -> Result<Vec<Outcome>, DispatchError> {
+        let paced = self.pace(batch).await?;
+        let mut outcomes = self.record(paced.delayed).await?;
+        let (fenced, lost) = self.fence(paced.batch).await?;
+        outcomes.extend(lost);
+        let Some(fenced) = fenced else {
+            return Ok(outcomes);
+        };
+        let sent = self.send(fenced).await?;
+        self.restamp(&sent.creds, paced.stamped).await?;
+        outcomes.extend(self.record(self.settle(sent)).await?);
+        Ok(outcomes)
+    }
+}
+
+/// The subscription a delivery was made under.
+fn subscription_of(d: &Delivery) -> (OrgId, SubscriptionType, Node) {
+    (d.org.clone(), d.subscription_type.clone(), d.node.clone())
 }

@@ -87,8 +87,7 @@ pub(crate) async fn probe_channels(
     }
     let found = st
         .channels
-        .store()
-        .bindings(&org, page.after.as_deref(), page.limit)
+        .list(&org, page.after.as_deref(), page.limit)
         .await?;
     // One fresh token per app per request (the prober asks each app once).
     let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);

@@ -8,22 +8,31 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::domain::{
     AgentId, AppKey, AppRecord, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId,
     ChannelConfig, CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
 };
-use crate::store::{ChannelStore, Page, SecretStore, StoreError};
+use crate::store::{
+    BindingStore, Page, ProbeSchedule, PushClaims, ReceiverMisses, SecretRecords, SecretStore,
+    StoreError, Stores, expires_after,
+};
 use crate::wecom::AppCredentials;
 
 mod probe;
-pub use probe::{Fresh, Prober};
+pub use probe::{Fresh, PROBE_EVERY_MS, Prober, first_probe_ms};
 mod save;
 pub use save::SECRET_GRACE;
 mod userid;
 pub use userid::{LookupError, miss_hint};
 
 const SECRET_CACHE_CAP: usize = 1024;
+
+/// How long a binding that was only looked at (its callback URL handed out, never saved) is
+/// kept: long enough to finish setting it up, short enough that names typed once do not
+/// accumulate.
+pub const UNSAVED_BINDING_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -89,7 +98,7 @@ pub struct AppMemo(Mutex<HashMap<AppKey, Arc<tokio::sync::OnceCell<Option<AppRec
 impl AppMemo {
     async fn app(
         &self,
-        store: &dyn ChannelStore,
+        store: &dyn BindingStore,
         key: &AppKey,
     ) -> Result<Option<AppRecord>, StoreError> {
         // The lock is released before any await.
@@ -105,9 +114,15 @@ impl AppMemo {
     }
 }
 
+/// The channel rules over the ports they need: bindings with their apps, the probe schedule,
+/// push claims, remembered receiver misses, and the secrets with their records.
 pub struct ChannelService {
-    channels: Arc<dyn ChannelStore>,
+    bindings: Arc<dyn BindingStore>,
+    probes: Arc<dyn ProbeSchedule>,
+    pushes: Arc<dyn PushClaims>,
+    misses: Arc<dyn ReceiverMisses>,
     secrets: Arc<dyn SecretStore>,
+    secret_records: Arc<dyn SecretRecords>,
     secret_prefix: String,
     /// Secret names are never reused, so a cached value can never go stale.
     cache: Mutex<HashMap<String, AppSecrets>>,
@@ -117,20 +132,40 @@ pub struct ChannelService {
     secret_sweep_cursor: Mutex<Option<String>>,
 }
 
+impl Stores {
+    /// The channel service every function builds over these stores.
+    pub fn channel_service(&self, secret_prefix: &str) -> ChannelService {
+        ChannelService::new(self, secret_prefix)
+    }
+}
+
 impl ChannelService {
-    pub fn new(
-        channels: Arc<dyn ChannelStore>,
-        secrets: Arc<dyn SecretStore>,
-        secret_prefix: impl Into<String>,
-    ) -> Self {
+    /// Over `stores`, its secrets named under `secret_prefix`.
+    pub fn new(stores: &Stores, secret_prefix: impl Into<String>) -> Self {
         Self {
-            channels,
-            secrets,
+            bindings: stores.bindings.clone(),
+            probes: stores.probes.clone(),
+            pushes: stores.pushes.clone(),
+            misses: stores.misses.clone(),
+            secrets: stores.secrets.clone(),
+            secret_records: stores.secret_records.clone(),
             secret_prefix: secret_prefix.into(),
             cache: Mutex::new(HashMap::new()),
             last_secret_sweep: std::sync::atomic::AtomicI64::new(0),
             secret_sweep_cursor: Mutex::new(None),
         }
+    }
+
+    /// The same service over other bindings (a test's double).
+    pub fn with_bindings(mut self, bindings: Arc<dyn BindingStore>) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
+    /// The same service over other secret records (a test's double).
+    pub fn with_secret_records(mut self, records: Arc<dyn SecretRecords>) -> Self {
+        self.secret_records = records;
+        self
     }
 
     /// One cheap read from each store, so the TLS handshakes happen during a Lambda's init
@@ -140,18 +175,16 @@ impl ChannelService {
         let name = format!("{}/warm-up/{probe}", self.secret_prefix);
         // At once: the two handshakes need not wait for each other.
         let _ = tokio::join!(
-            self.channels.resolve_callback(&probe),
+            self.bindings.resolve_callback(&probe),
             self.secrets.get(&name)
         );
     }
 
-    pub fn store(&self) -> &Arc<dyn ChannelStore> {
-        &self.channels
-    }
-
-    /// The binding, created unconfigured if needed so that its callback URL exists.
+    /// The binding, created unconfigured if needed so that its callback URL exists; kept for
+    /// [`UNSAVED_BINDING_TTL`] unless it is saved.
     pub async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, ChannelError> {
-        Ok(self.channels.ensure_binding(key).await?)
+        let unsaved_until = expires_after(UNSAVED_BINDING_TTL);
+        Ok(self.bindings.ensure_binding(key, unsaved_until).await?)
     }
 
     /// The binding with its secrets, if the member has a configured channel.
@@ -159,7 +192,7 @@ impl ChannelService {
         &self,
         key: &MemberKey,
     ) -> Result<Option<ResolvedBinding>, ChannelError> {
-        match self.channels.binding(key).await? {
+        match self.bindings.binding(key).await? {
             Some(rec) => self.resolve_with(rec, None).await,
             None => Ok(None),
         }
@@ -171,7 +204,7 @@ impl ChannelService {
         key: &MemberKey,
         memo: &AppMemo,
     ) -> Result<Option<ResolvedBinding>, ChannelError> {
-        match self.channels.binding(key).await? {
+        match self.bindings.binding(key).await? {
             Some(rec) => self.resolve_with(rec, Some(memo)).await,
             None => Ok(None),
         }
@@ -184,7 +217,7 @@ impl ChannelService {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<BindingRecord>, ChannelError> {
-        Ok(self.channels.bindings(org, after, limit).await?)
+        Ok(self.bindings.bindings(org, after, limit).await?)
     }
 
     /// The binding a callback URL belongs to and, if it is configured, its secrets: the
@@ -195,12 +228,12 @@ impl ChannelService {
         &self,
         id: &CallbackId,
     ) -> Result<Option<CallbackBinding>, ChannelError> {
-        let Some(target) = self.channels.resolve_callback(id).await? else {
+        let Some(target) = self.bindings.resolve_callback(id).await? else {
             return Ok(None);
         };
         let app = async {
             match &target.app {
-                Some(k) => self.channels.app(k).await,
+                Some(k) => self.bindings.app(k).await,
                 None => Ok(None),
             }
         };
@@ -210,7 +243,7 @@ impl ChannelService {
                 let _ = self.secret(name).await;
             }
         };
-        let (record, app, ()) = tokio::join!(self.channels.binding(&target.key), app, hinted);
+        let (record, app, ()) = tokio::join!(self.bindings.binding(&target.key), app, hinted);
         let Some(record) = record? else {
             return Ok(None);
         };
@@ -240,8 +273,8 @@ impl ChannelService {
             return Ok(None);
         };
         let app = match memo {
-            Some(m) => m.app(self.channels.as_ref(), &app_key).await?,
-            None => self.channels.app(&app_key).await?,
+            Some(m) => m.app(self.bindings.as_ref(), &app_key).await?,
+            None => self.bindings.app(&app_key).await?,
         };
         let Some(app) = app else {
             return Ok(None);
@@ -273,7 +306,7 @@ impl ChannelService {
         key: &MemberKey,
         check: &CallbackCheck,
     ) -> Result<(), ChannelError> {
-        Ok(self.channels.record_callback_check(key, check).await?)
+        Ok(self.bindings.record_callback_check(key, check).await?)
     }
 
     pub async fn record_test(
@@ -281,7 +314,23 @@ impl ChannelService {
         key: &MemberKey,
         outcome: &TestOutcome,
     ) -> Result<(), ChannelError> {
-        Ok(self.channels.record_test(key, outcome).await?)
+        Ok(self.bindings.record_test(key, outcome).await?)
+    }
+
+    /// True the first time WeCom's push `key` reaches the callback `id` within `ttl`: a
+    /// retried push is acted on once.
+    pub async fn claim_push(
+        &self,
+        id: &CallbackId,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<bool, ChannelError> {
+        Ok(self.pushes.claim_push(id, key, ttl).await?)
+    }
+
+    /// Gives a claimed push back (acting on it failed), so WeCom's retry is acted on.
+    pub async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), ChannelError> {
+        Ok(self.pushes.release_push(id, key).await?)
     }
 
     async fn secret(&self, name: &str) -> Result<Option<AppSecrets>, ChannelError> {

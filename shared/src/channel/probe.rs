@@ -18,13 +18,34 @@ use time::OffsetDateTime;
 use super::{ChannelError, ChannelService, LookupError, miss_hint};
 use crate::domain::{Drift, MemberKey, ProbeOutcome, Receiver, ReceiverMiss};
 use crate::i18n::Text;
-use crate::store::PROBE_EVERY_MS;
 use crate::wecom::{ErrCode, TokenCache, WeComApp, WeComClient, WeComError};
+
+/// How often each binding is probed: WeCom's tokens last two hours, lookups are limited, and
+/// drift within the hour is caught by the next send anyway.
+pub const PROBE_EVERY_MS: i64 = 3_600_000;
 
 /// After a lookup found no member, that binding's next probe waits a day: WeCom blocks lookups
 /// for a day after too many misses (over 20% of the seat cap), the drift is recorded and
 /// alarmed already, and the fix — a save — puts the binding back within the hour.
 pub const MISSING_MEMBER_BACKOFF_MS: i64 = 24 * PROBE_EVERY_MS;
+
+/// When a binding saved at `now_ms` is first probed: within the hour, at a minute of its own,
+/// so the probes of many bindings saved at once spread over the hour.
+pub fn first_probe_ms(key: &MemberKey, now_ms: i64) -> i64 {
+    let offset = key.stable_hash() % PROBE_EVERY_MS.unsigned_abs();
+    now_ms.saturating_add(i64::try_from(offset).unwrap_or(0).max(60_000))
+}
+
+impl ChannelService {
+    /// Up to `limit` configured bindings whose probe is due by `now_ms`, earliest first.
+    pub async fn probes_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<MemberKey>, ChannelError> {
+        Ok(self.probes.probes_due(now_ms, limit).await?)
+    }
+}
 
 /// One app's check, shared by the bindings a prober probes.
 type AppCheck = Arc<tokio::sync::OnceCell<Result<(), WeComError>>>;
@@ -114,11 +135,7 @@ impl<'a> Prober<'a> {
         let Some(b) = self.channels.configured(key).await? else {
             return Ok(None);
         };
-        let app = WeComApp {
-            client: self.wecom,
-            tokens: self.tokens,
-            creds: b.credentials(),
-        };
+        let app = WeComApp::new(self.wecom, self.tokens, b.credentials());
         let mut result = self.check_app(&app, fresh).await;
         // A receiver WeCom did not know within the day is not looked up again.
         let mut remembered = None;
@@ -161,7 +178,7 @@ impl<'a> Prober<'a> {
             _ => PROBE_EVERY_MS,
         };
         self.channels
-            .store()
+            .probes
             .record_probe(key, &outcome, now_ms.saturating_add(wait))
             .await?;
         Ok(Some(outcome))

@@ -1,7 +1,7 @@
 //! Saving and removing a binding: secrets merged per app, written under a fresh name, and
 //! swapped in one revision-guarded commit with the binding.
 
-use super::{ChannelError, ChannelService, ChannelUpdate};
+use super::{ChannelError, ChannelService, ChannelUpdate, first_probe_ms};
 use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, ChannelConfig, MemberKey, SecretRecord, now,
     unix_now,
@@ -55,16 +55,16 @@ impl ChannelService {
         key: &MemberKey,
         update: &ChannelUpdate,
     ) -> Result<BindingRecord, ChannelError> {
-        let current = self.channels.ensure_binding(key).await?;
+        let current = self.ensure_binding(key).await?;
         let target_key = AppKey {
             org: key.org.clone(),
             corp_id: update.corp_id.clone(),
             agent_id: update.agent_id,
         };
         let old_key = current.app_key();
-        let target = self.channels.app(&target_key).await?;
+        let target = self.bindings.app(&target_key).await?;
         let old = match &old_key {
-            Some(k) if *k != target_key => self.channels.app(k).await?,
+            Some(k) if *k != target_key => self.bindings.app(k).await?,
             _ => None,
         };
 
@@ -108,12 +108,12 @@ impl ChannelService {
         let app_written = match &target {
             None => true,
             Some(t) if joins => {
-                self.channels
+                self.bindings
                     .app_join(&target_key, Some(&t.secret_name), &secret_name)
                     .await?
             }
             Some(t) if t.secret_name != secret_name => {
-                self.channels
+                self.bindings
                     .app_swap(&target_key, &t.secret_name, &secret_name)
                     .await?
             }
@@ -132,6 +132,7 @@ impl ChannelService {
             self.retire_secret(&t.secret_name, &target_key).await;
         }
 
+        let updated_at = now();
         let change = ChannelCommit {
             member: key.clone(),
             secret_hint: Some(secret_name.clone()),
@@ -143,14 +144,15 @@ impl ChannelService {
                 receiver: update.receiver.clone(),
                 wechat_plugin: update.wechat_plugin,
             }),
-            updated_at: now(),
+            first_probe_ms: first_probe_ms(key, updated_at.unix_timestamp().saturating_mul(1000)),
+            updated_at,
             new_app: target.is_none().then(|| AppRecord {
                 key: target_key.clone(),
                 secret_name: secret_name.clone(),
                 members: 1,
             }),
         };
-        if let Err(e) = self.channels.commit(change).await {
+        if let Err(e) = self.bindings.commit(change).await {
             // Only a conflict surely wrote nothing; after any other error the commit may have
             // happened, and a count one high is safe where one low is not.
             if joins && matches!(e, StoreError::Conflict) {
@@ -166,7 +168,7 @@ impl ChannelService {
         if let Some(o) = old_key.filter(|k| *k != target_key) {
             self.leave_app(&o).await;
         }
-        self.channels
+        self.bindings
             .binding(key)
             .await?
             .ok_or(ChannelError::Store(StoreError::Conflict))
@@ -176,7 +178,7 @@ impl ChannelService {
     /// The binding's callback URL stays the same for a later save.
     pub async fn delete(&self, key: &MemberKey) -> Result<(), ChannelError> {
         for _ in 0..MAX_ATTEMPTS {
-            let Some(current) = self.channels.binding(key).await? else {
+            let Some(current) = self.bindings.binding(key).await? else {
                 return Ok(());
             };
             let Some(app_key) = current.app_key() else {
@@ -188,10 +190,12 @@ impl ChannelService {
                 callback_id: current.callback_id.clone(),
                 expected_revision: current.revision,
                 config: None,
+                // Out of the schedule with its configuration.
+                first_probe_ms: 0,
                 updated_at: now(),
                 new_app: None,
             };
-            match self.channels.commit(change).await {
+            match self.bindings.commit(change).await {
                 Ok(()) => {
                     self.leave_app(&app_key).await;
                     return Ok(());
@@ -206,7 +210,7 @@ impl ChannelService {
     /// One member fewer on `app`; its secret retired if that was the last. A failure here
     /// leaves the count one high, which only keeps the secret longer: logged, not returned.
     async fn leave_app(&self, app: &AppKey) {
-        match self.channels.app_leave(app).await {
+        match self.bindings.app_leave(app).await {
             Ok(Some(name)) => self.retire_secret(&name, app).await,
             Ok(None) => {}
             Err(e) => {
@@ -224,7 +228,7 @@ impl ChannelService {
         value: &AppSecrets,
     ) -> Result<String, ChannelError> {
         let name = self.new_secret_name(app);
-        self.channels
+        self.secret_records
             .record_secret(&SecretRecord {
                 name: name.clone(),
                 app: app.clone(),
@@ -246,7 +250,7 @@ impl ChannelService {
             created_at: now,
             retired_at: Some(now),
         };
-        if let Err(e) = self.channels.record_secret(&record).await {
+        if let Err(e) = self.secret_records.record_secret(&record).await {
             // The sweep still finds it unreferenced, by its creation record, and records it
             // retired then: it keeps a whole grace from that sweep on.
             tracing::warn!(secret = name, error = %e, "could not mark a replaced secret");
@@ -256,7 +260,7 @@ impl ChannelService {
     /// Deletes a secret that was never referenced (its commit failed).
     async fn delete_secret_quietly(&self, name: &str) {
         let deleted = match self.secrets.delete(name).await {
-            Ok(()) => self.channels.forget_secret(name).await,
+            Ok(()) => self.secret_records.forget_secret(name).await,
             Err(e) => Err(e),
         };
         if let Err(e) = deleted {
@@ -301,7 +305,7 @@ impl ChannelService {
         // however many apps there are.
         let after = self.secret_sweep_cursor.lock().ok().and_then(|c| c.clone());
         let page = self
-            .channels
+            .secret_records
             .secret_records(after.as_deref(), SWEEP_SECRETS_MAX)
             .await?;
         if let Ok(mut c) = self.secret_sweep_cursor.lock() {
@@ -314,7 +318,7 @@ impl ChannelService {
                     // Younger than the grace, it may belong to a save still in progress.
                     let unreferenced = r.created_at + grace <= now
                         && self
-                            .channels
+                            .bindings
                             .app(&r.app)
                             .await?
                             .is_none_or(|a| a.secret_name != r.name);
@@ -323,7 +327,7 @@ impl ChannelService {
                             retired_at: Some(now),
                             ..r.clone()
                         };
-                        self.channels.record_secret(&retired).await?;
+                        self.secret_records.record_secret(&retired).await?;
                         tracing::info!(secret = %r.name,
                             "unreferenced secret without a retirement record: retired now, deleted after the grace");
                     }
@@ -332,7 +336,7 @@ impl ChannelService {
             };
             if due {
                 self.secrets.delete(&r.name).await?;
-                self.channels.forget_secret(&r.name).await?;
+                self.secret_records.forget_secret(&r.name).await?;
                 tracing::info!(secret = %r.name, retired = r.retired_at.is_some(), "secret deleted");
                 deleted += 1;
             }

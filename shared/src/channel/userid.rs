@@ -63,13 +63,13 @@ impl ChannelService {
             return Ok(());
         };
         Ok(self
-            .channels
+            .bindings
             .set_resolved_user(&rec.key, Some(&user))
             .await?)
     }
 
     pub async fn forget_userid(&self, key: &MemberKey) -> Result<(), ChannelError> {
-        Ok(self.channels.set_resolved_user(key, None).await?)
+        Ok(self.bindings.set_resolved_user(key, None).await?)
     }
 
     /// The binding's WeCom userid: the cached one, else looked up through `app` ([`Self::lookup`])
@@ -107,7 +107,7 @@ impl ChannelService {
         }
         let key = receiver_miss_key(&app.creds.corp_id, app.creds.agent_id, receiver);
         match self
-            .channels
+            .misses
             .receiver_misses(std::slice::from_ref(&key), now_ms)
             .await
         {
@@ -123,7 +123,7 @@ impl ChannelService {
             && let Some(code) = e.errcode().filter(|c| c.kind() == Kind::Receiver)
         {
             let miss = ReceiverMiss::new(code.code(), now_ms);
-            if let Err(e) = self.channels.remember_receiver_miss(&key, &miss).await {
+            if let Err(e) = self.misses.remember_receiver_miss(&key, &miss).await {
                 tracing::warn!(error = %e, "could not remember a receiver WeCom does not know");
             }
         }
@@ -161,7 +161,7 @@ impl ChannelService {
             return Ok(out);
         }
         let plain: Vec<String> = keys.iter().map(|(_, k)| k.clone()).collect();
-        let found = self.channels.receiver_misses(&plain, now_ms).await?;
+        let found = self.misses.receiver_misses(&plain, now_ms).await?;
         for ((i, _), m) in keys.iter().zip(found) {
             out[*i] = m;
         }
@@ -181,7 +181,7 @@ impl ChannelService {
             return Ok(());
         }
         let key = receiver_miss_key(corp_id, agent_id, receiver);
-        Ok(self.channels.forget_receiver_miss(&key).await?)
+        Ok(self.misses.forget_receiver_miss(&key).await?)
     }
 
     /// After WeCom said the member cannot be found (46004, 60111, 81013, or listed as an
@@ -204,11 +204,11 @@ impl ChannelService {
     ) -> Result<usize, ChannelError> {
         let mut n = 0;
         for key in self
-            .channels
+            .bindings
             .bindings_resolved_to(org, corp_id, userid)
             .await?
         {
-            self.channels.set_resolved_user(&key, None).await?;
+            self.bindings.set_resolved_user(&key, None).await?;
             n += 1;
         }
         Ok(n)

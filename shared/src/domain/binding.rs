@@ -12,6 +12,17 @@ pub struct MemberKey {
     pub member: MemberId,
 }
 
+impl MemberKey {
+    /// A number that is the same for this member everywhere and in every version (SHA-256,
+    /// not the standard library's per-process hasher): what spreads members over the hour of
+    /// the probe schedule and over its shards.
+    pub fn stable_hash(&self) -> u64 {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{}/{}", self.org, self.member).as_bytes());
+        u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+}
+
 /// One WeCom self-built app as used by one org. WeCom keeps one Secret, one Token and one
 /// EncodingAESKey per app, so the secret is stored per app, not per member.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,29 +1,31 @@
 //! Domain values, parsed at the edge: past the parser an invalid value cannot exist.
 //! Nothing here knows AWS or HTTP.
 
-use time::OffsetDateTime;
-
 use crate::i18n::Text;
 
 mod binding;
 mod channel;
+mod clock;
 mod ids;
 mod miss;
 mod pace;
 mod secrets;
+mod version;
 
 pub use binding::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, Drift, MemberKey, ProbeOutcome,
     ResolvedUser, SecretRecord, TestOutcome,
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
+pub use clock::{Clock, now, retained_until, system_clock, unix_ms, unix_now};
 pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
 pub use miss::{MISS_KEPT_MS, ReceiverMiss, receiver_miss_key};
 pub use pace::{
-    Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS, WECOM_MEMBER_LIMITS,
-    member_pace_key,
+    CREDENTIAL_CHECK_LIMITS, Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS,
+    WECOM_MEMBER_LIMITS, member_pace_key,
 };
 pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
+pub use version::Versioned;
 
 /// A field that failed to parse: which one, and why, in words an admin can act on.
 ///
@@ -41,21 +43,4 @@ impl FieldError {
     pub fn new(field: &'static str, message: Text) -> Self {
         Self { field, message }
     }
-}
-
-/// Seconds-precision UTC now: what we store and show.
-pub fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(0).unwrap_or(t)
-}
-
-/// Unix milliseconds now.
-pub fn unix_ms() -> i64 {
-    let ns = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -13,6 +13,11 @@ pub type Limits = &'static [(i64, usize)];
 /// WeCom's limits per (app, member).
 pub const WECOM_MEMBER_LIMITS: Limits = &[PACE_MINUTE, PACE_HOUR];
 
+/// `gettoken` calls an org may make per minute with credentials WeCom has not accepted
+/// before — across saves, tests, probes and sends — so that no tenant can spend the shared
+/// egress address's standing at WeCom.
+pub const CREDENTIAL_CHECK_LIMITS: Limits = &[(60_000, 10)];
+
 /// The pace log of one (app, member), `{corp}:{agent}:{userid}`: every message to the member
 /// through that app takes a slot in it — dispatch's notifications and test messages alike.
 pub fn member_pace_key(corp_id: &super::CorpId, agent_id: super::AgentId, userid: &str) -> String {

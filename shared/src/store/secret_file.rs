@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::embedded::{dec, enc};
-use super::{SecretStore, StoreError};
+use super::{SecretStore, StoreError, dec, enc};
 use crate::domain::AppSecrets;
 
 /// Secrets in `secrets.json` (mode 0600) beside the records. Rewritten whole through a

@@ -1,8 +1,9 @@
 //! One WeCom app as every caller uses it: the client plus the shared token cache.
 
 use super::client::{SendReceipt, WeComClient, WeComError};
+use super::credentials::{AccessToken, AppCredentials};
 use super::message::OutgoingMessage;
-use super::token::{AccessToken, AppCredentials, TokenCache};
+use super::token::TokenCache;
 
 /// One app seen through the client and the shared token cache: every call gets a cached
 /// token, and a token WeCom calls invalid is replaced and the call retried once.
@@ -12,7 +13,15 @@ pub struct WeComApp<'a> {
     pub creds: AppCredentials,
 }
 
-impl WeComApp<'_> {
+impl<'a> WeComApp<'a> {
+    pub fn new(client: &'a WeComClient, tokens: &'a TokenCache, creds: AppCredentials) -> Self {
+        Self {
+            client,
+            tokens,
+            creds,
+        }
+    }
+
     pub async fn token(&self) -> Result<AccessToken, WeComError> {
         self.tokens.get(self.client, &self.creds).await
     }

@@ -71,7 +71,7 @@ impl WeComError {
                 .arg("since", rfc3339(*since))
                 .arg("until", rfc3339(*until)),
             Self::Throttled { until_ms } => Text::new("hint.wecom.credential_budget")
-                .arg("limit", super::token::CREDENTIAL_CHECK_LIMITS[0].1)
+                .arg("limit", crate::domain::CREDENTIAL_CHECK_LIMITS[0].1)
                 .arg("until", rfc3339((until_ms + 999).div_euclid(1000))),
         }
     }

@@ -98,6 +98,37 @@ impl MessageBody {
     }
 }
 
+/// The recipients of one `message/send`, sorted and each once: WeCom's `touser`, written as
+/// WeCom takes it (`a|b|c`) wherever it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub struct Touser(Vec<String>);
+
+impl Touser {
+    pub fn of<S: Into<String>>(users: impl IntoIterator<Item = S>) -> Self {
+        let mut users: Vec<String> = users.into_iter().map(Into::into).collect();
+        users.sort();
+        users.dedup();
+        Self(users)
+    }
+
+    pub fn users(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl From<String> for Touser {
+    fn from(stored: String) -> Self {
+        Self::of(stored.split('|'))
+    }
+}
+
+impl From<Touser> for String {
+    fn from(t: Touser) -> Self {
+        t.0.join("|")
+    }
+}
+
 /// One `message/send` call.
 #[derive(Debug, Clone)]
 pub struct OutgoingMessage {
@@ -129,6 +160,15 @@ impl OutgoingMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_touser_is_stored_as_wecom_takes_it() {
+        let t = Touser::of(["lisi", "zhangsan", "lisi"]);
+        assert_eq!(t.users(), ["lisi", "zhangsan"]);
+        let stored = serde_json::to_value(&t).expect("json");
+        assert_eq!(stored, json!("lisi|zhangsan"));
+        assert_eq!(serde_json::from_value::<Touser>(stored).expect("read"), t);
+    }
 
     #[test]
     fn truncation_respects_bytes_and_characters() {

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod card;
 pub mod client;
+pub mod credentials;
 pub mod errcode;
 pub mod message;
 pub mod resolve;
@@ -10,7 +11,8 @@ pub mod token;
 
 pub use app::WeComApp;
 pub use client::{RetryPolicy, SendReceipt, WeComClient, WeComError};
+pub use credentials::{AccessToken, AppCredentials};
 pub use errcode::{ErrCode, Kind};
-pub use message::{MessageBody, OutgoingMessage};
+pub use message::{MessageBody, OutgoingMessage, Touser};
 pub use resolve::{needs_lookup, resolve_userid};
-pub use token::{AccessToken, AppCredentials, TokenCache};
+pub use token::TokenCache;

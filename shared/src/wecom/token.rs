@@ -2,25 +2,19 @@
 //! the store until shortly before expiry, fetched by one caller at a time (a lease in the
 //! store, a lock in process), refreshed once on 40014/42001.
 //!
-//! The store never sees a token in the clear: it holds AES-256-GCM ciphertext under a key
-//! derived from the app secret, which only Secrets Manager has. Cache keys carry a
-//! fingerprint of the secret (never the secret), so a reset secret starts a new entry.
+//! The store never sees a token in the clear ([`super::credentials`]), and a reset secret
+//! starts a new entry.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::client::{WeComClient, WeComError};
+use super::credentials::{AccessToken, AppCredentials};
 use super::errcode::ErrCode;
-use crate::domain::{AgentId, AppSecret, CorpId, Limits, OrgId, Pace, unix_ms, unix_now};
+use crate::domain::{CREDENTIAL_CHECK_LIMITS, Pace, unix_ms, unix_now};
 use crate::store::{CachedToken, PaceStore, Refusal, StoreError, TokenStore};
 
 /// Tokens are used until this long before WeCom's expiry.
@@ -33,80 +27,8 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// an admin's "Probe now" may ask again once an hour.
 pub const REFUSAL_TTL: Duration = Duration::from_secs(3600);
 
-/// `gettoken` calls an org may make per minute with credentials WeCom has not accepted
-/// before — across saves, tests, probes and sends — so that no tenant can spend the shared
-/// egress address's standing at WeCom.
-pub const CREDENTIAL_CHECK_LIMITS: Limits = &[(60_000, 10)];
-
 /// How long credentials WeCom accepted once count as proven (not against the budget).
 const PROVEN_TTL_SECS: i64 = 400 * 86_400;
-
-/// The credentials of one WeCom app, and the org on whose behalf WeCom is asked with them
-/// (unproven credentials count against that org's budget; `None`: no budget applies).
-#[derive(Debug, Clone)]
-pub struct AppCredentials {
-    pub corp_id: CorpId,
-    pub agent_id: AgentId,
-    pub secret: AppSecret,
-    pub org: Option<OrgId>,
-}
-
-impl AppCredentials {
-    /// `corp:agent:fingerprint` — names the token without naming the secret.
-    pub fn cache_key(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(b"wecom-notify/token-key/v1\0");
-        h.update(self.secret.expose().as_bytes());
-        let fp = hex::encode(&h.finalize()[..8]);
-        format!("{}:{}:{fp}", self.corp_id, self.agent_id)
-    }
-
-    fn cipher(&self) -> Aes256Gcm {
-        let mut h = Sha256::new();
-        h.update(b"wecom-notify/token-seal/v1\0");
-        h.update(self.secret.expose().as_bytes());
-        let key = h.finalize();
-        Aes256Gcm::new_from_slice(&key).expect("SHA-256 output is a 32-byte key")
-    }
-
-    fn seal(&self, token: &str) -> String {
-        let nonce: [u8; 12] = rand::random();
-        let ct = self
-            .cipher()
-            .encrypt(&Nonce::from(nonce), token.as_bytes())
-            .unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        STANDARD.encode(out)
-    }
-
-    fn open(&self, sealed: &str) -> Option<String> {
-        let raw = STANDARD.decode(sealed).ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, ct) = raw.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().ok()?;
-        let pt = self.cipher().decrypt(&Nonce::from(nonce), ct).ok()?;
-        String::from_utf8(pt).ok()
-    }
-}
-
-/// An access token; `Debug` does not show it.
-#[derive(Clone)]
-pub struct AccessToken(SecretString);
-
-impl AccessToken {
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccessToken(<redacted>)")
-    }
-}
 
 /// A valid token, or WeCom's refusal of the app's credentials, until `expires_at`.
 struct Local {
@@ -230,7 +152,7 @@ impl TokenCache {
             .get(key)
             .filter(|l| l.expires_at > now)
             .map(|l| match &l.entry {
-                Ok(token) => Ok(AccessToken(SecretString::from(token.clone()))),
+                Ok(token) => Ok(AccessToken::new(token.clone())),
                 Err(r) => Err(refused(r, l.expires_at)),
             })
     }
@@ -293,7 +215,7 @@ impl TokenCache {
             return Ok(None);
         };
         self.local_put(key, Ok(token.clone()), c.expires_at);
-        Ok(Some(Ok(AccessToken(SecretString::from(token)))))
+        Ok(Some(Ok(AccessToken::new(token))))
     }
 
     /// A valid token for the app: from process memory, else the store, else WeCom — with at
@@ -366,7 +288,7 @@ impl TokenCache {
                 }
                 self.mark_proven(key).await;
                 tracing::info!(app = %key, expires_at, "fetched a WeCom access token");
-                Ok(AccessToken(SecretString::from(issued.access_token)))
+                Ok(AccessToken::new(issued.access_token))
             }
             Err(e) => {
                 self.refuse(creds, &e).await;
@@ -480,37 +402,4 @@ impl TokenCache {
 /// Where the store keeps that WeCom accepted the credentials of `key` once.
 fn proven_key(key: &str) -> String {
     format!("proven:{key}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn creds(secret: &str) -> AppCredentials {
-        AppCredentials {
-            corp_id: CorpId::parse("ww1").expect("corp"),
-            agent_id: AgentId::parse(5).expect("agent"),
-            secret: AppSecret::parse(secret).expect("secret"),
-            org: None,
-        }
-    }
-
-    #[test]
-    fn keys_fingerprint_the_secret_without_showing_it() {
-        let a = creds("secret-a");
-        assert!(!a.cache_key().contains("secret-a"));
-        assert_ne!(a.cache_key(), creds("secret-b").cache_key());
-        assert!(a.cache_key().starts_with("ww1:5:"));
-    }
-
-    #[test]
-    fn sealed_tokens_open_only_with_the_same_secret() {
-        let a = creds("secret-a");
-        let sealed = a.seal("ACCESS_TOKEN_VALUE");
-        assert!(!sealed.contains("ACCESS_TOKEN_VALUE"));
-        assert_eq!(a.open(&sealed).as_deref(), Some("ACCESS_TOKEN_VALUE"));
-        assert_eq!(creds("secret-b").open(&sealed), None);
-        assert_eq!(a.open("garbage"), None);
-        assert_eq!(a.open(""), None);
-    }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Delivery;
-use crate::domain::{EventId, Node, OrgId, SubscriptionType};
+use crate::domain::{EventId, Node, OrgId, SubscriptionType, Versioned};
 
 /// Later clicks kept on one record: enough to see what happened, bounded however often a
 /// member clicks.
@@ -336,6 +336,16 @@ impl ActionRecord {
             .take(ANSWER_MAX)
             .collect();
         text
+    }
+}
+
+impl Versioned for ActionRecord {
+    fn version(&self) -> i64 {
+        self.updated_ms
+    }
+
+    fn set_version(&mut self, version: i64) {
+        self.updated_ms = version;
     }
 }
 

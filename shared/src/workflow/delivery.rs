@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::WorkflowEvent;
-use crate::domain::{EventId, MemberId, Node, OrgId, SubscriptionType};
-use crate::wecom::MessageBody;
+use crate::domain::{EventId, MemberId, Node, OrgId, SubscriptionType, Versioned};
+use crate::wecom::{MessageBody, Touser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,7 +137,7 @@ pub struct Delivery {
     /// every later attempt repeats that very message, so if an earlier one did reach WeCom
     /// (and the outcome was lost to a crash), WeCom's duplicate check drops the repeat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch: Option<String>,
+    pub batch: Option<Touser>,
     /// The interactive card's `task_id` (docs/WECOM.md §7), when the message is one: a click
     /// names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,11 +223,11 @@ impl Delivery {
         self.lease_until_ms = Some(lease_until_ms);
     }
 
-    /// About to go out in the message to `touser` (`a|b|c`): held until `lease_until_ms`, and
-    /// tied to that message until it is final. A delivery already tied to one keeps it.
-    pub fn fence(&mut self, lease_until_ms: i64, touser: &str) {
+    /// About to go out in the message to `touser`: held until `lease_until_ms`, and tied to
+    /// that message until it is final. A delivery already tied to one keeps it.
+    pub fn fence(&mut self, lease_until_ms: i64, touser: &Touser) {
         self.take_over(lease_until_ms);
-        self.batch.get_or_insert_with(|| touser.to_owned());
+        self.batch.get_or_insert_with(|| touser.clone());
     }
 
     pub fn mark_skipped(&mut self, reason: Reason) {
@@ -303,6 +303,16 @@ impl Delivery {
         self.reason = Some(reason);
         self.lease_until_ms = None;
         self.batch = None;
+    }
+}
+
+impl Versioned for Delivery {
+    fn version(&self) -> i64 {
+        self.updated_ms
+    }
+
+    fn set_version(&mut self, version: i64) {
+        self.updated_ms = version;
     }
 }
 

@@ -7,20 +7,18 @@
 use std::sync::Arc;
 
 use super::{ActionRecord, ActionSink};
+use crate::domain::{Clock, Versioned, system_clock};
 use crate::store::{ActionStore, StoreError};
 
 /// Tries at writing one step when the record keeps changing under it.
 const TRIES: usize = 5;
-
-/// Unix milliseconds now; replaceable so tests can move time.
-pub type MsClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Decision records and where they go.
 #[derive(Clone)]
 pub struct Outbox {
     pub actions: Arc<dyn ActionStore>,
     pub sink: Arc<dyn ActionSink>,
-    pub clock: MsClock,
+    pub clock: Clock,
 }
 
 impl Outbox {
@@ -28,7 +26,7 @@ impl Outbox {
         Self {
             actions,
             sink,
-            clock: Arc::new(crate::domain::unix_ms),
+            clock: system_clock(),
         }
     }
 
@@ -47,15 +45,14 @@ impl Outbox {
         let mut current = a.clone();
         for _ in 0..TRIES {
             let now = self.now();
-            let held = current.updated_ms;
             let mut next = current.clone();
             step(&mut next);
             next.reschedule(now);
             if next == current {
                 return Ok(Some(current));
             }
-            next.updated_ms = now.max(held + 1);
-            if self.actions.replace_action(&next, held).await? {
+            let held = next.bump(now);
+            if self.actions.replace(&next, held).await? {
                 return Ok(Some(next));
             }
             match self.actions.action(&a.org, &a.event_id, &a.member).await? {

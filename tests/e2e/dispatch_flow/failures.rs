@@ -180,7 +180,7 @@ async fn a_missing_secret_is_retried_not_skipped(w: World) {
     };
     let app = w
         .stores
-        .channels
+        .bindings
         .app(&app_key)
         .await
         .expect("read")

@@ -141,7 +141,7 @@ impl World {
             member: MemberId::parse(member).expect("member"),
         };
         self.stores
-            .channels
+            .bindings
             .binding(&key)
             .await
             .expect("read")

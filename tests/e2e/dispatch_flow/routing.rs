@@ -185,15 +185,12 @@ async fn a_thousand_recipients_are_all_delivered() {
     }
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     // Counting the reads of the app's item: one for the whole fan-out, not one per recipient.
-    let counting = Arc::new(shared::testing::FaultyChannels::new(
-        w.stores.channels.clone(),
+    let counting = Arc::new(shared::testing::FaultyBindings::new(
+        w.stores.bindings.clone(),
     ));
     let mut dispatcher = w.dispatcher(None);
-    dispatcher.channels = Arc::new(ChannelService::new(
-        counting.clone(),
-        w.stores.secrets.clone(),
-        "wn-count",
-    ));
+    dispatcher.channels =
+        Arc::new(ChannelService::new(&w.stores, "wn-count").with_bindings(counting.clone()));
     let r = dispatcher
         .dispatch(&event("e-1000", "approval_pending", &refs))
         .await

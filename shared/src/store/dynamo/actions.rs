@@ -10,10 +10,11 @@
 
 use async_trait::async_trait;
 
+use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
-use super::{DynamoTable, Item, conditional, corrupt, get_doc, n, s, to_doc};
+use super::{DynamoTable, Item};
 use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Decided, Page, StoreError, key_part, shard_of};
+use crate::store::{ActionStore, Page, StoreError, key_part, page_limit, shard_of};
 use crate::workflow::ActionRecord;
 
 fn action_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -33,80 +34,37 @@ fn log_sk(a: &ActionRecord) -> String {
     )
 }
 
-fn action_item(a: &ActionRecord, shards: u16) -> Result<Item, StoreError> {
-    let mut item = Item::new();
-    item.insert("pk".into(), s(action_pk(&a.org, &a.event_id)));
-    item.insert("sk".into(), s(action_sk(&a.member)));
-    item.insert("doc".into(), to_doc(a)?);
-    item.insert("updated_ms".into(), n(a.updated_ms));
-    item.insert("gsi1pk".into(), s(format!("ACTO#{}", a.org)));
-    item.insert("gsi1sk".into(), s(log_sk(a)));
-    item.insert(
-        "gsi2pk".into(),
-        s(format!("ACTM#{}#{}", a.org, key_part(&a.member))),
-    );
-    item.insert("gsi2sk".into(), s(log_sk(a)));
-    item.insert("expires_at".into(), n(a.expires_at));
-    if let Some(t) = a.next_try_ms {
-        let shard = shard_of(&a.event_id, &a.member, shards);
-        item.insert("due_pk".into(), s(format!("ACTDUE#{shard}")));
-        item.insert("due_sk".into(), n(t));
+impl DocRecord for ActionRecord {
+    fn key(&self) -> (String, String) {
+        (
+            action_pk(&self.org, &self.event_id),
+            action_sk(&self.member),
+        )
     }
-    Ok(item)
-}
 
-fn action_from_item(item: &Item) -> Result<ActionRecord, StoreError> {
-    get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))
+    fn item(&self, shards: u16) -> Result<Item, StoreError> {
+        let shard = shard_of(&self.event_id, &self.member, shards);
+        let entries = Entries {
+            org_log: format!("ACTO#{}", self.org),
+            member_log: format!("ACTM#{}#{}", self.org, key_part(&self.member)),
+            position: log_sk(self),
+            due: self.next_try_ms.map(|t| (format!("ACTDUE#{shard}"), t)),
+            expires_at: self.expires_at,
+        };
+        item_of(self, entries)
+    }
 }
 
 #[async_trait]
 impl ActionStore for DynamoTable {
-    async fn decide(&self, a: &ActionRecord) -> Result<Decided, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(action_item(a, self.shards)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional!(res)? {
-            return Ok(Decided::New);
-        }
-        let existing = self
-            .action(&a.org, &a.event_id, &a.member)
-            .await?
-            .ok_or(StoreError::Conflict)?;
-        Ok(Decided::Existing(Box::new(existing)))
-    }
-
-    async fn replace_action(
-        &self,
-        a: &ActionRecord,
-        expected_updated_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(action_item(a, self.shards)?))
-            .condition_expression("updated_ms = :expected")
-            .expression_attribute_values(":expected", n(expected_updated_ms))
-            .send()
-            .await;
-        conditional!(res)
-    }
-
     async fn action(
         &self,
         org: &OrgId,
         event_id: &EventId,
         member: &str,
     ) -> Result<Option<ActionRecord>, StoreError> {
-        self.get(action_pk(org, event_id), action_sk(member))
-            .await?
-            .map(|i| action_from_item(&i))
-            .transpose()
+        self.read((action_pk(org, event_id), action_sk(member)))
+            .await
     }
 
     async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
@@ -122,7 +80,7 @@ impl ActionStore for DynamoTable {
             match self
                 .get(pk.clone(), sk.clone())
                 .await?
-                .map(|i| action_from_item(&i))
+                .map(|i| doc_of::<ActionRecord>(&i))
             {
                 // The index may lag the record: only the record says it is due.
                 Some(Ok(a)) if a.next_try_ms.is_some_and(|t| t <= now_ms) => out.push(a),
@@ -142,7 +100,7 @@ impl ActionStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         if let Some(event_id) = event_id {
             if let Some(m) = member {
                 let items = self.action(org, event_id, m).await?.into_iter().collect();
@@ -158,8 +116,8 @@ impl ActionStore for DynamoTable {
                 .await?;
             let items = items
                 .iter()
-                .map(action_from_item)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(doc_of)
+                .collect::<Result<Vec<ActionRecord>, _>>()?;
             return Ok(Page { items, next });
         }
         let (entries, more) = match member {

@@ -15,13 +15,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
+use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, DUE_INDEX};
-use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, get_n, get_s, n, s, to_doc};
+use super::{DynamoTable, Item, conditional, get_n, get_s, n, query_limit, s};
 use crate::domain::{EventId, OrgId};
 use crate::store::{
-    Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, shard_of,
+    DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, page_limit, shard_of,
 };
 use crate::workflow::Delivery;
 
@@ -47,29 +48,29 @@ fn log_sk(d: &Delivery) -> String {
     )
 }
 
-fn delivery_item(d: &Delivery, shards: u16) -> Result<Item, StoreError> {
-    let shard = shard_of(&d.event_id, &d.member, shards);
-    let mut item = Item::new();
-    item.insert("pk".into(), s(delivery_pk(&d.org, &d.event_id, &d.member)));
-    item.insert("sk".into(), s(DELIVERY_SK));
-    item.insert("doc".into(), to_doc(d)?);
-    item.insert("updated_ms".into(), n(d.updated_ms));
-    item.insert("gsi1pk".into(), s(format!("DLV#{}#{shard}", d.org)));
-    item.insert("gsi1sk".into(), s(log_sk(d)));
-    item.insert(
-        "gsi2pk".into(),
-        s(format!("DLVM#{}#{}", d.org, key_part(&d.member))),
-    );
-    item.insert("gsi2sk".into(), s(log_sk(d)));
-    if let Some(task) = &d.task_id {
-        item.insert("task_pk".into(), s(format!("TASK#{task}")));
+impl DocRecord for Delivery {
+    fn key(&self) -> (String, String) {
+        (
+            delivery_pk(&self.org, &self.event_id, &self.member),
+            DELIVERY_SK.into(),
+        )
     }
-    if let Some(t) = d.due_ms() {
-        item.insert("due_pk".into(), s(format!("DUE#{shard}")));
-        item.insert("due_sk".into(), n(t));
+
+    fn item(&self, shards: u16) -> Result<Item, StoreError> {
+        let shard = shard_of(&self.event_id, &self.member, shards);
+        let entries = Entries {
+            org_log: format!("DLV#{}#{shard}", self.org),
+            member_log: format!("DLVM#{}#{}", self.org, key_part(&self.member)),
+            position: log_sk(self),
+            due: self.due_ms().map(|t| (format!("DUE#{shard}"), t)),
+            expires_at: self.expires_at,
+        };
+        let mut item = item_of(self, entries)?;
+        if let Some(task) = &self.task_id {
+            item.insert("task_pk".into(), s(format!("TASK#{task}")));
+        }
+        Ok(item)
     }
-    item.insert("expires_at".into(), n(d.expires_at));
-    Ok(item)
 }
 
 /// The table key of an index entry.
@@ -88,44 +89,8 @@ fn key_text(key: &Item) -> String {
     )
 }
 
-fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
-    get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))
-}
-
 #[async_trait]
 impl DeliveryStore for DynamoTable {
-    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(d, self.shards)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional!(res)? {
-            return Ok(Claim::New);
-        }
-        let existing = self
-            .delivery(&d.org, &d.event_id, &d.member)
-            .await?
-            .ok_or(StoreError::Conflict)?;
-        Ok(Claim::Existing(Box::new(existing)))
-    }
-
-    async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(d, self.shards)?))
-            .condition_expression("updated_ms = :expected")
-            .expression_attribute_values(":expected", n(expected_updated_ms))
-            .send()
-            .await;
-        conditional!(res)
-    }
-
     async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
         if ds.len() > FENCE_MAX {
             return Err(StoreError::Backend(format!(
@@ -134,14 +99,7 @@ impl DeliveryStore for DynamoTable {
         }
         let mut tx = self.client.transact_write_items();
         for (d, held) in ds {
-            let put = build(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(delivery_item(d, self.shards)?))
-                    .condition_expression("updated_ms = :expected")
-                    .expression_attribute_values(":expected", n(*held))
-                    .build(),
-            )?;
+            let put = self.replace_put(d, *held)?;
             tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
         }
         let err = match tx.send().await {
@@ -155,12 +113,8 @@ impl DeliveryStore for DynamoTable {
         // versions read now are the ones that stood in its way, or newer).
         let mut lost = Vec::new();
         for (i, (d, held)) in ds.iter().enumerate() {
-            let item = self
-                .get(
-                    delivery_pk(&d.org, &d.event_id, &d.member),
-                    DELIVERY_SK.into(),
-                )
-                .await?;
+            let (pk, sk) = d.key();
+            let item = self.get(pk, sk).await?;
             let current: Option<i64> = item.as_ref().map(|i| get_n(i, "updated_ms")).transpose()?;
             if current != Some(*held) {
                 lost.push(i);
@@ -179,10 +133,8 @@ impl DeliveryStore for DynamoTable {
         event_id: &EventId,
         member: &str,
     ) -> Result<Option<Delivery>, StoreError> {
-        self.get(delivery_pk(org, event_id, member), DELIVERY_SK.into())
-            .await?
-            .map(|i| delivery_from_item(&i))
-            .transpose()
+        self.read((delivery_pk(org, event_id, member), DELIVERY_SK.into()))
+            .await
     }
 
     async fn deliveries(
@@ -192,7 +144,7 @@ impl DeliveryStore for DynamoTable {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Delivery>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         // Index entries (keys and position), newest first, from one partition per member or
         // from every shard of the org at once.
         let (mut entries, mut more) = match member {
@@ -229,7 +181,7 @@ impl DeliveryStore for DynamoTable {
             .await?
         {
             let key = key_text(&item);
-            match delivery_from_item(&item) {
+            match doc_of::<Delivery>(&item) {
                 // The index is eventually consistent: an entry may still stand for a record
                 // that was since sent or renewed. Only the record itself says it is due.
                 Ok(d) if d.due_ms().is_some_and(|t| t <= now_ms) => {
@@ -269,7 +221,7 @@ impl DeliveryStore for DynamoTable {
         let found = self
             .get(get_s(&key, "pk")?.to_owned(), get_s(&key, "sk")?.to_owned())
             .await?
-            .map(|i| delivery_from_item(&i))
+            .map(|i| doc_of::<Delivery>(&i))
             .transpose()?;
         Ok(found.filter(|d| d.task_id.as_deref() == Some(task_id)))
     }
@@ -279,23 +231,16 @@ impl DynamoTable {
     /// Takes an unreadable record out of the due index (its record and other keys stay, for
     /// repair), so the sweep cannot meet it again and be held up by it.
     async fn park(&self, item: &Item) -> Result<(), StoreError> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(table_key(item)?))
             .update_expression("REMOVE due_pk, due_sk")
             .condition_expression("attribute_exists(pk)")
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(())
-                } else {
-                    Err(StoreError::backend(e))
-                }
-            })
+            .await;
+        conditional!(res).map(|_| ())
     }
 
     /// The table keys in the `due` index under `{kind}#{shard}` due by `now_ms`, from every
@@ -307,8 +252,8 @@ impl DynamoTable {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Item)>, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let per_shard = i32::try_from(limit).unwrap_or(1000);
+        let limit = page_limit(limit);
+        let per_shard = query_limit(limit);
         let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
             let page = self
                 .client
@@ -359,7 +304,7 @@ impl DynamoTable {
             .await?
         {
             let at = order.get(&key_text(&item)).copied().unwrap_or(usize::MAX);
-            match get_doc::<T>(&item, "doc").and_then(|d| d.ok_or_else(|| corrupt("doc"))) {
+            match doc_of::<T>(&item) {
                 Ok(r) => items.push((at, r)),
                 Err(e) => tracing::error!(key = %key_text(&item), error = %e, record = what,
                     "unreadable record left out of the list"),
@@ -392,7 +337,7 @@ impl DynamoTable {
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(1000));
+            .limit(query_limit(limit));
         q = match after {
             Some(a) => q
                 .key_condition_expression("#pk = :pk AND #sk < :after")

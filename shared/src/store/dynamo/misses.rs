@@ -1,20 +1,19 @@
-//! Receivers WeCom did not know, remembered for a day.
-//!
-//! | item | pk | sk | attributes |
-//! |---|---|---|---|
-//! | receiver miss | `MISS#{sha256 of corp, agent, source column, receiver}` | `MISS` | `errcode`, `since_ms`, `until_ms`, `expires_at` (TTL) |
+//! Receivers WeCom did not know, remembered for a day (their items: the layout in [`super`]).
+
+use async_trait::async_trait;
 
 use super::{DynamoTable, Item, get_n, get_s, n, s};
 use crate::domain::ReceiverMiss;
-use crate::store::StoreError;
+use crate::store::{ReceiverMisses, StoreError};
 
 fn miss_pk(key: &str) -> String {
     format!("MISS#{key}")
 }
 
-impl DynamoTable {
+#[async_trait]
+impl ReceiverMisses for DynamoTable {
     /// TTL deletes late (up to days): an item past `until_ms` is read as no miss.
-    pub(super) async fn read_misses(
+    async fn receiver_misses(
         &self,
         keys: &[String],
         now_ms: i64,
@@ -48,7 +47,7 @@ impl DynamoTable {
             .collect())
     }
 
-    pub(super) async fn write_miss(
+    async fn remember_receiver_miss(
         &self,
         key: &str,
         miss: &ReceiverMiss,
@@ -68,15 +67,7 @@ impl DynamoTable {
         Ok(())
     }
 
-    pub(super) async fn delete_miss(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(miss_pk(key)))
-            .key("sk", s("MISS"))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+        self.delete(miss_pk(key), "MISS".into()).await
     }
 }

@@ -55,18 +55,25 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
+use super::secrets_manager::SecretsManager;
+use super::{StoreError, Stores};
 
 mod actions;
-mod channels;
+mod apps;
+mod bindings;
+mod claims;
 mod deliveries;
 mod misses;
 mod pace;
+mod probes;
+mod pushes;
 pub mod schema;
+mod secret_records;
 mod subscriptions;
 mod tokens;
 
@@ -107,8 +114,8 @@ macro_rules! conditional {
 }
 use conditional;
 
-/// The table, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
-/// deliveries and pace logs.
+/// The table, holding every record: bindings, apps, callback ids, push claims, secret
+/// records, receiver misses, tokens, subscriptions, deliveries, decisions and pace logs.
 #[derive(Clone)]
 pub struct DynamoTable {
     client: Client,
@@ -162,7 +169,7 @@ impl DynamoTable {
                 .expression_attribute_values(":prefix", s(p)),
         };
         let page = q
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .limit(query_limit(limit))
             .set_exclusive_start_key(start)
             .consistent_read(true)
             .send()
@@ -224,6 +231,28 @@ impl DynamoTable {
         Ok(out)
     }
 
+    /// An update of the item at (`pk`, `sk`), to be given its expressions.
+    fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// Deletes one item, present or not.
+    async fn delete(&self, pk: String, sk: String) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -237,6 +266,18 @@ impl DynamoTable {
             .map_err(|e| StoreError::backend(e.into_service_error()))?;
         Ok(out.item)
     }
+}
+
+impl Stores {
+    /// The deployed stores: one DynamoDB table and Secrets Manager.
+    pub fn dynamo(table: DynamoTable, secrets: SecretsManager) -> Self {
+        Self::of(std::sync::Arc::new(table), std::sync::Arc::new(secrets))
+    }
+}
+
+/// A page's `limit` as a query takes it ([`super::page_limit`]).
+fn query_limit(limit: usize) -> i32 {
+    i32::try_from(super::page_limit(limit)).unwrap_or(i32::MAX)
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -297,7 +338,7 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{EventId, OrgId};
-    use crate::store::{ActionStore, ChannelStore, DeliveryStore, SubscriptionStore};
+    use crate::store::{ActionStore, BindingStore, DeliveryStore, SubscriptionStore};
 
     /// A table behind an endpoint nobody listens on, without retries: any request fails.
     fn unreachable() -> DynamoTable {

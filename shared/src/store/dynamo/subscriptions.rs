@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::channels::org_pk;
+use super::apps::org_pk;
 use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
 use crate::domain::{Node, OrgId, SubscriptionType};
 use crate::store::{Page, StoreError, SubscriptionStore};

@@ -1,10 +1,5 @@
-//! Shared access tokens (sealed) and the lease that lets one instance fetch a new one.
-//!
-//! | item | pk | sk | attributes |
-//! |---|---|---|---|
-//! | access token | `TOKEN#{corp}:{agent}:{fingerprint}` | `TOKEN` | `sealed` (AES-GCM ciphertext), `expires_at`; or, for an hour, `refused_errcode`/`refused_errmsg`/`refused_at` |
-//! | proven credentials | `TOKEN#proven:{corp}:{agent}:{fingerprint}` | `TOKEN` | `expires_at` (400 days): WeCom accepted them once |
-//! | token lease | `TOKEN#{corp}:{agent}:{fingerprint}` | `LEASE` | `holder`, `expires_at` |
+//! Shared access tokens (sealed), remembered refusals, proven credentials, and the lease that
+//! lets one instance fetch a new token (their items: the layout in [`super`]).
 
 use std::time::Duration;
 
@@ -61,15 +56,7 @@ impl TokenStore for DynamoTable {
     }
 
     async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(token_pk(key)))
-            .key("sk", s("TOKEN"))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
+        self.delete(token_pk(key), "TOKEN".into()).await
     }
 
     async fn try_token_lease(

@@ -1,23 +1,21 @@
 //! Action records, keyed `{org}/{event_id}/{member}` with the outside parts escaped, with the
-//! org's and each member's log and the expiry entry written in the same transaction.
+//! org's and each member's log, the outbox's due entry and the expiry entry written in the
+//! same transaction ([`super::claims`]).
 
 use async_trait::async_trait;
-use redb::{ReadableDatabase, WriteTransaction};
+use redb::ReadableDatabase;
 
+use super::claims::Indexed;
 use super::{
-    ACT_DUE, ACT_LOG, ACT_MEMBER_LOG, ACTIONS, EXPIRY, EmbeddedDb, db_err, dec, enc, get_json,
-    sortable,
+    ACT_DUE, ACT_LOG, ACT_MEMBER_LOG, ACTIONS, EXPIRY, EmbeddedDb, IndexTable, JsonTable, db_err,
+    dec, expiry_entry, get_json, sortable,
 };
 use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Decided, Page, StoreError, key_part};
+use crate::store::{ActionStore, Page, StoreError, key_part, page_limit};
 use crate::workflow::ActionRecord;
 
 fn action_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
     format!("{org}/{}/{}", key_part(event_id.as_str()), key_part(member))
-}
-
-fn key_of(a: &ActionRecord) -> String {
-    action_key(&a.org, &a.event_id, &a.member)
 }
 
 fn position(a: &ActionRecord) -> String {
@@ -33,117 +31,37 @@ fn member_prefix(org: &OrgId, member: &str) -> String {
     format!("{org}/{}/", key_part(member))
 }
 
-/// The index tables of an action record, in the order of [`entries`].
-const INDEXES: [super::IndexTable; 4] = [ACT_LOG, ACT_MEMBER_LOG, EXPIRY, ACT_DUE];
+impl Indexed for ActionRecord {
+    const RECORDS: JsonTable = ACTIONS;
 
-/// The record's entry in each of [`INDEXES`]; an empty one is not written (a finished
-/// decision is in no one's outbox).
-fn entries(a: &ActionRecord) -> [String; 4] {
-    [
-        format!("{}/{}", a.org, position(a)),
-        format!("{}{}", member_prefix(&a.org, &a.member), position(a)),
-        format!("{}/act/{}", sortable(a.expires_at), key_of(a)),
-        a.next_try_ms
-            .map(|t| format!("{}/{}", sortable(t), key_of(a)))
-            .unwrap_or_default(),
-    ]
-}
+    fn key(&self) -> String {
+        action_key(&self.org, &self.event_id, &self.member)
+    }
 
-/// Writes `new` over `old` (if any), moving its index entries along.
-fn put(
-    txn: &WriteTransaction,
-    old: Option<&ActionRecord>,
-    new: &ActionRecord,
-) -> Result<(), StoreError> {
-    let key = key_of(new);
-    let after = entries(new);
-    if let Some(old) = old {
-        for (table, k) in INDEXES.iter().zip(entries(old)) {
-            if k.is_empty() || after.contains(&k) {
-                continue;
-            }
-            txn.open_table(*table)
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
+    /// A finished decision is in no one's outbox.
+    fn entries(&self) -> Vec<(IndexTable, String)> {
+        let key = self.key();
+        let mut out = vec![
+            (ACT_LOG, format!("{}/{}", self.org, position(self))),
+            (
+                ACT_MEMBER_LOG,
+                format!(
+                    "{}{}",
+                    member_prefix(&self.org, &self.member),
+                    position(self)
+                ),
+            ),
+            (EXPIRY, expiry_entry(self.expires_at, "act", &key)),
+        ];
+        if let Some(t) = self.next_try_ms {
+            out.push((ACT_DUE, format!("{}/{key}", sortable(t))));
         }
+        out
     }
-    for (table, k) in INDEXES.iter().zip(&after) {
-        if k.is_empty() {
-            continue;
-        }
-        txn.open_table(*table)
-            .map_err(db_err)?
-            .insert(k.as_str(), key.as_str())
-            .map_err(db_err)?;
-    }
-    txn.open_table(ACTIONS)
-        .map_err(db_err)?
-        .insert(key.as_str(), enc(new)?.as_slice())
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// Removes an expired action record and its log entries.
-pub(super) fn purge_action(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
-    let mut records = txn.open_table(ACTIONS).map_err(db_err)?;
-    let Some(bytes) = records.remove(key).map_err(db_err)? else {
-        return Ok(());
-    };
-    if let Ok(a) = dec::<ActionRecord>(bytes.value()) {
-        drop(bytes);
-        // The expiry entry is being removed by the purge itself.
-        let [log, member_log, _, due] = entries(&a);
-        for (table, k) in [(ACT_LOG, log), (ACT_MEMBER_LOG, member_log), (ACT_DUE, due)] {
-            if k.is_empty() {
-                continue;
-            }
-            txn.open_table(table)
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
 impl ActionStore for EmbeddedDb {
-    async fn decide(&self, a: &ActionRecord) -> Result<Decided, StoreError> {
-        let a = a.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let existing: Option<ActionRecord> =
-                get_json(&txn.open_table(ACTIONS).map_err(db_err)?, &key_of(&a))?;
-            if existing.is_none() {
-                put(&txn, None, &a)?;
-            }
-            txn.commit().map_err(db_err)?;
-            Ok(existing.map_or(Decided::New, |e| Decided::Existing(Box::new(e))))
-        })
-        .await
-    }
-
-    async fn replace_action(
-        &self,
-        a: &ActionRecord,
-        expected_updated_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let a = a.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let current: Option<ActionRecord> =
-                get_json(&txn.open_table(ACTIONS).map_err(db_err)?, &key_of(&a))?;
-            let Some(current) = current.filter(|c| c.updated_ms == expected_updated_ms) else {
-                return Ok(false);
-            };
-            put(&txn, Some(&current), &a)?;
-            txn.commit().map_err(db_err)?;
-            Ok(true)
-        })
-        .await
-    }
-
     async fn action(
         &self,
         org: &OrgId,
@@ -154,7 +72,7 @@ impl ActionStore for EmbeddedDb {
     }
 
     async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let due = txn.open_table(ACT_DUE).map_err(db_err)?;
@@ -186,7 +104,7 @@ impl ActionStore for EmbeddedDb {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = limit.clamp(1, 1000);
+        let limit = page_limit(limit);
         if let Some(event_id) = event_id {
             if let Some(m) = member {
                 let items = self.action(org, event_id, m).await?.into_iter().collect();

@@ -3,26 +3,19 @@
 //! written in the same transaction as the record.
 
 use async_trait::async_trait;
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable};
 
+use super::claims::{Indexed, put};
 use super::{
-    BINDINGS, CALLBACKS, DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, PACE,
-    PUSHES, TASKS, db_err, dec, enc, get_json, sortable,
+    DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, IndexTable, JsonTable, TASKS,
+    db_err, expiry_entry, get_json, sortable,
 };
-use crate::domain::{BindingRecord, EventId, OrgId};
-use crate::store::{Claim, DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
+use crate::domain::{EventId, OrgId};
+use crate::store::{DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
 use crate::workflow::Delivery;
-
-/// Expired records removed per sweep: the purge keeps up with any realistic rate and never
-/// holds the database for long.
-const PURGE_MAX: usize = 2000;
 
 fn delivery_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
     format!("{org}/{}/{}", key_part(event_id.as_str()), key_part(member))
-}
-
-fn key_of(d: &Delivery) -> String {
-    delivery_key(&d.org, &d.event_id, &d.member)
 }
 
 /// The position of a delivery in the logs: newest last in key order.
@@ -39,264 +32,39 @@ fn member_log_prefix(org: &OrgId, member: &str) -> String {
     format!("{org}/{}/", key_part(member))
 }
 
-/// Every index entry a delivery has, as (table, key) pairs.
-fn index_entries(d: &Delivery) -> Vec<(IndexKind, String)> {
-    let key = key_of(d);
-    let mut out = vec![
-        (IndexKind::Log, format!("{}/{}", d.org, position(d))),
-        (
-            IndexKind::MemberLog,
-            format!("{}{}", member_log_prefix(&d.org, &d.member), position(d)),
-        ),
-        (
-            IndexKind::Expiry,
-            format!("{}/dlv/{key}", sortable(d.expires_at)),
-        ),
-    ];
-    if let Some(t) = d.due_ms() {
-        out.push((IndexKind::Due, format!("{}/{key}", sortable(t))));
-    }
-    if let Some(task) = &d.task_id {
-        out.push((IndexKind::Task, task.clone()));
-    }
-    out
-}
+impl Indexed for Delivery {
+    const RECORDS: JsonTable = DELIVERIES;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum IndexKind {
-    Log,
-    MemberLog,
-    Due,
-    Expiry,
-    Task,
-}
+    fn key(&self) -> String {
+        delivery_key(&self.org, &self.event_id, &self.member)
+    }
 
-impl IndexKind {
-    fn table(self) -> super::IndexTable {
-        match self {
-            Self::Log => DLV_LOG,
-            Self::MemberLog => DLV_MEMBER_LOG,
-            Self::Due => DUE,
-            Self::Expiry => EXPIRY,
-            Self::Task => TASKS,
+    fn entries(&self) -> Vec<(IndexTable, String)> {
+        let key = self.key();
+        let mut out = vec![
+            (DLV_LOG, format!("{}/{}", self.org, position(self))),
+            (
+                DLV_MEMBER_LOG,
+                format!(
+                    "{}{}",
+                    member_log_prefix(&self.org, &self.member),
+                    position(self)
+                ),
+            ),
+            (EXPIRY, expiry_entry(self.expires_at, "dlv", &key)),
+        ];
+        if let Some(t) = self.due_ms() {
+            out.push((DUE, format!("{}/{key}", sortable(t))));
         }
-    }
-}
-
-/// Writes `new` over `old` (if any) with every index entry moved along, inside `txn`.
-fn put(txn: &WriteTransaction, old: Option<&Delivery>, new: &Delivery) -> Result<(), StoreError> {
-    let key = key_of(new);
-    let before = old.map(index_entries).unwrap_or_default();
-    let after = index_entries(new);
-    for (kind, k) in before.iter().filter(|e| !after.contains(e)) {
-        txn.open_table(kind.table())
-            .map_err(db_err)?
-            .remove(k.as_str())
-            .map_err(db_err)?;
-    }
-    for (kind, k) in after.iter().filter(|e| !before.contains(e)) {
-        txn.open_table(kind.table())
-            .map_err(db_err)?
-            .insert(k.as_str(), key.as_str())
-            .map_err(db_err)?;
-    }
-    txn.open_table(DELIVERIES)
-        .map_err(db_err)?
-        .insert(key.as_str(), enc(new)?.as_slice())
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// Removes a delivery and its index entries.
-fn purge_delivery(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
-    let mut records = txn.open_table(DELIVERIES).map_err(db_err)?;
-    let Some(bytes) = records.remove(key).map_err(db_err)? else {
-        return Ok(());
-    };
-    // An unreadable record has no entries we can name: only the record goes.
-    if let Ok(d) = dec::<Delivery>(bytes.value()) {
-        drop(bytes);
-        for (kind, k) in index_entries(&d) {
-            txn.open_table(kind.table())
-                .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
+        if let Some(task) = &self.task_id {
+            out.push((TASKS, task.clone()));
         }
-    }
-    Ok(())
-}
-
-/// Removes a binding that was only looked at and never saved, with its callback id.
-fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
-    let mut bindings = txn.open_table(BINDINGS).map_err(db_err)?;
-    let rec: Option<BindingRecord> = get_json(&bindings, key)?;
-    if let Some(rec) = rec.filter(|r| r.revision == 0 && r.config.is_none()) {
-        bindings.remove(key).map_err(db_err)?;
-        txn.open_table(CALLBACKS)
-            .map_err(db_err)?
-            .remove(rec.callback_id.as_str())
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// Removes a push claim whose time ran out (a later claim of the same key may have renewed it).
-fn purge_push(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
-    let mut pushes = txn.open_table(PUSHES).map_err(db_err)?;
-    let expired = pushes
-        .get(key)
-        .map_err(db_err)?
-        .is_some_and(|g| g.value() <= now);
-    if expired {
-        pushes.remove(key).map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// Removes a pace log an hour past its last send (it no longer limits anything), or looks
-/// again when that will be.
-fn purge_pace_log(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
-    let mut logs = txn.open_table(PACE).map_err(db_err)?;
-    let log: Option<crate::domain::PaceLog> = get_json(&logs, key)?;
-    let Some(log) = log else {
-        return Ok(());
-    };
-    let until = log
-        .sent
-        .iter()
-        .max()
-        .map_or(0, |ms| ms.div_euclid(1000) + PACE_KEPT_SECS);
-    if until <= now {
-        logs.remove(key).map_err(db_err)?;
-    } else {
-        drop(logs);
-        txn.open_table(EXPIRY)
-            .map_err(db_err)?
-            .insert(format!("{}/pace/{key}", sortable(until)).as_str(), key)
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// How long a pace log is kept after its last send: its longest window and some.
-pub(super) const PACE_KEPT_SECS: i64 = 7200;
-
-impl EmbeddedDb {
-    /// Removes up to [`PURGE_MAX`] records whose time ran out by `now` (unix seconds): the
-    /// TTL DynamoDB applies by itself.
-    pub(super) fn purge_expired(db: &redb::Database, now: i64) -> Result<usize, StoreError> {
-        let txn = db.begin_write().map_err(db_err)?;
-        let expired: Vec<(String, String)> = {
-            let t = txn.open_table(EXPIRY).map_err(db_err)?;
-            let end = format!("{}/", sortable(now));
-            let mut out = Vec::new();
-            for row in t.range(..end.as_str()).map_err(db_err)?.take(PURGE_MAX) {
-                let (k, v) = row.map_err(db_err)?;
-                out.push((k.value().to_owned(), v.value().to_owned()));
-            }
-            out
-        };
-        if expired.is_empty() {
-            txn.abort().map_err(db_err)?;
-            return Ok(0);
-        }
-        for (entry, target) in &expired {
-            match entry.split('/').nth(1) {
-                Some("dlv") => purge_delivery(&txn, target)?,
-                Some("bind") => purge_unsaved_binding(&txn, target)?,
-                Some("push") => purge_push(&txn, target, now)?,
-                Some("pace") => purge_pace_log(&txn, target, now)?,
-                Some("act") => super::actions::purge_action(&txn, target)?,
-                Some("miss") => super::misses::purge_miss(&txn, target, now)?,
-                _ => {}
-            }
-            txn.open_table(EXPIRY)
-                .map_err(db_err)?
-                .remove(entry.as_str())
-                .map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
-        Ok(expired.len())
+        out
     }
 }
 
 #[async_trait]
 impl DeliveryStore for EmbeddedDb {
-    async fn claim(&self, d: &Delivery) -> Result<Claim, StoreError> {
-        let d = d.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let existing: Option<Delivery> =
-                get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(&d))?;
-            if existing.is_none() {
-                put(&txn, None, &d)?;
-            }
-            txn.commit().map_err(db_err)?;
-            Ok(existing.map_or(Claim::New, |d| Claim::Existing(Box::new(d))))
-        })
-        .await
-    }
-
-    async fn claim_all(&self, ds: &[Delivery]) -> Result<Vec<Claim>, StoreError> {
-        let ds = ds.to_vec();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let mut out = Vec::with_capacity(ds.len());
-            for d in &ds {
-                let existing: Option<Delivery> =
-                    get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(d))?;
-                match existing {
-                    Some(e) => out.push(Claim::Existing(Box::new(e))),
-                    None => {
-                        put(&txn, None, d)?;
-                        out.push(Claim::New);
-                    }
-                }
-            }
-            txn.commit().map_err(db_err)?;
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn replace_each(&self, ds: &[(Delivery, i64)]) -> Result<Vec<bool>, StoreError> {
-        let ds = ds.to_vec();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let mut out = Vec::with_capacity(ds.len());
-            for (d, held) in &ds {
-                let current: Option<Delivery> =
-                    get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(d))?;
-                match current.filter(|c| c.updated_ms == *held) {
-                    Some(c) => {
-                        put(&txn, Some(&c), d)?;
-                        out.push(true);
-                    }
-                    None => out.push(false),
-                }
-            }
-            txn.commit().map_err(db_err)?;
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn replace(&self, d: &Delivery, expected_updated_ms: i64) -> Result<bool, StoreError> {
-        let d = d.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let current: Option<Delivery> =
-                get_json(&txn.open_table(DELIVERIES).map_err(db_err)?, &key_of(&d))?;
-            let Some(current) = current.filter(|c| c.updated_ms == expected_updated_ms) else {
-                return Ok(false);
-            };
-            put(&txn, Some(&current), &d)?;
-            txn.commit().map_err(db_err)?;
-            Ok(true)
-        })
-        .await
-    }
-
     async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
         if ds.len() > FENCE_MAX {
             return Err(StoreError::Backend(format!(
@@ -311,7 +79,7 @@ impl DeliveryStore for EmbeddedDb {
             {
                 let t = txn.open_table(DELIVERIES).map_err(db_err)?;
                 for (i, (d, held)) in ds.iter().enumerate() {
-                    let c: Option<Delivery> = get_json(&t, &key_of(d))?;
+                    let c: Option<Delivery> = get_json(&t, &d.key())?;
                     match c {
                         Some(c) if c.updated_ms == *held => current.push(c),
                         _ => lost.push(i),
@@ -369,7 +137,7 @@ impl DeliveryStore for EmbeddedDb {
 
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
         self.blocking(move |db| {
-            EmbeddedDb::purge_expired(db, now_ms.div_euclid(1000))?;
+            super::expiry::purge_expired(db, now_ms.div_euclid(1000))?;
             let txn = db.begin_write().map_err(db_err)?;
             let mut out = Due::default();
             // Rows whose record is gone or unreadable leave the due table here, so none of
@@ -436,7 +204,7 @@ impl EmbeddedDb {
     /// shows.
     pub fn stale_due_for_tests(&self, d: &Delivery, at: i64) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        let key = key_of(d);
+        let key = d.key();
         txn.open_table(DUE)
             .map_err(db_err)?
             .insert(format!("{}/{key}", sortable(at)).as_str(), key.as_str())
@@ -451,7 +219,7 @@ impl EmbeddedDb {
         put(&txn, None, d)?;
         txn.open_table(DELIVERIES)
             .map_err(db_err)?
-            .insert(key_of(d).as_str(), b"{not a delivery".as_slice())
+            .insert(d.key().as_str(), b"{not a delivery".as_slice())
             .map_err(db_err)?;
         txn.commit().map_err(db_err)
     }
@@ -460,6 +228,7 @@ impl EmbeddedDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ClaimStore;
     use crate::wecom::MessageBody;
     use crate::workflow::WorkflowEvent;
 
@@ -512,46 +281,6 @@ mod tests {
         for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {
             assert_eq!(rows(&db, t), 1, "one entry left per index");
         }
-    }
-
-    fn count<V: redb::Value + 'static>(
-        db: &EmbeddedDb,
-        t: redb::TableDefinition<'static, &'static str, V>,
-    ) -> usize {
-        let txn = db.db.begin_read().expect("read");
-        let table = txn.open_table(t).expect("table");
-        table.iter().expect("iter").count()
-    }
-
-    #[tokio::test]
-    async fn push_claims_and_idle_pace_logs_are_purged_too() {
-        use crate::domain::{CallbackId, WECOM_MEMBER_LIMITS};
-        use crate::store::{ChannelStore, PaceStore};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = EmbeddedDb::open(dir.path()).expect("open");
-        let id = CallbackId::random();
-        assert!(
-            db.claim_push(&id, "m1", std::time::Duration::from_secs(60))
-                .await
-                .expect("claim")
-        );
-        db.reserve("ww01:7:u1", 1_000_000, WECOM_MEMBER_LIMITS)
-            .await
-            .expect("reserve");
-        db.reserve_all(&["ww01:7:u2".to_owned()], 1_000_000, WECOM_MEMBER_LIMITS)
-            .await
-            .expect("reserve");
-        assert_eq!(count(&db, PUSHES), 1);
-        assert_eq!(count(&db, PACE), 2);
-        // An hour after the last send the logs still count: kept.
-        db.due(1_000_000 + 3_600_000, 10).await.expect("due");
-        assert_eq!(count(&db, PACE), 2);
-        // Two hours and more after it, and past the claim's expiry: gone.
-        let later = (crate::domain::unix_now() + 7_300) * 1000;
-        db.due(later, 10).await.expect("due");
-        assert_eq!(count(&db, PUSHES), 0);
-        assert_eq!(count(&db, PACE), 0);
-        assert_eq!(count(&db, EXPIRY), 0, "no entry outlives what it stood for");
     }
 
     #[tokio::test]

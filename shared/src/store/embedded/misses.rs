@@ -1,11 +1,12 @@
 //! Receivers WeCom did not know, remembered for a day: `{key}` → [`ReceiverMiss`], with an
 //! expiry entry `{until s}/miss/{key}` the purge acts on.
 
+use async_trait::async_trait;
 use redb::{ReadableDatabase, WriteTransaction};
 
-use super::{EXPIRY, EmbeddedDb, MISSES, db_err, enc, get_json, sortable};
+use super::{EXPIRY, EmbeddedDb, MISSES, db_err, enc, expiry_entry, get_json};
 use crate::domain::ReceiverMiss;
-use crate::store::StoreError;
+use crate::store::{ReceiverMisses, StoreError};
 
 /// Removes a miss whose day ended (a later miss of the same key may have renewed it).
 pub(super) fn purge_miss(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
@@ -17,8 +18,9 @@ pub(super) fn purge_miss(txn: &WriteTransaction, key: &str, now: i64) -> Result<
     Ok(())
 }
 
-impl EmbeddedDb {
-    pub(super) async fn read_misses(
+#[async_trait]
+impl ReceiverMisses for EmbeddedDb {
+    async fn receiver_misses(
         &self,
         keys: &[String],
         now_ms: i64,
@@ -37,7 +39,7 @@ impl EmbeddedDb {
         .await
     }
 
-    pub(super) async fn write_miss(
+    async fn remember_receiver_miss(
         &self,
         key: &str,
         miss: &ReceiverMiss,
@@ -53,14 +55,14 @@ impl EmbeddedDb {
             let at = until.div_euclid(1000) + 1;
             txn.open_table(EXPIRY)
                 .map_err(db_err)?
-                .insert(format!("{}/miss/{k}", sortable(at)).as_str(), k.as_str())
+                .insert(expiry_entry(at, "miss", &k).as_str(), k.as_str())
                 .map_err(db_err)?;
             txn.commit().map_err(db_err)
         })
         .await
     }
 
-    pub(super) async fn delete_miss(&self, key: &str) -> Result<(), StoreError> {
+    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
         // Its expiry entry stays and finds nothing to purge.
         self.remove(MISSES, key.to_owned()).await
     }
@@ -69,7 +71,7 @@ impl EmbeddedDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ChannelStore, DeliveryStore};
+    use crate::store::DeliveryStore;
 
     fn stored(db: &EmbeddedDb, key: &str) -> bool {
         let txn = db.db.begin_read().expect("read");

@@ -13,13 +13,19 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Page, StoreError};
+use super::secret_file::SecretFile;
+use super::{Page, StoreError, Stores, dec, enc};
 
 mod actions;
-mod channels;
+mod bindings;
+mod claims;
 mod deliveries;
+mod expiry;
 mod misses;
 mod pace;
+mod probes;
+mod pushes;
+mod secret_records;
 mod subscriptions;
 mod tokens;
 
@@ -63,8 +69,8 @@ const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
 /// Unfinished decisions: `{next try ms:020}/{action key}` → action key.
 const ACT_DUE: IndexTable = TableDefinition::new("action_due");
 
-/// `records.redb`, holding bindings, apps, callback ids, push claims, tokens, subscriptions,
-/// deliveries and pace logs.
+/// `records.redb`, holding every record: bindings, apps, callback ids, push claims, secret
+/// records, receiver misses, tokens, subscriptions, deliveries, decisions and pace logs.
 #[derive(Clone)]
 pub struct EmbeddedDb {
     db: Arc<Database>,
@@ -243,14 +249,23 @@ impl EmbeddedDb {
     }
 }
 
+impl Stores {
+    /// The local stores: redb records and a mode-0600 secret file in `dir`.
+    pub fn embedded(dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self::of(
+            Arc::new(EmbeddedDb::open(dir)?),
+            Arc::new(SecretFile::open(dir)?),
+        ))
+    }
+}
+
 /// Rows a page may read beyond four times its `limit` (see [`EmbeddedDb::page`]).
 const PAGE_SKIP_MAX: usize = 1000;
 
-/// `n` as a key part that sorts as a number (negative values sort as 0).
 /// One page of a log index, newest first: the records the entries under `prefix` name (in
 /// `records`), from just below the position `after`, and the position of the last one when
 /// the log holds more. An unreadable record is logged and left out.
-pub(super) fn log_page<T: DeserializeOwned>(
+fn log_page<T: DeserializeOwned>(
     db: &Database,
     log: IndexTable,
     records: JsonTable,
@@ -284,8 +299,19 @@ pub(super) fn log_page<T: DeserializeOwned>(
     Ok(Page { items, next })
 }
 
-pub(super) fn sortable(n: i64) -> String {
+/// `n` as a key part that sorts as a number (negative values sort as 0).
+fn sortable(n: i64) -> String {
     format!("{:020}", n.max(0))
+}
+
+/// The [`EXPIRY`] entry of the `kind` record under `key` that runs out at `at` (unix s).
+fn expiry_entry(at: i64, kind: &str, key: &str) -> String {
+    format!("{}/{kind}/{key}", sortable(at))
+}
+
+/// A binding's key.
+fn member_key(k: &crate::domain::MemberKey) -> String {
+    format!("{}/{}", k.org, k.member)
 }
 
 /// The value at `key`, decoded (inside a transaction).
@@ -297,14 +323,6 @@ fn get_json<T: DeserializeOwned>(
         .map_err(db_err)?
         .map(|g| dec(g.value()))
         .transpose()
-}
-
-pub(super) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {

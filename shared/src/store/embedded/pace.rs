@@ -4,18 +4,51 @@ use async_trait::async_trait;
 
 use redb::WriteTransaction;
 
-use super::{EXPIRY, EmbeddedDb, PACE, db_err, enc, get_json, sortable};
+use super::{EXPIRY, EmbeddedDb, PACE, db_err, enc, expiry_entry, get_json};
 use crate::domain::{Limits, Pace, PaceLog};
 use crate::store::{PaceStore, StoreError};
 
+/// How long a pace log is kept after its last send: its longest window and some.
+const PACE_KEPT_SECS: i64 = 7200;
+
+/// When the purge looks at `log` (an hour or two after its last send), as an expiry entry.
+fn expiry_of(key: &str, log: &PaceLog) -> String {
+    let last = log.sent.iter().max().copied().unwrap_or(0);
+    expiry_entry(last.div_euclid(1000) + PACE_KEPT_SECS, "pace", key)
+}
+
 /// A new log gets an expiry entry: the purge removes it an hour or two after its last send.
 fn note_new_log(txn: &WriteTransaction, key: &str, log: &PaceLog) -> Result<(), StoreError> {
-    let last = log.sent.iter().max().copied().unwrap_or(0);
-    let at = last.div_euclid(1000) + super::deliveries::PACE_KEPT_SECS;
     txn.open_table(EXPIRY)
         .map_err(db_err)?
-        .insert(format!("{}/pace/{key}", sortable(at)).as_str(), key)
+        .insert(expiry_of(key, log).as_str(), key)
         .map_err(db_err)?;
+    Ok(())
+}
+
+/// Removes a pace log an hour past its last send (it no longer limits anything), or looks
+/// again when that will be.
+pub(super) fn purge_pace_log(
+    txn: &WriteTransaction,
+    key: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut logs = txn.open_table(PACE).map_err(db_err)?;
+    let log: Option<PaceLog> = get_json(&logs, key)?;
+    let Some(log) = log else {
+        return Ok(());
+    };
+    let until = log
+        .sent
+        .iter()
+        .max()
+        .map_or(0, |ms| ms.div_euclid(1000) + PACE_KEPT_SECS);
+    if until <= now {
+        logs.remove(key).map_err(db_err)?;
+    } else {
+        drop(logs);
+        note_new_log(txn, key, &log)?;
+    }
     Ok(())
 }
 

@@ -1,25 +1,25 @@
-//! Bindings (`{org}/{member}`), apps (`{org}/{corp}/{agent}`), callback ids and push claims.
-
-use std::time::Duration;
+//! Bindings (`{org}/{member}`), their callback ids, and the apps they use
+//! (`{org}/{corp}/{agent}`).
 
 use async_trait::async_trait;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{
-    APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PROBE_AT, PROBES, PUSHES, SECRET_RECORDS,
-    db_err, enc, get_json, sortable,
+    APPS, BINDINGS, CALLBACKS, EXPIRY, EmbeddedDb, PROBE_AT, PROBES, db_err, enc, expiry_entry,
+    get_json, member_key, sortable,
 };
 use crate::domain::{
-    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ProbeOutcome,
-    ReceiverMiss, ResolvedUser, SecretRecord, TestOutcome, unix_now,
+    AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
+    TestOutcome,
 };
-use crate::store::{
-    CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
-    expires_after, first_probe_ms, key_part,
-};
+use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, StoreError};
+
+fn app_key(k: &AppKey) -> String {
+    format!("{}/{}/{}", k.org, k.corp_id, k.agent_id)
+}
 
 /// Moves binding `k` in the probe schedule to `next` (`None`: out of it), inside `txn`.
-fn schedule_probe(
+pub(super) fn schedule_probe(
     txn: &redb::WriteTransaction,
     k: &str,
     next: Option<i64>,
@@ -44,16 +44,18 @@ fn schedule_probe(
     Ok(())
 }
 
-fn member_key(k: &MemberKey) -> String {
-    format!("{}/{}", k.org, k.member)
-}
-
-fn push_key(id: &CallbackId, key: &str) -> String {
-    format!("{id}/{}", key_part(key))
-}
-
-fn app_key(k: &AppKey) -> String {
-    format!("{}/{}/{}", k.org, k.corp_id, k.agent_id)
+/// Removes a binding that was only looked at and never saved, with its callback id.
+pub(super) fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
+    let mut bindings = txn.open_table(BINDINGS).map_err(db_err)?;
+    let rec: Option<BindingRecord> = get_json(&bindings, key)?;
+    if let Some(rec) = rec.filter(|r| r.revision == 0 && r.config.is_none()) {
+        bindings.remove(key).map_err(db_err)?;
+        txn.open_table(CALLBACKS)
+            .map_err(db_err)?
+            .remove(rec.callback_id.as_str())
+            .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 impl EmbeddedDb {
@@ -115,12 +117,16 @@ impl EmbeddedDb {
 }
 
 #[async_trait]
-impl ChannelStore for EmbeddedDb {
+impl BindingStore for EmbeddedDb {
     async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
         self.read(BINDINGS, member_key(key)).await
     }
 
-    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+    async fn ensure_binding(
+        &self,
+        key: &MemberKey,
+        unsaved_until: i64,
+    ) -> Result<BindingRecord, StoreError> {
         let key = key.clone();
         self.blocking(move |db| {
             let k = member_key(&key);
@@ -137,10 +143,9 @@ impl ChannelStore for EmbeddedDb {
                 cb.insert(rec.callback_id.as_str(), enc(&key)?.as_slice())
                     .map_err(db_err)?;
                 // Purged unless saved by then (see `purge_unsaved_binding`).
-                let expires = sortable(expires_after(UNSAVED_BINDING_TTL));
                 txn.open_table(EXPIRY)
                     .map_err(db_err)?
-                    .insert(format!("{expires}/bind/{k}").as_str(), k.as_str())
+                    .insert(expiry_entry(unsaved_until, "bind", &k).as_str(), k.as_str())
                     .map_err(db_err)?;
                 rec
             };
@@ -271,12 +276,7 @@ impl ChannelStore for EmbeddedDb {
                 bindings
                     .insert(k.as_str(), enc(&rec)?.as_slice())
                     .map_err(db_err)?;
-                let next = rec.config.is_some().then(|| {
-                    first_probe_ms(
-                        &change.member,
-                        change.updated_at.unix_timestamp().saturating_mul(1000),
-                    )
-                });
+                let next = rec.config.is_some().then_some(change.first_probe_ms);
                 schedule_probe(&txn, &k, next)?;
             }
             // Returning early above drops `txn`, which aborts it: nothing is half-applied.
@@ -299,55 +299,6 @@ impl ChannelStore for EmbeddedDb {
         let outcome = outcome.clone();
         self.update_binding(key, move |r| r.last_test = Some(outcome))
             .await
-    }
-
-    async fn record_probe(
-        &self,
-        key: &MemberKey,
-        outcome: &ProbeOutcome,
-        next_ms: i64,
-    ) -> Result<(), StoreError> {
-        let k = member_key(key);
-        let outcome = outcome.clone();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            {
-                let mut t = txn.open_table(BINDINGS).map_err(db_err)?;
-                // Removed meanwhile: it stays out of the schedule.
-                let Some(mut rec) =
-                    get_json::<BindingRecord>(&t, &k)?.filter(|r| r.config.is_some())
-                else {
-                    return Ok(());
-                };
-                rec.last_probe = Some(outcome);
-                t.insert(k.as_str(), enc(&rec)?.as_slice())
-                    .map_err(db_err)?;
-            }
-            schedule_probe(&txn, &k, Some(next_ms))?;
-            txn.commit().map_err(db_err)
-        })
-        .await
-    }
-
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(db_err)?;
-            let due = txn.open_table(PROBES).map_err(db_err)?;
-            let bindings = txn.open_table(BINDINGS).map_err(db_err)?;
-            let end = format!("{}/\u{10FFFF}", sortable(now_ms));
-            let mut out = Vec::new();
-            for row in due.range(..end.as_str()).map_err(db_err)? {
-                if out.len() >= limit.max(1) {
-                    break;
-                }
-                let (_, k) = row.map_err(db_err)?;
-                if let Some(rec) = get_json::<BindingRecord>(&bindings, k.value())? {
-                    out.push(rec.key);
-                }
-            }
-            Ok(out)
-        })
-        .await
     }
 
     async fn set_resolved_user(
@@ -393,84 +344,5 @@ impl ChannelStore for EmbeddedDb {
             })
             .map(|r| r.key)
             .collect())
-    }
-
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let k = push_key(id, key);
-        let expires = expires_after(ttl);
-        self.blocking(move |db| {
-            let now = unix_now();
-            let txn = db.begin_write().map_err(db_err)?;
-            let claimed = {
-                let mut t = txn.open_table(PUSHES).map_err(db_err)?;
-                let live = t
-                    .get(k.as_str())
-                    .map_err(db_err)?
-                    .is_some_and(|g| g.value() > now);
-                if !live {
-                    t.insert(k.as_str(), expires).map_err(db_err)?;
-                }
-                !live
-            };
-            if claimed {
-                // Purged once expired (`purge_expired`), as DynamoDB's TTL does.
-                txn.open_table(EXPIRY)
-                    .map_err(db_err)?
-                    .insert(
-                        format!("{}/push/{k}", sortable(expires)).as_str(),
-                        k.as_str(),
-                    )
-                    .map_err(db_err)?;
-            }
-            txn.commit().map_err(db_err)?;
-            Ok(claimed)
-        })
-        .await
-    }
-
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
-        self.remove(PUSHES, push_key(id, key)).await
-    }
-
-    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
-        self.write(SECRET_RECORDS, r.name.clone(), r).await
-    }
-
-    async fn secret_records(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<SecretRecord>, StoreError> {
-        self.page(SECRET_RECORDS, String::new(), after, limit, |_| true)
-            .await
-    }
-
-    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
-        self.remove(SECRET_RECORDS, name.to_owned()).await
-    }
-
-    async fn receiver_misses(
-        &self,
-        keys: &[String],
-        now_ms: i64,
-    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
-        self.read_misses(keys, now_ms).await
-    }
-
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &ReceiverMiss,
-    ) -> Result<(), StoreError> {
-        self.write_miss(key, miss).await
-    }
-
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
-        self.delete_miss(key).await
     }
 }

@@ -1,53 +1,34 @@
-//! Bindings, apps, callback ids and push claims.
-//!
-//! | item | pk | sk | attributes |
-//! |---|---|---|---|
-//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `resolved_user` (+ `uid_pk`/`uid_sk` of the `by_userid` index), `updated_at`, `last_callback_check`, `last_test`, `last_probe`, `ch_pk`/`ch_sk` of the `by_org_channel` index and `due_pk`/`due_sk` (`PROBE#{shard}`, next probe ms) of the `due` index while configured, `expires_at` until first saved |
-//! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count) |
-//! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`, `expires_at` until first saved |
-//! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` |
-//! | secret record | `SECRETS` | `{secret name}` | `doc` (app, created, retired) |
-
-use std::time::Duration;
+//! Bindings and their callback ids (each binding its own partition), and the org's list of
+//! configured bindings; the apps they use are in [`super::apps`].
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::apps::create_app;
 use super::schema::{BY_ORG_CHANNEL_INDEX, BY_USERID_INDEX};
 use super::{
-    DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n, s,
-    to_doc,
+    DynamoTable, Item, build, conditional, corrupt, field, get_bool, get_doc, get_n, get_s, n,
+    query_limit, s, to_doc,
 };
 use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
-    MemberId, MemberKey, OrgId, ProbeOutcome, Receiver, ReceiverMiss, ResolvedUser, SecretRecord,
-    SourceColumn, TestOutcome, unix_now,
+    MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn, TestOutcome,
 };
-use crate::store::{
-    CallbackTarget, ChannelCommit, ChannelStore, Page, StoreError, UNSAVED_BINDING_TTL,
-    expires_after, first_probe_ms, key_part, probe_shard,
-};
+use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, StoreError, key_part};
 
 const ENSURE_ATTEMPTS: usize = 3;
-/// The partition of secret records: written only when secrets change (rare), read by the
-/// sweep every ten minutes.
-const SECRETS_PK: &str = "SECRETS";
-
-pub(super) fn org_pk(org: &OrgId) -> String {
-    format!("ORG#{org}")
-}
 
 /// A binding is its own partition (`MEMBER#{org}#{member}` / `BINDING`): dispatch reads one
 /// per recipient, so bindings must not share a partition key per org. The org's list is the
 /// sparse `by_org_channel` index, which holds configured bindings only.
-fn binding_pk(k: &MemberKey) -> String {
+pub(super) fn binding_pk(k: &MemberKey) -> String {
     format!("MEMBER#{}#{}", k.org, k.member)
 }
 
 /// The member a binding's key names (neither org nor member can hold a `#`).
-fn member_of_pk(pk: &str) -> Option<MemberKey> {
+pub(super) fn member_of_pk(pk: &str) -> Option<MemberKey> {
     let rest = pk.strip_prefix("MEMBER#")?;
     let (org, member) = rest.split_once('#')?;
     Some(MemberKey {
@@ -56,21 +37,16 @@ fn member_of_pk(pk: &str) -> Option<MemberKey> {
     })
 }
 
-/// A configured binding's place in the probe schedule: the `due` index, partition
-/// `PROBE#{shard}` (deliveries use `DUE#{shard}`, [`DynamoTable::due_entries`] reads both),
-/// sort key the next probe's ms.
-fn probe_pk(k: &MemberKey, shards: u16) -> String {
-    format!("PROBE#{}", probe_shard(k, shards))
+/// The `due` partition of a configured binding's place in the probe schedule.
+pub(super) fn probe_pk(k: &MemberKey, shards: u16) -> String {
+    let shard = k.stable_hash() % u64::from(shards.max(1));
+    format!("PROBE#{shard}")
 }
 
-const BINDING_SK: &str = "BINDING";
+pub(super) const BINDING_SK: &str = "BINDING";
 
 fn channel_index_pk(org: &OrgId) -> String {
     format!("CH#{org}")
-}
-
-fn app_sk(k: &AppKey) -> String {
-    format!("APP#{}#{}", k.corp_id, k.agent_id)
 }
 
 /// The `by_userid` index key of a binding resolved to `userid` of `corp_id`.
@@ -80,10 +56,6 @@ fn userid_pk(org: &OrgId, corp_id: &str, userid: &str) -> String {
         key_part(corp_id),
         key_part(&userid.to_lowercase())
     )
-}
-
-fn push_pk(id: &CallbackId, key: &str) -> String {
-    format!("PUSH#{id}#{}", key_part(key))
 }
 
 fn callback_pk(id: &CallbackId) -> String {
@@ -123,14 +95,6 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
     })
 }
 
-fn app_from_item(key: &AppKey, item: &Item) -> Result<AppRecord, StoreError> {
-    Ok(AppRecord {
-        key: key.clone(),
-        secret_name: get_s(item, "secret_name")?.to_owned(),
-        members: get_n(item, "members")?,
-    })
-}
-
 fn rfc3339(t: OffsetDateTime) -> Result<String, StoreError> {
     t.format(&Rfc3339)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -146,11 +110,7 @@ impl DynamoTable {
         value: AttributeValue,
     ) -> Result<(), StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
+            .update(binding_pk(key), BINDING_SK)
             .update_expression("SET #a = :v")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#a", attr)
@@ -162,7 +122,7 @@ impl DynamoTable {
 }
 
 #[async_trait]
-impl ChannelStore for DynamoTable {
+impl BindingStore for DynamoTable {
     async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
         self.get(binding_pk(key), BINDING_SK.into())
             .await?
@@ -170,7 +130,11 @@ impl ChannelStore for DynamoTable {
             .transpose()
     }
 
-    async fn ensure_binding(&self, key: &MemberKey) -> Result<BindingRecord, StoreError> {
+    async fn ensure_binding(
+        &self,
+        key: &MemberKey,
+        unsaved_until: i64,
+    ) -> Result<BindingRecord, StoreError> {
         // A concurrent creator may win the race; then its record is read on the next round.
         for _ in 0..ENSURE_ATTEMPTS {
             if let Some(b) = self.binding(key).await? {
@@ -187,7 +151,7 @@ impl ChannelStore for DynamoTable {
                     .item("callback_id", s(id.as_str()))
                     .item("rev", n(0))
                     .item("configured", AttributeValue::Bool(false))
-                    .item("expires_at", n(expires_after(UNSAVED_BINDING_TTL)))
+                    .item("expires_at", n(unsaved_until))
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?;
@@ -198,7 +162,7 @@ impl ChannelStore for DynamoTable {
                     .item("sk", s("CALLBACK"))
                     .item("org", s(key.org.as_str()))
                     .item("member", s(key.member.as_str()))
-                    .item("expires_at", n(expires_after(UNSAVED_BINDING_TTL)))
+                    .item("expires_at", n(unsaved_until))
                     .condition_expression("attribute_not_exists(pk)")
                     .build(),
             )?;
@@ -251,10 +215,7 @@ impl ChannelStore for DynamoTable {
     }
 
     async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
-        self.get(org_pk(&key.org), app_sk(key))
-            .await?
-            .map(|i| app_from_item(key, &i))
-            .transpose()
+        self.read_app(key).await
     }
 
     async fn app_join(
@@ -263,99 +224,15 @@ impl ChannelStore for DynamoTable {
         expected: Option<&str>,
         secret_name: &str,
     ) -> Result<bool, StoreError> {
-        match expected {
-            None => {
-                let res = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .item("pk", s(org_pk(&key.org)))
-                    .item("sk", s(app_sk(key)))
-                    .item("secret_name", s(secret_name))
-                    .item("members", n(1))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .send()
-                    .await;
-                conditional!(res)
-            }
-            Some(expected) => {
-                let res = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", s(org_pk(&key.org)))
-                    .key("sk", s(app_sk(key)))
-                    .update_expression("SET secret_name = :new ADD members :one")
-                    .condition_expression("secret_name = :expected")
-                    .expression_attribute_values(":new", s(secret_name))
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":expected", s(expected))
-                    .send()
-                    .await;
-                conditional!(res)
-            }
-        }
+        self.join_app(key, expected, secret_name).await
     }
 
     async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(app_sk(key)))
-            .update_expression("SET secret_name = :new")
-            .condition_expression("secret_name = :expected")
-            .expression_attribute_values(":new", s(new))
-            .expression_attribute_values(":expected", s(expected))
-            .send()
-            .await;
-        conditional!(res)
+        self.swap_app(key, expected, new).await
     }
 
     async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(app_sk(key)))
-            .update_expression("ADD members :minus")
-            .condition_expression("members > :zero")
-            .expression_attribute_values(":minus", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        let attrs = match res {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    return Ok(None); // gone already
-                }
-                return Err(StoreError::backend(e));
-            }
-        };
-        let left: u64 = get_n(&attrs, "members")?;
-        if left > 0 {
-            return Ok(None);
-        }
-        let name = get_s(&attrs, "secret_name")?.to_owned();
-        // Removed only while still empty and on the same secret: a member who joined in
-        // between keeps it.
-        let removed = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(org_pk(&key.org)))
-            .key("sk", s(app_sk(key)))
-            .condition_expression("members = :zero AND secret_name = :name")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":name", s(name.as_str()))
-            .send()
-            .await;
-        Ok(conditional!(removed)?.then_some(name))
+        self.leave_app(key).await
     }
 
     async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
@@ -388,13 +265,7 @@ impl ChannelStore for DynamoTable {
                 .expression_attribute_values(":recv", s(c.receiver.value()))
                 .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin))
                 .expression_attribute_values(":ppk", s(probe_pk(m, self.shards)))
-                .expression_attribute_values(
-                    ":psk",
-                    n(first_probe_ms(
-                        m,
-                        change.updated_at.unix_timestamp().saturating_mul(1000),
-                    )),
-                ),
+                .expression_attribute_values(":psk", n(change.first_probe_ms)),
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
@@ -409,15 +280,8 @@ impl ChannelStore for DynamoTable {
                 .build(),
         );
         if let Some(app) = &change.new_app {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(org_pk(&app.key.org)))
-                .item("sk", s(app_sk(&app.key)))
-                .item("secret_name", s(app.secret_name.as_str()))
-                .item("members", n(app.members))
-                .condition_expression("attribute_not_exists(pk)")
-                .build();
-            tx = tx.transact_items(TransactWriteItem::builder().put(build(put)?).build());
+            let put = create_app(&self.table, app)?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
         }
         if let Some(c) = &change.config {
             // Saved, the callback id is kept for good: written whole (not updated), so an
@@ -464,49 +328,13 @@ impl ChannelStore for DynamoTable {
             .await
     }
 
-    async fn record_probe(
-        &self,
-        key: &MemberKey,
-        outcome: &ProbeOutcome,
-        next_ms: i64,
-    ) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
-            .update_expression("SET last_probe = :p, due_pk = :ppk, due_sk = :next")
-            // Removed meanwhile: it stays out of the schedule.
-            .condition_expression("configured = :t")
-            .expression_attribute_values(":p", to_doc(outcome)?)
-            .expression_attribute_values(":ppk", s(probe_pk(key, self.shards)))
-            .expression_attribute_values(":next", n(next_ms))
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .send()
-            .await;
-        conditional!(res).map(|_| ())
-    }
-
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
-        let due = self.due_entries("PROBE", now_ms, limit).await?;
-        Ok(due
-            .iter()
-            .filter_map(|(_, key)| member_of_pk(get_s(key, "pk").ok()?))
-            .collect())
-    }
-
     async fn set_resolved_user(
         &self,
         key: &MemberKey,
         user: Option<&ResolvedUser>,
     ) -> Result<(), StoreError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(binding_pk(key)))
-            .key("sk", s(BINDING_SK))
+            .update(binding_pk(key), BINDING_SK)
             .condition_expression("attribute_exists(pk)");
         let update = match user {
             Some(u) => update
@@ -535,7 +363,7 @@ impl ChannelStore for DynamoTable {
             .table_name(&self.table)
             .index_name(BY_ORG_CHANNEL_INDEX)
             .expression_attribute_values(":pk", s(channel_index_pk(org)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+            .limit(query_limit(limit));
         q = match after {
             Some(a) => q
                 .key_condition_expression("ch_pk = :pk AND ch_sk > :after")
@@ -609,101 +437,5 @@ impl ChannelStore for DynamoTable {
             }
         }
         Ok(out)
-    }
-
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let now = unix_now();
-        let expires = expires_after(ttl);
-        // DynamoDB deletes expired items lazily (hours later), so an expired claim is
-        // treated as absent by the condition itself.
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(push_pk(id, key)))
-            .item("sk", s("PUSH"))
-            .item("expires_at", n(expires))
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional!(res)
-    }
-
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(push_pk(id, key)))
-            .key("sk", s("PUSH"))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
-    }
-
-    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(SECRETS_PK))
-            .item("sk", s(r.name.as_str()))
-            .item("doc", to_doc(r)?)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
-    }
-
-    async fn secret_records(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<SecretRecord>, StoreError> {
-        let (items, next) = self
-            .query_page(SECRETS_PK.into(), "", after.map(str::to_owned), limit)
-            .await?;
-        let items = items
-            .iter()
-            .map(|i| get_doc(i, "doc")?.ok_or_else(|| corrupt("doc")))
-            .collect::<Result<Vec<SecretRecord>, _>>()?;
-        Ok(Page { items, next })
-    }
-
-    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(SECRETS_PK))
-            .key("sk", s(name))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend(e.into_service_error()))?;
-        Ok(())
-    }
-
-    async fn receiver_misses(
-        &self,
-        keys: &[String],
-        now_ms: i64,
-    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
-        self.read_misses(keys, now_ms).await
-    }
-
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &ReceiverMiss,
-    ) -> Result<(), StoreError> {
-        self.write_miss(key, miss).await
-    }
-
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
-        self.delete_miss(key).await
     }
 }

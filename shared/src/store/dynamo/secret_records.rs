@@ -1,0 +1,46 @@
+//! Secret records: one partition, `SECRETS` / `{secret name}`, each with its `doc` (app,
+//! created, retired). Written only when secrets change (rare), read by the sweep every ten
+//! minutes.
+
+use async_trait::async_trait;
+
+use super::{DynamoTable, corrupt, get_doc, s, to_doc};
+use crate::domain::SecretRecord;
+use crate::store::{Page, SecretRecords, StoreError};
+
+const SECRETS_PK: &str = "SECRETS";
+
+#[async_trait]
+impl SecretRecords for DynamoTable {
+    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SECRETS_PK))
+            .item("sk", s(r.name.as_str()))
+            .item("doc", to_doc(r)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn secret_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SecretRecord>, StoreError> {
+        let (items, next) = self
+            .query_page(SECRETS_PK.into(), "", after.map(str::to_owned), limit)
+            .await?;
+        let items = items
+            .iter()
+            .map(|i| get_doc(i, "doc")?.ok_or_else(|| corrupt("doc")))
+            .collect::<Result<Vec<SecretRecord>, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+        self.delete(SECRETS_PK.into(), name.to_owned()).await
+    }
+}

@@ -1,0 +1,97 @@
+//! The org's subscriptions ([`shared::store::SubscriptionStore`]).
+
+use shared::domain::{Node, OrgId, SubscriptionType};
+use shared::workflow::{MessageFormat, Subscription};
+
+use super::{Harness, dynamo, embedded, node, stype};
+
+async fn subscriptions_are_upserted_per_org(h: Harness) {
+    let acme = OrgId::parse("acme").expect("org");
+    let sub = |t: &str, n: &str, on: bool| Subscription {
+        subscription_type: SubscriptionType::parse(t).expect("type"),
+        node: Node::parse(n).expect("node"),
+        personal_channel: on,
+        message_format: MessageFormat::Textcard,
+        actions: None,
+    };
+    assert!(
+        h.subscriptions
+            .subscriptions(&acme, None, 100)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    h.subscriptions
+        .put_subscriptions(
+            &acme,
+            &[
+                sub("sql_review", "approval_pending", true),
+                sub("release", "done", false),
+            ],
+        )
+        .await
+        .expect("put");
+    let mut md = sub("release", "done", true);
+    md.message_format = MessageFormat::Markdown;
+    md.actions = Some(
+        serde_json::from_value(serde_json::json!([
+            {"key": "approve", "text": "同意"},
+            {"key": "reject", "text": "Reject", "style": "danger"}
+        ]))
+        .expect("actions"),
+    );
+    h.subscriptions
+        .put_subscriptions(&acme, &[md.clone()])
+        .await
+        .expect("upsert");
+    let all = h
+        .subscriptions
+        .subscriptions(&acme, None, 100)
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(
+        all,
+        vec![md.clone(), sub("sql_review", "approval_pending", true)]
+    );
+    assert_eq!(
+        h.subscriptions
+            .subscription(&acme, &stype("release"), &node("done"))
+            .await
+            .expect("get"),
+        Some(md.clone())
+    );
+    // An upsert replaces the whole subscription: buttons left out are gone.
+    let mut plain = md;
+    plain.actions = None;
+    h.subscriptions
+        .put_subscriptions(&acme, &[plain.clone()])
+        .await
+        .expect("upsert without actions");
+    assert_eq!(
+        h.subscriptions
+            .subscription(&acme, &stype("release"), &node("done"))
+            .await
+            .expect("get"),
+        Some(plain)
+    );
+    assert_eq!(
+        h.subscriptions
+            .subscription(&acme, &stype("release"), &node("nope"))
+            .await
+            .expect("get"),
+        None
+    );
+    let other = OrgId::parse("other").expect("org");
+    assert!(
+        h.subscriptions
+            .subscriptions(&other, None, 100)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
+
+shared::both_stores!(subscriptions_are_upserted_per_org);

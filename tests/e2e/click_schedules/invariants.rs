@@ -1,0 +1,214 @@
+//! What must hold for every (event, member) once a schedule settled.
+use shared::domain::EventId;
+use shared::workflow::CardAnswer;
+
+use super::chaos::Publication;
+use super::pushes::{Attempt, Kind, Push};
+use super::world::{Card, World};
+use super::{SINK_KIND, Tally};
+
+/// The invariants, once the faults stopped and the sweep finished every decision: `Err`
+/// names the one broken, with what happened (`fail`).
+pub(super) async fn check(
+    w: &World,
+    cards: &[Card],
+    pushes: &[Push],
+    copies: &[Attempt],
+    events: &[EventId],
+    mut tally: Tally,
+    fail: &dyn Fn(String) -> String,
+) -> Result<Tally, String> {
+    // The invariants.
+    tally.copies = copies.len() as u64;
+    tally.ok = copies
+        .iter()
+        .filter(|c| matches!(c.end, Some((_, 200))))
+        .count() as u64;
+    tally.unavailable = copies
+        .iter()
+        .filter(|c| matches!(c.end, Some((_, 503))))
+        .count() as u64;
+    for c in copies {
+        let p = &pushes[c.push];
+        match c.end {
+            Some((_, 200 | 503)) | None => {}
+            Some((_, s)) => {
+                return Err(fail(format!(
+                    "push {} ({}) was answered {s}: neither received (200) nor retry later (503)",
+                    c.push, p.what
+                )));
+            }
+        }
+        match &c.recorded {
+            Some(Ok(false)) => {
+                return Err(fail(format!(
+                    "push {} ({}) was answered 200 before its decision was recorded",
+                    c.push, p.what
+                )));
+            }
+            Some(Err(e)) => return Err(fail(format!("store: {e}"))),
+            _ => {}
+        }
+    }
+    let accepted = w.accepted.lock().expect("lock").clone();
+    let updates = w.fake.state.card_updates();
+    for ev in events {
+        let clicked = cards
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                &c.event_id == ev
+                    && pushes
+                        .iter()
+                        .any(|p| p.card == *i && p.kind == Kind::Authentic)
+            })
+            .count();
+        let listed = w
+            .stores
+            .actions
+            .actions(&w.org, Some(ev), None, None, 100)
+            .await
+            .map_err(|e| fail(format!("store: {e}")))?;
+        if listed.items.len() != clicked {
+            return Err(fail(format!(
+                "{ev}: {} decisions listed, {clicked} recipients clicked: {:?}",
+                listed.items.len(),
+                listed.items
+            )));
+        }
+    }
+    for (ci, card) in cards.iter().enumerate() {
+        let name = format!("{}/{}", card.event_id, card.who.member);
+        let rec = w
+            .stores
+            .actions
+            .action(&w.org, &card.event_id, card.who.member)
+            .await
+            .map_err(|e| fail(format!("store: {e}")))?;
+        let own: Vec<usize> = (0..pushes.len())
+            .filter(|&i| pushes[i].card == ci && pushes[i].kind == Kind::Authentic)
+            .collect();
+        let published: Vec<&Publication> = accepted
+            .iter()
+            .filter(|p| p.event_id == card.event_id.as_str() && p.member == card.who.member)
+            .collect();
+        let answered: Vec<_> = updates
+            .iter()
+            .filter(|u| u.task_id == card.task_id)
+            .collect();
+        let Some(a) = rec else {
+            if own.is_empty() && published.is_empty() && answered.is_empty() {
+                continue;
+            }
+            return Err(fail(format!(
+                "{name}: no decision, though the recipient clicked {} times ({} publications, \
+                 {} card answers)",
+                own.len(),
+                published.len(),
+                answered.len()
+            )));
+        };
+        tally.decisions += 1;
+        let Some(&decider) = own.iter().find(|&&i| pushes[i].click == a.click) else {
+            return Err(fail(format!(
+                "{name}: the decision is not one of the recipient's clicks: {a:?}"
+            )));
+        };
+        let d = &pushes[decider];
+        if a.userid != card.who.userid
+            || a.member != card.who.member
+            || a.task_id != card.task_id
+            || a.action != d.key
+            || a.response_code.as_deref() != Some(d.code.as_str())
+        {
+            return Err(fail(format!(
+                "{name}: the decision does not match the click {decider} ({}): {a:?}",
+                d.what
+            )));
+        }
+        // A click answered 200 before any copy of the recipient's other click left decides.
+        for &x in &own {
+            let others_start = copies
+                .iter()
+                .filter(|c| c.push != x && own.contains(&c.push))
+                .map(|c| c.start)
+                .min()
+                .unwrap_or(u64::MAX);
+            let first_ok = copies
+                .iter()
+                .filter(|c| c.push == x)
+                .filter_map(|c| match c.end {
+                    Some((e, 200)) => Some(e),
+                    _ => None,
+                })
+                .min();
+            if first_ok.is_some_and(|e| e < others_start) && x != decider {
+                return Err(fail(format!(
+                    "{name}: push {x} ({}) was answered 200 before the other click left, yet \
+                     push {decider} ({}) decided",
+                    pushes[x].what, d.what
+                )));
+            }
+        }
+        if !a.published || a.sink.as_deref() != Some(SINK_KIND) || published.is_empty() {
+            return Err(fail(format!(
+                "{name}: not published ({} publications at the endpoint): {a:?}",
+                published.len()
+            )));
+        }
+        tally.publications += published.len() as u64;
+        if let Some(p) = published
+            .iter()
+            .find(|p| p.decision_id != a.decision_id() || p.action != a.action)
+        {
+            return Err(fail(format!(
+                "{name}: a publication differs from the decision {} {}: {p:?}",
+                a.decision_id(),
+                a.action
+            )));
+        }
+        if answered.len() > 1 {
+            return Err(fail(format!(
+                "{name}: the card was answered {} times: {answered:?}",
+                answered.len()
+            )));
+        }
+        match a.card {
+            CardAnswer::Updated | CardAnswer::CodeUsed if answered.len() == 1 => {
+                let u = answered[0];
+                if u.agentid != card.who.app.agent || u.replace_name != a.answer_text() {
+                    return Err(fail(format!(
+                        "{name}: the card was answered as {u:?}, the decision says {:?} \
+                         (app {})",
+                        a.answer_text(),
+                        card.who.app.agent
+                    )));
+                }
+                if a.card == CardAnswer::Updated {
+                    tally.updated += 1;
+                } else {
+                    tally.code_used += 1;
+                }
+            }
+            other => {
+                return Err(fail(format!(
+                    "{name}: the card is {other:?} with {} answers at WeCom: {a:?}",
+                    answered.len()
+                )));
+            }
+        }
+        // Each later click of the recipient is kept once, however often WeCom pushed it.
+        let later_clicks = own.iter().filter(|&&i| i != decider).count();
+        if a.later.len() > later_clicks {
+            return Err(fail(format!(
+                "{name}: {} later clicks kept, the recipient clicked {later_clicks} more times: {:?}",
+                a.later.len(),
+                a.later
+            )));
+        }
+        if !a.is_finished() || a.next_try_ms.is_some() {
+            return Err(fail(format!("{name}: not finished: {a:?}")));
+        }
+    }
+    Ok(tally)
+}
