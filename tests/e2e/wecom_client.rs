@@ -68,11 +68,7 @@ fn text_to(user: &str) -> OutgoingMessage {
 
 impl Env {
     fn app(&self) -> WeComApp<'_> {
-        WeComApp {
-            client: &self.client,
-            tokens: &self.tokens,
-            creds: creds("demo-app-secret"),
-        }
+        WeComApp::new(&self.client, &self.tokens, creds("demo-app-secret"))
     }
 
     async fn send(&self, user: &str) -> Result<SendReceipt, WeComError> {
@@ -247,11 +243,7 @@ async fn configuration_errors_surface_at_once_with_their_hint() {
 #[tokio::test]
 async fn wrong_secret_is_40001_and_not_retried() {
     let e = env().await;
-    let app = WeComApp {
-        client: &e.client,
-        tokens: &e.tokens,
-        creds: creds("not-the-secret"),
-    };
+    let app = WeComApp::new(&e.client, &e.tokens, creds("not-the-secret"));
     let err = app.token().await.expect_err("wrong secret");
     assert_eq!(err.errcode(), Some(&ErrCode::InvalidCredential));
     assert!(err.hint(&[]).to_string().contains("Secret"));
@@ -265,11 +257,7 @@ async fn wrong_secret_is_40001_and_not_retried() {
         corp_id: CorpId::parse("wwnope").expect("corp"),
         ..creds("demo-app-secret")
     };
-    let app = WeComApp {
-        client: &e.client,
-        tokens: &e.tokens,
-        creds: other_corp,
-    };
+    let app = WeComApp::new(&e.client, &e.tokens, other_corp);
     assert_eq!(
         app.token().await.expect_err("unknown corp").errcode(),
         Some(&ErrCode::InvalidCorpId)
@@ -378,11 +366,7 @@ async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
         for _ in 0..5 {
             let (cache, client) = (cache.clone(), client.clone());
             tasks.push(tokio::spawn(async move {
-                let app = WeComApp {
-                    client: &client,
-                    tokens: &cache,
-                    creds: creds("demo-app-secret"),
-                };
+                let app = WeComApp::new(&client, &cache, creds("demo-app-secret"));
                 app.send(&text_to("zhangsan")).await.map(|_| ())
             }));
         }
@@ -399,14 +383,10 @@ async fn instances_sharing_dynamodb_fetch_one_token_between_them() {
 
     // A fifth instance, started later, finds the shared token.
     let late = TokenCache::new(store.clone());
-    WeComApp {
-        client: &client(&fake.base),
-        tokens: &late,
-        creds: creds("demo-app-secret"),
-    }
-    .token()
-    .await
-    .expect("token");
+    WeComApp::new(&client(&fake.base), &late, creds("demo-app-secret"))
+        .token()
+        .await
+        .expect("token");
     assert_eq!(fake.state.calls(GETTOKEN), 1);
 
     // The store holds the token sealed, never in the clear.
@@ -434,11 +414,7 @@ async fn a_wrong_secret_is_tried_once_by_every_caller_until_it_changes() {
     for _ in 0..20 {
         let (client, tokens, creds) = (e.client.clone(), e.tokens.clone(), bad.clone());
         tasks.push(tokio::spawn(async move {
-            let app = WeComApp {
-                client: &client,
-                tokens: &tokens,
-                creds,
-            };
+            let app = WeComApp::new(&client, &tokens, creds);
             app.token()
                 .await
                 .map(|_| ())
@@ -453,11 +429,7 @@ async fn a_wrong_secret_is_tried_once_by_every_caller_until_it_changes() {
     }
     // Another instance over the same store learns it from there.
     let other = TokenCache::new(e.store.clone());
-    let app = WeComApp {
-        client: &e.client,
-        tokens: &other,
-        creds: bad.clone(),
-    };
+    let app = WeComApp::new(&e.client, &other, bad.clone());
     let err = app.token().await.expect_err("still refused");
     assert_eq!(err.errcode(), Some(&ErrCode::InvalidCredential));
     assert!(
@@ -471,11 +443,7 @@ async fn a_wrong_secret_is_tried_once_by_every_caller_until_it_changes() {
         "one wrong-secret call for 21 callers"
     );
     // The right Secret is a different app key: fetched at once.
-    let good = WeComApp {
-        client: &e.client,
-        tokens: &other,
-        creds: creds("demo-app-secret"),
-    };
+    let good = WeComApp::new(&e.client, &other, creds("demo-app-secret"));
     good.token()
         .await
         .expect("the corrected secret works at once");

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use shared::auth::AdminMember;
-use shared::domain::{EventId, MemberId, OrgId, unix_ms};
+use shared::domain::{EventId, MemberId, OrgId, Versioned, unix_ms};
 use shared::http::openapi::{MEMBER, ORG, Refused, StoreDown};
 use shared::http::views::{DeliveryView, ErrorBody};
 use shared::http::{ApiError, ErrorCode, routes};
@@ -128,11 +128,7 @@ pub(crate) async fn recall_delivery(
             Text::new("hint.test.not_configured"),
         ));
     };
-    let app = WeComApp {
-        client: &st.wecom,
-        tokens: &st.tokens,
-        creds: binding.credentials(),
-    };
+    let app = WeComApp::new(&st.wecom, &st.tokens, binding.credentials());
     if let Err(e) = app.recall(&msgid).await {
         return Err(ApiError::wecom(
             &e,
@@ -140,9 +136,8 @@ pub(crate) async fn recall_delivery(
             e.hint(&st.egress_ips),
         ));
     }
-    let held = d.updated_ms;
     d.mark_recalled();
-    d.updated_ms = unix_ms().max(held + 1);
+    let held = d.bump(unix_ms());
     // The message is gone either way; a concurrent change of the record (none is expected
     // after delivery) only means this one is not written.
     if !st.deliveries.replace(&d, held).await? {

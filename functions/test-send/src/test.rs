@@ -265,11 +265,7 @@ async fn run(
                 None,
             ),
         };
-    let app = WeComApp {
-        client: &st.wecom,
-        tokens: &st.tokens,
-        creds,
-    };
+    let app = WeComApp::new(&st.wecom, &st.tokens, creds);
     let mut steps = Steps::new();
 
     if let Err(e) = app.token().await {

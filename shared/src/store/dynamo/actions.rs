@@ -1,9 +1,6 @@
-//! Action records: `ACT#{org}#{event_id}` / `M#{member}` with `doc`, `updated_ms` and
-//! `expires_at` (TTL); in the org's log (`gsi1pk` = `ACTO#{org}`) and the member's
-//! (`gsi2pk` = `ACTM#{org}#{member}`), both ordered by the decision's time.
-//!
-//! While a decision is unfinished (`next_try_ms`), it is in the `due` index under
-//! `ACTDUE#{shard}` with that time: the outbox the sweep finishes.
+//! Action records: members' decisions on cards, one per (event, member), and the outbox of
+//! those unfinished, which the sweep reads from the `due` index (their items and indexes: the
+//! layout in [`super`]).
 //!
 //! The org's log is one partition: decisions are made by people clicking, a rate far below
 //! what one partition takes, unlike deliveries (sharded).

@@ -1,4 +1,5 @@
-//! Apps: per org, the name of the app's current secret and how many members use it.
+//! Apps: the secret each of an org's WeCom apps points to and how many members use it, changed
+//! only by conditional writes (their items: the layout in [`super`]).
 
 use aws_sdk_dynamodb::types::{Put, ReturnValue};
 

@@ -1,5 +1,5 @@
-//! Bindings and their callback ids (each binding its own partition), and the org's list of
-//! configured bindings; the apps they use are in [`super::apps`].
+//! Bindings and their callback ids, and the org's list of configured bindings; the apps they
+//! use are in [`super::apps`] (their items and indexes: the layout in [`super`]).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};

@@ -1,11 +1,5 @@
-//! Delivery records: the claim that makes each (event, member) happen once, and the log.
-//!
-//! `DLV#{org}#{event_id}#{member}` / `DELIVERY` with `doc` (the record), `updated_ms`, the
-//! `by_org` and `by_member` keys, an interactive card's `task_pk` (`TASK#{task_id}`, the
-//! `by_task` index: a click names only the card) and, while the delivery is not final, the
-//! `due` keys;
-//! `expires_at` (TTL). Event ids and recipients come from outside: their key parts are
-//! escaped.
+//! Delivery records: the claim that makes each (event, member) happen once, and the log
+//! (their items and indexes: the layout in [`super`]).
 //!
 //! Every index projects keys only, and only `due_sk` changes after the claim: a delivery
 //! writes `by_org` and `by_member` once and `due` at most once per state change, and the

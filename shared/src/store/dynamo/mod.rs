@@ -41,10 +41,11 @@
 //! | `by_task` | `task_pk` = `TASK#{task_id}` | — | card deliveries by their card's task id, for clicks (sparse) |
 //!
 //! A record's shard is [`crate::store::shard_of`] (a SHA-256 of event id and member) modulo
-//! `WECOM_NOTIFY_SHARDS` ([`DynamoTable::with_shards`]); a binding's probe shard is
-//! [`crate::store::probe_shard`]. Decisions are people clicking, far below one partition's
-//! rate, so the org's decision log is not sharded. Indexes changed shape in this version: a
-//! table created by an earlier one must be recreated (no deployment of it exists).
+//! `WECOM_NOTIFY_SHARDS` ([`DynamoTable::with_shards`]); a binding's probe shard is its
+//! [`crate::domain::MemberKey::stable_hash`] modulo the same. Decisions are people clicking,
+//! far below one partition's rate, so the org's decision log is not sharded. Indexes changed
+//! shape in this version: a table created by an earlier one must be recreated (no deployment
+//! of it exists).
 //!
 //! # Secrets
 //!

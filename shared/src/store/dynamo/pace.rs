@@ -1,5 +1,5 @@
-//! Per-(app, member) pace logs: `PACE#{corp}:{agent}:{userid}` / `PACE` with `sent` (the
-//! last hour's send times, ms), `ver` (optimistic concurrency) and `expires_at`.
+//! Pace logs: each read, changed and written back over the version read (their items: the
+//! layout in [`super`]).
 
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
-//! The probe schedule: on each configured binding's item, its next probe's time as the key of
-//! the `due` index (partition `PROBE#{shard}`; deliveries use `DUE#{shard}`, and
-//! [`DynamoTable::due_entries`] reads both).
+//! The probe schedule, kept on each configured binding's item and read from the `due` index
+//! as [`DynamoTable::due_entries`] reads the deliveries' (the layout in [`super`]).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;

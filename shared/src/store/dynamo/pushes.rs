@@ -1,4 +1,4 @@
-//! Push claims: `PUSH#{id}#{key}` / `PUSH`, with the claim's `expires_at`.
+//! Push claims (their items: the layout in [`super`]).
 
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
-//! Secret records: one partition, `SECRETS` / `{secret name}`, each with its `doc` (app,
-//! created, retired). Written only when secrets change (rare), read by the sweep every ten
-//! minutes.
+//! Secret records (their items: the layout in [`super`]), all in one partition: written only
+//! when secrets change (rare), read by the sweep every ten minutes.
 
 use async_trait::async_trait;
 

@@ -1,6 +1,5 @@
-//! The org's subscriptions: `ORG#{org}` / `SUB#{type}#{node}` with `personal_channel`,
-//! `message_format` and, when the card has buttons, `actions`. Types and nodes are slugs, so
-//! `#` cannot occur in them.
+//! The org's subscriptions (their items: the layout in [`super`]). Types and nodes are slugs,
+//! so `#` cannot occur in them and their key parts are not escaped.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};

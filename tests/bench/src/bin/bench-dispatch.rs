@@ -196,11 +196,7 @@ async fn fanout() -> Result<bool, String> {
     let base_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let base_stores = Stores::embedded(base_dir.path()).map_err(|e| e.to_string())?;
     let base_tokens = TokenCache::new(base_stores.tokens.clone());
-    let app = WeComApp {
-        client: &wecom,
-        tokens: &base_tokens,
-        creds,
-    };
+    let app = WeComApp::new(&wecom, &base_tokens, creds);
     let t0 = Instant::now();
     let mut base_ok = 0usize;
     for i in 0..members {
