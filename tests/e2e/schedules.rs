@@ -30,7 +30,9 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use shared::domain::{MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType, unix_ms};
+use shared::domain::{
+    MemberId, MemberKey, Node, OrgId, RecordKey, SourceColumn, SubscriptionType, unix_ms,
+};
 use shared::store::dynamo::DynamoTable;
 use shared::store::secrets_manager::SecretsManager;
 use shared::store::{StoreError, Stores};
@@ -425,7 +427,12 @@ async fn pending(w: &World, events: &[WorkflowEvent]) -> Result<usize, String> {
     let mut n = 0;
     for ev in events {
         for r in ev.unique_recipients() {
-            match w.stores.deliveries.delivery(&w.org, &ev.event_id, &r).await {
+            match w
+                .stores
+                .deliveries
+                .delivery(RecordKey::new(&w.org, &ev.event_id, &r))
+                .await
+            {
                 Ok(Some(d)) if d.status.is_final() => {}
                 Ok(_) => n += 1,
                 Err(e) => return Err(format!("store: {e}")),
@@ -472,7 +479,7 @@ async fn check(seed: u64, w: &World, events: &[WorkflowEvent]) -> Result<Tally, 
             let d = w
                 .stores
                 .deliveries
-                .delivery(&w.org, &ev.event_id, &r)
+                .delivery(RecordKey::new(&w.org, &ev.event_id, &r))
                 .await
                 .map_err(|e| fail(format!("store: {e}")))?
                 .ok_or_else(|| fail(format!("{}/{r}: no record at all", ev.event_id)))?;

@@ -193,10 +193,7 @@ pub(crate) async fn list_channels(
 ) -> ApiResult<Json<ChannelPage>> {
     let page = list_query(query, Limits::CONFIG, &channels_scope(&org))?;
     let base = public_base(&ext);
-    let found = st
-        .channels
-        .list(&org, page.after.as_deref(), page.limit)
-        .await?;
+    let found = st.channels.list(&org, page.at()).await?;
     let views = found
         .items
         .iter()

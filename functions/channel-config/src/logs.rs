@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 
 use crate::views::{ActionPage, ActionView, DeliveryPage};
 use crate::{ApiResult, AppState, next_cursor, optional_member, parsed_query};
+use shared::store::LogQuery;
 
 #[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -65,12 +66,11 @@ pub(crate) async fn list_deliveries(
     let page = PageRequest::parse_in(q.limit.as_deref(), q.next.as_deref(), Limits::LOG, &scope)?;
     let found = st
         .deliveries
-        .deliveries(
+        .deliveries(LogQuery::new(
             &org,
             member.as_ref().map(MemberId::as_str),
-            page.after.as_deref(),
-            page.limit,
-        )
+            page.at(),
+        ))
         .await?;
     Ok(Json(DeliveryPage {
         items: found.items.iter().map(DeliveryView::from).collect(),
@@ -144,11 +144,8 @@ pub(crate) async fn list_actions(
     let found = st
         .actions
         .actions(
-            &org,
             event_id.as_ref(),
-            member.as_ref().map(MemberId::as_str),
-            page.after.as_deref(),
-            page.limit,
+            LogQuery::new(&org, member.as_ref().map(MemberId::as_str), page.at()),
         )
         .await?;
     let now = unix_ms();

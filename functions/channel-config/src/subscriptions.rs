@@ -50,10 +50,7 @@ async fn subscriptions_page(
     org: &OrgId,
     page: PageRequest,
 ) -> ApiResult<Json<SubscriptionPage>> {
-    let found = st
-        .subscriptions
-        .subscriptions(org, page.after.as_deref(), page.limit)
-        .await?;
+    let found = st.subscriptions.subscriptions(org, page.at()).await?;
     Ok(Json(SubscriptionPage {
         items: found.items,
         next: next_cursor(&subscriptions_scope(org), found.next),

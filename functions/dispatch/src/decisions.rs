@@ -7,7 +7,7 @@
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::domain::{EventId, MemberId, MemberKey, OrgId, Versioned};
+use shared::domain::{EventId, MemberId, MemberKey, OrgId, RecordKey, Versioned};
 use shared::wecom::{WeComApp, WeComError};
 use shared::workflow::{ActionRecord, CardAnswer};
 
@@ -99,7 +99,7 @@ impl Dispatcher {
         match self
             .outbox
             .actions
-            .action(&r.org, &r.event_id, &r.member)
+            .action(RecordKey::new(&r.org, &r.event_id, &r.member))
             .await?
         {
             Some(a) if !a.is_finished() => self.finish_decision(a).await.map(|_| ()),
@@ -170,11 +170,7 @@ impl Dispatcher {
         };
         // The card is answered by the app that sent it, and no other (a card sent before
         // deliveries kept their app: by the member's channel's app).
-        let sent_by = match self
-            .deliveries
-            .delivery(&a.org, &a.event_id, &a.member)
-            .await
-        {
+        let sent_by = match self.deliveries.delivery(a.record_key()).await {
             Ok(Some(d)) => (d.corp_id, d.agent_id),
             Ok(None) => return (CardAnswer::Failed, None, None),
             Err(e) => return (CardAnswer::Pending, None, Some(e.to_string())),

@@ -85,10 +85,7 @@ pub(crate) async fn probe_channels(
             (t - now).max(1000) / 1000,
         ));
     }
-    let found = st
-        .channels
-        .list(&org, page.after.as_deref(), page.limit)
-        .await?;
+    let found = st.channels.list(&org, page.at()).await?;
     // One fresh token per app per request (the prober asks each app once).
     let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);
     let keys: Vec<_> = found.items.iter().map(|b| b.key.clone()).collect();

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use shared::auth::AdminMember;
-use shared::domain::{EventId, MemberId, OrgId, Versioned, unix_ms};
+use shared::domain::{EventId, MemberId, OrgId, RecordKey, Versioned, unix_ms};
 use shared::http::openapi::{MEMBER, ORG, Refused, StoreDown};
 use shared::http::views::{DeliveryView, ErrorBody};
 use shared::http::{ApiError, ErrorCode, routes};
@@ -70,7 +70,11 @@ pub(crate) async fn recall_delivery(
 ) -> Result<Json<DeliveryView>, ApiError> {
     let event_id = EventId::parse(params.get("event_id").map_or("", String::as_str))?;
     let member = key.member.as_str();
-    let Some(mut d) = st.deliveries.delivery(&key.org, &event_id, member).await? else {
+    let Some(mut d) = st
+        .deliveries
+        .delivery(RecordKey::new(&key.org, &event_id, member))
+        .await?
+    else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::DeliveryNotFound,

@@ -15,8 +15,8 @@ use crate::domain::{
     ChannelConfig, CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
 };
 use crate::store::{
-    BindingStore, Page, ProbeSchedule, PushClaims, ReceiverMisses, SecretRecords, SecretStore,
-    StoreError, Stores, expires_after,
+    BindingStore, Page, PageAt, ProbeSchedule, PushClaims, ReceiverMisses, SecretRecords,
+    SecretStore, StoreError, Stores, expires_after,
 };
 use crate::wecom::AppCredentials;
 
@@ -210,14 +210,13 @@ impl ChannelService {
         }
     }
 
-    /// A page of the org's configured channels, ordered by member, after the member `after`.
+    /// A page of the org's configured channels, ordered by member.
     pub async fn list(
         &self,
         org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
+        page: PageAt<'_>,
     ) -> Result<Page<BindingRecord>, ChannelError> {
-        Ok(self.bindings.bindings(org, after, limit).await?)
+        Ok(self.bindings.bindings(org, page).await?)
     }
 
     /// The binding a callback URL belongs to and, if it is configured, its secrets: the

@@ -6,7 +6,7 @@ use crate::domain::{
     AppKey, AppRecord, AppSecrets, BindingRecord, ChannelConfig, MemberKey, SecretRecord, now,
     unix_now,
 };
-use crate::store::{ChannelCommit, StoreError};
+use crate::store::{ChannelCommit, PageAt, StoreError};
 
 /// Saves that lose a race re-read and try again, this often, before answering "busy".
 const MAX_ATTEMPTS: usize = 8;
@@ -306,7 +306,7 @@ impl ChannelService {
         let after = self.secret_sweep_cursor.lock().ok().and_then(|c| c.clone());
         let page = self
             .secret_records
-            .secret_records(after.as_deref(), SWEEP_SECRETS_MAX)
+            .secret_records(PageAt::new(after.as_deref(), SWEEP_SECRETS_MAX))
             .await?;
         if let Ok(mut c) = self.secret_sweep_cursor.lock() {
             c.clone_from(&page.next);

@@ -238,3 +238,22 @@ mod tests {
         assert_eq!(AgentId::parse(0).map_err(|e| e.field), Err("agent_id"));
     }
 }
+
+/// What names a record kept once per (org, event, member): a delivery or a decision. The
+/// member is as the event named it (it may not be a valid [`MemberId`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordKey<'a> {
+    pub org: &'a OrgId,
+    pub event_id: &'a EventId,
+    pub member: &'a str,
+}
+
+impl<'a> RecordKey<'a> {
+    pub fn new(org: &'a OrgId, event_id: &'a EventId, member: &'a str) -> Self {
+        Self {
+            org,
+            event_id,
+            member,
+        }
+    }
+}

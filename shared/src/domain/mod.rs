@@ -18,7 +18,9 @@ pub use binding::{
 };
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use clock::{Clock, now, retained_until, system_clock, unix_ms, unix_now};
-pub use ids::{AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
+pub use ids::{
+    AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, RecordKey, SubscriptionType,
+};
 pub use miss::{MISS_KEPT_MS, ReceiverMiss, receiver_miss_key};
 pub use pace::{
     CREDENTIAL_CHECK_LIMITS, Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS,

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::FieldError;
 use crate::i18n::Text;
+use crate::store::PageAt;
 
 /// Longest cursor accepted: positions are short; anything longer is not ours.
 const MAX_CURSOR: usize = 1024;
@@ -53,6 +54,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The page as the stores take it.
+    pub fn at(&self) -> PageAt<'_> {
+        PageAt::new(self.after.as_deref(), self.limit)
+    }
+
     /// Parses the raw query values: `limit` within `limits`, `next` a cursor from an earlier
     /// answer ([`cursor`]: bound to no query).
     pub fn parse(

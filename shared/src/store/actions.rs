@@ -3,30 +3,43 @@
 
 use async_trait::async_trait;
 
-use super::{ClaimStore, Page, StoreError};
-use crate::domain::{EventId, OrgId};
+use super::{ClaimStore, LogQuery, Page, Result};
+use crate::domain::{EventId, RecordKey};
 use crate::workflow::ActionRecord;
 
 /// A decision is claimed once ([`ClaimStore::claim`]): the first per (event, member) wins.
 #[async_trait]
 pub trait ActionStore: ClaimStore<ActionRecord> {
-    async fn action(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<ActionRecord>, StoreError>;
+    async fn action(&self, key: RecordKey<'_>) -> Result<Option<ActionRecord>>;
     /// Up to `limit` decisions with something left to do by `now_ms` (`next_try_ms`), earliest
     /// first, from every shard: the outbox the sweep finishes.
-    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError>;
-    /// Up to `limit` of the org's decisions after the position `after` (a previous page's
-    /// `next`): one event's in member order, else newest first, optionally one member's.
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>>;
+    /// A page of the org's decisions: one event's in member order (one member's: that one
+    /// decision), else the log, newest first.
     async fn actions(
         &self,
-        org: &OrgId,
         event_id: Option<&EventId>,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<ActionRecord>, StoreError>;
+        q: LogQuery<'_>,
+    ) -> Result<Page<ActionRecord>> {
+        match (event_id, q.member) {
+            (Some(event_id), Some(member)) => {
+                let found = self.action(RecordKey::new(q.org, event_id, member)).await?;
+                Ok(Page {
+                    items: found.into_iter().collect(),
+                    next: None,
+                })
+            }
+            (Some(event_id), None) => self.event_actions(event_id, q).await,
+            (None, _) => self.action_log(q).await,
+        }
+    }
+    /// A page of one event's decisions, in member order (`q.member` is `None` here: one
+    /// member's is [`Self::action`]).
+    async fn event_actions(
+        &self,
+        event_id: &EventId,
+        q: LogQuery<'_>,
+    ) -> Result<Page<ActionRecord>>;
+    /// A page of the org's decisions, newest first, optionally one member's.
+    async fn action_log(&self, q: LogQuery<'_>) -> Result<Page<ActionRecord>>;
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Page, StoreError};
+use super::{Page, PageAt, Result};
 use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, MemberKey, OrgId,
     ResolvedUser, TestOutcome,
@@ -53,19 +53,14 @@ pub struct CallbackTarget {
 
 #[async_trait]
 pub trait BindingStore: Send + Sync {
-    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError>;
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>>;
     /// The binding, created unconfigured (with a fresh callback id, both kept until the unix
     /// second `unsaved_until` unless it is saved) if it does not exist.
-    async fn ensure_binding(
-        &self,
-        key: &MemberKey,
-        unsaved_until: i64,
-    ) -> Result<BindingRecord, StoreError>;
+    async fn ensure_binding(&self, key: &MemberKey, unsaved_until: i64) -> Result<BindingRecord>;
     /// Whom a callback URL belongs to, with what the callback reads next (see
     /// [`CallbackTarget`]), in one read.
-    async fn resolve_callback(&self, id: &CallbackId)
-    -> Result<Option<CallbackTarget>, StoreError>;
-    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError>;
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<CallbackTarget>>;
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>>;
     /// One more member on the app, whose secret must still be `expected` (`None`: the app
     /// must not exist yet; it is created with `secret_name`), and the app's secret set to
     /// `secret_name`. False if the app changed meanwhile. A counter, not a list: members of
@@ -75,43 +70,30 @@ pub trait BindingStore: Send + Sync {
         key: &AppKey,
         expected: Option<&str>,
         secret_name: &str,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool>;
     /// The app's secret replaced, if it is still `expected`; false if it is not.
-    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError>;
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool>;
     /// One member fewer on the app. When none is left the app is removed and its secret's
     /// name returned, to be retired.
-    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError>;
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>>;
     /// Applies the change if the binding is still at its expected revision, else
     /// [`StoreError::Conflict`].
-    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError>;
+    async fn commit(&self, change: ChannelCommit) -> Result<()>;
     /// Sets `last_callback_check` without touching anything else.
-    async fn record_callback_check(
-        &self,
-        key: &MemberKey,
-        check: &CallbackCheck,
-    ) -> Result<(), StoreError>;
+    async fn record_callback_check(&self, key: &MemberKey, check: &CallbackCheck) -> Result<()>;
     /// Sets `last_test` without touching anything else.
-    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError>;
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<()>;
     /// Sets or clears the cached userid without touching anything else.
-    async fn set_resolved_user(
-        &self,
-        key: &MemberKey,
-        user: Option<&ResolvedUser>,
-    ) -> Result<(), StoreError>;
-    /// Up to `limit` configured bindings of one org, ordered by member, after the member
-    /// `after`. A page may hold fewer (unconfigured bindings are read and left out); only a
-    /// `next` of `None` means the end.
-    async fn bindings(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<BindingRecord>, StoreError>;
+    async fn set_resolved_user(&self, key: &MemberKey, user: Option<&ResolvedUser>) -> Result<()>;
+    /// A page of one org's configured bindings, ordered by member (positions are members).
+    /// A page may hold fewer than its limit (unconfigured bindings are read and left out);
+    /// only a `next` of `None` means the end.
+    async fn bindings(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<BindingRecord>>;
     /// The org's bindings whose cached userid is `userid` of `corp_id` (case-insensitive).
     async fn bindings_resolved_to(
         &self,
         org: &OrgId,
         corp_id: &str,
         userid: &str,
-    ) -> Result<Vec<MemberKey>, StoreError>;
+    ) -> Result<Vec<MemberKey>>;
 }

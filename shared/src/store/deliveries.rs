@@ -3,12 +3,23 @@
 
 use async_trait::async_trait;
 
-use super::{ClaimStore, Page, StoreError};
-use crate::domain::{EventId, OrgId};
+use super::{ClaimStore, LogQuery, Page, Result, StoreError};
+use crate::domain::RecordKey;
 use crate::workflow::Delivery;
 
 /// Most records one [`DeliveryStore::replace_all`] takes (DynamoDB's transaction limit).
 pub const FENCE_MAX: usize = 100;
+
+/// Whether `ds` fits one [`DeliveryStore::replace_all`]: a caller's mistake otherwise, refused
+/// before anything is written.
+pub fn fence_fits<T>(ds: &[T]) -> Result<()> {
+    if ds.len() > FENCE_MAX {
+        return Err(StoreError::Backend(format!(
+            "replace_all takes at most {FENCE_MAX} records"
+        )));
+    }
+    Ok(())
+}
 
 /// The outcome of [`DeliveryStore::replace_all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,27 +42,15 @@ pub struct Due {
 pub trait DeliveryStore: ClaimStore<Delivery> {
     /// [`ClaimStore::replace`] for up to [`FENCE_MAX`] records at once, all or none: `Lost`
     /// names (by index) the records someone else changed, and then nothing was written.
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError>;
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError>;
-    /// Up to `limit`, newest first, optionally one member's, after the position `after` (a
-    /// previous page's `next`).
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError>;
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence>;
+    async fn delivery(&self, key: RecordKey<'_>) -> Result<Option<Delivery>>;
+    /// A page of the org's deliveries, newest first, optionally one member's.
+    async fn deliveries(&self, q: LogQuery<'_>) -> Result<Page<Delivery>>;
     /// Up to `limit` deliveries to act on by `now_ms`: delayed ones whose time has come and
     /// claims whose lease ended (their sender died or is waiting for a retry), earliest
     /// first, read from every shard at once. Records past their retention are purged here
     /// where the store does not expire them itself.
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError>;
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due>;
     /// The delivery whose interactive card has this `task_id` (a click names only that).
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError>;
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>>;
 }

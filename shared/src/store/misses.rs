@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::Result;
 use crate::domain::ReceiverMiss;
 
 #[async_trait]
@@ -13,14 +13,10 @@ pub trait ReceiverMisses: Send + Sync {
         &self,
         keys: &[String],
         now_ms: i64,
-    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError>;
+    ) -> Result<Vec<Option<ReceiverMiss>>>;
     /// Remembers a lookup's miss under `key` until its `until_ms` (replacing any before); the
     /// store lets it go after that.
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &ReceiverMiss,
-    ) -> Result<(), StoreError>;
+    async fn remember_receiver_miss(&self, key: &str, miss: &ReceiverMiss) -> Result<()>;
     /// Forgets the miss under `key`, if there is one.
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError>;
+    async fn forget_receiver_miss(&self, key: &str) -> Result<()>;
 }

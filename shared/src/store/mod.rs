@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::domain::{EventId, unix_now};
+use crate::domain::{EventId, OrgId, unix_now};
 
 mod actions;
 mod bindings;
@@ -30,7 +30,7 @@ mod tokens;
 pub use actions::ActionStore;
 pub use bindings::{BindingStore, CallbackTarget, ChannelCommit};
 pub use claims::{Claim, ClaimStore};
-pub use deliveries::{DeliveryStore, Due, FENCE_MAX, Fence};
+pub use deliveries::{DeliveryStore, Due, FENCE_MAX, Fence, fence_fits};
 pub use misses::ReceiverMisses;
 pub use pace::PaceStore;
 pub use probes::ProbeSchedule;
@@ -60,6 +60,10 @@ pub enum StoreError {
     #[error("the position to continue after is not one of this list's")]
     InvalidPosition,
 }
+
+/// What every store call answers: `std::io::Result`'s shape, so the ports' signatures name
+/// what they return rather than, again, how they fail.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
     pub fn backend(e: impl std::fmt::Display) -> Self {
@@ -91,12 +95,12 @@ pub fn key_part(part: &str) -> Cow<'_, str> {
 
 /// A record as the local stores keep it: JSON.
 #[cfg(feature = "embedded")]
-fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[cfg(feature = "embedded")]
-fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -106,6 +110,46 @@ pub const PAGE_MAX: usize = 1000;
 /// `limit` as a page holds it: at least one record, at most [`PAGE_MAX`].
 pub fn page_limit(limit: usize) -> usize {
     limit.clamp(1, PAGE_MAX)
+}
+
+/// Where a page of a list starts (after a previous page's `next`) and how many records it
+/// holds at most: at least one, at most [`PAGE_MAX`], whatever the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageAt<'a> {
+    pub after: Option<&'a str>,
+    limit: usize,
+}
+
+impl<'a> PageAt<'a> {
+    pub fn new(after: Option<&'a str>, limit: usize) -> Self {
+        Self {
+            after,
+            limit: page_limit(limit),
+        }
+    }
+
+    pub fn first(limit: usize) -> Self {
+        Self::new(None, limit)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// A page of one org's log — its deliveries or its decisions, newest first — optionally one
+/// member's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogQuery<'a> {
+    pub org: &'a OrgId,
+    pub member: Option<&'a str>,
+    pub page: PageAt<'a>,
+}
+
+impl<'a> LogQuery<'a> {
+    pub fn new(org: &'a OrgId, member: Option<&'a str>, page: PageAt<'a>) -> Self {
+        Self { org, member, page }
+    }
 }
 
 /// Requests in flight at once when a batch of records goes to a store one record at a time

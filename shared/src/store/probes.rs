@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::Result;
 use crate::domain::{MemberKey, ProbeOutcome};
 
 #[async_trait]
@@ -13,9 +13,9 @@ pub trait ProbeSchedule: Send + Sync {
         key: &MemberKey,
         outcome: &ProbeOutcome,
         next_ms: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// Up to `limit` configured bindings whose probe is due by `now_ms`, earliest first. A
     /// binding enters this schedule when it is saved ([`super::ChannelCommit::first_probe_ms`])
     /// and leaves it when its configuration is removed.
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError>;
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>>;
 }

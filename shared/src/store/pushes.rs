@@ -4,19 +4,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::Result;
 use crate::domain::CallbackId;
 
 #[async_trait]
 pub trait PushClaims: Send + Sync {
     /// True the first time `key` is claimed for this callback within `ttl`: WeCom retries
     /// pushes, and a retried push must be acted on once.
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError>;
+    async fn claim_push(&self, id: &CallbackId, key: &str, ttl: Duration) -> Result<bool>;
     /// Gives a claimed push back (acting on it failed), so WeCom's retry is acted on.
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError>;
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<()>;
 }

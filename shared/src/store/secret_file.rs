@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SecretStore, StoreError, dec, enc};
+use super::{Result, SecretStore, StoreError, dec, enc};
 use crate::domain::AppSecrets;
 
 /// Secrets in `secrets.json` (mode 0600) beside the records. Rewritten whole through a
@@ -21,7 +21,7 @@ pub struct SecretFile {
 type Secrets = BTreeMap<String, AppSecrets>;
 
 impl SecretFile {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let store = Self {
             path: dir.join("secrets.json"),
@@ -33,7 +33,7 @@ impl SecretFile {
         Ok(store)
     }
 
-    fn read(&self) -> Result<Secrets, StoreError> {
+    fn read(&self) -> Result<Secrets> {
         match std::fs::read(&self.path) {
             Ok(b) => dec(&b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Secrets::new()),
@@ -43,7 +43,7 @@ impl SecretFile {
 
     /// Writes a new temporary file (random name, created exclusively, mode 0600: a planted
     /// link cannot redirect it), syncs it and renames it over the old one.
-    fn write(&self, file: &Secrets) -> Result<(), StoreError> {
+    fn write(&self, file: &Secrets) -> Result<()> {
         let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
         let mut tmp = tempfile::Builder::new()
             .prefix(".secrets.")
@@ -60,19 +60,19 @@ impl SecretFile {
 
 #[async_trait]
 impl SecretStore for SecretFile {
-    async fn create(&self, name: &str, value: &AppSecrets) -> Result<(), StoreError> {
+    async fn create(&self, name: &str, value: &AppSecrets) -> Result<()> {
         let _g = self.lock.lock().await;
         let mut file = self.read()?;
         file.insert(name.to_owned(), value.clone());
         self.write(&file)
     }
 
-    async fn get(&self, name: &str) -> Result<Option<AppSecrets>, StoreError> {
+    async fn get(&self, name: &str) -> Result<Option<AppSecrets>> {
         let _g = self.lock.lock().await;
         Ok(self.read()?.remove(name))
     }
 
-    async fn delete(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete(&self, name: &str) -> Result<()> {
         let _g = self.lock.lock().await;
         let mut file = self.read()?;
         if file.remove(name).is_some() {

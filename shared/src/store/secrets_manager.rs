@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
-use super::{SecretStore, StoreError};
+use super::{Result, SecretStore, StoreError};
 use crate::domain::AppSecrets;
 
 /// Secrets Manager-backed [`SecretStore`]. One secret per WeCom app (per org), JSON
@@ -23,7 +23,7 @@ impl SecretsManager {
 
 #[async_trait]
 impl SecretStore for SecretsManager {
-    async fn create(&self, name: &str, value: &AppSecrets) -> Result<(), StoreError> {
+    async fn create(&self, name: &str, value: &AppSecrets) -> Result<()> {
         let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.client
             .create_secret()
@@ -37,7 +37,7 @@ impl SecretStore for SecretsManager {
         Ok(())
     }
 
-    async fn get(&self, name: &str) -> Result<Option<AppSecrets>, StoreError> {
+    async fn get(&self, name: &str) -> Result<Option<AppSecrets>> {
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => {
                 let body = out.secret_string().ok_or_else(|| {
@@ -58,7 +58,7 @@ impl SecretStore for SecretsManager {
         }
     }
 
-    async fn delete(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete(&self, name: &str) -> Result<()> {
         // Names are never reused (each write gets a fresh one), so skipping the recovery
         // window cannot block a later create.
         match self

@@ -2,30 +2,20 @@
 
 use async_trait::async_trait;
 
-use super::{Page, StoreError};
+use super::{Page, PageAt, Result};
 use crate::domain::{Node, OrgId, SubscriptionType};
 use crate::workflow::Subscription;
 
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
-    /// Up to `limit`, ordered by (subscription_type, node), after the position `after`
-    /// (`{type}/{node}`, a previous page's `next`).
-    async fn subscriptions(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Subscription>, StoreError>;
+    /// A page ordered by (subscription_type, node); positions are `{type}/{node}`.
+    async fn subscriptions(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<Subscription>>;
     async fn subscription(
         &self,
         org: &OrgId,
         subscription_type: &SubscriptionType,
         node: &Node,
-    ) -> Result<Option<Subscription>, StoreError>;
+    ) -> Result<Option<Subscription>>;
     /// Upserts each item.
-    async fn put_subscriptions(
-        &self,
-        org: &OrgId,
-        items: &[Subscription],
-    ) -> Result<(), StoreError>;
+    async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()>;
 }

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
+use super::Result;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-
-use super::StoreError;
 
 /// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until
 /// then, WeCom's refusal of the app's credentials.
@@ -28,15 +27,10 @@ pub struct Refusal {
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError>;
-    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError>;
-    async fn delete_token(&self, key: &str) -> Result<(), StoreError>;
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>>;
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<()>;
+    async fn delete_token(&self, key: &str) -> Result<()>;
     /// True if `holder` now holds the lease for `key` (it was free, expired, or already its).
-    async fn try_token_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError>;
-    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError>;
+    async fn try_token_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<()>;
 }

@@ -7,7 +7,9 @@ use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
     SecretRecord, TestOutcome,
 };
-use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, SecretRecords, StoreError};
+use crate::store::{
+    BindingStore, CallbackTarget, ChannelCommit, Page, PageAt, Result, SecretRecords, StoreError,
+};
 
 /// A binding store that is another one, but for faults a test switches on: the next listing
 /// of bindings fails (a DynamoDB outage mid-request), or every commit hangs forever (the
@@ -50,7 +52,7 @@ impl FaultyBindings {
         self.app_reads.load(Ordering::SeqCst)
     }
 
-    fn unreachable(&self) -> Result<(), StoreError> {
+    fn unreachable(&self) -> Result<()> {
         if self.fail_next_bindings.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Backend(
                 "injected: the store is unreachable".into(),
@@ -62,23 +64,16 @@ impl FaultyBindings {
 
 #[async_trait::async_trait]
 impl BindingStore for FaultyBindings {
-    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>> {
         self.inner.binding(key).await
     }
-    async fn ensure_binding(
-        &self,
-        key: &MemberKey,
-        unsaved_until: i64,
-    ) -> Result<BindingRecord, StoreError> {
+    async fn ensure_binding(&self, key: &MemberKey, unsaved_until: i64) -> Result<BindingRecord> {
         self.inner.ensure_binding(key, unsaved_until).await
     }
-    async fn resolve_callback(
-        &self,
-        id: &CallbackId,
-    ) -> Result<Option<CallbackTarget>, StoreError> {
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<CallbackTarget>> {
         self.inner.resolve_callback(id).await
     }
-    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>> {
         self.app_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.app(key).await
     }
@@ -87,54 +82,41 @@ impl BindingStore for FaultyBindings {
         key: &AppKey,
         expected: Option<&str>,
         secret_name: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         self.inner.app_join(key, expected, secret_name).await
     }
-    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool> {
         self.inner.app_swap(key, expected, new).await
     }
-    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>> {
         self.inner.app_leave(key).await
     }
-    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+    async fn commit(&self, change: ChannelCommit) -> Result<()> {
         if self.hang_commits.load(Ordering::SeqCst) {
             self.hung.notify_one();
             std::future::pending::<()>().await;
         }
         self.inner.commit(change).await
     }
-    async fn record_callback_check(
-        &self,
-        key: &MemberKey,
-        check: &CallbackCheck,
-    ) -> Result<(), StoreError> {
+    async fn record_callback_check(&self, key: &MemberKey, check: &CallbackCheck) -> Result<()> {
         self.inner.record_callback_check(key, check).await
     }
-    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<()> {
         self.inner.record_test(key, outcome).await
     }
-    async fn set_resolved_user(
-        &self,
-        key: &MemberKey,
-        user: Option<&ResolvedUser>,
-    ) -> Result<(), StoreError> {
+    async fn set_resolved_user(&self, key: &MemberKey, user: Option<&ResolvedUser>) -> Result<()> {
         self.inner.set_resolved_user(key, user).await
     }
-    async fn bindings(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<BindingRecord>, StoreError> {
+    async fn bindings(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<BindingRecord>> {
         self.unreachable()?;
-        self.inner.bindings(org, after, limit).await
+        self.inner.bindings(org, page).await
     }
     async fn bindings_resolved_to(
         &self,
         org: &OrgId,
         corp_id: &str,
         userid: &str,
-    ) -> Result<Vec<MemberKey>, StoreError> {
+    ) -> Result<Vec<MemberKey>> {
         self.unreachable()?;
         self.inner.bindings_resolved_to(org, corp_id, userid).await
     }
@@ -163,7 +145,7 @@ impl FaultySecretRecords {
 
 #[async_trait::async_trait]
 impl SecretRecords for FaultySecretRecords {
-    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+    async fn record_secret(&self, r: &SecretRecord) -> Result<()> {
         if r.retired_at.is_some() && self.fail_retirements.load(Ordering::SeqCst) {
             return Err(StoreError::Backend(
                 "injected: the retirement was not recorded".into(),
@@ -171,14 +153,10 @@ impl SecretRecords for FaultySecretRecords {
         }
         self.inner.record_secret(r).await
     }
-    async fn secret_records(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<SecretRecord>, StoreError> {
-        self.inner.secret_records(after, limit).await
+    async fn secret_records(&self, page: PageAt<'_>) -> Result<Page<SecretRecord>> {
+        self.inner.secret_records(page).await
     }
-    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+    async fn forget_secret(&self, name: &str) -> Result<()> {
         self.inner.forget_secret(name).await
     }
 }

@@ -6,10 +6,10 @@ use std::future::Future;
 
 use async_trait::async_trait;
 
-use crate::domain::{EventId, Limits, Node, OrgId, Pace, SubscriptionType};
+use crate::domain::{EventId, Limits, Node, OrgId, Pace, RecordKey, SubscriptionType};
 use crate::store::{
-    ActionStore, Claim, ClaimStore, DeliveryStore, Due, Fence, PaceStore, Page, StoreError, Stores,
-    SubscriptionStore,
+    ActionStore, Claim, ClaimStore, DeliveryStore, Due, Fence, LogQuery, PaceStore, Page, PageAt,
+    Result, Stores, SubscriptionStore,
 };
 use crate::workflow::{ActionRecord, Delivery, Subscription};
 
@@ -19,9 +19,9 @@ pub trait Interceptor: Send + Sync + 'static {
     /// What `before` decided for the call, for `after`.
     type Plan: Send;
     /// Before the call: an error fails it without reaching the store.
-    async fn before(&self, op: &'static str) -> Result<Self::Plan, StoreError>;
+    async fn before(&self, op: &'static str) -> Result<Self::Plan>;
     /// After the call did its work: an error loses its answer.
-    async fn after(&self, op: &'static str, plan: Self::Plan) -> Result<(), StoreError>;
+    async fn after(&self, op: &'static str, plan: Self::Plan) -> Result<()>;
 }
 
 /// The delivery, decision, pace and subscription ports of `stores`, under `hook`.
@@ -34,8 +34,8 @@ impl<I: Interceptor> Intercepted<I> {
     async fn guard<T>(
         &self,
         op: &'static str,
-        call: impl Future<Output = Result<T, StoreError>> + Send,
-    ) -> Result<T, StoreError> {
+        call: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
         let plan = self.hook.before(op).await?;
         let answer = call.await;
         self.hook.after(op, plan).await?;
@@ -45,10 +45,10 @@ impl<I: Interceptor> Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> ClaimStore<Delivery> for Intercepted<I> {
-    async fn claim(&self, d: &Delivery) -> Result<Claim<Delivery>, StoreError> {
+    async fn claim(&self, d: &Delivery) -> Result<Claim<Delivery>> {
         self.guard("claim", self.stores.deliveries.claim(d)).await
     }
-    async fn replace(&self, d: &Delivery, expected: i64) -> Result<bool, StoreError> {
+    async fn replace(&self, d: &Delivery, expected: i64) -> Result<bool> {
         let call = self.stores.deliveries.replace(d, expected);
         self.guard("replace", call).await
     }
@@ -56,34 +56,23 @@ impl<I: Interceptor> ClaimStore<Delivery> for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> DeliveryStore for Intercepted<I> {
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence> {
         self.guard("fence", self.stores.deliveries.replace_all(ds))
             .await
     }
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let call = self.stores.deliveries.delivery(org, event_id, member);
+    async fn delivery(&self, key: RecordKey<'_>) -> Result<Option<Delivery>> {
+        let call = self.stores.deliveries.delivery(key);
         self.guard("delivery", call).await
     }
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError> {
-        let call = self.stores.deliveries.deliveries(org, member, after, limit);
+    async fn deliveries(&self, q: LogQuery<'_>) -> Result<Page<Delivery>> {
+        let call = self.stores.deliveries.deliveries(q);
         self.guard("deliveries", call).await
     }
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due> {
         self.guard("due", self.stores.deliveries.due(now_ms, limit))
             .await
     }
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>> {
         let call = self.stores.deliveries.delivery_by_task(task_id);
         self.guard("delivery_by_task", call).await
     }
@@ -91,10 +80,10 @@ impl<I: Interceptor> DeliveryStore for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> ClaimStore<ActionRecord> for Intercepted<I> {
-    async fn claim(&self, a: &ActionRecord) -> Result<Claim<ActionRecord>, StoreError> {
+    async fn claim(&self, a: &ActionRecord) -> Result<Claim<ActionRecord>> {
         self.guard("decide", self.stores.actions.claim(a)).await
     }
-    async fn replace(&self, a: &ActionRecord, expected: i64) -> Result<bool, StoreError> {
+    async fn replace(&self, a: &ActionRecord, expected: i64) -> Result<bool> {
         let call = self.stores.actions.replace(a, expected);
         self.guard("replace_action", call).await
     }
@@ -102,42 +91,35 @@ impl<I: Interceptor> ClaimStore<ActionRecord> for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> ActionStore for Intercepted<I> {
-    async fn action(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<ActionRecord>, StoreError> {
-        let call = self.stores.actions.action(org, event_id, member);
+    async fn action(&self, key: RecordKey<'_>) -> Result<Option<ActionRecord>> {
+        let call = self.stores.actions.action(key);
         self.guard("action", call).await
     }
-    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>> {
         let call = self.stores.actions.unfinished(now_ms, limit);
         self.guard("unfinished", call).await
     }
-    async fn actions(
+    async fn event_actions(
         &self,
-        org: &OrgId,
-        event_id: Option<&EventId>,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<ActionRecord>, StoreError> {
-        let call = self
-            .stores
-            .actions
-            .actions(org, event_id, member, after, limit);
+        event_id: &EventId,
+        q: LogQuery<'_>,
+    ) -> Result<Page<ActionRecord>> {
+        let call = self.stores.actions.event_actions(event_id, q);
         self.guard("actions", call).await
+    }
+    async fn action_log(&self, q: LogQuery<'_>) -> Result<Page<ActionRecord>> {
+        self.guard("actions", self.stores.actions.action_log(q))
+            .await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> PaceStore for Intercepted<I> {
-    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace> {
         let call = self.stores.pace.reserve(key, now_ms, limits);
         self.guard("pace", call).await
     }
-    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<()> {
         let call = self.stores.pace.restamp(key, from_ms, to_ms);
         self.guard("restamp", call).await
     }
@@ -145,13 +127,8 @@ impl<I: Interceptor> PaceStore for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> SubscriptionStore for Intercepted<I> {
-    async fn subscriptions(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Subscription>, StoreError> {
-        let call = self.stores.subscriptions.subscriptions(org, after, limit);
+    async fn subscriptions(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<Subscription>> {
+        let call = self.stores.subscriptions.subscriptions(org, page);
         self.guard("subscriptions", call).await
     }
     async fn subscription(
@@ -159,18 +136,14 @@ impl<I: Interceptor> SubscriptionStore for Intercepted<I> {
         org: &OrgId,
         subscription_type: &SubscriptionType,
         node: &Node,
-    ) -> Result<Option<Subscription>, StoreError> {
+    ) -> Result<Option<Subscription>> {
         let call = self
             .stores
             .subscriptions
             .subscription(org, subscription_type, node);
         self.guard("subscription", call).await
     }
-    async fn put_subscriptions(
-        &self,
-        org: &OrgId,
-        items: &[Subscription],
-    ) -> Result<(), StoreError> {
+    async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()> {
         let call = self.stores.subscriptions.put_subscriptions(org, items);
         self.guard("put_subscriptions", call).await
     }

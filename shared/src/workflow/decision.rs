@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Delivery;
-use crate::domain::{EventId, Node, OrgId, SubscriptionType, Versioned};
+use crate::domain::{EventId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
 
 /// Later clicks kept on one record: enough to see what happened, bounded however often a
 /// member clicks.
@@ -158,6 +158,11 @@ pub enum Refused {
 }
 
 impl ActionRecord {
+    /// The (org, event, member) this record is kept under.
+    pub fn record_key(&self) -> RecordKey<'_> {
+        RecordKey::new(&self.org, &self.event_id, &self.member)
+    }
+
     /// The decision `click` makes on the card of `d`, or why it makes none: only the member the
     /// card was sent to decides, and only with one of its buttons.
     pub fn decide(

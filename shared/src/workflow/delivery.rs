@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::WorkflowEvent;
-use crate::domain::{EventId, MemberId, Node, OrgId, SubscriptionType, Versioned};
+use crate::domain::{EventId, MemberId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
 use crate::wecom::{MessageBody, Touser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +157,11 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The (org, event, member) this record is kept under.
+    pub fn record_key(&self) -> RecordKey<'_> {
+        RecordKey::new(&self.org, &self.event_id, &self.member)
+    }
+
     /// A fresh claim of `ev` for `member`, leased until `lease_until_ms`.
     pub fn claim(
         ev: &WorkflowEvent,

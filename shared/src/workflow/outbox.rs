@@ -55,7 +55,7 @@ impl Outbox {
             if self.actions.replace(&next, held).await? {
                 return Ok(Some(next));
             }
-            match self.actions.action(&a.org, &a.event_id, &a.member).await? {
+            match self.actions.action(a.record_key()).await? {
                 Some(c) => current = c,
                 None => return Ok(None),
             }

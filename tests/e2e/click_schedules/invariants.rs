@@ -1,11 +1,12 @@
 //! What must hold for every (event, member) once a schedule settled.
-use shared::domain::EventId;
+use shared::domain::{EventId, RecordKey};
 use shared::workflow::CardAnswer;
 
 use super::chaos::Publication;
 use super::pushes::{Attempt, Kind, Push};
 use super::world::{Card, World};
 use super::{SINK_KIND, Tally};
+use shared::store::{LogQuery, PageAt};
 
 /// The invariants, once the faults stopped and the sweep finished every decision: `Err`
 /// names the one broken, with what happened (`fail`).
@@ -66,7 +67,10 @@ pub(super) async fn check(
         let listed = w
             .stores
             .actions
-            .actions(&w.org, Some(ev), None, None, 100)
+            .actions(
+                Some(ev),
+                LogQuery::new(&w.org, None, PageAt::new(None, 100)),
+            )
             .await
             .map_err(|e| fail(format!("store: {e}")))?;
         if listed.items.len() != clicked {
@@ -82,7 +86,7 @@ pub(super) async fn check(
         let rec = w
             .stores
             .actions
-            .action(&w.org, &card.event_id, card.who.member)
+            .action(RecordKey::new(&w.org, &card.event_id, card.who.member))
             .await
             .map_err(|e| fail(format!("store: {e}")))?;
         let own: Vec<usize> = (0..pushes.len())

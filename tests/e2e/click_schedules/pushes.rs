@@ -14,6 +14,7 @@ use shared::crypto::CallbackCrypto;
 use super::chaos::Chaos;
 use super::world::{Card, World};
 use super::{APP_A, APP_B, AppKeys, MEMBERS};
+use shared::domain::RecordKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -286,7 +287,7 @@ pub(super) async fn run_copy(
         recorded = Some(
             w.stores
                 .actions
-                .action(&w.org, &c.event_id, c.who.member)
+                .action(RecordKey::new(&w.org, &c.event_id, c.who.member))
                 .await
                 .map(|a| a.is_some())
                 .map_err(|e| e.to_string()),

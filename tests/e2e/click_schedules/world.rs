@@ -16,7 +16,7 @@ use serde_json::json;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::domain::{
     AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
-    Receiver, SubscriptionType, WeComToken, unix_ms,
+    Receiver, RecordKey, SubscriptionType, WeComToken, unix_ms,
 };
 use shared::store::{ActionStore, DeliveryStore, Stores};
 use shared::testing::Intercepted;
@@ -248,7 +248,7 @@ pub(super) async fn send_cards(
             let d = w
                 .stores
                 .deliveries
-                .delivery(&w.org, &ev.event_id, who.member)
+                .delivery(RecordKey::new(&w.org, &ev.event_id, who.member))
                 .await
                 .map_err(|e| format!("store: {e}"))?
                 .ok_or_else(|| format!("{}/{}: no delivery", ev.event_id, who.member))?;

@@ -15,7 +15,7 @@ use dispatch::{CrashPoint, Dispatcher, Report, Settings};
 use e2e::fake::{self, FakeWeCom};
 use shared::channel::ChannelService;
 use shared::domain::{
-    EventId, MemberId, MemberKey, Node, OrgId, SourceColumn, SubscriptionType, unix_ms,
+    EventId, MemberId, MemberKey, Node, OrgId, RecordKey, SourceColumn, SubscriptionType, unix_ms,
 };
 use shared::store::Stores;
 use shared::wecom::TokenCache;
@@ -152,7 +152,11 @@ impl World {
     async fn status(&self, event: &str, member: &str) -> shared::workflow::Delivery {
         self.stores
             .deliveries
-            .delivery(&self.org, &EventId::parse(event).expect("event id"), member)
+            .delivery(RecordKey::new(
+                &self.org,
+                &EventId::parse(event).expect("event id"),
+                member,
+            ))
             .await
             .expect("read")
             .unwrap_or_else(|| panic!("no delivery for {event}/{member}"))

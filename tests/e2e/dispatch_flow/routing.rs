@@ -12,6 +12,7 @@ use shared::domain::SourceColumn;
 use shared::workflow::{DeliveryStatus, MessageFormat, PublicStatus, Reason};
 
 use super::{World, dynamo, embedded, event, outcome};
+use shared::store::{LogQuery, PageAt};
 
 async fn routing_matrix(w: World) {
     w.bind("alice", SourceColumn::LoginName, "zhangsan").await;
@@ -64,7 +65,7 @@ async fn routing_matrix(w: World) {
     let log = w
         .stores
         .deliveries
-        .deliveries(&w.org, None, None, 50)
+        .deliveries(LogQuery::new(&w.org, None, PageAt::new(None, 50)))
         .await
         .expect("list");
     assert_eq!(

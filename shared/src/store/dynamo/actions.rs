@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX};
 use super::{DynamoTable, Item};
-use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Page, StoreError, key_part, page_limit, shard_of};
+use crate::domain::{EventId, OrgId, RecordKey};
+use crate::store::{ActionStore, LogQuery, Page, Result, key_part, shard_of};
 use crate::workflow::ActionRecord;
 
 fn action_pk(org: &OrgId, event_id: &EventId) -> String {
@@ -39,7 +39,7 @@ impl DocRecord for ActionRecord {
         )
     }
 
-    fn item(&self, shards: u16) -> Result<Item, StoreError> {
+    fn item(&self, shards: u16) -> Result<Item> {
         let shard = shard_of(&self.event_id, &self.member, shards);
         let entries = Entries {
             org_log: format!("ACTO#{}", self.org),
@@ -54,17 +54,12 @@ impl DocRecord for ActionRecord {
 
 #[async_trait]
 impl ActionStore for DynamoTable {
-    async fn action(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<ActionRecord>, StoreError> {
-        self.read((action_pk(org, event_id), action_sk(member)))
+    async fn action(&self, key: RecordKey<'_>) -> Result<Option<ActionRecord>> {
+        self.read((action_pk(key.org, key.event_id), action_sk(key.member)))
             .await
     }
 
-    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>> {
         let due = self.due_entries("ACTDUE", now_ms, limit).await?;
         let mut out = Vec::with_capacity(due.len());
         for (_, key) in due {
@@ -89,34 +84,26 @@ impl ActionStore for DynamoTable {
         Ok(out)
     }
 
-    async fn actions(
+    async fn event_actions(
         &self,
-        org: &OrgId,
-        event_id: Option<&EventId>,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = page_limit(limit);
-        if let Some(event_id) = event_id {
-            if let Some(m) = member {
-                let items = self.action(org, event_id, m).await?.into_iter().collect();
-                return Ok(Page { items, next: None });
-            }
-            let (items, next) = self
-                .query_page(
-                    action_pk(org, event_id),
-                    "M#",
-                    after.map(str::to_owned),
-                    limit,
-                )
-                .await?;
-            let items = items
-                .iter()
-                .map(doc_of)
-                .collect::<Result<Vec<ActionRecord>, _>>()?;
-            return Ok(Page { items, next });
-        }
+        event_id: &EventId,
+        q: LogQuery<'_>,
+    ) -> Result<Page<ActionRecord>> {
+        let LogQuery { org, page, .. } = q;
+        let after = page.after.map(str::to_owned);
+        let (items, next) = self
+            .query_page(action_pk(org, event_id), "M#", after, page.limit())
+            .await?;
+        let items = items
+            .iter()
+            .map(doc_of)
+            .collect::<Result<Vec<ActionRecord>>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn action_log(&self, q: LogQuery<'_>) -> Result<Page<ActionRecord>> {
+        let LogQuery { org, member, page } = q;
+        let (after, limit) = (page.after, page.limit());
         let (entries, more) = match member {
             Some(m) => {
                 let pk = format!("ACTM#{org}#{}", key_part(m));

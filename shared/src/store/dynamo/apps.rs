@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{Put, ReturnValue};
 
 use super::{DynamoTable, Item, build, conditional, get_n, get_s, n, s};
 use crate::domain::{AppKey, AppRecord, OrgId};
-use crate::store::StoreError;
+use crate::store::{Result, StoreError};
 
 pub(super) fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
@@ -15,7 +15,7 @@ fn app_sk(k: &AppKey) -> String {
     format!("APP#{}#{}", k.corp_id, k.agent_id)
 }
 
-fn app_from_item(key: &AppKey, item: &Item) -> Result<AppRecord, StoreError> {
+fn app_from_item(key: &AppKey, item: &Item) -> Result<AppRecord> {
     Ok(AppRecord {
         key: key.clone(),
         secret_name: get_s(item, "secret_name")?.to_owned(),
@@ -33,7 +33,7 @@ fn app_item(app: &AppRecord) -> Item {
 }
 
 /// Creates `app`, which must not exist yet: in a binding's commit, as one of its items.
-pub(super) fn create_app(table: &str, app: &AppRecord) -> Result<Put, StoreError> {
+pub(super) fn create_app(table: &str, app: &AppRecord) -> Result<Put> {
     build(
         Put::builder()
             .table_name(table)
@@ -44,7 +44,7 @@ pub(super) fn create_app(table: &str, app: &AppRecord) -> Result<Put, StoreError
 }
 
 impl DynamoTable {
-    pub(super) async fn read_app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+    pub(super) async fn read_app(&self, key: &AppKey) -> Result<Option<AppRecord>> {
         self.get(org_pk(&key.org), app_sk(key))
             .await?
             .map(|i| app_from_item(key, &i))
@@ -56,7 +56,7 @@ impl DynamoTable {
         key: &AppKey,
         expected: Option<&str>,
         secret_name: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         match expected {
             None => {
                 let app = AppRecord {
@@ -89,12 +89,7 @@ impl DynamoTable {
         }
     }
 
-    pub(super) async fn swap_app(
-        &self,
-        key: &AppKey,
-        expected: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
+    pub(super) async fn swap_app(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool> {
         let res = self
             .update(org_pk(&key.org), &app_sk(key))
             .update_expression("SET secret_name = :new")
@@ -106,7 +101,7 @@ impl DynamoTable {
         conditional!(res)
     }
 
-    pub(super) async fn leave_app(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+    pub(super) async fn leave_app(&self, key: &AppKey) -> Result<Option<String>> {
         let res = self
             .update(org_pk(&key.org), &app_sk(key))
             .update_expression("ADD members :minus")

@@ -16,7 +16,9 @@ use crate::domain::{
     AgentId, AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, ChannelConfig, CorpId,
     MemberId, MemberKey, OrgId, Receiver, ResolvedUser, SourceColumn, TestOutcome,
 };
-use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, StoreError, key_part};
+use crate::store::{
+    BindingStore, CallbackTarget, ChannelCommit, Page, PageAt, Result, StoreError, key_part,
+};
 
 const ENSURE_ATTEMPTS: usize = 3;
 
@@ -62,7 +64,7 @@ fn callback_pk(id: &CallbackId) -> String {
     format!("CALLBACK#{id}")
 }
 
-fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
+fn binding_from_item(item: &Item) -> Result<BindingRecord> {
     let org = field(OrgId::parse(get_s(item, "org")?))?;
     let member = field(MemberId::parse(get_s(item, "member")?))?;
     let config = if get_bool(item, "configured") {
@@ -95,7 +97,7 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord, StoreError> {
     })
 }
 
-fn rfc3339(t: OffsetDateTime) -> Result<String, StoreError> {
+fn rfc3339(t: OffsetDateTime) -> Result<String> {
     t.format(&Rfc3339)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -108,7 +110,7 @@ impl DynamoTable {
         key: &MemberKey,
         attr: &str,
         value: AttributeValue,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let res = self
             .update(binding_pk(key), BINDING_SK)
             .update_expression("SET #a = :v")
@@ -123,18 +125,14 @@ impl DynamoTable {
 
 #[async_trait]
 impl BindingStore for DynamoTable {
-    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>> {
         self.get(binding_pk(key), BINDING_SK.into())
             .await?
             .map(|i| binding_from_item(&i))
             .transpose()
     }
 
-    async fn ensure_binding(
-        &self,
-        key: &MemberKey,
-        unsaved_until: i64,
-    ) -> Result<BindingRecord, StoreError> {
+    async fn ensure_binding(&self, key: &MemberKey, unsaved_until: i64) -> Result<BindingRecord> {
         // A concurrent creator may win the race; then its record is read on the next round.
         for _ in 0..ENSURE_ATTEMPTS {
             if let Some(b) = self.binding(key).await? {
@@ -186,10 +184,7 @@ impl BindingStore for DynamoTable {
         Err(StoreError::Conflict)
     }
 
-    async fn resolve_callback(
-        &self,
-        id: &CallbackId,
-    ) -> Result<Option<CallbackTarget>, StoreError> {
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<CallbackTarget>> {
         let Some(item) = self.get(callback_pk(id), "CALLBACK".into()).await? else {
             return Ok(None);
         };
@@ -214,7 +209,7 @@ impl BindingStore for DynamoTable {
         }))
     }
 
-    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>> {
         self.read_app(key).await
     }
 
@@ -223,19 +218,19 @@ impl BindingStore for DynamoTable {
         key: &AppKey,
         expected: Option<&str>,
         secret_name: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         self.join_app(key, expected, secret_name).await
     }
 
-    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool> {
         self.swap_app(key, expected, new).await
     }
 
-    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>> {
         self.leave_app(key).await
     }
 
-    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+    async fn commit(&self, change: ChannelCommit) -> Result<()> {
         let m = &change.member;
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -314,25 +309,17 @@ impl BindingStore for DynamoTable {
         }
     }
 
-    async fn record_callback_check(
-        &self,
-        key: &MemberKey,
-        check: &CallbackCheck,
-    ) -> Result<(), StoreError> {
+    async fn record_callback_check(&self, key: &MemberKey, check: &CallbackCheck) -> Result<()> {
         self.set_binding_attr(key, "last_callback_check", to_doc(check)?)
             .await
     }
 
-    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<()> {
         self.set_binding_attr(key, "last_test", to_doc(outcome)?)
             .await
     }
 
-    async fn set_resolved_user(
-        &self,
-        key: &MemberKey,
-        user: Option<&ResolvedUser>,
-    ) -> Result<(), StoreError> {
+    async fn set_resolved_user(&self, key: &MemberKey, user: Option<&ResolvedUser>) -> Result<()> {
         let update = self
             .update(binding_pk(key), BINDING_SK)
             .condition_expression("attribute_exists(pk)");
@@ -350,12 +337,8 @@ impl BindingStore for DynamoTable {
         conditional!(update.send().await).map(|_| ())
     }
 
-    async fn bindings(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<BindingRecord>, StoreError> {
+    async fn bindings(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<BindingRecord>> {
+        let (after, limit) = (page.after, page.limit());
         super::check_position(after, "")?;
         let mut q = self
             .client
@@ -383,7 +366,7 @@ impl BindingStore for DynamoTable {
                     ("sk".to_owned(), s(get_s(e, "sk")?)),
                 ]))
             })
-            .collect::<Result<_, StoreError>>()?;
+            .collect::<Result<_>>()?;
         let mut items = Vec::with_capacity(keys.len());
         for item in self.batch_get(keys).await? {
             match binding_from_item(&item) {
@@ -408,7 +391,7 @@ impl BindingStore for DynamoTable {
         org: &OrgId,
         corp_id: &str,
         userid: &str,
-    ) -> Result<Vec<MemberKey>, StoreError> {
+    ) -> Result<Vec<MemberKey>> {
         // One WeCom user is bound to a handful of members at most; the loop only guards
         // against a page boundary.
         let mut out = Vec::new();

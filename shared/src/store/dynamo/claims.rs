@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, n, s, to_doc};
 use crate::domain::Versioned;
-use crate::store::{Claim, ClaimStore, StoreError};
+use crate::store::{Claim, ClaimStore, Result, StoreError};
 
 /// A record kept as one item that carries the record whole in `doc`.
 pub(super) trait DocRecord:
@@ -18,7 +18,7 @@ pub(super) trait DocRecord:
     /// The table key: `(pk, sk)`.
     fn key(&self) -> (String, String);
     /// The whole item: `doc`, `updated_ms`, its index keys and `expires_at`.
-    fn item(&self, shards: u16) -> Result<Item, StoreError>;
+    fn item(&self, shards: u16) -> Result<Item>;
 }
 
 /// Where a record stands besides its own key: in the org's log (`gsi1`) and the member's
@@ -33,7 +33,7 @@ pub(super) struct Entries {
 }
 
 /// The item of `r`: its key, the record whole (`doc`), its version and its `entries`.
-pub(super) fn item_of<T: DocRecord>(r: &T, entries: Entries) -> Result<Item, StoreError> {
+pub(super) fn item_of<T: DocRecord>(r: &T, entries: Entries) -> Result<Item> {
     let (pk, sk) = r.key();
     let mut item = Item::from([
         ("pk".to_owned(), s(pk)),
@@ -54,17 +54,13 @@ pub(super) fn item_of<T: DocRecord>(r: &T, entries: Entries) -> Result<Item, Sto
 }
 
 /// The record an item carries.
-pub(super) fn doc_of<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+pub(super) fn doc_of<T: DeserializeOwned>(item: &Item) -> Result<T> {
     get_doc(item, "doc")?.ok_or_else(|| corrupt("doc"))
 }
 
 impl DynamoTable {
     /// `r` over the version `expected`, as one item of a transaction.
-    pub(super) fn replace_put<T: DocRecord>(
-        &self,
-        r: &T,
-        expected: i64,
-    ) -> Result<Put, StoreError> {
+    pub(super) fn replace_put<T: DocRecord>(&self, r: &T, expected: i64) -> Result<Put> {
         build(
             Put::builder()
                 .table_name(&self.table)
@@ -75,17 +71,14 @@ impl DynamoTable {
         )
     }
 
-    pub(super) async fn read<T: DocRecord>(
-        &self,
-        (pk, sk): (String, String),
-    ) -> Result<Option<T>, StoreError> {
+    pub(super) async fn read<T: DocRecord>(&self, (pk, sk): (String, String)) -> Result<Option<T>> {
         self.get(pk, sk).await?.map(|i| doc_of(&i)).transpose()
     }
 }
 
 #[async_trait]
 impl<T: DocRecord> ClaimStore<T> for DynamoTable {
-    async fn claim(&self, r: &T) -> Result<Claim<T>, StoreError> {
+    async fn claim(&self, r: &T) -> Result<Claim<T>> {
         let res = self
             .client
             .put_item()
@@ -101,7 +94,7 @@ impl<T: DocRecord> ClaimStore<T> for DynamoTable {
         Ok(Claim::Existing(Box::new(existing)))
     }
 
-    async fn replace(&self, r: &T, expected: i64) -> Result<bool, StoreError> {
+    async fn replace(&self, r: &T, expected: i64) -> Result<bool> {
         let res = self
             .client
             .put_item()

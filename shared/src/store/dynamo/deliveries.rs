@@ -14,9 +14,10 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::claims::{DocRecord, Entries, doc_of, item_of};
 use super::schema::{BY_MEMBER_INDEX, BY_ORG_INDEX, BY_TASK_INDEX, DUE_INDEX};
 use super::{DynamoTable, Item, conditional, get_n, get_s, n, query_limit, s};
-use crate::domain::{EventId, OrgId};
+use crate::domain::{EventId, OrgId, RecordKey};
 use crate::store::{
-    DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part, page_limit, shard_of,
+    DeliveryStore, Due, Fence, LogQuery, Page, Result, StoreError, fence_fits, key_part,
+    page_limit, shard_of,
 };
 use crate::workflow::Delivery;
 
@@ -50,7 +51,7 @@ impl DocRecord for Delivery {
         )
     }
 
-    fn item(&self, shards: u16) -> Result<Item, StoreError> {
+    fn item(&self, shards: u16) -> Result<Item> {
         let shard = shard_of(&self.event_id, &self.member, shards);
         let entries = Entries {
             org_log: format!("DLV#{}#{shard}", self.org),
@@ -68,7 +69,7 @@ impl DocRecord for Delivery {
 }
 
 /// The table key of an index entry.
-fn table_key(entry: &Item) -> Result<Item, StoreError> {
+fn table_key(entry: &Item) -> Result<Item> {
     Ok(Item::from([
         ("pk".to_owned(), s(get_s(entry, "pk")?)),
         ("sk".to_owned(), s(get_s(entry, "sk")?)),
@@ -85,12 +86,8 @@ fn key_text(key: &Item) -> String {
 
 #[async_trait]
 impl DeliveryStore for DynamoTable {
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
-        if ds.len() > FENCE_MAX {
-            return Err(StoreError::Backend(format!(
-                "replace_all takes at most {FENCE_MAX} records"
-            )));
-        }
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence> {
+        fence_fits(ds)?;
         let mut tx = self.client.transact_write_items();
         for (d, held) in ds {
             let put = self.replace_put(d, *held)?;
@@ -121,24 +118,17 @@ impl DeliveryStore for DynamoTable {
         Ok(Fence::Lost(lost))
     }
 
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        self.read((delivery_pk(org, event_id, member), DELIVERY_SK.into()))
-            .await
+    async fn delivery(&self, key: RecordKey<'_>) -> Result<Option<Delivery>> {
+        self.read((
+            delivery_pk(key.org, key.event_id, key.member),
+            DELIVERY_SK.into(),
+        ))
+        .await
     }
 
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError> {
-        let limit = page_limit(limit);
+    async fn deliveries(&self, q: LogQuery<'_>) -> Result<Page<Delivery>> {
+        let LogQuery { org, member, page } = q;
+        let (after, limit) = (page.after, page.limit());
         // Index entries (keys and position), newest first, from one partition per member or
         // from every shard of the org at once.
         let (mut entries, mut more) = match member {
@@ -165,7 +155,7 @@ impl DeliveryStore for DynamoTable {
         self.log_records(entries, more, "delivery").await
     }
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due> {
         let entries = self.due_entries("DUE", now_ms, limit).await?;
         let order: HashMap<String, i64> = entries.iter().map(|(t, k)| (key_text(k), *t)).collect();
         let mut out = Due::default();
@@ -195,7 +185,7 @@ impl DeliveryStore for DynamoTable {
         Ok(out)
     }
 
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>> {
         let page = self
             .client
             .query()
@@ -224,7 +214,7 @@ impl DeliveryStore for DynamoTable {
 impl DynamoTable {
     /// Takes an unreadable record out of the due index (its record and other keys stay, for
     /// repair), so the sweep cannot meet it again and be held up by it.
-    async fn park(&self, item: &Item) -> Result<(), StoreError> {
+    async fn park(&self, item: &Item) -> Result<()> {
         let res = self
             .client
             .update_item()
@@ -245,7 +235,7 @@ impl DynamoTable {
         kind: &str,
         now_ms: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, Item)>, StoreError> {
+    ) -> Result<Vec<(i64, Item)>> {
         let limit = page_limit(limit);
         let per_shard = query_limit(limit);
         let shards = futures_util::future::try_join_all((0..self.shards).map(|shard| async move {
@@ -264,7 +254,7 @@ impl DynamoTable {
             page.items()
                 .iter()
                 .map(|e| Ok((get_n::<i64>(e, "due_sk")?, table_key(e)?)))
-                .collect::<Result<Vec<_>, StoreError>>()
+                .collect::<Result<Vec<_>>>()
         }))
         .await?;
         let mut entries: Vec<(i64, Item)> = shards.into_iter().flatten().collect();
@@ -281,7 +271,7 @@ impl DynamoTable {
         entries: Vec<(String, Item)>,
         more: bool,
         what: &str,
-    ) -> Result<Page<T>, StoreError> {
+    ) -> Result<Page<T>> {
         let next = if more {
             entries.last().map(|(pos, _)| pos.clone())
         } else {
@@ -321,7 +311,7 @@ impl DynamoTable {
         pk: String,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(String, Item)>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Item)>, bool)> {
         super::check_position(after, "")?;
         let mut q = self
             .client
@@ -351,7 +341,7 @@ impl DynamoTable {
             .items()
             .iter()
             .map(|e| Ok((get_s(e, sk_attr)?.to_owned(), table_key(e)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok((entries, more))
     }
 }

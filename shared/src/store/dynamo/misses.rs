@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{DynamoTable, Item, get_n, get_s, n, s};
 use crate::domain::ReceiverMiss;
-use crate::store::{ReceiverMisses, StoreError};
+use crate::store::{ReceiverMisses, Result, StoreError};
 
 fn miss_pk(key: &str) -> String {
     format!("MISS#{key}")
@@ -17,7 +17,7 @@ impl ReceiverMisses for DynamoTable {
         &self,
         keys: &[String],
         now_ms: i64,
-    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
+    ) -> Result<Vec<Option<ReceiverMiss>>> {
         let wanted = keys
             .iter()
             .map(|k| {
@@ -47,11 +47,7 @@ impl ReceiverMisses for DynamoTable {
             .collect())
     }
 
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &ReceiverMiss,
-    ) -> Result<(), StoreError> {
+    async fn remember_receiver_miss(&self, key: &str, miss: &ReceiverMiss) -> Result<()> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -67,7 +63,7 @@ impl ReceiverMisses for DynamoTable {
         Ok(())
     }
 
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+    async fn forget_receiver_miss(&self, key: &str) -> Result<()> {
         self.delete(miss_pk(key), "MISS".into()).await
     }
 }

@@ -62,7 +62,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::secrets_manager::SecretsManager;
-use super::{StoreError, Stores};
+use super::{Result, StoreError, Stores};
 
 mod actions;
 mod apps;
@@ -86,7 +86,7 @@ const MAX_SORT_KEY: usize = 1024;
 /// A list's position to continue after, checked before DynamoDB sees it: a sort key under
 /// `prefix`, within DynamoDB's size. Anything else was never handed out by this list, and
 /// DynamoDB would answer it with a validation error that reads as an outage.
-fn check_position(after: Option<&str>, prefix: &str) -> Result<(), StoreError> {
+fn check_position(after: Option<&str>, prefix: &str) -> Result<()> {
     match after {
         Some(a) if a.is_empty() || a.len() > MAX_SORT_KEY || !a.starts_with(prefix) => {
             Err(StoreError::InvalidPosition)
@@ -153,7 +153,7 @@ impl DynamoTable {
         prefix: &str,
         after: Option<String>,
         limit: usize,
-    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    ) -> Result<(Vec<Item>, Option<String>)> {
         check_position(after.as_deref(), prefix)?;
         let start = after
             .map(|sk| Item::from([("pk".to_owned(), s(pk.as_str())), ("sk".to_owned(), s(sk))]));
@@ -185,7 +185,7 @@ impl DynamoTable {
 
     /// Reads items by key, up to 100 per request (BatchGetItem), strongly consistent,
     /// retrying what DynamoDB leaves unprocessed. Missing items are left out.
-    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         // BatchGetItem refuses a request that names a key twice (an index can, while it
         // catches up).
@@ -242,7 +242,7 @@ impl DynamoTable {
     }
 
     /// Deletes one item, present or not.
-    async fn delete(&self, pk: String, sk: String) -> Result<(), StoreError> {
+    async fn delete(&self, pk: String, sk: String) -> Result<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -254,7 +254,7 @@ impl DynamoTable {
         Ok(())
     }
 
-    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -293,14 +293,14 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("missing or malformed attribute {what}"))
 }
 
-fn get_s<'a>(item: &'a Item, k: &str) -> Result<&'a str, StoreError> {
+fn get_s<'a>(item: &'a Item, k: &str) -> Result<&'a str> {
     item.get(k)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
         .ok_or_else(|| corrupt(k))
 }
 
-fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T, StoreError> {
+fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T> {
     item.get(k)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
@@ -314,24 +314,24 @@ fn get_bool(item: &Item, k: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn get_doc<T: DeserializeOwned>(item: &Item, k: &str) -> Result<Option<T>, StoreError> {
+fn get_doc<T: DeserializeOwned>(item: &Item, k: &str) -> Result<Option<T>> {
     item.get(k)
         .map(|v| serde_dynamo::from_attribute_value(v.clone()))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("{k}: {e}")))
 }
 
-fn to_doc<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+fn to_doc<T: Serialize>(v: &T) -> Result<AttributeValue> {
     serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A stored value that no longer parses as its domain type.
-fn field<T>(r: Result<T, crate::domain::FieldError>) -> Result<T, StoreError> {
+fn field<T>(r: Result<T, crate::domain::FieldError>) -> Result<T> {
     r.map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// The SDK's builders fail only on a missing required member: a bug here, reported as such.
-fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T> {
     r.map_err(StoreError::backend)
 }
 
@@ -339,7 +339,9 @@ fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{EventId, OrgId};
-    use crate::store::{ActionStore, BindingStore, DeliveryStore, SubscriptionStore};
+    use crate::store::{
+        ActionStore, BindingStore, DeliveryStore, LogQuery, PageAt, SubscriptionStore,
+    };
 
     /// A table behind an endpoint nobody listens on, without retries: any request fails.
     fn unreachable() -> DynamoTable {
@@ -368,7 +370,12 @@ mod tests {
             "SUB#a#b",
             long.as_str(),
         ] {
-            let r = t.actions(&org, Some(&ev), None, Some(after), 10).await;
+            let r = t
+                .actions(
+                    Some(&ev),
+                    LogQuery::new(&org, None, PageAt::new(Some(after), 10)),
+                )
+                .await;
             assert!(
                 matches!(r, Err(StoreError::InvalidPosition)),
                 "{after:?}: {r:?}"
@@ -377,19 +384,25 @@ mod tests {
         let long = "x".repeat(MAX_SORT_KEY + 1);
         let after = Some(long.as_str());
         assert!(matches!(
-            t.deliveries(&org, None, after, 10).await,
+            t.deliveries(LogQuery::new(&org, None, PageAt::new(after, 10)))
+                .await,
             Err(StoreError::InvalidPosition)
         ));
         assert!(matches!(
-            t.bindings(&org, after, 10).await,
+            t.bindings(&org, PageAt::new(after, 10)).await,
             Err(StoreError::InvalidPosition)
         ));
         assert!(matches!(
-            t.subscriptions(&org, after, 10).await,
+            t.subscriptions(&org, PageAt::new(after, 10)).await,
             Err(StoreError::InvalidPosition)
         ));
         // A position of the query's own shape goes to DynamoDB (here: nobody answers).
-        let r = t.actions(&org, Some(&ev), None, Some("M#alice"), 10).await;
+        let r = t
+            .actions(
+                Some(&ev),
+                LogQuery::new(&org, None, PageAt::new(Some("M#alice"), 10)),
+            )
+            .await;
         assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoTable, Item, conditional, get_n, n, s};
 use crate::domain::{Limits, Pace, PaceLog};
-use crate::store::{PaceStore, StoreError};
+use crate::store::{PaceStore, Result, StoreError};
 
 /// A log is useless an hour after its last send; two leave room for clock skew.
 const PACE_LOG_KEPT_SECS: i64 = 7200;
@@ -37,7 +37,7 @@ impl DynamoTable {
         key: &str,
         now_ms: i64,
         mut change: impl FnMut(&mut PaceLog) -> (bool, R) + Send,
-    ) -> Result<R, StoreError> {
+    ) -> Result<R> {
         let pk = format!("PACE#{key}");
         for attempt in 0..WRITE_ATTEMPTS {
             if attempt > 0 {
@@ -84,7 +84,7 @@ impl DynamoTable {
 
 #[async_trait]
 impl PaceStore for DynamoTable {
-    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace> {
         self.change_pace_log(key, now_ms, |log| {
             let pace = log.reserve(now_ms, limits);
             (pace == Pace::Granted, pace)
@@ -92,7 +92,7 @@ impl PaceStore for DynamoTable {
         .await
     }
 
-    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<()> {
         self.change_pace_log(key, to_ms, |log| {
             log.restamp(from_ms, to_ms);
             (true, ())

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::bindings::{BINDING_SK, binding_pk, member_of_pk, probe_pk};
 use super::{DynamoTable, conditional, get_s, n, s, to_doc};
 use crate::domain::{MemberKey, ProbeOutcome};
-use crate::store::{ProbeSchedule, StoreError};
+use crate::store::{ProbeSchedule, Result, StoreError};
 
 #[async_trait]
 impl ProbeSchedule for DynamoTable {
@@ -16,7 +16,7 @@ impl ProbeSchedule for DynamoTable {
         key: &MemberKey,
         outcome: &ProbeOutcome,
         next_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let res = self
             .update(binding_pk(key), BINDING_SK)
             .update_expression("SET last_probe = :p, due_pk = :ppk, due_sk = :next")
@@ -31,7 +31,7 @@ impl ProbeSchedule for DynamoTable {
         conditional!(res).map(|_| ())
     }
 
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>> {
         let due = self.due_entries("PROBE", now_ms, limit).await?;
         Ok(due
             .iter()

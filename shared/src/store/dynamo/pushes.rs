@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{DynamoTable, conditional, n, s};
 use crate::domain::{CallbackId, unix_now};
-use crate::store::{PushClaims, StoreError, expires_after, key_part};
+use crate::store::{PushClaims, Result, StoreError, expires_after, key_part};
 
 fn push_pk(id: &CallbackId, key: &str) -> String {
     format!("PUSH#{id}#{}", key_part(key))
@@ -14,12 +14,7 @@ fn push_pk(id: &CallbackId, key: &str) -> String {
 
 #[async_trait]
 impl PushClaims for DynamoTable {
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn claim_push(&self, id: &CallbackId, key: &str, ttl: Duration) -> Result<bool> {
         let now = unix_now();
         let expires = expires_after(ttl);
         // DynamoDB deletes expired items lazily (hours later), so an expired claim is
@@ -38,7 +33,7 @@ impl PushClaims for DynamoTable {
         conditional!(res)
     }
 
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<()> {
         self.delete(push_pk(id, key), "PUSH".into()).await
     }
 }

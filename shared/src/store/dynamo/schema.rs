@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{DynamoTable, build};
-use crate::store::StoreError;
+use crate::store::{Result, StoreError};
 
 /// Deliveries of an org, newest first, in shards (`gsi1pk` = `DLV#{org}#{shard}`, `gsi1sk` =
 /// created ms + ids), keys only: written once per delivery, when it is claimed.
@@ -30,7 +30,7 @@ pub const BY_TASK_INDEX: &str = "by_task";
 
 impl DynamoTable {
     /// Creates the table (on demand, TTL on `expires_at`) if it does not exist.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+    pub async fn ensure_table(&self) -> Result<()> {
         let exists = self
             .client
             .describe_table()
@@ -57,22 +57,21 @@ impl DynamoTable {
                     .build(),
             )
         };
-        let index =
-            |name: &str, hash: &str, range: &str| -> Result<GlobalSecondaryIndex, StoreError> {
-                build(
-                    GlobalSecondaryIndex::builder()
-                        .index_name(name)
-                        .key_schema(key(hash, KeyType::Hash)?)
-                        .key_schema(key(range, KeyType::Range)?)
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::KeysOnly)
-                                .build(),
-                        )
-                        .build(),
-                )
-            };
-        let hash_only = |name: &str, hash: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+        let index = |name: &str, hash: &str, range: &str| -> Result<GlobalSecondaryIndex> {
+            build(
+                GlobalSecondaryIndex::builder()
+                    .index_name(name)
+                    .key_schema(key(hash, KeyType::Hash)?)
+                    .key_schema(key(range, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let hash_only = |name: &str, hash: &str| -> Result<GlobalSecondaryIndex> {
             build(
                 GlobalSecondaryIndex::builder()
                     .index_name(name)

@@ -5,13 +5,13 @@ use async_trait::async_trait;
 
 use super::{DynamoTable, corrupt, get_doc, s, to_doc};
 use crate::domain::SecretRecord;
-use crate::store::{Page, SecretRecords, StoreError};
+use crate::store::{Page, PageAt, Result, SecretRecords, StoreError};
 
 const SECRETS_PK: &str = "SECRETS";
 
 #[async_trait]
 impl SecretRecords for DynamoTable {
-    async fn record_secret(&self, r: &SecretRecord) -> Result<(), StoreError> {
+    async fn record_secret(&self, r: &SecretRecord) -> Result<()> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -24,11 +24,8 @@ impl SecretRecords for DynamoTable {
         Ok(())
     }
 
-    async fn secret_records(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<SecretRecord>, StoreError> {
+    async fn secret_records(&self, page: PageAt<'_>) -> Result<Page<SecretRecord>> {
+        let (after, limit) = (page.after, page.limit());
         let (items, next) = self
             .query_page(SECRETS_PK.into(), "", after.map(str::to_owned), limit)
             .await?;
@@ -39,7 +36,7 @@ impl SecretRecords for DynamoTable {
         Ok(Page { items, next })
     }
 
-    async fn forget_secret(&self, name: &str) -> Result<(), StoreError> {
+    async fn forget_secret(&self, name: &str) -> Result<()> {
         self.delete(SECRETS_PK.into(), name.to_owned()).await
     }
 }

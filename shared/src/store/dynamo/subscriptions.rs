@@ -7,14 +7,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use super::apps::org_pk;
 use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
 use crate::domain::{Node, OrgId, SubscriptionType};
-use crate::store::{Page, StoreError, SubscriptionStore};
+use crate::store::{Page, PageAt, Result, StoreError, SubscriptionStore};
 use crate::workflow::Subscription;
 
 fn sub_sk(t: &SubscriptionType, node: &Node) -> String {
     format!("SUB#{t}#{node}")
 }
 
-fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
+fn subscription_from_item(item: &Item) -> Result<Subscription> {
     let sk = get_s(item, "sk")?;
     let rest = sk.strip_prefix("SUB#").ok_or_else(|| corrupt("sk"))?;
     let (t, node) = rest.split_once('#').ok_or_else(|| corrupt("sk"))?;
@@ -29,12 +29,8 @@ fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
 
 #[async_trait]
 impl SubscriptionStore for DynamoTable {
-    async fn subscriptions(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Subscription>, StoreError> {
+    async fn subscriptions(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<Subscription>> {
+        let (after, limit) = (page.after, page.limit());
         // Positions are `{type}/{node}`; sort keys `SUB#{type}#{node}` (slugs hold no `#`).
         let after = after.map(|a| format!("SUB#{}", a.replacen('/', "#", 1)));
         let (items, next) = self.query_page(org_pk(org), "SUB#", after, limit).await?;
@@ -51,18 +47,14 @@ impl SubscriptionStore for DynamoTable {
         org: &OrgId,
         subscription_type: &SubscriptionType,
         node: &Node,
-    ) -> Result<Option<Subscription>, StoreError> {
+    ) -> Result<Option<Subscription>> {
         self.get(org_pk(org), sub_sk(subscription_type, node))
             .await?
             .map(|i| subscription_from_item(&i))
             .transpose()
     }
 
-    async fn put_subscriptions(
-        &self,
-        org: &OrgId,
-        items: &[Subscription],
-    ) -> Result<(), StoreError> {
+    async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()> {
         // TransactWriteItems takes 100 items; larger lists go in several transactions.
         for chunk in items.chunks(100) {
             let mut tx = self.client.transact_write_items();

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{DynamoTable, conditional, get_n, get_s, n, s};
 use crate::domain::unix_now;
-use crate::store::{CachedToken, Refusal, StoreError, TokenStore, expires_after};
+use crate::store::{CachedToken, Refusal, Result, StoreError, TokenStore, expires_after};
 
 fn token_pk(key: &str) -> String {
     format!("TOKEN#{key}")
@@ -15,7 +15,7 @@ fn token_pk(key: &str) -> String {
 
 #[async_trait]
 impl TokenStore for DynamoTable {
-    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError> {
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>> {
         let Some(item) = self.get(token_pk(key), "TOKEN".into()).await? else {
             return Ok(None);
         };
@@ -34,7 +34,7 @@ impl TokenStore for DynamoTable {
         }))
     }
 
-    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError> {
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<()> {
         let mut put = self
             .client
             .put_item()
@@ -55,16 +55,11 @@ impl TokenStore for DynamoTable {
         Ok(())
     }
 
-    async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete_token(&self, key: &str) -> Result<()> {
         self.delete(token_pk(key), "TOKEN".into()).await
     }
 
-    async fn try_token_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn try_token_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
         let now = unix_now();
         let res = self
             .client
@@ -82,7 +77,7 @@ impl TokenStore for DynamoTable {
         conditional!(res)
     }
 
-    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<()> {
         let res = self
             .client
             .delete_item()

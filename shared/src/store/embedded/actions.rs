@@ -10,8 +10,8 @@ use super::{
     ACT_DUE, ACT_LOG, ACT_MEMBER_LOG, ACTIONS, EXPIRY, EmbeddedDb, IndexTable, JsonTable, db_err,
     dec, expiry_entry, get_json, sortable,
 };
-use crate::domain::{EventId, OrgId};
-use crate::store::{ActionStore, Page, StoreError, key_part, page_limit};
+use crate::domain::{EventId, OrgId, RecordKey};
+use crate::store::{ActionStore, LogQuery, Page, Result, key_part, page_limit};
 use crate::workflow::ActionRecord;
 
 fn action_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
@@ -62,16 +62,12 @@ impl Indexed for ActionRecord {
 
 #[async_trait]
 impl ActionStore for EmbeddedDb {
-    async fn action(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<ActionRecord>, StoreError> {
-        self.read(ACTIONS, action_key(org, event_id, member)).await
+    async fn action(&self, key: RecordKey<'_>) -> Result<Option<ActionRecord>> {
+        self.read(ACTIONS, action_key(key.org, key.event_id, key.member))
+            .await
     }
 
-    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>, StoreError> {
+    async fn unfinished(&self, now_ms: i64, limit: usize) -> Result<Vec<ActionRecord>> {
         let limit = page_limit(limit);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
@@ -96,50 +92,46 @@ impl ActionStore for EmbeddedDb {
         .await
     }
 
-    async fn actions(
+    async fn event_actions(
         &self,
-        org: &OrgId,
-        event_id: Option<&EventId>,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<ActionRecord>, StoreError> {
-        let limit = page_limit(limit);
-        if let Some(event_id) = event_id {
-            if let Some(m) = member {
-                let items = self.action(org, event_id, m).await?.into_iter().collect();
-                return Ok(Page { items, next: None });
+        event_id: &EventId,
+        q: LogQuery<'_>,
+    ) -> Result<Page<ActionRecord>> {
+        let LogQuery { org, page, .. } = q;
+        // In member order, from the records themselves.
+        let prefix = format!("{org}/{}/", key_part(event_id.as_str()));
+        let after = page.after.map(str::to_owned);
+        let limit = page.limit();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let t = txn.open_table(ACTIONS).map_err(db_err)?;
+            let start = match &after {
+                Some(a) => format!("{prefix}{a}\u{0}"),
+                None => prefix.clone(),
+            };
+            let mut items = Vec::new();
+            let mut next = None;
+            for row in t.range(start.as_str()..).map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                if !k.value().starts_with(&prefix) {
+                    break;
+                }
+                if items.len() == limit {
+                    next = items
+                        .last()
+                        .map(|a: &ActionRecord| key_part(&a.member).into_owned());
+                    break;
+                }
+                items.push(dec(v.value())?);
             }
-            // One event's decisions, in member order, from the records themselves.
-            let prefix = format!("{org}/{}/", key_part(event_id.as_str()));
-            let after = after.map(str::to_owned);
-            return self
-                .blocking(move |db| {
-                    let txn = db.begin_read().map_err(db_err)?;
-                    let t = txn.open_table(ACTIONS).map_err(db_err)?;
-                    let start = match &after {
-                        Some(a) => format!("{prefix}{a}\u{0}"),
-                        None => prefix.clone(),
-                    };
-                    let mut items = Vec::new();
-                    let mut next = None;
-                    for row in t.range(start.as_str()..).map_err(db_err)? {
-                        let (k, v) = row.map_err(db_err)?;
-                        if !k.value().starts_with(&prefix) {
-                            break;
-                        }
-                        if items.len() == limit {
-                            next = items
-                                .last()
-                                .map(|a: &ActionRecord| key_part(&a.member).into_owned());
-                            break;
-                        }
-                        items.push(dec(v.value())?);
-                    }
-                    Ok(Page { items, next })
-                })
-                .await;
-        }
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn action_log(&self, q: LogQuery<'_>) -> Result<Page<ActionRecord>> {
+        let LogQuery { org, member, page } = q;
+        let (after, limit) = (page.after, page.limit());
         let (table, prefix) = match member {
             Some(m) => (ACT_MEMBER_LOG, member_prefix(org, m)),
             None => (ACT_LOG, format!("{org}/")),

@@ -12,7 +12,7 @@ use crate::domain::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, CallbackId, MemberKey, OrgId, ResolvedUser,
     TestOutcome,
 };
-use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, StoreError};
+use crate::store::{BindingStore, CallbackTarget, ChannelCommit, Page, PageAt, Result, StoreError};
 
 fn app_key(k: &AppKey) -> String {
     format!("{}/{}/{}", k.org, k.corp_id, k.agent_id)
@@ -23,7 +23,7 @@ pub(super) fn schedule_probe(
     txn: &redb::WriteTransaction,
     k: &str,
     next: Option<i64>,
-) -> Result<(), StoreError> {
+) -> Result<()> {
     let mut at = txn.open_table(PROBE_AT).map_err(db_err)?;
     let mut due = txn.open_table(PROBES).map_err(db_err)?;
     let old = at.get(k).map_err(db_err)?.map(|g| g.value());
@@ -45,7 +45,7 @@ pub(super) fn schedule_probe(
 }
 
 /// Removes a binding that was only looked at and never saved, with its callback id.
-pub(super) fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
+pub(super) fn purge_unsaved_binding(txn: &WriteTransaction, key: &str) -> Result<()> {
     let mut bindings = txn.open_table(BINDINGS).map_err(db_err)?;
     let rec: Option<BindingRecord> = get_json(&bindings, key)?;
     if let Some(rec) = rec.filter(|r| r.revision == 0 && r.config.is_none()) {
@@ -66,7 +66,7 @@ impl EmbeddedDb {
         &self,
         k: String,
         f: F,
-    ) -> Result<(Option<AppRecord>, Option<Option<AppRecord>>), StoreError>
+    ) -> Result<(Option<AppRecord>, Option<Option<AppRecord>>)>
     where
         F: FnOnce(Option<AppRecord>) -> Option<Option<AppRecord>> + Send + 'static,
     {
@@ -95,7 +95,7 @@ impl EmbeddedDb {
     }
 
     /// Read-modify-write of one existing binding inside a write transaction.
-    async fn update_binding<F>(&self, key: &MemberKey, f: F) -> Result<(), StoreError>
+    async fn update_binding<F>(&self, key: &MemberKey, f: F) -> Result<()>
     where
         F: FnOnce(&mut BindingRecord) + Send + 'static,
     {
@@ -118,15 +118,11 @@ impl EmbeddedDb {
 
 #[async_trait]
 impl BindingStore for EmbeddedDb {
-    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>, StoreError> {
+    async fn binding(&self, key: &MemberKey) -> Result<Option<BindingRecord>> {
         self.read(BINDINGS, member_key(key)).await
     }
 
-    async fn ensure_binding(
-        &self,
-        key: &MemberKey,
-        unsaved_until: i64,
-    ) -> Result<BindingRecord, StoreError> {
+    async fn ensure_binding(&self, key: &MemberKey, unsaved_until: i64) -> Result<BindingRecord> {
         let key = key.clone();
         self.blocking(move |db| {
             let k = member_key(&key);
@@ -155,10 +151,7 @@ impl BindingStore for EmbeddedDb {
         .await
     }
 
-    async fn resolve_callback(
-        &self,
-        id: &CallbackId,
-    ) -> Result<Option<CallbackTarget>, StoreError> {
+    async fn resolve_callback(&self, id: &CallbackId) -> Result<Option<CallbackTarget>> {
         // One read transaction: the app and its secret come from the records themselves, so
         // here the hint is never stale.
         let id = id.to_string();
@@ -190,7 +183,7 @@ impl BindingStore for EmbeddedDb {
         .await
     }
 
-    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+    async fn app(&self, key: &AppKey) -> Result<Option<AppRecord>> {
         self.read(APPS, app_key(key)).await
     }
 
@@ -199,7 +192,7 @@ impl BindingStore for EmbeddedDb {
         key: &AppKey,
         expected: Option<&str>,
         secret_name: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let (k, expected, name, key) = (
             app_key(key),
             expected.map(str::to_owned),
@@ -223,7 +216,7 @@ impl BindingStore for EmbeddedDb {
         .map(|(_, r)| r.is_some())
     }
 
-    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool, StoreError> {
+    async fn app_swap(&self, key: &AppKey, expected: &str, new: &str) -> Result<bool> {
         let (k, expected, new) = (app_key(key), expected.to_owned(), new.to_owned());
         self.update_app(k, move |app| match app {
             Some(mut a) if a.secret_name == expected => {
@@ -236,7 +229,7 @@ impl BindingStore for EmbeddedDb {
         .map(|(_, r)| r.is_some())
     }
 
-    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>, StoreError> {
+    async fn app_leave(&self, key: &AppKey) -> Result<Option<String>> {
         let (before, answer) = self
             .update_app(app_key(key), |app| {
                 let mut a = app?;
@@ -250,7 +243,7 @@ impl BindingStore for EmbeddedDb {
             .flatten())
     }
 
-    async fn commit(&self, change: ChannelCommit) -> Result<(), StoreError> {
+    async fn commit(&self, change: ChannelCommit) -> Result<()> {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
             {
@@ -285,38 +278,26 @@ impl BindingStore for EmbeddedDb {
         .await
     }
 
-    async fn record_callback_check(
-        &self,
-        key: &MemberKey,
-        check: &CallbackCheck,
-    ) -> Result<(), StoreError> {
+    async fn record_callback_check(&self, key: &MemberKey, check: &CallbackCheck) -> Result<()> {
         let check = check.clone();
         self.update_binding(key, move |r| r.last_callback_check = Some(check))
             .await
     }
 
-    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<(), StoreError> {
+    async fn record_test(&self, key: &MemberKey, outcome: &TestOutcome) -> Result<()> {
         let outcome = outcome.clone();
         self.update_binding(key, move |r| r.last_test = Some(outcome))
             .await
     }
 
-    async fn set_resolved_user(
-        &self,
-        key: &MemberKey,
-        user: Option<&ResolvedUser>,
-    ) -> Result<(), StoreError> {
+    async fn set_resolved_user(&self, key: &MemberKey, user: Option<&ResolvedUser>) -> Result<()> {
         let user = user.cloned();
         self.update_binding(key, move |r| r.resolved_user = user)
             .await
     }
 
-    async fn bindings(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<BindingRecord>, StoreError> {
+    async fn bindings(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<BindingRecord>> {
+        let (after, limit) = (page.after, page.limit());
         self.page(
             BINDINGS,
             format!("{org}/"),
@@ -332,7 +313,7 @@ impl BindingStore for EmbeddedDb {
         org: &OrgId,
         corp_id: &str,
         userid: &str,
-    ) -> Result<Vec<MemberKey>, StoreError> {
+    ) -> Result<Vec<MemberKey>> {
         // Locally an org is small: a scan of its bindings stands in for DynamoDB's index.
         let all: Vec<BindingRecord> = self.scan(BINDINGS, format!("{org}/")).await?;
         Ok(all

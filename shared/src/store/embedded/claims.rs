@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{EmbeddedDb, IndexTable, JsonTable, db_err, dec, enc, get_json};
 use crate::domain::Versioned;
-use crate::store::{Claim, ClaimStore, StoreError};
+use crate::store::{Claim, ClaimStore, Result, StoreError};
 
 /// A record kept in `RECORDS` under its key, with entries in index tables that name it.
 pub(super) trait Indexed:
@@ -28,11 +28,7 @@ fn holds(entries: &[(IndexTable, String)], table: IndexTable, entry: &str) -> bo
 }
 
 /// Writes `new` over `old` (if any) with every index entry moved along, inside `txn`.
-pub(super) fn put<T: Indexed>(
-    txn: &WriteTransaction,
-    old: Option<&T>,
-    new: &T,
-) -> Result<(), StoreError> {
+pub(super) fn put<T: Indexed>(txn: &WriteTransaction, old: Option<&T>, new: &T) -> Result<()> {
     let key = new.key();
     let before = old.map(T::entries).unwrap_or_default();
     let after = new.entries();
@@ -60,7 +56,7 @@ pub(super) fn put<T: Indexed>(
 }
 
 /// Removes the record under `key` and its index entries.
-pub(super) fn purge<T: Indexed>(txn: &WriteTransaction, key: &str) -> Result<(), StoreError> {
+pub(super) fn purge<T: Indexed>(txn: &WriteTransaction, key: &str) -> Result<()> {
     let mut records = txn.open_table(T::RECORDS).map_err(db_err)?;
     let Some(bytes) = records.remove(key).map_err(db_err)? else {
         return Ok(());
@@ -79,7 +75,7 @@ pub(super) fn purge<T: Indexed>(txn: &WriteTransaction, key: &str) -> Result<(),
 }
 
 /// Commits `txn` if it wrote anything, else lets it go: no write to disk for nothing.
-fn finish(txn: WriteTransaction, wrote: bool) -> Result<(), StoreError> {
+fn finish(txn: WriteTransaction, wrote: bool) -> Result<()> {
     if wrote {
         txn.commit().map_err(db_err)
     } else {
@@ -89,14 +85,14 @@ fn finish(txn: WriteTransaction, wrote: bool) -> Result<(), StoreError> {
 
 #[async_trait]
 impl<T: Indexed> ClaimStore<T> for EmbeddedDb {
-    async fn claim(&self, r: &T) -> Result<Claim<T>, StoreError> {
+    async fn claim(&self, r: &T) -> Result<Claim<T>> {
         self.claim_all(std::slice::from_ref(r))
             .await?
             .pop()
             .ok_or_else(|| StoreError::Backend("a claim went unanswered".into()))
     }
 
-    async fn claim_all(&self, rs: &[T]) -> Result<Vec<Claim<T>>, StoreError> {
+    async fn claim_all(&self, rs: &[T]) -> Result<Vec<Claim<T>>> {
         let rs = rs.to_vec();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -119,19 +115,19 @@ impl<T: Indexed> ClaimStore<T> for EmbeddedDb {
         .await
     }
 
-    async fn replace(&self, r: &T, expected: i64) -> Result<bool, StoreError> {
+    async fn replace(&self, r: &T, expected: i64) -> Result<bool> {
         let answers = self.replace_owned(vec![(r.clone(), expected)]).await?;
         Ok(answers.first().copied().unwrap_or(false))
     }
 
-    async fn replace_each(&self, rs: &[(T, i64)]) -> Result<Vec<bool>, StoreError> {
+    async fn replace_each(&self, rs: &[(T, i64)]) -> Result<Vec<bool>> {
         self.replace_owned(rs.to_vec()).await
     }
 }
 
 impl EmbeddedDb {
     /// Each of `rs` over the version held, in one transaction; answers in order.
-    async fn replace_owned<T: Indexed>(&self, rs: Vec<(T, i64)>) -> Result<Vec<bool>, StoreError> {
+    async fn replace_owned<T: Indexed>(&self, rs: Vec<(T, i64)>) -> Result<Vec<bool>> {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
             let mut out = Vec::with_capacity(rs.len());

@@ -10,8 +10,8 @@ use super::{
     DELIVERIES, DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY, EmbeddedDb, IndexTable, JsonTable, TASKS,
     db_err, expiry_entry, get_json, sortable,
 };
-use crate::domain::{EventId, OrgId};
-use crate::store::{DeliveryStore, Due, FENCE_MAX, Fence, Page, StoreError, key_part};
+use crate::domain::{EventId, OrgId, RecordKey};
+use crate::store::{DeliveryStore, Due, Fence, LogQuery, Page, Result, fence_fits, key_part};
 use crate::workflow::Delivery;
 
 fn delivery_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
@@ -65,12 +65,8 @@ impl Indexed for Delivery {
 
 #[async_trait]
 impl DeliveryStore for EmbeddedDb {
-    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence, StoreError> {
-        if ds.len() > FENCE_MAX {
-            return Err(StoreError::Backend(format!(
-                "replace_all takes at most {FENCE_MAX} records"
-            )));
-        }
+    async fn replace_all(&self, ds: &[(Delivery, i64)]) -> Result<Fence> {
+        fence_fits(ds)?;
         let ds = ds.to_vec();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -99,23 +95,14 @@ impl DeliveryStore for EmbeddedDb {
         .await
     }
 
-    async fn delivery(
-        &self,
-        org: &OrgId,
-        event_id: &EventId,
-        member: &str,
-    ) -> Result<Option<Delivery>, StoreError> {
-        self.read(DELIVERIES, delivery_key(org, event_id, member))
+    async fn delivery(&self, key: RecordKey<'_>) -> Result<Option<Delivery>> {
+        self.read(DELIVERIES, delivery_key(key.org, key.event_id, key.member))
             .await
     }
 
-    async fn deliveries(
-        &self,
-        org: &OrgId,
-        member: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Delivery>, StoreError> {
+    async fn deliveries(&self, q: LogQuery<'_>) -> Result<Page<Delivery>> {
+        let LogQuery { org, member, page } = q;
+        let (after, limit) = (page.after, page.limit());
         let (table, prefix) = match member {
             Some(m) => (DLV_MEMBER_LOG, member_log_prefix(org, m)),
             None => (DLV_LOG, format!("{org}/")),
@@ -135,7 +122,7 @@ impl DeliveryStore for EmbeddedDb {
         .await
     }
 
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due, StoreError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Due> {
         self.blocking(move |db| {
             super::expiry::purge_expired(db, now_ms.div_euclid(1000))?;
             let txn = db.begin_write().map_err(db_err)?;
@@ -184,7 +171,7 @@ impl DeliveryStore for EmbeddedDb {
         .await
     }
 
-    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>, StoreError> {
+    async fn delivery_by_task(&self, task_id: &str) -> Result<Option<Delivery>> {
         let task_id = task_id.to_owned();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
@@ -202,7 +189,7 @@ impl DeliveryStore for EmbeddedDb {
 impl EmbeddedDb {
     /// Adds a due row for `d` at `at` whatever its state: what an index that lags its table
     /// shows.
-    pub fn stale_due_for_tests(&self, d: &Delivery, at: i64) -> Result<(), StoreError> {
+    pub fn stale_due_for_tests(&self, d: &Delivery, at: i64) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
         let key = d.key();
         txn.open_table(DUE)
@@ -214,7 +201,7 @@ impl EmbeddedDb {
 
     /// Stores `d` with every index entry, then overwrites the record with bytes that do not
     /// decode: what a bad restore or a hand edit leaves behind.
-    pub fn damage_for_tests(&self, d: &Delivery) -> Result<(), StoreError> {
+    pub fn damage_for_tests(&self, d: &Delivery) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
         put(&txn, None, d)?;
         txn.open_table(DELIVERIES)
@@ -273,9 +260,13 @@ mod tests {
         );
         let org = OrgId::parse("acme").expect("org");
         assert_eq!(
-            db.delivery(&org, &EventId::parse("old").expect("id"), "alice")
-                .await
-                .expect("read"),
+            db.delivery(RecordKey::new(
+                &org,
+                &EventId::parse("old").expect("id"),
+                "alice"
+            ))
+            .await
+            .expect("read"),
             None
         );
         for t in [DLV_LOG, DLV_MEMBER_LOG, DUE, EXPIRY] {

@@ -8,8 +8,7 @@ use super::claims::purge;
 use super::misses::purge_miss;
 use super::pace::purge_pace_log;
 use super::pushes::purge_push;
-use super::{EXPIRY, db_err, sortable};
-use crate::store::StoreError;
+use super::{EXPIRY, Result, db_err, sortable};
 use crate::workflow::{ActionRecord, Delivery};
 
 /// Expired records removed per sweep: the purge keeps up with any realistic rate and never
@@ -17,7 +16,7 @@ use crate::workflow::{ActionRecord, Delivery};
 const PURGE_MAX: usize = 2000;
 
 /// Removes up to [`PURGE_MAX`] records whose time ran out by `now` (unix seconds).
-pub(super) fn purge_expired(db: &Database, now: i64) -> Result<usize, StoreError> {
+pub(super) fn purge_expired(db: &Database, now: i64) -> Result<usize> {
     let txn = db.begin_write().map_err(db_err)?;
     let expired: Vec<(String, String)> = {
         let t = txn.open_table(EXPIRY).map_err(db_err)?;

@@ -6,10 +6,10 @@ use redb::{ReadableDatabase, WriteTransaction};
 
 use super::{EXPIRY, EmbeddedDb, MISSES, db_err, enc, expiry_entry, get_json};
 use crate::domain::ReceiverMiss;
-use crate::store::{ReceiverMisses, StoreError};
+use crate::store::{ReceiverMisses, Result};
 
 /// Removes a miss whose day ended (a later miss of the same key may have renewed it).
-pub(super) fn purge_miss(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
+pub(super) fn purge_miss(txn: &WriteTransaction, key: &str, now: i64) -> Result<()> {
     let mut t = txn.open_table(MISSES).map_err(db_err)?;
     let miss: Option<ReceiverMiss> = get_json(&t, key)?;
     if miss.is_some_and(|m| !m.in_force(now.saturating_mul(1000))) {
@@ -24,7 +24,7 @@ impl ReceiverMisses for EmbeddedDb {
         &self,
         keys: &[String],
         now_ms: i64,
-    ) -> Result<Vec<Option<ReceiverMiss>>, StoreError> {
+    ) -> Result<Vec<Option<ReceiverMiss>>> {
         let keys = keys.to_vec();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
@@ -39,11 +39,7 @@ impl ReceiverMisses for EmbeddedDb {
         .await
     }
 
-    async fn remember_receiver_miss(
-        &self,
-        key: &str,
-        miss: &ReceiverMiss,
-    ) -> Result<(), StoreError> {
+    async fn remember_receiver_miss(&self, key: &str, miss: &ReceiverMiss) -> Result<()> {
         let (k, bytes, until) = (key.to_owned(), enc(miss)?, miss.until_ms);
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -62,7 +58,7 @@ impl ReceiverMisses for EmbeddedDb {
         .await
     }
 
-    async fn forget_receiver_miss(&self, key: &str) -> Result<(), StoreError> {
+    async fn forget_receiver_miss(&self, key: &str) -> Result<()> {
         // Its expiry entry stays and finds nothing to purge.
         self.remove(MISSES, key.to_owned()).await
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::secret_file::SecretFile;
-use super::{Page, StoreError, Stores, dec, enc};
+use super::{Page, Result, StoreError, Stores, dec, enc};
 
 mod actions;
 mod bindings;
@@ -78,7 +78,7 @@ pub struct EmbeddedDb {
 
 impl EmbeddedDb {
     /// Opens (or creates) `records.redb` in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let db = Database::create(dir.join("records.redb")).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
@@ -117,10 +117,10 @@ impl EmbeddedDb {
     }
 
     /// Runs redb's blocking I/O off the async executor.
-    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Database) -> Result<T> + Send + 'static,
     {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || f(&db))
@@ -133,7 +133,7 @@ impl EmbeddedDb {
         &self,
         table: JsonTable,
         key: String,
-    ) -> Result<Option<T>, StoreError> {
+    ) -> Result<Option<T>> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             get_json(&txn.open_table(table).map_err(db_err)?, &key)
@@ -146,7 +146,7 @@ impl EmbeddedDb {
         &self,
         table: JsonTable,
         prefix: String,
-    ) -> Result<Vec<T>, StoreError> {
+    ) -> Result<Vec<T>> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let t = txn.open_table(table).map_err(db_err)?;
@@ -173,7 +173,7 @@ impl EmbeddedDb {
         after: Option<&str>,
         limit: usize,
         keep: fn(&T) -> bool,
-    ) -> Result<Page<T>, StoreError> {
+    ) -> Result<Page<T>> {
         // Just past `after`: the smallest key greater than it (keys never hold a NUL).
         let start = match after {
             Some(a) => format!("{prefix}{a}\0"),
@@ -214,7 +214,7 @@ impl EmbeddedDb {
         &self,
         table: TableDefinition<'static, &'static str, V>,
         key: String,
-    ) -> Result<(), StoreError>
+    ) -> Result<()>
     where
         TableDefinition<'static, &'static str, V>: Send,
     {
@@ -230,12 +230,7 @@ impl EmbeddedDb {
     }
 
     /// Writes one value in its own transaction.
-    async fn write<T: Serialize>(
-        &self,
-        table: JsonTable,
-        key: String,
-        value: &T,
-    ) -> Result<(), StoreError> {
+    async fn write<T: Serialize>(&self, table: JsonTable, key: String, value: &T) -> Result<()> {
         let bytes = enc(value)?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -251,7 +246,7 @@ impl EmbeddedDb {
 
 impl Stores {
     /// The local stores: redb records and a mode-0600 secret file in `dir`.
-    pub fn embedded(dir: &Path) -> Result<Self, StoreError> {
+    pub fn embedded(dir: &Path) -> Result<Self> {
         Ok(Self::of(
             Arc::new(EmbeddedDb::open(dir)?),
             Arc::new(SecretFile::open(dir)?),
@@ -273,7 +268,7 @@ fn log_page<T: DeserializeOwned>(
     after: Option<&str>,
     limit: usize,
     position: impl Fn(&T) -> String,
-) -> Result<Page<T>, StoreError> {
+) -> Result<Page<T>> {
     let txn = db.begin_read().map_err(db_err)?;
     let log = txn.open_table(log).map_err(db_err)?;
     let records = txn.open_table(records).map_err(db_err)?;
@@ -318,7 +313,7 @@ fn member_key(k: &crate::domain::MemberKey) -> String {
 fn get_json<T: DeserializeOwned>(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
     key: &str,
-) -> Result<Option<T>, StoreError> {
+) -> Result<Option<T>> {
     t.get(key)
         .map_err(db_err)?
         .map(|g| dec(g.value()))

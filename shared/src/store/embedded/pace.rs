@@ -6,7 +6,7 @@ use redb::WriteTransaction;
 
 use super::{EXPIRY, EmbeddedDb, PACE, db_err, enc, expiry_entry, get_json};
 use crate::domain::{Limits, Pace, PaceLog};
-use crate::store::{PaceStore, StoreError};
+use crate::store::{PaceStore, Result};
 
 /// How long a pace log is kept after its last send: its longest window and some.
 const PACE_KEPT_SECS: i64 = 7200;
@@ -18,7 +18,7 @@ fn expiry_of(key: &str, log: &PaceLog) -> String {
 }
 
 /// A new log gets an expiry entry: the purge removes it an hour or two after its last send.
-fn note_new_log(txn: &WriteTransaction, key: &str, log: &PaceLog) -> Result<(), StoreError> {
+fn note_new_log(txn: &WriteTransaction, key: &str, log: &PaceLog) -> Result<()> {
     txn.open_table(EXPIRY)
         .map_err(db_err)?
         .insert(expiry_of(key, log).as_str(), key)
@@ -28,11 +28,7 @@ fn note_new_log(txn: &WriteTransaction, key: &str, log: &PaceLog) -> Result<(), 
 
 /// Removes a pace log an hour past its last send (it no longer limits anything), or looks
 /// again when that will be.
-pub(super) fn purge_pace_log(
-    txn: &WriteTransaction,
-    key: &str,
-    now: i64,
-) -> Result<(), StoreError> {
+pub(super) fn purge_pace_log(txn: &WriteTransaction, key: &str, now: i64) -> Result<()> {
     let mut logs = txn.open_table(PACE).map_err(db_err)?;
     let log: Option<PaceLog> = get_json(&logs, key)?;
     let Some(log) = log else {
@@ -59,7 +55,7 @@ impl EmbeddedDb {
         &self,
         key: &str,
         change: impl FnOnce(&mut PaceLog) -> (bool, R) + Send + 'static,
-    ) -> Result<R, StoreError> {
+    ) -> Result<R> {
         let k = key.to_owned();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -88,7 +84,7 @@ impl EmbeddedDb {
 
 #[async_trait]
 impl PaceStore for EmbeddedDb {
-    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace, StoreError> {
+    async fn reserve(&self, key: &str, now_ms: i64, limits: Limits) -> Result<Pace> {
         self.change_pace_log(key, move |log| {
             let pace = log.reserve(now_ms, limits);
             (pace == Pace::Granted, pace)
@@ -96,12 +92,7 @@ impl PaceStore for EmbeddedDb {
         .await
     }
 
-    async fn reserve_all(
-        &self,
-        keys: &[String],
-        now_ms: i64,
-        limits: Limits,
-    ) -> Result<Vec<Pace>, StoreError> {
+    async fn reserve_all(&self, keys: &[String], now_ms: i64, limits: Limits) -> Result<Vec<Pace>> {
         let keys = keys.to_vec();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
@@ -134,7 +125,7 @@ impl PaceStore for EmbeddedDb {
         .await
     }
 
-    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+    async fn restamp(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<()> {
         self.change_pace_log(key, move |log| {
             log.restamp(from_ms, to_ms);
             (true, ())

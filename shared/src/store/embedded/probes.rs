@@ -7,7 +7,7 @@ use redb::ReadableDatabase;
 use super::bindings::schedule_probe;
 use super::{BINDINGS, EmbeddedDb, PROBES, db_err, enc, get_json, member_key, sortable};
 use crate::domain::{BindingRecord, MemberKey, ProbeOutcome};
-use crate::store::{ProbeSchedule, StoreError};
+use crate::store::{ProbeSchedule, Result};
 
 #[async_trait]
 impl ProbeSchedule for EmbeddedDb {
@@ -16,7 +16,7 @@ impl ProbeSchedule for EmbeddedDb {
         key: &MemberKey,
         outcome: &ProbeOutcome,
         next_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let k = member_key(key);
         let outcome = outcome.clone();
         self.blocking(move |db| {
@@ -39,7 +39,7 @@ impl ProbeSchedule for EmbeddedDb {
         .await
     }
 
-    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>, StoreError> {
+    async fn probes_due(&self, now_ms: i64, limit: usize) -> Result<Vec<MemberKey>> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let due = txn.open_table(PROBES).map_err(db_err)?;

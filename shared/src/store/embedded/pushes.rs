@@ -7,14 +7,14 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::{EXPIRY, EmbeddedDb, PUSHES, db_err, expiry_entry};
 use crate::domain::{CallbackId, unix_now};
-use crate::store::{PushClaims, StoreError, expires_after, key_part};
+use crate::store::{PushClaims, Result, expires_after, key_part};
 
 fn push_key(id: &CallbackId, key: &str) -> String {
     format!("{id}/{}", key_part(key))
 }
 
 /// Removes a push claim whose time ran out (a later claim of the same key may have renewed it).
-pub(super) fn purge_push(txn: &WriteTransaction, key: &str, now: i64) -> Result<(), StoreError> {
+pub(super) fn purge_push(txn: &WriteTransaction, key: &str, now: i64) -> Result<()> {
     let mut pushes = txn.open_table(PUSHES).map_err(db_err)?;
     let expired = pushes
         .get(key)
@@ -28,12 +28,7 @@ pub(super) fn purge_push(txn: &WriteTransaction, key: &str, now: i64) -> Result<
 
 #[async_trait]
 impl PushClaims for EmbeddedDb {
-    async fn claim_push(
-        &self,
-        id: &CallbackId,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn claim_push(&self, id: &CallbackId, key: &str, ttl: Duration) -> Result<bool> {
         let k = push_key(id, key);
         let expires = expires_after(ttl);
         self.blocking(move |db| {
@@ -63,7 +58,7 @@ impl PushClaims for EmbeddedDb {
         .await
     }
 
-    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<(), StoreError> {
+    async fn release_push(&self, id: &CallbackId, key: &str) -> Result<()> {
         self.remove(PUSHES, push_key(id, key)).await
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{EmbeddedDb, SUBSCRIPTIONS, db_err, enc};
 use crate::domain::{Node, OrgId, SubscriptionType};
-use crate::store::{Page, StoreError, SubscriptionStore};
+use crate::store::{Page, PageAt, Result, SubscriptionStore};
 use crate::workflow::Subscription;
 
 fn sub_key(org: &OrgId, t: &SubscriptionType, node: &Node) -> String {
@@ -13,12 +13,8 @@ fn sub_key(org: &OrgId, t: &SubscriptionType, node: &Node) -> String {
 
 #[async_trait]
 impl SubscriptionStore for EmbeddedDb {
-    async fn subscriptions(
-        &self,
-        org: &OrgId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<Subscription>, StoreError> {
+    async fn subscriptions(&self, org: &OrgId, page: PageAt<'_>) -> Result<Page<Subscription>> {
+        let (after, limit) = (page.after, page.limit());
         self.page(SUBSCRIPTIONS, format!("{org}/"), after, limit, |_| true)
             .await
     }
@@ -28,20 +24,16 @@ impl SubscriptionStore for EmbeddedDb {
         org: &OrgId,
         subscription_type: &SubscriptionType,
         node: &Node,
-    ) -> Result<Option<Subscription>, StoreError> {
+    ) -> Result<Option<Subscription>> {
         self.read(SUBSCRIPTIONS, sub_key(org, subscription_type, node))
             .await
     }
 
-    async fn put_subscriptions(
-        &self,
-        org: &OrgId,
-        items: &[Subscription],
-    ) -> Result<(), StoreError> {
+    async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()> {
         let rows = items
             .iter()
             .map(|i| Ok((sub_key(org, &i.subscription_type, &i.node), enc(i)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>>>()?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
             {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EmbeddedDb, LEASES, TOKENS, db_err, enc, get_json};
 use crate::domain::unix_now;
-use crate::store::{CachedToken, StoreError, TokenStore, expires_after};
+use crate::store::{CachedToken, Result, TokenStore, expires_after};
 
 #[derive(Serialize, Deserialize)]
 struct Lease {
@@ -17,24 +17,19 @@ struct Lease {
 
 #[async_trait]
 impl TokenStore for EmbeddedDb {
-    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>, StoreError> {
+    async fn cached_token(&self, key: &str) -> Result<Option<CachedToken>> {
         self.read(TOKENS, key.to_owned()).await
     }
 
-    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<(), StoreError> {
+    async fn put_token(&self, key: &str, token: &CachedToken) -> Result<()> {
         self.write(TOKENS, key.to_owned(), token).await
     }
 
-    async fn delete_token(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete_token(&self, key: &str) -> Result<()> {
         self.remove(TOKENS, key.to_owned()).await
     }
 
-    async fn try_token_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn try_token_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
         let (k, me) = (key.to_owned(), holder.to_owned());
         let expires_at = expires_after(ttl);
         self.blocking(move |db| {
@@ -60,7 +55,7 @@ impl TokenStore for EmbeddedDb {
         .await
     }
 
-    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+    async fn release_token_lease(&self, key: &str, holder: &str) -> Result<()> {
         let (k, me) = (key.to_owned(), holder.to_owned());
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;

@@ -1,10 +1,11 @@
 //! Decisions on cards ([`shared::store::ActionStore`]): the first wins, and the outbox holds them until finished.
 
-use shared::domain::{EventId, OrgId};
+use shared::domain::{EventId, OrgId, RecordKey};
 use shared::store::Claim;
 use shared::workflow::{ActionRecord, CardAnswer, LaterClick};
 
 use super::{Harness, card_delivery, decision, dynamo, embedded};
+use shared::store::{LogQuery, PageAt};
 
 async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
@@ -36,7 +37,7 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     );
     assert_eq!(
         h.actions
-            .action(&org, &first.event_id, "alice")
+            .action(RecordKey::new(&org, &first.event_id, "alice"))
             .await
             .expect("read"),
         Some(later.clone())
@@ -65,7 +66,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
         for _ in 0..50 {
             let p = h
                 .actions
-                .actions(&org, None, None, after.as_deref(), 2)
+                .actions(
+                    None,
+                    LogQuery::new(&org, None, PageAt::new(after.as_deref(), 2)),
+                )
                 .await
                 .expect("list");
             // Index lag (DynamoDB): the first page must show the newest.
@@ -93,7 +97,10 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     // One member's, newest first.
     let alice = h
         .actions
-        .actions(&org, None, Some("alice"), None, 10)
+        .actions(
+            None,
+            LogQuery::new(&org, Some("alice"), PageAt::new(None, 10)),
+        )
         .await
         .expect("list");
     assert_eq!(
@@ -104,20 +111,26 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let e1 = EventId::parse("evt-1").expect("id");
     let p1 = h
         .actions
-        .actions(&org, Some(&e1), None, None, 1)
+        .actions(Some(&e1), LogQuery::new(&org, None, PageAt::new(None, 1)))
         .await
         .expect("list");
     assert_eq!(keys(&p1), [pair("evt-1", "alice")]);
     let p2 = h
         .actions
-        .actions(&org, Some(&e1), None, p1.next.as_deref(), 1)
+        .actions(
+            Some(&e1),
+            LogQuery::new(&org, None, PageAt::new(p1.next.as_deref(), 1)),
+        )
         .await
         .expect("list");
     assert_eq!(keys(&p2), [pair("evt-1", "bob")]);
     // Event and member: the one record.
     let one = h
         .actions
-        .actions(&org, Some(&e1), Some("bob"), None, 10)
+        .actions(
+            Some(&e1),
+            LogQuery::new(&org, Some("bob"), PageAt::new(None, 10)),
+        )
         .await
         .expect("list");
     assert_eq!(one.items, [bob]);
@@ -125,7 +138,7 @@ async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let other = OrgId::parse("other").expect("org");
     assert!(
         h.actions
-            .actions(&other, None, None, None, 10)
+            .actions(None, LogQuery::new(&other, None, PageAt::new(None, 10)))
             .await
             .expect("list")
             .items

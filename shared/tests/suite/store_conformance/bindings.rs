@@ -9,6 +9,7 @@ use shared::store::CallbackTarget;
 use shared::testing::{ENCODING_AES_KEY as KEY_A, OTHER_ENCODING_AES_KEY as KEY_B};
 
 use super::{Harness, bare, dynamo, embedded, full, key, key_app, secrets_of};
+use shared::store::PageAt;
 
 async fn create_and_read(h: Harness) {
     let k = key("acme", "alice");
@@ -116,7 +117,7 @@ async fn list_per_org_and_org_isolation(h: Harness) {
 
     let acme: Vec<String> = h
         .svc
-        .list(&OrgId::parse("acme").expect("org"), None, 100)
+        .list(&OrgId::parse("acme").expect("org"), PageAt::new(None, 100))
         .await
         .expect("list")
         .items
@@ -126,7 +127,7 @@ async fn list_per_org_and_org_isolation(h: Harness) {
     assert_eq!(acme, ["alice", "bob"], "configured only, ordered by member");
     let other = h
         .svc
-        .list(&OrgId::parse("other").expect("org"), None, 100)
+        .list(&OrgId::parse("other").expect("org"), PageAt::new(None, 100))
         .await
         .expect("list");
     assert_eq!(other.items.len(), 1);

@@ -1,10 +1,11 @@
 //! Delivery records ([`shared::store::DeliveryStore`]): claimed once, listed, due.
 
-use shared::domain::OrgId;
+use shared::domain::{OrgId, RecordKey};
 use shared::store::Claim;
 use shared::workflow::DeliveryStatus;
 
 use super::{Harness, card_delivery, delivery, dynamo, embedded, event_id};
+use shared::store::{LogQuery, PageAt};
 
 async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let d = delivery("evt-1", "alice", 1_000);
@@ -26,7 +27,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     );
     assert_eq!(
         h.deliveries
-            .delivery(&d.org, &event_id("evt-1"), "alice")
+            .delivery(RecordKey::new(&d.org, &event_id("evt-1"), "alice"))
             .await
             .expect("get"),
         Some(done.clone())
@@ -57,7 +58,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
     let all: Vec<(String, String)> = h
         .deliveries
-        .deliveries(&org, None, None, 50)
+        .deliveries(LogQuery::new(&org, None, PageAt::new(None, 50)))
         .await
         .expect("list")
         .items
@@ -76,7 +77,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     );
     let alice = h
         .deliveries
-        .deliveries(&org, Some("alice"), None, 1)
+        .deliveries(LogQuery::new(&org, Some("alice"), PageAt::new(None, 1)))
         .await
         .expect("list");
     assert_eq!(alice.items.len(), 1);
@@ -85,7 +86,7 @@ async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let other = OrgId::parse("other").expect("org");
     assert!(
         h.deliveries
-            .deliveries(&other, None, None, 50)
+            .deliveries(LogQuery::new(&other, None, PageAt::new(None, 50)))
             .await
             .expect("list")
             .items

@@ -8,6 +8,7 @@ use super::{
     Harness, bare, card_delivery, decision, delivery, dynamo, embedded, full, key, key_app, node,
     stype,
 };
+use shared::store::{LogQuery, PageAt};
 
 async fn every_list_pages_with_a_cursor(h: Harness) {
     let org = OrgId::parse("acme").expect("org");
@@ -26,7 +27,11 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
     let mut members = Vec::new();
     let mut after: Option<String> = None;
     for _ in 0..10 {
-        let page = h.svc.list(&org, after.as_deref(), 2).await.expect("page");
+        let page = h
+            .svc
+            .list(&org, PageAt::new(after.as_deref(), 2))
+            .await
+            .expect("page");
         assert!(page.items.len() <= 2);
         members.extend(page.items.iter().map(|b| b.key.member.to_string()));
         match page.next {
@@ -54,7 +59,11 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
             let mut after: Option<String> = None;
             for _ in 0..10 {
                 let page = log
-                    .deliveries(&org, member, after.as_deref(), limit)
+                    .deliveries(LogQuery::new(
+                        &org,
+                        member,
+                        PageAt::new(after.as_deref(), limit),
+                    ))
                     .await
                     .expect("page");
                 assert!(page.items.len() <= limit);
@@ -92,7 +101,7 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
     for _ in 0..10 {
         let page = h
             .subscriptions
-            .subscriptions(&org, after.as_deref(), 2)
+            .subscriptions(&org, PageAt::new(after.as_deref(), 2))
             .await
             .expect("page");
         seen.extend(page.items);
@@ -117,13 +126,13 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
     }
     let first = h
         .secret_records
-        .secret_records(None, 2)
+        .secret_records(PageAt::new(None, 2))
         .await
         .expect("page");
     assert_eq!(first.items.len(), 2);
     let rest = h
         .secret_records
-        .secret_records(first.next.as_deref(), 10)
+        .secret_records(PageAt::new(first.next.as_deref(), 10))
         .await
         .expect("page");
     let mut names: Vec<String> = first
@@ -188,47 +197,53 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
         let after = Some(p);
         fine(
             &format!("bindings after {p:?}"),
-            h.bindings.bindings(&org, after, 10).await.map(|_| ()),
+            h.bindings
+                .bindings(&org, PageAt::new(after, 10))
+                .await
+                .map(|_| ()),
         );
         fine(
             &format!("deliveries after {p:?}"),
             h.deliveries
-                .deliveries(&org, None, after, 10)
+                .deliveries(LogQuery::new(&org, None, PageAt::new(after, 10)))
                 .await
                 .map(|_| ()),
         );
         fine(
             &format!("alice's deliveries after {p:?}"),
             h.deliveries
-                .deliveries(&org, Some("alice"), after, 10)
+                .deliveries(LogQuery::new(&org, Some("alice"), PageAt::new(after, 10)))
                 .await
                 .map(|_| ()),
         );
         fine(
             &format!("subscriptions after {p:?}"),
             h.subscriptions
-                .subscriptions(&org, after, 10)
+                .subscriptions(&org, PageAt::new(after, 10))
                 .await
                 .map(|_| ()),
         );
         fine(
             &format!("actions after {p:?}"),
             h.actions
-                .actions(&org, None, None, after, 10)
+                .actions(None, LogQuery::new(&org, None, PageAt::new(after, 10)))
                 .await
                 .map(|_| ()),
         );
         fine(
             &format!("alice's actions after {p:?}"),
             h.actions
-                .actions(&org, None, Some("alice"), after, 10)
+                .actions(
+                    None,
+                    LogQuery::new(&org, Some("alice"), PageAt::new(after, 10)),
+                )
                 .await
                 .map(|_| ()),
         );
         fine(
             &format!("evt-1's actions after {p:?}"),
             h.actions
-                .actions(&org, Some(&e1), None, after, 10)
+                .actions(Some(&e1), LogQuery::new(&org, None, PageAt::new(after, 10)))
                 .await
                 .map(|_| ()),
         );

@@ -4,6 +4,7 @@ use shared::domain::{Node, OrgId, SubscriptionType};
 use shared::workflow::{MessageFormat, Subscription};
 
 use super::{Harness, dynamo, embedded, node, stype};
+use shared::store::PageAt;
 
 async fn subscriptions_are_upserted_per_org(h: Harness) {
     let acme = OrgId::parse("acme").expect("org");
@@ -16,7 +17,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     };
     assert!(
         h.subscriptions
-            .subscriptions(&acme, None, 100)
+            .subscriptions(&acme, PageAt::new(None, 100))
             .await
             .expect("list")
             .items
@@ -47,7 +48,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         .expect("upsert");
     let all = h
         .subscriptions
-        .subscriptions(&acme, None, 100)
+        .subscriptions(&acme, PageAt::new(None, 100))
         .await
         .expect("list")
         .items;
@@ -86,7 +87,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     let other = OrgId::parse("other").expect("org");
     assert!(
         h.subscriptions
-            .subscriptions(&other, None, 100)
+            .subscriptions(&other, PageAt::new(None, 100))
             .await
             .expect("list")
             .items
