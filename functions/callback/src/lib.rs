@@ -12,6 +12,7 @@ use axum::routing::get;
 use shared::channel::ChannelService;
 use shared::domain::{Clock, system_clock};
 use shared::http::{BODY_LIMIT, method_not_allowed, routes};
+use utoipa::OpenApi;
 
 mod check;
 mod click;
@@ -22,6 +23,7 @@ mod verify;
 
 pub use click::{Clicks, PushApp, click_of};
 pub use error::CallbackError;
+pub use push::CallbackEnvelope;
 pub use signed::{TIMESTAMP_WINDOW_SECS, parse_query};
 
 #[derive(Clone)]
@@ -63,4 +65,15 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// The callback's part of the OpenAPI document: its two public routes, as annotated on their
+/// handlers.
+#[derive(OpenApi)]
+#[openapi(paths(verify::verify_url, push::receive_push))]
+struct Part;
+
+/// The callback's part of the OpenAPI document, for the local runner to compose.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    Part::openapi()
 }

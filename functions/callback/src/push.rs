@@ -12,6 +12,13 @@ use shared::domain::Diagnosis;
 use shared::i18n::Text;
 use shared::xml::PushMessage;
 
+use serde::Serialize;
+use shared::domain::CallbackId;
+use shared::http::openapi::TooLarge;
+use shared::http::routes;
+use shared::http::views::ErrorBody;
+use utoipa::ToSchema;
+
 use crate::AppState;
 use crate::check::{binding_for, checked};
 use crate::click::click_of;
@@ -21,8 +28,48 @@ use crate::signed::{crypto_for, parse_query, signed_now};
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// POST: a message or event push. Verified, decrypted, deduplicated, acted on, and answered
-/// with an empty 200 (WeCom's "received").
+/// WeCom's XML envelope of a push (`<xml><ToUserName/><Encrypt/><AgentID/></xml>`, values in
+/// CDATA): only `Encrypt` is read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(xml(name = "xml"))]
+pub struct CallbackEnvelope {
+    /// The CorpID.
+    #[serde(rename = "ToUserName", skip_serializing_if = "Option::is_none")]
+    pub to_user_name: Option<String>,
+    /// The encrypted message, base64.
+    #[serde(rename = "Encrypt")]
+    #[schema(min_length = 1)]
+    pub encrypt: String,
+    #[serde(rename = "AgentID", skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+}
+
+/// WeCom's message and event pushes
+///
+/// Public: verified and decrypted like the URL verification, deduplicated for 24 h, acted
+/// on (a `change_contact` update or delete drops cached userids), answered with an empty
+/// 200. A push that cannot be understood is acknowledged too. (callback)
+#[utoipa::path(
+    post,
+    path = routes::CALLBACK,
+    operation_id = "receive_callback_push",
+    tag = "callback",
+    params(
+        ("id" = CallbackId, Path, description = "From the channel view's `callback_url`."),
+        ("msg_signature" = String, Query, min_length = 1, description = "WeCom's signature."),
+        ("timestamp" = String, Query, min_length = 1, pattern = "^-?[0-9]+$", description = "Unix seconds; within 300 s of the server's clock."),
+        ("nonce" = String, Query, min_length = 1),
+    ),
+    request_body(content = CallbackEnvelope, content_type = "application/xml", description = "WeCom's XML envelope (UTF-8, at most 64 KiB)."),
+    responses(
+        (status = 200, description = "Received (empty body)."),
+        (status = 400, description = "`bad_request` (parameters missing, a stale timestamp, a body that is not UTF-8 XML with a non-empty `<Encrypt>`), `decrypt_failed`.", body = ErrorBody),
+        (status = 403, description = "`signature_mismatch`, `corp_id_mismatch`.", body = ErrorBody),
+        (status = 404, description = "`not_found`, `no_binding`.", body = ErrorBody),
+        TooLarge,
+        (status = 503, description = "`store_unavailable`: not acted on (a card click: not recorded). WeCom retries it.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn receive_push(
     State(st): State<AppState>,
     Path(id): Path<String>,

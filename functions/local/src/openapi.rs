@@ -5,12 +5,7 @@
 //! To regenerate `docs/openapi.json` after changing a route or a wire type:
 //! `WECOM_NOTIFY_WRITE_OPENAPI=1 cargo test -p wecom-notify-local openapi`.
 
-use serde::Serialize;
-use shared::domain::CallbackId;
-use shared::http::openapi::TooLarge;
-use shared::http::routes;
-use shared::http::views::ErrorBody;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
 /// The whole document as the service serves it.
 pub fn document_text() -> String {
@@ -22,7 +17,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     shared::http::openapi::compose([
         channel_config::openapi(),
         test_send::openapi(),
-        Callback::openapi(),
+        callback::openapi(),
         Local::openapi(),
     ])
 }
@@ -32,90 +27,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
 #[openapi(paths(crate::events::post_local_event, crate::healthz))]
 struct Local;
 
-/// The callback's two public routes. They belong on its handlers (functions/callback), like
-/// every other function's; until they move there they are declared here.
-#[derive(OpenApi)]
-#[openapi(paths(verify_callback_url, receive_callback_push))]
-struct Callback;
-
-/// WeCom's XML envelope of a push (`<xml><ToUserName/><Encrypt/><AgentID/></xml>`, values in
-/// CDATA): only `Encrypt` is read.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(xml(name = "xml"))]
-pub struct CallbackEnvelope {
-    /// The CorpID.
-    #[serde(rename = "ToUserName", skip_serializing_if = "Option::is_none")]
-    pub to_user_name: Option<String>,
-    /// The encrypted message, base64.
-    #[serde(rename = "Encrypt")]
-    #[schema(min_length = 1)]
-    pub encrypt: String,
-    #[serde(rename = "AgentID", skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-}
-
-#[allow(dead_code)]
-/// WeCom's URL verification
-///
-/// Public: WeCom calls it when the admin presses Save on the app's "API Receive Message"
-/// page. The signature is checked with the saved Token, `echostr` decrypted with the saved
-/// EncodingAESKey, the receive id compared with the saved CorpID; the outcome is recorded
-/// as the channel's `last_callback_check`. Query values are percent-decoded without turning
-/// `+` into a space. (callback)
-#[utoipa::path(
-    get,
-    path = routes::CALLBACK,
-    tag = "callback",
-    params(
-        ("id" = CallbackId, Path, description = "From the channel view's `callback_url`."),
-        ("msg_signature" = String, Query, min_length = 1, description = "WeCom's signature."),
-        ("timestamp" = String, Query, min_length = 1, pattern = "^-?[0-9]+$", description = "Unix seconds; within 300 s of the server's clock."),
-        ("nonce" = String, Query, min_length = 1),
-        ("echostr" = String, Query, min_length = 1, pattern = "^[A-Za-z0-9+/]*={0,2}$", description = "The encrypted challenge, standard base64."),
-    ),
-    responses(
-        (status = 200, description = "The decrypted challenge, nothing else.", body = String, content_type = "text/plain"),
-        (status = 400, description = "`bad_request` (parameters missing or empty, a stale timestamp, `echostr` not base64), `decrypt_failed` (the EncodingAESKey differs).", body = ErrorBody),
-        (status = 403, description = "`signature_mismatch` (the Token differs), `corp_id_mismatch` (another CorpID, named in the hint).", body = ErrorBody),
-        (status = 404, description = "`not_found` (not a callback URL of this service), `no_binding` (save the channel first, then press Save in WeCom again).", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`.", body = ErrorBody),
-    ),
-)]
-fn verify_callback_url() {}
-
-#[allow(dead_code)]
-/// WeCom's message and event pushes
-///
-/// Public: verified and decrypted like the URL verification, deduplicated for 24 h, acted
-/// on (a `change_contact` update or delete drops cached userids), answered with an empty
-/// 200. A push that cannot be understood is acknowledged too. (callback)
-#[utoipa::path(
-    post,
-    path = routes::CALLBACK,
-    tag = "callback",
-    params(
-        ("id" = CallbackId, Path, description = "From the channel view's `callback_url`."),
-        ("msg_signature" = String, Query, min_length = 1, description = "WeCom's signature."),
-        ("timestamp" = String, Query, min_length = 1, pattern = "^-?[0-9]+$", description = "Unix seconds; within 300 s of the server's clock."),
-        ("nonce" = String, Query, min_length = 1),
-    ),
-    request_body(content = CallbackEnvelope, content_type = "application/xml", description = "WeCom's XML envelope (UTF-8, at most 64 KiB)."),
-    responses(
-        (status = 200, description = "Received (empty body)."),
-        (status = 400, description = "`bad_request` (parameters missing, a stale timestamp, a body that is not UTF-8 XML with a non-empty `<Encrypt>`), `decrypt_failed`.", body = ErrorBody),
-        (status = 403, description = "`signature_mismatch`, `corp_id_mismatch`.", body = ErrorBody),
-        (status = 404, description = "`not_found`, `no_binding`.", body = ErrorBody),
-        TooLarge,
-        (status = 503, description = "`store_unavailable`: not acted on (a card click: not recorded). WeCom retries it.", body = ErrorBody),
-    ),
-)]
-fn receive_callback_push() {}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
     use serde_json::{Value, json};
+
+    use shared::http::routes;
 
     use super::*;
 
