@@ -9,6 +9,7 @@ use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use dispatch::Outcome;
 use dispatch::{DispatchError, Dispatcher, Incoming};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,7 +19,7 @@ use shared::http::openapi::TooLarge;
 use shared::http::views::{ErrorBody, Unauthorized};
 use shared::http::{ApiError, BODY_LIMIT, ErrorCode, JsonObject, method_not_allowed, routes};
 use shared::i18n::Text;
-use shared::workflow::{Outcome, WorkflowEvent};
+use shared::workflow::WorkflowEvent;
 use utoipa::ToSchema;
 
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {

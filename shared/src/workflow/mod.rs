@@ -10,7 +10,6 @@ mod decision;
 mod delivery;
 mod event;
 mod outbox;
-mod outcome;
 
 pub use actions::{
     ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,
@@ -24,7 +23,6 @@ pub use decision::{
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
 pub use outbox::Outbox;
-pub use outcome::Outcome;
 
 /// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in
 /// the WeChat plugin too, where markdown is not shown.
