@@ -20,6 +20,8 @@
 //! - [`http`]: the error format, JSON bodies, views, pages and cursors, routes, the OpenAPI
 //!   document; [`auth`]: bearer claims and the admin extractors; [`i18n`]: every text in
 //!   English and Simplified Chinese.
+//! - [`schema`]: the OpenAPI schemas of the domain's string types, below everything that
+//!   describes a wire type.
 //! - Hosting: [`config`] (environment variables), [`lambda`] (the Lambda glue),
 //!   [`telemetry`] (logs), [`metrics`] (CloudWatch metrics as log lines), [`json`].
 
@@ -33,6 +35,7 @@ pub mod i18n;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
+pub mod schema;
 pub mod sink;
 pub mod store;
 pub mod telemetry;

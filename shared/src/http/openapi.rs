@@ -1,23 +1,21 @@
-//! The frame of the OpenAPI 3.1 document (`GET /v1/openapi.json`): its description, tags,
-//! security scheme and the schemas of the domain's string types. Each function crate declares
-//! its own operations on its handlers (`#[utoipa::path]`) and exposes them as a part; the local
-//! runner, the only place that knows every function, merges the parts with [`compose`], and a
-//! test keeps `docs/openapi.json` equal to the result (the deployed channel-config serves that
-//! file).
-
-use std::borrow::Cow;
+//! The frame of the OpenAPI 3.1 document (`GET /v1/openapi.json`): its description, tags and
+//! security scheme (the domain's string types describe themselves in [`crate::schema`]). Each
+//! function crate declares its own operations on its handlers (`#[utoipa::path]`) and exposes
+//! them as a part; the local runner, the only place that knows every function, merges the
+//! parts with [`compose`], and a test keeps `docs/openapi.json` equal to the result (the
+//! deployed channel-config serves that file).
 
 /// What [`enum_names`] takes: every type the document describes.
 pub use utoipa::PartialSchema;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required};
-use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi};
 
 use super::views::{ErrorBody, GatewayMessage, Unauthorized};
-use crate::domain::{CallbackId, CorpId, EventId, MemberId, Node, OrgId, SubscriptionType};
+use crate::domain::{CallbackId, MemberId, OrgId};
 
 /// The whole document from the functions' parts: their paths and schemas in the frame, and
 /// the request language on every path.
@@ -206,90 +204,6 @@ impl Modify for Language {
         }
     }
 }
-
-/// A string newtype of the domain, with the rule its parser enforces.
-macro_rules! string_schema {
-    ($t:ty, $description:literal, $pattern:literal, $min:literal, $max:literal) => {
-        impl PartialSchema for $t {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some($description))
-                    .pattern(Some($pattern))
-                    .min_length(Some($min))
-                    .max_length(Some($max))
-                    .into()
-            }
-        }
-
-        impl ToSchema for $t {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($t))
-            }
-        }
-    };
-}
-
-string_schema!(
-    OrgId,
-    "An org: 1–64 of `[A-Za-z0-9_.-]`.",
-    "^[A-Za-z0-9_.-]+$",
-    1,
-    64
-);
-string_schema!(
-    MemberId,
-    "A member: 1–64 of `[A-Za-z0-9_.@-]`.",
-    "^[A-Za-z0-9_.@-]+$",
-    1,
-    64
-);
-string_schema!(
-    SubscriptionType,
-    "A subscription type: 1–64 of `[A-Za-z0-9_.-]`.",
-    "^[A-Za-z0-9_.-]+$",
-    1,
-    64
-);
-string_schema!(
-    Node,
-    "A workflow node: 1–64 of `[A-Za-z0-9_.-]`.",
-    "^[A-Za-z0-9_.-]+$",
-    1,
-    64
-);
-string_schema!(
-    CorpId,
-    "A WeCom CorpID: 1–64 ASCII letters and digits (surrounding whitespace is ignored on input).",
-    r"^\s*[A-Za-z0-9]+\s*$",
-    1,
-    64
-);
-string_schema!(
-    CallbackId,
-    "The callback URL's opaque id: 32 lowercase hex characters.",
-    "^[0-9a-f]{32}$",
-    32,
-    32
-);
-/// A recipient of a workflow event, as the event names it (schema only).
-pub struct Recipient;
-
-string_schema!(
-    Recipient,
-    "A member name as the event names it: at most 128 bytes of UTF-8, no control characters. \
-     One that is not a member name (1–64 of `[A-Za-z0-9_.@-]`) is skipped as `unknown_member`.",
-    r"^[^\u0000-\u001F\u007F-\u009F]+$",
-    1,
-    128
-);
-string_schema!(
-    EventId,
-    "A workflow event's id: 1–128 bytes of UTF-8 without control characters.",
-    r"^[^\u0000-\u001F\u007F-\u009F]+$",
-    1,
-    128
-);
 
 /// The wire names of an enum the API answers with, from its schema (so from the type itself):
 /// for the catalogue test, which checks each has its labels.

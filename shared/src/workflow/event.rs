@@ -26,7 +26,7 @@ pub struct WorkflowEvent {
     pub subscription_type: SubscriptionType,
     pub node: Node,
     /// Member names; repeats are dropped.
-    #[schema(value_type = Vec<crate::http::openapi::Recipient>, min_items = 1, max_items = 1000)]
+    #[schema(value_type = Vec<crate::schema::Recipient>, min_items = 1, max_items = 1000)]
     pub recipients: Vec<String>,
     #[schema(pattern = r"\S")]
     pub title: String,
