@@ -14,9 +14,9 @@
 //!   `embedded`: the local runner and tests only), Secrets Manager or a local secret file.
 //! - [`wecom`]: the REST client, errcodes and their hints, message bodies and cards, the
 //!   shared token cache.
-//! - [`workflow`] (events, subscriptions, delivery records, decisions and their outbox) and
-//!   [`channel`] (saving and reading bindings with their secrets per app, userids, the
-//!   credential probe); [`sink`]: where decisions are published.
+//! - [`workflow`] (events, subscriptions, delivery records, decisions) and [`channel`]
+//!   (saving and reading bindings with their secrets per app, userids, the credential probe);
+//!   [`sink`]: where decisions are published, and the outbox that takes them there.
 //! - [`http`]: the error format, JSON bodies, views, pages and cursors, routes, the OpenAPI
 //!   document; [`auth`]: bearer claims and the admin extractors; [`i18n`]: every text in
 //!   English and Simplified Chinese.

@@ -3,7 +3,7 @@
 //!
 //! Record first, answer after: the decision is stored (the first per (event, member) wins)
 //! before the push is answered, and the stored record is the outbox
-//! ([`shared::workflow::Outbox`]). The callback then tries to publish it at once; whatever is
+//! ([`shared::sink::Outbox`]). The callback then tries to publish it at once; whatever is
 //! not done — the publication, and always the card's answer, which calls WeCom's API and so
 //! must leave through the NAT — the dispatcher finishes. A click push is not claimed like
 //! other pushes: the insert-once decision is its claim, so WeCom's retry that overlaps the
@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use shared::channel::{ChannelService, ResolvedBinding};
 use shared::domain::{MemberId, MemberKey, retained_until};
+use shared::sink::Outbox;
 use shared::store::{Claim, DeliveryStore, StoreError};
-use shared::workflow::{ActionRecord, Click, LaterClick, Outbox};
+use shared::workflow::{ActionRecord, Click, LaterClick};
 use shared::xml::PushMessage;
 use time::OffsetDateTime;
 

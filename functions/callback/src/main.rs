@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use callback::{AppState, Clicks, router};
-use shared::workflow::Outbox;
+use shared::sink::Outbox;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -28,9 +28,10 @@ use serde_json::Value;
 use shared::channel::{AppMemo, ChannelService};
 use shared::config::Config;
 use shared::domain::{Clock, Node, OrgId, SubscriptionType, system_clock};
+use shared::sink::Outbox;
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
 use shared::wecom::{TokenCache, WeComClient};
-use shared::workflow::{ActionSink, Delivery, Outbox, PublicStatus, Subscription, WorkflowEvent};
+use shared::workflow::{ActionSink, Delivery, PublicStatus, Subscription, WorkflowEvent};
 
 mod batch;
 mod claim;

@@ -101,7 +101,7 @@ async fn run() -> Result<(), LocalError> {
     let sink = shared::sink::from_config(&cfg).map_err(LocalError::Io)?;
     let clicks = callback::Clicks::new(
         stores.deliveries.clone(),
-        shared::workflow::Outbox::new(stores.actions.clone(), sink.clone()),
+        shared::sink::Outbox::new(stores.actions.clone(), sink.clone()),
         cfg.delivery_retention_days,
     );
     let dispatcher = Arc::new(dispatch::Dispatcher::new(

@@ -1,10 +1,13 @@
 //! Where members' decisions go, side by side: the workflow bus on AWS, a webhook locally, or
-//! nowhere ([`crate::workflow::RecordOnly`]). The port is [`crate::workflow::ActionSink`].
+//! nowhere ([`crate::workflow::RecordOnly`]). The port is [`crate::workflow::ActionSink`];
+//! the [`Outbox`] takes each recorded decision to it.
 
 mod eventbridge;
+mod outbox;
 mod webhook;
 
 pub use eventbridge::{DETAIL_TYPE, EventBridgeSink};
+pub use outbox::Outbox;
 pub use webhook::Webhook;
 
 use std::sync::Arc;

@@ -9,7 +9,6 @@ mod actions;
 mod decision;
 mod delivery;
 mod event;
-mod outbox;
 
 pub use actions::{
     ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,
@@ -22,7 +21,6 @@ pub use decision::{
 };
 pub use delivery::{Delivery, DeliveryStatus, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
-pub use outbox::Outbox;
 
 /// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in
 /// the WeChat plugin too, where markdown is not shown.

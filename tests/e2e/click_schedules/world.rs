@@ -18,10 +18,11 @@ use shared::domain::{
     AgentId, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
     Receiver, RecordKey, SubscriptionType, WeComToken, unix_ms,
 };
+use shared::sink::Outbox;
 use shared::store::{ActionStore, DeliveryStore, Stores};
 use shared::testing::Intercepted;
 use shared::wecom::TokenCache;
-use shared::workflow::{DeliveryStatus, MessageFormat, Outbox, Subscription, WorkflowEvent};
+use shared::workflow::{DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
 use super::chaos::{Chaos, Invocation, Publication, TestSink};
 use super::{APP_B, MEMBERS, ORG, Who};

@@ -72,7 +72,7 @@ impl World {
             subscriptions: self.stores.subscriptions.clone(),
             deliveries: self.stores.deliveries.clone(),
             pace: self.stores.pace.clone(),
-            outbox: shared::workflow::Outbox::new(
+            outbox: shared::sink::Outbox::new(
                 self.stores.actions.clone(),
                 Arc::new(shared::workflow::RecordOnly),
             ),

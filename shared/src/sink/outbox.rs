@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use super::{ActionRecord, ActionSink};
 use crate::domain::{Clock, Versioned, system_clock};
 use crate::store::{ActionStore, StoreError};
+use crate::workflow::{ActionRecord, ActionSink};
 
 /// Tries at writing one step when the record keeps changing under it.
 const TRIES: usize = 5;
@@ -70,7 +70,7 @@ impl Outbox {
             return Ok(a);
         }
         let kind = self.sink.kind();
-        let stored = if kind == super::SINK_NONE {
+        let stored = if kind == crate::workflow::SINK_NONE {
             self.apply(&a, ActionRecord::mark_no_sink).await?
         } else {
             match self.sink.publish(&a).await {
