@@ -4,19 +4,22 @@
 //! (`functions/local`) composes them. The whole map, with three walkthroughs of the code in
 //! order: `docs/ARCHITECTURE.md`.
 //!
-//! The layers, each using only those above it:
+//! The layers, each using only those listed before it:
 //!
 //! - [`domain`]: values parsed at the edge (ids, channel config, secrets, binding and app
 //!   records, the pacing rule); no AWS, no HTTP. [`crypto`] and [`xml`] (the `crypto/` crate)
-//!   are WeCom's callback crypto and push XML.
+//!   are WeCom's callback crypto and push XML. [`outgoing`]: what is sent to WeCom (message
+//!   bodies, cards) and `message/send`'s receipt.
+//! - [`workflow`]: events, subscriptions, delivery records, decisions: the records dispatch
+//!   and the callback keep.
 //! - [`store`]: one port per kind of record, and their adapters: [`store::dynamo`] (one
 //!   DynamoDB table; its doc is the storage layout), the embedded redb store (feature
 //!   `embedded`: the local runner and tests only), Secrets Manager or a local secret file.
-//! - [`wecom`]: the REST client, errcodes and their hints, message bodies and cards, the
-//!   shared token cache.
-//! - [`workflow`] (events, subscriptions, delivery records, decisions) and [`channel`]
-//!   (saving and reading bindings with their secrets per app, userids, the credential probe);
-//!   [`sink`]: where decisions are published, and the outbox that takes them there.
+//! - [`wecom`]: the REST client, errcodes and their hints, the token cache shared through the
+//!   store, one app's calls ([`wecom::WeComApp`]).
+//! - [`channel`] (saving and reading bindings with their secrets per app, userids, the
+//!   credential probe); [`sink`]: where decisions are published, and the outbox that takes
+//!   them there.
 //! - [`http`]: the error format, JSON bodies, views, pages and cursors, routes, the OpenAPI
 //!   document; [`auth`]: bearer claims and the admin extractors; [`i18n`]: every text in
 //!   English and Simplified Chinese.
@@ -35,6 +38,7 @@ pub mod i18n;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
+pub mod outgoing;
 pub mod schema;
 pub mod sink;
 pub mod store;

@@ -104,7 +104,7 @@ async function fakeVerify(url, token) {
   return JSON.parse(text);
 }
 
-// The card's task_id as the service names it (shared/src/wecom/card.rs task_id): SHA-256 over
+// The card's task_id as the service names it (shared/src/outgoing/card.rs task_id): SHA-256 over
 // each part's length (8 bytes, big-endian) and bytes, first 15 bytes in hex.
 function cardTaskId(org, eventId, member) {
   const h = createHash('sha256');

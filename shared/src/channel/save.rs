@@ -269,7 +269,7 @@ impl ChannelService {
         }
     }
 
-    /// [`Self::sweep_secrets`], at most every [`SECRET_SWEEP_EVERY`] per process: the
+    /// [`Self::sweep_secrets`], at most every 10 minutes per process (`SECRET_SWEEP_EVERY`): the
     /// dispatcher's sweep calls it every time it runs (each minute on AWS, every 2 s locally).
     pub async fn sweep_secrets_now_and_then(&self, now: i64) -> Result<usize, ChannelError> {
         let every = i64::try_from(SECRET_SWEEP_EVERY.as_secs()).unwrap_or(600);

@@ -77,7 +77,7 @@ pub trait BindingStore: Send + Sync {
     /// name returned, to be retired.
     async fn app_leave(&self, key: &AppKey) -> Result<Option<String>>;
     /// Applies the change if the binding is still at its expected revision, else
-    /// [`StoreError::Conflict`].
+    /// [`super::StoreError::Conflict`].
     async fn commit(&self, change: ChannelCommit) -> Result<()>;
     /// Sets `last_callback_check` without touching anything else.
     async fn record_callback_check(&self, key: &MemberKey, check: &CallbackCheck) -> Result<()>;

@@ -1,9 +1,9 @@
 //! One WeCom app as every caller uses it: the client plus the shared token cache.
 
-use super::client::{SendReceipt, WeComClient, WeComError};
+use super::client::{WeComClient, WeComError};
 use super::credentials::{AccessToken, AppCredentials};
-use super::message::OutgoingMessage;
 use super::token::TokenCache;
+use crate::outgoing::{OutgoingMessage, SendReceipt};
 
 /// One app seen through the client and the shared token cache: every call gets a cached
 /// token, and a token WeCom calls invalid is replaced and the call retried once.

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::errcode::{ErrCode, Kind};
-use super::message::OutgoingMessage;
 use crate::i18n::Text;
+use crate::outgoing::{OutgoingMessage, SendReceipt};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WeComError {
@@ -130,25 +130,6 @@ impl std::fmt::Debug for IssuedToken {
             .field("access_token", &"<redacted>")
             .field("expires_in", &self.expires_in)
             .finish()
-    }
-}
-
-/// `message/send`'s answer for a call WeCom accepted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SendReceipt {
-    pub msgid: Option<String>,
-    /// Recipients WeCom did not deliver to although errcode was 0.
-    pub invalid_users: Vec<String>,
-    pub unlicensed_users: Vec<String>,
-    /// For an interactive card: the single-use code that updates it (valid 72 hours).
-    pub response_code: Option<String>,
-}
-
-impl SendReceipt {
-    /// True when `userid` was among the recipients that did not get the message.
-    pub fn missed(&self, userid: &str) -> bool {
-        let eq = |u: &String| u.eq_ignore_ascii_case(userid);
-        self.invalid_users.iter().any(eq) || self.unlicensed_users.iter().any(eq)
     }
 }
 

@@ -172,7 +172,7 @@ impl ActionRecord {
         now_ms: i64,
         expires_at: i64,
     ) -> Result<Self, Refused> {
-        let Some(crate::wecom::MessageBody::TemplateCard(card)) = &d.body else {
+        let Some(crate::outgoing::MessageBody::TemplateCard(card)) = &d.body else {
             return Err(Refused::NotACard);
         };
         let expected = d.userid.clone().unwrap_or_default();
@@ -450,7 +450,7 @@ mod tests {
             Err(Refused::UnknownKey("merge".into()))
         );
         let mut text = d.clone();
-        text.body = Some(crate::wecom::MessageBody::text("x"));
+        text.body = Some(crate::outgoing::MessageBody::text("x"));
         assert_eq!(
             ActionRecord::decide(&text, &click("zhangsan", "approve"), at, 5, 9),
             Err(Refused::NotACard)

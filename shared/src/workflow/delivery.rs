@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::WorkflowEvent;
 use crate::domain::{EventId, MemberId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
-use crate::wecom::{MessageBody, Touser};
+use crate::outgoing::{MessageBody, Touser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -284,7 +284,7 @@ impl Delivery {
     }
 
     /// Sent: WeCom's msgid and, for a card, its response code.
-    pub fn mark_sent(&mut self, receipt: &crate::wecom::SendReceipt) {
+    pub fn mark_sent(&mut self, receipt: &crate::outgoing::SendReceipt) {
         self.mark_delivered(receipt.msgid.clone());
         if receipt.response_code.is_some() {
             self.response_code = receipt.response_code.clone();

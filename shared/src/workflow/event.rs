@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use super::MessageFormat;
 use crate::domain::{EventId, Node, OrgId, SubscriptionType};
 use crate::i18n::Text;
-use crate::wecom::MessageBody;
-use crate::wecom::message::{
+use crate::outgoing::MessageBody;
+use crate::outgoing::message::{
     MARKDOWN_MAX, MAX_TOUSER, TEXT_MAX, TEXTCARD_DESCRIPTION_MAX, truncate_bytes,
 };
 
@@ -127,7 +127,7 @@ impl WorkflowEvent {
     /// the content under it, the type, node and reference as lines, the URL when clicked,
     /// and a `task_id` of its own.
     pub fn render_card(&self, member: &str, actions: &super::Actions) -> MessageBody {
-        use crate::wecom::card::{CardButton, TemplateCard, task_id};
+        use crate::outgoing::card::{CardButton, TemplateCard, task_id};
         let lines = [
             ("类型", self.subscription_type.as_str()),
             ("节点", self.node.as_str()),
@@ -265,7 +265,7 @@ mod tests {
         assert_ne!(a.task_id, b.task_id);
         assert_eq!(
             a.task_id,
-            crate::wecom::card::task_id("acme", "evt-1", "alice")
+            crate::outgoing::card::task_id("acme", "evt-1", "alice")
         );
         assert_eq!(a.main_title.title, "SQL review waiting");
         assert_eq!(a.sub_title_text, "DB prod");

@@ -215,8 +215,8 @@ impl EmbeddedDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outgoing::MessageBody;
     use crate::store::ClaimStore;
-    use crate::wecom::MessageBody;
     use crate::workflow::WorkflowEvent;
 
     fn delivery(event: &str, expires_at: i64) -> Delivery {
