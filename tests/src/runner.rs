@@ -187,7 +187,7 @@ impl Runner {
         answer(req)
     }
 
-    /// Saves `member` of org `demo`'s channel with `body` (most often a [`demo_channel`]);
+    /// Saves `member` of org `demo`'s channel with `body` (most often a [`crate::fixtures::demo_channel`]);
     /// fails the test unless it is saved. The channel as the API answers it.
     pub async fn save_channel(&self, member: &str, body: serde_json::Value) -> serde_json::Value {
         let path = format!("/v1/orgs/demo/members/{member}/wecom-channel");

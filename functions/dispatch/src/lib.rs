@@ -15,7 +15,7 @@
 //!
 //! An invocation is a pipeline of values whose order is written once, here: the deliveries
 //! are claimed (or taken over), prepared, grouped into messages, and each message is paced,
-//! fenced, sent and settled ([`Dispatcher::deliver`]). Each stage hands its values back; where
+//! fenced, sent and settled (`Dispatcher::deliver`). Each stage hands its values back; where
 //! one decides a delivery's new state, that change is recorded before the next stage runs.
 
 use std::collections::HashMap;

@@ -22,7 +22,7 @@ pub struct App {
     pub secret: String,
     /// The app's Trusted IP list: when it is not empty, a call with the app's token from any
     /// other address gets 60020 naming the address it came from (served with
-    /// [`FakeWeCom::start_on`], which knows the caller's address).
+    /// [`super::FakeWeCom::start_on`], which knows the caller's address).
     #[serde(default)]
     pub trusted_ips: Vec<String>,
 }
