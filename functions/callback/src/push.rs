@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::check::{binding_for, checked};
 use crate::click::click_of;
 use crate::error::{CallbackError, HINT_BAD_REQUEST, check_failed, from_crypto, signature_failure};
-use crate::signed::{crypto_for, parse_query, signed_now};
+use crate::signed::{SignedParams, crypto_for, parse_query, signed_now};
 
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -56,9 +56,7 @@ pub struct CallbackEnvelope {
     tag = "callback",
     params(
         ("id" = CallbackId, Path, description = "From the channel view's `callback_url`."),
-        ("msg_signature" = String, Query, min_length = 1, description = "WeCom's signature."),
-        ("timestamp" = String, Query, min_length = 1, pattern = "^-?[0-9]+$", description = "Unix seconds; within 300 s of the server's clock."),
-        ("nonce" = String, Query, min_length = 1),
+        SignedParams,
     ),
     request_body(content = CallbackEnvelope, content_type = "application/xml", description = "WeCom's XML envelope (UTF-8, at most 64 KiB)."),
     responses(

@@ -93,3 +93,20 @@ pub(crate) fn signed_now(
     }
     Ok(signed)
 }
+
+/// WeCom's signature in the query: what both callback routes take, as the OpenAPI document
+/// describes it. The handlers read the raw query themselves ([`parse_query`]: `+` stays a
+/// `+`), so this type is never built.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct SignedParams {
+    /// WeCom's signature.
+    #[param(min_length = 1)]
+    msg_signature: String,
+    /// Unix seconds; within 300 s of the server's clock.
+    #[param(min_length = 1, pattern = "^-?[0-9]+$")]
+    timestamp: String,
+    #[param(min_length = 1)]
+    nonce: String,
+}

@@ -14,7 +14,7 @@ use shared::http::views::ErrorBody;
 use crate::AppState;
 use crate::check::{binding_for, checked};
 use crate::error::{CallbackError, HINT_BAD_REQUEST, check_failed, signature_failure};
-use crate::signed::{crypto_for, parse_query, signed_now};
+use crate::signed::{SignedParams, crypto_for, parse_query, signed_now};
 
 /// WeCom's URL verification
 ///
@@ -30,9 +30,7 @@ use crate::signed::{crypto_for, parse_query, signed_now};
     tag = "callback",
     params(
         ("id" = CallbackId, Path, description = "From the channel view's `callback_url`."),
-        ("msg_signature" = String, Query, min_length = 1, description = "WeCom's signature."),
-        ("timestamp" = String, Query, min_length = 1, pattern = "^-?[0-9]+$", description = "Unix seconds; within 300 s of the server's clock."),
-        ("nonce" = String, Query, min_length = 1),
+        SignedParams,
         ("echostr" = String, Query, min_length = 1, pattern = "^[A-Za-z0-9+/]*={0,2}$", description = "The encrypted challenge, standard base64."),
     ),
     responses(

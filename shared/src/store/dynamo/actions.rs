@@ -89,10 +89,9 @@ impl ActionStore for DynamoTable {
         event_id: &EventId,
         q: LogQuery<'_>,
     ) -> Result<Page<ActionRecord>> {
-        let LogQuery { org, page, .. } = q;
-        let after = page.after.map(str::to_owned);
+        let after = q.page.after.map(str::to_owned);
         let (items, next) = self
-            .query_page(action_pk(org, event_id), "M#", after, page.limit())
+            .query_page(action_pk(q.org, event_id), "M#", after, q.page.limit())
             .await?;
         let items = items
             .iter()

@@ -97,11 +97,10 @@ impl ActionStore for EmbeddedDb {
         event_id: &EventId,
         q: LogQuery<'_>,
     ) -> Result<Page<ActionRecord>> {
-        let LogQuery { org, page, .. } = q;
         // In member order, from the records themselves.
-        let prefix = format!("{org}/{}/", key_part(event_id.as_str()));
-        let after = page.after.map(str::to_owned);
-        let limit = page.limit();
+        let prefix = format!("{}/{}/", q.org, key_part(event_id.as_str()));
+        let after = q.page.after.map(str::to_owned);
+        let limit = q.page.limit();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let t = txn.open_table(ACTIONS).map_err(db_err)?;
