@@ -411,6 +411,7 @@ mod tests {
             (INDEX, "data-i18n=\""),
             (INDEX, "data-i18n-aria-label=\""),
             (INDEX, "data-i18n-placeholder=\""),
+            (INDEX, "data-label=\""),
             (SCRIPT, "t('"),
         ] {
             for (at, _) in text.match_indices(pattern) {
@@ -425,10 +426,56 @@ mod tests {
             }
         }
         assert!(keys.len() > 50, "found only {} keys", keys.len());
+        in_both_catalogues(&keys);
+    }
+
+    fn in_both_catalogues(keys: &[String]) {
         for lang in Lang::ALL {
             let cat = console_catalogue(lang);
             let missing: Vec<_> = keys.iter().filter(|k| !cat.contains_key(*k)).collect();
             assert!(missing.is_empty(), "{}: missing {missing:?}", lang.tag());
         }
+    }
+
+    /// The keys the script puts together for each list tab's panel (buildListPanel and the
+    /// list's controller) from its `data-list` attributes are in both catalogues.
+    #[test]
+    fn every_list_panel_key_is_in_both_catalogues() {
+        let mut keys: Vec<String> = vec!["common.refresh".into(), "common.load_more".into()];
+        let mut lists = 0;
+        for (at, _) in INDEX.match_indices(" data-list=\"") {
+            let start = INDEX[..at].rfind('<').expect("tag start");
+            let end = at + INDEX[at..].find('>').expect("tag end");
+            let tag = &INDEX[start..end];
+            let attr = |name: &str| {
+                let from = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+                tag[from..].split('"').next()
+            };
+            let has = |name: &str| tag.split_whitespace().any(|w| w == name);
+            let name = attr("data-list").expect("data-list");
+            let mut parts = vec!["title".to_owned(), "lead".to_owned(), "empty".to_owned()];
+            let columns = attr("data-columns").expect("data-columns");
+            parts.extend(columns.split_whitespace().map(|c| format!("col.{c}")));
+            if has("data-actions-column") {
+                parts.push("col.actions".into());
+            }
+            if has("data-filter") {
+                parts.extend(
+                    [
+                        "filter_label",
+                        "filter_placeholder",
+                        "filter_button",
+                        "filter_clear",
+                        "auto_refresh",
+                        "updated_at",
+                    ]
+                    .map(String::from),
+                );
+            }
+            keys.extend(parts.iter().map(|p| format!("{name}.{p}")));
+            lists += 1;
+        }
+        assert_eq!(lists, 4, "list panels in the page");
+        in_both_catalogues(&keys);
     }
 }

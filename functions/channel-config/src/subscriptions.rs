@@ -3,14 +3,11 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use serde_json::Value;
 use shared::auth::AdminOrg;
-use shared::domain::{FieldError, OrgId};
+use shared::domain::OrgId;
 use shared::http::openapi::{OrgPath, Refused, StoreDown, TooLarge};
 use shared::http::views::ErrorBody;
-use shared::http::{ApiError, JsonObject, Limits, PageRequest, routes};
-use shared::i18n::Text;
-use shared::workflow::Subscription;
+use shared::http::{JsonObject, Limits, PageRequest, routes};
 
 use crate::channels::{ListQuery, list_query};
 use crate::views::{SubscriptionPage, SubscriptionsBody};
@@ -57,45 +54,6 @@ async fn subscriptions_page(
     }))
 }
 
-/// The items of a PUT body (`SubscriptionsBody`), each error naming its place: `items`, an
-/// unknown top-level field, `items[i]` or `items[i].<field>`.
-fn parse_items(mut body: serde_json::Map<String, Value>) -> ApiResult<Vec<Subscription>> {
-    let Some(items) = body.remove("items") else {
-        return Err(FieldError::new("items", Text::new("field.items.required")).into());
-    };
-    if let Some(unknown) = body.keys().next() {
-        return Err(ApiError::invalid_field(
-            unknown,
-            Text::new("field.unknown")
-                .arg("field", unknown)
-                .arg("expected", "items"),
-        ));
-    }
-    let Value::Array(raw) = items else {
-        return Err(FieldError::new("items", Text::new("field.items.array")).into());
-    };
-    let mut parsed: Vec<Subscription> = Vec::with_capacity(raw.len());
-    for (i, item) in raw.into_iter().enumerate() {
-        let sub: Subscription = shared::json::from_value(item).map_err(|e| match &e.path {
-            Some(p) => ApiError::invalid_field(&format!("items[{i}].{p}"), e.text()),
-            None => ApiError::invalid_field(&format!("items[{i}]"), e.text()),
-        })?;
-        if parsed
-            .iter()
-            .any(|p| p.subscription_type == sub.subscription_type && p.node == sub.node)
-        {
-            return Err(ApiError::invalid_field(
-                &format!("items[{i}]"),
-                Text::new("field.items.twice")
-                    .arg("subscription_type", &sub.subscription_type)
-                    .arg("node", &sub.node),
-            ));
-        }
-        parsed.push(sub);
-    }
-    Ok(parsed)
-}
-
 /// Save subscriptions
 ///
 /// Upserts each item; items not named are kept (there is no delete). Answers the org's
@@ -120,9 +78,11 @@ pub(crate) async fn put_subscriptions(
     AdminOrg(org): AdminOrg,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<SubscriptionPage>> {
-    let parsed = parse_items(body)?;
-    st.subscriptions.put_subscriptions(&org, &parsed).await?;
-    tracing::info!(org = %org, items = parsed.len(), "subscriptions saved");
+    let parsed = SubscriptionsBody::from_object(body)?;
+    st.subscriptions
+        .put_subscriptions(&org, &parsed.items)
+        .await?;
+    tracing::info!(org = %org, items = parsed.items.len(), "subscriptions saved");
     // The whole list as it now stands, up to the largest page (`next` if there is more).
     let first = PageRequest {
         limit: Limits::CONFIG.max,

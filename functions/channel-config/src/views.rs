@@ -2,14 +2,17 @@
 //! the answers are serialized from them (in the order their fields are declared: the order
 //! docs/API.md shows), and each view is built from its record here.
 
-use serde::Serialize;
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use shared::domain::FieldError;
 use shared::domain::{
     BindingRecord, CallbackCheck, CorpId, EventId, MemberId, Node, OrgId, SourceColumn,
     SubscriptionType, TestOutcome,
 };
-use shared::http::PublicBase;
 use shared::http::views::{DeliveryView, ProbeView, ReceiverNotFoundView};
-use shared::i18n::render_stored;
+use shared::http::{ApiError, PublicBase};
+use shared::i18n::{Text, render_stored};
 use shared::workflow::{ActionRecord, CardAnswer, LaterClick, Subscription};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
@@ -147,13 +150,79 @@ pub struct SubscriptionPage {
 }
 
 /// The body of `PUT …/subscriptions`: each item is upserted; items not named are kept.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"items": [{"subscription_type": "sql_review", "node": "approval_pending",
     "personal_channel": true, "message_format": "textcard"}]})))]
 pub struct SubscriptionsBody {
     /// No (subscription_type, node) twice.
+    #[serde(deserialize_with = "unique_items")]
     pub items: Vec<Subscription>,
+}
+
+impl SubscriptionsBody {
+    /// The body of a PUT, or its refusal in the contract's order: `items` missing, then a field
+    /// besides it, then `items` not an array, then the first item that does not parse or names
+    /// a (type, node) again, at its place (`items[i]`, `items[i].<field>`).
+    pub fn from_object(body: Map<String, Value>) -> Result<Self, ApiError> {
+        if !body.contains_key("items") {
+            return Err(FieldError::new("items", Text::new("field.items.required")).into());
+        }
+        if let Some(unknown) = body.keys().find(|k| k.as_str() != "items") {
+            return Err(ApiError::invalid_field(
+                unknown,
+                Text::new("field.unknown")
+                    .arg("field", unknown)
+                    .arg("expected", "items"),
+            ));
+        }
+        shared::json::from_value(Value::Object(body)).map_err(|e| match e.path.as_deref() {
+            Some(item) if item.starts_with("items[") => ApiError::invalid_field(item, e.text()),
+            _ => FieldError::new("items", Text::new("field.items.array")).into(),
+        })
+    }
+}
+
+/// `items`, each checked against those before it as it is read, so that a (type, node) named
+/// again is refused at its own place before anything wrong further on.
+fn unique_items<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Subscription>, D::Error> {
+    struct Items;
+    impl<'de> Visitor<'de> for Items {
+        type Value = Vec<Subscription>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Unseen(&items))? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    /// An item whose (type, node) is not among `.0`: the error, raised while the item is read,
+    /// is the item's own.
+    struct Unseen<'a>(&'a [Subscription]);
+    impl<'de> DeserializeSeed<'de> for Unseen<'_> {
+        type Value = Subscription;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Subscription, D::Error> {
+            let sub = Subscription::deserialize(d)?;
+            if self
+                .0
+                .iter()
+                .any(|p| p.subscription_type == sub.subscription_type && p.node == sub.node)
+            {
+                return Err(D::Error::custom(
+                    Text::new("field.items.twice")
+                        .arg("subscription_type", &sub.subscription_type)
+                        .arg("node", &sub.node)
+                        .stored(),
+                ));
+            }
+            Ok(sub)
+        }
+    }
+    d.deserialize_seq(Items)
 }
 
 // --- deliveries and decisions --------------------------------------------------------------

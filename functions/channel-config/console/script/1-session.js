@@ -163,6 +163,11 @@
     // What kind of error it is, in the admin's words, and the code to look up in docs/API.md.
     if (label) box.insertBefore(el('p', { class: 'alert-code' }, label, ' \u00b7 ', el('code', {}, err.code)), box.querySelector('.alert-message'));
   }
+  // An API error that names a field, in the field's own error line: its message and what to do.
+  function showFieldError(box, error) {
+    box.textContent = [error.message, error.hint].filter(Boolean).join(' ');
+    box.hidden = false;
+  }
   function hideAlert(box) { box.hidden = true; box.replaceChildren(); }
 
   function setBusy(button, busy) {

@@ -209,10 +209,7 @@
     }
     if (state.token) {
       renderWho();
-      renderChannels();
-      renderSubs();
-      renderDeliveries();
-      renderDecisions();
+      for (const list of Object.values(lists)) list.render();
     }
     if ($('cfg').open) renderDialogTexts();
   }
@@ -236,12 +233,10 @@
     state.tab = name;
     storeSet('sessionStorage', STORE.tab, name);
     if (focus) $('tab-' + name).focus();
-    if (name === 'channels') loadChannels(false);
-    if (name === 'subscriptions') loadSubs(false);
-    if (name === 'deliveries') loadDeliveries(false);
-    if (name === 'decisions') loadDecisions(false);
-    scheduleDeliveries();
-    scheduleDecisions();
+    for (const list of Object.values(lists)) {
+      if (list.tab === name) list.load(false);
+    }
+    for (const list of Object.values(lists)) list.schedule();
   }
 
   function onTabKey(e) {
@@ -258,29 +253,6 @@
   }
 
   // --- channels ------------------------------------------------------------------------------
-
-  async function loadChannels(more) {
-    const params = new URLSearchParams({ limit: '100' });
-    if (more && state.channels.next) params.set('next', state.channels.next);
-    try {
-      const page = await api('GET', orgPath('/wecom-channels?' + params));
-      const items = Array.isArray(page.items) ? page.items : [];
-      state.channels.items = more ? state.channels.items.concat(items) : items;
-      state.channels.next = page.next || null;
-      state.channels.loaded = true;
-      renderChannels();
-    } catch (e) {
-      if (e.status !== 401) showApiError($('alert'), e);
-    }
-  }
-
-  function renderChannels() {
-    const body = $('channels-body');
-    body.replaceChildren();
-    for (const v of state.channels.items) body.append(channelRow(v));
-    $('channels-empty').hidden = !state.channels.loaded || state.channels.items.length > 0;
-    $('channels-more').hidden = !state.channels.next;
-  }
 
   function diagnosisLabel(d) {
     return d ? tk('diag.', d) : t('check.failed');
@@ -356,7 +328,7 @@
     } finally {
       setBusy(button, false);
     }
-    loadChannels(false);
+    lists.channels.load(false);
   }
 
   function channelRow(v) {

@@ -8,9 +8,7 @@
     } catch (e) {
       if (e.status === 401) return;
       if (e.error && e.error.field === 'member' && opener === $('add-member-name')) {
-        const err = $('add-member-error');
-        err.textContent = [e.error.message, e.error.hint].filter(Boolean).join(' ');
-        err.hidden = false;
+        showFieldError($('add-member-error'), e.error);
         opener.setAttribute('aria-invalid', 'true');
         opener.focus();
       } else {
@@ -141,9 +139,7 @@
   function showFormError(e) {
     const field = e.error && e.error.field;
     if (field && FIELDS.includes(field)) {
-      const box = $('e-' + field);
-      box.textContent = [e.error.message, e.error.hint].filter(Boolean).join(' ');
-      box.hidden = false;
+      showFieldError($('e-' + field), e.error);
       const input = $('f-' + field);
       input.setAttribute('aria-invalid', 'true');
       input.focus();
@@ -183,7 +179,7 @@
       setBusy(button, false);
     }
     renderTest(cfg.test);
-    if (which === 'saved') loadChannels(false);
+    if (which === 'saved') lists.channels.load(false);
     refreshView();
   }
 
@@ -248,7 +244,7 @@
       cfg.savedAt = view.updated_at || new Date().toISOString();
       cfg.typed = { token: v.token, key: v.encoding_aes_key };
       enterWait();
-      loadChannels(false);
+      lists.channels.load(false);
       if (cfg.opener === $('add-member-name')) $('add-member-name').value = '';
     } catch (e) {
       if (e.status !== 401) showFormError(e);
@@ -374,7 +370,7 @@
     };
     refocus();
     if (state.token) {
-      loadChannels(false).then(() => {
+      lists.channels.load(false).then(() => {
         if (!document.activeElement || document.activeElement === document.body) refocus();
       });
     }
@@ -395,6 +391,20 @@
       e.preventDefault();
       first.focus();
     }
+  }
+
+  // A value to copy (index.html: .copy-row[data-copy-row]): its label (data-label), the
+  // read-only field named by data-copy-row and its Copy button, then what the row holds of its
+  // own (a hint, which describes the field).
+  function buildCopyRow(row) {
+    const id = row.dataset.copyRow;
+    const own = [...row.children];
+    row.replaceChildren(
+      el('label', { for: id, 'data-i18n': row.dataset.label }),
+      el('div', { class: 'copy-field' },
+        el('input', { id, readonly: true, spellcheck: 'false', 'aria-describedby': own.map((n) => n.id).join(' ') || null }),
+        el('button', { type: 'button', class: 'secondary copy', 'data-copy': id, 'data-i18n': 'common.copy' })),
+      ...own);
   }
 
   async function copyFrom(button) {

@@ -1,38 +1,147 @@
-  // --- subscriptions -------------------------------------------------------------------------
+  // --- list tabs -----------------------------------------------------------------------------
 
-  async function loadSubs(more) {
-    const params = new URLSearchParams({ limit: '500' });
-    if (more && state.subs.next) params.set('next', state.subs.next);
-    try {
-      const page = await api('GET', orgPath('/subscriptions?' + params));
-      const items = Array.isArray(page.items) ? page.items : [];
-      state.subs.items = more ? state.subs.items.concat(items) : items;
-      state.subs.next = page.next || null;
-      state.subs.loaded = true;
-      renderSubs();
-    } catch (e) {
-      if (e.status !== 401) showApiError($('alert'), e);
+  // What the list tabs' panels share, built around what each panel holds of its own
+  // (index.html): the heading with Refresh (and the panel's [data-head-action] buttons), the
+  // member filter (data-filter), the panel's own parts, the status line (data-status), the
+  // table of data-columns (data-actions-column: a last column named for screen readers only)
+  // with its empty note, Load more. Ids and catalogue keys begin with the list's name
+  // (data-list), as the list's controller expects them.
+  function buildListPanel(panel) {
+    const name = panel.dataset.list;
+    const key = (part) => name + '.' + part;
+    const id = (part) => name + '-' + part;
+    const own = [...panel.children];
+    const headActions = own.filter((n) => n.hasAttribute('data-head-action'));
+    const head = el('div', { class: 'panel-head' },
+      el('div', {},
+        el('h1', { 'data-i18n': key('title') }),
+        el('p', { class: 'lead', 'data-i18n': key('lead') })),
+      el('div', { class: 'head-actions' }, headActions,
+        el('button', { type: 'button', id: id('refresh'), class: 'secondary', 'data-i18n': 'common.refresh' })));
+    const filter = panel.hasAttribute('data-filter') && el('form', { id: id('filter'), class: 'toolbar', novalidate: true },
+      el('div', { class: 'field inline' },
+        el('label', { for: id('member'), 'data-i18n': key('filter_label') }),
+        el('input', { id: id('member'), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': id('filter-error'), 'data-i18n-placeholder': key('filter_placeholder') })),
+      el('button', { type: 'submit', class: 'primary', 'data-i18n': key('filter_button') }),
+      el('button', { type: 'button', id: id('clear'), class: 'secondary', 'data-i18n': key('filter_clear') }),
+      el('div', { class: 'field inline check push-right' },
+        el('input', { type: 'checkbox', id: id('auto'), checked: true }),
+        el('label', { for: id('auto'), 'data-i18n': key('auto_refresh') })),
+      el('p', { class: 'field-error', id: id('filter-error'), hidden: true }));
+    const status = panel.hasAttribute('data-status') && el('p', { class: 'status-line', id: id('status'), role: 'status' });
+    const columns = panel.dataset.columns.split(/\s+/).map((c) => el('th', { scope: 'col', 'data-i18n': key('col.' + c) }));
+    if (panel.hasAttribute('data-actions-column')) {
+      columns.push(el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', 'data-i18n': key('col.actions') })));
     }
+    const table = el('div', { class: 'table-wrap' },
+      el('table', { class: 'data' },
+        el('caption', { class: 'visually-hidden', 'data-i18n': key('title') }),
+        el('thead', {}, el('tr', {}, columns)),
+        el('tbody', { id: id('body') })),
+      el('p', { class: 'empty', id: id('empty'), 'data-i18n': key('empty'), hidden: true }));
+    const more = el('button', { type: 'button', id: id('more'), class: 'secondary', 'data-i18n': 'common.load_more', hidden: true });
+    panel.replaceChildren(...[head, filter, ...own.filter((n) => !headActions.includes(n)), status, table, more].filter(Boolean));
   }
 
-  function renderSubs() {
-    const body = $('subs-body');
-    body.replaceChildren();
-    state.subs.items.forEach((s, i) => {
-      const id = 'sub-' + i;
-      const box = el('input', { type: 'checkbox', id: id + '-personal' });
-      box.checked = !!s.personal_channel;
-      box.addEventListener('change', () => putSub({ ...s, personal_channel: box.checked }, box));
-      body.append(el('tr', {},
-        el('th', { scope: 'row', class: 'mono' }, s.subscription_type),
-        el('td', { class: 'mono' }, s.node),
-        el('td', {}, el('div', { class: 'check' }, box,
-          el('label', { for: id + '-personal' }, el('span', { class: 'visually-hidden' }, t('subs.personal_for', { type: s.subscription_type, node: s.node })),
-            el('span', { 'aria-hidden': 'true' }, s.personal_channel ? t('subs.on') : t('subs.off'))))),
-        el('td', {}, formatCell(s, id))));
-    });
-    $('subs-empty').hidden = !state.subs.loaded || state.subs.items.length > 0;
-    $('subs-more').hidden = !state.subs.next;
+  // A list tab's data (`state[name]`): its pages from GET `path`, `limit` items a page, shown a
+  // row each (`row`; `after` then adds what the rows sum up to). A log (deliveries, decisions)
+  // is also filtered by member, says when it was last read, and reads its first page again
+  // every few seconds while its tab is shown.
+  function listController(name, { tab, path, limit, row, after, log }) {
+    const part = (p) => $(name + '-' + p);
+    // Read afresh each time: signing out replaces the list's state.
+    const list = () => state[name];
+
+    async function load(more) {
+      const params = new URLSearchParams({ limit: String(limit) });
+      if (list().member) params.set('member', list().member);
+      if (more && list().next) params.set('next', list().next);
+      try {
+        show(await api('GET', orgPath(path + '?' + params)), more);
+      } catch (e) {
+        if (e.status === 401) return;
+        if (log && e.error && e.error.field === 'member') showFieldError(part('filter-error'), e.error);
+        else showApiError($('alert'), e);
+      }
+    }
+
+    // A page the API answered: the list from its start, or the next page after those shown.
+    function show(page, more) {
+      const s = list();
+      const items = Array.isArray(page.items) ? page.items : [];
+      s.items = more ? s.items.concat(items) : items;
+      s.next = page.next || null;
+      s.loaded = true;
+      if (log) {
+        s.updated = new Date();
+        s.shownMember = s.member;
+        part('filter-error').hidden = true;
+      }
+      render();
+    }
+
+    function render() {
+      const s = list();
+      part('body').replaceChildren(...s.items.map(row));
+      if (after) after(s);
+      part('empty').hidden = !s.loaded || s.items.length > 0;
+      part('more').hidden = !s.next;
+      if (log) part('status').textContent = s.updated ? t(name + '.updated_at', { time: fmtTime(s.updated.toISOString()) }) : '';
+    }
+
+    function schedule() {
+      const s = list();
+      clearTimeout(s.timer);
+      s.timer = null;
+      const active = log && state.token && state.tab === tab && part('auto').checked && document.visibilityState === 'visible';
+      if (!active) return;
+      s.timer = setTimeout(async () => {
+        // Not while more than the first page is shown: it would take the rest away.
+        if (!list().next || list().items.length <= limit) await load(false);
+        schedule();
+      }, DELIVERIES_MS);
+    }
+
+    function filterBy(member) {
+      list().member = member;
+      load(false);
+      schedule();
+    }
+
+    function wire() {
+      part('refresh').addEventListener('click', () => load(false));
+      part('more').addEventListener('click', () => load(true));
+      if (!log) return;
+      part('filter').addEventListener('submit', (e) => {
+        e.preventDefault();
+        filterBy(part('member').value.trim());
+      });
+      part('clear').addEventListener('click', () => {
+        part('member').value = '';
+        part('filter-error').hidden = true;
+        filterBy('');
+      });
+      part('auto').addEventListener('change', schedule);
+      document.addEventListener('visibilitychange', schedule);
+    }
+
+    return { tab, load, show, render, schedule, wire };
+  }
+
+  // --- subscriptions -------------------------------------------------------------------------
+
+  function subRow(s, i) {
+    const id = 'sub-' + i;
+    const box = el('input', { type: 'checkbox', id: id + '-personal' });
+    box.checked = !!s.personal_channel;
+    box.addEventListener('change', () => putSub({ ...s, personal_channel: box.checked }, box));
+    return el('tr', {},
+      el('th', { scope: 'row', class: 'mono' }, s.subscription_type),
+      el('td', { class: 'mono' }, s.node),
+      el('td', {}, el('div', { class: 'check' }, box,
+        el('label', { for: id + '-personal' }, el('span', { class: 'visually-hidden' }, t('subs.personal_for', { type: s.subscription_type, node: s.node })),
+          el('span', { 'aria-hidden': 'true' }, s.personal_channel ? t('subs.on') : t('subs.off'))))),
+      el('td', {}, formatCell(s, id)));
   }
 
   // How the subscription's messages look: a format to choose, or, when buttons were set
@@ -65,15 +174,12 @@
           ...(item.actions ? { actions: item.actions } : {}),
         }],
       });
-      state.subs.items = Array.isArray(page.items) ? page.items : [];
-      state.subs.next = page.next || null;
-      state.subs.loaded = true;
-      renderSubs();
+      lists.subs.show(page, false);
       status.textContent = t('subs.saved', { type: item.subscription_type, node: item.node, time: fmtTime(new Date().toISOString()) });
       return true;
     } catch (e) {
       if (e.status !== 401) showApiError($('alert'), e);
-      renderSubs();
+      lists.subs.render();
       return false;
     } finally {
       if (control && document.contains(control)) control.disabled = false;
@@ -103,21 +209,14 @@
           message_format: $('add-sub-format').value,
         }],
       });
-      state.subs.items = Array.isArray(page.items) ? page.items : [];
-      state.subs.next = page.next || null;
-      state.subs.loaded = true;
-      renderSubs();
+      lists.subs.show(page, false);
       $('subs-status').textContent = t('subs.saved', { type, node, time: fmtTime(new Date().toISOString()) });
       $('add-sub-type').value = '';
       $('add-sub-node').value = '';
     } catch (ex) {
       if (ex.status === 401) return;
-      if (ex.error && ex.error.field) {
-        err.textContent = [ex.error.message, ex.error.hint].filter(Boolean).join(' ');
-        err.hidden = false;
-      } else {
-        showApiError($('alert'), ex);
-      }
+      if (ex.error && ex.error.field) showFieldError(err, ex.error);
+      else showApiError($('alert'), ex);
     } finally {
       setBusy(button, false);
     }
@@ -125,105 +224,29 @@
 
   // --- deliveries ----------------------------------------------------------------------------
 
-  async function loadDeliveries(more) {
-    const params = new URLSearchParams({ limit: '50' });
-    if (state.dlv.member) params.set('member', state.dlv.member);
-    if (more && state.dlv.next) params.set('next', state.dlv.next);
-    const err = $('dlv-filter-error');
-    try {
-      const page = await api('GET', orgPath('/deliveries?' + params));
-      const items = Array.isArray(page.items) ? page.items : [];
-      state.dlv.items = more ? state.dlv.items.concat(items) : items;
-      state.dlv.next = page.next || null;
-      state.dlv.loaded = true;
-      state.dlv.updated = new Date();
-      err.hidden = true;
-      renderDeliveries();
-    } catch (e) {
-      if (e.status === 401) return;
-      if (e.error && e.error.field === 'member') {
-        err.textContent = [e.error.message, e.error.hint].filter(Boolean).join(' ');
-        err.hidden = false;
-      } else {
-        showApiError($('alert'), e);
-      }
-    }
-  }
-
   const STATUS_KIND = { delivered: 'ok', delayed: 'warn', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
 
-  function renderDeliveries() {
-    const body = $('dlv-body');
-    body.replaceChildren();
-    for (const d of state.dlv.items) {
-      const details = [];
-      if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
-      if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
-      const facts = [];
-      if (d.userid) facts.push(t('dlv.userid', { userid: d.userid }));
-      if (d.wecom_errcode !== undefined && d.wecom_errcode !== null) facts.push(t('test.errcode', { code: d.wecom_errcode }));
-      if (d.attempts) facts.push(t('dlv.attempts', { n: d.attempts }));
-      if (facts.length) details.push(el('div', { class: 'muted small' }, facts.join(' \u00b7 ')));
-      body.append(el('tr', {},
-        el('td', { class: 'nowrap' }, fmtTime(d.at)),
-        el('td', { class: 'mono' }, d.member),
-        el('td', {}, el('div', { class: 'mono' }, d.event_id), el('div', { class: 'muted small mono' }, d.subscription_type + ' / ' + d.node)),
-        el('td', {}, badge(STATUS_KIND[d.status] || 'muted', tk('status.', d.status))),
-        el('td', {}, details.length ? details : '\u2014')));
-    }
-    $('dlv-empty').hidden = !state.dlv.loaded || state.dlv.items.length > 0;
-    $('dlv-more').hidden = !state.dlv.next;
-    $('dlv-status').textContent = state.dlv.updated ? t('dlv.updated_at', { time: fmtTime(state.dlv.updated.toISOString()) }) : '';
-  }
-
-  // Refreshes the first page every few seconds while the Deliveries tab is shown.
-  function scheduleDeliveries() {
-    clearTimeout(state.dlv.timer);
-    state.dlv.timer = null;
-    const active = state.token && state.tab === 'deliveries' && $('dlv-auto').checked && document.visibilityState === 'visible';
-    if (!active) return;
-    state.dlv.timer = setTimeout(async () => {
-      if (!state.dlv.next || state.dlv.items.length <= 50) await loadDeliveries(false);
-      scheduleDeliveries();
-    }, DELIVERIES_MS);
-  }
-
-  function onFilter(e) {
-    e.preventDefault();
-    state.dlv.member = $('dlv-member').value.trim();
-    loadDeliveries(false);
-    scheduleDeliveries();
+  function deliveryRow(d) {
+    const details = [];
+    if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
+    if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
+    const facts = [];
+    if (d.userid) facts.push(t('dlv.userid', { userid: d.userid }));
+    if (d.wecom_errcode !== undefined && d.wecom_errcode !== null) facts.push(t('test.errcode', { code: d.wecom_errcode }));
+    if (d.attempts) facts.push(t('dlv.attempts', { n: d.attempts }));
+    if (facts.length) details.push(el('div', { class: 'muted small' }, facts.join(' \u00b7 ')));
+    return el('tr', {},
+      el('td', { class: 'nowrap' }, fmtTime(d.at)),
+      el('td', { class: 'mono' }, d.member),
+      el('td', {}, el('div', { class: 'mono' }, d.event_id), el('div', { class: 'muted small mono' }, d.subscription_type + ' / ' + d.node)),
+      el('td', {}, badge(STATUS_KIND[d.status] || 'muted', tk('status.', d.status))),
+      el('td', {}, details.length ? details : '\u2014'));
   }
 
   // --- decisions -----------------------------------------------------------------------------
 
   // Members' decisions on interactive cards (GET /actions): was each passed on to the
   // workflow system, was the card answered, is anything stuck.
-  async function loadDecisions(more) {
-    const params = new URLSearchParams({ limit: '50' });
-    if (state.act.member) params.set('member', state.act.member);
-    if (more && state.act.next) params.set('next', state.act.next);
-    const err = $('act-filter-error');
-    try {
-      const page = await api('GET', orgPath('/actions?' + params));
-      const items = Array.isArray(page.items) ? page.items : [];
-      state.act.items = more ? state.act.items.concat(items) : items;
-      state.act.next = page.next || null;
-      state.act.loaded = true;
-      state.act.updated = new Date();
-      state.act.shownMember = state.act.member;
-      err.hidden = true;
-      renderDecisions();
-    } catch (e) {
-      if (e.status === 401) return;
-      if (e.error && e.error.field === 'member') {
-        err.textContent = [e.error.message, e.error.hint].filter(Boolean).join(' ');
-        err.hidden = false;
-      } else {
-        showApiError($('alert'), e);
-      }
-    }
-  }
 
   const SINKS = ['eventbridge', 'webhook'];
   const CARDS = ['pending', 'updated', 'code_used', 'code_expired', 'expired', 'failed'];
@@ -265,27 +288,26 @@
     return parts;
   }
 
-  function renderDecisions() {
-    const body = $('act-body');
-    body.replaceChildren();
-    for (const a of state.act.items) {
-      const later = Array.isArray(a.later) && a.later.length
-        ? el('div', { class: 'muted small' }, t('act.later', { actions: a.later.map((l) => l.action).join(', ') }))
-        : null;
-      body.append(el('tr', { class: a.overdue ? 'overdue' : null },
-        el('td', {}, el('div', { class: 'mono' }, a.member),
-          // The WeCom account that clicked, when it is not named like the member.
-          a.userid && a.userid.toLowerCase() !== String(a.member).toLowerCase() ? el('div', { class: 'muted small' }, t('dlv.userid', { userid: a.userid })) : null),
-        el('td', {}, el('div', { class: 'mono strong' }, a.action),
-          el('div', { class: 'muted small mono' }, a.event_id),
-          el('div', { class: 'muted small mono' }, a.subscription_type + ' / ' + a.node), later),
-        el('td', { class: 'nowrap' }, fmtTime(a.at)),
-        el('td', { class: 'text-cell' }, sinkCell(a)),
-        el('td', { class: 'text-cell' }, cardCell(a)),
-        el('td', { class: 'text-cell' }, stateCell(a))));
-    }
-    // Stuck decisions: how many, and where to look.
-    const overdue = state.act.items.filter((a) => a.overdue);
+  function decisionRow(a) {
+    const later = Array.isArray(a.later) && a.later.length
+      ? el('div', { class: 'muted small' }, t('act.later', { actions: a.later.map((l) => l.action).join(', ') }))
+      : null;
+    return el('tr', { class: a.overdue ? 'overdue' : null },
+      el('td', {}, el('div', { class: 'mono' }, a.member),
+        // The WeCom account that clicked, when it is not named like the member.
+        a.userid && a.userid.toLowerCase() !== String(a.member).toLowerCase() ? el('div', { class: 'muted small' }, t('dlv.userid', { userid: a.userid })) : null),
+      el('td', {}, el('div', { class: 'mono strong' }, a.action),
+        el('div', { class: 'muted small mono' }, a.event_id),
+        el('div', { class: 'muted small mono' }, a.subscription_type + ' / ' + a.node), later),
+      el('td', { class: 'nowrap' }, fmtTime(a.at)),
+      el('td', { class: 'text-cell' }, sinkCell(a)),
+      el('td', { class: 'text-cell' }, cardCell(a)),
+      el('td', { class: 'text-cell' }, stateCell(a)));
+  }
+
+  // Stuck decisions: how many, and where to look; and the empty note naming the filter.
+  function decisionsSummary(list) {
+    const overdue = list.items.filter((a) => a.overdue);
     const warn = $('act-overdue');
     if (overdue.length) {
       const notPassed = overdue.some((a) => !a.published && a.sink !== 'none');
@@ -299,31 +321,17 @@
       warn.replaceChildren();
       warn.hidden = true;
     }
-    const empty = $('act-empty');
-    empty.textContent = state.act.shownMember ? t('act.empty_member', { member: state.act.shownMember }) : t('act.empty');
-    empty.hidden = !state.act.loaded || state.act.items.length > 0;
-    $('act-more').hidden = !state.act.next;
-    $('act-status').textContent = state.act.updated ? t('act.updated_at', { time: fmtTime(state.act.updated.toISOString()) }) : '';
+    $('act-empty').textContent = list.shownMember ? t('act.empty_member', { member: list.shownMember }) : t('act.empty');
   }
 
-  // Refreshes the first page every few seconds while the Decisions tab is shown.
-  function scheduleDecisions() {
-    clearTimeout(state.act.timer);
-    state.act.timer = null;
-    const active = state.token && state.tab === 'decisions' && $('act-auto').checked && document.visibilityState === 'visible';
-    if (!active) return;
-    state.act.timer = setTimeout(async () => {
-      if (!state.act.next || state.act.items.length <= 50) await loadDecisions(false);
-      scheduleDecisions();
-    }, DELIVERIES_MS);
-  }
+  // --- the tabs' lists -----------------------------------------------------------------------
 
-  function onActFilter(e) {
-    e.preventDefault();
-    state.act.member = $('act-member').value.trim();
-    loadDecisions(false);
-    scheduleDecisions();
-  }
+  const lists = {
+    channels: listController('channels', { tab: 'channels', path: '/wecom-channels', limit: 100, row: channelRow }),
+    subs: listController('subs', { tab: 'subscriptions', path: '/subscriptions', limit: 500, row: subRow }),
+    dlv: listController('dlv', { tab: 'deliveries', path: '/deliveries', limit: 50, row: deliveryRow, log: true }),
+    act: listController('act', { tab: 'decisions', path: '/actions', limit: 50, row: decisionRow, after: decisionsSummary, log: true }),
+  };
 
   // --- wiring --------------------------------------------------------------------------------
 
@@ -350,9 +358,8 @@
     for (const n of TABS) $('tab-' + n).addEventListener('click', () => selectTab(n, false));
     document.querySelector('[role=tablist]').addEventListener('keydown', onTabKey);
 
-    $('channels-refresh').addEventListener('click', () => loadChannels(false));
+    for (const list of Object.values(lists)) list.wire();
     $('channels-probe').addEventListener('click', probeChannels);
-    $('channels-more').addEventListener('click', () => loadChannels(true));
     $('add-member').addEventListener('submit', onAddMember);
 
     const dialog = $('cfg');
@@ -371,39 +378,13 @@
       if (b) copyFrom(b);
     });
 
-    $('subs-refresh').addEventListener('click', () => loadSubs(false));
-    $('subs-more').addEventListener('click', () => loadSubs(true));
     $('add-sub').addEventListener('submit', onAddSub);
-
-    $('dlv-refresh').addEventListener('click', () => loadDeliveries(false));
-    $('dlv-more').addEventListener('click', () => loadDeliveries(true));
-    $('dlv-filter').addEventListener('submit', onFilter);
-    $('dlv-clear').addEventListener('click', () => {
-      $('dlv-member').value = '';
-      state.dlv.member = '';
-      $('dlv-filter-error').hidden = true;
-      loadDeliveries(false);
-      scheduleDeliveries();
-    });
-    $('dlv-auto').addEventListener('change', scheduleDeliveries);
-    document.addEventListener('visibilitychange', scheduleDeliveries);
-
-    $('act-refresh').addEventListener('click', () => loadDecisions(false));
-    $('act-more').addEventListener('click', () => loadDecisions(true));
-    $('act-filter').addEventListener('submit', onActFilter);
-    $('act-clear').addEventListener('click', () => {
-      $('act-member').value = '';
-      state.act.member = '';
-      $('act-filter-error').hidden = true;
-      loadDecisions(false);
-      scheduleDecisions();
-    });
-    $('act-auto').addEventListener('change', scheduleDecisions);
-    document.addEventListener('visibilitychange', scheduleDecisions);
   }
 
   async function start() {
     state.lang = initialLang();
+    document.querySelectorAll('[data-list]').forEach(buildListPanel);
+    document.querySelectorAll('[data-copy-row]').forEach(buildCopyRow);
     buildLangSelect();
     applyLang();
     wire();
