@@ -475,30 +475,38 @@ mod tests {
         });
         same(&rec);
 
+        // Each delivery: what every record has, then what its status adds.
+        let delivery = |own: serde_json::Value| {
+            let mut d = json!({"org": "acme", "subscription_type": "sql_review",
+                               "node": "approval_pending",
+                               "created_ms": 1_773_216_000_000_i64,
+                               "updated_ms": 1_773_216_000_000_i64, "expires_at": 1_775_808_000});
+            for (k, v) in own.as_object().expect("object") {
+                d[k] = v.clone();
+            }
+            d
+        };
         for d in [
-            json!({"org": "acme", "event_id": "evt-1", "member": "alice",
-                   "subscription_type": "sql_review", "node": "approval_pending",
-                   "status": "delivered", "userid": "zhangsan", "msgid": "m1", "attempts": 1,
-                   "created_ms": 1_773_216_000_000_i64, "updated_ms": 1_773_216_000_500_i64,
-                   "expires_at": 1_775_808_000}),
-            json!({"org": "acme", "event_id": "evt-2", "member": "bob",
-                   "subscription_type": "sql_review", "node": "approval_pending",
-                   "status": "delayed", "reason": "paced", "attempts": 0,
-                   "not_before_ms": 1_773_216_060_000_i64,
-                   "created_ms": 1_773_216_000_000_i64, "updated_ms": 1_773_216_000_000_i64,
-                   "expires_at": 1_775_808_000}),
-            json!({"org": "acme", "event_id": "evt-3", "member": "bob",
-                   "subscription_type": "sql_review", "node": "approval_pending",
-                   "status": "failed", "reason": "channel_misconfigured", "attempts": 1,
-                   "wecom_errcode": 60020, "hint": "Add the IP",
-                   "not_before_ms": 1_773_216_060_000_i64,
-                   "created_ms": 1_773_216_000_000_i64, "updated_ms": 1_773_216_000_000_i64,
-                   "expires_at": 1_775_808_000}),
-            json!({"org": "acme", "event_id": "evt-4", "member": "?",
-                   "subscription_type": "sql_review", "node": "approval_pending",
-                   "status": "skipped", "reason": "unknown_member", "attempts": 0,
-                   "created_ms": 1_773_216_000_000_i64, "updated_ms": 1_773_216_000_000_i64,
-                   "expires_at": 1_775_808_000}),
+            delivery(
+                json!({"event_id": "evt-1", "member": "alice", "status": "delivered",
+                            "userid": "zhangsan", "msgid": "m1", "attempts": 1,
+                            "updated_ms": 1_773_216_000_500_i64}),
+            ),
+            delivery(
+                json!({"event_id": "evt-2", "member": "bob", "status": "delayed",
+                            "reason": "paced", "attempts": 0,
+                            "not_before_ms": 1_773_216_060_000_i64}),
+            ),
+            delivery(
+                json!({"event_id": "evt-3", "member": "bob", "status": "failed",
+                            "reason": "channel_misconfigured", "attempts": 1,
+                            "wecom_errcode": 60020, "hint": "Add the IP",
+                            "not_before_ms": 1_773_216_060_000_i64}),
+            ),
+            delivery(
+                json!({"event_id": "evt-4", "member": "?", "status": "skipped",
+                            "reason": "unknown_member", "attempts": 0}),
+            ),
         ] {
             let d: Delivery = serde_json::from_value(d).expect("delivery");
             assert_eq!(

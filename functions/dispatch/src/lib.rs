@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use shared::channel::{AppMemo, ChannelService};
 use shared::config::Config;
-use shared::domain::{Clock, Node, OrgId, SubscriptionType, system_clock};
+use shared::domain::{Clock, Node, OrgId, SubscriptionKey, SubscriptionType, system_clock};
 use shared::sink::Outbox;
 use shared::store::{DeliveryStore, PaceStore, Stores, SubscriptionStore};
 use shared::wecom::{TokenCache, WeComClient};
@@ -211,7 +211,11 @@ impl Dispatcher {
     pub async fn dispatch(&self, ev: &WorkflowEvent) -> Result<Report, DispatchError> {
         let sub = self
             .subscriptions
-            .subscription(&ev.org, &ev.subscription_type, &ev.node)
+            .subscription(SubscriptionKey::new(
+                &ev.org,
+                &ev.subscription_type,
+                &ev.node,
+            ))
             .await?;
         let held = self.claim(self.fresh(ev, sub.as_ref())).await?;
         let mut report = self.deliver(held, |_| sub.as_ref()).await?;
@@ -271,7 +275,10 @@ impl Dispatcher {
             for d in &due {
                 if let Entry::Vacant(slot) = subs.entry(subscription_of(d)) {
                     let (org, t, node) = slot.key();
-                    let s = self.subscriptions.subscription(org, t, node).await?;
+                    let s = self
+                        .subscriptions
+                        .subscription(SubscriptionKey::new(org, t, node))
+                        .await?;
                     slot.insert(s);
                 }
             }

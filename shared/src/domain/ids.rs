@@ -257,3 +257,21 @@ impl<'a> RecordKey<'a> {
         }
     }
 }
+
+/// What names a subscription: one org's (subscription type, workflow node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionKey<'a> {
+    pub org: &'a OrgId,
+    pub subscription_type: &'a SubscriptionType,
+    pub node: &'a Node,
+}
+
+impl<'a> SubscriptionKey<'a> {
+    pub fn new(org: &'a OrgId, subscription_type: &'a SubscriptionType, node: &'a Node) -> Self {
+        Self {
+            org,
+            subscription_type,
+            node,
+        }
+    }
+}

@@ -19,7 +19,8 @@ pub use binding::{
 pub use channel::{ChannelConfig, Receiver, SourceColumn};
 pub use clock::{Clock, now, retained_until, system_clock, unix_ms, unix_now};
 pub use ids::{
-    AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, RecordKey, SubscriptionType,
+    AgentId, CallbackId, CorpId, EventId, MemberId, Node, OrgId, RecordKey, SubscriptionKey,
+    SubscriptionType,
 };
 pub use miss::{MISS_KEPT_MS, ReceiverMiss, receiver_miss_key};
 pub use pace::{

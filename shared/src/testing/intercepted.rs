@@ -6,7 +6,7 @@ use std::future::Future;
 
 use async_trait::async_trait;
 
-use crate::domain::{EventId, Limits, Node, OrgId, Pace, RecordKey, SubscriptionType};
+use crate::domain::{EventId, Limits, OrgId, Pace, RecordKey, SubscriptionKey};
 use crate::store::{
     ActionStore, Claim, ClaimStore, DeliveryStore, Due, Fence, LogQuery, PaceStore, Page, PageAt,
     Result, Stores, SubscriptionStore,
@@ -131,16 +131,8 @@ impl<I: Interceptor> SubscriptionStore for Intercepted<I> {
         let call = self.stores.subscriptions.subscriptions(org, page);
         self.guard("subscriptions", call).await
     }
-    async fn subscription(
-        &self,
-        org: &OrgId,
-        subscription_type: &SubscriptionType,
-        node: &Node,
-    ) -> Result<Option<Subscription>> {
-        let call = self
-            .stores
-            .subscriptions
-            .subscription(org, subscription_type, node);
+    async fn subscription(&self, key: SubscriptionKey<'_>) -> Result<Option<Subscription>> {
+        let call = self.stores.subscriptions.subscription(key);
         self.guard("subscription", call).await
     }
     async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()> {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::apps::org_pk;
 use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
-use crate::domain::{Node, OrgId, SubscriptionType};
+use crate::domain::{Node, OrgId, SubscriptionKey, SubscriptionType};
 use crate::store::{Page, PageAt, Result, StoreError, SubscriptionStore};
 use crate::workflow::Subscription;
 
@@ -42,13 +42,8 @@ impl SubscriptionStore for DynamoTable {
         Ok(Page { items, next })
     }
 
-    async fn subscription(
-        &self,
-        org: &OrgId,
-        subscription_type: &SubscriptionType,
-        node: &Node,
-    ) -> Result<Option<Subscription>> {
-        self.get(org_pk(org), sub_sk(subscription_type, node))
+    async fn subscription(&self, key: SubscriptionKey<'_>) -> Result<Option<Subscription>> {
+        self.get(org_pk(key.org), sub_sk(key.subscription_type, key.node))
             .await?
             .map(|i| subscription_from_item(&i))
             .transpose()

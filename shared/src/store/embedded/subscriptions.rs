@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{EmbeddedDb, SUBSCRIPTIONS, db_err, enc};
-use crate::domain::{Node, OrgId, SubscriptionType};
+use crate::domain::{Node, OrgId, SubscriptionKey, SubscriptionType};
 use crate::store::{Page, PageAt, Result, SubscriptionStore};
 use crate::workflow::Subscription;
 
@@ -19,14 +19,12 @@ impl SubscriptionStore for EmbeddedDb {
             .await
     }
 
-    async fn subscription(
-        &self,
-        org: &OrgId,
-        subscription_type: &SubscriptionType,
-        node: &Node,
-    ) -> Result<Option<Subscription>> {
-        self.read(SUBSCRIPTIONS, sub_key(org, subscription_type, node))
-            .await
+    async fn subscription(&self, key: SubscriptionKey<'_>) -> Result<Option<Subscription>> {
+        self.read(
+            SUBSCRIPTIONS,
+            sub_key(key.org, key.subscription_type, key.node),
+        )
+        .await
     }
 
     async fn put_subscriptions(&self, org: &OrgId, items: &[Subscription]) -> Result<()> {

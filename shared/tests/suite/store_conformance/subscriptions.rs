@@ -1,6 +1,6 @@
 //! The org's subscriptions ([`shared::store::SubscriptionStore`]).
 
-use shared::domain::{Node, OrgId, SubscriptionType};
+use shared::domain::{Node, OrgId, SubscriptionKey, SubscriptionType};
 use shared::workflow::{MessageFormat, Subscription};
 
 use super::{Harness, dynamo, embedded, node, stype};
@@ -58,7 +58,11 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     );
     assert_eq!(
         h.subscriptions
-            .subscription(&acme, &stype("release"), &node("done"))
+            .subscription(SubscriptionKey::new(
+                &acme,
+                &stype("release"),
+                &node("done")
+            ))
             .await
             .expect("get"),
         Some(md.clone())
@@ -72,14 +76,22 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         .expect("upsert without actions");
     assert_eq!(
         h.subscriptions
-            .subscription(&acme, &stype("release"), &node("done"))
+            .subscription(SubscriptionKey::new(
+                &acme,
+                &stype("release"),
+                &node("done")
+            ))
             .await
             .expect("get"),
         Some(plain)
     );
     assert_eq!(
         h.subscriptions
-            .subscription(&acme, &stype("release"), &node("nope"))
+            .subscription(SubscriptionKey::new(
+                &acme,
+                &stype("release"),
+                &node("nope")
+            ))
             .await
             .expect("get"),
         None
