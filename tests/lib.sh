@@ -15,6 +15,20 @@ build_test_bins() {
   cargo build --workspace --bins --tests
 }
 
+# The admin token the local runner prints when it starts with a fresh data directory (the line
+# after the one announcing it), read from its LOG as it appears there: waits up to 5 s, and
+# prints nothing if it never came. The announcing line alone is not enough: the token's line
+# may not be written yet.
+runner_admin_token() { # LOG
+  local log="$1" token=""
+  for _ in $(seq 1 50); do
+    token="$(awk 'found { print $1; exit } /admin token for org/ { found = 1 }' "$log")"
+    [ -n "$token" ] && break
+    sleep 0.1
+  done
+  printf '%s\n' "$token"
+}
+
 # Whether every `name==version` pin of a requirements file is installed in the venv at that
 # version (a tool removed or replaced by hand is installed again).
 pins_installed() {

@@ -69,13 +69,7 @@ env -u WECOM_NOTIFY_JWT_SECRET -u WECOM_NOTIFY_STORE -u WECOM_NOTIFY_PUBLIC_URL 
   "$target/debug/wecom-notify-local" >"$work/runner.log" 2>&1 &
 runner_pid=$!
 wait_for "$base/healthz" "$runner_pid" "$work/runner.log" "the local runner"
-# The admin token for org `demo` is the line after the one announcing it.
-token=""
-for _ in $(seq 1 50); do
-  token="$(awk '/admin token for org/ { getline; print $1; exit }' "$work/runner.log")"
-  [ -n "$token" ] && break
-  sleep 0.1
-done
+token="$(runner_admin_token "$work/runner.log")"
 [ -n "$token" ] || { echo "tests/openapi.sh: the runner printed no admin token:" >&2; cat "$work/runner.log" >&2; exit 1; }
 
 step "GET /v1/openapi.json, validated with openapi-spec-validator"

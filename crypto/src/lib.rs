@@ -387,6 +387,23 @@ mod tests {
         CallbackCrypto::new("QDG6eK", KEY, CORP).expect("key")
     }
 
+    /// What `verifier` makes of `echostr` signed by `signer` (at timestamp 1, nonce 2).
+    fn verify_signed_by(
+        verifier: &CallbackCrypto,
+        signer: &CallbackCrypto,
+        echostr: &str,
+    ) -> Result<String, CryptoError> {
+        let sig = signer.sign("1", "2", echostr);
+        verifier.verify_url(
+            Signed {
+                msg_signature: &sig,
+                timestamp: "1",
+                nonce: "2",
+            },
+            echostr,
+        )
+    }
+
     #[test]
     fn round_trip_every_pad_length() {
         let c = crypto();
@@ -471,17 +488,7 @@ mod tests {
             CORP,
         )
         .expect("key");
-        let sig = other.sign("1", "2", &enc);
-        let err = other
-            .verify_url(
-                Signed {
-                    msg_signature: &sig,
-                    timestamp: "1",
-                    nonce: "2",
-                },
-                &enc,
-            )
-            .expect_err("wrong key");
+        let err = verify_signed_by(&other, &other, &enc).expect_err("wrong key");
         assert!(
             matches!(err, CryptoError::Decrypt(_) | CryptoError::BadBuffer(_)),
             "{err:?}"
@@ -492,17 +499,7 @@ mod tests {
     fn other_corp_is_a_receive_id_error() {
         let theirs = CallbackCrypto::new("QDG6eK", KEY, "wwothercorp").expect("key");
         let enc = theirs.encrypt("42", &[0u8; 16]);
-        let sig = theirs.sign("1", "2", &enc);
-        let err = crypto()
-            .verify_url(
-                Signed {
-                    msg_signature: &sig,
-                    timestamp: "1",
-                    nonce: "2",
-                },
-                &enc,
-            )
-            .expect_err("other corp");
+        let err = verify_signed_by(&crypto(), &theirs, &enc).expect_err("other corp");
         assert_eq!(
             err,
             CryptoError::ReceiveId {

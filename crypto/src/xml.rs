@@ -41,136 +41,82 @@ pub fn envelope_encrypt_ref(body: &str) -> Result<Cow<'_, str>, String> {
     }
 }
 
-/// The decrypted message or event, with the fields this product acts on. Values borrow from
-/// the parsed text where they can ([`PushMessage::into_owned`] detaches them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushMessage<'a> {
-    pub to_user_name: Option<Cow<'a, str>>,
-    pub from_user_name: Option<Cow<'a, str>>,
-    pub create_time: Option<Cow<'a, str>>,
-    pub msg_type: Option<Cow<'a, str>>,
-    pub msg_id: Option<Cow<'a, str>>,
-    pub agent_id: Option<Cow<'a, str>>,
-    pub event: Option<Cow<'a, str>>,
-    pub change_type: Option<Cow<'a, str>>,
-    pub user_id: Option<Cow<'a, str>>,
-    pub new_user_id: Option<Cow<'a, str>>,
-    pub mobile: Option<Cow<'a, str>>,
-    pub email: Option<Cow<'a, str>>,
-    /// A card click (`template_card_event`): the button's key, the card's task id and type,
-    /// and the fresh single-use code that updates the card.
-    pub event_key: Option<Cow<'a, str>>,
-    pub task_id: Option<Cow<'a, str>>,
-    pub card_type: Option<Cow<'a, str>>,
-    pub response_code: Option<Cow<'a, str>>,
-}
-
-/// The element name of each [`PushMessage`] field, in declaration order.
-const PUSH_FIELDS: [&str; 16] = [
-    "ToUserName",
-    "FromUserName",
-    "CreateTime",
-    "MsgType",
-    "MsgId",
-    "AgentID",
-    "Event",
-    "ChangeType",
-    "UserID",
-    "NewUserID",
-    "Mobile",
-    "Email",
-    "EventKey",
-    "TaskId",
-    "CardType",
-    "ResponseCode",
-];
-
-/// The index in [`PUSH_FIELDS`] of an element name (a `match`: quicker than a search).
-fn push_field(name: &str) -> Option<usize> {
-    Some(match name {
-        "ToUserName" => 0,
-        "FromUserName" => 1,
-        "CreateTime" => 2,
-        "MsgType" => 3,
-        "MsgId" => 4,
-        "AgentID" => 5,
-        "Event" => 6,
-        "ChangeType" => 7,
-        "UserID" => 8,
-        "NewUserID" => 9,
-        "Mobile" => 10,
-        "Email" => 11,
-        "EventKey" => 12,
-        "TaskId" => 13,
-        "CardType" => 14,
-        "ResponseCode" => 15,
-        _ => return None,
-    })
-}
-
-impl<'a> PushMessage<'a> {
-    pub fn parse(xml: &'a str) -> Result<Self, String> {
-        let [
-            to_user_name,
-            from_user_name,
-            create_time,
-            msg_type,
-            msg_id,
-            agent_id,
-            event,
-            change_type,
-            user_id,
-            new_user_id,
-            mobile,
-            email,
-            event_key,
-            task_id,
-            card_type,
-            response_code,
-        ] = fields(xml, &PUSH_FIELDS, push_field)?;
-        Ok(Self {
-            to_user_name,
-            from_user_name,
-            create_time,
-            msg_type,
-            msg_id,
-            agent_id,
-            event,
-            change_type,
-            user_id,
-            new_user_id,
-            mobile,
-            email,
-            event_key,
-            task_id,
-            card_type,
-            response_code,
-        })
-    }
-
-    /// The same message, owning its values.
-    pub fn into_owned(self) -> PushMessage<'static> {
-        let own = |v: Option<Cow<'a, str>>| v.map(|v| Cow::Owned(v.into_owned()));
-        PushMessage {
-            to_user_name: own(self.to_user_name),
-            from_user_name: own(self.from_user_name),
-            create_time: own(self.create_time),
-            msg_type: own(self.msg_type),
-            msg_id: own(self.msg_id),
-            agent_id: own(self.agent_id),
-            event: own(self.event),
-            change_type: own(self.change_type),
-            user_id: own(self.user_id),
-            new_user_id: own(self.new_user_id),
-            mobile: own(self.mobile),
-            email: own(self.email),
-            event_key: own(self.event_key),
-            task_id: own(self.task_id),
-            card_type: own(self.card_type),
-            response_code: own(self.response_code),
+/// Declares [`PushMessage`] from one list of its fields, each with its element name, and
+/// derives from that list what must name every field in the same order: the element names,
+/// the lookup of a name's index, the parse and [`PushMessage::into_owned`]. A field added to
+/// the list is parsed without touching anything else.
+macro_rules! push_message {
+    (
+        $(#[$meta:meta])*
+        pub struct PushMessage<'a> {
+            $($(#[$field_meta:meta])* $field:ident: $element:literal,)*
         }
-    }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct PushMessage<'a> {
+            $($(#[$field_meta])* pub $field: Option<Cow<'a, str>>,)*
+        }
 
+        /// The element name of each [`PushMessage`] field, in declaration order.
+        const PUSH_FIELDS: [&str; <[&str]>::len(&[$($element),*])] = [$($element),*];
+
+        /// The index in [`PUSH_FIELDS`] of an element name (a `match`: quicker than a search).
+        fn push_field(name: &str) -> Option<usize> {
+            // The fields' positions, numbered by the compiler in declaration order.
+            #[allow(non_camel_case_types, clippy::enum_variant_names)]
+            enum Index {
+                $($field,)*
+            }
+            Some(match name {
+                $($element => Index::$field as usize,)*
+                _ => return None,
+            })
+        }
+
+        impl<'a> PushMessage<'a> {
+            pub fn parse(xml: &'a str) -> Result<Self, String> {
+                let [$($field),*] = fields(xml, &PUSH_FIELDS, push_field)?;
+                Ok(Self { $($field),* })
+            }
+
+            /// The same message, owning its values.
+            pub fn into_owned(self) -> PushMessage<'static> {
+                let own = |v: Option<Cow<'a, str>>| v.map(|v| Cow::Owned(v.into_owned()));
+                PushMessage {
+                    $($field: own(self.$field),)*
+                }
+            }
+        }
+    };
+}
+
+push_message! {
+    /// The decrypted message or event, with the fields this product acts on. Values borrow from
+    /// the parsed text where they can ([`PushMessage::into_owned`] detaches them).
+    pub struct PushMessage<'a> {
+        to_user_name: "ToUserName",
+        from_user_name: "FromUserName",
+        create_time: "CreateTime",
+        msg_type: "MsgType",
+        msg_id: "MsgId",
+        agent_id: "AgentID",
+        event: "Event",
+        change_type: "ChangeType",
+        user_id: "UserID",
+        new_user_id: "NewUserID",
+        mobile: "Mobile",
+        email: "Email",
+        /// A card click (`template_card_event`): the button's key, the card's task id and type,
+        /// and the fresh single-use code that updates the card.
+        event_key: "EventKey",
+        task_id: "TaskId",
+        card_type: "CardType",
+        response_code: "ResponseCode",
+    }
+}
+
+impl PushMessage<'_> {
     /// WeCom retries a push up to three times; this key names one push across retries:
     /// messages by MsgId, events by sender + CreateTime (+ event kind, so two different events
     /// in the same second are not merged).

@@ -78,12 +78,7 @@ env -u WECOM_NOTIFY_JWT_SECRET -u WECOM_NOTIFY_STORE -u WECOM_NOTIFY_PUBLIC_URL 
   "$target/release/wecom-notify-local" >"$work/runner.log" 2>&1 &
 runner_pid=$!
 wait_for "$base/healthz" "$runner_pid" "$work/runner.log"
-token=""
-for _ in $(seq 1 50); do
-  token="$(awk 'found {print $1; exit} /admin token/ {found=1}' "$work/runner.log")"
-  [ -n "$token" ] && break
-  sleep 0.1
-done
+token="$(runner_admin_token "$work/runner.log")"
 [ -n "$token" ] || fail "the runner printed no admin token: $(cat "$work/runner.log")"
 
 # The fake's demo app, and a Token/EncodingAESKey of our own.

@@ -11,8 +11,8 @@ use serde_json::Value;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::crypto::CallbackCrypto;
 use shared::domain::{
-    AgentId, AppSecret, CorpId, Diagnosis, EncodingAesKey, MemberId, MemberKey, OrgId, Receiver,
-    SourceColumn, WeComToken,
+    AgentId, AppSecret, BindingRecord, CorpId, Diagnosis, EncodingAesKey, MemberId, MemberKey,
+    OrgId, Receiver, SourceColumn, WeComToken,
 };
 use shared::store::Stores;
 use shared::testing::{
@@ -50,22 +50,27 @@ fn update(column: SourceColumn, receiver: &str) -> ChannelUpdate {
 
 async fn fixture(save: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let channels = Arc::new(
-        Stores::embedded(dir.path())
-            .expect("stores")
-            .channel_service("wn"),
-    );
+    let channels = Stores::embedded(dir.path())
+        .expect("stores")
+        .channel_service("wn");
+    let f = fixture_over(dir, channels).await;
+    if save {
+        f.channels
+            .save(&f.key, update(SourceColumn::LoginName, "mycreate"))
+            .await
+            .expect("save");
+    }
+    f
+}
+
+/// The callback over `channels` (stored in `dir`), for a member with no channel saved yet.
+async fn fixture_over(dir: tempfile::TempDir, channels: ChannelService) -> Fixture {
+    let channels = Arc::new(channels);
     let key = MemberKey {
         org: OrgId::parse("acme").expect("org"),
         member: MemberId::parse("alice").expect("member"),
     };
     let rec = channels.ensure_binding(&key).await.expect("stub");
-    if save {
-        channels
-            .save(&key, update(SourceColumn::LoginName, "mycreate"))
-            .await
-            .expect("save");
-    }
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(1_700_000_000));
     let now = clock.clone();
     Fixture {
@@ -109,28 +114,50 @@ impl Fixture {
             .await
     }
 
-    async fn recorded(&self) -> Option<shared::domain::CallbackCheck> {
+    async fn post(
+        &self,
+        query: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, String, Option<String>) {
+        self.send("POST", &format!("{}?{query}", self.url), body.into())
+            .await
+    }
+
+    async fn binding(&self) -> BindingRecord {
         self.channels
             .ensure_binding(&self.key)
             .await
             .expect("binding")
-            .last_callback_check
+    }
+
+    async fn recorded(&self) -> Option<shared::domain::CallbackCheck> {
+        self.binding().await.last_callback_check
     }
 
     async fn last_check(&self) -> (bool, Option<Diagnosis>, Option<String>) {
-        let c = self
-            .channels
-            .ensure_binding(&self.key)
-            .await
-            .expect("binding")
-            .last_callback_check
-            .expect("a check was recorded");
+        let c = self.recorded().await.expect("a check was recorded");
         (
             c.ok,
             c.diagnosis,
             c.hint.as_deref().map(shared::i18n::render_stored),
         )
     }
+
+    /// The recorded check failed with `diagnosis`, and its hint names `hint`.
+    async fn assert_diagnosed(&self, diagnosis: Diagnosis, hint: &str) {
+        let (ok, d, rendered) = self.last_check().await;
+        assert!(!ok);
+        assert_eq!(d, Some(diagnosis));
+        let rendered = rendered.expect("hint");
+        assert!(rendered.contains(hint), "{rendered}");
+    }
+}
+
+/// A refusal: `expected_status`, its body naming the error `expected`.
+#[track_caller]
+fn assert_error(status: StatusCode, body: &str, expected_status: StatusCode, expected: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(code(body), expected, "{body}");
 }
 
 fn code(body: &str) -> String {
@@ -142,14 +169,37 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// A verification query carrying `echostr` under the signature `sig`.
+fn query(sig: &str, timestamp: &str, nonce: &str, echostr: &str) -> String {
+    format!(
+        "msg_signature={sig}&timestamp={timestamp}&nonce={nonce}&echostr={}",
+        enc(echostr)
+    )
+}
+
+/// A signature no Token produced: what someone without the keys sends.
+fn forged() -> String {
+    "0".repeat(40)
+}
+
 /// A verification request signed with `token`, encrypted with `key` for `corp`.
 fn verification(token: &str, key: &str, corp: &str, echo: &str) -> String {
     let c = CallbackCrypto::new(token, key, corp).expect("crypto");
     let echostr = c.encrypt(echo, &[9u8; 16]);
     let sig = c.sign("1700000000", "nonce1", &echostr);
-    format!(
-        "msg_signature={sig}&timestamp=1700000000&nonce=nonce1&echostr={}",
-        enc(&echostr)
+    query(&sig, "1700000000", "nonce1", &echostr)
+}
+
+/// A push of `event` sealed for the vectors' app, signed at `timestamp`: its query and body.
+fn sealed_push(event: &str, timestamp: &str, iv: u8) -> (String, String) {
+    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    let encrypt = c.encrypt(event, &[iv; 16]);
+    let sig = c.sign(timestamp, "n", &encrypt);
+    (
+        format!("msg_signature={sig}&timestamp={timestamp}&nonce=n"),
+        format!(
+            "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID>218</AgentID><ToUserName>{CORP}</ToUserName></xml>"
+        ),
     )
 }
 
@@ -192,23 +242,18 @@ async fn a_literal_plus_in_the_query_is_not_a_space() {
 async fn wrong_token_is_a_signature_mismatch() {
     let f = fixture(true).await;
     let (s, body, _) = f.get(&verification("WrongToken", KEY, CORP, "123")).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "signature_mismatch");
-    let (ok, d, hint) = f.last_check().await;
-    assert!(!ok);
-    assert_eq!(d, Some(Diagnosis::SignatureMismatch));
-    assert!(hint.expect("hint").contains("Token"));
+    assert_error(s, &body, StatusCode::FORBIDDEN, "signature_mismatch");
+    f.assert_diagnosed(Diagnosis::SignatureMismatch, "Token")
+        .await;
 }
 
 #[tokio::test]
 async fn wrong_aes_key_is_a_decrypt_failure() {
     let f = fixture(true).await;
     let (s, body, _) = f.get(&verification(TOKEN, OTHER_KEY, CORP, "123")).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "decrypt_failed");
-    let (_, d, hint) = f.last_check().await;
-    assert_eq!(d, Some(Diagnosis::DecryptFailed));
-    assert!(hint.expect("hint").contains("EncodingAESKey"));
+    assert_error(s, &body, StatusCode::BAD_REQUEST, "decrypt_failed");
+    f.assert_diagnosed(Diagnosis::DecryptFailed, "EncodingAESKey")
+        .await;
 }
 
 #[tokio::test]
@@ -217,11 +262,9 @@ async fn another_corp_is_a_corp_id_mismatch() {
     let (s, body, _) = f
         .get(&verification(TOKEN, KEY, "wwanothercorp", "123"))
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "corp_id_mismatch");
-    let (_, d, hint) = f.last_check().await;
-    assert_eq!(d, Some(Diagnosis::CorpIdMismatch));
-    assert!(hint.expect("hint").contains("wwanothercorp"));
+    assert_error(s, &body, StatusCode::FORBIDDEN, "corp_id_mismatch");
+    f.assert_diagnosed(Diagnosis::CorpIdMismatch, "wwanothercorp")
+        .await;
 }
 
 #[tokio::test]
@@ -264,21 +307,14 @@ async fn a_forged_failure_cannot_hide_a_verified_url() {
     assert_eq!(s, StatusCode::OK);
     // Someone with the URL but not the keys: a wrong signature over bytes not sealed for us.
     let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
-    let (s, body, _) = f
-        .get(&format!(
-            "msg_signature={}&timestamp=1700000000&nonce=n&echostr={}",
-            "0".repeat(40),
-            enc(&garbage)
-        ))
-        .await;
+    let (s, body, _) = f.get(&query(&forged(), "1700000000", "n", &garbage)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert!(f.last_check().await.0, "still shown as verified");
     // WeCom itself with a Token that differs from the saved one cannot be told from a replay
     // of its ciphertext (a_replayed_ciphertext_…): answered with the mismatch and its hint (on
     // WeCom's page), and the verified outcome stays.
     let (s, body, _) = f.get(&verification("OtherToken9", KEY, CORP, "124")).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "signature_mismatch");
+    assert_error(s, &body, StatusCode::FORBIDDEN, "signature_mismatch");
     assert!(body.contains("Token"), "{body}");
     assert!(f.last_check().await.0, "still shown as verified");
 }
@@ -293,39 +329,22 @@ async fn a_replayed_ciphertext_with_a_bad_signature_cannot_hide_a_verified_url()
     let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let echostr = c.encrypt("123", &[9u8; 16]);
     let sig = c.sign("1700000000", "nonce1", &echostr);
-    let (s, _, _) = f
-        .get(&format!(
-            "msg_signature={sig}&timestamp=1700000000&nonce=nonce1&echostr={}",
-            enc(&echostr)
-        ))
-        .await;
+    let (s, _, _) = f.get(&query(&sig, "1700000000", "nonce1", &echostr)).await;
     assert_eq!(s, StatusCode::OK);
     let verified = f.recorded().await.expect("recorded");
     assert!(verified.ok && verified.authentic);
     // The same ciphertext replayed with a wrong signature, a minute later (past the refresh),
     // as a verification and as a push.
     f.at(1_700_000_100);
-    let (s, body, _) = f
-        .get(&format!(
-            "msg_signature={}&timestamp=1700000100&nonce=n&echostr={}",
-            "0".repeat(40),
-            enc(&echostr)
-        ))
-        .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(code(&body), "signature_mismatch");
+    let (s, body, _) = f.get(&query(&forged(), "1700000100", "n", &echostr)).await;
+    assert_error(s, &body, StatusCode::FORBIDDEN, "signature_mismatch");
     let xml = format!(
         "<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{echostr}]]></Encrypt><AgentID>218</AgentID></xml>"
     );
     let (s, body, _) = f
-        .send(
-            "POST",
-            &format!(
-                "{}?msg_signature={}&timestamp=1700000100&nonce=n",
-                f.url,
-                "0".repeat(40)
-            ),
-            Body::from(xml),
+        .post(
+            &format!("msg_signature={}&timestamp=1700000100&nonce=n", forged()),
+            xml,
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
@@ -337,17 +356,10 @@ async fn a_replayed_ciphertext_with_a_bad_signature_cannot_hide_a_verified_url()
 
     // Nothing authentic stored yet: the mismatch is recorded, and says the Token differs.
     let g = fixture(true).await;
-    let (s, _, _) = g
-        .get(&format!(
-            "msg_signature={}&timestamp=1700000000&nonce=n&echostr={}",
-            "0".repeat(40),
-            enc(&echostr)
-        ))
-        .await;
+    let (s, _, _) = g.get(&query(&forged(), "1700000000", "n", &echostr)).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (ok, d, hint) = g.last_check().await;
-    assert_eq!((ok, d), (false, Some(Diagnosis::SignatureMismatch)));
-    assert!(hint.expect("hint").contains("Token"));
+    g.assert_diagnosed(Diagnosis::SignatureMismatch, "Token")
+        .await;
     assert!(!g.recorded().await.expect("recorded").authentic);
 }
 
@@ -377,12 +389,9 @@ async fn verification_before_the_save_is_diagnosed_on_the_member() {
     let f = fixture(false).await;
     f.at(1_409_659_589);
     let (s, body, _) = f.get(VECTOR_QUERY).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(code(&body), "no_binding");
-    let (ok, d, hint) = f.last_check().await;
-    assert!(!ok);
-    assert_eq!(d, Some(Diagnosis::NoBinding));
-    assert!(hint.expect("hint").contains("Save the channel here first"));
+    assert_error(s, &body, StatusCode::NOT_FOUND, "no_binding");
+    f.assert_diagnosed(Diagnosis::NoBinding, "Save the channel here first")
+        .await;
 }
 
 #[tokio::test]
@@ -412,21 +421,15 @@ const PUSH_BODY: &str = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUser
 async fn pushes_are_verified_and_acknowledged_once() {
     let f = fixture(true).await;
     f.at(1_409_659_813);
-    let uri = format!("{}?{}", f.url, push_query());
-    let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
+    let (s, body, _) = f.post(&push_query(), PUSH_BODY).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.is_empty(), "an empty 200 ends WeCom's retries");
     assert!(f.last_check().await.0);
     // WeCom's retry of the same MsgId is acknowledged too, and claimed only once.
-    let (s, body, _) = f.send("POST", &uri, Body::from(PUSH_BODY)).await;
+    let (s, body, _) = f.post(&push_query(), PUSH_BODY).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.is_empty());
-    let id = f
-        .channels
-        .ensure_binding(&f.key)
-        .await
-        .expect("b")
-        .callback_id;
+    let id = f.binding().await.callback_id;
     assert!(
         !f.channels
             .claim_push(
@@ -445,45 +448,23 @@ async fn bad_pushes_are_refused_with_a_diagnosis() {
     let f = fixture(true).await;
     f.at(1_409_659_813);
     let tampered = PUSH_BODY.replace("RypEvHKD8", "RypEvHKD9");
-    let (s, body, _) = f
-        .send(
-            "POST",
-            &format!("{}?{}", f.url, push_query()),
-            Body::from(tampered),
-        )
-        .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "signature_mismatch");
+    let (s, body, _) = f.post(&push_query(), tampered).await;
+    assert_error(s, &body, StatusCode::FORBIDDEN, "signature_mismatch");
 
     for bad in [
         "<xml><oops>",
         "plain text",
         "<xml><ToUserName>x</ToUserName></xml>",
     ] {
-        let (s, body, _) = f
-            .send(
-                "POST",
-                &format!("{}?{}", f.url, push_query()),
-                Body::from(bad),
-            )
-            .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(code(&body), "bad_request");
+        let (s, body, _) = f.post(&push_query(), bad).await;
+        assert_error(s, &body, StatusCode::BAD_REQUEST, "bad_request");
     }
     let (s, body, _) = f.send("POST", &f.url, Body::from(PUSH_BODY)).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "bad_request");
+    assert_error(s, &body, StatusCode::BAD_REQUEST, "bad_request");
 
     let huge = format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(70 * 1024));
-    let (s, body, _) = f
-        .send(
-            "POST",
-            &format!("{}?{}", f.url, push_query()),
-            Body::from(huge),
-        )
-        .await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(code(&body), "body_too_large");
+    let (s, body, _) = f.post(&push_query(), huge).await;
+    assert_error(s, &body, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
 
     let (s, _, _) = f.send("PUT", &f.url, Body::empty()).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
@@ -492,41 +473,19 @@ async fn bad_pushes_are_refused_with_a_diagnosis() {
 #[tokio::test]
 async fn a_contact_change_event_drops_the_cached_userid() {
     let f = fixture(true).await;
-    let rec = f.channels.ensure_binding(&f.key).await.expect("b");
+    let rec = f.binding().await;
     f.channels
         .remember_userid(&rec, "mycreate")
         .await
         .expect("cache");
-    assert_eq!(
-        f.channels
-            .ensure_binding(&f.key)
-            .await
-            .expect("b")
-            .cached_userid(),
-        Some("mycreate")
-    );
-    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
+    assert_eq!(f.binding().await.cached_userid(), Some("mycreate"));
     let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID><Mobile><![CDATA[13900000000]]></Mobile></xml>";
-    let encrypt = c.encrypt(event, &[5u8; 16]);
-    let sig = c.sign("1700000000", "n", &encrypt);
-    let body = format!(
-        "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID>218</AgentID><ToUserName>{CORP}</ToUserName></xml>"
-    );
-    let (s, text, _) = f
-        .send(
-            "POST",
-            &format!("{}?msg_signature={sig}&timestamp=1700000000&nonce=n", f.url),
-            Body::from(body),
-        )
-        .await;
+    let (query, body) = sealed_push(event, "1700000000", 5);
+    let (s, text, _) = f.post(&query, body).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(text.is_empty());
     assert_eq!(
-        f.channels
-            .ensure_binding(&f.key)
-            .await
-            .expect("b")
-            .cached_userid(),
+        f.binding().await.cached_userid(),
         None,
         "the cached userid of the changed member was dropped"
     );
@@ -558,69 +517,44 @@ async fn a_push_that_failed_midway_is_acted_on_when_wecom_retries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stores = Stores::embedded(dir.path()).expect("stores");
     let flaky = Arc::new(FaultyBindings::new(stores.bindings.clone()));
-    let channels = Arc::new(ChannelService::new(&stores, "wn").with_bindings(flaky.clone()));
-    let key = MemberKey {
-        org: OrgId::parse("acme").expect("org"),
-        member: MemberId::parse("alice").expect("member"),
-    };
-    let rec = channels
-        .save(&key, update(SourceColumn::Phone, "13900000000"))
+    let f = fixture_over(
+        dir,
+        ChannelService::new(&stores, "wn").with_bindings(flaky.clone()),
+    )
+    .await;
+    f.at(1_700_000_001);
+    let rec = f
+        .channels
+        .save(&f.key, update(SourceColumn::Phone, "13900000000"))
         .await
         .expect("save");
-    channels
+    f.channels
         .remember_userid(&rec, "mycreate")
         .await
         .expect("cache");
-    let router = router(AppState {
-        channels: channels.clone(),
-        clock: Arc::new(|| 1_700_000_001_000),
-        clicks: None,
-    });
-    let c = CallbackCrypto::new(TOKEN, KEY, CORP).expect("crypto");
     let event = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>update_user</ChangeType><UserID><![CDATA[mycreate]]></UserID></xml>";
-    let encrypt = c.encrypt(event, &[6u8; 16]);
-    let sig = c.sign("1700000001", "n", &encrypt);
-    let uri = format!(
-        "/v1/wecom/callback/{}?msg_signature={sig}&timestamp=1700000001&nonce=n",
-        rec.callback_id
-    );
-    let push = || {
-        Request::builder()
-            .method("POST")
-            .uri(&uri)
-            .body(Body::from(format!(
-                "<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID>218</AgentID><ToUserName>{CORP}</ToUserName></xml>"
-            )))
-            .expect("request")
-    };
+    let (query, body) = sealed_push(event, "1700000001", 6);
 
     flaky.fail_next_bindings();
-    let first = oneshot(&router, push()).await;
+    let (s, text, _) = f.post(&query, body.clone()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert_eq!(
-        first.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        first.body
-    );
-    let cached = channels.ensure_binding(&key).await.expect("b");
-    assert_eq!(
-        cached.cached_userid(),
+        f.binding().await.cached_userid(),
         Some("mycreate"),
         "nothing was done yet"
     );
 
     // WeCom retries the same push: this time it is acted on.
-    let retry = oneshot(&router, push()).await;
-    assert_eq!(retry.status, StatusCode::OK, "{}", retry.body);
-    let after = channels.ensure_binding(&key).await.expect("b");
+    let (s, text, _) = f.post(&query, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
     assert_eq!(
-        after.cached_userid(),
+        f.binding().await.cached_userid(),
         None,
         "the contact change was acted on"
     );
     // And a third delivery of it is a duplicate again.
-    let third = oneshot(&router, push()).await;
-    assert_eq!(third.status, StatusCode::OK);
+    let (s, _, _) = f.post(&query, body).await;
+    assert_eq!(s, StatusCode::OK);
 }
 
 proptest::proptest! {

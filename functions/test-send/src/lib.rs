@@ -8,8 +8,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, post};
 use shared::channel::ChannelService;
-use shared::domain::Limits;
-use shared::http::{BODY_LIMIT, method_not_allowed, routes};
+use shared::domain::{Limits, Pace};
+use shared::http::{ApiError, BODY_LIMIT, ErrorCode, method_not_allowed, routes};
+use shared::i18n::Text;
 use shared::store::{DeliveryStore, PaceStore};
 use shared::wecom::{TokenCache, WeComClient};
 use utoipa::OpenApi;
@@ -38,6 +39,32 @@ pub struct AppState {
 /// Tests of unsaved values an org may run: each can make us call WeCom with any Secret, and
 /// WeCom blocks an IP that repeats wrong secrets — the NAT's IP, shared by every org.
 pub const UNSAVED_TEST_LIMITS: Limits = &[(60_000, 10)];
+
+/// What an org may ask of WeCom through one route, and what it is told when it asks for more.
+struct OrgBudget {
+    limits: Limits,
+    code: ErrorCode,
+    /// Catalogue keys of the refusal's message and of its hint (which says how long to wait).
+    message: &'static str,
+    hint: &'static str,
+}
+
+impl OrgBudget {
+    /// Counts one request at `now_ms` under `key`; over the limits, a 429 saying how many
+    /// whole seconds to wait (at least one).
+    async fn spend(&self, st: &AppState, key: &str, now_ms: i64) -> Result<(), ApiError> {
+        match st.pace.reserve(key, now_ms, self.limits).await? {
+            Pace::Granted => Ok(()),
+            Pace::WaitUntil(t) => Err(ApiError::too_many(
+                self.code,
+                Text::new(self.message),
+                self.hint,
+                self.limits.first().map_or(0, |&(_, n)| n),
+                (t - now_ms).max(1000) / 1000,
+            )),
+        }
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -9,18 +9,25 @@ use axum::extract::{Query, State};
 use futures_util::StreamExt;
 use shared::auth::AdminOrg;
 use shared::channel::{Fresh, Prober};
-use shared::domain::{Limits, Pace, unix_ms};
+use shared::domain::{Limits, unix_ms};
 use shared::http::openapi::{OrgPath, Refused, StoreDown};
 use shared::http::views::{ErrorBody, ProbeView};
 use shared::http::{ApiError, ErrorCode, PageRequest, cursor, routes};
 use shared::i18n::Text;
 use utoipa::IntoParams;
 
-use crate::AppState;
 use crate::views::{ProbePage, ProbedChannel};
+use crate::{AppState, OrgBudget};
 
 /// Probes an org may ask for: each asks WeCom for a token per app and looks members up.
 pub const PROBE_LIMITS: Limits = &[(60_000, 5)];
+
+const PROBES: OrgBudget = OrgBudget {
+    limits: PROBE_LIMITS,
+    code: ErrorCode::TooManyProbes,
+    message: "probe.too_many",
+    hint: "hint.probe.too_many",
+};
 
 /// Channels probed at once.
 const IN_FLIGHT: usize = 8;
@@ -72,19 +79,7 @@ pub(crate) async fn probe_channels(
     })?;
     let page = PageRequest::parse(q.limit.as_deref(), q.next.as_deref(), limits)?;
     let now = unix_ms();
-    if let Pace::WaitUntil(t) = st
-        .pace
-        .reserve(&format!("probe:{org}"), now, PROBE_LIMITS)
-        .await?
-    {
-        return Err(ApiError::too_many(
-            ErrorCode::TooManyProbes,
-            Text::new("probe.too_many"),
-            "hint.probe.too_many",
-            PROBE_LIMITS[0].1,
-            (t - now).max(1000) / 1000,
-        ));
-    }
+    PROBES.spend(&st, &format!("probe:{org}"), now).await?;
     let found = st.channels.list(&org, page.at()).await?;
     // One fresh token per app per request (the prober asks each app once).
     let prober = Prober::new(&st.channels, &st.wecom, &st.tokens, &st.egress_ips);

@@ -21,7 +21,14 @@ use shared::wecom::message::TEXT_MAX;
 use shared::wecom::{AppCredentials, ErrCode, MessageBody, OutgoingMessage, WeComApp, WeComError};
 
 use crate::views::{Step, StepStatus, Successful, TestSendBody, TestSendFailure, TestSendResult};
-use crate::{AppState, UNSAVED_TEST_LIMITS};
+use crate::{AppState, OrgBudget, UNSAVED_TEST_LIMITS};
+
+const UNSAVED_TESTS: OrgBudget = OrgBudget {
+    limits: UNSAVED_TEST_LIMITS,
+    code: ErrorCode::TooManyTests,
+    message: "test.too_many",
+    hint: "hint.test.too_many",
+};
 
 const DEFAULT_MESSAGE: &str = "wecom-notify test message: your personal channel works. Workflow notifications will arrive here.";
 
@@ -151,20 +158,9 @@ pub(crate) async fn test_channel(
     let (values, message) = parse_body(body)?;
     let subject = match values {
         Some(unsaved) => {
-            let key = format!("test-send:{}", key.org);
-            if let Pace::WaitUntil(t) = st
-                .pace
-                .reserve(&key, unix_ms(), UNSAVED_TEST_LIMITS)
-                .await?
-            {
-                return Err(ApiError::too_many(
-                    ErrorCode::TooManyTests,
-                    Text::new("test.too_many"),
-                    "hint.test.too_many",
-                    UNSAVED_TEST_LIMITS[0].1,
-                    (t - unix_ms()).max(1000) / 1000,
-                ));
-            }
+            UNSAVED_TESTS
+                .spend(&st, &format!("test-send:{}", key.org), unix_ms())
+                .await?;
             unsaved
         }
         None => {

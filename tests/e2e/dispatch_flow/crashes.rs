@@ -32,10 +32,8 @@ async fn a_crash_between_claim_and_send_still_delivers_once(w: World) {
         DispatchError::Crashed(CrashPoint::AfterClaim)
     ));
     assert_eq!(w.messages_to("zhangsan"), 0);
-    assert_eq!(
-        w.status("e-crash", "alice").await.status,
-        DeliveryStatus::Sending
-    );
+    w.assert_status("e-crash", "alice", DeliveryStatus::Sending)
+        .await;
 
     // Redelivered while the dead claim's lease runs: nothing is sent twice.
     let d = w.dispatcher(None);
@@ -204,10 +202,8 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
         );
     }
     assert_eq!(w.fake.state.calls(fake::RECALL), 0, "WeCom is not asked");
-    assert_eq!(
-        w.status("e-card", "alice").await.status,
-        DeliveryStatus::Delivered
-    );
+    w.assert_status("e-card", "alice", DeliveryStatus::Delivered)
+        .await;
 }
 
 shared::both_stores!(

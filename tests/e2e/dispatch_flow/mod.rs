@@ -19,7 +19,7 @@ use shared::domain::{
 };
 use shared::store::Stores;
 use shared::wecom::TokenCache;
-use shared::workflow::{MessageFormat, Subscription, WorkflowEvent};
+use shared::workflow::{DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
 struct World {
     fake: FakeWeCom,
@@ -160,6 +160,12 @@ impl World {
             .await
             .expect("read")
             .unwrap_or_else(|| panic!("no delivery for {event}/{member}"))
+    }
+
+    /// `event`'s delivery to `member` is in the state `expected`.
+    async fn assert_status(&self, event: &str, member: &str, expected: DeliveryStatus) {
+        let actual = self.status(event, member).await.status;
+        assert_eq!(actual, expected, "{event}/{member}");
     }
 
     fn messages_to(&self, userid: &str) -> usize {

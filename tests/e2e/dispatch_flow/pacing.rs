@@ -48,10 +48,8 @@ async fn pacing_delays_the_excess_and_sends_it_later(w: World) {
         0,
         "WeCom never had to drop one"
     );
-    assert_eq!(
-        w.status("e-pace-34", "alice").await.status,
-        DeliveryStatus::Delivered
-    );
+    w.assert_status("e-pace-34", "alice", DeliveryStatus::Delivered)
+        .await;
 }
 
 async fn transient_failures_are_retried_until_delivered(w: World) {

@@ -73,10 +73,8 @@ async fn routing_matrix(w: World) {
         12,
         "every recipient of every event has a record"
     );
-    assert_eq!(
-        w.status("e-on", "alice").await.status,
-        DeliveryStatus::Delivered
-    );
+    w.assert_status("e-on", "alice", DeliveryStatus::Delivered)
+        .await;
 }
 
 async fn a_duplicate_event_sends_nothing_twice(w: World) {

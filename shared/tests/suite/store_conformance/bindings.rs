@@ -16,10 +16,8 @@ async fn create_and_read(h: Harness) {
     let before = h.svc.ensure_binding(&k).await.expect("stub");
     assert!(before.config.is_none());
     let saved = h
-        .svc
-        .save(&k, full("ww01", 1000002, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+        .saved(&k, full("ww01", 1000002, "secret-one", "tokenOne", KEY_A))
+        .await;
     assert_eq!(
         saved.callback_id, before.callback_id,
         "callback id is stable"
@@ -178,7 +176,7 @@ async fn members_of_one_app_share_its_secrets(h: Harness) {
         .expect("a")
         .app_key()
         .expect("app");
-    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let app = h.app(&app_key).await;
     assert_eq!(app.members, 2);
     h.svc.delete(&a).await.expect("delete a");
     assert!(h.holds_secret(&app.secret_name).await, "bob still uses it");
@@ -204,7 +202,7 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
             .expect("parallel saves on one app all succeed");
     }
     let app_key = key_app("acme", "ww01", 7);
-    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let app = h.app(&app_key).await;
     assert_eq!(app.members, 13);
 
     let deletes = others.iter().cloned().map(|k| {
@@ -214,7 +212,7 @@ async fn members_join_and_leave_one_app_at_once(h: Harness) {
     for d in futures_util::future::join_all(deletes).await {
         d.expect("join").expect("parallel deletes all succeed");
     }
-    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let app = h.app(&app_key).await;
     assert_eq!(app.members, 1, "the first member still holds the app");
     assert_eq!(secrets_of(&h, &first).await.0, "secret-one");
 
@@ -272,7 +270,7 @@ async fn concurrent_updates_do_not_lose_a_field(h: Harness) {
         .expect("b")
         .app_key()
         .expect("app");
-    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let app = h.app(&app_key).await;
     assert!(h.holds_secret(&app.secret_name).await);
 }
 
@@ -291,10 +289,8 @@ async fn checks_and_tests_are_recorded_without_touching_config(h: Harness) {
         .await
         .expect("record on stub");
     let saved = h
-        .svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+        .saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     assert_eq!(
         saved.last_callback_check,
         Some(check),
@@ -382,12 +378,7 @@ async fn a_callback_id_leads_to_the_app_and_its_current_secret(h: Harness) {
         .await
         .expect("alice")
         .callback_id;
-    let app = h
-        .bindings
-        .app(&key_app("acme", "wwcorp", 1000002))
-        .await
-        .expect("app")
-        .expect("an app");
+    let app = h.app(&key_app("acme", "wwcorp", 1000002)).await;
     assert_eq!(
         h.bindings.resolve_callback(&id).await.expect("resolve"),
         Some(CallbackTarget {
@@ -427,10 +418,8 @@ async fn a_callback_id_leads_to_the_app_and_its_current_secret(h: Harness) {
 async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
     let k = key("acme", "alice");
     let saved = h
-        .svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+        .saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     assert_eq!(saved.cached_userid(), None);
     h.svc
         .remember_userid(&saved, "zhangsan")

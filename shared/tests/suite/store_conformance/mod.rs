@@ -8,8 +8,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::channel::{ChannelService, ChannelUpdate};
 use shared::domain::{
-    AgentId, AppKey, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey, Node, OrgId,
-    Receiver, SourceColumn, SubscriptionType, WeComToken,
+    AgentId, AppKey, AppRecord, AppSecret, CorpId, EncodingAesKey, EventId, MemberId, MemberKey,
+    Node, OrgId, Receiver, SourceColumn, SubscriptionType, WeComToken,
 };
 use shared::store::dynamo::DynamoTable;
 use shared::store::embedded::EmbeddedDb;
@@ -50,8 +50,7 @@ impl Harness {
     /// Sweeps the secrets as a sweep would once the grace period of everything retired now
     /// has passed; answers how many it deleted.
     async fn sweep_after_grace(&self) -> usize {
-        let later = shared::domain::unix_now() + grace() + 1;
-        self.svc.sweep_secrets(later).await.expect("sweep")
+        swept(&self.svc, shared::domain::unix_now() + grace() + 1).await
     }
 
     /// Saves `update` as `k`'s channel, which must succeed.
@@ -59,10 +58,20 @@ impl Harness {
         self.svc.save(k, update).await.expect("save")
     }
 
+    /// The record of the app `app`, which must exist.
+    async fn app(&self, app: &AppKey) -> AppRecord {
+        self.bindings.app(app).await.expect("read").expect("app")
+    }
+
     /// Whether the secret store still holds `name`.
     async fn holds_secret(&self, name: &str) -> bool {
         self.secrets.get(name).await.expect("get").is_some()
     }
+}
+
+/// How many secrets a sweep by `svc` at `at` (unix seconds) deleted; the sweep must succeed.
+async fn swept(svc: &ChannelService, at: i64) -> usize {
+    svc.sweep_secrets(at).await.expect("sweep")
 }
 
 /// How long a replaced secret stays readable, in seconds.

@@ -7,17 +7,15 @@ use shared::testing::{
     ENCODING_AES_KEY as KEY_A, FaultyBindings, FaultySecretRecords, OTHER_ENCODING_AES_KEY as KEY_B,
 };
 
-use super::{Harness, dynamo, embedded, full, grace, key, key_app};
+use super::{Harness, dynamo, embedded, full, grace, key, key_app, swept};
 
 async fn delete_removes_secrets(h: Harness) {
     let k = key("acme", "alice");
     let saved = h
-        .svc
-        .save(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
-        .await
-        .expect("save");
+        .saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
+        .await;
     let app_key = saved.app_key().expect("app");
-    let app = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let app = h.app(&app_key).await;
     assert!(h.holds_secret(&app.secret_name).await);
 
     h.svc.delete(&k).await.expect("delete");
@@ -42,16 +40,8 @@ async fn delete_removes_secrets(h: Harness) {
     // Deleting again is fine.
     h.svc.delete(&k).await.expect("idempotent");
     let now = shared::domain::unix_now();
-    assert_eq!(
-        h.svc.sweep_secrets(now).await.expect("sweep"),
-        0,
-        "too young"
-    );
-    let grace = grace();
-    assert_eq!(
-        h.svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
-        1
-    );
+    assert_eq!(swept(&h.svc, now).await, 0, "too young");
+    assert_eq!(swept(&h.svc, now + grace() + 1).await, 1);
     assert!(
         !h.holds_secret(&app.secret_name).await,
         "gone after the grace period"
@@ -63,23 +53,19 @@ async fn a_replaced_secret_is_readable_until_its_grace_ends(h: Harness) {
     h.saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
         .await;
     let app_key = key_app("acme", "ww01", 7);
-    let first = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let first = h.app(&app_key).await;
     h.svc
         .save(&k, full("ww01", 7, "secret-two", "tokenOne", KEY_A))
         .await
         .expect("replace");
-    let second = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let second = h.app(&app_key).await;
     assert_ne!(first.secret_name, second.secret_name);
     assert!(
         h.holds_secret(&first.secret_name).await,
         "a reader that read the old name can still use it"
     );
     let now = shared::domain::unix_now();
-    let grace = grace();
-    assert_eq!(
-        h.svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
-        1
-    );
+    assert_eq!(swept(&h.svc, now + grace() + 1).await, 1);
     assert!(!h.holds_secret(&first.secret_name).await);
     assert!(
         h.holds_secret(&second.secret_name).await,
@@ -99,7 +85,7 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
         .await
         .expect("save");
     let app_key = key_app("acme", "ww01", 7);
-    let first = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let first = h.app(&app_key).await;
     let grace = grace();
     let now = shared::domain::unix_now();
     // The secret has been in use for two hours.
@@ -117,19 +103,14 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
         .await
         .expect("the save succeeds; only the retirement record failed");
     faulty.fail_retirements(false);
-    let second = h.bindings.app(&app_key).await.expect("read").expect("app");
+    let second = h.app(&app_key).await;
     assert_ne!(first.secret_name, second.secret_name);
     let readable = |name: String| {
         let secrets = h.secrets.clone();
         async move { secrets.get(&name).await.expect("get").is_some() }
     };
     for at in [now, now + grace - 60] {
-        assert_eq!(
-            svc.sweep_secrets(at).await.expect("sweep"),
-            0,
-            "at +{}",
-            at - now
-        );
+        assert_eq!(swept(&svc, at).await, 0, "at +{}", at - now);
         assert!(
             readable(first.secret_name.clone()).await,
             "a reader that read the old name can still use it {} s after the swap",
@@ -137,7 +118,7 @@ async fn a_secret_whose_retirement_was_not_recorded_keeps_its_grace(h: Harness) 
         );
     }
     assert_eq!(
-        svc.sweep_secrets(now + grace + 1).await.expect("sweep"),
+        swept(&svc, now + grace + 1).await,
         1,
         "deleted once its grace has passed"
     );
@@ -171,35 +152,22 @@ async fn a_crash_before_the_commit_leaves_nothing_behind_for_long(h: Harness) {
         None
     );
     let now = shared::domain::unix_now();
-    assert_eq!(
-        hanging.sweep_secrets(now).await.expect("sweep"),
-        0,
-        "too young"
-    );
+    assert_eq!(swept(&hanging, now).await, 0, "too young");
     let grace = grace();
     // Older than the grace and unreferenced: nothing says when it stopped being used (it
     // could be a replaced secret whose retirement record failed), so it is retired now...
     assert_eq!(
-        hanging.sweep_secrets(now + grace + 1).await.expect("sweep"),
+        swept(&hanging, now + grace + 1).await,
         0,
         "retired, not yet deleted"
     );
     // ...and deleted a grace later.
     assert_eq!(
-        hanging
-            .sweep_secrets(now + 2 * grace + 1)
-            .await
-            .expect("sweep"),
+        swept(&hanging, now + 2 * grace + 1).await,
         1,
         "the orphan is deleted"
     );
-    assert_eq!(
-        hanging
-            .sweep_secrets(now + 2 * grace + 2)
-            .await
-            .expect("sweep"),
-        0
-    );
+    assert_eq!(swept(&hanging, now + 2 * grace + 2).await, 0);
 }
 
 /// The app's secret missing behind its record (deleted by hand, a restore gone wrong) is an
@@ -208,12 +176,7 @@ async fn a_missing_secret_is_an_error_not_no_channel(h: Harness) {
     let k = key("acme", "alice");
     h.saved(&k, full("ww01", 7, "secret-one", "tokenOne", KEY_A))
         .await;
-    let app = h
-        .bindings
-        .app(&key_app("acme", "ww01", 7))
-        .await
-        .expect("read")
-        .expect("app");
+    let app = h.app(&key_app("acme", "ww01", 7)).await;
     h.secrets.delete(&app.secret_name).await.expect("delete");
     let fresh = ChannelService::new(&h.stores, "wn-other-cache");
     assert!(matches!(
