@@ -9,11 +9,11 @@ use shared::http::openapi::{OrgPath, Refused, StoreDown};
 use shared::http::views::{DeliveryView, ErrorBody};
 use shared::http::{Limits, PageRequest, routes};
 use shared::i18n::Text;
+use shared::store::LogQuery;
 use utoipa::IntoParams;
 
 use crate::views::{ActionPage, ActionView, DeliveryPage};
 use crate::{ApiResult, AppState, next_cursor, optional_member, parsed_query};
-use shared::store::LogQuery;
 
 #[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

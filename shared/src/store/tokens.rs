@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use super::Result;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use super::Result;
 
 /// An access token as the store keeps it: sealed (encrypted) and with its expiry — or, until
 /// then, WeCom's refusal of the app's credentials.

@@ -1,12 +1,12 @@
 //! What must hold for every (event, member) once a schedule settled.
 use shared::domain::{EventId, RecordKey};
+use shared::store::{LogQuery, PageAt};
 use shared::workflow::CardAnswer;
 
 use super::chaos::Publication;
 use super::pushes::{Attempt, Kind, Push};
 use super::world::{Card, World};
 use super::{SINK_KIND, Tally};
-use shared::store::{LogQuery, PageAt};
 
 /// The invariants, once the faults stopped and the sweep finished every decision: `Err`
 /// names the one broken, with what happened (`fail`).

@@ -10,11 +10,11 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use shared::crypto::CallbackCrypto;
+use shared::domain::RecordKey;
 
 use super::chaos::Chaos;
 use super::world::{Card, World};
 use super::{APP_A, APP_B, AppKeys, MEMBERS};
-use shared::domain::RecordKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {

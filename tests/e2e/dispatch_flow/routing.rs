@@ -9,10 +9,10 @@ use e2e::fake::{GETTOKEN, SEND};
 use serde_json::Value;
 use shared::channel::ChannelService;
 use shared::domain::SourceColumn;
+use shared::store::{LogQuery, PageAt};
 use shared::workflow::{DeliveryStatus, MessageFormat, PublicStatus, Reason};
 
 use super::{World, dynamo, embedded, event, outcome};
-use shared::store::{LogQuery, PageAt};
 
 async fn routing_matrix(w: World) {
     w.bind("alice", SourceColumn::LoginName, "zhangsan").await;

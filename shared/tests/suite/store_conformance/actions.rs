@@ -2,10 +2,10 @@
 
 use shared::domain::{EventId, OrgId, RecordKey};
 use shared::store::Claim;
+use shared::store::{LogQuery, PageAt};
 use shared::workflow::{ActionRecord, CardAnswer, LaterClick};
 
 use super::{Harness, card_delivery, decision, dynamo, embedded};
-use shared::store::{LogQuery, PageAt};
 
 async fn the_first_decision_wins_and_decisions_are_listed(h: Harness) {
     let org = OrgId::parse("acme").expect("org");

@@ -6,10 +6,10 @@ use shared::domain::{
     Receiver, SourceColumn, TestOutcome, WeComToken, now,
 };
 use shared::store::CallbackTarget;
+use shared::store::PageAt;
 use shared::testing::{ENCODING_AES_KEY as KEY_A, OTHER_ENCODING_AES_KEY as KEY_B};
 
 use super::{Harness, bare, dynamo, embedded, full, key, key_app, secrets_of};
-use shared::store::PageAt;
 
 async fn create_and_read(h: Harness) {
     let k = key("acme", "alice");

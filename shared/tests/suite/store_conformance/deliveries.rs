@@ -2,10 +2,10 @@
 
 use shared::domain::{OrgId, RecordKey};
 use shared::store::Claim;
+use shared::store::{LogQuery, PageAt};
 use shared::workflow::DeliveryStatus;
 
 use super::{Harness, card_delivery, delivery, dynamo, embedded, event_id};
-use shared::store::{LogQuery, PageAt};
 
 async fn deliveries_are_claimed_once_and_listed_newest_first(h: Harness) {
     let d = delivery("evt-1", "alice", 1_000);

@@ -1,6 +1,7 @@
 //! Every list's pages and cursors, across the ports that list.
 
 use shared::domain::{EventId, OrgId};
+use shared::store::{LogQuery, PageAt};
 use shared::testing::ENCODING_AES_KEY as KEY_A;
 use shared::workflow::{MessageFormat, Subscription};
 
@@ -8,7 +9,6 @@ use super::{
     Harness, bare, card_delivery, decision, delivery, dynamo, embedded, full, key, key_app, node,
     stype,
 };
-use shared::store::{LogQuery, PageAt};
 
 async fn every_list_pages_with_a_cursor(h: Harness) {
     let org = OrgId::parse("acme").expect("org");

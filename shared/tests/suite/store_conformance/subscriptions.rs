@@ -3,8 +3,9 @@
 use shared::domain::{Node, OrgId, SubscriptionKey, SubscriptionType};
 use shared::workflow::{MessageFormat, Subscription};
 
-use super::{Harness, dynamo, embedded, node, stype};
 use shared::store::PageAt;
+
+use super::{Harness, dynamo, embedded, node, stype};
 
 async fn subscriptions_are_upserted_per_org(h: Harness) {
     let acme = OrgId::parse("acme").expect("org");
@@ -15,6 +16,8 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         message_format: MessageFormat::Textcard,
         actions: None,
     };
+    let (release, done, nope) = (stype("release"), node("done"), node("nope"));
+    let acme_release = |n| SubscriptionKey::new(&acme, &release, n);
     assert!(
         h.subscriptions
             .subscriptions(&acme, PageAt::new(None, 100))
@@ -58,11 +61,7 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     );
     assert_eq!(
         h.subscriptions
-            .subscription(SubscriptionKey::new(
-                &acme,
-                &stype("release"),
-                &node("done")
-            ))
+            .subscription(acme_release(&done))
             .await
             .expect("get"),
         Some(md.clone())
@@ -76,22 +75,14 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         .expect("upsert without actions");
     assert_eq!(
         h.subscriptions
-            .subscription(SubscriptionKey::new(
-                &acme,
-                &stype("release"),
-                &node("done")
-            ))
+            .subscription(acme_release(&done))
             .await
             .expect("get"),
         Some(plain)
     );
     assert_eq!(
         h.subscriptions
-            .subscription(SubscriptionKey::new(
-                &acme,
-                &stype("release"),
-                &node("nope")
-            ))
+            .subscription(acme_release(&nope))
             .await
             .expect("get"),
         None
