@@ -128,10 +128,6 @@ impl<'a> PageAt<'a> {
         }
     }
 
-    pub fn first(limit: usize) -> Self {
-        Self::new(None, limit)
-    }
-
     pub fn limit(&self) -> usize {
         self.limit
     }
