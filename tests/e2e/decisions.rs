@@ -314,6 +314,39 @@ async fn recorded_only_and_a_second_chance(store: &[(String, String)]) {
     assert_eq!(updates[1].replace_name, "驳回 · bob");
 }
 
+/// What a decision's last failed attempt met reads in the admin's language (the console shows
+/// it as it comes): the endpoint's refusal as the catalogue words it, not as a log line.
+#[tokio::test]
+async fn a_decisions_last_error_reads_in_the_admins_language() {
+    let hook = Hook::start(usize::MAX, 0).await;
+    let l = Loop::start(&[], &[("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str())]).await;
+    assert_eq!(l.click(click(&l.alice_task, "approve")).await, [200]);
+    let path = "/v1/orgs/demo/actions?event_id=evt-d&member=alice";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let error_in = |lang: &'static str| {
+        let r = &l.r;
+        async move {
+            let (s, v) = r.call_in(lang, reqwest::Method::GET, path, None).await;
+            assert_eq!(s, 200, "{v}");
+            v["items"][0]["last_error"].as_str().map(str::to_owned)
+        }
+    };
+    while error_in("en").await.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed attempt recorded in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let en = error_in("en").await.unwrap_or_default();
+    let zh = error_in("zh-CN").await.unwrap_or_default();
+    assert!(en.contains("webhook") && en.contains("500"), "{en}");
+    assert!(
+        zh.contains("500") && zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "in Chinese, naming the status: {zh}"
+    );
+}
+
 #[tokio::test]
 async fn recorded_only_says_so_and_a_later_click_answers_a_failed_card() {
     recorded_only_and_a_second_chance(&[]).await;
