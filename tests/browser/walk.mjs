@@ -464,10 +464,10 @@ async function main() {
     const stuck = [
       { ...base, decision_id: 'dec_walk1', event_id: 'evt-stuck-1', member: 'wangwu', userid: 'wangwu', action: 'reject', at: ago(14),
         published: false, sink: null, card: 'pending', finished: false, overdue: true, attempts: 9,
-        last_error: 'the webhook answered HTTP 503 Service Unavailable', next_try: ago(-1) },
+        last_error: A('decision.error.webhook_status', { status: 503 }), next_try: ago(-1) },
       { ...base, decision_id: 'dec_walk2', event_id: 'evt-stuck-2', member: 'zhaoliu', userid: 'zhaoliu', action: 'approve', at: ago(12),
         published: true, sink: 'webhook', card: 'pending', finished: false, overdue: true, attempts: 8,
-        last_error: 'WeCom errcode 60020: add 203.0.113.7 to the app\'s Trusted IP list', next_try: ago(-1) },
+        last_error: A('hint.wecom.ip_not_trusted.seen', { ip: '203.0.113.7' }), next_try: ago(-1) },
       decision,
     ];
     const actionsUrl = (u) => u.pathname === '/v1/orgs/demo/actions';
@@ -486,7 +486,7 @@ async function main() {
     check(late1Text.includes(L('act.sink.retrying')) && late1Text.includes('HTTP 503') && late1Text.includes(L('act.attempts').replace('{n}', '9')), `stuck row 1: ${late1Text}`);
     const late2Text = await page.locator('#act-body tr').filter({ hasText: 'evt-stuck-2' }).innerText();
     check(late2Text.includes(L('act.sink.passed').replace('{sink}', L('act.sink.webhook'))), `stuck row 2: ${late2Text}`);
-    check(late2Text.includes(L('act.card.pending')) && late2Text.includes('60020'), `stuck row 2's card: ${late2Text}`);
+    check(late2Text.includes(L('act.card.pending')) && late2Text.includes('203.0.113.7'), `stuck row 2's card: ${late2Text}`);
     check(await page.locator('#act-body tr.overdue').count() === 2, 'the overdue rows are not highlighted');
     await page.evaluate(() => document.activeElement && document.activeElement.blur());
     await shot('decisions-overdue');

@@ -52,6 +52,7 @@ fn keys_in_code() -> BTreeSet<String> {
         "auth.",
         "callback.",
         "code.",
+        "decision.",
         "doing.",
         "error.",
         "event.",

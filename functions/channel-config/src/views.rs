@@ -305,7 +305,7 @@ impl ActionView {
             finished: a.is_finished(),
             overdue: a.overdue(now_ms),
             attempts: a.attempts,
-            last_error: a.last_error.clone(),
+            last_error: a.last_error.as_deref().map(render_stored),
             next_try: a
                 .next_try_ms
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.div_euclid(1000)).ok())

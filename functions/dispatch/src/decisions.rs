@@ -8,6 +8,7 @@
 use futures_util::StreamExt;
 use serde_json::Value;
 use shared::domain::{EventId, MemberId, MemberKey, OrgId, RecordKey, Versioned};
+use shared::i18n::Text;
 use shared::wecom::{WeComApp, WeComError};
 use shared::workflow::{ActionRecord, CardAnswer};
 
@@ -157,7 +158,7 @@ impl Dispatcher {
 
     /// Greys the card's buttons out with the decision: the answer and its errcode, or why to
     /// try again later (WeCom or the network failed in a way waiting can fix).
-    async fn answer_card(&self, a: &ActionRecord) -> (CardAnswer, Option<i64>, Option<String>) {
+    async fn answer_card(&self, a: &ActionRecord) -> (CardAnswer, Option<i64>, Option<Text>) {
         let Some(code) = a.response_code.as_deref() else {
             return (CardAnswer::Failed, None, None);
         };
@@ -173,7 +174,7 @@ impl Dispatcher {
         let sent_by = match self.deliveries.delivery(a.record_key()).await {
             Ok(Some(d)) => (d.corp_id, d.agent_id),
             Ok(None) => return (CardAnswer::Failed, None, None),
-            Err(e) => return (CardAnswer::Pending, None, Some(e.to_string())),
+            Err(e) => return (CardAnswer::Pending, None, Some(store_failed(&e))),
         };
         let binding = match self.channels.configured(&key).await {
             Ok(Some(b))
@@ -191,7 +192,7 @@ impl Dispatcher {
                     "the member's channel no longer uses the app that sent the card; not answered");
                 return (CardAnswer::Failed, None, None);
             }
-            Err(e) => return (CardAnswer::Pending, None, Some(e.to_string())),
+            Err(e) => return (CardAnswer::Pending, None, Some(store_failed(&e))),
         };
         let app = WeComApp::new(&self.wecom, &self.tokens, binding.credentials());
         match app
@@ -202,16 +203,25 @@ impl Dispatcher {
                 tracing::info!(event_id = %a.event_id, member = %a.member, "card answered");
                 (CardAnswer::Updated, None, None)
             }
-            Err(e) => card_failure(a, &e),
+            Err(e) => card_failure(a, &e, &self.egress_ips),
         }
     }
 }
 
-fn card_failure(a: &ActionRecord, e: &WeComError) -> (CardAnswer, Option<i64>, Option<String>) {
+/// What a store failure met while answering a card, as the record keeps it.
+fn store_failed(e: &impl std::fmt::Display) -> Text {
+    Text::new("decision.error.store").arg("detail", e)
+}
+
+fn card_failure(
+    a: &ActionRecord,
+    e: &WeComError,
+    egress_ips: &[String],
+) -> (CardAnswer, Option<i64>, Option<Text>) {
     tracing::warn!(error = %e, event_id = %a.event_id, member = %a.member,
         "the card could not be answered");
     if e.is_transient() || e.is_token_invalid() {
-        return (CardAnswer::Pending, None, Some(e.to_string()));
+        return (CardAnswer::Pending, None, Some(e.hint(egress_ips)));
     }
     let errcode = e.errcode().map(|c| c.code());
     let answer = match errcode {

@@ -2,11 +2,13 @@
 //! template names. The callback publishes at once; the dispatcher's sweep publishes what the
 //! callback could not (both roles may put only this source and detail-type on that bus).
 
-use crate::workflow::{ActionRecord, ActionSink, action_json};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use tokio::sync::OnceCell;
+
+use crate::i18n::Text;
+use crate::workflow::{ActionRecord, ActionSink, action_json};
 
 /// The detail-type of a decision, as the workflow system's rules match it.
 pub const DETAIL_TYPE: &str = "Workflow Action Taken";
@@ -40,7 +42,7 @@ impl EventBridgeSink {
 
 #[async_trait]
 impl ActionSink for EventBridgeSink {
-    async fn publish(&self, a: &ActionRecord) -> Result<(), String> {
+    async fn publish(&self, a: &ActionRecord) -> Result<(), Text> {
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(&self.source)
@@ -54,7 +56,9 @@ impl ActionSink for EventBridgeSink {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| e.into_service_error().to_string())?;
+            .map_err(|e| {
+                Text::new("decision.error.eventbridge").arg("detail", e.into_service_error())
+            })?;
         // PutEvents answers 200 with per-entry failures.
         if out.failed_entry_count() > 0 {
             let why = out
@@ -63,7 +67,7 @@ impl ActionSink for EventBridgeSink {
                 .filter_map(|e| e.error_message())
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(format!("EventBridge refused the event: {why}"));
+            return Err(Text::new("decision.error.eventbridge").arg("detail", why));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 // A URL as logs may show it: scheme, host and port.
 use crate::config::url_named as named;
+use crate::i18n::Text;
 use crate::workflow::{ActionRecord, ActionSink, action_json};
 
 /// POSTs each decision as JSON to a URL (the local runner's `WECOM_NOTIFY_ACTIONS_WEBHOOK`).
@@ -34,19 +35,21 @@ impl Webhook {
 
 #[async_trait]
 impl ActionSink for Webhook {
-    async fn publish(&self, a: &ActionRecord) -> Result<(), String> {
+    async fn publish(&self, a: &ActionRecord) -> Result<(), Text> {
         let resp = self
             .http
             .post(&self.url)
             .json(&action_json(a))
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| {
+                Text::new("decision.error.webhook_unreachable").arg("detail", e.without_url())
+            })?;
         // A redirect is not followed: it is an answer the decision did not reach.
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(format!("the webhook answered HTTP {}", resp.status()))
+            Err(Text::new("decision.error.webhook_status").arg("status", resp.status().as_u16()))
         }
     }
     /// Scheme and host only: a webhook URL may carry a token in its path or query.

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::Delivery;
 use crate::domain::{EventId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
+use crate::i18n::Text;
 
 /// Later clicks kept on one record: enough to see what happened, bounded however often a
 /// member clicks.
@@ -269,10 +270,17 @@ impl ActionRecord {
         }
     }
 
-    /// An attempt failed; the next one is due after a growing pause.
-    pub fn attempt_failed(&mut self, error: &str, now_ms: i64) {
+    /// An attempt failed; the next one is due after a growing pause. `error` is kept as a
+    /// catalogue reference ([`Text::stored`]), read in each admin's language.
+    pub fn attempt_failed(&mut self, error: &Text, now_ms: i64) {
         self.attempts = self.attempts.saturating_add(1);
-        self.last_error = Some(error.chars().take(300).collect());
+        let stored = error.stored();
+        // A record stays small: an overlong detail (a remote's whole answer) is left out.
+        self.last_error = Some(if stored.len() > LAST_ERROR_MAX {
+            Text::new(error.key()).stored()
+        } else {
+            stored
+        });
         self.next_try_ms = Some(now_ms + retry_pause_ms(self.attempts));
     }
 
@@ -354,15 +362,19 @@ impl Versioned for ActionRecord {
     }
 }
 
+/// Longest `last_error` kept with its details, in bytes.
+const LAST_ERROR_MAX: usize = 600;
+
 /// Longest answer put on the greyed-out button.
 pub const ANSWER_MAX: usize = 20;
 
 /// Where accepted decisions go: the workflow system's side of the loop.
 #[async_trait]
 pub trait ActionSink: Send + Sync {
-    /// Delivers one decision; an error means it was not delivered and will be tried again
-    /// (the record stays due).
-    async fn publish(&self, a: &ActionRecord) -> Result<(), String>;
+    /// Delivers one decision; an error (what the attempt met, kept on the record and shown to
+    /// the admin in their language) means it was not delivered and will be tried again (the
+    /// record stays due).
+    async fn publish(&self, a: &ActionRecord) -> Result<(), Text>;
     /// For logs: where decisions go.
     fn describe(&self) -> String;
     /// The record's `sink` once published: `eventbridge`, `webhook`, or [`SINK_NONE`].
@@ -374,8 +386,8 @@ pub struct RecordOnly;
 
 #[async_trait]
 impl ActionSink for RecordOnly {
-    async fn publish(&self, _: &ActionRecord) -> Result<(), String> {
-        Err("no sink is configured".into())
+    async fn publish(&self, _: &ActionRecord) -> Result<(), Text> {
+        Err(Text::new("decision.error.no_sink"))
     }
     fn describe(&self) -> String {
         "recorded only".into()
@@ -496,7 +508,10 @@ mod tests {
             (false, Some(1_000)),
             "due at once"
         );
-        a.attempt_failed("HTTP 500", 2_000);
+        a.attempt_failed(
+            &Text::new("decision.error.webhook_status").arg("status", 500),
+            2_000,
+        );
         assert_eq!((a.attempts, a.next_try_ms), (1, Some(2_500)));
         a.mark_published("webhook");
         a.reschedule(3_000);

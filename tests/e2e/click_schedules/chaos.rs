@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use shared::i18n::Text;
 use shared::store::StoreError;
 use shared::testing::Interceptor;
 use shared::workflow::{ActionRecord, ActionSink};
@@ -222,7 +223,9 @@ pub(super) struct TestSink {
 
 #[async_trait]
 impl ActionSink for TestSink {
-    async fn publish(&self, a: &ActionRecord) -> Result<(), String> {
+    async fn publish(&self, a: &ActionRecord) -> Result<(), Text> {
+        // What the endpoint's failures read as on the record.
+        let down = |e: String| Text::new("decision.error.webhook_unreachable").arg("detail", e);
         let accept = || {
             self.accepted.lock().expect("lock").push(Publication {
                 event_id: a.event_id.to_string(),
@@ -236,12 +239,15 @@ impl ActionSink for TestSink {
             return Ok(());
         };
         let plan = chaos.plan(*instance, "publish");
-        chaos.before(plan, *instance, "publish").await?;
+        chaos
+            .before(plan, *instance, "publish")
+            .await
+            .map_err(down)?;
         if chaos.on() && (chaos.outage || chaos.draw(*instance).0 < chaos.sink_fail_pct) {
-            return Err("the endpoint is down (500)".into());
+            return Err(Text::new("decision.error.webhook_status").arg("status", 500));
         }
         accept();
-        chaos.after(plan, *instance, "publish").await
+        chaos.after(plan, *instance, "publish").await.map_err(down)
     }
     fn describe(&self) -> String {
         "the test endpoint".into()

@@ -1,6 +1,7 @@
 //! Decisions on cards ([`shared::store::ActionStore`]): the first wins, and the outbox holds them until finished.
 
 use shared::domain::{EventId, OrgId, RecordKey};
+use shared::i18n::Text;
 use shared::store::Claim;
 use shared::store::{LogQuery, PageAt};
 use shared::workflow::{ActionRecord, CardAnswer, LaterClick};
@@ -179,7 +180,10 @@ async fn unfinished_decisions_are_found_until_finished(h: Harness) {
     due(1_800_000_000_000, &["alice", "bob"]).await;
     // alice's publication fails: due again after a pause, not before.
     let mut a2 = a.clone();
-    a2.attempt_failed("the webhook answered HTTP 500", 1_700_000_020_000);
+    a2.attempt_failed(
+        &Text::new("decision.error.webhook_status").arg("status", 500),
+        1_700_000_020_000,
+    );
     a2.updated_ms = a.updated_ms + 1;
     assert!(h.actions.replace(&a2, a.updated_ms).await.expect("replace"));
     due(1_700_000_020_100, &["bob"]).await;
