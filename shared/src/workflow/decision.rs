@@ -493,6 +493,31 @@ mod tests {
     }
 
     #[test]
+    fn a_long_last_error_is_kept_cut_not_emptied() {
+        let d = card_delivery();
+        let mut a = ActionRecord::decide(
+            &d,
+            &click("zhangsan", "approve"),
+            OffsetDateTime::UNIX_EPOCH,
+            1_000,
+            9,
+        )
+        .expect("ok");
+        let detail = "x".repeat(5_000);
+        a.attempt_failed(
+            &Text::new("decision.error.webhook_unreachable").arg("detail", &detail),
+            2_000,
+        );
+        let stored = a.last_error.clone().unwrap_or_default();
+        assert!(stored.len() < 1_000, "the record stays small: {} bytes", stored.len());
+        let shown = crate::i18n::render_stored(&stored);
+        assert!(
+            !shown.contains("{detail}") && shown.contains("xxxxxxxxxx"),
+            "the detail is cut, not dropped: {shown}"
+        );
+    }
+
+    #[test]
     fn a_decision_is_unfinished_until_published_and_its_card_answered() {
         let d = card_delivery();
         let mut a = ActionRecord::decide(
