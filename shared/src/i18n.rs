@@ -168,6 +168,18 @@ impl Text {
         &self.key
     }
 
+    /// The same text with each argument cut to `max` characters (an ellipsis marks the cut):
+    /// for texts kept in records, whose arguments may carry a remote's whole answer.
+    pub fn clipped(mut self, max: usize) -> Self {
+        for (_, v) in &mut self.args {
+            if let Some((at, _)) = v.char_indices().nth(max) {
+                v.truncate(at);
+                v.push('…');
+            }
+        }
+        self
+    }
+
     /// In the language of the request being handled.
     pub fn render(&self) -> String {
         self.render_in(current())

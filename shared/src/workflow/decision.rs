@@ -274,13 +274,7 @@ impl ActionRecord {
     /// catalogue reference ([`Text::stored`]), read in each admin's language.
     pub fn attempt_failed(&mut self, error: &Text, now_ms: i64) {
         self.attempts = self.attempts.saturating_add(1);
-        let stored = error.stored();
-        // A record stays small: an overlong detail (a remote's whole answer) is left out.
-        self.last_error = Some(if stored.len() > LAST_ERROR_MAX {
-            Text::new(error.key()).stored()
-        } else {
-            stored
-        });
+        self.last_error = Some(error.clone().clipped(LAST_ERROR_DETAIL_MAX).stored());
         self.next_try_ms = Some(now_ms + retry_pause_ms(self.attempts));
     }
 
@@ -362,8 +356,9 @@ impl Versioned for ActionRecord {
     }
 }
 
-/// Longest `last_error` kept with its details, in bytes.
-const LAST_ERROR_MAX: usize = 600;
+/// Longest detail (a remote's answer) kept in `last_error`, in characters: the record stays
+/// small.
+const LAST_ERROR_DETAIL_MAX: usize = 200;
 
 /// Longest answer put on the greyed-out button.
 pub const ANSWER_MAX: usize = 20;
@@ -509,7 +504,11 @@ mod tests {
             2_000,
         );
         let stored = a.last_error.clone().unwrap_or_default();
-        assert!(stored.len() < 1_000, "the record stays small: {} bytes", stored.len());
+        assert!(
+            stored.len() < 1_000,
+            "the record stays small: {} bytes",
+            stored.len()
+        );
         let shown = crate::i18n::render_stored(&stored);
         assert!(
             !shown.contains("{detail}") && shown.contains("xxxxxxxxxx"),
