@@ -257,6 +257,10 @@ async fn world(seed: u64, stores: Stores) -> World {
         personal_channel: on,
         message_format: MessageFormat::Textcard,
         actions: None,
+        decide: Default::default(),
+        remind_after_minutes: None,
+        reminders: Default::default(),
+        escalate_to: Default::default(),
     };
     stores
         .subscriptions

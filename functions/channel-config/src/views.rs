@@ -176,10 +176,18 @@ impl SubscriptionsBody {
                     .arg("expected", "items"),
             ));
         }
-        shared::json::from_value(Value::Object(body)).map_err(|e| match e.path.as_deref() {
-            Some(item) if item.starts_with("items[") => ApiError::invalid_field(item, e.text()),
-            _ => FieldError::new("items", Text::new("field.items.array")).into(),
-        })
+        let parsed: Self =
+            shared::json::from_value(Value::Object(body)).map_err(|e| match e.path.as_deref() {
+                Some(item) if item.starts_with("items[") => ApiError::invalid_field(item, e.text()),
+                _ => FieldError::new("items", Text::new("field.items.array")).into(),
+            })?;
+        // Rules between an item's fields, once every item parsed.
+        for (i, sub) in parsed.items.iter().enumerate() {
+            sub.approval().check().map_err(|e| {
+                ApiError::invalid_field(&format!("items[{i}].{}", e.field), e.message)
+            })?;
+        }
+        Ok(parsed)
     }
 }
 

@@ -4,7 +4,7 @@
 use futures_util::StreamExt;
 use shared::domain::retained_until;
 use shared::store::Claim;
-use shared::workflow::{Delivery, MessageFormat, Subscription, WorkflowEvent};
+use shared::workflow::{Approval, Delivery, MessageFormat, Subscription, WorkflowEvent};
 
 use crate::prepare::Ready;
 use crate::settings::millis;
@@ -24,6 +24,10 @@ impl Dispatcher {
             .or_else(|| sub.and_then(|s| s.actions.as_ref()));
         let fallback = (actions.is_some() || format == MessageFormat::Markdown)
             .then(|| ev.render(MessageFormat::Textcard));
+        // A card keeps its approval rules: the sweep follows it up without the event.
+        let approval = actions
+            .map(|_| ev.approval(sub))
+            .filter(|a| *a != Approval::default());
         let now = self.now();
         let lease_until = self.lease_until();
         let expires_at = retained_until(now, self.settings.retention_days);
@@ -36,6 +40,7 @@ impl Dispatcher {
                 };
                 let mut d = Delivery::claim(ev, member, message, now, lease_until, expires_at);
                 d.fallback = fallback.clone();
+                d.approval = approval.clone();
                 d
             })
             .collect()

@@ -170,10 +170,19 @@ pub struct DeliveryView {
     /// RFC 3339 UTC of the record's last change.
     #[schema(required = true, format = DateTime)]
     pub at: Option<String>,
-    /// A paced `delayed` delivery: when it will be sent (RFC 3339 UTC).
+    /// A paced `delayed` or a `held` delivery: when it will be sent (RFC 3339 UTC).
     #[schema(format = DateTime)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
+    /// `message` (the event's message or card), `reminder` or `escalation`.
+    pub kind: crate::workflow::DeliveryKind,
+    /// A reminder's round, from 1. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round: Option<u8>,
+    /// `true` when it went out combined with others in one digest message (`msgid` is the
+    /// digest's). Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub digest: bool,
 }
 
 impl From<&crate::workflow::Delivery> for DeliveryView {
@@ -202,8 +211,16 @@ impl From<&crate::workflow::Delivery> for DeliveryView {
             at: time(d.updated_ms),
             not_before: d
                 .not_before_ms
-                .filter(|_| d.status.public() == PublicStatus::Delayed)
+                .filter(|_| {
+                    matches!(
+                        d.status.public(),
+                        PublicStatus::Delayed | PublicStatus::Held
+                    )
+                })
                 .and_then(time),
+            kind: d.kind,
+            round: (d.round > 0).then_some(d.round),
+            digest: d.digest,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WorkflowEvent;
+use super::{Approval, WorkflowEvent};
 use crate::domain::{EventId, MemberId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
 use crate::outgoing::{MessageBody, Touser};
 
@@ -24,6 +24,8 @@ pub enum DeliveryStatus {
     Skipped,
     /// Delivered, then recalled by an admin (WeCom's `message/recall`).
     Recalled,
+    /// In the member's quiet hours: sent at `not_before` (their end).
+    Held,
 }
 
 /// The status as the API shows it.
@@ -39,6 +41,8 @@ pub enum PublicStatus {
     Recalled,
     /// In an event's answer only: already handled, or in someone else's hands.
     Duplicate,
+    /// In the member's quiet hours: sent when they end (`not_before`).
+    Held,
 }
 
 impl PublicStatus {
@@ -50,6 +54,7 @@ impl PublicStatus {
             Self::Skipped => "skipped",
             Self::Recalled => "recalled",
             Self::Duplicate => "duplicate",
+            Self::Held => "held",
         }
     }
 }
@@ -70,6 +75,7 @@ impl DeliveryStatus {
             Self::Failed => PublicStatus::Failed,
             Self::Skipped => PublicStatus::Skipped,
             Self::Recalled => PublicStatus::Recalled,
+            Self::Held => PublicStatus::Held,
         }
     }
 }
@@ -93,6 +99,39 @@ pub enum Reason {
     ChannelMisconfigured,
     WecomError,
     WecomUnreachable,
+    /// In the member's quiet hours.
+    QuietHours,
+    /// A reminder or escalation whose card was decided before it went out.
+    Decided,
+}
+
+/// What a delivery is: the event's message (or card), or what follows an undecided card.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// The event's own message or card.
+    #[default]
+    Message,
+    /// A short message reminding the recipient of an undecided card (round 1, 2, …).
+    Reminder,
+    /// The card, sent to an `escalate_to` member after the last reminder.
+    Escalation,
+}
+
+impl DeliveryKind {
+    pub fn is_message(&self) -> bool {
+        *self == Self::Message
+    }
+}
+
+/// The next round after an undecided card: due at `due_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// 1-based: rounds up to the approval's `reminders` remind, the one after escalates.
+    pub round: u8,
+    pub due_ms: i64,
 }
 
 /// One (event, member) delivery: claimed before anything is sent, so each is acted on once.
@@ -154,6 +193,28 @@ pub struct Delivery {
     pub fell_back: bool,
     /// Unix seconds after which the store may forget the record (TTL).
     pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "DeliveryKind::is_message")]
+    pub kind: DeliveryKind,
+    /// A reminder's round (1-based); 0 for the others.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u8,
+    /// A card's approval rules (who decides, reminders, escalation), as its event and
+    /// subscription settled them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// A sent card nobody has decided yet: its next reminder or escalation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+    /// It went out combined with others in one digest message (its `msgid`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digest: bool,
+    /// The event asked to go through quiet hours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub urgent: bool,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl Delivery {
@@ -200,7 +261,19 @@ impl Delivery {
             body: Some(body),
             batch: None,
             expires_at,
+            kind: DeliveryKind::Message,
+            round: 0,
+            approval: None,
+            follow_up: None,
+            digest: false,
+            urgent: ev.urgent,
         }
+    }
+
+    /// What tells this record apart from the event's message to the same member in storage
+    /// keys: a reminder's round (`None` for the others, kept under (org, event, member)).
+    pub fn key_suffix(&self) -> Option<String> {
+        (self.kind == DeliveryKind::Reminder).then(|| format!("R{}", self.round))
     }
 
     pub fn is_member(&self, member: &MemberId) -> bool {
@@ -211,8 +284,9 @@ impl Delivery {
     /// end of a claim's lease.
     pub fn due_ms(&self) -> Option<i64> {
         match self.status {
-            DeliveryStatus::Delayed => self.not_before_ms,
+            DeliveryStatus::Delayed | DeliveryStatus::Held => self.not_before_ms,
             DeliveryStatus::Sending => self.lease_until_ms,
+            DeliveryStatus::Delivered => self.follow_up.map(|f| f.due_ms),
             _ => None,
         }
     }
@@ -249,6 +323,14 @@ impl Delivery {
         self.not_before_ms = Some(until_ms);
         self.lease_until_ms = None;
         self.reason = Some(Reason::Paced);
+    }
+
+    /// In the member's quiet hours: sent when they end at `until_ms`.
+    pub fn mark_held(&mut self, until_ms: i64) {
+        self.status = DeliveryStatus::Held;
+        self.not_before_ms = Some(until_ms);
+        self.lease_until_ms = None;
+        self.reason = Some(Reason::QuietHours);
     }
 
     /// A send or lookup failed: counts as an attempt, with WeCom's code and our hint.

@@ -41,6 +41,21 @@ pub struct WorkflowEvent {
     /// This event's buttons instead of its subscription's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<super::Actions>,
+    /// This event's `decide` instead of its subscription's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide: Option<super::Decide>,
+    /// This event's `remind_after_minutes` instead of its subscription's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_after_minutes: Option<super::RemindAfter>,
+    /// This event's `reminders` instead of its subscription's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<super::Reminders>,
+    /// This event's `escalate_to` instead of its subscription's (`[]`: nobody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<super::EscalateTo>,
+    /// Goes through the recipients' quiet hours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub urgent: bool,
 }
 
 /// Why an event cannot be dispatched: a clear message naming the field.
@@ -104,6 +119,18 @@ impl WorkflowEvent {
             return Err(bad("url", "event.url"));
         }
         Ok(ev)
+    }
+
+    /// The approval rules of this event's cards: each field the event sets, else the
+    /// subscription's.
+    pub fn approval(&self, sub: Option<&super::Subscription>) -> super::Approval {
+        let base = sub.map(super::Subscription::approval).unwrap_or_default();
+        super::Approval {
+            decide: self.decide.unwrap_or(base.decide),
+            remind_after_minutes: self.remind_after_minutes.or(base.remind_after_minutes),
+            reminders: self.reminders.unwrap_or(base.reminders),
+            escalate_to: self.escalate_to.clone().unwrap_or(base.escalate_to),
+        }
     }
 
     /// Recipients in order, each once.
@@ -221,6 +248,31 @@ mod tests {
     }
 
     #[test]
+    fn the_events_approval_fields_win_over_the_subscriptions() {
+        let mut sub = super::super::Subscription::new(
+            SubscriptionType::parse("sql_review").expect("type"),
+            Node::parse("approval_pending").expect("node"),
+            true,
+        );
+        sub.remind_after_minutes = super::super::RemindAfter::new(30).ok();
+        sub.reminders = super::super::Reminders::new(2).expect("2");
+        let mut d = detail();
+        d["decide"] = json!("any");
+        d["reminders"] = json!(1);
+        d["escalate_to"] = json!(["carol"]);
+        d["urgent"] = json!(true);
+        let ev = WorkflowEvent::from_detail(&d).expect("valid");
+        let a = ev.approval(Some(&sub));
+        assert_eq!(a.decide, super::super::Decide::Any);
+        assert_eq!(a.remind_after_minutes.map(|r| r.minutes()), Some(30));
+        assert_eq!(a.reminders.get(), 1);
+        assert_eq!(a.escalate_to.iter().count(), 1);
+        assert!(ev.urgent);
+        let plain = WorkflowEvent::from_detail(&detail()).expect("valid");
+        assert_eq!(plain.approval(Some(&sub)), sub.approval());
+    }
+
+    #[test]
     fn malformed_events_name_the_problem() {
         for (patch, words) in [
             (json!({"event_id": ""}), "event_id"),
@@ -237,6 +289,11 @@ mod tests {
                 "actions[0].key",
             ),
             (json!({"actions": []}), "actions"),
+            (json!({"decide": "all"}), "decide"),
+            (json!({"remind_after_minutes": 0}), "remind_after_minutes"),
+            (json!({"reminders": 9}), "reminders"),
+            (json!({"escalate_to": ["a b"]}), "escalate_to[0]"),
+            (json!({"urgent": "yes"}), "urgent"),
         ] {
             let mut d = detail();
             for (k, v) in patch.as_object().expect("obj") {

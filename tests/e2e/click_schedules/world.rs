@@ -112,6 +112,10 @@ impl World {
                     personal_channel: true,
                     message_format: MessageFormat::Textcard,
                     actions: Some(actions),
+                    decide: Default::default(),
+                    remind_after_minutes: None,
+                    reminders: Default::default(),
+                    escalate_to: Default::default(),
                 }],
             )
             .await

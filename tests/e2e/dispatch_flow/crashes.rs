@@ -102,6 +102,10 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
                         {"key": "reject", "text": "驳回", "style": "danger"}]))
                     .expect("actions"),
                 ),
+                decide: Default::default(),
+                remind_after_minutes: None,
+                reminders: Default::default(),
+                escalate_to: Default::default(),
             }],
         )
         .await

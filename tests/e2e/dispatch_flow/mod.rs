@@ -117,6 +117,10 @@ impl World {
                     personal_channel: on,
                     message_format: format,
                     actions: None,
+                    decide: Default::default(),
+                    remind_after_minutes: None,
+                    reminders: Default::default(),
+                    escalate_to: Default::default(),
                 }],
             )
             .await

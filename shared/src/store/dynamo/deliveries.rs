@@ -33,20 +33,31 @@ fn delivery_pk(org: &OrgId, event_id: &EventId, member: &str) -> String {
 
 const DELIVERY_SK: &str = "DELIVERY";
 
+/// A reminder's round is a last key part (`#R1`); the event's message to the member has none.
+fn suffixed(key: String, d: &Delivery) -> String {
+    match d.key_suffix() {
+        Some(sfx) => format!("{key}#{sfx}"),
+        None => key,
+    }
+}
+
 /// The position of a delivery in the org's and the member's log: newest last in key order.
 fn log_sk(d: &Delivery) -> String {
-    format!(
-        "{:013}#{}#{}",
-        d.created_ms.max(0),
-        key_part(d.event_id.as_str()),
-        key_part(&d.member)
+    suffixed(
+        format!(
+            "{:013}#{}#{}",
+            d.created_ms.max(0),
+            key_part(d.event_id.as_str()),
+            key_part(&d.member)
+        ),
+        d,
     )
 }
 
 impl DocRecord for Delivery {
     fn key(&self) -> (String, String) {
         (
-            delivery_pk(&self.org, &self.event_id, &self.member),
+            suffixed(delivery_pk(&self.org, &self.event_id, &self.member), self),
             DELIVERY_SK.into(),
         )
     }

@@ -8,7 +8,7 @@ use super::apps::org_pk;
 use super::{DynamoTable, Item, build, corrupt, field, get_bool, get_doc, get_s, s, to_doc};
 use crate::domain::{Node, OrgId, SubscriptionKey, SubscriptionType};
 use crate::store::{Page, PageAt, Result, StoreError, SubscriptionStore};
-use crate::workflow::Subscription;
+use crate::workflow::{Approval, Subscription};
 
 fn sub_sk(t: &SubscriptionType, node: &Node) -> String {
     format!("SUB#{t}#{node}")
@@ -18,12 +18,17 @@ fn subscription_from_item(item: &Item) -> Result<Subscription> {
     let sk = get_s(item, "sk")?;
     let rest = sk.strip_prefix("SUB#").ok_or_else(|| corrupt("sk"))?;
     let (t, node) = rest.split_once('#').ok_or_else(|| corrupt("sk"))?;
+    let approval: Approval = get_doc(item, "approval")?.unwrap_or_default();
     Ok(Subscription {
         subscription_type: field(SubscriptionType::parse(t))?,
         node: field(Node::parse(node))?,
         personal_channel: get_bool(item, "personal_channel"),
         message_format: get_doc(item, "message_format")?.unwrap_or_default(),
         actions: get_doc(item, "actions")?,
+        decide: approval.decide,
+        remind_after_minutes: approval.remind_after_minutes,
+        reminders: approval.reminders,
+        escalate_to: approval.escalate_to,
     })
 }
 
@@ -62,6 +67,10 @@ impl SubscriptionStore for DynamoTable {
                     .item("message_format", to_doc(&i.message_format)?);
                 if let Some(a) = &i.actions {
                     put = put.item("actions", to_doc(a)?);
+                }
+                let approval = i.approval();
+                if approval != Approval::default() {
+                    put = put.item("approval", to_doc(&approval)?);
                 }
                 let put = build(put.build())?;
                 tx = tx.transact_items(TransactWriteItem::builder().put(put).build());

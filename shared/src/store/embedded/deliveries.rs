@@ -18,13 +18,24 @@ fn delivery_key(org: &OrgId, event_id: &EventId, member: &str) -> String {
     format!("{org}/{}/{}", key_part(event_id.as_str()), key_part(member))
 }
 
+/// A reminder's round is a last key part (`/R1`); the event's message to the member has none.
+fn suffixed(key: String, d: &Delivery) -> String {
+    match d.key_suffix() {
+        Some(sfx) => format!("{key}/{sfx}"),
+        None => key,
+    }
+}
+
 /// The position of a delivery in the logs: newest last in key order.
 fn position(d: &Delivery) -> String {
-    format!(
-        "{}#{}#{}",
-        sortable(d.created_ms),
-        key_part(d.event_id.as_str()),
-        key_part(&d.member)
+    suffixed(
+        format!(
+            "{}#{}#{}",
+            sortable(d.created_ms),
+            key_part(d.event_id.as_str()),
+            key_part(&d.member)
+        ),
+        d,
     )
 }
 
@@ -36,7 +47,7 @@ impl Indexed for Delivery {
     const RECORDS: JsonTable = DELIVERIES;
 
     fn key(&self) -> String {
-        delivery_key(&self.org, &self.event_id, &self.member)
+        suffixed(delivery_key(&self.org, &self.event_id, &self.member), self)
     }
 
     fn entries(&self) -> Vec<(IndexTable, String)> {

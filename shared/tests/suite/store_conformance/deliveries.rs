@@ -3,7 +3,7 @@
 use shared::domain::{OrgId, RecordKey};
 use shared::store::Claim;
 use shared::store::{LogQuery, PageAt};
-use shared::workflow::DeliveryStatus;
+use shared::workflow::{DeliveryKind, DeliveryStatus, FollowUp};
 
 use super::{Harness, card_delivery, delivery, dynamo, embedded, event_id};
 
@@ -232,7 +232,77 @@ async fn a_card_delivery_is_found_by_its_task_id(h: Harness) {
     );
 }
 
+/// A reminder is its own record beside the card it follows (one per round), and a sent card
+/// with a follow-up comes due at the follow-up's time.
+async fn reminders_are_records_of_their_own_and_follow_ups_come_due(h: Harness) {
+    let mut card = card_delivery("evt-r", "alice", "zhangsan");
+    card.status = DeliveryStatus::Delivered;
+    card.lease_until_ms = None;
+    card.follow_up = Some(FollowUp {
+        round: 1,
+        due_ms: 61_000,
+    });
+    assert_eq!(h.deliveries.claim(&card).await.expect("claim"), Claim::New);
+    let reminder = |round: u8| {
+        let mut r = delivery("evt-r", "alice", 61_000 + i64::from(round));
+        r.kind = DeliveryKind::Reminder;
+        r.round = round;
+        r
+    };
+    for round in [1, 2] {
+        assert_eq!(
+            h.deliveries.claim(&reminder(round)).await.expect("claim"),
+            Claim::New,
+            "round {round} is new"
+        );
+        assert!(
+            matches!(
+                h.deliveries.claim(&reminder(round)).await.expect("again"),
+                Claim::Existing(r) if r.kind == DeliveryKind::Reminder && r.round == round
+            ),
+            "round {round} once"
+        );
+    }
+    // The card is still the record under (org, event, member).
+    assert_eq!(
+        h.deliveries.delivery(card.record_key()).await.expect("get"),
+        Some(card.clone())
+    );
+    let org = OrgId::parse("acme").expect("org");
+    let log = h
+        .deliveries
+        .deliveries(LogQuery::new(&org, Some("alice"), PageAt::new(None, 10)))
+        .await
+        .expect("log")
+        .items;
+    assert_eq!(
+        log.iter().map(|d| (d.kind, d.round)).collect::<Vec<_>>(),
+        [
+            (DeliveryKind::Reminder, 2),
+            (DeliveryKind::Reminder, 1),
+            (DeliveryKind::Message, 0)
+        ]
+    );
+    let due = h.deliveries.due(61_000, 10).await.expect("due").deliveries;
+    assert!(
+        due.iter()
+            .any(|d| d.kind == DeliveryKind::Message && d.follow_up.is_some()),
+        "{due:?}"
+    );
+    assert!(
+        !h.deliveries
+            .due(60_999, 10)
+            .await
+            .expect("due")
+            .deliveries
+            .iter()
+            .any(|d| d.kind == DeliveryKind::Message),
+        "not before its time"
+    );
+}
+
 shared::both_stores!(
+    reminders_are_records_of_their_own_and_follow_ups_come_due,
     deliveries_are_claimed_once_and_listed_newest_first,
     delayed_deliveries_come_due,
     an_unreadable_due_record_is_skipped_and_named,

@@ -90,6 +90,10 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
             personal_channel: true,
             message_format: MessageFormat::Textcard,
             actions: None,
+            decide: Default::default(),
+            remind_after_minutes: None,
+            reminders: Default::default(),
+            escalate_to: Default::default(),
         })
         .collect();
     h.subscriptions
@@ -172,6 +176,10 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
                 personal_channel: true,
                 message_format: MessageFormat::Textcard,
                 actions: None,
+                decide: Default::default(),
+                remind_after_minutes: None,
+                reminders: Default::default(),
+                escalate_to: Default::default(),
             }],
         )
         .await

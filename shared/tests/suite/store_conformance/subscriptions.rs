@@ -15,6 +15,10 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         personal_channel: on,
         message_format: MessageFormat::Textcard,
         actions: None,
+        decide: Default::default(),
+        remind_after_minutes: None,
+        reminders: Default::default(),
+        escalate_to: Default::default(),
     };
     let (release, done, nope) = (stype("release"), node("done"), node("nope"));
     let acme_release = |n| SubscriptionKey::new(&acme, &release, n);
@@ -45,6 +49,11 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
         ]))
         .expect("actions"),
     );
+    // The approval rules are kept as given.
+    md.decide = shared::workflow::Decide::Any;
+    md.remind_after_minutes = shared::workflow::RemindAfter::new(30).ok();
+    md.reminders = shared::workflow::Reminders::new(2).expect("2");
+    md.escalate_to = serde_json::from_value(serde_json::json!(["carol", "dave"])).expect("to");
     h.subscriptions
         .put_subscriptions(&acme, &[md.clone()])
         .await
@@ -69,6 +78,10 @@ async fn subscriptions_are_upserted_per_org(h: Harness) {
     // An upsert replaces the whole subscription: buttons left out are gone.
     let mut plain = md;
     plain.actions = None;
+    plain.decide = shared::workflow::Decide::Each;
+    plain.remind_after_minutes = None;
+    plain.reminders = Default::default();
+    plain.escalate_to = Default::default();
     h.subscriptions
         .put_subscriptions(&acme, &[plain.clone()])
         .await

@@ -121,6 +121,10 @@ async fn subscribe(stores: &Stores) -> Result<(), String> {
                 personal_channel: true,
                 message_format: MessageFormat::default(),
                 actions: None,
+                decide: Default::default(),
+                remind_after_minutes: None,
+                reminders: Default::default(),
+                escalate_to: Default::default(),
             }],
         )
         .await

@@ -87,6 +87,10 @@ impl World {
                     personal_channel: true,
                     message_format: MessageFormat::default(),
                     actions: None,
+                    decide: Default::default(),
+                    remind_after_minutes: None,
+                    reminders: Default::default(),
+                    escalate_to: Default::default(),
                 }],
             )
             .await
