@@ -38,6 +38,7 @@ mod claim;
 mod decisions;
 mod error;
 mod fence;
+mod follow_up;
 mod incoming;
 mod pace;
 mod prepare;
@@ -282,7 +283,12 @@ impl Dispatcher {
                     slot.insert(s);
                 }
             }
-            let held = self.take_over(due).await;
+            // A sent card that is due has a reminder or escalation to make; the rest are
+            // taken over and sent.
+            let (cards, due): (Vec<Delivery>, Vec<Delivery>) =
+                due.into_iter().partition(|d| d.follow_up_due(now));
+            let mut held = self.follow_up(cards).await;
+            held.extend(self.take_over(due).await);
             let round = self
                 .deliver(held, |d| {
                     subs.get(&subscription_of(d)).and_then(Option::as_ref)
@@ -361,6 +367,11 @@ impl Dispatcher {
     /// One recipient from held to ready: prepared, then its claim renewed if preparing took
     /// long; or its new state (skipped, failed) recorded.
     async fn ready(&self, d: Delivery, sub: Option<&Subscription>, apps: &AppMemo) -> Step<Ready> {
+        let d = match self.still_undecided(d).await {
+            Ok(Step::Next(d)) => d,
+            Ok(Step::Done(o)) => return Step::Done(o),
+            Ok(Step::Failed(e)) | Err(e) => return Step::Failed(e),
+        };
         match self.prepare(d, sub, apps).await {
             Ok(Prepared::Ready(r)) => self.renew(r).await,
             Ok(Prepared::Change(c)) => Step::of(self.record_one(c).await.map(Step::Done)),

@@ -99,6 +99,7 @@ impl Dispatcher {
                     }
                     Ok(receipt) => {
                         d.mark_sent(receipt);
+                        d.start_follow_up(self.now());
                         d.into()
                     }
                     // The card is with the member already: delivered, its msgid unknown (so
@@ -107,6 +108,7 @@ impl Dispatcher {
                         tracing::info!(event_id = %d.event_id, member = %d.member,
                             "WeCom already has the card (42014): delivered, msgid unknown");
                         d.mark_delivered(None);
+                        d.start_follow_up(self.now());
                         d.into()
                     }
                     Err(e) => self.after_failure(d, e),

@@ -176,7 +176,8 @@ pub struct DeliveryView {
     pub not_before: Option<String>,
     /// `message` (the event's message or card), `reminder` or `escalation`.
     pub kind: crate::workflow::DeliveryKind,
-    /// A reminder's round, from 1. Absent otherwise.
+    /// A reminder's or an escalation's round: 1, 2, … for the reminders, the one after the
+    /// last reminder for the escalation. Absent on a `message`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub round: Option<u8>,
     /// `true` when it went out combined with others in one digest message (`msgid` is the

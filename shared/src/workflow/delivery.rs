@@ -195,7 +195,8 @@ pub struct Delivery {
     pub expires_at: i64,
     #[serde(default, skip_serializing_if = "DeliveryKind::is_message")]
     pub kind: DeliveryKind,
-    /// A reminder's round (1-based); 0 for the others.
+    /// A reminder's or an escalation's round (1-based; the escalation's is the one after the
+    /// last reminder); 0 for the event's message.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub round: u8,
     /// A card's approval rules (who decides, reminders, escalation), as its event and
@@ -347,9 +348,10 @@ impl Delivery {
         self.reason = Some(Reason::Retrying);
     }
 
-    /// Recalled from WeCom by an admin.
+    /// Recalled from WeCom by an admin: nothing follows it any more.
     pub fn mark_recalled(&mut self) {
         self.status = DeliveryStatus::Recalled;
+        self.follow_up = None;
     }
 
     /// Sends the fallback from now on, in place of the card (refused, or unreadable where the

@@ -10,6 +10,7 @@ mod approval;
 mod decision;
 mod delivery;
 mod event;
+mod follow_up;
 
 pub use actions::{
     ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,
@@ -26,6 +27,7 @@ pub use decision::{
 };
 pub use delivery::{Delivery, DeliveryKind, DeliveryStatus, FollowUp, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};
+pub use follow_up::MEMBER_LANG;
 
 /// How a subscription's messages look in WeCom. `textcard` is the default: it is readable in
 /// the WeChat plugin too, where markdown is not shown.

@@ -3,6 +3,7 @@
 
 mod crashes;
 mod failures;
+mod follow_ups;
 mod pacing;
 mod probes;
 mod routing;
