@@ -59,6 +59,7 @@ fn keys_in_code() -> BTreeSet<String> {
         "field.",
         "hint.",
         "json.",
+        "message.",
         "probe.",
         "recall.",
         "test.",

@@ -50,6 +50,23 @@ async fn subscribe_post_an_event_and_see_the_delivery() {
                               "actions": [{"key": "ok", "text": "Approve this request now"}]}]}),
             "items[0].actions[0].text",
         ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true, "reminders": 2}]}),
+            "items[0].remind_after_minutes",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true, "remind_after_minutes": 1441}]}),
+            "items[0].remind_after_minutes",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true, "decide": "all"}]}),
+            "items[0].decide",
+        ),
+        (
+            json!({"items": [{"subscription_type": "a", "node": "b", "personal_channel": true,
+                              "remind_after_minutes": 5, "escalate_to": ["carol", "a b"]}]}),
+            "items[0].escalate_to[1]",
+        ),
     ] {
         let (s, v) = call(
             reqwest::Method::PUT,

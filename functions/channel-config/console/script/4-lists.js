@@ -141,7 +141,74 @@
       el('td', {}, el('div', { class: 'check' }, box,
         el('label', { for: id + '-personal' }, el('span', { class: 'visually-hidden' }, t('subs.personal_for', { type: s.subscription_type, node: s.node })),
           el('span', { 'aria-hidden': 'true' }, s.personal_channel ? t('subs.on') : t('subs.off'))))),
-      el('td', {}, formatCell(s, id)));
+      el('td', {}, formatCell(s, id)),
+      el('td', {}, approvalCell(s, id)));
+  }
+
+  // The approval rules of a card subscription (decide, reminders, escalation): what they say,
+  // and a form to change them. Messages without buttons have nothing to decide.
+  function approvalCell(s, id) {
+    if (!(Array.isArray(s.actions) && s.actions.length)) {
+      return el('span', { class: 'muted small' }, t('subs.approval.cards_only'));
+    }
+    const escalate = (s.escalate_to || []).join(', ');
+    const lines = [el('div', {}, t(s.decide === 'any' ? 'subs.approval.any' : 'subs.approval.each'))];
+    if (s.remind_after_minutes && s.reminders) {
+      lines.push(el('div', { class: 'muted small' }, t('subs.approval.remind', { n: s.reminders, m: s.remind_after_minutes })
+        + (escalate ? ' \u00b7 ' + t('subs.approval.escalate', { members: escalate }) : '')));
+    } else if (s.remind_after_minutes && escalate) {
+      lines.push(el('div', { class: 'muted small' }, t('subs.approval.escalate_after', { m: s.remind_after_minutes, members: escalate })));
+    }
+    const field = (name, label, control) => el('div', { class: 'field' },
+      el('label', { for: id + '-' + name }, t(label)), control);
+    const decide = el('select', { id: id + '-decide' },
+      el('option', { value: 'each' }, t('subs.approval.decide_each')),
+      el('option', { value: 'any' }, t('subs.approval.decide_any')));
+    decide.value = s.decide === 'any' ? 'any' : 'each';
+    const after = el('input', { id: id + '-remind-after', type: 'number', min: '1', max: '1440', inputmode: 'numeric',
+      placeholder: t('subs.approval.remind_after_placeholder'), value: s.remind_after_minutes ? String(s.remind_after_minutes) : '' });
+    const count = el('input', { id: id + '-reminders', type: 'number', min: '0', max: '5', inputmode: 'numeric', value: String(s.reminders || 0) });
+    const to = el('input', { id: id + '-escalate', autocomplete: 'off', spellcheck: 'false',
+      placeholder: t('subs.approval.escalate_placeholder'), value: escalate });
+    const error = el('p', { class: 'field-error', id: id + '-approval-error', role: 'alert', hidden: true });
+    const save = el('button', { type: 'submit', class: 'primary' }, t('subs.approval.save'));
+    const form = el('form', { class: 'approval-form', novalidate: true, 'aria-label': t('subs.approval.edit_for', { type: s.subscription_type, node: s.node }) },
+      field('decide', 'subs.approval.decide', decide),
+      field('remind-after', 'subs.approval.remind_after', after),
+      field('reminders', 'subs.approval.reminders', count),
+      field('escalate', 'subs.approval.escalate_to', to),
+      el('p', { class: 'hint' }, t('subs.approval.hint')),
+      error, save);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      // Sent as typed: the API checks the numbers and names, and its error names the field.
+      const number = (v) => (v.trim() === '' ? undefined : Number(v));
+      const item = {
+        ...s,
+        decide: decide.value,
+        remind_after_minutes: number(after.value),
+        reminders: number(count.value) ?? 0,
+        escalate_to: to.value.split(/[,，\s]+/).filter(Boolean),
+      };
+      for (const c of [decide, after, count, to]) c.removeAttribute('aria-invalid');
+      await putSub(item, save, (err) => {
+        // `items[0].escalate_to[1]` → the Escalate to box, named in the message.
+        const name = String(err.field).split('.').pop().replace(/\[\d+\]$/, '');
+        const [control, label] = {
+          decide: [decide, 'subs.approval.decide'],
+          remind_after_minutes: [after, 'subs.approval.remind_after'],
+          reminders: [count, 'subs.approval.reminders'],
+          escalate_to: [to, 'subs.approval.escalate_to'],
+        }[name] || [save, null];
+        showFieldError(error, { ...err, message: (label ? t(label) + ': ' : '') + err.message });
+        control.setAttribute('aria-invalid', 'true');
+        control.setAttribute('aria-describedby', error.id);
+        control.focus();
+      });
+    });
+    return el('div', { class: 'approval' }, lines,
+      el('details', {}, el('summary', {}, t('subs.approval.edit')), form));
   }
 
   // How the subscription's messages look: a format to choose, or, when buttons were set
@@ -160,7 +227,8 @@
     return [el('label', { for: id + '-format', class: 'visually-hidden' }, t('subs.format_for', { type: s.subscription_type, node: s.node })), fmt];
   }
 
-  async function putSub(item, control) {
+  // Saves one subscription; a field error goes to `onFieldError` when the form has one.
+  async function putSub(item, control, onFieldError) {
     const status = $('subs-status');
     if (control) control.disabled = true;
     try {
@@ -170,15 +238,24 @@
           node: item.node,
           personal_channel: !!item.personal_channel,
           message_format: item.message_format || 'textcard',
-          // A PUT replaces the subscription: buttons set through the API are sent back as read.
+          // A PUT replaces the subscription: what was set through the API is sent back as read.
           ...(item.actions ? { actions: item.actions } : {}),
+          decide: item.decide || 'each',
+          ...(item.remind_after_minutes !== undefined && item.remind_after_minutes !== null ? { remind_after_minutes: item.remind_after_minutes } : {}),
+          reminders: item.reminders || 0,
+          escalate_to: item.escalate_to || [],
         }],
       });
       lists.subs.show(page, false);
       status.textContent = t('subs.saved', { type: item.subscription_type, node: item.node, time: fmtTime(new Date().toISOString()) });
       return true;
     } catch (e) {
-      if (e.status !== 401) showApiError($('alert'), e);
+      if (e.status === 401) return false;
+      if (onFieldError && e.error && e.error.field) {
+        onFieldError(e.error);
+        return false;
+      }
+      showApiError($('alert'), e);
       lists.subs.render();
       return false;
     } finally {
@@ -224,10 +301,13 @@
 
   // --- deliveries ----------------------------------------------------------------------------
 
-  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
+  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', held: 'warn', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
 
   function deliveryRow(d) {
     const details = [];
+    if (d.kind === 'reminder') details.push(el('div', {}, badge('info', t('dlv.kind.reminder', { round: d.round || 1 }))));
+    if (d.kind === 'escalation') details.push(el('div', {}, badge('info', t('dlv.kind.escalation'))));
+    if (d.digest) details.push(el('div', {}, badge('info', t('dlv.digest'))));
     if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
     if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
     const facts = [];
