@@ -416,6 +416,38 @@ async function main() {
     await page.getByRole('button', { name: L('dlv.filter_clear'), exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('#dlv-body tr').length === 4);
 
+    // What approvals add to the log (as /deliveries lists them; reaching these states takes
+    // minutes or a night): a card held in quiet hours, a reminder, an escalation, a reminder
+    // the decision made unnecessary, and messages combined into one digest.
+    const soon = new Date(Date.now() + 8 * 3600000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const dlvRow = (o) => ({ subscription_type: 'sql_review', node: 'approval_pending', userid: null, msgid: null,
+      wecom_errcode: null, hint: null, attempts: 0, at: now, kind: 'message', ...o });
+    const approvalRows = [
+      dlvRow({ event_id: 'evt-night-1', member: 'wangwu', status: 'held', reason: 'quiet_hours', not_before: soon }),
+      dlvRow({ event_id: 'evt-walk-7', member: MEMBER, status: 'delivered', kind: 'reminder', round: 1, userid: 'zhangsan', msgid: 'm-r1', attempts: 1 }),
+      dlvRow({ event_id: 'evt-walk-7', member: 'carol', status: 'delivered', kind: 'escalation', round: 2, userid: 'carol', msgid: 'm-e2', attempts: 1 }),
+      dlvRow({ event_id: 'evt-walk-8', member: 'lisi', status: 'skipped', reason: 'decided', kind: 'reminder', round: 2 }),
+      dlvRow({ event_id: 'evt-burst-31', member: MEMBER, status: 'delivered', digest: true, userid: 'zhangsan', msgid: 'm-digest', attempts: 1, subscription_type: 'release', node: 'executed' }),
+    ];
+    const dlvUrl = (u) => u.pathname === '/v1/orgs/demo/deliveries';
+    await page.route(dlvUrl, (route) => route.fulfill({
+      status: 200, contentType: 'application/json', body: JSON.stringify({ items: approvalRows, next: null }),
+    }));
+    await page.locator('#dlv-refresh').click();
+    const heldRow = page.locator('#dlv-body tr').filter({ hasText: 'evt-night-1' });
+    await heldRow.getByText(L('status.held'), { exact: true }).waitFor();
+    check((await heldRow.innerText()).includes(L('reason.quiet_hours').split('{time}')[0].trim()), `the held row: ${await heldRow.innerText()}`);
+    await page.locator('#dlv-body tr').filter({ hasText: 'carol' }).getByText(L('dlv.kind.escalation'), { exact: true }).waitFor();
+    await page.locator('#dlv-body tr').filter({ hasText: MEMBER }).getByText(L('dlv.kind.reminder').replace('{round}', '1'), { exact: true }).waitFor();
+    await page.locator('#dlv-body tr').filter({ hasText: 'evt-walk-8' }).getByText(L('reason.decided')).waitFor();
+    await page.locator('#dlv-body tr').filter({ hasText: 'evt-burst-31' }).getByText(L('dlv.digest'), { exact: true }).waitFor();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await shot('deliveries-approvals');
+    await page.unroute(dlvUrl);
+    await page.locator('#dlv-refresh').click();
+    await page.waitForFunction(() => document.querySelectorAll('#dlv-body tr').length === 4);
+
     // Recall: zhangsan's message of the second event is taken back from WeCom and shows as
     // recalled; lisi's skipped delivery cannot be, and the answer says why (not "wait for it").
     const recalled = await api('DELETE', `/v1/orgs/demo/deliveries/${encodeURIComponent(second)}/${MEMBER}`);
