@@ -243,6 +243,57 @@ async fn a_waiting_reminder_of_a_decided_card_is_skipped(w: World) {
     );
 }
 
+/// The sweep that sends a reminder dies after WeCom accepted it, before the outcome was
+/// recorded; the next sweeps take the reminder over (WeCom's duplicate check drops the repeat)
+/// and the escalation still comes once.
+async fn a_crash_while_reminding_still_reminds_and_escalates_once(w: World) {
+    w.bind("alice", SourceColumn::LoginName, "user0001").await;
+    w.bind("carol", SourceColumn::LoginName, "user0003").await;
+    subscribe_card(
+        &w,
+        json!({"remind_after_minutes": 1, "reminders": 1, "escalate_to": ["carol"]}),
+    )
+    .await;
+    w.dispatcher(None)
+        .dispatch(&event("e-c", "approval_pending", &["alice"]))
+        .await
+        .expect("dispatch");
+    w.advance(Duration::from_secs(61));
+    w.dispatcher(Some(dispatch::CrashPoint::AfterSend))
+        .sweep()
+        .await
+        .expect_err("crashed after WeCom accepted the reminder");
+    let d = w.dispatcher(None);
+    d.sweep()
+        .await
+        .expect("the lease still runs: nothing to do");
+    w.advance(Duration::from_secs(31));
+    d.sweep().await.expect("the reminder is taken over");
+    w.advance(MINUTE);
+    d.sweep().await.expect("escalation");
+    w.advance(MINUTE);
+    d.sweep().await.expect("nothing more");
+    let reminders = received(&w, "user0001")
+        .iter()
+        .filter(|(t, _)| t == "text")
+        .count();
+    assert_eq!(reminders, 1, "{:?}", received(&w, "user0001"));
+    assert_eq!(received(&w, "user0003").len(), 1, "one escalation");
+    let log = w
+        .stores
+        .deliveries
+        .deliveries(LogQuery::new(&w.org, Some("alice"), PageAt::new(None, 10)))
+        .await
+        .expect("log")
+        .items;
+    let reminder = log
+        .iter()
+        .find(|d| d.kind == DeliveryKind::Reminder)
+        .expect("the reminder's record");
+    assert_eq!(reminder.status, DeliveryStatus::Delivered, "{reminder:?}");
+    assert_eq!(log.len(), 2, "the card and one reminder: {log:?}");
+}
+
 impl World {
     /// Plain messages on another node of the same type, to fill a member's window.
     async fn subscribe_sql_reviews_too(&self) {
@@ -255,4 +306,5 @@ shared::both_stores!(
     an_undecided_card_reminds_its_recipient_then_escalates_once,
     a_decision_stops_the_reminders_and_the_escalation,
     a_waiting_reminder_of_a_decided_card_is_skipped,
+    a_crash_while_reminding_still_reminds_and_escalates_once,
 );
