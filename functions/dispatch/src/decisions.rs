@@ -158,16 +158,14 @@ impl Dispatcher {
             .apply(&a, |r| {
                 let mut failed = false;
                 match &own {
-                    Some((_, _, Some(why))) => {
-                        if r.needs_card() && r.response_code == code {
-                            r.attempt_failed(why, now);
-                            failed = true;
-                        }
+                    Some((_, _, Some(why))) if r.needs_card() && r.response_code == code => {
+                        r.attempt_failed(why, now);
+                        failed = true;
                     }
                     Some((answer, errcode, None)) => {
                         r.mark_card(code.as_deref(), *answer, *errcode);
                     }
-                    None => {}
+                    _ => {}
                 }
                 for (member, step) in &peers {
                     match step {

@@ -236,11 +236,12 @@ async fn an_any_decision_is_one_per_event(h: Harness) {
         1_700_000_002,
     );
     assert_eq!(h.actions.claim(&each).await.expect("decide"), Claim::New);
+    let event = alice.event_id.clone();
     let read = |m: &'static str| {
-        let (h, org) = (&h, &org);
+        let (h, org, event) = (&h, &org, &event);
         async move {
             h.actions
-                .action(RecordKey::new(org, &alice.event_id, m))
+                .action(RecordKey::new(org, event, m))
                 .await
                 .expect("read")
         }
@@ -262,7 +263,7 @@ async fn an_any_decision_is_one_per_event(h: Harness) {
     // The decider's decision, not the others'.
     let of = |m: &'static str| {
         let (h, org) = (&h, &org);
-        let event_id = alice.event_id.clone();
+        let event_id = event.clone();
         async move {
             h.actions
                 .actions(
