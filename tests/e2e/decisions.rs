@@ -33,7 +33,7 @@ fn corp_b() -> Corp {
     }
 }
 
-fn dynamo_env(name: &str) -> Vec<(String, String)> {
+pub(super) fn dynamo_env(name: &str) -> Vec<(String, String)> {
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run this through tests/run.sh, which starts moto"
@@ -51,16 +51,30 @@ fn dynamo_env(name: &str) -> Vec<(String, String)> {
 /// The fake WeCom with both companies, a runner on `store` (plus `extra`), the subscription
 /// with Approve/Reject, alice bound on corp A and bob on corp B, each app's callback URL
 /// saved on WeCom's page, and one event to both.
-struct Loop {
-    fake: FakeWeCom,
+pub(super) struct Loop {
+    pub(super) fake: FakeWeCom,
     _dir: tempfile::TempDir,
-    r: Runner,
-    alice_task: String,
-    bob_task: String,
+    pub(super) r: Runner,
+    pub(super) alice_task: String,
+    pub(super) bob_task: String,
 }
 
 impl Loop {
     async fn start(store: &[(String, String)], extra: &[(&str, &str)]) -> Self {
+        Self::start_with(
+            store,
+            extra,
+            e2e::workflow_envelope("evt-d", "demo", &["alice", "bob"]),
+        )
+        .await
+    }
+
+    /// [`Self::start`] with the event `envelope` (its event id `evt-d`, to alice and bob).
+    pub(super) async fn start_with(
+        store: &[(String, String)],
+        extra: &[(&str, &str)],
+        envelope: Value,
+    ) -> Self {
         let fake = FakeWeCom::start().await;
         fake.state.add_corp(fake::demo_corp());
         fake.state.add_corp(corp_b());
@@ -116,11 +130,7 @@ impl Loop {
             assert_eq!(saved["ok"], true, "{saved}");
         }
         let (s, v) = r
-            .call(
-                reqwest::Method::POST,
-                "/v1/local/events",
-                Some(e2e::workflow_envelope("evt-d", "demo", &["alice", "bob"])),
-            )
+            .call(reqwest::Method::POST, "/v1/local/events", Some(envelope))
             .await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(fake.state.sent().len(), 2, "one card each");
@@ -133,7 +143,7 @@ impl Loop {
         }
     }
 
-    async fn click(&self, req: ClickRequest) -> Vec<u16> {
+    pub(super) async fn click(&self, req: ClickRequest) -> Vec<u16> {
         self.fake
             .state
             .click(&req)
@@ -143,7 +153,7 @@ impl Loop {
     }
 }
 
-fn click(task: &str, key: &str) -> ClickRequest {
+pub(super) fn click(task: &str, key: &str) -> ClickRequest {
     ClickRequest {
         task_id: task.to_owned(),
         key: key.to_owned(),

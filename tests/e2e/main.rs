@@ -2,6 +2,7 @@
 //! binary, the routers and the dispatcher against the fake WeCom, and the stores on the
 //! embedded database and on DynamoDB/Secrets Manager in moto (started by tests/run.sh).
 
+mod any_decision;
 mod approvals_live;
 mod auth_matrix;
 mod callback_flow;

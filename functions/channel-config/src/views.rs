@@ -13,7 +13,7 @@ use shared::domain::{
 use shared::http::views::{DeliveryView, ProbeView, ReceiverNotFoundView};
 use shared::http::{ApiError, PublicBase};
 use shared::i18n::{Text, render_stored};
-use shared::workflow::{ActionRecord, CardAnswer, LaterClick, Subscription};
+use shared::workflow::{ActionRecord, CardAnswer, Decide, LaterClick, PeerCard, Subscription};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
@@ -289,8 +289,18 @@ pub struct ActionView {
     /// RFC 3339 UTC of the next attempt, while unfinished.
     #[schema(required = true, format = DateTime)]
     pub next_try: Option<String>,
-    /// Clicks after the decision (another button, a second click): recorded, not acted on.
+    /// Clicks after the decision (another button, a second click; for `decide: "any"`, the
+    /// other recipients' clicks too): recorded, not acted on.
     pub later: Vec<LaterClick>,
+    /// `any` (或签): the event's one decision, made by `member` for every recipient; absent
+    /// for `each` (会签), where every recipient decides for themselves.
+    #[serde(skip_serializing_if = "Decide::is_each")]
+    pub decide: Decide,
+    /// For `decide: "any"`: the other recipients' cards, each answered with this decision
+    /// (`updated`, `pending`, `code_used`, `code_expired`, `expired`, `failed`, or `skipped`
+    /// when no sent card was there to answer). Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerCard>,
 }
 
 impl ActionView {
@@ -319,6 +329,8 @@ impl ActionView {
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.div_euclid(1000)).ok())
                 .and_then(rfc3339),
             later: a.later.clone(),
+            decide: a.decide,
+            peers: a.peers.clone(),
         }
     }
 }

@@ -4,7 +4,9 @@
 use futures_util::StreamExt;
 use shared::domain::retained_until;
 use shared::store::Claim;
-use shared::workflow::{Approval, Delivery, MessageFormat, Subscription, WorkflowEvent};
+use shared::workflow::{
+    Approval, Decide, Delivery, MessageFormat, PEERS_MAX, Subscription, WorkflowEvent,
+};
 
 use crate::prepare::Ready;
 use crate::settings::millis;
@@ -25,9 +27,12 @@ impl Dispatcher {
         let fallback = (actions.is_some() || format == MessageFormat::Markdown)
             .then(|| ev.render(MessageFormat::Textcard));
         // A card keeps its approval rules: the sweep follows it up without the event.
-        let approval = actions
-            .map(|_| ev.approval(sub))
-            .filter(|a| *a != Approval::default());
+        let mut approval = actions.map(|_| ev.approval(sub));
+        let peers = match approval.as_mut() {
+            Some(a) if a.decide == Decide::Any => any_peers(ev, a),
+            _ => Vec::new(),
+        };
+        let approval = approval.filter(|a| *a != Approval::default());
         let now = self.now();
         let lease_until = self.lease_until();
         let expires_at = retained_until(now, self.settings.retention_days);
@@ -41,6 +46,7 @@ impl Dispatcher {
                 let mut d = Delivery::claim(ev, member, message, now, lease_until, expires_at);
                 d.fallback = fallback.clone();
                 d.approval = approval.clone();
+                d.peers = peers.clone();
                 d
             })
             .collect()
@@ -108,4 +114,23 @@ impl Dispatcher {
             userid,
         })
     }
+}
+
+/// Everyone who may decide an any-event (或签): its recipients and the approval's
+/// `escalate_to` members, each once. Above [`PEERS_MAX`] the event is sent as `each` (every
+/// recipient decides for themselves): its cards could not all be answered with one decision.
+fn any_peers(ev: &WorkflowEvent, a: &mut Approval) -> Vec<String> {
+    let mut peers = ev.unique_recipients();
+    for m in a.escalate_to.iter() {
+        if !peers.iter().any(|p| p == m.as_str()) {
+            peers.push(m.as_str().to_owned());
+        }
+    }
+    if peers.len() > PEERS_MAX {
+        tracing::warn!(event_id = %ev.event_id, deciders = peers.len(), max = PEERS_MAX,
+            "decide: any with too many possible deciders; sent as decide: each");
+        a.decide = Decide::Each;
+        return Vec::new();
+    }
+    peers
 }

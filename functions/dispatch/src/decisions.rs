@@ -10,7 +10,7 @@ use serde_json::Value;
 use shared::domain::{EventId, MemberId, MemberKey, OrgId, RecordKey, Versioned};
 use shared::i18n::Text;
 use shared::wecom::{WeComApp, WeComError};
-use shared::workflow::{ActionRecord, CardAnswer};
+use shared::workflow::{ActionRecord, CardAnswer, DeliveryStatus, RESPONSE_CODE_TTL_MS};
 
 use crate::{DispatchError, Dispatcher};
 
@@ -26,6 +26,8 @@ const DECISION_CONCURRENCY: usize = 8;
 /// How long a finisher holds a card's answer before another may try it: the hand-off and the
 /// sweep may meet on one decision, and a response code is single-use.
 const CARD_CLAIM_MS: i64 = 30_000;
+/// Other recipients' cards of an any-decision answered at once.
+const PEER_CONCURRENCY: usize = 4;
 
 /// Which decision a `Workflow Action Taken` event names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,12 +97,13 @@ impl Dispatcher {
         finished
     }
 
-    /// Finishes the one decision a `Workflow Action Taken` event names (the hand-off).
+    /// Finishes the one decision a `Workflow Action Taken` event names (the hand-off): the
+    /// member's own, or the event's any-decision they made.
     pub async fn finish_named(&self, r: &DecisionRef) -> Result<(), DispatchError> {
         match self
             .outbox
             .actions
-            .action(RecordKey::new(&r.org, &r.event_id, &r.member))
+            .decision_of(RecordKey::new(&r.org, &r.event_id, &r.member))
             .await?
         {
             Some(a) if !a.is_finished() => self.finish_decision(a).await.map(|_| ()),
@@ -108,23 +111,27 @@ impl Dispatcher {
         }
     }
 
-    /// Publishes the decision if that is left to do, then answers its card.
+    /// Publishes the decision if that is left to do, then answers its card and, for an
+    /// any-decision, the other recipients' cards.
     pub async fn finish_decision(&self, a: ActionRecord) -> Result<ActionRecord, DispatchError> {
-        let a = self.outbox.publish(a).await?;
-        if !a.needs_card() {
+        let mut a = self.outbox.publish(a).await?;
+        if !a.needs_card() && !a.needs_peers() {
             return Ok(a);
         }
         let now = self.now();
-        if a.clone().expire_card(now) {
+        if a.needs_card() && a.clone().expire_card(now) {
             tracing::warn!(event_id = %a.event_id, member = %a.member,
                 "the card's response code ran out before it was answered");
             let stored = self.outbox.apply(&a, |r| {
                 r.expire_card(now);
             });
-            return Ok(stored.await?.unwrap_or(a));
+            a = stored.await?.unwrap_or(a);
+            if !a.needs_peers() {
+                return Ok(a);
+            }
         }
-        // Claim the answer: only the finisher whose conditional write wins calls WeCom with this
-        // single-use code (the hand-off and the sweep may meet here).
+        // Claim the answers: only the finisher whose conditional write wins calls WeCom with
+        // these single-use codes (the hand-off and the sweep may meet here).
         let mut claim = a.clone();
         claim.next_try_ms = Some(now + CARD_CLAIM_MS);
         let held = claim.bump(now);
@@ -135,46 +142,150 @@ impl Dispatcher {
         }
         let a = claim;
         let code = a.response_code.clone();
-        let (answer, errcode, retry) = self.answer_card(&a).await;
-        let stored = match retry {
-            Some(why) => {
-                let now = self.now();
-                self.outbox
-                    .apply(&a, |r| {
-                        if r.needs_card() && r.response_code == code {
-                            r.attempt_failed(&why, now);
-                        }
-                    })
-                    .await?
-            }
-            None => {
-                self.outbox
-                    .apply(&a, |r| r.mark_card(code.as_deref(), answer, errcode))
-                    .await?
-            }
+        let own = if a.needs_card() {
+            Some(self.answer_card(&a).await)
+        } else {
+            None
         };
+        let peers = if a.needs_peers() {
+            self.answer_peers(&a).await
+        } else {
+            Vec::new()
+        };
+        let now = self.now();
+        let stored = self
+            .outbox
+            .apply(&a, |r| {
+                let mut failed = false;
+                match &own {
+                    Some((_, _, Some(why))) if r.needs_card() && r.response_code == code => {
+                        r.attempt_failed(why, now);
+                        failed = true;
+                    }
+                    Some((answer, errcode, None)) => {
+                        r.mark_card(code.as_deref(), *answer, *errcode);
+                    }
+                    _ => {}
+                }
+                for (member, step) in &peers {
+                    match step {
+                        PeerStep::Answered(answer, errcode) => {
+                            r.mark_peer(member, *answer, *errcode);
+                        }
+                        PeerStep::Retry(why) => {
+                            // One failed attempt per round, whatever how many cards wait.
+                            if !failed
+                                && r.peers
+                                    .iter()
+                                    .any(|p| &p.member == member && p.card == CardAnswer::Pending)
+                            {
+                                r.attempt_failed(why, now);
+                                failed = true;
+                            }
+                        }
+                    }
+                }
+            })
+            .await?;
         Ok(stored.unwrap_or(a))
     }
 
-    /// Greys the card's buttons out with the decision: the answer and its errcode, or why to
-    /// try again later (WeCom or the network failed in a way waiting can fix).
+    /// Greys the decider's card's buttons out with the decision: the answer and its errcode,
+    /// or why to try again later (WeCom or the network failed in a way waiting can fix).
     async fn answer_card(&self, a: &ActionRecord) -> (CardAnswer, Option<i64>, Option<Text>) {
         let Some(code) = a.response_code.as_deref() else {
             return (CardAnswer::Failed, None, None);
         };
-        let Ok(member) = MemberId::parse(&a.member) else {
+        // The card is answered by the app that sent it, and no other (a card sent before
+        // deliveries kept their app: by the member's channel's app).
+        let sent_by = match self.deliveries.delivery(a.delivery_key()).await {
+            Ok(Some(d)) => (d.corp_id, d.agent_id),
+            Ok(None) => return (CardAnswer::Failed, None, None),
+            Err(e) => return (CardAnswer::Pending, None, Some(store_failed(&e))),
+        };
+        self.answer_as(a, &a.member, &a.userid, code, sent_by).await
+    }
+
+    /// Answers the other recipients' cards of an any-decision, each with the response code
+    /// WeCom returned when that card was sent, by the app that sent it.
+    async fn answer_peers(&self, a: &ActionRecord) -> Vec<(String, PeerStep)> {
+        let pending: Vec<String> = a
+            .peers
+            .iter()
+            .filter(|p| p.card == CardAnswer::Pending)
+            .map(|p| p.member.clone())
+            .collect();
+        futures_util::stream::iter(pending)
+            .map(|m| async move {
+                let step = self.answer_peer(a, &m).await;
+                (m, step)
+            })
+            .buffer_unordered(PEER_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    async fn answer_peer(&self, a: &ActionRecord, member: &str) -> PeerStep {
+        let d = match self
+            .deliveries
+            .delivery(RecordKey::new(&a.org, &a.event_id, member))
+            .await
+        {
+            Ok(Some(d)) => d,
+            Ok(None) => return PeerStep::Answered(CardAnswer::Skipped, None),
+            Err(e) => return PeerStep::Retry(store_failed(&e)),
+        };
+        match d.status {
+            // Being sent now: its response code comes with the receipt.
+            DeliveryStatus::Sending => {
+                return PeerStep::Retry(
+                    Text::new("decision.error.peer_sending").arg("member", member),
+                );
+            }
+            // Waiting for its time: when it comes, dispatch finds the event decided and does
+            // not send it (`prepare`).
+            DeliveryStatus::Delayed | DeliveryStatus::Held => {
+                return PeerStep::Answered(CardAnswer::Skipped, None);
+            }
+            DeliveryStatus::Delivered => {}
+            DeliveryStatus::Failed | DeliveryStatus::Skipped | DeliveryStatus::Recalled => {
+                return PeerStep::Answered(CardAnswer::Skipped, None);
+            }
+        }
+        let (Some(code), Some(userid), false) =
+            (d.response_code.clone(), d.userid.clone(), d.fell_back)
+        else {
+            return PeerStep::Answered(CardAnswer::Skipped, None);
+        };
+        // The code came with the send; the record's last change is no earlier than that.
+        if self.now() - d.updated_ms >= RESPONSE_CODE_TTL_MS {
+            return PeerStep::Answered(CardAnswer::Expired, None);
+        }
+        match self
+            .answer_as(a, member, &userid, &code, (d.corp_id, d.agent_id))
+            .await
+        {
+            (_, _, Some(why)) => PeerStep::Retry(why),
+            (answer, errcode, None) => PeerStep::Answered(answer, errcode),
+        }
+    }
+
+    /// `member`'s card (sent to `userid` by `sent_by`) greyed out with `a`'s answer, using
+    /// `code`.
+    async fn answer_as(
+        &self,
+        a: &ActionRecord,
+        member: &str,
+        userid: &str,
+        code: &str,
+        sent_by: (Option<String>, Option<i64>),
+    ) -> (CardAnswer, Option<i64>, Option<Text>) {
+        let Ok(member_id) = MemberId::parse(member) else {
             return (CardAnswer::Failed, None, None);
         };
         let key = MemberKey {
             org: a.org.clone(),
-            member,
-        };
-        // The card is answered by the app that sent it, and no other (a card sent before
-        // deliveries kept their app: by the member's channel's app).
-        let sent_by = match self.deliveries.delivery(a.record_key()).await {
-            Ok(Some(d)) => (d.corp_id, d.agent_id),
-            Ok(None) => return (CardAnswer::Failed, None, None),
-            Err(e) => return (CardAnswer::Pending, None, Some(store_failed(&e))),
+            member: member_id,
         };
         let binding = match self.channels.configured(&key).await {
             Ok(Some(b))
@@ -188,7 +299,7 @@ impl Dispatcher {
                 b
             }
             Ok(_) => {
-                tracing::warn!(event_id = %a.event_id, member = %a.member,
+                tracing::warn!(event_id = %a.event_id, member = %member,
                     "the member's channel no longer uses the app that sent the card; not answered");
                 return (CardAnswer::Failed, None, None);
             }
@@ -196,16 +307,24 @@ impl Dispatcher {
         };
         let app = WeComApp::new(&self.wecom, &self.tokens, binding.credentials());
         match app
-            .update_card_buttons(&a.userid, code, &a.answer_text())
+            .update_card_buttons(userid, code, &a.answer_text())
             .await
         {
             Ok(()) => {
-                tracing::info!(event_id = %a.event_id, member = %a.member, "card answered");
+                tracing::info!(event_id = %a.event_id, member = %member, decided_by = %a.member,
+                    "card answered");
                 (CardAnswer::Updated, None, None)
             }
-            Err(e) => card_failure(a, &e, &self.egress_ips),
+            Err(e) => card_failure(a, member, &e, &self.egress_ips),
         }
     }
+}
+
+/// How answering another recipient's card went.
+enum PeerStep {
+    Answered(CardAnswer, Option<i64>),
+    /// Try again later (being sent, WeCom busy, the store failing): why.
+    Retry(Text),
 }
 
 /// What a store failure met while answering a card, as the record keeps it.
@@ -215,10 +334,11 @@ fn store_failed(e: &impl std::fmt::Display) -> Text {
 
 fn card_failure(
     a: &ActionRecord,
+    member: &str,
     e: &WeComError,
     egress_ips: &[String],
 ) -> (CardAnswer, Option<i64>, Option<Text>) {
-    tracing::warn!(error = %e, event_id = %a.event_id, member = %a.member,
+    tracing::warn!(error = %e, event_id = %a.event_id, member = %member,
         "the card could not be answered");
     if e.is_transient() || e.is_token_invalid() {
         return (CardAnswer::Pending, None, Some(e.hint(egress_ips)));

@@ -2,9 +2,9 @@
 //! What does not end ready is the delivery's new state, for the caller to record.
 
 use shared::channel::{AppMemo, LookupError, miss_hint};
-use shared::domain::{MemberId, MemberKey};
+use shared::domain::{MemberId, MemberKey, RecordKey};
 use shared::wecom::{AppCredentials, WeComApp};
-use shared::workflow::{Delivery, Reason, Subscription};
+use shared::workflow::{ANY_MEMBER, Decide, Delivery, Reason, Subscription};
 
 use crate::record::Change;
 use crate::{DispatchError, Dispatcher};
@@ -23,6 +23,18 @@ pub(crate) enum Prepared {
 }
 
 impl Dispatcher {
+    /// A card of an any-event (或签) whose decision is recorded already.
+    async fn decided_for_everyone(&self, d: &Delivery) -> Result<bool, DispatchError> {
+        let any = d.task_id.is_some()
+            && !d.fell_back
+            && d.approval.as_ref().is_some_and(|a| a.decide == Decide::Any);
+        if !any {
+            return Ok(false);
+        }
+        let key = RecordKey::new(&d.org, &d.event_id, ANY_MEMBER);
+        Ok(self.outbox.actions.action(key).await?.is_some())
+    }
+
     /// Decides skip or send for a held delivery and resolves its member's userid.
     pub(crate) async fn prepare(
         &self,
@@ -38,6 +50,13 @@ impl Dispatcher {
             d.mark_skipped(Reason::UnknownMember);
             return Ok(Prepared::Change(d.into()));
         };
+        if self.decided_for_everyone(&d).await? {
+            // A card of an any-event decided meanwhile would ask for a decision already made:
+            // not sent. The decision answers only the cards sent before it (their deliveries
+            // were no longer waiting when it read them: this one was held, as `sending`).
+            d.mark_skipped(Reason::Decided);
+            return Ok(Prepared::Change(d.into()));
+        }
         let key = MemberKey {
             org: d.org.clone(),
             member,

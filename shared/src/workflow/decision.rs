@@ -16,13 +16,36 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::Delivery;
+use super::{Decide, Delivery};
 use crate::domain::{EventId, Node, OrgId, RecordKey, SubscriptionType, Versioned};
 use crate::i18n::Text;
 
 /// Later clicks kept on one record: enough to see what happened, bounded however often a
 /// member clicks.
 pub const LATER_MAX: usize = 10;
+
+/// The member key an any-decision (或签, `decide: "any"`) is kept under: one per event, so the
+/// insert-once claim makes the first decision of any recipient the only one. Member ids are
+/// `[A-Za-z0-9_.@-]`, so no member's own decision can take it; the record still names the
+/// decider in `member`.
+pub const ANY_MEMBER: &str = "*";
+
+/// Most cards an any-decision answers besides the decider's (the event's recipients and its
+/// `escalate_to` members): the record lists them all, and dispatch answers them one by one.
+/// Above it the event is sent as `each` (docs/API.md §11).
+pub const PEERS_MAX: usize = 50;
+
+/// Another recipient's card of an any-decision, answered with the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerCard {
+    pub member: String,
+    /// `pending` until answered; `skipped` when that member has no sent card to answer (no
+    /// card, not sent, sent without a response code, or one that will not go out now).
+    pub card: CardAnswer,
+    /// WeCom's errcode when the card could not be updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_errcode: Option<i64>,
+}
 
 /// What became of the card after the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -42,6 +65,9 @@ pub enum CardAnswer {
     /// Another refusal; not retried (the decision stands). A later click of the recipient
     /// brings a fresh code, and the card is answered with it.
     Failed,
+    /// Another recipient's card of an any-decision that was never sent, or sent without a
+    /// response code: nothing to answer.
+    Skipped,
 }
 
 /// How long WeCom accepts a click's response code for updating the card.
@@ -119,6 +145,13 @@ pub struct ActionRecord {
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub later: Vec<LaterClick>,
+    /// `any` (或签): the one decision of the event, kept under [`ANY_MEMBER`]; the other
+    /// recipients' clicks are kept in `later`.
+    #[serde(default, skip_serializing_if = "Decide::is_each")]
+    pub decide: Decide,
+    /// An any-decision's other cards, each answered with the decision by dispatch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerCard>,
     /// Unix milliseconds of the last change: the version a replace is conditioned on.
     pub updated_ms: i64,
     /// Unix seconds after which the store may forget the record (TTL).
@@ -159,8 +192,23 @@ pub enum Refused {
 }
 
 impl ActionRecord {
-    /// The (org, event, member) this record is kept under.
+    /// The (org, event, member) this record is kept under: the decider's, or for an
+    /// any-decision the event's one [`ANY_MEMBER`].
     pub fn record_key(&self) -> RecordKey<'_> {
+        RecordKey::new(&self.org, &self.event_id, self.key_member())
+    }
+
+    /// The member part of the record's storage key.
+    pub fn key_member(&self) -> &str {
+        if self.decide == Decide::Any {
+            ANY_MEMBER
+        } else {
+            &self.member
+        }
+    }
+
+    /// The (org, event, member) of the decider's own card delivery.
+    pub fn delivery_key(&self) -> RecordKey<'_> {
         RecordKey::new(&self.org, &self.event_id, &self.member)
     }
 
@@ -188,6 +236,20 @@ impl ActionRecord {
             .iter()
             .find(|b| b.key == click.key)
             .ok_or_else(|| Refused::UnknownKey(click.key.clone()))?;
+        let decide = d.approval.as_ref().map(|a| a.decide).unwrap_or_default();
+        let peers = match decide {
+            Decide::Any => d
+                .peers
+                .iter()
+                .filter(|p| **p != d.member)
+                .map(|p| PeerCard {
+                    member: p.clone(),
+                    card: CardAnswer::Pending,
+                    card_errcode: None,
+                })
+                .collect(),
+            Decide::Each => Vec::new(),
+        };
         Ok(Self {
             org: d.org.clone(),
             event_id: d.event_id.clone(),
@@ -211,6 +273,8 @@ impl ActionRecord {
             next_try_ms: Some(now_ms),
             last_error: None,
             later: Vec::new(),
+            decide,
+            peers,
             updated_ms: now_ms,
             expires_at,
         })
@@ -234,8 +298,25 @@ impl ActionRecord {
         self.card == CardAnswer::Pending
     }
 
+    /// Another recipient's card of an any-decision is still to answer.
+    pub fn needs_peers(&self) -> bool {
+        self.peers.iter().any(|p| p.card == CardAnswer::Pending)
+    }
+
     pub fn is_finished(&self) -> bool {
-        !self.needs_publishing() && !self.needs_card()
+        !self.needs_publishing() && !self.needs_card() && !self.needs_peers()
+    }
+
+    /// The answer of `member`'s card, unless it was answered already.
+    pub fn mark_peer(&mut self, member: &str, answer: CardAnswer, errcode: Option<i64>) {
+        if let Some(p) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.member == member && p.card == CardAnswer::Pending)
+        {
+            p.card = answer;
+            p.card_errcode = errcode;
+        }
     }
 
     /// Unix milliseconds of the decision.
@@ -577,6 +658,59 @@ mod tests {
         b.reschedule(0);
         assert!(!b.published && b.sink.as_deref() == Some(SINK_NONE) && b.is_finished());
         assert_eq!(b.decision_id(), "dec_t");
+    }
+
+    #[test]
+    fn an_any_decision_is_kept_under_the_events_key_and_waits_for_every_card() {
+        let mut d = card_delivery();
+        let each = ActionRecord::decide(
+            &d,
+            &click("zhangsan", "approve"),
+            OffsetDateTime::UNIX_EPOCH,
+            5,
+            9,
+        )
+        .expect("ok");
+        assert_eq!((each.record_key().member, each.peers.len()), ("alice", 0));
+        d.approval = Some(crate::workflow::Approval {
+            decide: Decide::Any,
+            ..Default::default()
+        });
+        d.peers = vec!["alice".into(), "bob".into(), "carol".into()];
+        let mut a = ActionRecord::decide(
+            &d,
+            &click("zhangsan", "approve"),
+            OffsetDateTime::UNIX_EPOCH,
+            5,
+            9,
+        )
+        .expect("ok");
+        assert_eq!(a.record_key().member, ANY_MEMBER);
+        assert_eq!(a.delivery_key().member, "alice");
+        assert_eq!(
+            a.peers
+                .iter()
+                .map(|p| p.member.as_str())
+                .collect::<Vec<_>>(),
+            ["bob", "carol"],
+            "the decider's own card is not a peer's"
+        );
+        a.mark_published("webhook");
+        a.mark_card(Some("rc"), CardAnswer::Updated, None);
+        assert!(!a.is_finished() && a.needs_peers());
+        a.mark_peer("bob", CardAnswer::Updated, None);
+        a.mark_peer("bob", CardAnswer::Failed, Some(1));
+        a.mark_peer("carol", CardAnswer::Skipped, None);
+        assert_eq!(a.peers[0].card, CardAnswer::Updated, "answered once");
+        assert!(a.is_finished());
+        let stored = serde_json::to_value(&a).expect("json");
+        assert_eq!(stored["decide"], "any");
+        assert!(
+            serde_json::to_value(&each)
+                .expect("json")
+                .get("decide")
+                .is_none()
+        );
     }
 
     #[test]

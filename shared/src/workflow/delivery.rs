@@ -212,6 +212,11 @@ pub struct Delivery {
     /// The event asked to go through quiet hours.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub urgent: bool,
+    /// A card of an any-decision (或签): every member who may decide the event (its
+    /// recipients and `escalate_to` members, at most [`super::PEERS_MAX`]), whose cards the
+    /// decision answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -268,6 +273,7 @@ impl Delivery {
             follow_up: None,
             digest: false,
             urgent: ev.urgent,
+            peers: Vec::new(),
         }
     }
 

@@ -101,6 +101,8 @@ impl Delivery {
         e.kind = DeliveryKind::Escalation;
         e.round = round;
         e.fallback = self.fallback.clone();
+        // With `decide: "any"` the escalated card's decision answers the others' cards too.
+        e.peers = self.peers.clone();
         Some(e)
     }
 
@@ -145,6 +147,7 @@ impl Delivery {
             follow_up: None,
             digest: false,
             urgent: self.urgent,
+            peers: Vec::new(),
         }
     }
 }

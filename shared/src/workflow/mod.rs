@@ -21,9 +21,9 @@ pub use approval::{
     RemindAfter, Reminders,
 };
 pub use decision::{
-    ANSWER_MAX, ActionRecord, ActionSink, CardAnswer, Click, LATER_MAX, LaterClick,
-    RESPONSE_CODE_TTL_MS, RETRY_MAX_MS, RecordOnly, Refused, SINK_NONE, UNFINISHED_ALARM_MS,
-    action_json, retry_pause_ms,
+    ANSWER_MAX, ANY_MEMBER, ActionRecord, ActionSink, CardAnswer, Click, LATER_MAX, LaterClick,
+    PEERS_MAX, PeerCard, RESPONSE_CODE_TTL_MS, RETRY_MAX_MS, RecordOnly, Refused, SINK_NONE,
+    UNFINISHED_ALARM_MS, action_json, retry_pause_ms,
 };
 pub use delivery::{Delivery, DeliveryKind, DeliveryStatus, FollowUp, PublicStatus, Reason};
 pub use event::{MAX_RECIPIENTS, MalformedEvent, WorkflowEvent};

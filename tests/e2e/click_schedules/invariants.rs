@@ -1,6 +1,8 @@
 //! What must hold for every (event, member) once a schedule settled.
+use e2e::fake::CardUpdate;
 use shared::domain::{EventId, RecordKey};
 use shared::store::{LogQuery, PageAt};
+use shared::workflow::ANY_MEMBER;
 use shared::workflow::CardAnswer;
 
 use super::chaos::Publication;
@@ -73,6 +75,9 @@ pub(super) async fn check(
             )
             .await
             .map_err(|e| fail(format!("store: {e}")))?;
+        // An any-event has one decision, whoever clicked.
+        let any = cards.iter().any(|c| &c.event_id == ev && c.any);
+        let clicked = if any { clicked.min(1) } else { clicked };
         if listed.items.len() != clicked {
             return Err(fail(format!(
                 "{ev}: {} decisions listed, {clicked} recipients clicked: {:?}",
@@ -81,7 +86,18 @@ pub(super) async fn check(
             )));
         }
     }
+    for ev in events {
+        if cards.iter().any(|c| &c.event_id == ev && c.any) {
+            tally = check_any(
+                w, ev, cards, pushes, copies, &accepted, &updates, tally, fail,
+            )
+            .await?;
+        }
+    }
     for (ci, card) in cards.iter().enumerate() {
+        if card.any {
+            continue;
+        }
         let name = format!("{}/{}", card.event_id, card.who.member);
         let rec = w
             .stores
@@ -213,6 +229,193 @@ pub(super) async fn check(
         if !a.is_finished() || a.next_try_ms.is_some() {
             return Err(fail(format!("{name}: not finished: {a:?}")));
         }
+    }
+    Ok(tally)
+}
+
+/// The invariants of a `decide: "any"` event: one decision for the event, one of its
+/// recipients' own clicks, published as that one decision; the decider's card answered once
+/// with the click's code, every other delivered card once with its send's code; every other
+/// click kept in `later`, decided nothing.
+#[allow(clippy::too_many_arguments)]
+async fn check_any(
+    w: &World,
+    ev: &EventId,
+    cards: &[Card],
+    pushes: &[Push],
+    copies: &[Attempt],
+    accepted: &[Publication],
+    updates: &[CardUpdate],
+    mut tally: Tally,
+    fail: &dyn Fn(String) -> String,
+) -> Result<Tally, String> {
+    let of_event: Vec<usize> = (0..cards.len())
+        .filter(|&i| &cards[i].event_id == ev)
+        .collect();
+    let own: Vec<usize> = (0..pushes.len())
+        .filter(|&i| of_event.contains(&pushes[i].card) && pushes[i].kind == Kind::Authentic)
+        .collect();
+    let read = |m: &str| {
+        let m = m.to_owned();
+        async move {
+            w.stores
+                .actions
+                .action(RecordKey::new(&w.org, ev, &m))
+                .await
+                .map_err(|e| fail(format!("store: {e}")))
+        }
+    };
+    for &ci in &of_event {
+        if let Some(a) = read(cards[ci].who.member).await? {
+            return Err(fail(format!(
+                "{ev}: a decision of its own for {} on an any-event: {a:?}",
+                cards[ci].who.member
+            )));
+        }
+    }
+    let published: Vec<&Publication> = accepted
+        .iter()
+        .filter(|p| p.event_id == ev.as_str())
+        .collect();
+    let answered =
+        |task: &str| -> Vec<&CardUpdate> { updates.iter().filter(|u| u.task_id == task).collect() };
+    let Some(a) = read(ANY_MEMBER).await? else {
+        let touched: usize = of_event
+            .iter()
+            .map(|&c| answered(&cards[c].task_id).len())
+            .sum();
+        if own.is_empty() && published.is_empty() && touched == 0 {
+            return Ok(tally);
+        }
+        return Err(fail(format!(
+            "{ev}: no decision, though recipients clicked {} times ({} publications, {touched} \
+             card answers)",
+            own.len(),
+            published.len()
+        )));
+    };
+    tally.decisions += 1;
+    let Some(&decider) = own.iter().find(|&&i| pushes[i].click == a.click) else {
+        return Err(fail(format!(
+            "{ev}: the decision is not one of the recipients' clicks: {a:?}"
+        )));
+    };
+    let d = &pushes[decider];
+    let card = &cards[d.card];
+    if a.userid != card.who.userid
+        || a.member != card.who.member
+        || a.task_id != card.task_id
+        || a.action != d.key
+        || a.response_code.as_deref() != Some(d.code.as_str())
+    {
+        return Err(fail(format!(
+            "{ev}: the decision does not match the click {decider} ({}): {a:?}",
+            d.what
+        )));
+    }
+    // A click answered 200 before any copy of another recipient's click left decides.
+    for &x in &own {
+        let others_start = copies
+            .iter()
+            .filter(|c| c.push != x && own.contains(&c.push))
+            .map(|c| c.start)
+            .min()
+            .unwrap_or(u64::MAX);
+        let first_ok = copies
+            .iter()
+            .filter(|c| c.push == x)
+            .filter_map(|c| match c.end {
+                Some((e, 200)) => Some(e),
+                _ => None,
+            })
+            .min();
+        if first_ok.is_some_and(|e| e < others_start) && x != decider {
+            return Err(fail(format!(
+                "{ev}: push {x} ({}) was answered 200 before any other click left, yet push \
+                 {decider} ({}) decided",
+                pushes[x].what, d.what
+            )));
+        }
+    }
+    if !a.published || a.sink.as_deref() != Some(SINK_KIND) || published.is_empty() {
+        return Err(fail(format!(
+            "{ev}: not published ({} publications at the endpoint): {a:?}",
+            published.len()
+        )));
+    }
+    tally.publications += published.len() as u64;
+    if let Some(p) = published
+        .iter()
+        .find(|p| p.decision_id != a.decision_id() || p.action != a.action || p.member != a.member)
+    {
+        return Err(fail(format!(
+            "{ev}: a publication differs from the one decision {} {} by {}: {p:?}",
+            a.decision_id(),
+            a.action,
+            a.member
+        )));
+    }
+    for &ci in &of_event {
+        let c = &cards[ci];
+        let got = answered(&c.task_id);
+        if got.len() > 1 {
+            return Err(fail(format!(
+                "{ev}/{}: the card was answered {} times: {got:?}",
+                c.who.member,
+                got.len()
+            )));
+        }
+        let (state, code) = if ci == d.card {
+            (a.card, Some(d.code.clone()))
+        } else {
+            let Some(p) = a.peers.iter().find(|p| p.member == c.who.member) else {
+                return Err(fail(format!(
+                    "{ev}/{}: not among the decision's other cards: {a:?}",
+                    c.who.member
+                )));
+            };
+            (p.card, c.send_code.clone())
+        };
+        match state {
+            CardAnswer::Updated | CardAnswer::CodeUsed if got.len() == 1 => {
+                let u = got[0];
+                if u.agentid != c.who.app.agent
+                    || u.replace_name != a.answer_text()
+                    || Some(&u.response_code) != code.as_ref()
+                {
+                    return Err(fail(format!(
+                        "{ev}/{}: the card was answered as {u:?}, the decision says {:?} \
+                         with code {code:?} (app {})",
+                        c.who.member,
+                        a.answer_text(),
+                        c.who.app.agent
+                    )));
+                }
+                if state == CardAnswer::Updated {
+                    tally.updated += 1;
+                } else {
+                    tally.code_used += 1;
+                }
+            }
+            other => {
+                return Err(fail(format!(
+                    "{ev}/{}: the card is {other:?} with {} answers at WeCom: {a:?}",
+                    c.who.member,
+                    got.len()
+                )));
+            }
+        }
+    }
+    let later_clicks = own.iter().filter(|&&i| i != decider).count();
+    if a.later.len() > later_clicks {
+        return Err(fail(format!(
+            "{ev}: {} later clicks kept, the recipients clicked {later_clicks} more times: {:?}",
+            a.later.len(),
+            a.later
+        )));
+    }
+    if !a.is_finished() || a.next_try_ms.is_some() {
+        return Err(fail(format!("{ev}: not finished: {a:?}")));
     }
     Ok(tally)
 }

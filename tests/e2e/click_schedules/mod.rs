@@ -44,6 +44,7 @@ use shared::store::Stores;
 use shared::testing::{ENCODING_AES_KEY, OTHER_ENCODING_AES_KEY};
 
 mod chaos;
+mod held;
 mod invariants;
 mod pushes;
 mod run;

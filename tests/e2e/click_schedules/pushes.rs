@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use shared::crypto::CallbackCrypto;
 use shared::domain::RecordKey;
+use shared::workflow::ANY_MEMBER;
 
 use super::chaos::Chaos;
 use super::world::{Card, World};
@@ -284,10 +285,12 @@ pub(super) async fn run_copy(
     let mut recorded = None;
     if status == Some(200) && p.kind == Kind::Authentic {
         let c = &cards[p.card];
+        // An any-event's decision (whoever made it) is kept under the event's one key.
+        let member = if c.any { ANY_MEMBER } else { c.who.member };
         recorded = Some(
             w.stores
                 .actions
-                .action(RecordKey::new(&w.org, &c.event_id, c.who.member))
+                .action(RecordKey::new(&w.org, &c.event_id, member))
                 .await
                 .map(|a| a.is_some())
                 .map_err(|e| e.to_string()),

@@ -217,16 +217,24 @@ pub(super) struct Card {
     pub(super) event_id: EventId,
     pub(super) who: &'static Who,
     pub(super) task_id: String,
+    /// The event is `decide: "any"`: one decision for all its cards.
+    pub(super) any: bool,
+    /// The code `message/send` answered for the card: an any-decision answers the card with
+    /// it.
+    pub(super) send_code: Option<String>,
 }
 
-pub(super) fn event(id: &str, recipients: &[&str]) -> WorkflowEvent {
-    WorkflowEvent::from_detail(&json!({
+pub(super) fn event(id: &str, recipients: &[&str], any: bool) -> WorkflowEvent {
+    let mut detail = json!({
         "event_id": id, "org": ORG, "subscription_type": "sql_review",
         "node": "approval_pending", "recipients": recipients,
         "title": "SQL review waiting for you", "content": "prod-db: ALTER TABLE orders",
         "url": "https://workflow.example.com/r/1", "occurred_at": "2026-03-11T08:00:00Z"
-    }))
-    .expect("valid event")
+    });
+    if any {
+        detail["decide"] = json!("any");
+    }
+    WorkflowEvent::from_detail(&detail).expect("valid event")
 }
 
 pub(super) async fn send_cards(
@@ -244,7 +252,9 @@ pub(super) async fn send_cards(
             recipients.push(MEMBERS.choose(rng).expect("member"));
         }
         let names: Vec<&str> = recipients.iter().map(|r| r.member).collect();
-        let ev = event(&format!("clk{seed}x{i}"), &names);
+        // Half the events are decided by whoever decides first (或签).
+        let any = rng.random_bool(0.5);
+        let ev = event(&format!("clk{seed}x{i}"), &names, any);
         sender
             .dispatch(&ev)
             .await
@@ -274,6 +284,8 @@ pub(super) async fn send_cards(
                 event_id: ev.event_id.clone(),
                 who,
                 task_id,
+                any,
+                send_code: d.response_code.clone(),
             });
         }
         events.push(ev.event_id.clone());

@@ -117,6 +117,7 @@ pub(super) async fn update_card(
             task_id,
             userids,
             replace_name,
+            response_code: code.to_owned(),
         });
         ok(json!({ "invaliduser": [] }))
     })

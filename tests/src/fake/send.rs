@@ -159,6 +159,7 @@ pub(super) async fn send(
                     touser: delivered_to,
                     msgtype: msgtype.to_owned(),
                     body: obj.clone(),
+                    response_code: response_code.clone(),
                     at_ms: std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis())

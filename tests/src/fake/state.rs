@@ -74,6 +74,9 @@ pub struct Sent {
     pub msgtype: String,
     pub body: Value,
     pub at_ms: u128,
+    /// A template card's single-use code, as `message/send` answered it (empty otherwise).
+    #[serde(default)]
+    pub response_code: String,
 }
 
 pub(super) struct Token {
@@ -136,6 +139,8 @@ pub struct CardUpdate {
     pub task_id: String,
     pub userids: Vec<String>,
     pub replace_name: String,
+    /// The single-use code the update used: a click's, or a send's.
+    pub response_code: String,
 }
 
 #[derive(Clone, Default)]

@@ -329,7 +329,7 @@
   // workflow system, was the card answered, is anything stuck.
 
   const SINKS = ['eventbridge', 'webhook'];
-  const CARDS = ['pending', 'updated', 'code_used', 'code_expired', 'expired', 'failed'];
+  const CARDS = ['pending', 'updated', 'code_used', 'code_expired', 'expired', 'failed', 'skipped'];
 
   // Whether the workflow system has the decision.
   function sinkCell(a) {
@@ -358,6 +358,11 @@
       if (a.last_error) parts.push(el('div', { class: 'hint' }, a.last_error));
     }
     if (kind === 'warn') parts.push(el('div', { class: 'hint' }, t('act.card.not_updated_hint')));
+    // An any-decision (或签) answers the other recipients' cards too.
+    if (Array.isArray(a.peers) && a.peers.length) {
+      const cards = a.peers.map((p) => p.member + ': ' + tk('act.card.', CARDS.includes(p.card) ? p.card : 'failed')).join(', ');
+      parts.push(el('div', { class: 'muted small' }, t('act.peers', { cards })));
+    }
     return parts;
   }
 
@@ -377,6 +382,7 @@
         // The WeCom account that clicked, when it is not named like the member.
         a.userid && a.userid.toLowerCase() !== String(a.member).toLowerCase() ? el('div', { class: 'muted small' }, t('dlv.userid', { userid: a.userid })) : null),
       el('td', {}, el('div', { class: 'mono strong' }, a.action),
+        a.decide === 'any' ? el('div', { class: 'muted small' }, t('act.decide.any', { member: a.member })) : null,
         el('div', { class: 'muted small mono' }, a.event_id),
         el('div', { class: 'muted small mono' }, a.subscription_type + ' / ' + a.node), later),
       el('td', { class: 'nowrap' }, fmtTime(a.at)),

@@ -27,7 +27,7 @@ fn log_sk(a: &ActionRecord) -> String {
     format!(
         "{ms:013}#{}#{}",
         key_part(a.event_id.as_str()),
-        key_part(&a.member)
+        key_part(a.key_member())
     )
 }
 
@@ -35,12 +35,12 @@ impl DocRecord for ActionRecord {
     fn key(&self) -> (String, String) {
         (
             action_pk(&self.org, &self.event_id),
-            action_sk(&self.member),
+            action_sk(self.key_member()),
         )
     }
 
     fn item(&self, shards: u16) -> Result<Item> {
-        let shard = shard_of(&self.event_id, &self.member, shards);
+        let shard = shard_of(&self.event_id, self.key_member(), shards);
         let entries = Entries {
             org_log: format!("ACTO#{}", self.org),
             member_log: format!("ACTM#{}#{}", self.org, key_part(&self.member)),

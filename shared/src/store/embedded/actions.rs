@@ -23,7 +23,7 @@ fn position(a: &ActionRecord) -> String {
         "{}#{}#{}",
         sortable(i64::try_from(a.at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)),
         key_part(a.event_id.as_str()),
-        key_part(&a.member)
+        key_part(a.key_member())
     )
 }
 
@@ -35,7 +35,7 @@ impl Indexed for ActionRecord {
     const RECORDS: JsonTable = ACTIONS;
 
     fn key(&self) -> String {
-        action_key(&self.org, &self.event_id, &self.member)
+        action_key(&self.org, &self.event_id, self.key_member())
     }
 
     /// A finished decision is in no one's outbox.
@@ -118,7 +118,7 @@ impl ActionStore for EmbeddedDb {
                 if items.len() == limit {
                     next = items
                         .last()
-                        .map(|a: &ActionRecord| key_part(&a.member).into_owned());
+                        .map(|a: &ActionRecord| key_part(a.key_member()).into_owned());
                     break;
                 }
                 items.push(dec(v.value())?);

@@ -4,7 +4,7 @@ use shared::domain::{EventId, OrgId, RecordKey};
 use shared::i18n::Text;
 use shared::store::Claim;
 use shared::store::{LogQuery, PageAt};
-use shared::workflow::{ActionRecord, CardAnswer, LaterClick};
+use shared::workflow::{ANY_MEMBER, ActionRecord, Approval, CardAnswer, Decide, LaterClick};
 
 use super::{Harness, card_delivery, decision, dynamo, embedded};
 
@@ -200,7 +200,121 @@ async fn unfinished_decisions_are_found_until_finished(h: Harness) {
     due(1_800_000_000_000, &["alice"]).await;
 }
 
+/// `decide: "any"`: the first decision of any recipient is the event's only one, kept under
+/// the event's one key, naming its decider; listed with the event and in the decider's log.
+async fn an_any_decision_is_one_per_event(h: Harness) {
+    let org = OrgId::parse("acme").expect("org");
+    let any = |member: &str, userid: &str| {
+        let mut d = card_delivery("evt-any", member, userid);
+        d.approval = Some(Approval {
+            decide: Decide::Any,
+            ..Approval::default()
+        });
+        d.peers = vec!["alice".into(), "bob".into()];
+        d
+    };
+    let alice = decision(&any("alice", "zhangsan"), "approve", 1_700_000_000);
+    assert_eq!(alice.record_key().member, ANY_MEMBER);
+    assert_eq!(
+        alice
+            .peers
+            .iter()
+            .map(|p| p.member.as_str())
+            .collect::<Vec<_>>(),
+        ["bob"]
+    );
+    let bob = decision(&any("bob", "lisi"), "reject", 1_700_000_001);
+    assert_eq!(h.actions.claim(&alice).await.expect("decide"), Claim::New);
+    let Claim::Existing(stored) = h.actions.claim(&bob).await.expect("decide") else {
+        panic!("bob's decision must not be a second one for the event");
+    };
+    assert_eq!(*stored, alice);
+    // A member's own (each) decision on the same event is kept apart from it.
+    let each = decision(
+        &card_delivery("evt-any", "carol", "wangwu"),
+        "approve",
+        1_700_000_002,
+    );
+    assert_eq!(h.actions.claim(&each).await.expect("decide"), Claim::New);
+    let event = alice.event_id.clone();
+    let read = |m: &'static str| {
+        let (h, org, event) = (&h, &org, &event);
+        async move {
+            h.actions
+                .action(RecordKey::new(org, event, m))
+                .await
+                .expect("read")
+        }
+    };
+    assert_eq!(read(ANY_MEMBER).await, Some(alice.clone()));
+    assert_eq!(read("alice").await, None, "kept under the event's key only");
+    // Replaced over the version read, like any decision.
+    let mut answered = alice.clone();
+    answered.mark_peer("bob", CardAnswer::Updated, None);
+    answered.updated_ms += 1;
+    assert!(!answered.needs_peers());
+    assert!(
+        h.actions
+            .replace(&answered, alice.updated_ms)
+            .await
+            .expect("replace")
+    );
+    assert_eq!(read(ANY_MEMBER).await, Some(answered.clone()));
+    // The decider's decision, not the others'.
+    let of = |m: &'static str| {
+        let (h, org) = (&h, &org);
+        let event_id = event.clone();
+        async move {
+            h.actions
+                .actions(
+                    Some(&event_id),
+                    LogQuery::new(org, Some(m), PageAt::new(None, 10)),
+                )
+                .await
+                .expect("list")
+                .items
+        }
+    };
+    assert_eq!(of("alice").await, vec![answered.clone()]);
+    assert_eq!(of("bob").await, Vec::<ActionRecord>::new());
+    assert_eq!(of("carol").await, vec![each.clone()]);
+    let listed = h
+        .actions
+        .actions(
+            Some(&alice.event_id),
+            LogQuery::new(&org, None, PageAt::new(None, 10)),
+        )
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 2, "{:?}", listed.items);
+    assert!(listed.items.contains(&answered) && listed.items.contains(&each));
+    // The decider's log holds it (the index may lag on DynamoDB).
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = h
+            .actions
+            .actions(
+                None,
+                LogQuery::new(&org, Some("alice"), PageAt::new(None, 10)),
+            )
+            .await
+            .expect("log")
+            .items;
+        if found.iter().any(|a| a.event_id == alice.event_id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        found
+            .iter()
+            .any(|a| a.event_id == alice.event_id && a.member == "alice"),
+        "{found:?}"
+    );
+}
+
 shared::both_stores!(
     the_first_decision_wins_and_decisions_are_listed,
     unfinished_decisions_are_found_until_finished,
+    an_any_decision_is_one_per_event,
 );
