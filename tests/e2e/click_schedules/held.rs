@@ -30,7 +30,7 @@ async fn a_card_held_back_past_an_any_decision_is_not_sent() {
             .await
             .expect("slot");
     }
-    let ev = event("held-any", &["alice", "bob"], true);
+    let ev = event("held-any", &["alice", "bob"], true, None);
     w.dispatcher(None).dispatch(&ev).await.expect("dispatch");
     let delivery = |m: &'static str| {
         let (w, ev) = (&w, &ev);

@@ -2,7 +2,9 @@
 //! encrypted push to the callback (its router, in process) to the dispatcher's sweep that
 //! publishes it and answers the card. Each schedule, drawn from a seed, sends fresh cards
 //! (one or two events to alice and bob on app A and carol on app B of the same org) and then
-//! runs, in groups of invocations that overlap:
+//! runs, in groups of invocations that overlap (half the events are `decide: "any"`, and some
+//! escalate: after a reminder or none, unanswered, the card goes to a member who is not a
+//! recipient, and that card is clicked like the others):
 //!
 //! - the recipient's click, its copies overlapping (WeCom's retries of one push sent before
 //!   the first was answered) or coming late (after the answer was lost, after a sweep), and

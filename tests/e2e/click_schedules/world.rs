@@ -22,7 +22,7 @@ use shared::sink::Outbox;
 use shared::store::{ActionStore, DeliveryStore, Stores};
 use shared::testing::Intercepted;
 use shared::wecom::TokenCache;
-use shared::workflow::{DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
+use shared::workflow::{DeliveryKind, DeliveryStatus, MessageFormat, Subscription, WorkflowEvent};
 
 use super::chaos::{Chaos, Invocation, Publication, TestSink};
 use super::{APP_B, MEMBERS, ORG, Who};
@@ -224,7 +224,19 @@ pub(super) struct Card {
     pub(super) send_code: Option<String>,
 }
 
-pub(super) fn event(id: &str, recipients: &[&str], any: bool) -> WorkflowEvent {
+/// An event's card escalated to `to` after `reminders` unanswered reminders, a minute apart.
+#[derive(Clone, Copy)]
+pub(super) struct Escalation {
+    pub(super) to: &'static Who,
+    pub(super) reminders: u8,
+}
+
+pub(super) fn event(
+    id: &str,
+    recipients: &[&str],
+    any: bool,
+    escalation: Option<Escalation>,
+) -> WorkflowEvent {
     let mut detail = json!({
         "event_id": id, "org": ORG, "subscription_type": "sql_review",
         "node": "approval_pending", "recipients": recipients,
@@ -233,6 +245,11 @@ pub(super) fn event(id: &str, recipients: &[&str], any: bool) -> WorkflowEvent {
     });
     if any {
         detail["decide"] = json!("any");
+    }
+    if let Some(e) = escalation {
+        detail["remind_after_minutes"] = json!(1);
+        detail["reminders"] = json!(e.reminders);
+        detail["escalate_to"] = json!([e.to.member]);
     }
     WorkflowEvent::from_detail(&detail).expect("valid event")
 }
@@ -254,11 +271,35 @@ pub(super) async fn send_cards(
         let names: Vec<&str> = recipients.iter().map(|r| r.member).collect();
         // Half the events are decided by whoever decides first (或签).
         let any = rng.random_bool(0.5);
-        let ev = event(&format!("clk{seed}x{i}"), &names, any);
+        // Some escalate to a member who is not a recipient: nobody decides in time, so that
+        // member gets a card of their own, whose clicks count as a recipient's.
+        let outside: Vec<&'static Who> = MEMBERS
+            .iter()
+            .filter(|m| !names.contains(&m.member))
+            .collect();
+        let escalation = match outside.choose(rng) {
+            Some(to) if rng.random_bool(0.4) => Some(Escalation {
+                to,
+                reminders: rng.random_range(0..=1),
+            }),
+            _ => None,
+        };
+        let ev = event(&format!("clk{seed}x{i}"), &names, any, escalation);
         sender
             .dispatch(&ev)
             .await
             .map_err(|e| format!("sending the cards of {}: {e}", ev.event_id))?;
+        if let Some(e) = escalation {
+            // A minute per reminder, then the escalation: each round at a sweep.
+            for _ in 0..=e.reminders {
+                w.advance(Duration::from_secs(61));
+                sender
+                    .sweep()
+                    .await
+                    .map_err(|err| format!("the sweep escalating {}: {err}", ev.event_id))?;
+            }
+            recipients.push(e.to);
+        }
         for who in recipients {
             let d = w
                 .stores
@@ -267,6 +308,13 @@ pub(super) async fn send_cards(
                 .await
                 .map_err(|e| format!("store: {e}"))?
                 .ok_or_else(|| format!("{}/{}: no delivery", ev.event_id, who.member))?;
+            let escalated = escalation.is_some_and(|e| e.to.member == who.member);
+            if escalated != (d.kind == DeliveryKind::Escalation) {
+                return Err(format!(
+                    "{}/{}: kind {:?}, escalated: {escalated}",
+                    ev.event_id, who.member, d.kind
+                ));
+            }
             let sent_by = (d.corp_id.as_deref(), d.agent_id, d.userid.as_deref());
             if d.status != DeliveryStatus::Delivered
                 || sent_by != (Some(who.app.corp), Some(who.app.agent), Some(who.userid))
