@@ -55,6 +55,7 @@ async fn a_card_held_back_past_an_any_decision_is_not_sent() {
         task_id: a.task_id.clone().expect("task"),
         any: true,
         send_code: a.response_code.clone(),
+        escalated: false,
     }];
     let create_time = w.now_ms() / 1000;
     let push = Push::new(

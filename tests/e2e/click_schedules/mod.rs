@@ -127,6 +127,7 @@ const MEMBERS: [Who; 3] = [
 #[derive(Default, Debug)]
 struct Tally {
     cards: u64,
+    escalated: u64,
     pushes: u64,
     copies: u64,
     ok: u64,
@@ -146,6 +147,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, t: &Tally) {
         self.cards += t.cards;
+        self.escalated += t.escalated;
         self.pushes += t.pushes;
         self.copies += t.copies;
         self.ok += t.ok;
@@ -199,8 +201,8 @@ async fn run_all(w: World, seeds: Vec<u64>) {
         .map(|l| l.len())
         .unwrap_or(usize::MAX);
     println!(
-        "click schedules on {}: {} run in {:.1}s, {} violated an invariant; {} cards, {} pushes, \
-         {} copies ({} answered 200, {} 503), {} invocations ({} crashed), {} injected store and \
+        "click schedules on {}: {} run in {:.1}s, {} violated an invariant; {} cards ({} escalated), \
+         {} pushes, {} copies ({} answered 200, {} 503), {} invocations ({} crashed), {} injected store and \
          endpoint faults, {} endpoint outages, {} finish runs during faults, {} settling sweeps; \
          {} decisions, {} publications, cards {} updated and {} code_used; {} unfinished left",
         w.label,
@@ -208,6 +210,7 @@ async fn run_all(w: World, seeds: Vec<u64>) {
         started.elapsed().as_secs_f64(),
         failures.len(),
         total.cards,
+        total.escalated,
         total.pushes,
         total.copies,
         total.ok,
@@ -252,6 +255,12 @@ async fn run_all(w: World, seeds: Vec<u64>) {
         failures[0]
     );
     assert_eq!(left, 0, "decisions left unfinished in the store");
+    // A run of many schedules without one escalated card would not test escalations at all.
+    assert!(
+        seeds.len() < 10 || total.escalated > 0,
+        "no card was escalated in {} schedules",
+        seeds.len()
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -131,6 +131,7 @@ pub(super) async fn run_schedule(w: &World, seed: u64) -> Result<Tally, String> 
     let mut copies: Vec<Attempt> = Vec::new();
     let mut tally = Tally {
         cards: cards.len() as u64,
+        escalated: cards.iter().filter(|c| c.escalated).count() as u64,
         pushes: pushes.len() as u64,
         outages: u64::from(outage),
         ..Tally::default()

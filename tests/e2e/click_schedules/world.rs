@@ -222,6 +222,8 @@ pub(super) struct Card {
     /// The code `message/send` answered for the card: an any-decision answers the card with
     /// it.
     pub(super) send_code: Option<String>,
+    /// The card reached its member by escalation.
+    pub(super) escalated: bool,
 }
 
 /// An event's card escalated to `to` after `reminders` unanswered reminders, a minute apart.
@@ -334,6 +336,7 @@ pub(super) async fn send_cards(
                 task_id,
                 any,
                 send_code: d.response_code.clone(),
+                escalated,
             });
         }
         events.push(ev.event_id.clone());
