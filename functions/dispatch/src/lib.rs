@@ -42,6 +42,7 @@ mod incoming;
 mod pace;
 mod prepare;
 mod probes;
+mod quiet;
 mod record;
 mod report;
 mod send;
