@@ -36,6 +36,7 @@ use shared::workflow::{ActionSink, Delivery, PublicStatus, Subscription, Workflo
 mod batch;
 mod claim;
 mod decisions;
+mod digest;
 mod error;
 mod fence;
 mod incoming;
