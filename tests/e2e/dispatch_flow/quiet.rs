@@ -85,7 +85,86 @@ async fn quiet_hours_follow_daylight_saving_time(w: World) {
     assert_eq!(w.messages_to("zhangsan"), 1);
 }
 
+async fn a_held_card_is_sent_and_counted_sent_only_at_the_end(w: World) {
+    bind_quiet(&w, "alice", "zhangsan", ("22:00", "08:00", "Asia/Shanghai")).await;
+    w.subscribe_sql_reviews().await;
+    let d = w.dispatcher(None);
+    w.set_clock(ms("2027-03-10T15:30:00Z"));
+    let mut ev = event("e-card-night", "approval_pending", &["alice"]);
+    ev.actions = Some(
+        serde_json::from_value(serde_json::json!([
+            {"key": "approve", "text": "同意", "style": "primary"},
+            {"key": "reject", "text": "驳回", "style": "danger"}]))
+        .expect("actions"),
+    );
+    let r = d.dispatch(&ev).await.expect("dispatch");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Held);
+    let held = w.status("e-card-night", "alice").await;
+    assert_eq!(
+        (
+            held.status,
+            held.msgid.clone(),
+            held.response_code.clone(),
+            held.attempts
+        ),
+        (DeliveryStatus::Held, None, None, 0),
+        "not sent, so not marked sent"
+    );
+    assert!(held.task_id.is_some(), "still the card");
+    assert_eq!(w.messages_to("zhangsan"), 0);
+    w.set_clock(ms("2027-03-11T00:00:00Z"));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(outcome(&r, "alice").status, PublicStatus::Delivered);
+    let sent = w.status("e-card-night", "alice").await;
+    assert!(
+        sent.msgid.is_some() && sent.response_code.is_some(),
+        "{sent:?}"
+    );
+    let cards = w.fake.state.sent();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].msgtype, "template_card");
+}
+
+async fn a_nights_backlog_is_paced_and_digested_at_the_end(w: World) {
+    bind_quiet(&w, "alice", "zhangsan", ("22:00", "08:00", "Asia/Shanghai")).await;
+    w.subscribe_sql_reviews().await;
+    let d = w.dispatcher(None);
+    w.set_clock(ms("2027-03-10T15:30:00Z"));
+    for i in 0..40 {
+        let r = d
+            .dispatch(&event(
+                &format!("e-backlog-{i}"),
+                "approval_pending",
+                &["alice"],
+            ))
+            .await
+            .expect("dispatch");
+        assert_eq!(outcome(&r, "alice").status, PublicStatus::Held, "event {i}");
+    }
+    w.set_clock(ms("2027-03-11T00:00:00Z"));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(r.count(PublicStatus::Delivered), 30, "{r:?}");
+    assert_eq!(r.count(PublicStatus::Delayed), 10, "{r:?}");
+    w.advance(Duration::from_secs(61));
+    let r = d.sweep().await.expect("sweep");
+    assert_eq!(r.count(PublicStatus::Delivered), 10, "{r:?}");
+    assert_eq!(w.messages_to("zhangsan"), 31, "30, then one digest of 10");
+    // Which ten waited depends on the order the sweep read them in.
+    let mut digested = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let rec = w.status(&format!("e-backlog-{i}"), "alice").await;
+        assert_eq!(rec.status, DeliveryStatus::Delivered, "event {i}");
+        if rec.digest {
+            digested.insert(rec.msgid);
+        }
+    }
+    assert_eq!(digested.len(), 1, "the ten share the digest's msgid");
+    assert_eq!(w.fake.state.dropped_over_rate(), 0);
+}
+
 shared::both_stores!(
     quiet_hours_hold_until_their_end_and_urgent_goes_through,
+    a_nights_backlog_is_paced_and_digested_at_the_end,
+    a_held_card_is_sent_and_counted_sent_only_at_the_end,
     quiet_hours_follow_daylight_saving_time,
 );
