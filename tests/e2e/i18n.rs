@@ -54,6 +54,7 @@ fn keys_in_code() -> BTreeSet<String> {
         "code.",
         "decision.",
         "doing.",
+        "digest.",
         "error.",
         "event.",
         "field.",

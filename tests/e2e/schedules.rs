@@ -529,6 +529,23 @@ async fn check(seed: u64, w: &World, events: &[WorkflowEvent]) -> Result<Tally, 
                         .collect::<Vec<_>>()
                 )));
             }
+            // A delivery combined into a digest reached the member in it: never also in a
+            // message of its own, and only if a digest went to them.
+            let digested = deliveries.iter().any(|d| d.digest);
+            if digested && messages > 0 {
+                return Err(fail(format!(
+                    "{}: in a digest to {userid}, and in {messages} messages of its own",
+                    ev.event_id
+                )));
+            }
+            let digest_reached = sent.iter().any(|m| {
+                m.touser.iter().any(|u| u == userid) && m.body.to_string().contains("Ref: digest-")
+            });
+            let messages = if digested && digest_reached {
+                1
+            } else {
+                messages
+            };
             let delivered = deliveries
                 .iter()
                 .any(|d| d.status == DeliveryStatus::Delivered);

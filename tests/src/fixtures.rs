@@ -29,6 +29,7 @@ pub fn demo_app_update(
     use shared::domain::{AgentId, AppSecret, CorpId, EncodingAesKey, Receiver, WeComToken};
     shared::channel::ChannelUpdate {
         wechat_plugin: false,
+        quiet_hours: None,
         corp_id: CorpId::parse("ww0123456789abcdef").expect("corp"),
         agent_id: AgentId::parse(1000002).expect("agent"),
         receiver: Receiver::parse(column, receiver).expect("receiver"),

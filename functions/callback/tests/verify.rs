@@ -39,6 +39,7 @@ struct Fixture {
 fn update(column: SourceColumn, receiver: &str) -> ChannelUpdate {
     ChannelUpdate {
         wechat_plugin: false,
+        quiet_hours: None,
         corp_id: CorpId::parse(CORP).expect("corp"),
         agent_id: AgentId::parse(218).expect("agent"),
         receiver: Receiver::parse(column, receiver).expect("r"),

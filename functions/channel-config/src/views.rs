@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use shared::domain::FieldError;
 use shared::domain::{
-    BindingRecord, CallbackCheck, CorpId, EventId, MemberId, Node, OrgId, SourceColumn,
+    BindingRecord, CallbackCheck, CorpId, EventId, MemberId, Node, OrgId, QuietHours, SourceColumn,
     SubscriptionType, TestOutcome,
 };
 use shared::http::views::{DeliveryView, ProbeView, ReceiverNotFoundView};
@@ -70,6 +70,9 @@ pub struct ChannelView {
     pub encoding_aes_key_set: bool,
     /// Reads in the WeChat plugin: gets textcards instead of cards and markdown.
     pub wechat_plugin: bool,
+    /// When notifications wait until the end, unless the event is urgent; null: never.
+    #[schema(required = true)]
+    pub quiet_hours: Option<QuietHours>,
     /// `<public base>/v1/wecom/callback/<32 hex characters>`: stable per member, known before
     /// the first save, revealing neither org nor member.
     pub callback_url: String,
@@ -114,6 +117,7 @@ impl ChannelView {
             token_set: configured,
             encoding_aes_key_set: configured,
             wechat_plugin: c.is_some_and(|c| c.wechat_plugin),
+            quiet_hours: c.and_then(|c| c.quiet_hours.clone()),
             callback_url: base.callback_url(&rec.callback_id),
             trusted_ips: egress_ips.to_vec(),
             last_callback_check: rec.last_callback_check.as_ref().map(CheckView::from),
@@ -390,6 +394,7 @@ mod tests {
                 "token_set": configured,
                 "encoding_aes_key_set": configured,
                 "wechat_plugin": c.is_some_and(|c| c.wechat_plugin),
+                "quiet_hours": c.and_then(|c| c.quiet_hours.as_ref()),
                 "last_probe": Value::Null,
                 "callback_url": base.callback_url(&rec.callback_id),
                 "trusted_ips": egress_ips,
@@ -417,14 +422,23 @@ mod tests {
                 "hint": d.hint,
                 "attempts": d.attempts,
                 "at": at,
+                "kind": d.kind,
             });
+            if d.round > 0 {
+                v["round"] = json!(d.round);
+            }
+            if d.digest {
+                v["digest"] = json!(true);
+            }
             if let Some(r) = &d.reason {
                 v["reason"] = json!(r);
             }
-            if let Some(t) = d
-                .not_before_ms
-                .filter(|_| d.status.public() == PublicStatus::Delayed)
-            {
+            if let Some(t) = d.not_before_ms.filter(|_| {
+                matches!(
+                    d.status.public(),
+                    PublicStatus::Delayed | PublicStatus::Held
+                )
+            }) {
                 v["not_before"] =
                     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000)
                         .map(rfc3339)

@@ -34,6 +34,7 @@ impl Dispatcher {
             body,
             repeat,
             ready: mut keep,
+            digest,
         } = batch;
         let mut lost_ones = Vec::new();
         while !keep.is_empty() {
@@ -47,7 +48,11 @@ impl Dispatcher {
                 .iter()
                 .map(|r| {
                     let mut d = r.delivery.clone();
-                    d.fence(lease_until, &touser);
+                    if digest {
+                        d.fence_digest(lease_until, &touser, &body);
+                    } else {
+                        d.fence(lease_until, &touser);
+                    }
                     let held = d.bump(now);
                     (d, held)
                 })

@@ -6,7 +6,7 @@
 
 use futures_util::StreamExt;
 use shared::domain::RecordKey;
-use shared::workflow::{Decide, Delivery, DeliveryKind, FollowUpKind, Reason};
+use shared::workflow::{ANY_MEMBER, Decide, Delivery, DeliveryKind, FollowUpKind, Reason};
 
 use crate::record::Change;
 use crate::{DispatchError, Dispatcher, Step};
@@ -68,28 +68,16 @@ impl Dispatcher {
     }
 
     /// Whether the card `d` belongs to — or follows up — is decided: by its recipient, or,
-    /// with `decide: "any"`, by anyone.
+    /// with `decide: "any"`, by anyone (that decision is kept under the event's own key).
     pub(crate) async fn decided(&self, d: &Delivery) -> Result<bool, DispatchError> {
-        let actions = &self.outbox.actions;
-        if actions
-            .action(RecordKey::new(&d.org, &d.event_id, &d.member))
-            .await?
-            .is_some()
-        {
-            return Ok(true);
-        }
         let any = d.approval.as_ref().is_some_and(|a| a.decide == Decide::Any);
-        if any {
-            // Any decision of the event decides it for everyone.
-            let page = actions
-                .actions(
-                    Some(&d.event_id),
-                    shared::store::LogQuery::new(&d.org, None, shared::store::PageAt::new(None, 1)),
-                )
-                .await?;
-            return Ok(!page.items.is_empty());
-        }
-        Ok(false)
+        let member = if any { ANY_MEMBER } else { d.member.as_str() };
+        Ok(self
+            .outbox
+            .actions
+            .action(RecordKey::new(&d.org, &d.event_id, member))
+            .await?
+            .is_some())
     }
 
     /// A reminder or escalation about to go out whose card was decided meanwhile is

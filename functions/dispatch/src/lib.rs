@@ -36,6 +36,7 @@ use shared::workflow::{ActionSink, Delivery, PublicStatus, Subscription, Workflo
 mod batch;
 mod claim;
 mod decisions;
+mod digest;
 mod error;
 mod fence;
 mod follow_up;
@@ -43,6 +44,7 @@ mod incoming;
 mod pace;
 mod prepare;
 mod probes;
+mod quiet;
 mod record;
 mod report;
 mod send;

@@ -2,7 +2,7 @@
 //! What does not end ready is the delivery's new state, for the caller to record.
 
 use shared::channel::{AppMemo, LookupError, miss_hint};
-use shared::domain::{MemberId, MemberKey, RecordKey};
+use shared::domain::{ChannelConfig, MemberId, MemberKey, RecordKey};
 use shared::wecom::{AppCredentials, WeComApp};
 use shared::workflow::{ANY_MEMBER, Decide, Delivery, Reason, Subscription};
 
@@ -65,6 +65,11 @@ impl Dispatcher {
             d.mark_skipped(Reason::NoChannel);
             return Ok(Prepared::Change(d.into()));
         };
+        if let Some(until) = self.quiet_until(&d, &binding.config) {
+            d.mark_held(until);
+            tracing::debug!(event_id = %d.event_id, member = %d.member, until, "quiet hours: held");
+            return Ok(Prepared::Change(d.into()));
+        }
         let creds = binding.credentials();
         let app = WeComApp::new(&self.wecom, &self.tokens, creds.clone());
         let userid = match self.channels.userid(&app, &binding, self.now()).await {
@@ -93,5 +98,16 @@ impl Dispatcher {
             creds,
             userid,
         }))
+    }
+
+    /// When the member's quiet hours covering now end, if `d` is to wait for that. An urgent
+    /// event goes through; so does a delivery already fenced into a message, which may have
+    /// reached WeCom: it must repeat that message within WeCom's duplicate-check interval, not
+    /// after the night.
+    fn quiet_until(&self, d: &Delivery, config: &ChannelConfig) -> Option<i64> {
+        if d.urgent || d.batch.is_some() {
+            return None;
+        }
+        crate::quiet::quiet_until(config.quiet_hours.as_ref()?, self.now())
     }
 }

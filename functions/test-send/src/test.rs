@@ -118,6 +118,7 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
     };
     let config = ChannelConfig {
         wechat_plugin: false,
+        quiet_hours: None,
         corp_id: u.corp_id,
         agent_id: u.agent_id,
         receiver: u.receiver,

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::domain::{
     AgentId, AppKey, AppRecord, AppSecret, AppSecrets, BindingRecord, CallbackCheck, CallbackId,
-    ChannelConfig, CorpId, EncodingAesKey, MemberKey, OrgId, Receiver, TestOutcome, WeComToken,
+    ChannelConfig, CorpId, EncodingAesKey, MemberKey, OrgId, QuietHours, Receiver, TestOutcome,
+    WeComToken,
 };
 use crate::store::{
     BindingStore, Page, PageAt, ProbeSchedule, PushClaims, ReceiverMisses, SecretRecords,
@@ -60,6 +61,8 @@ pub struct ChannelUpdate {
     pub encoding_aes_key: Option<EncodingAesKey>,
     /// See [`crate::domain::ChannelConfig::wechat_plugin`].
     pub wechat_plugin: bool,
+    /// See [`crate::domain::ChannelConfig::quiet_hours`].
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// What a callback URL leads to: the binding, and its secrets if it is configured (or why

@@ -143,6 +143,7 @@ impl ChannelService {
                 agent_id: update.agent_id,
                 receiver: update.receiver.clone(),
                 wechat_plugin: update.wechat_plugin,
+                quiet_hours: update.quiet_hours.clone(),
             }),
             first_probe_ms: first_probe_ms(key, updated_at.unix_timestamp().saturating_mul(1000)),
             updated_at,

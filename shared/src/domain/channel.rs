@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::is_userid;
-use super::{AgentId, CorpId, FieldError};
+use super::{AgentId, CorpId, FieldError, QuietHours};
 use crate::i18n::Text;
 
 /// Which column of the member's profile names them in WeCom.
@@ -123,6 +123,9 @@ pub struct ChannelConfig {
     /// interactive cards nor markdown: they get the textcard instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub wechat_plugin: bool,
+    /// When notifications wait (unless the event is urgent); none: they never do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 #[cfg(test)]
@@ -156,6 +159,7 @@ mod tests {
     fn config_round_trips_through_json() {
         let c = ChannelConfig {
             wechat_plugin: false,
+            quiet_hours: None,
             corp_id: CorpId::parse("ww0123").expect("corp"),
             agent_id: AgentId::parse(1000002).expect("agent"),
             receiver: Receiver::Phone("13800000000".into()),

@@ -9,6 +9,7 @@ mod clock;
 mod ids;
 mod miss;
 mod pace;
+mod quiet;
 mod secrets;
 mod version;
 
@@ -27,6 +28,7 @@ pub use pace::{
     CREDENTIAL_CHECK_LIMITS, Limits, PACE_HOUR, PACE_MINUTE, Pace, PaceLog, STAMP_SLACK_MS,
     WECOM_MEMBER_LIMITS, member_pace_key,
 };
+pub use quiet::{ClockTime, QuietHours};
 pub use secrets::{AppSecret, AppSecrets, EncodingAesKey, WeComToken};
 pub use version::Versioned;
 

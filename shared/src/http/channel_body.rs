@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use super::ApiError;
 use crate::channel::ChannelUpdate;
 use crate::domain::{
-    AgentId, AppSecret, CorpId, EncodingAesKey, FieldError, Receiver, SourceColumn, WeComToken,
+    AgentId, AppSecret, CorpId, EncodingAesKey, FieldError, QuietHours, Receiver, SourceColumn,
+    WeComToken,
 };
 use crate::i18n::Text;
 
@@ -27,7 +28,10 @@ pub const PUT_FIELDS: [&str; 7] = [
 ];
 
 /// Optional PUT fields that are not part of WeCom's channel: omitted means `false`.
-pub const OPTION_FIELDS: [&str; 1] = ["wechat_plugin"];
+pub const OPTION_FIELDS: [&str; 2] = ["wechat_plugin", "quiet_hours"];
+
+/// The fields of `quiet_hours`, each required.
+pub const QUIET_HOURS_FIELDS: [&str; 3] = ["start", "end", "time_zone"];
 
 /// The body of `PUT …/wecom-channel` (docs/API.md §6). An unknown field is refused; each value
 /// is checked on its own, so every error names its field (a wrong type too).
@@ -69,6 +73,12 @@ pub struct ChannelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<bool>)]
     pub wechat_plugin: Option<Value>,
+    /// When notifications wait until the end (unless the event is `urgent`): `start` and
+    /// `end` as `HH:MM` wall-clock time in `time_zone` (an IANA name); `start` after `end`
+    /// crosses midnight, equal is refused. Omitted or null: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<QuietHours>)]
+    pub quiet_hours: Option<Value>,
 }
 
 /// A channel of the README's demo app on the fake WeCom (tests/src/fake.rs): it saves, and
@@ -92,6 +102,36 @@ fn string_field<'a>(
 
 fn required<'a>(value: Option<&'a Value>, field: &'static str) -> Result<&'a str, FieldError> {
     string_field(value, field)?.ok_or_else(|| FieldError::new(field, Text::new("field.required")))
+}
+
+/// `quiet_hours`: null or omitted for none, else an object of exactly `start`, `end` and
+/// `time_zone`, each error naming its field (`quiet_hours.start`, …).
+fn quiet_hours(value: Option<&Value>) -> Result<Option<QuietHours>, FieldError> {
+    let obj = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            return Err(FieldError::new(
+                "quiet_hours",
+                Text::new("field.quiet_hours.object"),
+            ));
+        }
+    };
+    if let Some(unknown) = obj
+        .keys()
+        .find(|k| !QUIET_HOURS_FIELDS.contains(&k.as_str()))
+    {
+        return Err(FieldError::new(
+            "quiet_hours",
+            Text::new("field.unknown")
+                .arg("field", format!("quiet_hours.{unknown}"))
+                .arg("expected", QUIET_HOURS_FIELDS.join(", ")),
+        ));
+    }
+    let start = required(obj.get("start"), "quiet_hours.start")?;
+    let end = required(obj.get("end"), "quiet_hours.end")?;
+    let time_zone = required(obj.get("time_zone"), "quiet_hours.time_zone")?;
+    QuietHours::parse(start, end, time_zone).map(Some)
 }
 
 impl ChannelBody {
@@ -122,6 +162,7 @@ impl ChannelBody {
                 ));
             }
         };
+        let quiet_hours = quiet_hours(self.quiet_hours.as_ref())?;
         let corp_id = CorpId::parse(required(self.corp_id.as_ref(), "corp_id")?)?;
         let agent_id = match &self.agent_id {
             Some(Value::Number(n)) => n
@@ -154,6 +195,7 @@ impl ChannelBody {
                 .map(EncodingAesKey::parse)
                 .transpose()?,
             wechat_plugin,
+            quiet_hours,
         })
     }
 }
@@ -191,5 +233,68 @@ mod tests {
         let parsed = parse_channel_update(demo_channel().as_object().expect("object"))
             .expect("the demo channel parses");
         assert_eq!(parsed.agent_id.get(), 1000002);
+        assert_eq!(parsed.quiet_hours, None);
+    }
+
+    fn with_quiet(q: Value) -> Result<ChannelUpdate, ApiError> {
+        let mut body = demo_channel();
+        body["quiet_hours"] = q;
+        parse_channel_update(body.as_object().expect("object"))
+    }
+
+    #[test]
+    fn quiet_hours_are_checked_field_by_field() {
+        let q = with_quiet(json!({"start": "22:00", "end": "08:00", "time_zone": "Asia/Shanghai"}))
+            .expect("valid")
+            .quiet_hours
+            .expect("quiet hours");
+        assert_eq!(
+            (q.start.to_string(), q.end.to_string()),
+            ("22:00".into(), "08:00".into())
+        );
+        assert_eq!(q.time_zone, "Asia/Shanghai");
+        assert_eq!(
+            with_quiet(Value::Null).expect("null clears").quiet_hours,
+            None
+        );
+        let field = |q: Value| {
+            with_quiet(q).expect_err("refused").extra["field"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        let tz = "Europe/Berlin";
+        for (bad, named) in [
+            (json!("22:00-08:00"), "quiet_hours"),
+            (
+                json!({"start": "22:00", "end": "08:00", "time_zone": tz, "days": 5}),
+                "quiet_hours",
+            ),
+            (
+                json!({"end": "08:00", "time_zone": tz}),
+                "quiet_hours.start",
+            ),
+            (
+                json!({"start": 22, "end": "08:00", "time_zone": tz}),
+                "quiet_hours.start",
+            ),
+            (
+                json!({"start": "22:00", "end": "8:00", "time_zone": tz}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"start": "08:00", "end": "08:00", "time_zone": tz}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"start": "22:00", "end": "08:00"}),
+                "quiet_hours.time_zone",
+            ),
+            (
+                json!({"start": "22:00", "end": "08:00", "time_zone": "Berlin"}),
+                "quiet_hours.time_zone",
+            ),
+        ] {
+            assert_eq!(field(bad.clone()).as_deref(), Some(named), "{bad}");
+        }
     }
 }

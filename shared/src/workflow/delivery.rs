@@ -209,6 +209,11 @@ pub struct Delivery {
     /// It went out combined with others in one digest message (its `msgid`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub digest: bool,
+    /// The digest this delivery was fenced into, kept with `batch` until it is final: a
+    /// later attempt repeats that very digest (never one recombined from what is due then),
+    /// so WeCom's duplicate check drops it if the first copy arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_body: Option<MessageBody>,
     /// The event asked to go through quiet hours.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub urgent: bool,
@@ -272,6 +277,7 @@ impl Delivery {
             approval: None,
             follow_up: None,
             digest: false,
+            digest_body: None,
             urgent: ev.urgent,
             peers: Vec::new(),
         }
@@ -314,6 +320,35 @@ impl Delivery {
     pub fn fence(&mut self, lease_until_ms: i64, touser: &Touser) {
         self.take_over(lease_until_ms);
         self.batch.get_or_insert_with(|| touser.clone());
+    }
+
+    /// About to go out combined with others in the digest `body` to `touser`: fenced like
+    /// any message ([`Self::fence`]), and tied to that digest. One already tied keeps its own.
+    pub fn fence_digest(&mut self, lease_until_ms: i64, touser: &Touser, body: &MessageBody) {
+        self.fence(lease_until_ms, touser);
+        self.digest_body.get_or_insert_with(|| body.clone());
+    }
+
+    /// What goes out for it: the digest it was fenced into, else its own message.
+    pub fn outgoing(&self) -> Option<&MessageBody> {
+        self.digest_body.as_ref().or(self.body.as_ref())
+    }
+
+    /// Whether it may be combined into a digest: it waited for the member's pace window, is
+    /// tied to no message yet, and is no card (a card's buttons cannot be listed).
+    pub fn digestible(&self) -> bool {
+        self.reason == Some(Reason::Paced)
+            && self.batch.is_none()
+            && self.digest_body.is_none()
+            && self.task_id.is_none()
+            && matches!(
+                self.body,
+                Some(
+                    MessageBody::Text { .. }
+                        | MessageBody::Markdown { .. }
+                        | MessageBody::TextCard { .. }
+                )
+            )
     }
 
     pub fn mark_skipped(&mut self, reason: Reason) {
@@ -391,6 +426,8 @@ impl Delivery {
         self.wecom_errcode = None;
         self.hint = None;
         self.batch = None;
+        // Sent in a digest: its msgid is the digest's.
+        self.digest |= self.digest_body.take().is_some();
     }
 
     fn end(&mut self, status: DeliveryStatus, reason: Reason) {
@@ -398,6 +435,7 @@ impl Delivery {
         self.reason = Some(reason);
         self.lease_until_ms = None;
         self.batch = None;
+        self.digest_body = None;
     }
 }
 

@@ -146,6 +146,7 @@ impl Delivery {
             }),
             follow_up: None,
             digest: false,
+            digest_body: None,
             urgent: self.urgent,
             peers: Vec::new(),
         }

@@ -51,6 +51,7 @@ pub(super) fn corp_b() -> Corp {
 pub(super) fn update(who: &Who) -> ChannelUpdate {
     ChannelUpdate {
         wechat_plugin: false,
+        quiet_hours: None,
         corp_id: CorpId::parse(who.app.corp).expect("corp"),
         agent_id: AgentId::parse(who.app.agent).expect("agent"),
         receiver: Receiver::parse(who.column, who.receiver).expect("receiver"),

@@ -6,6 +6,7 @@ mod failures;
 mod follow_ups;
 mod pacing;
 mod probes;
+mod quiet;
 mod routing;
 
 use std::sync::Arc;
@@ -97,14 +98,25 @@ impl World {
     }
 
     async fn bind(&self, member: &str, column: SourceColumn, receiver: &str) {
+        self.bind_with(member, e2e::demo_app_update(column, receiver))
+            .await;
+    }
+
+    async fn bind_with(&self, member: &str, update: shared::channel::ChannelUpdate) {
         let key = MemberKey {
             org: self.org.clone(),
             member: MemberId::parse(member).expect("member"),
         };
         self.channels
-            .save(&key, e2e::demo_app_update(column, receiver))
+            .save(&key, update)
             .await
             .expect("save binding");
+    }
+
+    /// Sets the dispatcher's clock to `at` (unix ms); the fake WeCom's rate limit counts on,
+    /// only `advance` moves it.
+    fn set_clock(&self, at: i64) {
+        self.offset.store(at - unix_ms(), Ordering::SeqCst);
     }
 
     async fn subscribe(&self, t: &str, node: &str, on: bool, format: MessageFormat) {

@@ -27,6 +27,8 @@
   const TABS = ['channels', 'subscriptions', 'deliveries', 'decisions'];
   const FIELDS = ['corp_id', 'app_secret', 'agent_id', 'source_column', 'encoding_aes_key', 'token', 'receiver'];
   const SECRETS = ['app_secret', 'encoding_aes_key', 'token'];
+  // Quiet hours: the API names each part (quiet_hours.start, …) or the whole (quiet_hours).
+  const QUIET_FIELDS = ['quiet_hours', 'quiet_hours.start', 'quiet_hours.end', 'quiet_hours.time_zone'];
   const FORMATS = ['textcard', 'text', 'markdown'];
   const STEP_MARK = { ok: '\u2713', failed: '\u2717', not_run: '\u2013' };
   // The API's base: the directory the console is served from (a stage prefix on AWS).

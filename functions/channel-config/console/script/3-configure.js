@@ -38,6 +38,7 @@
     $('f-source_column').value = view.source_column || 'phone';
     $('f-receiver').value = view.receiver || '';
     $('f-wechat_plugin').checked = !!view.wechat_plugin;
+    resetQuiet(view.quiet_hours);
     for (const f of SECRETS) $('f-' + f).value = '';
     $('cfg-callback-url').value = view.callback_url || '';
     const ips = Array.isArray(view.trusted_ips) ? view.trusted_ips : [];
@@ -45,6 +46,40 @@
     $('cfg-test').hidden = true;
     $('cfg-test').replaceChildren();
     renderDialogTexts();
+  }
+
+  // The member's time zone as the browser knows it: a good guess for an admin setting up their
+  // own team; WeCom's users are mostly in China, hence the fallback.
+  function browserTimeZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || 'Asia/Shanghai';
+    } catch (_) {
+      return 'Asia/Shanghai';
+    }
+  }
+
+  // Quiet hours as saved, or off with a night's window ready to switch on.
+  function resetQuiet(q) {
+    $('f-quiet_hours').checked = !!q;
+    $('f-quiet_hours.start').value = q ? q.start : '22:00';
+    $('f-quiet_hours.end').value = q ? q.end : '08:00';
+    $('f-quiet_hours.time_zone').value = q ? q.time_zone : browserTimeZone();
+    showQuiet();
+  }
+
+  function showQuiet() {
+    const on = $('f-quiet_hours').checked;
+    $('quiet-hours-fields').hidden = !on;
+  }
+
+  // The PUT's quiet_hours: null switches them off.
+  function quietValue() {
+    if (!$('f-quiet_hours').checked) return null;
+    return {
+      start: $('f-quiet_hours.start').value.trim(),
+      end: $('f-quiet_hours.end').value.trim(),
+      time_zone: $('f-quiet_hours.time_zone').value.trim(),
+    };
   }
 
   // Texts of the dialog that depend on the view or the form (re-rendered on a language change).
@@ -127,7 +162,7 @@
   }
 
   function clearFieldErrors() {
-    for (const f of FIELDS) {
+    for (const f of [...FIELDS, ...QUIET_FIELDS]) {
       const e = $('e-' + f);
       e.hidden = true;
       e.textContent = '';
@@ -138,7 +173,11 @@
   // A field error next to its field; anything else in the dialog's alert area.
   function showFormError(e) {
     const field = e.error && e.error.field;
-    if (field && FIELDS.includes(field)) {
+    if (field && QUIET_FIELDS.includes(field)) {
+      $('f-quiet_hours').checked = true;
+      showQuiet();
+    }
+    if (field && (FIELDS.includes(field) || QUIET_FIELDS.includes(field))) {
       showFieldError($('e-' + field), e.error);
       const input = $('f-' + field);
       input.setAttribute('aria-invalid', 'true');
@@ -239,7 +278,7 @@
     const v = formValues();
     setBusy(button, true);
     try {
-      const view = await api('PUT', memberPath(cfg.member), { ...body(v), wechat_plugin: $('f-wechat_plugin').checked });
+      const view = await api('PUT', memberPath(cfg.member), { ...body(v), wechat_plugin: $('f-wechat_plugin').checked, quiet_hours: quietValue() });
       cfg.view = view;
       cfg.savedAt = view.updated_at || new Date().toISOString();
       cfg.typed = { token: v.token, key: v.encoding_aes_key };

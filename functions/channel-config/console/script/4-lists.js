@@ -301,7 +301,7 @@
 
   // --- deliveries ----------------------------------------------------------------------------
 
-  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', held: 'warn', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
+  const STATUS_KIND = { delivered: 'ok', delayed: 'warn', held: 'info', failed: 'fail', skipped: 'muted', recalled: 'muted', duplicate: 'muted' };
 
   function deliveryRow(d) {
     const details = [];
@@ -311,6 +311,7 @@
     if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
     if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
     const facts = [];
+    if (d.digest) facts.push(t('dlv.digest'));
     if (d.userid) facts.push(t('dlv.userid', { userid: d.userid }));
     if (d.wecom_errcode !== undefined && d.wecom_errcode !== null) facts.push(t('test.errcode', { code: d.wecom_errcode }));
     if (d.attempts) facts.push(t('dlv.attempts', { n: d.attempts }));
@@ -459,6 +460,7 @@
     $('cfg-ok').addEventListener('click', save);
     $('cfg-form').addEventListener('submit', (e) => { e.preventDefault(); save(); });
     $('f-source_column').addEventListener('change', renderDialogTexts);
+    $('f-quiet_hours').addEventListener('change', showQuiet);
     document.addEventListener('click', (e) => {
       const b = e.target.closest && e.target.closest('button[data-copy]');
       if (b) copyFrom(b);

@@ -74,6 +74,8 @@ fn binding_from_item(item: &Item) -> Result<BindingRecord> {
             agent_id: field(AgentId::parse(get_n(item, "agent_id")?))?,
             receiver: field(Receiver::parse(column, get_s(item, "receiver")?))?,
             wechat_plugin: get_bool(item, "wechat_plugin"),
+            // Read by shape only (no tz database here: the callback reads bindings too).
+            quiet_hours: get_doc(item, "quiet_hours")?,
         })
     } else {
         None
@@ -243,29 +245,39 @@ impl BindingStore for DynamoTable {
             .expression_attribute_values(":at", s(rfc3339(change.updated_at)?));
         update = match &change.config {
             // BindingRecord::reconfigure, as one conditional update; saved, it is kept.
-            Some(c) => update
-                .update_expression(
-                    "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
-                     agent_id = :agent, source_column = :col, receiver = :recv, \
-                     wechat_plugin = :plugin, ch_pk = :chpk, ch_sk = :chsk, \
-                     due_pk = :ppk, due_sk = :psk \
-                     REMOVE resolved_user, uid_pk, uid_sk, expires_at",
-                )
-                .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .expression_attribute_values(":chpk", s(channel_index_pk(&m.org)))
-                .expression_attribute_values(":chsk", s(m.member.as_str()))
-                .expression_attribute_values(":corp", s(c.corp_id.as_str()))
-                .expression_attribute_values(":agent", n(c.agent_id))
-                .expression_attribute_values(":col", s(c.receiver.column().as_str()))
-                .expression_attribute_values(":recv", s(c.receiver.value()))
-                .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin))
-                .expression_attribute_values(":ppk", s(probe_pk(m, self.shards)))
-                .expression_attribute_values(":psk", n(change.first_probe_ms)),
+            Some(c) => {
+                // Quiet hours are set with the rest, or removed with the cached userid.
+                let (set_quiet, remove_quiet) = match &c.quiet_hours {
+                    Some(q) => {
+                        update = update.expression_attribute_values(":quiet", to_doc(q)?);
+                        (", quiet_hours = :quiet", "")
+                    }
+                    None => ("", ", quiet_hours"),
+                };
+                update
+                    .update_expression(format!(
+                        "SET #rev = :rev, updated_at = :at, configured = :t, corp_id = :corp, \
+                         agent_id = :agent, source_column = :col, receiver = :recv, \
+                         wechat_plugin = :plugin, ch_pk = :chpk, ch_sk = :chsk, \
+                         due_pk = :ppk, due_sk = :psk{set_quiet} \
+                         REMOVE resolved_user, uid_pk, uid_sk, expires_at{remove_quiet}"
+                    ))
+                    .expression_attribute_values(":t", AttributeValue::Bool(true))
+                    .expression_attribute_values(":chpk", s(channel_index_pk(&m.org)))
+                    .expression_attribute_values(":chsk", s(m.member.as_str()))
+                    .expression_attribute_values(":corp", s(c.corp_id.as_str()))
+                    .expression_attribute_values(":agent", n(c.agent_id))
+                    .expression_attribute_values(":col", s(c.receiver.column().as_str()))
+                    .expression_attribute_values(":recv", s(c.receiver.value()))
+                    .expression_attribute_values(":plugin", AttributeValue::Bool(c.wechat_plugin))
+                    .expression_attribute_values(":ppk", s(probe_pk(m, self.shards)))
+                    .expression_attribute_values(":psk", n(change.first_probe_ms))
+            }
             None => update
                 .update_expression(
                     "SET #rev = :rev, updated_at = :at, configured = :f \
                      REMOVE corp_id, agent_id, source_column, receiver, wechat_plugin, \
-                     resolved_user, uid_pk, uid_sk, ch_pk, ch_sk, due_pk, due_sk",
+                     quiet_hours, resolved_user, uid_pk, uid_sk, ch_pk, ch_sk, due_pk, due_sk",
                 )
                 .expression_attribute_values(":f", AttributeValue::Bool(false)),
         };

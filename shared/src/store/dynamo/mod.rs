@@ -11,7 +11,7 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
-//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `updated_at`, `last_callback_check`, `last_test`, `last_probe`; while configured `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `ch_pk`/`ch_sk` and the probe schedule `due_pk` = `PROBE#{shard}` / `due_sk` = next probe ms; while a userid is cached `resolved_user` and `uid_pk`/`uid_sk`; `expires_at` (30 days) until first saved |
+//! | binding | `MEMBER#{org}#{member}` | `BINDING` | `org`, `member`, `callback_id`, `rev`, `configured`, `updated_at`, `last_callback_check`, `last_test`, `last_probe`; while configured `corp_id`, `agent_id`, `source_column`, `receiver`, `wechat_plugin`, `quiet_hours` (a map, if set), `ch_pk`/`ch_sk` and the probe schedule `due_pk` = `PROBE#{shard}` / `due_sk` = next probe ms; while a userid is cached `resolved_user` and `uid_pk`/`uid_sk`; `expires_at` (30 days) until first saved |
 //! | app | `ORG#{org}` | `APP#{corp_id}#{agent_id}` | `secret_name`, `members` (a count, not a list) |
 //! | callback id | `CALLBACK#{id}` | `CALLBACK` | `org`, `member`; once saved also `corp_id`, `agent_id` and `secret_hint` (the secret the app pointed to at that save, read at once with the binding); `expires_at` until first saved |
 //! | push claim | `PUSH#{id}#{key}` | `PUSH` | `expires_at` (24 h): WeCom's retry of that push is not acted on again |

@@ -3,7 +3,7 @@
 use shared::channel::ChannelError;
 use shared::domain::{
     AgentId, AppKey, AppSecret, CallbackCheck, CallbackId, CorpId, Diagnosis, MemberKey, OrgId,
-    Receiver, SourceColumn, TestOutcome, WeComToken, now,
+    QuietHours, Receiver, SourceColumn, TestOutcome, WeComToken, now,
 };
 use shared::store::CallbackTarget;
 use shared::store::PageAt;
@@ -468,8 +468,35 @@ async fn resolved_userids_are_cached_until_the_config_changes(h: Harness) {
     );
 }
 
+async fn quiet_hours_are_kept_and_cleared(h: Harness) {
+    let k = key("acme", "alice");
+    let night = QuietHours::parse("22:00", "08:00", "Asia/Shanghai").expect("quiet hours");
+    let mut u = full("ww01", 1000002, "secret-one", "tokenOne", KEY_A);
+    u.quiet_hours = Some(night.clone());
+    let saved = h.saved(&k, u).await;
+    let read = h
+        .bindings
+        .binding(&k)
+        .await
+        .expect("read")
+        .expect("binding");
+    assert_eq!(read, saved);
+    let kept = read.config.and_then(|c| c.quiet_hours);
+    assert_eq!(kept, Some(night));
+    // A save without them clears them (a PUT replaces the configuration).
+    h.saved(&k, bare("ww01", 1000002)).await;
+    let read = h
+        .bindings
+        .binding(&k)
+        .await
+        .expect("read")
+        .expect("binding");
+    assert_eq!(read.config.and_then(|c| c.quiet_hours), None);
+}
+
 shared::both_stores!(
     create_and_read,
+    quiet_hours_are_kept_and_cleared,
     first_save_needs_every_secret,
     update_with_secret_omitted_keeps_the_old_one,
     list_per_org_and_org_isolation,

@@ -240,6 +240,7 @@ fn key(org: &str, member: &str) -> MemberKey {
 fn full(corp: &str, agent: i64, secret: &str, token: &str, aes: &str) -> ChannelUpdate {
     ChannelUpdate {
         wechat_plugin: false,
+        quiet_hours: None,
         corp_id: CorpId::parse(corp).expect("corp"),
         agent_id: AgentId::parse(agent).expect("agent"),
         receiver: Receiver::parse(SourceColumn::Phone, "13800000000").expect("phone"),
