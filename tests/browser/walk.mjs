@@ -468,9 +468,9 @@ async function main() {
       status: 200, contentType: 'application/json', body: JSON.stringify({ items: approvalRows, next: null }),
     }));
     await page.locator('#dlv-refresh').click();
-    const heldRow = page.locator('#dlv-body tr').filter({ hasText: 'evt-night-1' });
-    await heldRow.getByText(L('status.held'), { exact: true }).waitFor();
-    check((await heldRow.innerText()).includes(L('reason.quiet_hours').split('{time}')[0].trim()), `the held row: ${await heldRow.innerText()}`);
+    const stubHeld = page.locator('#dlv-body tr').filter({ hasText: 'evt-night-1' });
+    await stubHeld.getByText(L('status.held'), { exact: true }).waitFor();
+    check((await stubHeld.innerText()).includes(L('reason.quiet_hours').split('{time}')[0].trim()), `the held row: ${await stubHeld.innerText()}`);
     await page.locator('#dlv-body tr').filter({ hasText: 'carol' }).getByText(L('dlv.kind.escalation'), { exact: true }).waitFor();
     await page.locator('#dlv-body tr').filter({ hasText: MEMBER }).getByText(L('dlv.kind.reminder').replace('{round}', '1'), { exact: true }).waitFor();
     await page.locator('#dlv-body tr').filter({ hasText: 'evt-walk-8' }).getByText(L('reason.decided')).waitFor();

@@ -311,7 +311,6 @@
     if (d.reason) details.push(el('div', {}, tk('reason.', d.reason, { time: fmtTime(d.not_before) })));
     if (d.hint) details.push(el('div', { class: 'hint' }, localTimes(d.hint)));
     const facts = [];
-    if (d.digest) facts.push(t('dlv.digest'));
     if (d.userid) facts.push(t('dlv.userid', { userid: d.userid }));
     if (d.wecom_errcode !== undefined && d.wecom_errcode !== null) facts.push(t('test.errcode', { code: d.wecom_errcode }));
     if (d.attempts) facts.push(t('dlv.attempts', { n: d.attempts }));
