@@ -224,6 +224,17 @@ pub struct Delivery {
     pub peers: Vec<String>,
 }
 
+/// The event a fresh claim belongs to, and how long it is kept.
+pub(crate) struct Origin<'a> {
+    pub org: &'a OrgId,
+    pub event_id: &'a EventId,
+    pub subscription_type: &'a SubscriptionType,
+    pub node: &'a Node,
+    pub urgent: bool,
+    /// Unix seconds after which the store may forget the record.
+    pub expires_at: i64,
+}
+
 fn is_zero(n: &u8) -> bool {
     *n == 0
 }
@@ -243,12 +254,32 @@ impl Delivery {
         lease_until_ms: i64,
         expires_at: i64,
     ) -> Self {
+        let origin = Origin {
+            org: &ev.org,
+            event_id: &ev.event_id,
+            subscription_type: &ev.subscription_type,
+            node: &ev.node,
+            urgent: ev.urgent,
+            expires_at,
+        };
+        Self::claim_of(origin, member, body, now_ms, lease_until_ms)
+    }
+
+    /// A fresh claim for `member` of what `origin` names, leased until `lease_until_ms`:
+    /// nothing tried yet.
+    pub(crate) fn claim_of(
+        origin: Origin<'_>,
+        member: String,
+        body: MessageBody,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Self {
         Self {
-            org: ev.org.clone(),
-            event_id: ev.event_id.clone(),
+            org: origin.org.clone(),
+            event_id: origin.event_id.clone(),
             member,
-            subscription_type: ev.subscription_type.clone(),
-            node: ev.node.clone(),
+            subscription_type: origin.subscription_type.clone(),
+            node: origin.node.clone(),
             status: DeliveryStatus::Sending,
             reason: None,
             userid: None,
@@ -271,14 +302,14 @@ impl Delivery {
             fell_back: false,
             body: Some(body),
             batch: None,
-            expires_at,
+            expires_at: origin.expires_at,
             kind: DeliveryKind::Message,
             round: 0,
             approval: None,
             follow_up: None,
             digest: false,
             digest_body: None,
-            urgent: ev.urgent,
+            urgent: origin.urgent,
             peers: Vec::new(),
         }
     }

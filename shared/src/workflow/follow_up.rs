@@ -3,6 +3,7 @@
 //! hours, claimed once per (event, member, kind, round) — made here from the card it follows,
 //! so the sweep needs nothing but the card's record.
 
+use super::delivery::Origin;
 use super::{Approval, Delivery, DeliveryKind, DeliveryStatus, FollowUp, FollowUpKind};
 use crate::i18n::{Lang, Text};
 use crate::outgoing::MessageBody;
@@ -106,50 +107,23 @@ impl Delivery {
         Some(e)
     }
 
+    /// A fresh claim for `member` of the same event, kept as long as the card.
     fn follow_on(&self, member: String, body: MessageBody, now_ms: i64, lease: i64) -> Self {
-        let task_id = match &body {
-            MessageBody::TemplateCard(c) => Some(c.task_id.clone()),
-            _ => None,
-        };
-        Self {
-            org: self.org.clone(),
-            event_id: self.event_id.clone(),
-            member,
-            subscription_type: self.subscription_type.clone(),
-            node: self.node.clone(),
-            status: DeliveryStatus::Sending,
-            reason: None,
-            userid: None,
-            corp_id: None,
-            agent_id: None,
-            msgid: None,
-            wecom_errcode: None,
-            hint: None,
-            attempts: 0,
-            created_ms: now_ms,
-            updated_ms: now_ms,
-            lease_until_ms: Some(lease),
-            not_before_ms: None,
-            body: Some(body),
-            batch: None,
-            task_id,
-            response_code: None,
-            fallback: None,
-            fell_back: false,
-            expires_at: self.expires_at,
-            kind: DeliveryKind::Message,
-            round: 0,
-            // Who decides, so that a decision stops it; no rounds of its own.
-            approval: self.approval.as_ref().map(|a| Approval {
-                decide: a.decide,
-                ..Approval::default()
-            }),
-            follow_up: None,
-            digest: false,
-            digest_body: None,
+        let origin = Origin {
+            org: &self.org,
+            event_id: &self.event_id,
+            subscription_type: &self.subscription_type,
+            node: &self.node,
             urgent: self.urgent,
-            peers: Vec::new(),
-        }
+            expires_at: self.expires_at,
+        };
+        let mut d = Self::claim_of(origin, member, body, now_ms, lease);
+        // Who decides, so that a decision stops it; no rounds of its own.
+        d.approval = self.approval.as_ref().map(|a| Approval {
+            decide: a.decide,
+            ..Approval::default()
+        });
+        d
     }
 }
 

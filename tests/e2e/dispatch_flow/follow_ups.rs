@@ -42,6 +42,19 @@ async fn subscribe_card(w: &World, approval: serde_json::Value) {
         .expect("subscribe");
 }
 
+/// alice (user0001) and carol (user0003) with channels, SQL reviews sent as cards with these
+/// approval rules, and the card of `event` sent to alice.
+async fn card_to_alice(w: &World, event_id: &str, approval: serde_json::Value) {
+    w.bind("alice", SourceColumn::LoginName, "user0001").await;
+    w.bind("carol", SourceColumn::LoginName, "user0003").await;
+    subscribe_card(w, approval).await;
+    w.dispatcher(None)
+        .dispatch(&event(event_id, "approval_pending", &["alice"]))
+        .await
+        .expect("dispatch");
+    assert_eq!(received(w, "user0001").len(), 1, "the card");
+}
+
 /// What the fake WeCom received for `userid`, as (msgtype, text or card title).
 fn received(w: &World, userid: &str) -> Vec<(String, String)> {
     w.fake
@@ -80,18 +93,13 @@ async fn decide(w: &World, event: &str, member: &str, userid: &str) {
 }
 
 async fn an_undecided_card_reminds_its_recipient_then_escalates_once(w: World) {
-    w.bind("alice", SourceColumn::LoginName, "user0001").await;
-    w.bind("carol", SourceColumn::LoginName, "user0003").await;
-    subscribe_card(
+    card_to_alice(
         &w,
+        "e-r",
         json!({"remind_after_minutes": 1, "reminders": 1, "escalate_to": ["carol"]}),
     )
     .await;
     let d = w.dispatcher(None);
-    d.dispatch(&event("e-r", "approval_pending", &["alice"]))
-        .await
-        .expect("dispatch");
-    assert_eq!(received(&w, "user0001").len(), 1, "the card");
 
     // Not before its minute.
     w.advance(Duration::from_secs(59));
@@ -159,17 +167,13 @@ async fn an_undecided_card_reminds_its_recipient_then_escalates_once(w: World) {
 }
 
 async fn a_decision_stops_the_reminders_and_the_escalation(w: World) {
-    w.bind("alice", SourceColumn::LoginName, "user0001").await;
-    w.bind("carol", SourceColumn::LoginName, "user0003").await;
-    subscribe_card(
+    card_to_alice(
         &w,
+        "e-s",
         json!({"remind_after_minutes": 1, "reminders": 3, "escalate_to": ["carol"]}),
     )
     .await;
     let d = w.dispatcher(None);
-    d.dispatch(&event("e-s", "approval_pending", &["alice"]))
-        .await
-        .expect("dispatch");
     w.advance(Duration::from_secs(61));
     d.sweep().await.expect("sweep");
     assert_eq!(received(&w, "user0001").len(), 2, "card and reminder 1");
@@ -191,12 +195,13 @@ async fn a_decision_stops_the_reminders_and_the_escalation(w: World) {
 /// A reminder that had to wait (the member's window was full) and whose card is decided
 /// before it goes out is skipped, not sent.
 async fn a_waiting_reminder_of_a_decided_card_is_skipped(w: World) {
-    w.bind("alice", SourceColumn::LoginName, "user0001").await;
-    subscribe_card(&w, json!({"remind_after_minutes": 1, "reminders": 1})).await;
+    card_to_alice(
+        &w,
+        "e-w",
+        json!({"remind_after_minutes": 1, "reminders": 1}),
+    )
+    .await;
     let d = w.dispatcher(None);
-    d.dispatch(&event("e-w", "approval_pending", &["alice"]))
-        .await
-        .expect("dispatch");
     // The reminder is due; alice's window fills up first.
     w.advance(Duration::from_secs(61));
     w.subscribe_sql_reviews_too().await;
@@ -247,17 +252,12 @@ async fn a_waiting_reminder_of_a_decided_card_is_skipped(w: World) {
 /// recorded; the next sweeps take the reminder over (WeCom's duplicate check drops the repeat)
 /// and the escalation still comes once.
 async fn a_crash_while_reminding_still_reminds_and_escalates_once(w: World) {
-    w.bind("alice", SourceColumn::LoginName, "user0001").await;
-    w.bind("carol", SourceColumn::LoginName, "user0003").await;
-    subscribe_card(
+    card_to_alice(
         &w,
+        "e-c",
         json!({"remind_after_minutes": 1, "reminders": 1, "escalate_to": ["carol"]}),
     )
     .await;
-    w.dispatcher(None)
-        .dispatch(&event("e-c", "approval_pending", &["alice"]))
-        .await
-        .expect("dispatch");
     w.advance(Duration::from_secs(61));
     w.dispatcher(Some(dispatch::CrashPoint::AfterSend))
         .sweep()
