@@ -17,6 +17,34 @@ fn any_envelope() -> Value {
     e
 }
 
+/// The local runner with the event sent, its decisions published to the returned hook.
+async fn start_any(store: &[(String, String)]) -> (Hook, Loop) {
+    let hook = Hook::start(0, 0).await;
+    let l = Loop::start_with(
+        store,
+        &[("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str())],
+        any_envelope(),
+    )
+    .await;
+    (hook, l)
+}
+
+/// The event's decisions once the first is finished; there is exactly one.
+async fn one_finished_decision(l: &Loop) -> Value {
+    let v = actions_until(l, |v| v["items"][0]["finished"] == true).await;
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "one decision for the event: {v}");
+    v
+}
+
+/// What was published for the event.
+fn published(hook: &Hook) -> Vec<Value> {
+    hook.got()
+        .into_iter()
+        .filter(|p| p["event_id"] == "evt-d")
+        .collect()
+}
+
 /// The event's decisions once `done` holds for the listing (the sweep runs every 2 s).
 async fn actions_until(l: &Loop, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -45,20 +73,12 @@ fn send_code(l: &Loop, task: &str) -> String {
 }
 
 async fn alice_decides_for_bob(store: &[(String, String)]) {
-    let hook = Hook::start(0, 0).await;
-    let l = Loop::start_with(
-        store,
-        &[("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str())],
-        any_envelope(),
-    )
-    .await;
+    let (hook, l) = start_any(store).await;
     let bob_code = send_code(&l, &l.bob_task);
 
     assert_eq!(l.click(click(&l.alice_task, "approve")).await, [200]);
-    let v = actions_until(&l, |v| v["items"][0]["finished"] == true).await;
-    let items = v["items"].as_array().expect("items");
-    assert_eq!(items.len(), 1, "one decision for the event: {v}");
-    let a = &items[0];
+    let v = one_finished_decision(&l).await;
+    let a = &v["items"][0];
     assert_eq!(
         (
             &a["member"],
@@ -130,11 +150,7 @@ async fn alice_decides_for_bob(store: &[(String, String)]) {
 
     // A few sweeps later: one publication, alice's approval; no card answered twice.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let got: Vec<Value> = hook
-        .got()
-        .into_iter()
-        .filter(|p| p["event_id"] == "evt-d")
-        .collect();
+    let got = published(&hook);
     let decisions: std::collections::BTreeSet<String> = got
         .iter()
         .map(|p| p["decision_id"].as_str().unwrap_or_default().to_owned())
@@ -159,13 +175,7 @@ async fn with_decide_any_the_first_decision_answers_every_card_on_dynamodb() {
 }
 
 async fn both_at_once(store: &[(String, String)]) {
-    let hook = Hook::start(0, 0).await;
-    let l = Loop::start_with(
-        store,
-        &[("WECOM_NOTIFY_ACTIONS_WEBHOOK", hook.url.as_str())],
-        any_envelope(),
-    )
-    .await;
+    let (hook, l) = start_any(store).await;
     let codes = [send_code(&l, &l.alice_task), send_code(&l, &l.bob_task)];
     // Both press at the same moment, each push copied by WeCom while the first is unanswered.
     let overlapping = |task: &str, key: &str| e2e::fake::ClickRequest {
@@ -178,10 +188,8 @@ async fn both_at_once(store: &[(String, String)]) {
         l.click(overlapping(&l.bob_task, "reject"))
     );
     assert_eq!((a, b), (vec![200, 200], vec![200, 200]));
-    let v = actions_until(&l, |v| v["items"][0]["finished"] == true).await;
-    let items = v["items"].as_array().expect("items");
-    assert_eq!(items.len(), 1, "one decision: {v}");
-    let a = &items[0];
+    let v = one_finished_decision(&l).await;
+    let a = &v["items"][0];
     let (winner, loser, loser_task, loser_code) = if a["member"] == "alice" {
         ("alice", "bob", &l.bob_task, &codes[1])
     } else {
@@ -202,10 +210,8 @@ async fn both_at_once(store: &[(String, String)]) {
     assert_eq!(&answered[0].response_code, loser_code);
     assert!(answered[0].replace_name.ends_with(&format!(" · {winner}")));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let published: std::collections::BTreeSet<String> = hook
-        .got()
+    let published: std::collections::BTreeSet<String> = published(&hook)
         .iter()
-        .filter(|p| p["event_id"] == "evt-d")
         .map(|p| format!("{}/{}", p["member"], p["action"]))
         .collect();
     assert_eq!(published.len(), 1, "{published:?}");

@@ -3,12 +3,13 @@ use e2e::fake::CardUpdate;
 use shared::domain::{EventId, RecordKey};
 use shared::store::{LogQuery, PageAt};
 use shared::workflow::ANY_MEMBER;
-use shared::workflow::CardAnswer;
+use shared::workflow::{ActionRecord, CardAnswer};
 
 use super::chaos::Publication;
 use super::pushes::{Attempt, Kind, Push};
 use super::world::{Card, World};
 use super::{SINK_KIND, Tally};
+use Clickers::{Recipient, Recipients};
 
 /// The invariants, once the faults stopped and the sweep finished every decision: `Err`
 /// names the one broken, with what happened (`fail`).
@@ -129,64 +130,8 @@ pub(super) async fn check(
             )));
         };
         tally.decisions += 1;
-        let Some(&decider) = own.iter().find(|&&i| pushes[i].click == a.click) else {
-            return Err(fail(format!(
-                "{name}: the decision is not one of the recipient's clicks: {a:?}"
-            )));
-        };
-        let d = &pushes[decider];
-        if a.userid != card.who.userid
-            || a.member != card.who.member
-            || a.task_id != card.task_id
-            || a.action != d.key
-            || a.response_code.as_deref() != Some(d.code.as_str())
-        {
-            return Err(fail(format!(
-                "{name}: the decision does not match the click {decider} ({}): {a:?}",
-                d.what
-            )));
-        }
-        // A click answered 200 before any copy of the recipient's other click left decides.
-        for &x in &own {
-            let others_start = copies
-                .iter()
-                .filter(|c| c.push != x && own.contains(&c.push))
-                .map(|c| c.start)
-                .min()
-                .unwrap_or(u64::MAX);
-            let first_ok = copies
-                .iter()
-                .filter(|c| c.push == x)
-                .filter_map(|c| match c.end {
-                    Some((e, 200)) => Some(e),
-                    _ => None,
-                })
-                .min();
-            if first_ok.is_some_and(|e| e < others_start) && x != decider {
-                return Err(fail(format!(
-                    "{name}: push {x} ({}) was answered 200 before the other click left, yet \
-                     push {decider} ({}) decided",
-                    pushes[x].what, d.what
-                )));
-            }
-        }
-        if !a.published || a.sink.as_deref() != Some(SINK_KIND) || published.is_empty() {
-            return Err(fail(format!(
-                "{name}: not published ({} publications at the endpoint): {a:?}",
-                published.len()
-            )));
-        }
-        tally.publications += published.len() as u64;
-        if let Some(p) = published
-            .iter()
-            .find(|p| p.decision_id != a.decision_id() || p.action != a.action)
-        {
-            return Err(fail(format!(
-                "{name}: a publication differs from the decision {} {}: {p:?}",
-                a.decision_id(),
-                a.action
-            )));
-        }
+        let decider = decider(&name, Recipient, &a, &own, cards, pushes, copies, fail)?;
+        tally.publications += check_published(&name, &a, &published, fail)?;
         if answered.len() > 1 {
             return Err(fail(format!(
                 "{name}: the card was answered {} times: {answered:?}",
@@ -204,11 +149,7 @@ pub(super) async fn check(
                         card.who.app.agent
                     )));
                 }
-                if a.card == CardAnswer::Updated {
-                    tally.updated += 1;
-                } else {
-                    tally.code_used += 1;
-                }
+                tally.count_answer(a.card);
             }
             other => {
                 return Err(fail(format!(
@@ -217,18 +158,7 @@ pub(super) async fn check(
                 )));
             }
         }
-        // Each later click of the recipient is kept once, however often WeCom pushed it.
-        let later_clicks = own.iter().filter(|&&i| i != decider).count();
-        if a.later.len() > later_clicks {
-            return Err(fail(format!(
-                "{name}: {} later clicks kept, the recipient clicked {later_clicks} more times: {:?}",
-                a.later.len(),
-                a.later
-            )));
-        }
-        if !a.is_finished() || a.next_try_ms.is_some() {
-            return Err(fail(format!("{name}: not finished: {a:?}")));
-        }
+        check_later_finished(&name, Recipient, &a, &own, decider, fail)?;
     }
     Ok(tally)
 }
@@ -295,66 +225,10 @@ async fn check_any(
         )));
     };
     tally.decisions += 1;
-    let Some(&decider) = own.iter().find(|&&i| pushes[i].click == a.click) else {
-        return Err(fail(format!(
-            "{ev}: the decision is not one of the recipients' clicks: {a:?}"
-        )));
-    };
+    let name = ev.to_string();
+    let decider = decider(&name, Recipients, &a, &own, cards, pushes, copies, fail)?;
     let d = &pushes[decider];
-    let card = &cards[d.card];
-    if a.userid != card.who.userid
-        || a.member != card.who.member
-        || a.task_id != card.task_id
-        || a.action != d.key
-        || a.response_code.as_deref() != Some(d.code.as_str())
-    {
-        return Err(fail(format!(
-            "{ev}: the decision does not match the click {decider} ({}): {a:?}",
-            d.what
-        )));
-    }
-    // A click answered 200 before any copy of another recipient's click left decides.
-    for &x in &own {
-        let others_start = copies
-            .iter()
-            .filter(|c| c.push != x && own.contains(&c.push))
-            .map(|c| c.start)
-            .min()
-            .unwrap_or(u64::MAX);
-        let first_ok = copies
-            .iter()
-            .filter(|c| c.push == x)
-            .filter_map(|c| match c.end {
-                Some((e, 200)) => Some(e),
-                _ => None,
-            })
-            .min();
-        if first_ok.is_some_and(|e| e < others_start) && x != decider {
-            return Err(fail(format!(
-                "{ev}: push {x} ({}) was answered 200 before any other click left, yet push \
-                 {decider} ({}) decided",
-                pushes[x].what, d.what
-            )));
-        }
-    }
-    if !a.published || a.sink.as_deref() != Some(SINK_KIND) || published.is_empty() {
-        return Err(fail(format!(
-            "{ev}: not published ({} publications at the endpoint): {a:?}",
-            published.len()
-        )));
-    }
-    tally.publications += published.len() as u64;
-    if let Some(p) = published
-        .iter()
-        .find(|p| p.decision_id != a.decision_id() || p.action != a.action || p.member != a.member)
-    {
-        return Err(fail(format!(
-            "{ev}: a publication differs from the one decision {} {} by {}: {p:?}",
-            a.decision_id(),
-            a.action,
-            a.member
-        )));
-    }
+    tally.publications += check_published(&name, &a, &published, fail)?;
     for &ci in &of_event {
         let c = &cards[ci];
         let got = answered(&c.task_id);
@@ -391,11 +265,7 @@ async fn check_any(
                         c.who.app.agent
                     )));
                 }
-                if state == CardAnswer::Updated {
-                    tally.updated += 1;
-                } else {
-                    tally.code_used += 1;
-                }
+                tally.count_answer(state);
             }
             other => {
                 return Err(fail(format!(
@@ -406,16 +276,154 @@ async fn check_any(
             }
         }
     }
+    check_later_finished(&name, Recipients, &a, &own, decider, fail)?;
+    Ok(tally)
+}
+
+/// Whose clicks may make a decision: the one recipient's of the card (`each`), or any of the
+/// event's recipients' (`any`). It only words the messages.
+#[derive(Clone, Copy)]
+enum Clickers {
+    Recipient,
+    Recipients,
+}
+
+impl Clickers {
+    fn whose(self) -> &'static str {
+        match self {
+            Recipient => "the recipient's",
+            Recipients => "the recipients'",
+        }
+    }
+
+    fn who(self) -> &'static str {
+        match self {
+            Recipient => "the recipient",
+            Recipients => "the recipients",
+        }
+    }
+}
+
+impl Tally {
+    /// One card answered as `state` (`Updated` or `CodeUsed`).
+    fn count_answer(&mut self, state: CardAnswer) {
+        if state == CardAnswer::Updated {
+            self.updated += 1;
+        } else {
+            self.code_used += 1;
+        }
+    }
+}
+
+/// The push among `own` (the authentic clicks that may decide) that made the decision `a`
+/// on `name`: the decision matches it (the user, member and task of its card, its button and
+/// its response code), and a click answered 200 before any copy of another of `own` left is
+/// the one that decides.
+#[allow(clippy::too_many_arguments)]
+fn decider(
+    name: &str,
+    clickers: Clickers,
+    a: &ActionRecord,
+    own: &[usize],
+    cards: &[Card],
+    pushes: &[Push],
+    copies: &[Attempt],
+    fail: &dyn Fn(String) -> String,
+) -> Result<usize, String> {
+    let Some(&decider) = own.iter().find(|&&i| pushes[i].click == a.click) else {
+        return Err(fail(format!(
+            "{name}: the decision is not one of {} clicks: {a:?}",
+            clickers.whose()
+        )));
+    };
+    let d = &pushes[decider];
+    let card = &cards[d.card];
+    if a.userid != card.who.userid
+        || a.member != card.who.member
+        || a.task_id != card.task_id
+        || a.action != d.key
+        || a.response_code.as_deref() != Some(d.code.as_str())
+    {
+        return Err(fail(format!(
+            "{name}: the decision does not match the click {decider} ({}): {a:?}",
+            d.what
+        )));
+    }
+    for &x in own {
+        let others_start = copies
+            .iter()
+            .filter(|c| c.push != x && own.contains(&c.push))
+            .map(|c| c.start)
+            .min()
+            .unwrap_or(u64::MAX);
+        let first_ok = copies
+            .iter()
+            .filter(|c| c.push == x)
+            .filter_map(|c| match c.end {
+                Some((e, 200)) => Some(e),
+                _ => None,
+            })
+            .min();
+        if first_ok.is_some_and(|e| e < others_start) && x != decider {
+            return Err(fail(format!(
+                "{name}: push {x} ({}) was answered 200 before any other click left, yet push \
+                 {decider} ({}) decided",
+                pushes[x].what, d.what
+            )));
+        }
+    }
+    Ok(decider)
+}
+
+/// The decision `a` on `name` was published to the sink, and every publication at the
+/// endpoint carries its `decision_id`, action and member: the number of publications.
+fn check_published(
+    name: &str,
+    a: &ActionRecord,
+    published: &[&Publication],
+    fail: &dyn Fn(String) -> String,
+) -> Result<u64, String> {
+    if !a.published || a.sink.as_deref() != Some(SINK_KIND) || published.is_empty() {
+        return Err(fail(format!(
+            "{name}: not published ({} publications at the endpoint): {a:?}",
+            published.len()
+        )));
+    }
+    if let Some(p) = published
+        .iter()
+        .find(|p| p.decision_id != a.decision_id() || p.action != a.action || p.member != a.member)
+    {
+        return Err(fail(format!(
+            "{name}: a publication differs from the decision {} {} by {}: {p:?}",
+            a.decision_id(),
+            a.action,
+            a.member
+        )));
+    }
+    Ok(published.len() as u64)
+}
+
+/// Each click of `own` but the decider's is kept once in `a.later`, however often WeCom
+/// pushed it, and the decision on `name` is finished.
+fn check_later_finished(
+    name: &str,
+    clickers: Clickers,
+    a: &ActionRecord,
+    own: &[usize],
+    decider: usize,
+    fail: &dyn Fn(String) -> String,
+) -> Result<(), String> {
     let later_clicks = own.iter().filter(|&&i| i != decider).count();
     if a.later.len() > later_clicks {
         return Err(fail(format!(
-            "{ev}: {} later clicks kept, the recipients clicked {later_clicks} more times: {:?}",
+            "{name}: {} later clicks kept, {} clicked {later_clicks} more times: {:?}",
             a.later.len(),
+            clickers.who(),
             a.later
         )));
     }
     if !a.is_finished() || a.next_try_ms.is_some() {
-        return Err(fail(format!("{ev}: not finished: {a:?}")));
+        return Err(fail(format!("{name}: not finished: {a:?}")));
     }
-    Ok(tally)
+    Ok(())
 }

@@ -474,23 +474,13 @@ async fn quiet_hours_are_kept_and_cleared(h: Harness) {
     let mut u = full("ww01", 1000002, "secret-one", "tokenOne", KEY_A);
     u.quiet_hours = Some(night.clone());
     let saved = h.saved(&k, u).await;
-    let read = h
-        .bindings
-        .binding(&k)
-        .await
-        .expect("read")
-        .expect("binding");
+    let read = h.bound(&k).await;
     assert_eq!(read, saved);
     let kept = read.config.and_then(|c| c.quiet_hours);
     assert_eq!(kept, Some(night));
     // A save without them clears them (a PUT replaces the configuration).
     h.saved(&k, bare("ww01", 1000002)).await;
-    let read = h
-        .bindings
-        .binding(&k)
-        .await
-        .expect("read")
-        .expect("binding");
+    let read = h.bound(&k).await;
     assert_eq!(read.config.and_then(|c| c.quiet_hours), None);
 }
 

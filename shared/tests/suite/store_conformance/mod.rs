@@ -58,6 +58,15 @@ impl Harness {
         self.svc.save(k, update).await.expect("save")
     }
 
+    /// The binding of `k`, which must exist.
+    async fn bound(&self, k: &MemberKey) -> shared::domain::BindingRecord {
+        self.bindings
+            .binding(k)
+            .await
+            .expect("read")
+            .expect("binding")
+    }
+
     /// The record of the app `app`, which must exist.
     async fn app(&self, app: &AppKey) -> AppRecord {
         self.bindings.app(app).await.expect("read").expect("app")
