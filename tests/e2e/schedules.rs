@@ -252,15 +252,13 @@ async fn world(seed: u64, stores: Stores) -> World {
             .expect("bind");
     }
     let sub = |node: &str, on: bool| Subscription {
-        subscription_type: SubscriptionType::parse("sql_review").expect("type"),
-        node: Node::parse(node).expect("node"),
-        personal_channel: on,
         message_format: MessageFormat::Textcard,
         actions: None,
-        decide: Default::default(),
-        remind_after_minutes: None,
-        reminders: Default::default(),
-        escalate_to: Default::default(),
+        ..Subscription::new(
+            SubscriptionType::parse("sql_review").expect("type"),
+            Node::parse(node).expect("node"),
+            on,
+        )
     };
     stores
         .subscriptions

@@ -108,15 +108,13 @@ impl World {
             .put_subscriptions(
                 &org,
                 &[Subscription {
-                    subscription_type: SubscriptionType::parse("sql_review").expect("type"),
-                    node: Node::parse("approval_pending").expect("node"),
-                    personal_channel: true,
                     message_format: MessageFormat::Textcard,
                     actions: Some(actions),
-                    decide: Default::default(),
-                    remind_after_minutes: None,
-                    reminders: Default::default(),
-                    escalate_to: Default::default(),
+                    ..Subscription::new(
+                        SubscriptionType::parse("sql_review").expect("type"),
+                        Node::parse("approval_pending").expect("node"),
+                        true,
+                    )
                 }],
             )
             .await

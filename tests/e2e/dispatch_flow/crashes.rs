@@ -92,9 +92,6 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
         .put_subscriptions(
             &w.org,
             &[Subscription {
-                subscription_type: SubscriptionType::parse("sql_review").expect("type"),
-                node: Node::parse("approval_pending").expect("node"),
-                personal_channel: true,
                 message_format: MessageFormat::Textcard,
                 actions: Some(
                     serde_json::from_value(json!([
@@ -102,10 +99,11 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
                         {"key": "reject", "text": "驳回", "style": "danger"}]))
                     .expect("actions"),
                 ),
-                decide: Default::default(),
-                remind_after_minutes: None,
-                reminders: Default::default(),
-                escalate_to: Default::default(),
+                ..Subscription::new(
+                    SubscriptionType::parse("sql_review").expect("type"),
+                    Node::parse("approval_pending").expect("node"),
+                    true,
+                )
             }],
         )
         .await

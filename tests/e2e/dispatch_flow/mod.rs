@@ -125,15 +125,13 @@ impl World {
             .put_subscriptions(
                 &self.org,
                 &[Subscription {
-                    subscription_type: SubscriptionType::parse(t).expect("type"),
-                    node: Node::parse(node).expect("node"),
-                    personal_channel: on,
                     message_format: format,
                     actions: None,
-                    decide: Default::default(),
-                    remind_after_minutes: None,
-                    reminders: Default::default(),
-                    escalate_to: Default::default(),
+                    ..Subscription::new(
+                        SubscriptionType::parse(t).expect("type"),
+                        Node::parse(node).expect("node"),
+                        on,
+                    )
                 }],
             )
             .await

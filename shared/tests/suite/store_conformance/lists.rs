@@ -85,15 +85,9 @@ async fn every_list_pages_with_a_cursor(h: Harness) {
 
     let subs: Vec<Subscription> = (0..5)
         .map(|i| Subscription {
-            subscription_type: stype(&format!("t{i}")),
-            node: node("n"),
-            personal_channel: true,
             message_format: MessageFormat::Textcard,
             actions: None,
-            decide: Default::default(),
-            remind_after_minutes: None,
-            reminders: Default::default(),
-            escalate_to: Default::default(),
+            ..Subscription::new(stype(&format!("t{i}")), node("n"), true)
         })
         .collect();
     h.subscriptions
@@ -171,15 +165,9 @@ async fn a_position_from_elsewhere_is_refused_not_a_backend_failure(h: Harness) 
         .put_subscriptions(
             &org,
             &[Subscription {
-                subscription_type: stype("sql_review"),
-                node: node("n"),
-                personal_channel: true,
                 message_format: MessageFormat::Textcard,
                 actions: None,
-                decide: Default::default(),
-                remind_after_minutes: None,
-                reminders: Default::default(),
-                escalate_to: Default::default(),
+                ..Subscription::new(stype("sql_review"), node("n"), true)
             }],
         )
         .await

@@ -10,15 +10,13 @@ use super::{Harness, dynamo, embedded, node, stype};
 async fn subscriptions_are_upserted_per_org(h: Harness) {
     let acme = OrgId::parse("acme").expect("org");
     let sub = |t: &str, n: &str, on: bool| Subscription {
-        subscription_type: SubscriptionType::parse(t).expect("type"),
-        node: Node::parse(n).expect("node"),
-        personal_channel: on,
         message_format: MessageFormat::Textcard,
         actions: None,
-        decide: Default::default(),
-        remind_after_minutes: None,
-        reminders: Default::default(),
-        escalate_to: Default::default(),
+        ..Subscription::new(
+            SubscriptionType::parse(t).expect("type"),
+            Node::parse(n).expect("node"),
+            on,
+        )
     };
     let (release, done, nope) = (stype("release"), node("done"), node("nope"));
     let acme_release = |n| SubscriptionKey::new(&acme, &release, n);

@@ -116,15 +116,13 @@ async fn subscribe(stores: &Stores) -> Result<(), String> {
         .put_subscriptions(
             &OrgId::parse("bench").map_err(e)?,
             &[Subscription {
-                subscription_type: SubscriptionType::parse("sql_review").map_err(e)?,
-                node: Node::parse("approval_pending").map_err(e)?,
-                personal_channel: true,
                 message_format: MessageFormat::default(),
                 actions: None,
-                decide: Default::default(),
-                remind_after_minutes: None,
-                reminders: Default::default(),
-                escalate_to: Default::default(),
+                ..Subscription::new(
+                    SubscriptionType::parse("sql_review").map_err(e)?,
+                    Node::parse("approval_pending").map_err(e)?,
+                    true,
+                )
             }],
         )
         .await

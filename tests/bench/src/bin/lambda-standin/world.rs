@@ -81,16 +81,13 @@ impl World {
             .put_subscriptions(
                 &org,
                 &[Subscription {
-                    subscription_type: SubscriptionType::parse("sql_review")
-                        .map_err(|e| format!("{e:?}"))?,
-                    node: Node::parse("approval_pending").map_err(|e| format!("{e:?}"))?,
-                    personal_channel: true,
                     message_format: MessageFormat::default(),
                     actions: None,
-                    decide: Default::default(),
-                    remind_after_minutes: None,
-                    reminders: Default::default(),
-                    escalate_to: Default::default(),
+                    ..Subscription::new(
+                        SubscriptionType::parse("sql_review").map_err(|e| format!("{e:?}"))?,
+                        Node::parse("approval_pending").map_err(|e| format!("{e:?}"))?,
+                        true,
+                    )
                 }],
             )
             .await
