@@ -144,6 +144,13 @@ ensure_node() {
 
 # Debian's chromium for playwright-core, and a CJK font (without one the zh-CN screenshots
 # show boxes).
+# systemd-analyze checks the one-server unit (tests/e2e/one_server.rs); Debian's `systemd`.
+ensure_systemd_analyze() {
+  command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+  command -v systemd-analyze >/dev/null 2>&1 ||
+    { echo "tests/lib.sh: systemd-analyze is still missing after apt-get install systemd" >&2; exit 1; }
+}
+
 ensure_chromium() {
   ensure_node
   local missing=()

@@ -16,6 +16,7 @@ cargo fmt --version >/dev/null 2>&1 || { step "installing the rustup component r
 cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup component clippy"; rustup component add clippy; }
 ensure_venv "$root"
 ensure_checkov "$root"
+ensure_systemd_analyze
 
 # --- local AWS-compatible server ------------------------------------------------------------
 start_moto "$root"

@@ -211,6 +211,7 @@ async function main() {
       check(!(await page.locator(`#s-${s}`).isVisible()), `${s} shows "set" before any save`);
     }
     check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'f-corp_id', 'focus is not on the first field');
+    check(!(await page.locator('#cfg-callback-domain').isVisible()), 'a loopback callback URL is warned about as a cloud domain');
     await shot('configure');
 
     // --- 3. fill the fake's demo app, by keyboard ---------------------------------------------
@@ -761,6 +762,33 @@ async function main() {
     await shot('deliveries-held');
     const quietOff = await api('PUT', channelPath, { ...keep, quiet_hours: null });
     check(quietOff.status === 200 && quietOff.json.quiet_hours === null, `switching quiet hours off answered ${quietOff.status}: ${quietOff.text}`);
+    await page.getByRole('tab', { name: L('tabs.decisions') }).click();
+
+    // A callback URL on a cloud provider's default domain (here API Gateway's, as a stack
+    // without a custom domain answers it): WeCom refuses it, and the dialog says so.
+    const cloudy = 'wangwu';
+    const cloudyPath = `/v1/orgs/demo/members/${cloudy}/wecom-channel`;
+    const cloudHost = 'abc123xyz.execute-api.ap-east-1.amazonaws.com';
+    const onCloud = (u) => u.pathname === cloudyPath;
+    await page.route(onCloud, async (route) => {
+      const real = await route.fetch();
+      const view = await real.json();
+      view.callback_url = String(view.callback_url).replace(/^http:\/\/[^/]+/, `https://${cloudHost}`);
+      await route.fulfill({ response: real, body: JSON.stringify(view) });
+    });
+    await page.getByRole('tab', { name: L('tabs.channels') }).click();
+    await page.getByLabel(L('channels.add_label')).fill(cloudy);
+    await page.getByRole('button', { name: L('channels.add_button') }).click();
+    const cloudDialog = page.getByRole('dialog', { name: L('cfg.title').replace('{member}', cloudy) });
+    await cloudDialog.waitFor();
+    const domainWarning = page.locator('#cfg-callback-domain');
+    await domainWarning.waitFor();
+    check((await domainWarning.innerText()).includes(cloudHost), `the warning reads ${await domainWarning.innerText()}`);
+    await page.locator('#cfg-callback-url').scrollIntoViewIfNeeded();
+    await shot('configure-cloud-domain');
+    await page.keyboard.press('Escape');
+    await cloudDialog.waitFor({ state: 'hidden' });
+    await page.unroute(onCloud);
     await page.getByRole('tab', { name: L('tabs.decisions') }).click();
 
     // --- 11. the language switch, then sign out ------------------------------------------------

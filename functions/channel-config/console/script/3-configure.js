@@ -82,6 +82,25 @@
     };
   }
 
+  // Cloud providers' default domains: WeCom accepts a callback URL only on a domain of the
+  // company itself (ICP-filed), so a URL on one of these is refused when the admin saves it.
+  const CLOUD_DOMAINS = [
+    'amazonaws.com', 'on.aws', 'cloudfront.net', 'azurewebsites.net', 'azurecontainerapps.io',
+    'appspot.com', 'run.app', 'cloudfunctions.net', 'vercel.app', 'netlify.app', 'herokuapp.com',
+    'fly.dev', 'aliyuncs.com', 'fcapp.run', 'tencentcs.com', 'myqcloud.com', 'tcloudbaseapp.com',
+  ];
+
+  // The callback URL's host when it is a cloud default domain, else null.
+  function refusedHost(url) {
+    let host;
+    try {
+      host = new URL(url).hostname.toLowerCase();
+    } catch (_) {
+      return null;
+    }
+    return CLOUD_DOMAINS.some((d) => host === d || host.endsWith('.' + d)) ? host : null;
+  }
+
   // Texts of the dialog that depend on the view or the form (re-rendered on a language change).
   function renderDialogTexts() {
     const view = cfg.view || {};
@@ -89,6 +108,9 @@
     $('cfg-subtitle').textContent = view.configured
       ? t('cfg.subtitle_configured', { time: fmtTime(view.updated_at) })
       : t('cfg.subtitle_new');
+    const refused = refusedHost(view.callback_url || '');
+    $('cfg-callback-domain').hidden = !refused;
+    $('cfg-callback-domain').textContent = refused ? t('cfg.callback_domain_refused', { host: refused }) : '';
     const ips = Array.isArray(view.trusted_ips) ? view.trusted_ips : [];
     $('cfg-trusted-ips').placeholder = ips.length ? '' : t('cfg.trusted_ips_empty');
     $('cfg-trusted-ips-hint').textContent = ips.length ? t('cfg.trusted_ips_hint') : t('cfg.trusted_ips_none');
