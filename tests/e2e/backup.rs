@@ -180,6 +180,13 @@ async fn with_no_runner_the_backup_reads_the_store_and_a_damaged_one_is_refused(
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("secrets.json")), 0o600);
 
+    let (ok, out, _) = local(data.path(), &["--help"]);
+    assert!(ok);
+    assert!(
+        out.contains("backup DIR [--force]") && out.contains("restore DIR [--force]"),
+        "{out}"
+    );
+
     // One byte of the secret file flipped: refused, nothing written.
     let path = dir.join("secrets.json");
     let mut bytes = std::fs::read(&path).expect("read");

@@ -315,31 +315,24 @@ pub fn backup(
     #[cfg(unix)]
     {
         use std::os::unix::net::UnixStream;
-        match UnixStream::connect(data_dir.join(SOCKET)) {
-            Ok(mut s) => {
-                let mut line =
-                    serde_json::to_vec(&Request { dir, force }).map_err(|e| err(e.to_string()))?;
-                line.push(b'\n');
-                let io = |e: std::io::Error| err(format!("the running runner did not answer: {e}"));
-                s.write_all(&line).map_err(io)?;
-                let mut answer = String::new();
-                BufReader::new(s.take(1 << 20))
-                    .read_line(&mut answer)
-                    .map_err(io)?;
-                let a: Answer = serde_json::from_str(&answer)
-                    .map_err(|_| err("the running runner did not answer"))?;
-                return match (a.manifest, a.error) {
-                    (Some(m), None) => Ok((m, TakenBy::Runner)),
-                    (_, e) => Err(err(e.unwrap_or_else(|| "no answer".into()))),
-                };
-            }
-            // No runner (or one that stopped and left its socket): the store is free.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ) => {}
-            Err(e) => return Err(err(format!("cannot reach the running runner: {e}"))),
+        // No answer means no runner, one that stopped and left its socket, or one that could
+        // not make it (a data directory path too long for a socket): redb's lock tells.
+        if let Ok(mut s) = UnixStream::connect(data_dir.join(SOCKET)) {
+            let mut line =
+                serde_json::to_vec(&Request { dir, force }).map_err(|e| err(e.to_string()))?;
+            line.push(b'\n');
+            let io = |e: std::io::Error| err(format!("the running runner did not answer: {e}"));
+            s.write_all(&line).map_err(io)?;
+            let mut answer = String::new();
+            BufReader::new(s.take(1 << 20))
+                .read_line(&mut answer)
+                .map_err(io)?;
+            let a: Answer = serde_json::from_str(&answer)
+                .map_err(|_| err("the running runner did not answer"))?;
+            return match (a.manifest, a.error) {
+                (Some(m), None) => Ok((m, TakenBy::Runner)),
+                (_, e) => Err(err(e.unwrap_or_else(|| "no answer".into()))),
+            };
         }
     }
     let m = write(&Source::Idle(data_dir.to_path_buf()), &dir, force)?;
@@ -417,6 +410,12 @@ async fn answer(stream: tokio::net::UnixStream, source: Arc<Source>) {
         out.push(b'\n');
         let _ = write_half.write_all(&out).await;
     }
+}
+
+/// Without Unix sockets the running runner takes no backups (stop it and run `backup`).
+#[cfg(not(unix))]
+pub fn serve(_source: Source) -> Result<Socket, BackupError> {
+    Err(err("backups of a running runner need a Unix socket"))
 }
 
 /// The socket's file, removed when the runner stops.

@@ -29,9 +29,11 @@ impl EmbeddedDb {
             )));
         }
         let db = Database::open(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => {
-                StoreError::Backend(format!("{} is held by another process", path.display()))
-            }
+            DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+                "{} is held by another process (a runner that takes no backups while \
+                     running? stop it first)",
+                path.display()
+            )),
             e => db_err(e),
         })?;
         snapshot(&db, dest)
