@@ -5,6 +5,7 @@
 mod any_decision;
 mod approvals_live;
 mod auth_matrix;
+mod backup;
 mod callback_flow;
 mod card_actions;
 mod click_schedules;

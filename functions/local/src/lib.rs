@@ -2,6 +2,7 @@
 //! store by default, HS256 bearer tokens. The only place that composes functions: their routers
 //! here, their parts of the OpenAPI document in [`openapi`].
 
+pub mod backup;
 pub mod events;
 pub mod openapi;
 pub mod token;

@@ -1,5 +1,6 @@
 //! `cargo run --release`: the all-in-one local runner (see the crate's library), or, with
-//! `token --org <org>`, an admin token of any org signed with this data directory's key.
+//! `token --org <org>`, an admin token of any org signed with this data directory's key, or,
+//! with `backup DIR` and `restore DIR`, a backup of the data directory and its restoring.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,9 +8,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::get;
-use shared::config::Config;
+use shared::config::{Config, StoreKind};
 use shared::http::{PublicBase, method_not_allowed, not_found_fallback, routes};
 use shared::store::Stores;
+use shared::store::embedded::EmbeddedDb;
+use shared::store::secret_file::SecretFile;
+use wecom_notify_local::backup::{self, BackupError};
 use wecom_notify_local::token::{self, DEFAULT_DAYS, DEMO_ORG, TokenError, USAGE_TOKEN};
 use wecom_notify_local::{events, healthz, openapi};
 
@@ -23,6 +27,8 @@ enum LocalError {
     Io(String),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("could not set up the WeCom client: {0}")]
     WeCom(#[from] shared::wecom::WeComError),
 }
@@ -38,6 +44,14 @@ usage:
   wecom-notify-local token --org <org> [--days <1-3650, default 30>]
                                 print an admin token of <org>, signed with this data
                                 directory's key (the running runner accepts it)
+  wecom-notify-local backup DIR [--force]
+                                copy the store, the secret file and the token key into
+                                DIR (created 0700; files 0600; manifest.json with
+                                checksums); asks the running runner, if there is one.
+                                A DIR that holds a backup is refused unless --force
+  wecom-notify-local restore DIR [--force]
+                                check DIR's backup and put it into the data directory,
+                                which must be empty (unless --force) and not in use
   wecom-notify-local --help     this text
 
 With cargo: `cargo run --release` and `cargo run -q --release -- token --org acme`.
@@ -53,8 +67,10 @@ async fn main() {
             Ok(())
         }
         Some("token") => print_token(&args[1..]),
+        Some(cmd @ ("backup" | "restore")) => backup_or_restore(cmd, &args[1..]),
         Some(other) => Err(LocalError::Io(format!(
-            "unknown argument {other:?}; usage:\n  wecom-notify-local\n  {USAGE_TOKEN}\n  wecom-notify-local --help"
+            "unknown argument {other:?}; usage:\n  wecom-notify-local\n  {USAGE_TOKEN}\n  \
+             {USAGE_BACKUP}\n  wecom-notify-local --help"
         ))),
         None => {
             shared::telemetry::init(false);
@@ -76,9 +92,71 @@ fn print_token(args: &[String]) -> Result<(), LocalError> {
     Ok(())
 }
 
+const USAGE_BACKUP: &str = "wecom-notify-local backup|restore DIR [--force]";
+
+/// `backup DIR [--force]` and `restore DIR [--force]`: one line on success, names and sizes
+/// only (a backup holds secrets; none is printed).
+fn backup_or_restore(cmd: &str, args: &[String]) -> Result<(), LocalError> {
+    let usage = || LocalError::Io(format!("usage: {USAGE_BACKUP}"));
+    let (mut dir, mut force) = (None, false);
+    for a in args {
+        match a.as_str() {
+            "--force" => force = true,
+            a if a.starts_with('-') || dir.is_some() => return Err(usage()),
+            a => dir = Some(std::path::PathBuf::from(a)),
+        }
+    }
+    let dir = dir.ok_or_else(usage)?;
+    let cfg = Config::from_env(false)?;
+    if !matches!(cfg.store, StoreKind::Embedded) {
+        return Err(LocalError::Io(format!(
+            "{cmd} is for the embedded store; with DynamoDB use its own backups"
+        )));
+    }
+    if cmd == "backup" {
+        let (m, by) = backup::backup(&cfg.data_dir, &dir, force)?;
+        let by = match by {
+            backup::TakenBy::Runner => "taken by the running runner",
+            backup::TakenBy::Itself => "taken from the data directory; no runner running",
+        };
+        println!(
+            "backup written to {}: {} ({by})",
+            dir.display(),
+            m.summary()
+        );
+    } else {
+        let m = backup::restore(&dir, &cfg.data_dir, force)?;
+        println!(
+            "restored into {} from {}: {}",
+            cfg.data_dir.display(),
+            dir.display(),
+            m.summary()
+        );
+    }
+    Ok(())
+}
+
 async fn run() -> Result<(), LocalError> {
     let cfg = Config::from_env(false)?;
-    let stores = Stores::open(&cfg, true).await?;
+    // The embedded store is opened here, not by Stores::open, so the backup socket can read
+    // it: redb lets one process open it, and `backup DIR` asks this one.
+    let (stores, _socket) = match cfg.store {
+        StoreKind::Embedded => {
+            let db = Arc::new(EmbeddedDb::open(&cfg.data_dir)?);
+            let secrets = Arc::new(SecretFile::open(&cfg.data_dir)?);
+            let stores = Stores::of(db.clone(), secrets.clone());
+            // Without the socket the runner still serves; `backup` then asks it to stop.
+            let socket = backup::serve(backup::Source::Running {
+                db,
+                secrets,
+                data_dir: cfg.data_dir.clone(),
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "no backups while running"))
+            .ok();
+            (stores, socket)
+        }
+        StoreKind::DynamoDb => (Stores::open(&cfg, true).await?, None),
+    };
     // Without a configured secret, the data directory's own one signs and checks tokens.
     let generated = cfg.jwt_secret.is_none();
     let jwt = token::signer(&cfg)?;

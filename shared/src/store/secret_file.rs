@@ -18,19 +18,28 @@ pub struct SecretFile {
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The file's name in the data directory.
+pub const FILE: &str = "secrets.json";
+
 type Secrets = BTreeMap<String, AppSecrets>;
 
 impl SecretFile {
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let store = Self {
-            path: dir.join("secrets.json"),
+            path: dir.join(FILE),
             lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         if !store.path.exists() {
             store.write(&Secrets::new())?;
         }
         Ok(store)
+    }
+
+    /// The file's bytes as they are between two writes (for a backup), from blocking code.
+    pub fn snapshot_blocking(&self) -> Result<Vec<u8>> {
+        let _g = self.lock.blocking_lock();
+        std::fs::read(&self.path).map_err(StoreError::backend)
     }
 
     fn read(&self) -> Result<Secrets> {

@@ -26,8 +26,12 @@ mod pace;
 mod probes;
 mod pushes;
 mod secret_records;
+mod snapshot;
 mod subscriptions;
 mod tokens;
+
+/// The database's file name in the data directory.
+pub const FILE: &str = "records.redb";
 
 type JsonTable = TableDefinition<'static, &'static str, &'static [u8]>;
 
@@ -80,7 +84,7 @@ impl EmbeddedDb {
     /// Opens (or creates) `records.redb` in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
-        let db = Database::create(dir.join("records.redb")).map_err(db_err)?;
+        let db = Database::create(dir.join(FILE)).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         for t in [
             BINDINGS,
