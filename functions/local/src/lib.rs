@@ -3,6 +3,7 @@
 //! here, their parts of the OpenAPI document in [`openapi`].
 
 pub mod events;
+pub mod metrics;
 pub mod openapi;
 pub mod token;
 

@@ -11,7 +11,7 @@ use shared::config::Config;
 use shared::http::{PublicBase, method_not_allowed, not_found_fallback, routes};
 use shared::store::Stores;
 use wecom_notify_local::token::{self, DEFAULT_DAYS, DEMO_ORG, TokenError, USAGE_TOKEN};
-use wecom_notify_local::{events, healthz, openapi};
+use wecom_notify_local::{events, healthz, metrics, openapi};
 
 #[derive(Debug, thiserror::Error)]
 enum LocalError {
@@ -78,6 +78,15 @@ fn print_token(args: &[String]) -> Result<(), LocalError> {
 
 async fn run() -> Result<(), LocalError> {
     let cfg = Config::from_env(false)?;
+    // Bound before anything else starts, so a taken address stops the runner at once.
+    // The recorder is installed only with a listener: otherwise every metric is a no-op.
+    let metrics_listener = match cfg.metrics_listen {
+        Some(addr) => {
+            let l = metrics::bind(addr).await.map_err(LocalError::Io)?;
+            Some((l, metrics::install().map_err(LocalError::Io)?))
+        }
+        None => None,
+    };
     let stores = Stores::open(&cfg, true).await?;
     // Without a configured secret, the data directory's own one signs and checks tokens.
     let generated = cfg.jwt_secret.is_none();
@@ -149,6 +158,7 @@ async fn run() -> Result<(), LocalError> {
             callback::AppState::new(channels).with_clicks(clicks),
         ))
         .fallback(not_found_fallback)
+        .layer(from_fn(metrics::track))
         .layer(axum::Extension(base.clone()))
         .layer(from_fn(shared::i18n::scope));
 
@@ -180,6 +190,11 @@ async fn run() -> Result<(), LocalError> {
         println!("  console       http://{addr}/console (paste a token)");
     }
     println!("  another org   cargo run -q --release -- token --org <org>");
+    if let Some((l, handle)) = metrics_listener {
+        let at = l.local_addr().map_err(|e| LocalError::Io(e.to_string()))?;
+        println!("  metrics       http://{at}/metrics");
+        tokio::spawn(metrics::serve(l, handle));
+    }
     let _ = std::io::stdout().flush();
 
     axum::serve(listener, app)
