@@ -16,6 +16,7 @@ mod eventbridge;
 mod fake_verify;
 mod i18n;
 mod local_events;
+mod metrics;
 mod openapi;
 mod probe;
 mod readme_walkthrough;
