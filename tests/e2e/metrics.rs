@@ -133,9 +133,12 @@ async fn the_counters_move_with_closed_labels() {
     let (s, _) = r.call(Method::GET, "/metrics", None).await;
     assert_eq!(s, 404);
 
-    r.subscribe_sql_reviews(Value::Null).await;
+    r.subscribe_sql_reviews(e2e::approve_reject()).await;
     let saved = r
         .save_channel(MEMBER, e2e::demo_channel("email", "zhangsan@example.com"))
+        .await;
+    // carol's receiver is no member of the company: her delivery fails, her probe drifts.
+    r.save_channel("carol", e2e::demo_channel("email", "nobody@example.com"))
         .await;
     let callback_url = saved["callback_url"].as_str().expect("callback_url");
     let callback_id = callback_url.rsplit('/').next().expect("id").to_owned();
@@ -145,7 +148,11 @@ async fn the_counters_move_with_closed_labels() {
         .call(
             Method::POST,
             "/v1/local/events",
-            Some(e2e::workflow_envelope("evt-m1", "demo", &[MEMBER, "bob"])),
+            Some(e2e::workflow_envelope(
+                "evt-m1",
+                "demo",
+                &[MEMBER, "bob", "carol"],
+            )),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -159,10 +166,15 @@ async fn the_counters_move_with_closed_labels() {
     };
     assert_eq!(status_of(MEMBER), Some(json!("delivered")), "{v}");
     assert_eq!(status_of("bob"), Some(json!("skipped")), "{v}");
+    assert_eq!(status_of("carol"), Some(json!("failed")), "{v}");
+    let (s, v) = r
+        .call(Method::POST, "/v1/orgs/demo/wecom-channels/probe", None)
+        .await;
+    assert_eq!((s, v["drift"].clone()), (200, json!(1)), "{v}");
 
-    // WeCom's Save button: once with the channel's Token, once with another.
+    // WeCom's Save button: once with another Token, then with the channel's.
     let http = reqwest::Client::new();
-    for token in ["Token123", "OtherToken7"] {
+    for token in ["OtherToken7", "Token123"] {
         let resp = http
             .post(format!("{}/_fake/verify", fake.base))
             .json(
@@ -176,6 +188,21 @@ async fn the_counters_move_with_closed_labels() {
         let outcome: Value = resp.json().await.expect("json");
         assert_eq!(outcome["ok"], token == "Token123", "{token}: {outcome}");
     }
+
+    // alice approves on her card.
+    let outcome = fake
+        .state
+        .click(&e2e::fake::ClickRequest {
+            task_id: shared::wecom::card::task_id("demo", "evt-m1", MEMBER),
+            key: "approve".into(),
+            userid: None,
+            times: Some(1),
+            overlap_ms: None,
+            as_corp: None,
+        })
+        .await
+        .expect("the fake clicks");
+    assert_eq!(outcome.statuses, [200]);
 
     let (ct, text) = scrape(&addr).await;
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
@@ -217,9 +244,26 @@ async fn the_counters_move_with_closed_labels() {
         );
     }
     at_least(
+        "wecom_notify_deliveries_total",
+        &[("status", "failed"), ("reason", "receiver_not_found")],
+        1.0,
+    );
+    at_least(
+        "wecom_notify_probe_drift_total",
+        &[("kind", "member_not_found")],
+        1.0,
+    );
+    at_least(
+        "wecom_notify_decisions_total",
+        &[("action", "approve")],
+        1.0,
+    );
+    // The sweep runs at start and every 2 s; nothing was late.
+    at_least("wecom_notify_sweep_lag_seconds", &[], 0.0);
+    at_least(
         "wecom_notify_callback_verifications_total",
         &[("outcome", "ok")],
-        1.0,
+        2.0,
     );
     at_least(
         "wecom_notify_callback_verifications_total",
@@ -248,6 +292,7 @@ async fn the_counters_move_with_closed_labels() {
         ("wecom_notify_deliveries_total", "counter"),
         ("wecom_notify_wecom_calls_total", "counter"),
         ("wecom_notify_wecom_call_seconds", "histogram"),
+        ("wecom_notify_sweep_lag_seconds", "gauge"),
         ("wecom_notify_http_request_seconds", "histogram"),
     ] {
         assert!(
@@ -259,7 +304,16 @@ async fn the_counters_move_with_closed_labels() {
     // No label value names a member, a receiver or a callback id.
     for s in &samples {
         for (k, v) in &s.labels {
-            for secret in [MEMBER, "bob", "zhangsan", callback_id.as_str(), "Token123"] {
+            for secret in [
+                MEMBER,
+                "bob",
+                "carol",
+                "zhangsan",
+                "nobody",
+                callback_id.as_str(),
+                "Token123",
+                "demo-app-secret",
+            ] {
                 assert!(
                     !v.contains(secret),
                     "{}{{{k}={v:?}}} names {secret:?}",
