@@ -26,7 +26,8 @@
 //! - [`schema`]: the OpenAPI schemas of the domain's string types, below everything that
 //!   describes a wire type.
 //! - Hosting: [`config`] (environment variables), [`lambda`] (the Lambda glue),
-//!   [`telemetry`] (logs), [`metrics`] (CloudWatch metrics as log lines), [`json`].
+//!   [`telemetry`] (logs), [`metrics`] (CloudWatch metrics as log lines, and the Prometheus
+//!   metrics the local runner exports), [`json`].
 
 pub mod auth;
 pub mod channel;

@@ -17,6 +17,7 @@ mod eventbridge;
 mod fake_verify;
 mod i18n;
 mod local_events;
+mod metrics;
 mod one_server;
 mod openapi;
 mod probe;

@@ -14,11 +14,21 @@ const CHECK_REFRESH_SECS: i64 = 60;
 
 /// The binding for a callback id with its secrets, or why there is none.
 pub(crate) async fn binding_for(st: &AppState, id: &str) -> Result<CallbackBinding, CallbackError> {
-    let id = CallbackId::parse(id).map_err(|_| CallbackError::UnknownCallback)?;
-    st.channels
-        .for_callback(&id)
-        .await?
-        .ok_or(CallbackError::UnknownCallback)
+    let found = match CallbackId::parse(id) {
+        Ok(id) => st.channels.for_callback(&id).await.map_err(Into::into),
+        Err(_) => Ok(None),
+    };
+    match found {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => {
+            shared::metrics::prom::unknown_callback();
+            Err(CallbackError::UnknownCallback)
+        }
+        Err(e) => {
+            shared::metrics::prom::callback_verification(Err(None));
+            Err(e)
+        }
+    }
 }
 
 /// Runs one verification and records its outcome on the binding when it should replace the
@@ -40,6 +50,11 @@ pub(crate) async fn checked<T>(
         )),
         Err(e) => Err(e.into()),
     };
+    shared::metrics::prom::callback_verification(match &outcome {
+        Ok(_) => Ok(()),
+        Err(CallbackError::Check { diagnosis, .. }) => Err(Some(*diagnosis)),
+        Err(_) => Err(None),
+    });
     let at = time::OffsetDateTime::from_unix_timestamp(st.now_secs()).unwrap_or_else(|_| now());
     let check = match &outcome {
         Ok(_) => Some(CallbackCheck {

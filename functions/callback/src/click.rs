@@ -177,6 +177,7 @@ impl Clicks {
             Claim::New => {
                 tracing::info!(%org, event_id = %decision.event_id, member = %decision.member,
                     action = %decision.action, decision_id = %decision.decision_id(), "decision recorded");
+                shared::metrics::prom::decision(decision.action.as_str());
                 decision
             }
             // WeCom's retry of the deciding push: finish what is left undone.

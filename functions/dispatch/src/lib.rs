@@ -134,6 +134,9 @@ impl Tally {
     }
 
     fn report(self) -> Result<Report, DispatchError> {
+        for o in &self.outcomes {
+            shared::metrics::prom::delivery(o.status, o.reason);
+        }
         match self.failure {
             Some(e) => Err(e),
             None => Ok(Report {
@@ -256,6 +259,8 @@ impl Dispatcher {
         };
         let mut subs: HashMap<(OrgId, SubscriptionType, Node), Option<Subscription>> =
             HashMap::new();
+        // How late the oldest delivery taken was (metric `wecom_notify_sweep_lag_seconds`).
+        let mut lag_ms = 0;
         loop {
             let due = self
                 .deliveries
@@ -275,6 +280,10 @@ impl Dispatcher {
                 .into_iter()
                 .filter(|d| d.due_ms().is_some_and(|t| t <= now))
                 .collect();
+            lag_ms = due
+                .iter()
+                .filter_map(|d| d.due_ms().map(|t| now - t))
+                .fold(lag_ms, i64::max);
             for d in &due {
                 if let Entry::Vacant(slot) = subs.entry(subscription_of(d)) {
                     let (org, t, node) = slot.key();
@@ -306,6 +315,7 @@ impl Dispatcher {
                 break;
             }
         }
+        shared::metrics::prom::sweep_lag_ms(lag_ms);
         // Replaced secrets, once their grace period ended, and orphans of dead saves.
         match self
             .channels

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod events;
+pub mod metrics;
 pub mod openapi;
 pub mod token;
 

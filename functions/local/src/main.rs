@@ -15,7 +15,7 @@ use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use wecom_notify_local::backup::{self, BackupError};
 use wecom_notify_local::token::{self, DEFAULT_DAYS, DEMO_ORG, TokenError, USAGE_TOKEN};
-use wecom_notify_local::{events, healthz, openapi};
+use wecom_notify_local::{events, healthz, metrics, openapi};
 
 #[derive(Debug, thiserror::Error)]
 enum LocalError {
@@ -56,7 +56,7 @@ usage:
 
 With cargo: `cargo run --release` and `cargo run -q --release -- token --org acme`.
 Settings come from the environment (WECOM_NOTIFY_LISTEN, WECOM_NOTIFY_DATA_DIR,
-WECOM_API_BASE, …): see docs/MANUAL.md, Configuration.";
+WECOM_API_BASE, …): see docs/OPERATIONS.md, Configuration.";
 
 #[tokio::main]
 async fn main() {
@@ -138,6 +138,15 @@ fn backup_or_restore(cmd: &str, args: &[String]) -> Result<(), LocalError> {
 
 async fn run() -> Result<(), LocalError> {
     let cfg = Config::from_env(false)?;
+    // Bound before anything else starts, so a taken address stops the runner at once.
+    // The recorder is installed only with a listener: otherwise every metric is a no-op.
+    let metrics_listener = match cfg.metrics_listen {
+        Some(addr) => {
+            let l = metrics::bind(addr).await.map_err(LocalError::Io)?;
+            Some((l, metrics::install().map_err(LocalError::Io)?))
+        }
+        None => None,
+    };
     // The embedded store is opened here, not by Stores::open, so the backup socket can read
     // it: redb lets one process open it, and `backup DIR` asks this one.
     let (stores, _socket) = match cfg.store {
@@ -227,6 +236,7 @@ async fn run() -> Result<(), LocalError> {
             callback::AppState::new(channels).with_clicks(clicks),
         ))
         .fallback(not_found_fallback)
+        .layer(from_fn(metrics::track))
         .layer(axum::Extension(base.clone()))
         .layer(from_fn(shared::i18n::scope));
 
@@ -258,6 +268,11 @@ async fn run() -> Result<(), LocalError> {
         println!("  console       http://{addr}/console (paste a token)");
     }
     println!("  another org   cargo run -q --release -- token --org <org>");
+    if let Some((l, handle)) = metrics_listener {
+        let at = l.local_addr().map_err(|e| LocalError::Io(e.to_string()))?;
+        println!("  metrics       http://{at}/metrics");
+        tokio::spawn(metrics::serve(l, handle));
+    }
     let _ = std::io::stdout().flush();
 
     axum::serve(listener, app)

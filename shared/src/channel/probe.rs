@@ -170,6 +170,7 @@ impl<'a> Prober<'a> {
             None => self.outcome(result.err().as_ref(), now_ms),
         };
         if let Some(drift) = outcome.drift {
+            crate::metrics::prom::probe_drift(drift);
             tracing::warn!(org = %key.org, member = %key.member, drift = drift.as_str(),
                 wecom_errcode = ?outcome.wecom_errcode, "probe found drift");
         }

@@ -54,6 +54,8 @@ pub struct Config {
     pub actions_source: String,
     /// Locally: a URL every decision is POSTed to as JSON.
     pub actions_webhook: Option<String>,
+    /// Locally: where Prometheus metrics are served (`GET /metrics`); none if unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -104,6 +106,18 @@ impl Config {
                 "WECOM_NOTIFY_LISTEN={listen_raw:?}: must be an address like 127.0.0.1:3000"
             ));
             SocketAddr::from(([127, 0, 0, 1], 3000))
+        });
+
+        let metrics_listen = var("WECOM_NOTIFY_METRICS_LISTEN").and_then(|raw| {
+            raw.parse().map_or_else(
+                |_| {
+                    errors.push(format!(
+                        "WECOM_NOTIFY_METRICS_LISTEN={raw:?}: must be an address like 127.0.0.1:9464"
+                    ));
+                    None
+                },
+                Some,
+            )
         });
 
         let public_url = var("WECOM_NOTIFY_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
@@ -249,6 +263,7 @@ impl Config {
             actions_bus: var("WECOM_NOTIFY_ACTIONS_BUS"),
             actions_source,
             actions_webhook,
+            metrics_listen,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -306,6 +321,30 @@ mod tests {
         })
         .expect("the local runner keeps its default table");
         assert_eq!(local.table, "wecom-notify");
+    }
+
+    #[test]
+    fn the_metrics_listener_is_off_unless_set_and_a_bad_address_is_named() {
+        assert_eq!(
+            Config::from_lookup(false, |_| None).unwrap().metrics_listen,
+            None
+        );
+        let set = |v: &'static str| {
+            Config::from_lookup(false, move |k| {
+                (k == "WECOM_NOTIFY_METRICS_LISTEN").then(|| v.into())
+            })
+        };
+        let c = set("127.0.0.1:9464").expect("an address");
+        assert_eq!(
+            c.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9464")
+        );
+        let err = set("9464").expect_err("a port alone is no address");
+        assert!(
+            err.to_string()
+                .contains("WECOM_NOTIFY_METRICS_LISTEN=\"9464\""),
+            "{err}"
+        );
     }
 
     #[test]

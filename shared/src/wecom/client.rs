@@ -188,9 +188,20 @@ impl WeComClient {
         &self.base
     }
 
-    /// One call, decoded; errcode ≠ 0 becomes [`WeComError::Api`].
+    /// One call, decoded and counted (metrics `wecom_notify_wecom_call*` by `path`).
     async fn call_once<T: DeserializeOwned>(
         &self,
+        path: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(T, Value), WeComError> {
+        let started = std::time::Instant::now();
+        let result = Self::answer(req).await;
+        crate::metrics::prom::wecom_call(path, &result, started.elapsed());
+        result
+    }
+
+    /// One call, decoded; errcode ≠ 0 becomes [`WeComError::Api`].
+    async fn answer<T: DeserializeOwned>(
         req: reqwest::RequestBuilder,
     ) -> Result<(T, Value), WeComError> {
         let resp = req
@@ -223,9 +234,10 @@ impl WeComClient {
     /// [`Self::call_once`] retried on transient failures.
     async fn call<T: DeserializeOwned>(
         &self,
+        path: &'static str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(T, Value), WeComError> {
-        (|| self.call_once::<T>(build()))
+        (|| self.call_once::<T>(path, build()))
             .retry(self.retry.backoff())
             .when(WeComError::is_transient)
             .notify(|e, after| tracing::warn!(error = %e, retry_in = ?after, "WeCom call failed, retrying"))
@@ -244,9 +256,10 @@ impl WeComClient {
         fn default_expiry() -> u64 {
             7200
         }
-        let url = format!("{}/cgi-bin/gettoken", self.base);
+        const PATH: &str = "/cgi-bin/gettoken";
+        let url = format!("{}{PATH}", self.base);
         let (t, _) = self
-            .call::<T>(|| {
+            .call::<T>(PATH, || {
                 self.http
                     .get(&url)
                     .query(&[("corpid", corp_id), ("corpsecret", secret)])
@@ -265,12 +278,12 @@ impl WeComClient {
 
     async fn post<T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: &'static str,
         token: &str,
         body: &Value,
     ) -> Result<(T, Value), WeComError> {
         let url = format!("{}{path}", self.base);
-        self.call::<T>(|| {
+        self.call::<T>(path, || {
             self.http
                 .post(&url)
                 .query(&[("access_token", token)])
@@ -328,7 +341,12 @@ impl WeComClient {
         .await
     }
 
-    async fn userid(&self, path: &str, token: &str, body: &Value) -> Result<String, WeComError> {
+    async fn userid(
+        &self,
+        path: &'static str,
+        token: &str,
+        body: &Value,
+    ) -> Result<String, WeComError> {
         #[derive(Deserialize)]
         struct R {
             userid: String,

@@ -105,6 +105,26 @@ pub enum Reason {
     Decided,
 }
 
+impl Reason {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SubscriptionOff => "subscription_off",
+            Self::UnknownMember => "unknown_member",
+            Self::NoChannel => "no_channel",
+            Self::Paced => "paced",
+            Self::Retrying => "retrying",
+            Self::NoMessage => "no_message",
+            Self::ReceiverNotFound => "receiver_not_found",
+            Self::ChannelMisconfigured => "channel_misconfigured",
+            Self::WecomError => "wecom_error",
+            Self::WecomUnreachable => "wecom_unreachable",
+            Self::QuietHours => "quiet_hours",
+            Self::Decided => "decided",
+        }
+    }
+}
+
 /// What a delivery is: the event's message (or card), or what follows an undecided card.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,

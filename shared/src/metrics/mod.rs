@@ -1,8 +1,16 @@
-//! Counts that deserve an alarm, as CloudWatch metrics without an API call: in Lambda a line
-//! in the embedded metric format (EMF) on stdout becomes a metric of namespace
-//! [`NAMESPACE`], dimension `Stack`; elsewhere the count is only logged.
+//! Metrics, two ways.
+//!
+//! - [`count`]: counts that deserve an alarm, as CloudWatch metrics without an API call: in
+//!   Lambda a line in the embedded metric format (EMF) on stdout becomes a metric of namespace
+//!   [`NAMESPACE`], dimension `Stack`; elsewhere the count is only logged.
+//! - [`prom`]: the Prometheus metrics of the local runner (docs/OPERATIONS.md, Metrics),
+//!   recorded through the `metrics` facade. Without a recorder — in every Lambda function —
+//!   each call is a no-op; the local runner installs the exporter when
+//!   `WECOM_NOTIFY_METRICS_LISTEN` is set.
 
 use serde_json::json;
+
+pub mod prom;
 
 pub const NAMESPACE: &str = "WecomNotify";
 
