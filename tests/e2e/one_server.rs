@@ -40,6 +40,8 @@ fn the_unit_runs_as_its_own_user_on_a_read_only_system() {
         // Loopback only: the TLS reverse proxy is what faces WeCom.
         ("Environment", "WECOM_NOTIFY_LISTEN=127.0.0.1:3000"),
         ("KillSignal", "SIGTERM"),
+        // A backup taken while the server runs is written by the server (README, Backups).
+        ("ReadWritePaths", "-/var/backups/wecom-notify"),
     ] {
         assert!(
             values(&unit, key).contains(&want),

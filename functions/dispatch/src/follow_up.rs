@@ -1,7 +1,8 @@
 //! Cards nobody decides (docs/API.md §11): at each due round the sweep makes the card's
 //! reminder — or, after the last one, its escalations — as deliveries of their own, claimed
-//! once per (event, member, kind, round), and moves the card on to its next round. The new
-//! deliveries then go through the pipeline like any other: paced, held in quiet hours, fenced.
+//! once (a reminder per (event, member, round), an escalation per (event, member)), and moves
+//! the card on to its next round. The new deliveries then go through the pipeline like any
+//! other: paced, held in quiet hours, fenced.
 //! A decision stops all of it, even a reminder already waiting for its send.
 
 use futures_util::StreamExt;

@@ -15,7 +15,7 @@ use crate::domain::{Diagnosis, Drift};
 use crate::wecom::WeComError;
 use crate::workflow::{PublicStatus, Reason};
 
-/// Deliveries by `status` (delivered, delayed, failed, skipped, duplicate) and `reason` (the
+/// Deliveries by `status` (delivered, delayed, held, failed, skipped, duplicate) and `reason` (the
 /// delivery's reason, empty if none), counted when a dispatch or sweep settles them.
 pub const DELIVERIES: &str = "wecom_notify_deliveries_total";
 /// Calls to WeCom's API by `path` (`/cgi-bin/…`) and `errcode` (`0` ok, WeCom's errcode,
