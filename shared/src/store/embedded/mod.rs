@@ -73,6 +73,33 @@ const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
 /// Unfinished decisions: `{next try ms:020}/{action key}` → action key.
 const ACT_DUE: IndexTable = TableDefinition::new("action_due");
 
+/// Every table of the store, by kind: what `open` creates and a snapshot copies.
+const JSON_TABLES: [JsonTable; 11] = [
+    BINDINGS,
+    APPS,
+    CALLBACKS,
+    TOKENS,
+    LEASES,
+    SUBSCRIPTIONS,
+    DELIVERIES,
+    PACE,
+    SECRET_RECORDS,
+    ACTIONS,
+    MISSES,
+];
+const COUNTER_TABLES: [TableDefinition<&str, i64>; 2] = [PUSHES, PROBE_AT];
+const INDEX_TABLES: [IndexTable; 9] = [
+    DLV_LOG,
+    DLV_MEMBER_LOG,
+    DUE,
+    EXPIRY,
+    TASKS,
+    PROBES,
+    ACT_LOG,
+    ACT_MEMBER_LOG,
+    ACT_DUE,
+];
+
 /// `records.redb`, holding every record: bindings, apps, callback ids, push claims, secret
 /// records, receiver misses, tokens, subscriptions, deliveries, decisions and pace logs.
 #[derive(Clone)]
@@ -86,34 +113,13 @@ impl EmbeddedDb {
         std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         let db = Database::create(dir.join(FILE)).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
-        for t in [
-            BINDINGS,
-            APPS,
-            CALLBACKS,
-            TOKENS,
-            LEASES,
-            SUBSCRIPTIONS,
-            DELIVERIES,
-            PACE,
-            SECRET_RECORDS,
-            ACTIONS,
-            MISSES,
-        ] {
+        for t in JSON_TABLES {
             txn.open_table(t).map_err(db_err)?;
         }
-        txn.open_table(PUSHES).map_err(db_err)?;
-        txn.open_table(PROBE_AT).map_err(db_err)?;
-        for t in [
-            DLV_LOG,
-            DLV_MEMBER_LOG,
-            DUE,
-            EXPIRY,
-            TASKS,
-            PROBES,
-            ACT_LOG,
-            ACT_MEMBER_LOG,
-            ACT_DUE,
-        ] {
+        for t in COUNTER_TABLES {
+            txn.open_table(t).map_err(db_err)?;
+        }
+        for t in INDEX_TABLES {
             txn.open_table(t).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;

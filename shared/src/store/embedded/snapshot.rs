@@ -55,34 +55,13 @@ fn snapshot(db: &Database, dest: &Path) -> Result<()> {
     let copy = Database::create(dest).map_err(db_err)?;
     let dst = copy.begin_write().map_err(db_err)?;
     let mut n = 0;
-    for t in [
-        BINDINGS,
-        APPS,
-        CALLBACKS,
-        TOKENS,
-        LEASES,
-        SUBSCRIPTIONS,
-        DELIVERIES,
-        PACE,
-        SECRET_RECORDS,
-        ACTIONS,
-        MISSES,
-    ] {
+    for t in JSON_TABLES {
         n += copy_table(&src, &dst, t)?;
     }
-    n += copy_table(&src, &dst, PUSHES)?;
-    n += copy_table(&src, &dst, PROBE_AT)?;
-    for t in [
-        DLV_LOG,
-        DLV_MEMBER_LOG,
-        DUE,
-        EXPIRY,
-        TASKS,
-        PROBES,
-        ACT_LOG,
-        ACT_MEMBER_LOG,
-        ACT_DUE,
-    ] {
+    for t in COUNTER_TABLES {
+        n += copy_table(&src, &dst, t)?;
+    }
+    for t in INDEX_TABLES {
         n += copy_table(&src, &dst, t)?;
     }
     // A table this list forgot would be lost silently: refuse instead.
