@@ -5,7 +5,8 @@
 # pinned playwright-core (npm ci in tests/browser, when node_modules is missing or stale).
 # Builds the runner and the fake WeCom, then per language starts the fake WeCom and the local
 # runner (fresh data directory, free loopback ports), reads the console link the runner prints
-# and runs tests/browser/walk.mjs. Screenshots of every step go to
+# and runs tests/browser/walk.mjs; then the console's single sign-on against a real OpenID
+# provider on loopback (tests/browser/signin.mjs). Screenshots of every step go to
 # ${CARGO_TARGET_DIR:-target}/console-screenshots/<lang>-<nn>-<step>.png; with --update-docs
 # the two docs/MANUAL.md shows are copied to docs/ (a plain run leaves the work tree alone). Both
 # servers are stopped on exit, also on failure; any failure exits non-zero.
@@ -118,10 +119,53 @@ walk() {
   stop_all
 }
 
+# The all-in-one server signing admins in through an OpenID provider (README, "Run it on one
+# server"): the console's code + PKCE sign-in against oidc-provider on loopback, walked by
+# tests/browser/signin.mjs as on AWS, with the runner itself checking the access tokens.
+signin_walk() {
+  local run_port audience="https://wecom-notify.console.test" secret="browser-workflow-secret"
+  local issuer other i
+  run_port="$(free_port)"
+  OIDC_AUDIENCE="$audience" OIDC_CONSOLE_REDIRECT="http://127.0.0.1:$run_port/console" \
+    OIDC_WORKFLOW_SECRET="$secret" node "$root/tests/oidc/provider.mjs" >"$work/oidc.out" 2>"$work/oidc.err" &
+  pids+=("$!")
+  issuer=""
+  for i in $(seq 1 120); do
+    issuer="$(sed -n 's/^{"issuer":"\([^"]*\)".*/\1/p' "$work/oidc.out" | head -n 1)"
+    [ -n "$issuer" ] && break
+    sleep 0.25
+  done
+  [ -n "$issuer" ] || { cat "$work/oidc.err" >&2; fail "the OpenID provider did not start"; }
+
+  env -u WECOM_NOTIFY_JWT_SECRET -u WECOM_NOTIFY_PUBLIC_URL -u WECOM_NOTIFY_STORE -u WECOM_NOTIFY_EGRESS_IPS \
+    WECOM_NOTIFY_DATA_DIR="$work/data-signin" WECOM_NOTIFY_LISTEN="127.0.0.1:$run_port" \
+    WECOM_NOTIFY_JWT_ISSUER="$issuer" WECOM_NOTIFY_JWT_AUDIENCE="$audience" \
+    WECOM_NOTIFY_CONSOLE_CLIENT_ID="wecom-console" RUST_LOG="${RUST_LOG:-info}" \
+    "$runner_bin" >"$work/runner-signin.out" 2>"$work/runner-signin.err" &
+  pids+=("$!")
+  wait_http "http://127.0.0.1:$run_port/healthz" "$work/runner-signin.err" "$!"
+
+  other="$(curl -fsS -u "workflow-other:$secret" -d grant_type=client_credentials -d scope=admin "$issuer/token" \
+    | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+  [ -n "$other" ] || fail "the provider gave no token to workflow-other"
+
+  echo "tests/browser.sh: the console's single sign-on on the all-in-one server"
+  if ! node "$browser/signin.mjs" --console "http://127.0.0.1:$run_port/console" --issuer "$issuer" \
+    --other-org-token "$other" --audience "$audience" --screenshots "$shots/signin-local"; then
+    echo "--- runner (stderr, last 40 lines) ---" >&2
+    tail -n 40 "$work/runner-signin.err" >&2 || true
+    fail "the sign-in walk against the all-in-one server failed (screenshots: $shots/signin-local)"
+  fi
+  stop_all
+}
+
 mkdir -p "$shots"
 rm -f "$shots"/*.png
+rm -rf "$shots/signin-local"
 walk zh-CN
 walk en
+ensure_npm_folder "$root/tests/oidc" "oidc-provider"
+signin_walk
 
 if [ "$update_docs" = 1 ]; then
   cp "$shots/zh-CN-03-filled.png" "$root/docs/console-zh-CN-configure.png"

@@ -17,6 +17,8 @@ cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup componen
 ensure_venv "$root"
 ensure_checkov "$root"
 ensure_systemd_analyze
+# The OpenID provider the end-to-end sign-in tests start (tests/e2e/oidc.rs).
+ensure_npm_folder "$root/tests/oidc" "oidc-provider"
 
 # --- local AWS-compatible server ------------------------------------------------------------
 start_moto "$root"

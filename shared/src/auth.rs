@@ -45,6 +45,9 @@ impl Claims {
 pub enum Caller {
     Claims(Claims),
     Rejected(Text),
+    /// Refused with a whole answer of the verifier's own: its hint, or a 503 when the
+    /// issuer's keys could not be fetched.
+    Refused(ApiError),
 }
 
 /// 401 without valid claims; 403 unless they are an admin of `org`. Each says what to do: a
@@ -61,6 +64,7 @@ pub fn require_admin(caller: Option<&Caller>, org: &str) -> Result<Claims, ApiEr
                 _ => e,
             })
         }
+        Some(Caller::Refused(e)) => Err(e.clone()),
         Some(Caller::Claims(c)) if c.role != "admin" => Err(ApiError::forbidden(
             Text::new("auth.not_admin").arg("role", &c.role),
         )
@@ -115,23 +119,31 @@ impl LocalJwt {
 
     /// Middleware: puts a [`Caller`] into the request for [`require_admin`].
     pub async fn layer(self, mut req: Request, next: Next) -> Response {
-        let header = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned);
-        let caller = header.map(|h| match h.strip_prefix("Bearer ").map(str::trim) {
-            Some(t) => match self.verify(t) {
+        let caller = bearer(req.headers()).map(|t| match t {
+            Ok(t) => match self.verify(&t) {
                 Ok(c) => Caller::Claims(c),
                 Err(why) => Caller::Rejected(why),
             },
-            None => Caller::Rejected(Text::new("auth.not_bearer")),
+            Err(why) => Caller::Rejected(why),
         });
         if let Some(c) = caller {
             req.extensions_mut().insert(c);
         }
         next.run(req).await
     }
+}
+
+/// The bearer token of a request: none without an `Authorization` header, an error for a
+/// header of another scheme.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<Result<String, Text>> {
+    let h = headers.get(axum::http::header::AUTHORIZATION)?;
+    Some(
+        h.to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| Text::new("auth.not_bearer")),
+    )
 }
 
 /// Convenience for handlers: the caller as the host left it.

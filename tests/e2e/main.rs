@@ -18,6 +18,7 @@ mod fake_verify;
 mod i18n;
 mod local_events;
 mod metrics;
+mod oidc;
 mod one_server;
 mod openapi;
 mod probe;

@@ -6,7 +6,9 @@
 //   node tests/oidc/provider.mjs   (environment below; prints one JSON line when listening)
 //
 //   OIDC_HOST / OIDC_PORT   where to listen (127.0.0.1, 0 = any free port)
-//   OIDC_AUDIENCE           the API's audience: the resource every access token is for
+//   OIDC_AUDIENCE           the API's audience: the resource every access token is for;
+//                           comma-separated for more APIs (the first is the default; a
+//                           client asks for another with `resource`)
 //   OIDC_CONSOLE_REDIRECT   the console's redirect URI (the stack's ConsoleUrl), comma-separated
 //   OIDC_CONSOLE_CLIENT     the console's client id (a public client: PKCE, no secret)
 //   OIDC_WORKFLOW_SECRET    the secret of the confidential client `workflow-admin`
@@ -16,8 +18,13 @@
 // who, and the claims the API reads (org, role), is ACCOUNTS below; a login it does not list
 // gets no org. Clients: the console (authorization code + PKCE S256, required), and
 // `workflow-admin` (client credentials, org `demo`, role admin), `workflow-expiring` (the
-// same, with 2-second tokens: the rehearsal checks that an expired token is refused) and
-// `workflow-other` (org `other`: a valid token of another org).
+// same, with 2-second tokens: the rehearsal checks that an expired token is refused),
+// `workflow-other` (org `other`: a valid token of another org) and `workflow-es256` (org
+// `demo`, admin, tokens signed with ES256 instead of RS256).
+//
+// SIGUSR2 rotates the keys without a restart: a new RS256 key is published first in the
+// JWKS (new tokens are signed with it), the old ones stay published; the provider prints
+// {"rotated": "<new kid>"} once it serves the new set.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider, { errors } from 'oidc-provider';
@@ -36,7 +43,8 @@ const env = (name, fallback) => {
 
 const host = env('OIDC_HOST', '127.0.0.1');
 const port = Number(env('OIDC_PORT', '0'));
-const audience = env('OIDC_AUDIENCE');
+const audiences = env('OIDC_AUDIENCE').split(',').map((a) => a.trim()).filter(Boolean);
+const audience = audiences[0];
 const consoleClient = env('OIDC_CONSOLE_CLIENT', 'wecom-console');
 const redirects = env('OIDC_CONSOLE_REDIRECT').split(',').map((s) => s.trim()).filter(Boolean);
 const workflowSecret = env('OIDC_WORKFLOW_SECRET');
@@ -52,11 +60,22 @@ const MACHINES = {
   'workflow-admin': { org: 'demo', role: 'admin' },
   'workflow-expiring': { org: 'demo', role: 'admin' },
   'workflow-other': { org: 'other', role: 'admin' },
+  'workflow-es256': { org: 'demo', role: 'admin' },
 };
 
-// A fresh RS256 key per run: tokens from an earlier run (or another issuer) never verify.
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: `rehearsal-${Date.now()}`, use: 'sig', alg: 'RS256' };
+// Fresh keys per run: tokens from an earlier run (or another issuer) never verify.
+const rsaKey = (kid) => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
+};
+const jwk = rsaKey(`rehearsal-${Date.now()}`);
+const ecKey = {
+  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+  kid: `rehearsal-ec-${Date.now()}`,
+  use: 'sig',
+  alg: 'ES256',
+};
+let keys = [jwk, ecKey];
 
 const server = await new Promise((resolve) => {
   const s = createServer();
@@ -64,7 +83,7 @@ const server = await new Promise((resolve) => {
 });
 const issuer = `http://${host}:${server.address().port}`;
 
-const provider = new Provider(issuer, {
+const makeProvider = () => new Provider(issuer, {
   clients: [
     {
       client_id: consoleClient,
@@ -83,7 +102,7 @@ const provider = new Provider(issuer, {
       response_types: [],
     })),
   ],
-  jwks: { keys: [jwk] },
+  jwks: { keys },
   cookies: { keys: [Buffer.from(jwk.kid).toString('base64')] },
   pkce: { required: () => true },
   scopes: ['openid', 'profile', 'admin'],
@@ -98,13 +117,14 @@ const provider = new Provider(issuer, {
       defaultResource: () => audience,
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resource) => {
-        if (resource !== audience) throw new errors.InvalidTarget();
+        if (!audiences.includes(resource)) throw new errors.InvalidTarget();
+        const client = ctx.oidc.client?.clientId;
         return {
           scope: 'admin',
-          audience,
+          audience: resource,
           accessTokenFormat: 'jwt',
-          accessTokenTTL: ctx.oidc.client?.clientId === 'workflow-expiring' ? 2 : 600,
-          jwt: { sign: { alg: 'RS256' } },
+          accessTokenTTL: client === 'workflow-expiring' ? 2 : 600,
+          jwt: { sign: { alg: client === 'workflow-es256' ? 'ES256' : 'RS256' } },
         };
       },
     },
@@ -130,9 +150,19 @@ const provider = new Provider(issuer, {
     ctx.body = `<!doctype html><title>error</title><pre id="error">${String(out.error).replace(/[<&]/g, '')}</pre>`;
   },
 });
+let provider = makeProvider();
 provider.proxy = false;
-server.on('request', provider.callback());
+let handler = provider.callback();
+server.on('request', (req, res) => handler(req, res));
 process.stdout.write(`${JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` })}\n`);
+process.on('SIGUSR2', () => {
+  const fresh = rsaKey(`rotated-${Date.now()}`);
+  keys = [fresh, ...keys];
+  provider = makeProvider();
+  provider.proxy = false;
+  handler = provider.callback();
+  process.stdout.write(`${JSON.stringify({ rotated: fresh.kid })}\n`);
+});
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -7,6 +7,7 @@ pub mod fake;
 mod fixtures;
 mod hook;
 mod moto;
+pub mod oidc;
 mod runner;
 
 pub use fixtures::{

@@ -55,15 +55,32 @@ pub fn free_port() -> u16 {
 pub struct Runner {
     child: Child,
     pub base: String,
-    /// The admin token for org `demo` the runner printed.
+    /// The admin token for org `demo` the runner printed; empty when it signs none (it takes
+    /// an OpenID provider's tokens: [`Runner::start_with_issuer`]).
     pub token: String,
     /// Everything the runner printed so far (stdout and stderr).
     pub output: Arc<Mutex<String>>,
 }
 
 impl Runner {
-    /// Starts the runner on a free port with `data_dir`, waits for `/healthz`.
+    /// Starts the runner on a free port with `data_dir`, waits for `/healthz` and the admin
+    /// token it prints.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch(data_dir, env, true)
+    }
+
+    /// Starts the runner with `WECOM_NOTIFY_JWT_ISSUER` (and its audience) in `env`: it prints
+    /// no token, only the sign-in line.
+    pub fn start_with_issuer(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch(data_dir, env, false)
+    }
+
+    fn launch(data_dir: &Path, env: &[(&str, &str)], signs_tokens: bool) -> Self {
+        let ready = if signs_tokens {
+            "admin token"
+        } else {
+            "sign-in       OpenID Connect"
+        };
         let port = free_port();
         let mut cmd = Command::new(runner_binary());
         cmd.env("WECOM_NOTIFY_DATA_DIR", data_dir)
@@ -106,10 +123,7 @@ impl Runner {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let healthy = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && output
-                    .lock()
-                    .map(|o| o.contains("admin token"))
-                    .unwrap_or(false);
+                && output.lock().map(|o| o.contains(ready)).unwrap_or(false);
             if healthy {
                 break;
             }
@@ -125,7 +139,9 @@ impl Runner {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let token = {
+        let token = if !signs_tokens {
+            String::new()
+        } else {
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 let text = output.lock().map(|o| o.clone()).unwrap_or_default();

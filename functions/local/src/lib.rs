@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod events;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod token;
 

@@ -14,6 +14,7 @@ use shared::store::Stores;
 use shared::store::embedded::EmbeddedDb;
 use shared::store::secret_file::SecretFile;
 use wecom_notify_local::backup::{self, BackupError};
+use wecom_notify_local::oidc::OidcVerifier;
 use wecom_notify_local::token::{self, DEFAULT_DAYS, DEMO_ORG, TokenError, USAGE_TOKEN};
 use wecom_notify_local::{events, healthz, metrics, openapi};
 
@@ -31,6 +32,8 @@ enum LocalError {
     Backup(#[from] BackupError),
     #[error("could not set up the WeCom client: {0}")]
     WeCom(#[from] shared::wecom::WeComError),
+    #[error("WECOM_NOTIFY_JWT_ISSUER: {0}")]
+    Oidc(#[from] wecom_notify_local::oidc::OidcError),
 }
 
 /// How often delayed and retried deliveries are looked for (on AWS: a one-minute schedule).
@@ -40,10 +43,13 @@ const HELP: &str = "\
 wecom-notify local runner: every function behind one listener, embedded store.
 
 usage:
-  wecom-notify-local            serve (127.0.0.1:3000; prints an admin token for org `demo`)
+  wecom-notify-local            serve (127.0.0.1:3000; prints an admin token for org `demo`,
+                                unless WECOM_NOTIFY_JWT_ISSUER names your OpenID provider)
   wecom-notify-local token --org <org> [--days <1-3650, default 30>]
                                 print an admin token of <org>, signed with this data
-                                directory's key (the running runner accepts it)
+                                directory's key (the running runner accepts it);
+                                refused with WECOM_NOTIFY_JWT_ISSUER: tokens then come
+                                from that OpenID provider
   wecom-notify-local backup DIR [--force]
                                 copy the store, the secret file and the token key into
                                 DIR (created 0700; files 0600; manifest.json with
@@ -87,6 +93,12 @@ async fn main() {
 fn print_token(args: &[String]) -> Result<(), LocalError> {
     let (org, days) = token::parse_args(args)?;
     let cfg = Config::from_env(false)?;
+    if let Some(issuer) = &cfg.jwt_issuer {
+        return Err(LocalError::Io(format!(
+            "this server takes only the access tokens of WECOM_NOTIFY_JWT_ISSUER ({issuer}): \
+             sign in to the console, or ask that provider for a token; none is signed here"
+        )));
+    }
     let t = token::issue(&token::signer(&cfg)?, &org, days)?;
     println!("{t}");
     Ok(())
@@ -166,9 +178,26 @@ async fn run() -> Result<(), LocalError> {
         }
         StoreKind::DynamoDb => (Stores::open(&cfg, true).await?, None),
     };
-    // Without a configured secret, the data directory's own one signs and checks tokens.
-    let generated = cfg.jwt_secret.is_none();
-    let jwt = token::signer(&cfg)?;
+    // With an issuer, its access tokens are the only way in (no key of our own is made);
+    // otherwise the configured secret, or the data directory's own, signs and checks them.
+    let auth = match (&cfg.jwt_issuer, &cfg.jwt_audience) {
+        (Some(issuer), Some(audience)) => {
+            let v = Arc::new(OidcVerifier::new(issuer, audience)?);
+            let warm = v.clone();
+            tokio::spawn(async move {
+                match warm.warm_up().await {
+                    Ok(n) => {
+                        tracing::info!(issuer = %warm.issuer(), keys = n, "the issuer's signing keys are loaded")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the issuer's keys could not be loaded yet; each token tries again")
+                    }
+                }
+            });
+            Auth::Oidc(v)
+        }
+        _ => Auth::Local(token::signer(&cfg)?),
+    };
     let channels = Arc::new(stores.channel_service(&cfg.secret_prefix));
     let egress_ips: Vec<String> = cfg.egress_ip_strings();
     let base = PublicBase(
@@ -217,8 +246,16 @@ async fn run() -> Result<(), LocalError> {
     }))
     .merge(events::router(dispatcher))
     .layer(from_fn({
-        let jwt = jwt.clone();
-        move |req, next| jwt.clone().layer(req, next)
+        let auth = auth.clone();
+        move |req, next| {
+            let auth = auth.clone();
+            async move {
+                match auth {
+                    Auth::Local(jwt) => jwt.layer(req, next).await,
+                    Auth::Oidc(v) => v.layer(req, next).await,
+                }
+            }
+        }
     }));
     let app = Router::new()
         .route(routes::HEALTHZ, get(healthz).fallback(method_not_allowed))
@@ -252,22 +289,36 @@ async fn run() -> Result<(), LocalError> {
     println!("  callback base {}", base.0);
     println!("  WeCom API     {}", cfg.wecom_api_base);
     println!("  card actions  {}", sink.describe());
-    if generated {
-        let token = token::issue(&jwt, DEMO_ORG, DEFAULT_DAYS)?;
-        println!("  admin token for org `{DEMO_ORG}` (valid {DEFAULT_DAYS} days):");
-        println!("  {token}");
-        if cfg.jwt_issuer.is_some() && cfg.console_client_id.is_some() {
-            // With single sign-on configured the console ignores a token in a link.
-            println!("  console       http://{addr}/console (single sign-on, or paste the token)");
-        } else {
+    match &auth {
+        Auth::Oidc(v) => {
+            println!(
+                "  sign-in       OpenID Connect: {} (audience {})",
+                v.issuer(),
+                v.audience()
+            );
+            if cfg.console_client_id.is_some() {
+                println!("  console       {}/console (single sign-on)", base.0);
+            } else {
+                println!(
+                    "  console       {}/console (paste an access token; set WECOM_NOTIFY_CONSOLE_CLIENT_ID for single sign-on)",
+                    base.0
+                );
+            }
+        }
+        Auth::Local(jwt) if cfg.jwt_secret.is_none() => {
+            let token = token::issue(jwt, DEMO_ORG, DEFAULT_DAYS)?;
+            println!("  admin token for org `{DEMO_ORG}` (valid {DEFAULT_DAYS} days):");
+            println!("  {token}");
             // The token rides in the fragment, which the browser never sends to a server.
             println!("  console       http://{addr}/console#token={token}");
+            println!("  another org   cargo run -q --release -- token --org <org>");
         }
-    } else {
-        println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
-        println!("  console       http://{addr}/console (paste a token)");
+        Auth::Local(_) => {
+            println!("  bearer tokens: HS256 with WECOM_NOTIFY_JWT_SECRET");
+            println!("  console       http://{addr}/console (paste a token)");
+            println!("  another org   cargo run -q --release -- token --org <org>");
+        }
     }
-    println!("  another org   cargo run -q --release -- token --org <org>");
     if let Some((l, handle)) = metrics_listener {
         let at = l.local_addr().map_err(|e| LocalError::Io(e.to_string()))?;
         println!("  metrics       http://{at}/metrics");
@@ -279,6 +330,13 @@ async fn run() -> Result<(), LocalError> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| LocalError::Io(e.to_string()))
+}
+
+/// How bearer tokens are checked: the runner's own HS256 tokens, or the issuer's.
+#[derive(Clone)]
+enum Auth {
+    Local(shared::auth::LocalJwt),
+    Oidc(Arc<OidcVerifier>),
 }
 
 async fn shutdown() {

@@ -36,6 +36,10 @@ pub fn install() -> Result<PrometheusHandle, String> {
     metrics::set_global_recorder(recorder)
         .map_err(|e| format!("could not install the metrics recorder: {e}"))?;
     prom::describe();
+    metrics::describe_counter!(
+        crate::oidc::KEY_FETCHES,
+        "Fetches of the OpenID provider's signing keys (discovery and JWKS), by outcome"
+    );
     Ok(handle)
 }
 

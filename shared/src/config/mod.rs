@@ -9,8 +9,9 @@ use secrecy::SecretString;
 mod stores;
 mod urls;
 
+use urls::is_loopback_host;
+pub use urls::is_loopback_http;
 pub(crate) use urls::url_named;
-use urls::{is_loopback_host, is_loopback_http};
 
 pub const DEFAULT_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
@@ -48,6 +49,9 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     /// The OpenID Connect client id of the console at that issuer (a public client).
     pub console_client_id: Option<String>,
+    /// The audience (`aud`) the all-in-one server requires of the issuer's access tokens; on
+    /// AWS the JWT authorizer checks the template's `JwtAudience` instead.
+    pub jwt_audience: Option<String>,
     /// Where members' decisions on cards are published on AWS: an EventBridge bus.
     pub actions_bus: Option<String>,
     /// The `source` of the `Workflow Action Taken` events.
@@ -189,6 +193,32 @@ impl Config {
             ));
         }
 
+        // Locally the issuer replaces the runner's own tokens: its access tokens are checked
+        // against an audience, and a shared secret beside it would let either kind in.
+        let jwt_audience = var("WECOM_NOTIFY_JWT_AUDIENCE");
+        if !lambda {
+            match (&jwt_issuer, &jwt_audience, &jwt_secret) {
+                (Some(_), None, _) => errors.push(
+                    "WECOM_NOTIFY_JWT_AUDIENCE: required with WECOM_NOTIFY_JWT_ISSUER: the audience \
+                     (`aud`) the issuer puts in access tokens for this API"
+                        .into(),
+                ),
+                (None, Some(_), _) => errors.push(
+                    "WECOM_NOTIFY_JWT_AUDIENCE: only with WECOM_NOTIFY_JWT_ISSUER (the runner's own \
+                     tokens have no audience)"
+                        .into(),
+                ),
+                _ => {}
+            }
+            if jwt_issuer.is_some() && jwt_secret.is_some() {
+                errors.push(
+                    "WECOM_NOTIFY_JWT_SECRET: unset it when WECOM_NOTIFY_JWT_ISSUER is set: the \
+                     server then accepts only the issuer's tokens"
+                        .into(),
+                );
+            }
+        }
+
         let allow_http_raw = var("WECOM_NOTIFY_ACTIONS_WEBHOOK_ALLOW_HTTP");
         let allow_http = match allow_http_raw.as_deref().map(str::to_ascii_lowercase) {
             None => false,
@@ -260,6 +290,7 @@ impl Config {
             shards,
             jwt_issuer,
             console_client_id: var("WECOM_NOTIFY_CONSOLE_CLIENT_ID"),
+            jwt_audience,
             actions_bus: var("WECOM_NOTIFY_ACTIONS_BUS"),
             actions_source,
             actions_webhook,
@@ -409,6 +440,55 @@ mod tests {
             on_lambda(|k| (k == "WECOM_NOTIFY_JWT_ISSUER").then(|| "http://id.example.com".into()))
                 .expect_err("plain http");
         assert!(err.to_string().contains("WECOM_NOTIFY_JWT_ISSUER"), "{err}");
+    }
+
+    #[test]
+    fn locally_the_issuer_needs_an_audience_and_replaces_the_shared_secret() {
+        let issuer = "https://id.example.com/realms/acme";
+        let secret = "x".repeat(32);
+        let local = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Config::from_lookup(false, move |k| {
+                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            })
+        };
+        let c = local(&[
+            ("WECOM_NOTIFY_JWT_ISSUER", issuer),
+            ("WECOM_NOTIFY_JWT_AUDIENCE", "https://wecom-notify.acme.cn"),
+        ])
+        .expect("issuer and audience");
+        assert_eq!(
+            c.jwt_audience.as_deref(),
+            Some("https://wecom-notify.acme.cn")
+        );
+        let err = local(&[("WECOM_NOTIFY_JWT_ISSUER", issuer)]).expect_err("no audience");
+        assert!(
+            err.to_string()
+                .contains("WECOM_NOTIFY_JWT_AUDIENCE: required"),
+            "{err}"
+        );
+        let err = local(&[("WECOM_NOTIFY_JWT_AUDIENCE", "api")]).expect_err("no issuer");
+        assert!(
+            err.to_string()
+                .contains("only with WECOM_NOTIFY_JWT_ISSUER"),
+            "{err}"
+        );
+        let err = local(&[
+            ("WECOM_NOTIFY_JWT_ISSUER", issuer),
+            ("WECOM_NOTIFY_JWT_AUDIENCE", "api"),
+            ("WECOM_NOTIFY_JWT_SECRET", &secret),
+        ])
+        .expect_err("both kinds of token");
+        assert!(err.to_string().contains("unset it"), "{err}");
+        assert!(
+            !err.to_string().contains(&secret),
+            "the secret is not echoed: {err}"
+        );
+        // On AWS the authorizer checks the audience: the functions do not need it.
+        assert!(on_lambda(|k| (k == "WECOM_NOTIFY_JWT_ISSUER").then(|| issuer.into())).is_ok());
     }
 
     #[test]

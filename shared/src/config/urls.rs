@@ -6,7 +6,7 @@ use std::net::IpAddr;
 /// `http://` to this machine only: a fake WeCom in tests, never the real one in the clear.
 /// The host is the URL's as a client reads it (`http://127.0.0.1:80@evil.example` is not
 /// loopback).
-pub(super) fn is_loopback_http(url: &str) -> bool {
+pub fn is_loopback_http(url: &str) -> bool {
     reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
 }
 

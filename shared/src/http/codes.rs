@@ -60,6 +60,7 @@ error_codes! {
     MemberRateLimited => "member_rate_limited", "code.member_rate_limited";
     WecomUnreachable => "wecom_unreachable", "code.wecom_unreachable";
     StoreUnavailable => "store_unavailable", "code.store_unavailable";
+    IssuerUnreachable => "issuer_unreachable", "code.issuer_unreachable";
     Internal => "internal", "code.internal";
     DeliveryNotFound => "delivery_not_found", "code.delivery_not_found";
     NotRecallable => "not_recallable", "code.not_recallable";
