@@ -915,6 +915,18 @@ async function main() {
     await shot('overview-error');
     await page.getByRole('button', { name: L('overview.retry') }).click();
     await page.locator('#ov-deliveries .legend').waitFor();
+    // A busier day than the walk's, from the fixture: failures by reason and decisions drawn.
+    await page.route(/\/v1\/orgs\/demo\/stats\?/, (route) => route.fulfill({
+      status: 200, contentType: 'application/json', body: JSON.stringify(statsFixture(24, true)),
+    }), { times: 1 });
+    await page.getByRole('button', { name: L('overview.range.24'), exact: true }).click();
+    const failuresChart = page.locator('#ov-failures svg[role=img]');
+    await failuresChart.waitFor();
+    check((await failuresChart.getAttribute('aria-label')).includes(L('reason.receiver_not_found')), `the failures chart reads ${await failuresChart.getAttribute('aria-label')}`);
+    check((await page.locator('#ov-failures').innerText()).includes(L('overview.failures.hint')), 'the failures chart does not say where each failure is');
+    await page.locator('#ov-decisions svg[role=img]').waitFor();
+    await shot('overview-busy-fixture');
+    await page.locator('#ov-refresh').click();
     await page.getByRole('tab', { name: L('tabs.decisions') }).click();
 
     // --- 11. the language switch, then sign out ------------------------------------------------

@@ -23,9 +23,9 @@
     return n;
   }
 
-  // A chart: an SVG image of width 720 (scaled to its box) labelled `label`.
-  function chart(height, label, cls) {
-    return svg('svg', { viewBox: '0 0 720 ' + height, role: 'img', 'aria-label': label, class: 'chart ' + (cls || ''), preserveAspectRatio: 'xMinYMin meet' });
+  // A chart: an SVG image `width` wide (scaled to its box) labelled `label`.
+  function chart(width, height, label, cls) {
+    return svg('svg', { viewBox: '0 0 ' + width + ' ' + height, role: 'img', 'aria-label': label, class: 'chart ' + (cls || ''), preserveAspectRatio: 'xMinYMin meet' });
   }
 
   const num = (n) => new Intl.NumberFormat(state.lang).format(n);
@@ -85,9 +85,9 @@
       hour: peak ? hourLabel(buckets[busiest].hour, true) : '\u2014',
       n: num(peak),
     });
-    const [x0, x1, y0, y1] = [44, 712, 10, 200];
+    const [x0, x1, y0, y1] = [44, 952, 10, 200];
     const top = niceMax(peak);
-    const c = chart(226, label, 'bars');
+    const c = chart(960, 226, label, 'bars');
     const g = svg('g', { 'aria-hidden': 'true' });
     grid(g, x0, y0, x1, y1, top, (v) => num(Math.round(v)));
     const slot = (x1 - x0) / buckets.length;
@@ -117,20 +117,21 @@
     return [c, legend];
   }
 
-  // Horizontal bars: one row per [label, count], largest first.
+  // Horizontal bars: one row per [label, count], largest first; each label above its bar, so
+  // a long one (a reason, in either language) fits a half-width card.
   function barRows(rows, label, cls) {
     rows.sort((a, b) => b[1] - a[1]);
     const max = Math.max(1, ...rows.map((r) => r[1]));
-    const row = 28;
-    const c = chart(rows.length * row + 8, label, 'hbars');
+    const row = 42;
+    const c = chart(420, rows.length * row + 4, label, 'hbars');
     const g = svg('g', { 'aria-hidden': 'true' });
-    const [x0, x1] = [300, 660];
+    const x1 = 370;
     rows.forEach(([name, n], i) => {
-      const y = 4 + i * row;
-      g.append(svg('text', { x: x0 - 10, y: y + 18, class: 'label', 'text-anchor': 'end' }, name));
-      const w = Math.max(2, (n / max) * (x1 - x0));
-      g.append(svg('rect', { x: x0, y: y + 4, width: w, height: row - 10, class: cls }));
-      g.append(svg('text', { x: x0 + w + 6, y: y + 18, class: 'value' }, num(n)));
+      const y = i * row;
+      g.append(svg('text', { x: 0, y: y + 14, class: 'label' }, name));
+      const w = Math.max(2, (n / max) * x1);
+      g.append(svg('rect', { x: 0, y: y + 20, width: w, height: 14, rx: 2, class: cls }));
+      g.append(svg('text', { x: w + 6, y: y + 32, class: 'value' }, num(n)));
     });
     c.append(g);
     return c;
@@ -141,9 +142,9 @@
     const lat = data.totals.latency_ms || {};
     const label = t('overview.latency.aria', { range: rangeName, p50: fmtMs(lat.p50), p99: fmtMs(lat.p99) });
     const values = buckets.flatMap((b) => [b.latency_ms && b.latency_ms.p50, b.latency_ms && b.latency_ms.p99]).filter((v) => typeof v === 'number');
-    const [x0, x1, y0, y1] = [56, 712, 10, 160];
+    const [x0, x1, y0, y1] = [60, 952, 10, 160];
     const top = niceMax(Math.max(0, ...values));
-    const c = chart(186, label, 'lines');
+    const c = chart(960, 186, label, 'lines');
     const g = svg('g', { 'aria-hidden': 'true' });
     grid(g, x0, y0, x1, y1, top, fmtMs);
     const slot = (x1 - x0) / buckets.length;
@@ -158,7 +159,7 @@
         d += (joined ? 'L' : 'M') + xOf(i).toFixed(1) + ' ' + y.toFixed(1);
         joined = true;
         g.append(svg('circle', { cx: xOf(i), cy: y, r: 2.5, class: 'l-' + p },
-          svg('title', {}, hourLabel(b.hour, true) + ': ' + t('overview.latency.' + p) + ' ' + fmtMs(v))));
+          svg('title', {}, hourLabel(b.hour, true) + ': ' + tk('overview.latency.', p) + ' ' + fmtMs(v))));
       });
       if (d) g.append(svg('path', { d, class: 'l-' + p }));
     }
@@ -166,7 +167,7 @@
     c.append(g);
     const legend = el('ul', { class: 'legend' }, ['p50', 'p99'].map((p) =>
       el('li', {}, el('span', { class: 'swatch l-' + p, 'aria-hidden': 'true' }),
-        el('span', {}, t('overview.latency.' + p)), ' ', el('strong', {}, fmtMs(lat[p])))));
+        el('span', {}, tk('overview.latency.', p)), ' ', el('strong', {}, fmtMs(lat[p])))));
     return [c, legend];
   }
 
@@ -206,7 +207,7 @@
     }
     $('ov-status').textContent = ov.loading && !ov.data
       ? t('overview.loading')
-      : ov.updated ? t('overview.updated_at', { time: fmtTime(ov.updated.toISOString()) }) : '';
+      : ov.updated && !ov.error ? t('overview.updated_at', { time: fmtTime(ov.updated.toISOString()) }) : '';
     if (ov.error) {
       const retry = el('button', { type: 'button', class: 'secondary' }, t('overview.retry'));
       retry.addEventListener('click', () => loadOverview());
@@ -220,7 +221,7 @@
     }
     const data = ov.data;
     if (!data || data.hours !== ov.hours) { body.replaceChildren(); return; }
-    const rangeName = t('overview.range_name.' + ov.hours);
+    const rangeName = tk('overview.range_name.', ov.hours);
     const totals = data.totals || {};
     const delivered = sumOf(totals.deliveries);
     const decided = sumOf(totals.decisions);
