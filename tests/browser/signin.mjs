@@ -272,6 +272,9 @@ async function walk(browser, doc, lang) {
     await page.locator('#app').waitFor();
     await checkStored(accessToken, idToken);
     check(await page.locator('#who-org').innerText() === 'demo', `the header shows org ${await page.locator('#who-org').innerText()}, not demo`);
+    // The Overview opens first after sign-in; the channels list is one tab further.
+    await page.waitForFunction(() => document.getElementById('tab-overview').getAttribute('aria-selected') === 'true');
+    await page.locator('#tab-channels').click();
     await page.waitForFunction(() => !document.getElementById('channels-empty').hidden
       || document.querySelectorAll('#channels-body tr').length > 0 || !document.getElementById('alert').hidden);
     check(await alertText() === '', `an alert is shown after sign-in: ${await alertText()}`);

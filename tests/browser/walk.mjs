@@ -130,6 +130,50 @@ async function fakeClick(taskId, key) {
   return JSON.parse(text);
 }
 
+// GET /v1/orgs/{org}/stats in its shape (docs/API.md), for a runner that does not serve it yet:
+// zeros, or with `busy` made-up activity over the last 100 hours (deliveries of every status,
+// two failure reasons, latencies, decisions). Keyed by hours ago, so 7 days hold the day's.
+function statsFixture(hours, busy) {
+  const now = new Date();
+  now.setUTCMinutes(0, 0, 0);
+  const statuses = ['delivered', 'failed', 'delayed', 'held', 'skipped', 'recalled'];
+  const tally = () => ({ deliveries: Object.fromEntries(statuses.map((x) => [x, 0])), failures: {}, latency_ms: { p50: null, p99: null }, decisions: {}, time_to_decide_ms: { p50: null } });
+  const plus = (o, k, n) => { o[k] = (o[k] || 0) + n; };
+  const totals = tally();
+  const p50s = [];
+  const p99s = [];
+  const buckets = [];
+  for (let ago = hours - 1; ago >= 0; ago -= 1) {
+    const b = { hour: new Date(now.getTime() - ago * 3600e3).toISOString().replace(/\.\d+Z$/, 'Z'), ...tally() };
+    if (busy && ago < 100 && ago % 3 !== 2) {
+      const d = b.deliveries;
+      d.delivered = ((ago * 7) % 5) + 1;
+      if (ago % 8 === 1) { d.failed += 1; plus(b.failures, 'receiver_not_found', 1); }
+      if (ago % 11 === 4) { d.failed += 1; plus(b.failures, 'wecom_unreachable', 1); }
+      if (ago % 5 === 0) d.delayed = 1;
+      if (ago % 13 === 6) d.held = 1;
+      if (ago % 9 === 3) d.skipped = 1;
+      if (ago === 7) d.recalled = 1;
+      b.latency_ms = { p50: 100 + ((ago * 37) % 200), p99: 400 + ((ago * 53) % 900) };
+      if (ago % 4 === 1) plus(b.decisions, 'approve', 1);
+      if (ago % 10 === 5) plus(b.decisions, 'reject', 1);
+      if (ago % 4 === 1 || ago % 10 === 5) b.time_to_decide_ms = { p50: 60000 + ago * 1000 };
+      for (const x of statuses) totals.deliveries[x] += d[x];
+      for (const [k, n] of Object.entries(b.failures)) plus(totals.failures, k, n);
+      for (const [k, n] of Object.entries(b.decisions)) plus(totals.decisions, k, n);
+      p50s.push(b.latency_ms.p50);
+      p99s.push(b.latency_ms.p99);
+    }
+    buckets.push(b);
+  }
+  if (p50s.length) {
+    p50s.sort((x, y) => x - y);
+    totals.latency_ms = { p50: p50s[p50s.length >> 1], p99: Math.max(...p99s) };
+    totals.time_to_decide_ms = { p50: 75000 };
+  }
+  return { org: 'demo', hours, buckets, totals };
+}
+
 async function main() {
   mkdirSync(SHOT_DIR, { recursive: true });
   const browser = await launchChromium();
@@ -171,6 +215,19 @@ async function main() {
       console.log(`  ${LANG} ${String(step).padStart(2, '0')} ${name}  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     };
 
+    // The Overview's statistics: the runner's GET /stats, or, when this runner does not serve it
+    // yet, a fixture in its shape answered by page.route (said so in the log).
+    const realStats = (await api('GET', '/v1/orgs/demo/stats?hours=24')).status === 200;
+    let statsBusy = false;
+    if (!realStats) {
+      console.log(`  ${LANG}: the runner serves no /stats: the Overview is walked against a fixture (page.route)`);
+      await page.route(/\/v1\/orgs\/demo\/stats\?/, (route) => {
+        const hours = Number(new URL(route.request().url()).searchParams.get('hours')) || 24;
+        route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(statsFixture(hours, statsBusy)) });
+      });
+    }
+    const stats = async (hours) => (realStats ? (await api('GET', `/v1/orgs/demo/stats?hours=${hours}`)).json : statsFixture(hours, statsBusy));
+
     // --- 1. open the console link -----------------------------------------------------------
     const resp = await page.goto(CONSOLE_URL);
     check(resp.status() === 200, `GET /console answered ${resp.status()}`);
@@ -179,9 +236,11 @@ async function main() {
     check(!(h['content-security-policy'] || '').includes('unsafe-inline'), 'CSP allows inline code');
     check(h['cache-control'] === 'no-store', `Cache-Control: ${h['cache-control']}`);
     check(h['referrer-policy'] === 'no-referrer', `Referrer-Policy: ${h['referrer-policy']}`);
+    const overviewTab = page.getByRole('tab', { name: L('tabs.overview') });
+    await overviewTab.waitFor();
+    check(await overviewTab.getAttribute('aria-selected') === 'true', 'Overview is not the tab shown after sign-in');
+    check(await page.locator('[role=tab]').first().getAttribute('id') === 'tab-overview', 'Overview is not the first tab');
     const channelsTab = page.getByRole('tab', { name: L('tabs.channels') });
-    await channelsTab.waitFor();
-    check(await channelsTab.getAttribute('aria-selected') === 'true', 'Channel Management is not the first tab shown');
     check(await channelsTab.innerText() === KNOWN.channels, `the first tab reads ${await channelsTab.innerText()}, not ${KNOWN.channels}`);
     const where = await page.evaluate(() => ({
       hash: location.hash, lang: document.documentElement.lang, cookie: document.cookie,
@@ -193,6 +252,14 @@ async function main() {
     check(where.lang === LANG, `<html lang> is ${where.lang}`);
     check(where.title === L('app.title'), `title ${where.title}`);
     check(await page.locator('#who-org').innerText() === 'demo', 'the header does not show org demo');
+    // A new org: nothing delivered yet. The Overview says so and where to start.
+    const ovEmpty = page.locator('#ov-empty');
+    await ovEmpty.waitFor();
+    check((await ovEmpty.innerText()).includes(Lf('overview.empty.title', { range: L('overview.range_name.24') })), `the empty Overview reads ${await ovEmpty.innerText()}`);
+    check(await page.locator('#ov-range-24').getAttribute('aria-pressed') === 'true', 'the Overview does not start on the last 24 hours');
+    await shot('overview-empty');
+    await page.getByRole('button', { name: L('overview.empty.button') }).click();
+    check(await channelsTab.getAttribute('aria-selected') === 'true', "the empty Overview's button did not open Channel Management");
     await page.getByText(L('channels.empty')).waitFor();
     await shot('signed-in');
 
@@ -789,6 +856,77 @@ async function main() {
     await page.keyboard.press('Escape');
     await cloudDialog.waitFor({ state: 'hidden' });
     await page.unroute(onCloud);
+    await page.getByRole('tab', { name: L('tabs.decisions') }).click();
+
+    // --- 10b. the Overview: what was delivered, per hour, as /stats counts it ---------------------
+    statsBusy = true;
+    await page.getByRole('tab', { name: L('tabs.overview') }).click();
+    const legendCount = async (status) => Number((await page.locator(`#ov-deliveries .legend li:has(.s-${status}) strong`).innerText()).replace(/\D/g, ''));
+    const statuses = ['delivered', 'failed', 'delayed', 'held', 'skipped', 'recalled'];
+    // The page and the walk read /stats at nearly the same time: a sweep in between may move a
+    // count, so the page is refreshed until both agree (a few tries).
+    const showsStats = async (hours) => {
+      let last = '';
+      for (let i = 0; i < 5; i += 1) {
+        const [resp] = await Promise.all([
+          page.waitForResponse((r) => r.url().includes(`/stats?hours=${hours}`)),
+          page.locator('#ov-refresh').click(),
+        ]);
+        check(resp.status() === 200, `GET /stats?hours=${hours} answered ${resp.status()}`);
+        await page.locator('#ov-deliveries .legend').waitFor();
+        const want = (await stats(hours)).totals.deliveries;
+        const shown = {};
+        for (const x of statuses) shown[x] = await legendCount(x);
+        if (statuses.every((x) => shown[x] === want[x])) return want;
+        last = `shown ${JSON.stringify(shown)}, /stats ${JSON.stringify(want)}`;
+      }
+      throw new Error(`[${LANG}] the Overview's totals do not match /stats?hours=${hours}: ${last}`);
+    };
+    const day = await showsStats(24);
+    check(day.delivered > 0, `the Overview shows no delivery after the walk delivered: ${JSON.stringify(day)}`);
+    const charts = page.locator('#ov-body svg');
+    check(await charts.count() >= 2, `the Overview draws ${await charts.count()} charts`);
+    for (const c of await charts.all()) {
+      check(await c.getAttribute('role') === 'img' && (await c.getAttribute('aria-label') || '').length > 20, 'a chart without role=img and a label');
+    }
+    const dayLabel = await page.locator('#ov-deliveries svg').getAttribute('aria-label');
+    check(dayLabel.includes(`${day.delivered} ${L('status.delivered')}`), `the chart's label does not sum it up: ${dayLabel}`);
+    await shot('overview');
+    const [weekResp] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/stats?hours=168')),
+      page.getByRole('button', { name: L('overview.range.168'), exact: true }).click(),
+    ]);
+    check(weekResp.status() === 200, `GET /stats?hours=168 answered ${weekResp.status()}`);
+    check(await page.locator('#ov-range-168').getAttribute('aria-pressed') === 'true', '7 days is not shown as chosen');
+    const week = await showsStats(168);
+    check(week.delivered >= day.delivered, `7 days hold fewer deliveries than 24 hours: ${week.delivered} < ${day.delivered}`);
+    check((await page.locator('#ov-deliveries svg').getAttribute('aria-label')).includes(L('overview.range_name.168')), "the chart's label does not name 7 days");
+    await shot('overview-7-days');
+    // A failed read: said so, with the API's hint and a way to try again.
+    await page.route(/\/v1\/orgs\/demo\/stats\?/, (route) => route.fulfill({
+      status: 503, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'store_unavailable', message: A('code.store_unavailable'), hint: A('hint.store_unavailable') } }),
+    }), { times: 1 });
+    await page.locator('#ov-refresh').click();
+    const ovError = page.locator('#ov-error');
+    await ovError.waitFor();
+    check((await ovError.innerText()).includes(L('overview.error')) && (await ovError.innerText()).includes(A('hint.store_unavailable')), `the error reads ${await ovError.innerText()}`);
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.startsWith('console error: Failed to load resource: the server responded with a status of 503')));
+    await shot('overview-error');
+    await page.getByRole('button', { name: L('overview.retry') }).click();
+    await page.locator('#ov-deliveries .legend').waitFor();
+    // A busier day than the walk's, from the fixture: failures by reason and decisions drawn.
+    await page.route(/\/v1\/orgs\/demo\/stats\?/, (route) => route.fulfill({
+      status: 200, contentType: 'application/json', body: JSON.stringify(statsFixture(24, true)),
+    }), { times: 1 });
+    await page.getByRole('button', { name: L('overview.range.24'), exact: true }).click();
+    const failuresChart = page.locator('#ov-failures svg[role=img]');
+    await failuresChart.waitFor();
+    check((await failuresChart.getAttribute('aria-label')).includes(L('reason.receiver_not_found')), `the failures chart reads ${await failuresChart.getAttribute('aria-label')}`);
+    check((await page.locator('#ov-failures').innerText()).includes(L('overview.failures.hint')), 'the failures chart does not say where each failure is');
+    await page.locator('#ov-decisions svg[role=img]').waitFor();
+    await shot('overview-busy-fixture');
+    await page.locator('#ov-refresh').click();
     await page.getByRole('tab', { name: L('tabs.decisions') }).click();
 
     // --- 11. the language switch, then sign out ------------------------------------------------

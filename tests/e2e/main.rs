@@ -4,6 +4,7 @@
 
 mod any_decision;
 mod approvals_live;
+mod audit_stats;
 mod auth_matrix;
 mod backup;
 mod callback_flow;

@@ -275,6 +275,7 @@ class World:
             json.dump(self.cfn, f, indent=1)
         name = f"wecom-notify-{self.variant}"
         self.resources, self.outputs = stack.create(self.admin, name, self.cfn, self.params, log)
+        stack.check_dashboard(self.admin, self.resources, self.outputs, log)
         log("outputs: " + ", ".join(f"{k}={v}" for k, v in sorted(self.outputs.items())))
 
     def assume_as_lambda(self, iam_c, sts, role_name, role_arn, session):

@@ -112,6 +112,24 @@ def create(clients, name, cfn, parameters, log):
     return resources, outputs
 
 
+def check_dashboard(clients, resources, outputs, log):
+    """The stack's CloudWatch dashboard exists, its body is JSON and its widgets name the
+    functions and the dead-letter queue the stack created; DashboardUrl opens it."""
+    name = resources["Dashboard"]["PhysicalResourceId"]
+    body = json.loads(clients("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    text = json.dumps(body)
+    for logical in ("CallbackFunction", "ChannelConfigFunction", "TestSendFunction", "DispatchFunction"):
+        physical = resources[logical]["PhysicalResourceId"]
+        if physical not in text:
+            raise SystemExit(f"dashboard {name}: no widget names {logical} ({physical})")
+    queue = resources["DeadLetterQueue"]["PhysicalResourceId"].rsplit("/", 1)[-1]
+    if queue not in text:
+        raise SystemExit(f"dashboard {name}: no widget names the dead-letter queue {queue}")
+    if not outputs.get("DashboardUrl", "").endswith("#dashboards:name=" + name):
+        raise SystemExit(f"DashboardUrl {outputs.get('DashboardUrl')!r} does not open dashboard {name}")
+    log(f"dashboard {name}: {len(body['widgets'])} widgets naming the four functions and the dead-letter queue")
+
+
 def _active(cfn, resource, parameters):
     """Whether a resource's Condition holds (only the simple forms the template uses)."""
     cond = resource.get("Condition")

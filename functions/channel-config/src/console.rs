@@ -27,6 +27,8 @@ const SCRIPT: &str = concat!(
     include_str!("../console/script/2-signin-channels.js"),
     include_str!("../console/script/3-configure.js"),
     include_str!("../console/script/4-lists.js"),
+    include_str!("../console/script/5-overview.js"),
+    include_str!("../console/script/9-start.js"),
 );
 const STYLE: &str = include_str!("../console/console.css");
 

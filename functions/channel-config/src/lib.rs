@@ -18,13 +18,14 @@ use shared::channel::ChannelService;
 use shared::domain::{FieldError, MemberId};
 use shared::http::{ApiError, BODY_LIMIT, PublicBase, cursor_in, method_not_allowed, routes};
 use shared::i18n::Text;
-use shared::store::{ActionStore, DeliveryStore, SubscriptionStore};
+use shared::store::{ActionStore, DeliveryStore, StatsStore, SubscriptionStore};
 use utoipa::OpenApi;
 
 mod channels;
 pub mod console;
 mod logs;
 pub mod openapi;
+mod stats;
 mod subscriptions;
 pub mod views;
 
@@ -37,6 +38,7 @@ pub struct AppState {
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub actions: Arc<dyn ActionStore>,
+    pub stats: Arc<dyn StatsStore>,
     /// What WeCom sees as our source address: goes into every view as `trusted_ips`.
     pub egress_ips: Vec<String>,
 }
@@ -70,6 +72,10 @@ pub fn router(state: AppState) -> Router {
             routes::ACTIONS,
             get(logs::list_actions).fallback(method_not_allowed),
         )
+        .route(
+            routes::STATS,
+            get(stats::get_stats).fallback(method_not_allowed),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -85,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     subscriptions::put_subscriptions,
     logs::list_deliveries,
     logs::list_actions,
+    stats::get_stats,
     console::console,
     console::console_script,
     console::console_style,

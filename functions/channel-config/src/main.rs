@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         subscriptions: stores.subscriptions,
         deliveries: stores.deliveries,
         actions: stores.actions,
+        stats: stores.stats,
         egress_ips: cfg.egress_ip_strings(),
     };
     // The console page and the OpenAPI document are public (they hold no data); the template

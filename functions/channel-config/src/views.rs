@@ -554,3 +554,102 @@ mod tests {
         }
     }
 }
+
+// --- statistics ----------------------------------------------------------------------------
+
+/// Deliveries that reached each status (every key always present).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryCounts {
+    pub delivered: u64,
+    pub failed: u64,
+    pub delayed: u64,
+    pub held: u64,
+    pub skipped: u64,
+    pub recalled: u64,
+}
+
+/// Event → WeCom accepted, in milliseconds (approximate: log-spaced buckets); null without
+/// a sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LatencyView {
+    #[schema(required = true)]
+    pub p50: Option<i64>,
+    #[schema(required = true)]
+    pub p99: Option<i64>,
+}
+
+/// Card's event → decision, in milliseconds (approximate); null without a sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DecideTimeView {
+    #[schema(required = true)]
+    pub p50: Option<i64>,
+}
+
+/// What an hour (or the window) counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StatsCounts {
+    pub deliveries: DeliveryCounts,
+    /// Failed deliveries by reason: WeCom's errcode, else ours (`wecom_unreachable`, …).
+    pub failures: std::collections::BTreeMap<String, u64>,
+    pub latency_ms: LatencyView,
+    /// Decisions by the button's key.
+    pub decisions: std::collections::BTreeMap<String, u64>,
+    pub time_to_decide_ms: DecideTimeView,
+}
+
+impl From<&shared::workflow::stats::Tally> for StatsCounts {
+    fn from(t: &shared::workflow::stats::Tally) -> Self {
+        let n = |s: &str| t.deliveries.get(s).copied().unwrap_or(0);
+        Self {
+            deliveries: DeliveryCounts {
+                delivered: n("delivered"),
+                failed: n("failed"),
+                delayed: n("delayed"),
+                held: n("held"),
+                skipped: n("skipped"),
+                recalled: n("recalled"),
+            },
+            failures: t.failures.clone(),
+            latency_ms: LatencyView {
+                p50: t.latency.percentile(50),
+                p99: t.latency.percentile(99),
+            },
+            decisions: t.decisions.clone(),
+            time_to_decide_ms: DecideTimeView {
+                p50: t.decide.percentile(50),
+            },
+        }
+    }
+}
+
+/// One UTC hour of statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StatsHour {
+    /// The hour's start, RFC 3339 UTC.
+    #[schema(format = DateTime)]
+    pub hour: String,
+    #[serde(flatten)]
+    pub counts: StatsCounts,
+}
+
+impl StatsHour {
+    /// The counts of the hour starting at `hour` (unix ms).
+    pub fn new(hour: i64, t: &shared::workflow::stats::Tally) -> Self {
+        let at = time::OffsetDateTime::from_unix_timestamp(hour.div_euclid(1000))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        Self {
+            hour: rfc3339(at).unwrap_or_default(),
+            counts: StatsCounts::from(t),
+        }
+    }
+}
+
+/// `GET /v1/orgs/{org}/stats`: exactly `hours` hours, oldest first, ending with the current
+/// one; `totals` over all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StatsView {
+    pub org: OrgId,
+    pub hours: u32,
+    pub buckets: Vec<StatsHour>,
+    pub totals: StatsCounts,
+}

@@ -28,6 +28,7 @@ fn state(dir: &std::path::Path) -> AppState {
         subscriptions: stores.subscriptions,
         deliveries: stores.deliveries,
         actions: stores.actions,
+        stats: stores.stats,
         egress_ips: vec!["203.0.113.10".into()],
     }
 }

@@ -91,7 +91,7 @@ impl Dispatcher {
             }
         }
         if overdue > 0 {
-            shared::metrics::count("UnfinishedDecisions", overdue);
+            shared::metrics::count(shared::metrics::UNFINISHED_DECISIONS, overdue);
             tracing::warn!(overdue, "decisions unfinished for over ten minutes");
         }
         finished

@@ -269,7 +269,7 @@ impl Dispatcher {
             // Each unreadable record is met once: the store takes it out of the due index.
             let parked = due.unreadable.len();
             if parked > 0 {
-                shared::metrics::count("UnreadableDeliveries", parked);
+                shared::metrics::count(shared::metrics::UNREADABLE_DELIVERIES, parked);
             }
             let found = due.deliveries.len() + due.unreadable.len();
             let now = self.now();

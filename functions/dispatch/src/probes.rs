@@ -59,7 +59,7 @@ impl Dispatcher {
             );
         }
         if drift > 0 {
-            shared::metrics::count("ChannelDrift", drift);
+            shared::metrics::count(shared::metrics::CHANNEL_DRIFT, drift);
         }
         if !due.is_empty() {
             tracing::info!(probed = due.len() - left, drift, "credential probes");

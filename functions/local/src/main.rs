@@ -234,6 +234,7 @@ async fn run() -> Result<(), LocalError> {
         subscriptions: stores.subscriptions.clone(),
         deliveries: stores.deliveries.clone(),
         actions: stores.actions.clone(),
+        stats: stores.stats.clone(),
         egress_ips: egress_ips.clone(),
     })
     .merge(test_send::router(test_send::AppState {

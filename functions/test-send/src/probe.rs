@@ -109,7 +109,7 @@ pub(crate) async fn probe_channels(
     }
     let drift = items.iter().filter(|i| !i.last_probe.ok).count();
     if drift > 0 {
-        shared::metrics::count("ChannelDrift", drift);
+        shared::metrics::count(shared::metrics::CHANNEL_DRIFT, drift);
     }
     Ok(Json(ProbePage {
         items,

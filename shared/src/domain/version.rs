@@ -7,12 +7,17 @@ pub trait Versioned {
     fn version(&self) -> i64;
     fn set_version(&mut self, version: i64);
 
+    /// What a record notes as a version is stamped (a delivery: the status it reaches, to
+    /// be counted once); nothing by default.
+    fn stamped(&mut self) {}
+
     /// Stamps the next version, written at `now_ms`, and answers the one it replaces (what
     /// the write is conditioned on). Always later than that one, even when this writer's
     /// clock is behind the last writer's.
     fn bump(&mut self, now_ms: i64) -> i64 {
         let held = self.version();
         self.set_version(now_ms.max(held + 1));
+        self.stamped();
         held
     }
 }

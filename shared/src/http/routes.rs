@@ -18,6 +18,8 @@ pub const DELIVERIES: &str = "/v1/orgs/{org}/deliveries";
 pub const DELIVERY: &str = "/v1/orgs/{org}/deliveries/{event_id}/{member}";
 /// Members' decisions on interactive cards (docs/API.md §11).
 pub const ACTIONS: &str = "/v1/orgs/{org}/actions";
+/// The org's delivery statistics per hour (docs/API.md, Statistics).
+pub const STATS: &str = "/v1/orgs/{org}/stats";
 /// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
 pub const CALLBACK: &str = "/v1/wecom/callback/{id}";
 /// The local runner's stand-in for EventBridge → dispatch (never deployed).
@@ -42,6 +44,7 @@ pub const PATHS: &[&str] = &[
     DELIVERIES,
     DELIVERY,
     ACTIONS,
+    STATS,
     CALLBACK,
     LOCAL_EVENTS,
     HEALTHZ,

@@ -14,6 +14,16 @@ pub mod prom;
 
 pub const NAMESPACE: &str = "WecomNotify";
 
+/// Delivery records the sweep skipped because it cannot decode them.
+pub const UNREADABLE_DELIVERIES: &str = "UnreadableDeliveries";
+/// Channels a credential probe found drifted.
+pub const CHANNEL_DRIFT: &str = "ChannelDrift";
+/// Members' decisions still unfinished ten minutes after the click.
+pub const UNFINISHED_DECISIONS: &str = "UnfinishedDecisions";
+/// Every metric [`count`] is called with: the template's alarms and dashboard use these names
+/// (`tests/e2e/template` checks).
+pub const COUNTS: [&str; 3] = [UNREADABLE_DELIVERIES, CHANNEL_DRIFT, UNFINISHED_DECISIONS];
+
 /// Records `value` for the metric `name` (unit Count).
 pub fn count(name: &str, value: usize) {
     match std::env::var("WECOM_NOTIFY_STACK") {

@@ -24,6 +24,7 @@ mod pace;
 mod probes;
 mod pushes;
 mod secrets;
+mod stats;
 mod subscriptions;
 mod tokens;
 
@@ -36,6 +37,7 @@ pub use pace::PaceStore;
 pub use probes::ProbeSchedule;
 pub use pushes::PushClaims;
 pub use secrets::{SecretRecords, SecretStore};
+pub use stats::StatsStore;
 pub use subscriptions::SubscriptionStore;
 pub use tokens::{CachedToken, Refusal, TokenStore};
 
@@ -182,6 +184,7 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub actions: Arc<dyn ActionStore>,
     pub pace: Arc<dyn PaceStore>,
+    pub stats: Arc<dyn StatsStore>,
 }
 
 impl Stores {
@@ -199,6 +202,7 @@ impl Stores {
             + DeliveryStore
             + ActionStore
             + PaceStore
+            + StatsStore
             + 'static,
     {
         Self {
@@ -212,7 +216,8 @@ impl Stores {
             subscriptions: records.clone(),
             deliveries: records.clone(),
             actions: records.clone(),
-            pace: records,
+            pace: records.clone(),
+            stats: records,
         }
     }
 }

@@ -156,6 +156,10 @@ pub struct ActionRecord {
     pub updated_ms: i64,
     /// Unix seconds after which the store may forget the record (TTL).
     pub expires_at: i64,
+    /// Milliseconds from the card's claim (its event reaching dispatch) to this decision:
+    /// the statistics' time to decide. Absent in records of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<i64>,
 }
 
 /// A click as the callback read it from WeCom's push.
@@ -277,6 +281,7 @@ impl ActionRecord {
             peers,
             updated_ms: now_ms,
             expires_at,
+            waited_ms: Some(now_ms.saturating_sub(d.created_ms).max(0)),
         })
     }
 

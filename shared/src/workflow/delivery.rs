@@ -242,6 +242,14 @@ pub struct Delivery {
     /// decision answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
+    /// The statuses a write has put this delivery in ([`super::stats::status_bit`]), so
+    /// that the statistics count each once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reached: u8,
+    /// The status this version reached for the first time, set as it is stamped
+    /// ([`Versioned::bump`]): what the store counts when it writes this version. Not kept.
+    #[serde(skip)]
+    pub counting: Option<DeliveryStatus>,
 }
 
 /// The event a fresh claim belongs to, and how long it is kept.
@@ -331,6 +339,8 @@ impl Delivery {
             digest_body: None,
             urgent: origin.urgent,
             peers: Vec::new(),
+            reached: 0,
+            counting: None,
         }
     }
 
@@ -497,6 +507,16 @@ impl Versioned for Delivery {
 
     fn set_version(&mut self, version: i64) {
         self.updated_ms = version;
+    }
+
+    /// Notes the status as reached: `counting` if this is the first version in it.
+    fn stamped(&mut self) {
+        self.counting = super::stats::status_bit(self.status)
+            .filter(|bit| self.reached & bit == 0)
+            .map(|bit| {
+                self.reached |= bit;
+                self.status
+            });
     }
 }
 

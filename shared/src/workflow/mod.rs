@@ -11,6 +11,7 @@ mod decision;
 mod delivery;
 mod event;
 mod follow_up;
+pub mod stats;
 
 pub use actions::{
     ACTION_KEY_MAX, Action, ActionKey, Actions, BUTTON_TEXT_MAX, ButtonStyle, ButtonText,

@@ -1,6 +1,7 @@
 //! The SAM template's invariants: fixed egress for the functions that call WeCom, public
 //! callback routes, authorised admin routes, least-privilege policies, complete configuration.
 
+mod dashboard;
 mod iam;
 mod network;
 mod operations;

@@ -176,22 +176,24 @@ fn events_have_retries_a_dead_letter_queue_and_alarms() {
     assert!(text.contains("ApproximateNumberOfMessagesVisible"));
     assert!(text.contains("Throttles"));
     assert!(
-        alarms.iter().any(
-            |(_, a)| a["Properties"]["MetricName"] == "UnreadableDeliveries"
-                && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE
-        ),
+        alarms.iter().any(|(_, a)| a["Properties"]["MetricName"]
+            == shared::metrics::UNREADABLE_DELIVERIES
+            && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE),
         "an alarm on records the sweep cannot read"
     );
     assert!(
-        alarms
-            .iter()
-            .any(|(_, a)| a["Properties"]["MetricName"] == "ChannelDrift"
+        alarms.iter().any(
+            |(_, a)| a["Properties"]["MetricName"] == shared::metrics::CHANNEL_DRIFT
                 && a["Properties"]["Namespace"] == shared::metrics::NAMESPACE
-                && a["Properties"]["Threshold"] == 0),
+                && a["Properties"]["Threshold"] == 0
+        ),
         "an alarm on the first drift a probe finds"
     );
     let unfinished = &r["UnfinishedDecisionsAlarm"]["Properties"];
-    assert_eq!(unfinished["MetricName"], "UnfinishedDecisions");
+    assert_eq!(
+        unfinished["MetricName"],
+        shared::metrics::UNFINISHED_DECISIONS
+    );
     assert_eq!(unfinished["Namespace"], shared::metrics::NAMESPACE);
     assert_eq!(
         unfinished["Dimensions"],
@@ -227,6 +229,7 @@ fn outputs_tell_the_operator_what_to_do() {
         "EgressIps",
         "TableName",
         "DlqUrl",
+        "DashboardUrl",
     ] {
         let out = &t["Outputs"][o];
         assert!(out["Value"] != Value::Null, "{o}");

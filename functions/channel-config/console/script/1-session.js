@@ -24,7 +24,7 @@
   };
   const POLL_MS = 2000;
   const DELIVERIES_MS = 5000;
-  const TABS = ['channels', 'subscriptions', 'deliveries', 'decisions'];
+  const TABS = ['overview', 'channels', 'subscriptions', 'deliveries', 'decisions'];
   const FIELDS = ['corp_id', 'app_secret', 'agent_id', 'source_column', 'encoding_aes_key', 'token', 'receiver'];
   const SECRETS = ['app_secret', 'encoding_aes_key', 'token'];
   // Quiet hours: the API names each part (quiet_hours.start, …) or the whole (quiet_hours).
@@ -39,7 +39,7 @@
     token: null,
     org: null,
     claims: null,
-    tab: 'channels',
+    tab: 'overview',
     channels: { items: [], next: null, loaded: false },
     subs: { items: [], next: null, loaded: false },
     dlv: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
@@ -284,7 +284,7 @@
     renderWho();
     if (claims.role !== 'admin') showAlert($('alert'), t('signin.not_admin', { role: String(claims.role || '') }), t('signin.not_admin_hint'));
     const saved = storeGet('sessionStorage', STORE.tab);
-    selectTab(TABS.includes(saved) ? saved : 'channels', false);
+    selectTab(TABS.includes(saved) ? saved : 'overview', false);
     return true;
   }
 

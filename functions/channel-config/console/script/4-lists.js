@@ -483,5 +483,3 @@
     else showSignin(null);
   }
 
-  start();
-}());

@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use super::{DynamoTable, Item, build, conditional, corrupt, get_doc, n, s, to_doc};
 use crate::domain::Versioned;
 use crate::store::{Claim, ClaimStore, Result, StoreError};
+use crate::workflow::stats::Counted;
 
 /// A record kept as one item that carries the record whole in `doc`.
 pub(super) trait DocRecord:
-    Versioned + Serialize + DeserializeOwned + Send + Sync + 'static
+    Versioned + Counted + Serialize + DeserializeOwned + Send + Sync + 'static
 {
     /// The table key: `(pk, sk)`.
     fn key(&self) -> (String, String);
@@ -88,6 +89,7 @@ impl<T: DocRecord> ClaimStore<T> for DynamoTable {
             .send()
             .await;
         if conditional!(res)? {
+            self.count([r], true).await;
             return Ok(Claim::New);
         }
         let existing = self.read(r.key()).await?.ok_or(StoreError::Conflict)?;
@@ -104,6 +106,10 @@ impl<T: DocRecord> ClaimStore<T> for DynamoTable {
             .expression_attribute_values(":expected", n(expected))
             .send()
             .await;
-        conditional!(res)
+        let written = conditional!(res)?;
+        if written {
+            self.count([r], false).await;
+        }
+        Ok(written)
     }
 }

@@ -105,7 +105,10 @@ impl DeliveryStore for DynamoTable {
             tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
         }
         let err = match tx.send().await {
-            Ok(_) => return Ok(Fence::Held),
+            Ok(_) => {
+                self.count(ds.iter().map(|(d, _)| d), false).await;
+                return Ok(Fence::Held);
+            }
             Err(e) => e.into_service_error(),
         };
         if !err.is_transaction_canceled_exception() {

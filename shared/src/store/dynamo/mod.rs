@@ -24,6 +24,7 @@
 //! | subscription | `ORG#{org}` | `SUB#{type}#{node}` | `personal_channel`, `message_format`, `actions` (when set) |
 //! | delivery | `DLV#{org}#{event_id}#{member}` | `DELIVERY` | `doc` (the record), `updated_ms` (the version every conditional write checks), `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `due_pk` = `DUE#{shard}` / `due_sk` while not final, `task_pk` = `TASK#{task_id}` for a card, `expires_at` |
 //! | action record | `ACT#{org}#{event_id}` | `M#{member}` | `doc` (the decision), `updated_ms`, `gsi1pk` = `ACTO#{org}` / `gsi2pk` = `ACTM#{org}#{member}` with the decision's ms + ids as sort keys, `due_pk` = `ACTDUE#{shard}` / `due_sk` = next try ms while unfinished, `expires_at` (as deliveries) |
+//! | statistics | `STATS#{org}` | `H#{hour ms:013}` | one number per counter, named `c:` + [`crate::workflow::stats::Tally::counters`]'s name, added to (`ADD`) after each write that counts; `expires_at` (the longest window and a day after the hour) |
 //! | pace log | `PACE#{key}` | `PACE` | `sent` (ms of the last hour's slots), `ver`, `expires_at` (two hours after the last write). Keys: `{corp}:{agent}:{userid}` (a member's messages, dispatch and test-send alike), `credential-checks:{org}`, `test-send:{org}` (tests of unsaved values), `probe:{org}` (probes on demand) |
 //!
 //! # Indexes
@@ -75,6 +76,7 @@ mod probes;
 mod pushes;
 pub mod schema;
 mod secret_records;
+mod stats;
 mod subscriptions;
 mod tokens;
 

@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use super::{EmbeddedDb, IndexTable, JsonTable, db_err, dec, enc, get_json};
 use crate::domain::Versioned;
 use crate::store::{Claim, ClaimStore, Result, StoreError};
+use crate::workflow::stats::Counted;
 
 /// A record kept in `RECORDS` under its key, with entries in index tables that name it.
 pub(super) trait Indexed:
-    Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static
+    Versioned + Counted + Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 {
     const RECORDS: JsonTable;
     fn key(&self) -> String;
@@ -108,6 +109,12 @@ impl<T: Indexed> ClaimStore<T> for EmbeddedDb {
                     }
                 }
             }
+            let claimed = rs
+                .iter()
+                .zip(&out)
+                .filter(|(_, c)| matches!(c, Claim::New))
+                .map(|(r, _)| r);
+            super::stats::count(&txn, claimed, true)?;
             let wrote = out.iter().any(|c| matches!(c, Claim::New));
             finish(txn, wrote)?;
             Ok(out)
@@ -142,6 +149,8 @@ impl EmbeddedDb {
                     None => out.push(false),
                 }
             }
+            let written = rs.iter().zip(&out).filter(|(_, w)| **w).map(|(r, _)| &r.0);
+            super::stats::count(&txn, written, false)?;
             let wrote = out.contains(&true);
             finish(txn, wrote)?;
             Ok(out)

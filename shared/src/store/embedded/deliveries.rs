@@ -100,6 +100,7 @@ impl DeliveryStore for EmbeddedDb {
             for ((d, _), c) in ds.iter().zip(&current) {
                 put(&txn, Some(c), d)?;
             }
+            super::stats::count(&txn, ds.iter().map(|(d, _)| d), false)?;
             txn.commit().map_err(db_err)?;
             Ok(Fence::Held)
         })

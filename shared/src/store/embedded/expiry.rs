@@ -8,6 +8,7 @@ use super::claims::purge;
 use super::misses::purge_miss;
 use super::pace::purge_pace_log;
 use super::pushes::purge_push;
+use super::stats::purge_stats;
 use super::{EXPIRY, Result, db_err, sortable};
 use crate::workflow::{ActionRecord, Delivery};
 
@@ -40,6 +41,7 @@ pub(super) fn purge_expired(db: &Database, now: i64) -> Result<usize> {
             Some("push") => purge_push(&txn, target, now)?,
             Some("pace") => purge_pace_log(&txn, target, now)?,
             Some("miss") => purge_miss(&txn, target, now)?,
+            Some("stat") => purge_stats(&txn, target)?,
             _ => {}
         }
         txn.open_table(EXPIRY)

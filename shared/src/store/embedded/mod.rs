@@ -27,6 +27,7 @@ mod probes;
 mod pushes;
 mod secret_records;
 mod snapshot;
+mod stats;
 mod subscriptions;
 mod tokens;
 
@@ -50,6 +51,8 @@ const SECRET_RECORDS: JsonTable = TableDefinition::new("secret_records");
 const ACTIONS: JsonTable = TableDefinition::new("actions");
 /// Receivers WeCom did not know: miss key (a hash) → [`crate::domain::ReceiverMiss`].
 const MISSES: JsonTable = TableDefinition::new("receiver_misses");
+/// Each org's counters per hour: `{org}/{hour ms:020}` → [`crate::workflow::stats::Tally`].
+const STATS: JsonTable = TableDefinition::new("stats");
 /// Index tables: position → the key of a record in another table.
 type IndexTable = TableDefinition<'static, &'static str, &'static str>;
 /// The org's delivery log: `{org}/{position}` → delivery key.
@@ -74,7 +77,7 @@ const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
 const ACT_DUE: IndexTable = TableDefinition::new("action_due");
 
 /// Every table of the store, by kind: what `open` creates and a snapshot copies.
-const JSON_TABLES: [JsonTable; 11] = [
+const JSON_TABLES: [JsonTable; 12] = [
     BINDINGS,
     APPS,
     CALLBACKS,
@@ -86,6 +89,7 @@ const JSON_TABLES: [JsonTable; 11] = [
     SECRET_RECORDS,
     ACTIONS,
     MISSES,
+    STATS,
 ];
 const COUNTER_TABLES: [TableDefinition<&str, i64>; 2] = [PUSHES, PROBE_AT];
 const INDEX_TABLES: [IndexTable; 9] = [
@@ -101,7 +105,8 @@ const INDEX_TABLES: [IndexTable; 9] = [
 ];
 
 /// `records.redb`, holding every record: bindings, apps, callback ids, push claims, secret
-/// records, receiver misses, tokens, subscriptions, deliveries, decisions and pace logs.
+/// records, receiver misses, tokens, subscriptions, deliveries, decisions, pace logs and the
+/// statistics' counters.
 #[derive(Clone)]
 pub struct EmbeddedDb {
     db: Arc<Database>,

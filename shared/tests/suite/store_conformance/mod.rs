@@ -29,6 +29,7 @@ mod pace;
 mod probes;
 mod pushes;
 mod secrets;
+mod stats;
 mod subscriptions;
 mod tokens;
 

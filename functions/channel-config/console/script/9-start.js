@@ -1,0 +1,5 @@
+
+  // --- start ---------------------------------------------------------------------------------
+  // Last, after every part has defined what start() wires.
+  start();
+}());
