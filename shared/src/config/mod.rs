@@ -41,6 +41,8 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// How long delivery records are kept (DynamoDB TTL).
     pub delivery_retention_days: i64,
+    /// How long audit entries are kept (DynamoDB TTL; the embedded store's sweep).
+    pub audit_retention_days: i64,
     /// Shards of the per-org delivery index and the due index.
     pub shards: u16,
     /// The OpenID Connect issuer whose tokens the deployment accepts; the console signs in
@@ -156,6 +158,17 @@ impl Config {
             }
         };
 
+        let audit_raw = var("WECOM_NOTIFY_AUDIT_RETENTION_DAYS").unwrap_or_else(|| "400".into());
+        let audit_retention_days = match audit_raw.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => d,
+            _ => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_AUDIT_RETENTION_DAYS={audit_raw:?}: must be a number of days, 1-3650"
+                ));
+                400
+            }
+        };
+
         let shards_raw =
             var("WECOM_NOTIFY_SHARDS").unwrap_or_else(|| crate::store::DEFAULT_SHARDS.to_string());
         let shards = match shards_raw.parse::<u16>() {
@@ -257,6 +270,7 @@ impl Config {
                 .to_owned(),
             kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
             delivery_retention_days: retention,
+            audit_retention_days,
             shards,
             jwt_issuer,
             console_client_id: var("WECOM_NOTIFY_CONSOLE_CLIENT_ID"),
