@@ -927,6 +927,20 @@ async function main() {
     await page.locator('#ov-decisions svg[role=img]').waitFor();
     await shot('overview-busy-fixture');
     await page.locator('#ov-refresh').click();
+    // --- 10c. the audit trail: the saves and the subscription change, with who made them --------
+    await page.getByRole('tab', { name: L('tabs.audit') }).click();
+    const audPanel = page.locator('#panel-audit');
+    await page.locator('#audit-body tr').first().waitFor();
+    const audText = await audPanel.innerText();
+    for (const action of ['channel_saved', 'subscriptions_changed', 'test_sent']) {
+      check(audText.includes(L(`audit.action.${action}`)), `the audit tab does not list ${action}: ${audText.slice(0, 400)}`);
+    }
+    check(audText.includes(L('audit.changed').replace('{fields}', '')), 'the audit tab does not name the changed fields');
+    for (const s of ['app_secret', 'token', 'encoding_aes_key']) {
+      check(!audText.includes(DEMO[s]), `the audit tab shows the ${s} value`);
+    }
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await shot('audit');
     await page.getByRole('tab', { name: L('tabs.decisions') }).click();
 
     // --- 11. the language switch, then sign out ------------------------------------------------

@@ -31,6 +31,8 @@ async fn three_events_and_a_recall(env: &[(&str, &str)]) {
         .await;
     assert_eq!(s, 200, "{v}");
 
+    audit_lists_the_changes(&r).await;
+
     let (s, v) = r
         .call(Method::GET, "/v1/orgs/demo/stats?hours=3", None)
         .await;
@@ -85,6 +87,100 @@ async fn three_events_and_a_recall(env: &[(&str, &str)]) {
         assert_eq!(s, 400, "{bad}: {v}");
         assert_eq!(v["error"]["field"], "hours", "{v}");
     }
+}
+
+/// `/audit` after the flow: the save with who did it (the demo token's `sub`), the
+/// subscription change and the recall, newest first, with no secret anywhere in the body;
+/// filters by member and action.
+async fn audit_lists_the_changes(r: &e2e::Runner) {
+    let (s, body) = r.call(Method::GET, "/v1/orgs/demo/audit", None).await;
+    assert_eq!(s, 200, "{body}");
+    let items = body["items"].as_array().expect("items");
+    let actions: Vec<&str> = items.iter().filter_map(|i| i["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["recall", "subscriptions_changed", "channel_saved"],
+        "newest first: {body}"
+    );
+    let save = &items[2];
+    assert_eq!(save["member"], "alice", "{body}");
+    assert_eq!(save["target"], "alice", "{body}");
+    assert_eq!(save["outcome"], "ok", "{body}");
+    assert!(
+        save["who"].as_str().is_some_and(|w| !w.is_empty()),
+        "who did it: {body}"
+    );
+    let changed: Vec<&str> = save["changed"]
+        .as_array()
+        .expect("changed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for field in [
+        "corp_id",
+        "receiver",
+        "app_secret",
+        "token",
+        "encoding_aes_key",
+    ] {
+        assert!(changed.contains(&field), "{field} named: {body}");
+    }
+    assert_eq!(
+        items[1]["changed"],
+        json!(["sql_review/approval_pending"]),
+        "{body}"
+    );
+    assert_eq!(items[0]["target"], "evt-s2/alice", "{body}");
+    assert_eq!(items[0]["org"], "demo", "{body}");
+    // No secret value of the saved channel anywhere in the answer.
+    let channel = e2e::demo_channel("email", "zhangsan@example.com");
+    let text = body.to_string();
+    for secret in ["app_secret", "token", "encoding_aes_key"] {
+        let value = channel[secret].as_str().expect("secret in the fixture");
+        assert!(!text.contains(value), "{secret}'s value leaked: {text}");
+    }
+
+    let (s, v) = r
+        .call(
+            Method::GET,
+            "/v1/orgs/demo/audit?action=recall&limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
+    let (_, v) = r
+        .call(Method::GET, "/v1/orgs/demo/audit?member=alice", None)
+        .await;
+    let actions: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["recall", "channel_saved"], "{v}");
+    let (s, v) = r
+        .call(Method::GET, "/v1/orgs/demo/audit?action=nothing", None)
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].clone()),
+        (400, json!("action")),
+        "{v}"
+    );
+    // Paged: one at a time, the second page continues after the first.
+    let (_, p1) = r
+        .call(Method::GET, "/v1/orgs/demo/audit?limit=1", None)
+        .await;
+    assert_eq!(p1["items"][0]["action"], "recall", "{p1}");
+    let next = p1["next"].as_str().expect("a next page");
+    let (_, p2) = r
+        .call(
+            Method::GET,
+            &format!("/v1/orgs/demo/audit?limit=1&next={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(p2["items"][0]["action"], "subscriptions_changed", "{p2}");
 }
 
 #[tokio::test]

@@ -133,6 +133,7 @@ async fn outside_the_window_the_recall_is_refused_with_the_reason() {
             pace: stores.pace.clone(),
             deliveries: stores.deliveries.clone(),
             egress_ips: Vec::new(),
+            audit: shared::http::audit::Auditor::new(stores.audit.clone(), 400),
         },
         "demo",
     );

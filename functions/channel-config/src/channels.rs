@@ -6,10 +6,13 @@ use axum::extract::{Query, State};
 use axum::http::{Extensions, StatusCode};
 use shared::auth::{AdminMember, AdminOrg};
 use shared::channel::ChannelService;
-use shared::domain::{BindingRecord, ChannelConfig, OrgId, unix_ms};
+use shared::domain::{
+    AuditAction, BindingRecord, ChannelConfig, MemberKey, OrgId, channel_changes, unix_ms,
+};
+use shared::http::audit::Change;
 use shared::http::openapi::{MemberPath, OrgPath, Refused, StoreDown, TooLarge};
 use shared::http::views::{ErrorBody, ReceiverNotFoundView};
-use shared::http::{ChannelBody, JsonObject, Limits, PageRequest, routes};
+use shared::http::{ApiError, ChannelBody, JsonObject, Limits, PageRequest, routes};
 use shared::i18n::Text;
 use utoipa::IntoParams;
 
@@ -97,13 +100,43 @@ pub(crate) async fn put_channel(
     ext: Extensions,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<ChannelView>> {
+    let mut changed = Vec::new();
+    let res = save_channel(&st, &key, &ext, body, &mut changed).await;
+    let change = Change {
+        org: &key.org,
+        action: AuditAction::ChannelSaved,
+        member: Some(key.member.as_str()),
+        target: key.member.to_string(),
+        changed,
+    };
+    st.audit.record(&ext, change, &res).await;
+    res
+}
+
+/// The save itself; `changed` gets the names of the fields it changed (for the audit trail).
+async fn save_channel(
+    st: &AppState,
+    key: &MemberKey,
+    ext: &Extensions,
+    body: serde_json::Map<String, serde_json::Value>,
+    changed: &mut Vec<String>,
+) -> ApiResult<Json<ChannelView>> {
     let update = ChannelBody::from_object(body)?.update()?;
     tracing::info!(org = %key.org, member = %key.member, corp_id = %update.corp_id,
         agent_id = %update.agent_id, "saving channel");
-    let rec = st.channels.save(&key, update).await?;
+    let secrets_given = [
+        ("app_secret", update.app_secret.is_some()),
+        ("token", update.token.is_some()),
+        ("encoding_aes_key", update.encoding_aes_key.is_some()),
+    ];
+    let before = st.channels.ensure_binding(key).await?.config;
+    let rec = st.channels.save(key, update).await?;
+    if let Some(now) = &rec.config {
+        *changed = channel_changes(before.as_ref(), now, secrets_given);
+    }
     Ok(Json(ChannelView::new(
         &rec,
-        &public_base(&ext),
+        &public_base(ext),
         &st.egress_ips,
     )))
 }
@@ -129,10 +162,21 @@ pub(crate) async fn put_channel(
 pub(crate) async fn delete_channel(
     State(st): State<AppState>,
     AdminMember(key): AdminMember,
+    ext: Extensions,
 ) -> ApiResult<StatusCode> {
-    st.channels.delete(&key).await?;
-    tracing::info!(org = %key.org, member = %key.member, "channel deleted");
-    Ok(StatusCode::NO_CONTENT)
+    let res = st.channels.delete(&key).await.map_err(ApiError::from);
+    if res.is_ok() {
+        tracing::info!(org = %key.org, member = %key.member, "channel deleted");
+    }
+    let change = Change {
+        org: &key.org,
+        action: AuditAction::ChannelRemoved,
+        member: Some(key.member.as_str()),
+        target: key.member.to_string(),
+        changed: Vec::new(),
+    };
+    st.audit.record(&ext, change, &res).await;
+    res.map(|()| StatusCode::NO_CONTENT)
 }
 
 /// `?limit=&next=` of a list route.

@@ -477,7 +477,7 @@ mod tests {
             keys.extend(parts.iter().map(|p| format!("{name}.{p}")));
             lists += 1;
         }
-        assert_eq!(lists, 4, "list panels in the page");
+        assert_eq!(lists, 5, "list panels in the page");
         in_both_catalogues(&keys);
     }
 }

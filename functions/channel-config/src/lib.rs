@@ -16,11 +16,13 @@ use axum::http::Extensions;
 use axum::routing::get;
 use shared::channel::ChannelService;
 use shared::domain::{FieldError, MemberId};
+use shared::http::audit::Auditor;
 use shared::http::{ApiError, BODY_LIMIT, PublicBase, cursor_in, method_not_allowed, routes};
 use shared::i18n::Text;
 use shared::store::{ActionStore, DeliveryStore, StatsStore, SubscriptionStore};
 use utoipa::OpenApi;
 
+mod audit;
 mod channels;
 pub mod console;
 mod logs;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub actions: Arc<dyn ActionStore>,
     pub stats: Arc<dyn StatsStore>,
+    /// Where admin changes are recorded (and `/audit` reads).
+    pub audit: Auditor,
     /// What WeCom sees as our source address: goes into every view as `trusted_ips`.
     pub egress_ips: Vec<String>,
 }
@@ -73,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             get(logs::list_actions).fallback(method_not_allowed),
         )
         .route(
+            routes::AUDIT,
+            get(audit::list_audit).fallback(method_not_allowed),
+        )
+        .route(
             routes::STATS,
             get(stats::get_stats).fallback(method_not_allowed),
         )
@@ -92,6 +100,7 @@ pub fn router(state: AppState) -> Router {
     logs::list_deliveries,
     logs::list_actions,
     stats::get_stats,
+    audit::list_audit,
     console::console,
     console::console_script,
     console::console_style,

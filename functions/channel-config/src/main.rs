@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use channel_config::{AppState, ConsoleConfig, console_router, openapi_router, router};
+use shared::http::audit::Auditor;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -13,6 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         deliveries: stores.deliveries,
         actions: stores.actions,
         stats: stores.stats,
+        audit: Auditor::new(stores.audit, cfg.audit_retention_days),
         egress_ips: cfg.egress_ip_strings(),
     };
     // The console page and the OpenAPI document are public (they hold no data); the template

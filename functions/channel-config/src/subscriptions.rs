@@ -76,9 +76,36 @@ async fn subscriptions_page(
 pub(crate) async fn put_subscriptions(
     State(st): State<AppState>,
     AdminOrg(org): AdminOrg,
+    ext: axum::http::Extensions,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<SubscriptionPage>> {
+    let mut changed = Vec::new();
+    let res = save_subscriptions(&st, &org, body, &mut changed).await;
+    let change = shared::http::audit::Change {
+        org: &org,
+        action: shared::domain::AuditAction::SubscriptionsChanged,
+        member: None,
+        target: "subscriptions".to_owned(),
+        changed,
+    };
+    st.audit.record(&ext, change, &res).await;
+    res
+}
+
+/// The upsert itself; `changed` gets each item's `{type}/{node}` (for the audit trail).
+async fn save_subscriptions(
+    st: &AppState,
+    org: &shared::domain::OrgId,
+    body: serde_json::Map<String, serde_json::Value>,
+    changed: &mut Vec<String>,
+) -> ApiResult<Json<SubscriptionPage>> {
     let parsed = SubscriptionsBody::from_object(body)?;
+    *changed = parsed
+        .items
+        .iter()
+        .map(|i| format!("{}/{}", i.subscription_type, i.node))
+        .collect();
+    let org = org.clone();
     st.subscriptions
         .put_subscriptions(&org, &parsed.items)
         .await?;
@@ -88,5 +115,5 @@ pub(crate) async fn put_subscriptions(
         limit: Limits::CONFIG.max,
         after: None,
     };
-    subscriptions_page(&st, &org, first).await
+    subscriptions_page(st, &org, first).await
 }

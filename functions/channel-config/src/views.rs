@@ -653,3 +653,53 @@ pub struct StatsView {
     pub buckets: Vec<StatsHour>,
     pub totals: StatsCounts,
 }
+
+// --- audit trail ---------------------------------------------------------------------------
+
+/// One admin change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AuditView {
+    /// RFC 3339 UTC, milliseconds.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Who: the token's `sub`.
+    pub who: String,
+    pub org: OrgId,
+    pub action: shared::domain::AuditAction,
+    /// The member the change concerns; null for org-wide changes.
+    #[schema(required = true)]
+    pub member: Option<String>,
+    /// What: the member, `{event_id}/{member}` (a recall), `subscriptions` or `channels` (a probe).
+    pub target: String,
+    /// `ok`, or the error code the admin was answered (`wecom_60020`, `invalid_field`, …).
+    pub outcome: String,
+    /// The fields the change set (a secret by its name only), the subscriptions it upserted
+    /// (`{type}/{node}`) or the members a probe checked.
+    pub changed: Vec<String>,
+}
+
+impl From<&shared::domain::AuditEntry> for AuditView {
+    fn from(e: &shared::domain::AuditEntry) -> Self {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at_ms) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        Self {
+            at: rfc3339(at).unwrap_or_default(),
+            who: e.who.clone(),
+            org: e.org.clone(),
+            action: e.action,
+            member: e.member.clone(),
+            target: e.target.clone(),
+            outcome: e.outcome.clone(),
+            changed: e.changed.clone(),
+        }
+    }
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditView>,
+    /// The next page's cursor; null on the last page.
+    #[schema(required = true)]
+    pub next: Option<String>,
+}

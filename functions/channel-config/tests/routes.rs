@@ -29,6 +29,7 @@ fn state(dir: &std::path::Path) -> AppState {
         deliveries: stores.deliveries,
         actions: stores.actions,
         stats: stores.stats,
+        audit: shared::http::audit::Auditor::new(stores.audit, 400),
         egress_ips: vec!["203.0.113.10".into()],
     }
 }

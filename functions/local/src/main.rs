@@ -229,12 +229,14 @@ async fn run() -> Result<(), LocalError> {
         sink.clone(),
     ));
     tokio::spawn(events::sweep_forever(dispatcher.clone(), SWEEP_EVERY));
+    let auditor = shared::http::audit::Auditor::new(stores.audit.clone(), cfg.audit_retention_days);
     let admin = channel_config::router(channel_config::AppState {
         channels: channels.clone(),
         subscriptions: stores.subscriptions.clone(),
         deliveries: stores.deliveries.clone(),
         actions: stores.actions.clone(),
         stats: stores.stats.clone(),
+        audit: auditor.clone(),
         egress_ips: egress_ips.clone(),
     })
     .merge(test_send::router(test_send::AppState {
@@ -244,6 +246,7 @@ async fn run() -> Result<(), LocalError> {
         pace: stores.pace.clone(),
         deliveries: stores.deliveries.clone(),
         egress_ips,
+        audit: auditor,
     }))
     .merge(events::router(dispatcher))
     .layer(from_fn({

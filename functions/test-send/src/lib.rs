@@ -9,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, post};
 use shared::channel::ChannelService;
 use shared::domain::{Limits, Pace};
+use shared::http::audit::Auditor;
 use shared::http::{ApiError, BODY_LIMIT, ErrorCode, method_not_allowed, routes};
 use shared::i18n::Text;
 use shared::store::{DeliveryStore, PaceStore};
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Delivery records, for recalls.
     pub deliveries: Arc<dyn DeliveryStore>,
     pub egress_ips: Vec<String>,
+    /// Where tests, probes and recalls are recorded.
+    pub audit: Auditor,
 }
 
 /// Tests of unsaved values an org may run: each can make us call WeCom with any Secret, and

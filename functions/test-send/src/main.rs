@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         pace: stores.pace,
         deliveries: stores.deliveries,
         egress_ips: cfg.egress_ip_strings(),
+        audit: shared::http::audit::Auditor::new(stores.audit, cfg.audit_retention_days),
     };
     shared::lambda::serve_admin(router(state), &cfg).await
 }

@@ -68,8 +68,31 @@ pub(crate) struct ProbeQuery {
 pub(crate) async fn probe_channels(
     State(st): State<AppState>,
     AdminOrg(org): AdminOrg,
+    ext: axum::http::Extensions,
     query: Result<Query<ProbeQuery>, QueryRejection>,
 ) -> Result<Json<ProbePage>, ApiError> {
+    let res = probe_now(&st, &org, query).await;
+    let changed = match &res {
+        Ok(Json(page)) => page.items.iter().map(|p| p.member.to_string()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let change = shared::http::audit::Change {
+        org: &org,
+        action: shared::domain::AuditAction::ProbeRun,
+        member: None,
+        target: "channels".to_owned(),
+        changed,
+    };
+    st.audit.record(&ext, change, &res).await;
+    res
+}
+
+async fn probe_now(
+    st: &AppState,
+    org: &shared::domain::OrgId,
+    query: Result<Query<ProbeQuery>, QueryRejection>,
+) -> Result<Json<ProbePage>, ApiError> {
+    let (st, org) = (st.clone(), org.clone());
     let limits = shared::http::Limits::PROBE;
     let Query(q) = query.map_err(|e| {
         ApiError::invalid_query(

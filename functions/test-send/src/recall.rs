@@ -66,9 +66,28 @@ fn conflict(code: ErrorCode, message: Text, hint: Text) -> ApiError {
 pub(crate) async fn recall_delivery(
     State(st): State<AppState>,
     AdminMember(key): AdminMember,
+    ext: axum::http::Extensions,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Json<DeliveryView>, ApiError> {
-    let event_id = EventId::parse(params.get("event_id").map_or("", String::as_str))?;
+    let event_id = params.get("event_id").map_or("", String::as_str);
+    let res = recall_now(&st, &key, event_id).await;
+    let change = shared::http::audit::Change {
+        org: &key.org,
+        action: shared::domain::AuditAction::Recall,
+        member: Some(key.member.as_str()),
+        target: format!("{event_id}/{}", key.member),
+        changed: Vec::new(),
+    };
+    st.audit.record(&ext, change, &res).await;
+    res
+}
+
+async fn recall_now(
+    st: &AppState,
+    key: &shared::domain::MemberKey,
+    event_id: &str,
+) -> Result<Json<DeliveryView>, ApiError> {
+    let event_id = EventId::parse(event_id)?;
     let member = key.member.as_str();
     let Some(mut d) = st
         .deliveries
@@ -125,7 +144,7 @@ pub(crate) async fn recall_delivery(
             Text::new("hint.recall.window_passed"),
         ));
     }
-    let Some(binding) = st.channels.configured(&key).await? else {
+    let Some(binding) = st.channels.configured(key).await? else {
         return Err(conflict(
             ErrorCode::NotConfigured,
             Text::new("recall.not_configured"),

@@ -13,6 +13,7 @@ use shared::domain::{
     AppSecret, ChannelConfig, Pace, Receiver, ReceiverMiss, STAMP_SLACK_MS, TestOutcome,
     WECOM_MEMBER_LIMITS, member_pace_key, now, unix_ms,
 };
+use shared::http::audit;
 use shared::http::openapi::{MemberPath, Refused, StoreDown, TooLarge};
 use shared::http::views::{ErrorBody, ReceiverNotFoundView};
 use shared::http::{ApiError, ErrorCode, JsonObject, PUT_FIELDS, parse_channel_update, routes};
@@ -154,8 +155,35 @@ fn parse_body(mut body: Map<String, Value>) -> Result<(Option<Subject>, String),
 pub(crate) async fn test_channel(
     State(st): State<AppState>,
     AdminMember(key): AdminMember,
+    ext: axum::http::Extensions,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    let res = test_channel_now(&st, &key, body).await;
+    // A test WeCom failed is an answer, not an error: its code is in the response.
+    let outcome = match &res {
+        Ok(r) => r
+            .extensions()
+            .get::<audit::Outcome>()
+            .map_or_else(|| shared::domain::AUDIT_OK.to_owned(), |o| o.0.clone()),
+        Err(e) => e.code.as_str().into_owned(),
+    };
+    let change = audit::Change {
+        org: &key.org,
+        action: shared::domain::AuditAction::TestSent,
+        member: Some(key.member.as_str()),
+        target: key.member.to_string(),
+        changed: Vec::new(),
+    };
+    st.audit.record_outcome(&ext, change, outcome).await;
+    res
+}
+
+async fn test_channel_now(
+    st: &AppState,
+    key: &shared::domain::MemberKey,
+    body: serde_json::Map<String, serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let (st, key) = (st.clone(), key.clone());
     let (values, message) = parse_body(body)?;
     let subject = match values {
         Some(unsaved) => {
@@ -221,11 +249,16 @@ pub(crate) async fn test_channel(
             .into_response(),
         // Nothing was tested: the error alone, like any other refusal of the request.
         Err(f) if !tested => f.error.into_response(),
-        Err(f) => f
-            .error
-            .with_top("result", "failed")
-            .with_top("steps", f.steps.json())
-            .into_response(),
+        Err(f) => {
+            let code = f.error.code.as_str().into_owned();
+            let mut r = f
+                .error
+                .with_top("result", "failed")
+                .with_top("steps", f.steps.json())
+                .into_response();
+            r.extensions_mut().insert(audit::Outcome(code));
+            r
+        }
     })
 }
 

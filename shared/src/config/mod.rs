@@ -42,6 +42,8 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// How long delivery records are kept (DynamoDB TTL).
     pub delivery_retention_days: i64,
+    /// How long audit entries are kept (DynamoDB TTL; the embedded store's sweep).
+    pub audit_retention_days: i64,
     /// Shards of the per-org delivery index and the due index.
     pub shards: u16,
     /// The OpenID Connect issuer whose tokens the deployment accepts; the console signs in
@@ -157,6 +159,17 @@ impl Config {
                     "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS={retention_raw:?}: must be a number of days, 1-3650"
                 ));
                 30
+            }
+        };
+
+        let audit_raw = var("WECOM_NOTIFY_AUDIT_RETENTION_DAYS").unwrap_or_else(|| "400".into());
+        let audit_retention_days = match audit_raw.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => d,
+            _ => {
+                errors.push(format!(
+                    "WECOM_NOTIFY_AUDIT_RETENTION_DAYS={audit_raw:?}: must be a number of days, 1-3650"
+                ));
+                400
             }
         };
 
@@ -287,6 +300,7 @@ impl Config {
                 .to_owned(),
             kms_key_id: var("WECOM_NOTIFY_KMS_KEY_ID"),
             delivery_retention_days: retention,
+            audit_retention_days,
             shards,
             jwt_issuer,
             console_client_id: var("WECOM_NOTIFY_CONSOLE_CLIENT_ID"),

@@ -3,6 +3,7 @@
 
 use crate::i18n::Text;
 
+mod audit;
 mod binding;
 mod channel;
 mod clock;
@@ -13,6 +14,7 @@ mod quiet;
 mod secrets;
 mod version;
 
+pub use audit::{AUDIT_OK, AuditAction, AuditEntry, channel_changes};
 pub use binding::{
     AppKey, AppRecord, BindingRecord, CallbackCheck, Diagnosis, Drift, MemberKey, ProbeOutcome,
     ResolvedUser, SecretRecord, TestOutcome,

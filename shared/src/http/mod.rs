@@ -2,6 +2,7 @@
 //! that turns every bad body into that format, the channel body, the views more than one
 //! function answers with, pages, paths, and the frame of the OpenAPI document.
 
+pub mod audit;
 mod body;
 mod channel_body;
 mod codes;

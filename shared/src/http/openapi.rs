@@ -124,6 +124,7 @@ pub const NEXT: &str =
         (name = "subscriptions", description = "Which workflow nodes reach members (docs/API.md §6)."),
         (name = "deliveries", description = "What was delivered (docs/API.md §6, §8)."),
         (name = "actions", description = "Members' decisions on interactive cards (docs/API.md §11)."),
+        (name = "audit", description = "Who changed what, and when (docs/API.md §6, Audit trail)."),
         (name = "callback", description = "The public URL WeCom calls (docs/API.md §7)."),
         (name = "local", description = "Only on the local runner (`cargo run`); never deployed."),
         (name = "meta", description = "This document and the console page."),

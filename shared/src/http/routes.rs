@@ -20,6 +20,8 @@ pub const DELIVERY: &str = "/v1/orgs/{org}/deliveries/{event_id}/{member}";
 pub const ACTIONS: &str = "/v1/orgs/{org}/actions";
 /// The org's delivery statistics per hour (docs/API.md, Statistics).
 pub const STATS: &str = "/v1/orgs/{org}/stats";
+/// The org's audit trail: admin changes, newest first (docs/API.md, Audit trail).
+pub const AUDIT: &str = "/v1/orgs/{org}/audit";
 /// The public URL WeCom calls: GET verifies it, POST pushes (docs/API.md §7).
 pub const CALLBACK: &str = "/v1/wecom/callback/{id}";
 /// The local runner's stand-in for EventBridge → dispatch (never deployed).
@@ -45,6 +47,7 @@ pub const PATHS: &[&str] = &[
     DELIVERY,
     ACTIONS,
     STATS,
+    AUDIT,
     CALLBACK,
     LOCAL_EVENTS,
     HEALTHZ,

@@ -16,6 +16,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use crate::domain::{EventId, OrgId, unix_now};
 
 mod actions;
+mod audit;
 mod bindings;
 mod claims;
 mod deliveries;
@@ -29,6 +30,7 @@ mod subscriptions;
 mod tokens;
 
 pub use actions::ActionStore;
+pub use audit::{AuditLog, AuditQuery};
 pub use bindings::{BindingStore, CallbackTarget, ChannelCommit};
 pub use claims::{Claim, ClaimStore};
 pub use deliveries::{DeliveryStore, Due, FENCE_MAX, Fence, fence_fits};
@@ -185,6 +187,7 @@ pub struct Stores {
     pub actions: Arc<dyn ActionStore>,
     pub pace: Arc<dyn PaceStore>,
     pub stats: Arc<dyn StatsStore>,
+    pub audit: Arc<dyn AuditLog>,
 }
 
 impl Stores {
@@ -203,6 +206,7 @@ impl Stores {
             + ActionStore
             + PaceStore
             + StatsStore
+            + AuditLog
             + 'static,
     {
         Self {
@@ -217,7 +221,8 @@ impl Stores {
             deliveries: records.clone(),
             actions: records.clone(),
             pace: records.clone(),
-            stats: records,
+            stats: records.clone(),
+            audit: records,
         }
     }
 }

@@ -177,6 +177,7 @@ async fn a_resent_card_wecom_already_has_is_delivered_with_its_msgid_unknown(w: 
             pace: w.stores.pace.clone(),
             deliveries: w.stores.deliveries.clone(),
             egress_ips: Vec::new(),
+            audit: shared::http::audit::Auditor::new(w.stores.audit.clone(), 400),
         },
         w.org.as_str(),
     );

@@ -208,8 +208,10 @@ fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_
         "GET /console/{asset} ChannelConfigFunction",
         "GET /v1/openapi.json ChannelConfigFunction",
         "GET /v1/orgs/{org}/actions ChannelConfigFunction",
+        "GET /v1/orgs/{org}/audit ChannelConfigFunction",
         "GET /v1/orgs/{org}/deliveries ChannelConfigFunction",
         "GET /v1/orgs/{org}/members/{member}/wecom-channel ChannelConfigFunction",
+        "GET /v1/orgs/{org}/stats ChannelConfigFunction",
         "GET /v1/orgs/{org}/subscriptions ChannelConfigFunction",
         "GET /v1/orgs/{org}/wecom-channels ChannelConfigFunction",
         "GET /v1/wecom/callback/{id} CallbackFunction",
@@ -222,6 +224,57 @@ fn only_callback_console_and_openapi_routes_are_public_and_every_admin_route_is_
     assert_eq!(
         routes, expected,
         "every route of docs/API.md, each to its function"
+    );
+}
+
+/// Every operation of the API document (docs/openapi.json, generated from the handlers) is a
+/// route of the deployed API, so a route added to the code cannot be left out of the template;
+/// only the local runner's own routes are not deployed.
+#[test]
+fn every_documented_operation_is_deployed() {
+    let t = template();
+    let routes: Vec<(String, String)> = http_routes(&t)
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+        )
+        .expect("docs/openapi.json"),
+    )
+    .expect("JSON");
+    let local = [
+        shared::http::routes::LOCAL_EVENTS,
+        shared::http::routes::HEALTHZ,
+    ];
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        if local.contains(&path.as_str()) {
+            continue;
+        }
+        // The console's assets share one route.
+        let deployed = if path.starts_with("/console/") {
+            "/console/{asset}"
+        } else {
+            path.as_str()
+        };
+        let methods = ops.as_object().expect("operations").keys().filter(|k| {
+            ["get", "put", "post", "delete", "patch", "head", "options"].contains(&k.as_str())
+        });
+        for method in methods {
+            checked += 1;
+            let method = method.to_ascii_uppercase();
+            if !routes.contains(&(method.clone(), deployed.to_owned())) {
+                missing.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(checked > 15, "only {checked} operations documented");
+    assert!(
+        missing.is_empty(),
+        "documented but not deployed: {missing:?}"
     );
 }
 

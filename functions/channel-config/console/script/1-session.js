@@ -24,7 +24,7 @@
   };
   const POLL_MS = 2000;
   const DELIVERIES_MS = 5000;
-  const TABS = ['overview', 'channels', 'subscriptions', 'deliveries', 'decisions'];
+  const TABS = ['overview', 'channels', 'subscriptions', 'deliveries', 'decisions', 'audit'];
   const FIELDS = ['corp_id', 'app_secret', 'agent_id', 'source_column', 'encoding_aes_key', 'token', 'receiver'];
   const SECRETS = ['app_secret', 'encoding_aes_key', 'token'];
   // Quiet hours: the API names each part (quiet_hours.start, …) or the whole (quiet_hours).
@@ -44,6 +44,7 @@
     subs: { items: [], next: null, loaded: false },
     dlv: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
     act: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
+    audit: { items: [], next: null, loaded: false, member: '', timer: null, updated: null },
   };
 
   // The Configure dialog's state.

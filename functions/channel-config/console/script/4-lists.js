@@ -410,6 +410,26 @@
     $('act-empty').textContent = list.shownMember ? t('act.empty_member', { member: list.shownMember }) : t('act.empty');
   }
 
+  // --- audit trail -------------------------------------------------------------------------
+
+  // Admin changes (GET /audit): who did what to which member or list, and how it ended.
+  // Secrets appear only by name, as the API gives them.
+
+  function auditRow(a) {
+    const target = [el('div', { class: 'mono' }, a.target)];
+    if (Array.isArray(a.changed) && a.changed.length) {
+      target.push(el('div', { class: 'muted small' }, t('audit.changed', { fields: a.changed.join(', ') })));
+    }
+    const ok = a.outcome === 'ok';
+    return el('tr', {},
+      el('td', { class: 'nowrap' }, fmtTime(a.at)),
+      el('td', { class: 'mono' }, a.who || '\u2014'),
+      el('td', { class: 'nowrap' }, tk('audit.action.', a.action)),
+      el('td', {}, target),
+      el('td', {}, ok ? el('span', { class: 'state ok' }, mark('ok'), ' ', t('audit.outcome.ok'))
+        : badge('fail', t('audit.outcome.failed', { code: a.outcome }))));
+  }
+
   // --- the tabs' lists -----------------------------------------------------------------------
 
   const lists = {
@@ -417,6 +437,7 @@
     subs: listController('subs', { tab: 'subscriptions', path: '/subscriptions', limit: 500, row: subRow }),
     dlv: listController('dlv', { tab: 'deliveries', path: '/deliveries', limit: 50, row: deliveryRow, log: true }),
     act: listController('act', { tab: 'decisions', path: '/actions', limit: 50, row: decisionRow, after: decisionsSummary, log: true }),
+    audit: listController('audit', { tab: 'audit', path: '/audit', limit: 50, row: auditRow, log: true }),
   };
 
   // --- wiring --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 //! | delivery | `DLV#{org}#{event_id}#{member}` | `DELIVERY` | `doc` (the record), `updated_ms` (the version every conditional write checks), `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `due_pk` = `DUE#{shard}` / `due_sk` while not final, `task_pk` = `TASK#{task_id}` for a card, `expires_at` |
 //! | action record | `ACT#{org}#{event_id}` | `M#{member}` | `doc` (the decision), `updated_ms`, `gsi1pk` = `ACTO#{org}` / `gsi2pk` = `ACTM#{org}#{member}` with the decision's ms + ids as sort keys, `due_pk` = `ACTDUE#{shard}` / `due_sk` = next try ms while unfinished, `expires_at` (as deliveries) |
 //! | statistics | `STATS#{org}` | `H#{hour ms:013}` | one number per counter, named `c:` + [`crate::workflow::stats::Tally::counters`]'s name, added to (`ADD`) after each write that counts; `expires_at` (the longest window and a day after the hour) |
+//! | audit entry | `AUDIT#{org}` | `{at ms:013}#{id}` | `doc` (the entry), `action`, `member` (when it concerns one; both for the trail's filters), `expires_at` (`WECOM_NOTIFY_AUDIT_RETENTION_DAYS`, default 400) |
 //! | pace log | `PACE#{key}` | `PACE` | `sent` (ms of the last hour's slots), `ver`, `expires_at` (two hours after the last write). Keys: `{corp}:{agent}:{userid}` (a member's messages, dispatch and test-send alike), `credential-checks:{org}`, `test-send:{org}` (tests of unsaved values), `probe:{org}` (probes on demand) |
 //!
 //! # Indexes
@@ -67,6 +68,7 @@ use super::{Result, StoreError, Stores};
 
 mod actions;
 mod apps;
+mod audit;
 mod bindings;
 mod claims;
 mod deliveries;

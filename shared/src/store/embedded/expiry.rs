@@ -3,6 +3,7 @@
 
 use redb::{Database, ReadableTable};
 
+use super::audit::purge_audit;
 use super::bindings::purge_unsaved_binding;
 use super::claims::purge;
 use super::misses::purge_miss;
@@ -42,6 +43,7 @@ pub(super) fn purge_expired(db: &Database, now: i64) -> Result<usize> {
             Some("pace") => purge_pace_log(&txn, target, now)?,
             Some("miss") => purge_miss(&txn, target, now)?,
             Some("stat") => purge_stats(&txn, target)?,
+            Some("audit") => purge_audit(&txn, target)?,
             _ => {}
         }
         txn.open_table(EXPIRY)

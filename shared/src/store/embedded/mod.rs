@@ -17,6 +17,7 @@ use super::secret_file::SecretFile;
 use super::{Page, Result, StoreError, Stores, dec, enc};
 
 mod actions;
+mod audit;
 mod bindings;
 mod claims;
 mod deliveries;
@@ -53,6 +54,8 @@ const ACTIONS: JsonTable = TableDefinition::new("actions");
 const MISSES: JsonTable = TableDefinition::new("receiver_misses");
 /// Each org's counters per hour: `{org}/{hour ms:020}` → [`crate::workflow::stats::Tally`].
 const STATS: JsonTable = TableDefinition::new("stats");
+/// The audit trail: `{org}/{position}` → [`crate::domain::AuditEntry`].
+const AUDIT: JsonTable = TableDefinition::new("audit");
 /// Index tables: position → the key of a record in another table.
 type IndexTable = TableDefinition<'static, &'static str, &'static str>;
 /// The org's delivery log: `{org}/{position}` → delivery key.
@@ -77,7 +80,7 @@ const ACT_MEMBER_LOG: IndexTable = TableDefinition::new("action_member_log");
 const ACT_DUE: IndexTable = TableDefinition::new("action_due");
 
 /// Every table of the store, by kind: what `open` creates and a snapshot copies.
-const JSON_TABLES: [JsonTable; 12] = [
+const JSON_TABLES: [JsonTable; 13] = [
     BINDINGS,
     APPS,
     CALLBACKS,
@@ -90,6 +93,7 @@ const JSON_TABLES: [JsonTable; 12] = [
     ACTIONS,
     MISSES,
     STATS,
+    AUDIT,
 ];
 const COUNTER_TABLES: [TableDefinition<&str, i64>; 2] = [PUSHES, PROBE_AT];
 const INDEX_TABLES: [IndexTable; 9] = [
@@ -105,8 +109,8 @@ const INDEX_TABLES: [IndexTable; 9] = [
 ];
 
 /// `records.redb`, holding every record: bindings, apps, callback ids, push claims, secret
-/// records, receiver misses, tokens, subscriptions, deliveries, decisions, pace logs and the
-/// statistics' counters.
+/// records, receiver misses, tokens, subscriptions, deliveries, decisions, pace logs, the
+/// statistics' counters and the audit trail.
 #[derive(Clone)]
 pub struct EmbeddedDb {
     db: Arc<Database>,

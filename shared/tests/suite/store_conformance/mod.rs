@@ -21,6 +21,7 @@ use shared::wecom::MessageBody;
 use shared::workflow::{ActionRecord, Actions, Click, Delivery, WorkflowEvent};
 
 mod actions;
+mod audit;
 mod bindings;
 mod deliveries;
 mod lists;
