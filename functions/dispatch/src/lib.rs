@@ -134,9 +134,9 @@ impl Tally {
     }
 
     fn report(self) -> Result<Report, DispatchError> {
-        for o in &self.outcomes {
-            shared::metrics::prom::delivery(o.status, o.reason);
-        }
+        // Counted as a batch: in Lambda one metric line per status and failure reason.
+        let settled: Vec<_> = self.outcomes.iter().map(|o| (o.status, o.reason)).collect();
+        shared::metrics::prom::deliveries(&settled);
         match self.failure {
             Some(e) => Err(e),
             None => Ok(Report {

@@ -104,13 +104,17 @@ mod tests {
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
             prom::describe();
-            prom::delivery(PublicStatus::Failed, Some(Reason::ReceiverNotFound));
-            prom::delivery(PublicStatus::Delivered, None);
+            prom::deliveries(&[
+                (PublicStatus::Failed, Some(Reason::ReceiverNotFound)),
+                (PublicStatus::Delivered, None),
+                (PublicStatus::Delivered, None),
+            ]);
             let refused: Result<(), _> = Err(WeComError::Network("timeout".into()));
             prom::wecom_call("/cgi-bin/gettoken", &refused, Duration::from_millis(30));
             prom::callback_verification(Err(Some(Diagnosis::SignatureMismatch)));
             prom::unknown_callback();
             prom::decision("approve");
+            prom::decision("not a key");
             prom::probe_drift(Drift::IpNotTrusted);
             prom::sweep_lag_ms(2_500);
             prom::http_request("/v1/wecom/callback/{id}", 200, Duration::from_millis(3));
@@ -118,12 +122,13 @@ mod tests {
         let text = handle.render();
         for line in [
             r#"wecom_notify_deliveries_total{status="failed",reason="receiver_not_found"} 1"#,
-            r#"wecom_notify_deliveries_total{status="delivered",reason=""} 1"#,
+            r#"wecom_notify_deliveries_total{status="delivered",reason=""} 2"#,
             r#"wecom_notify_wecom_calls_total{path="/cgi-bin/gettoken",errcode="network"} 1"#,
             r#"wecom_notify_wecom_call_seconds_bucket{path="/cgi-bin/gettoken",le="0.05"} 1"#,
             r#"wecom_notify_callback_verifications_total{outcome="signature_mismatch"} 1"#,
             r#"wecom_notify_callback_verifications_total{outcome="unknown_callback"} 1"#,
             r#"wecom_notify_decisions_total{action="approve"} 1"#,
+            r#"wecom_notify_decisions_total{action="_other"} 1"#,
             r#"wecom_notify_probe_drift_total{kind="ip_not_trusted"} 1"#,
             "wecom_notify_sweep_lag_seconds 2.5",
             r#"wecom_notify_http_requests_total{route="/v1/wecom/callback/{id}",status="200"} 1"#,

@@ -6,6 +6,10 @@
 //! (statuses, reasons, diagnoses, drift kinds, WeCom paths and errcodes, route templates) or
 //! from an org's configuration (action keys): never a secret, token, userid, member name,
 //! callback id or raw request path.
+//!
+//! The calls for deliveries, WeCom calls and decisions also write the CloudWatch metrics the
+//! dashboard draws ([`super::DIMENSIONED`], [`super::DURATIONS`]) when in Lambda, so one call
+//! site feeds both hosts; elsewhere they write nothing more.
 
 use std::time::Duration;
 
@@ -77,10 +81,17 @@ pub fn describe() {
     );
 }
 
-/// One delivery settled.
-pub fn delivery(status: PublicStatus, reason: Option<Reason>) {
-    counter!(DELIVERIES, "status" => status.as_str(), "reason" => reason.map_or("", Reason::as_str))
-        .increment(1);
+/// A batch of deliveries settled, each by its status and reason. In Lambda, one EMF line per
+/// distinct status and failure reason of the batch, not one per delivery.
+pub fn deliveries(settled: &[(PublicStatus, Option<Reason>)]) {
+    for (status, reason) in settled {
+        counter!(DELIVERIES, "status" => status.as_str(), "reason" => reason.map_or("", Reason::as_str))
+            .increment(1);
+    }
+    super::emf::write(super::emf::deliveries(
+        super::emf::stack().as_deref(),
+        settled,
+    ));
 }
 
 /// The `errcode` label of a WeCom call's result.
@@ -99,6 +110,7 @@ pub fn errcode_label<T>(result: &Result<T, WeComError>) -> String {
 pub fn wecom_call<T>(path: &'static str, result: &Result<T, WeComError>, took: Duration) {
     counter!(WECOM_CALLS, "path" => path, "errcode" => errcode_label(result)).increment(1);
     metrics::histogram!(WECOM_CALL_SECONDS, "path" => path).record(took.as_secs_f64());
+    super::emf::write(super::emf::wecom_call(super::emf::stack().as_deref(), took));
 }
 
 /// One callback request's verification: `Ok(())`, or what failed.
@@ -116,9 +128,13 @@ pub fn unknown_callback() {
     counter!(CALLBACK_VERIFICATIONS, "outcome" => "unknown_callback").increment(1);
 }
 
-/// A member's decision, recorded for the first time.
+/// A member's decision, recorded for the first time. The action is its button's key, an
+/// [`ActionKey`](crate::workflow::ActionKey) checked at the edge; one that is not becomes
+/// `_other` here too, so a label is never free text.
 pub fn decision(action: &str) {
+    let action = super::emf::action(action);
     counter!(DECISIONS, "action" => action.to_owned()).increment(1);
+    super::emf::write(super::emf::decision(super::emf::stack().as_deref(), action));
 }
 
 /// A probe that found drift.
