@@ -1,5 +1,6 @@
 //! No secret anywhere but the secret store: the end-to-end flows run with logs at `trace`, then
-//! every line the runner printed, every answer (body and headers), the record store (the redb
+//! every line the runner printed, every answer (body and headers, the audit trail's
+//! included), the record store (the redb
 //! file, or a full scan of the DynamoDB table in moto) is searched for every app Secret, Token,
 //! EncodingAESKey and access token used. The secret file itself may hold them; its mode is 0600.
 
@@ -76,6 +77,17 @@ async fn flows(r: &Runner, fake: &FakeWeCom) -> Vec<String> {
     .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(call("GET", "/v1/orgs/demo/deliveries", None).await.0, 200);
+    // The audit trail names the secret fields a save changed, never their values.
+    let (s, audit) = call("GET", "/v1/orgs/demo/audit", None).await;
+    assert_eq!(s, 200, "{audit}");
+    assert!(
+        audit.to_string().contains("app_secret"),
+        "the save is in the trail with its fields named: {audit}"
+    );
+    assert_eq!(
+        call("GET", "/v1/orgs/demo/stats?hours=24", None).await.0,
+        200
+    );
 
     // WeCom verifies the callback URL and sends a push.
     let url = view["callback_url"]

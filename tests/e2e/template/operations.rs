@@ -51,6 +51,7 @@ fn every_function_gets_the_whole_configuration() {
         "WECOM_NOTIFY_PUBLIC_URL",
         "WECOM_NOTIFY_KMS_KEY_ID",
         "WECOM_NOTIFY_DELIVERY_RETENTION_DAYS",
+        "WECOM_NOTIFY_AUDIT_RETENTION_DAYS",
         "WECOM_NOTIFY_JWT_ISSUER",
         "WECOM_NOTIFY_CONSOLE_CLIENT_ID",
         "WECOM_NOTIFY_ACTIONS_BUS",
@@ -59,6 +60,10 @@ fn every_function_gets_the_whole_configuration() {
     ] {
         assert!(env.contains_key(var), "{var} missing");
     }
+    assert_eq!(
+        env["WECOM_NOTIFY_AUDIT_RETENTION_DAYS"],
+        reference("AuditRetentionDays")
+    );
     // The console signs in where the authorizer checks tokens.
     assert_eq!(env["WECOM_NOTIFY_JWT_ISSUER"], reference("JwtIssuer"));
     assert_eq!(
