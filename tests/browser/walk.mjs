@@ -936,6 +936,9 @@ async function main() {
       check(audText.includes(L(`audit.action.${action}`)), `the audit tab does not list ${action}: ${audText.slice(0, 400)}`);
     }
     check(audText.includes(L('audit.changed').replace('{fields}', '')), 'the audit tab does not name the changed fields');
+    // A refused change reads as the error code's label, not the bare code.
+    const refused = L('audit.outcome.failed').replace('{code}', L('code.invalid_field'));
+    check(audText.includes(refused), `the audit tab does not show the refused save as "${refused}"`);
     for (const s of ['app_secret', 'token', 'encoding_aes_key']) {
       check(!audText.includes(DEMO[s]), `the audit tab shows the ${s} value`);
     }

@@ -418,7 +418,9 @@
   function auditRow(a) {
     const target = [el('div', { class: 'mono' }, a.target)];
     if (Array.isArray(a.changed) && a.changed.length) {
-      target.push(el('div', { class: 'muted small' }, t('audit.changed', { fields: a.changed.join(', ') })));
+      // A probe changes nothing: its list is the members it checked.
+      const key = a.action === 'probe_run' ? 'audit.checked' : 'audit.changed';
+      target.push(el('div', { class: 'muted small' }, t(key, { fields: a.changed.join(', ') })));
     }
     const ok = a.outcome === 'ok';
     return el('tr', {},
@@ -427,7 +429,7 @@
       el('td', { class: 'nowrap' }, tk('audit.action.', a.action)),
       el('td', {}, target),
       el('td', {}, ok ? el('span', { class: 'state ok' }, mark('ok'), ' ', t('audit.outcome.ok'))
-        : badge('fail', t('audit.outcome.failed', { code: a.outcome }))));
+        : el('span', { class: 'badge fail', title: a.outcome }, t('audit.outcome.failed', { code: codeLabel(a.outcome) || a.outcome }))));
   }
 
   // --- the tabs' lists -----------------------------------------------------------------------
