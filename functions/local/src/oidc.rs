@@ -30,6 +30,9 @@ use tokio::sync::RwLock;
 pub const REFETCH_EVERY: Duration = Duration::from_secs(60);
 /// Keys older than this are refetched before use.
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// After a failed fetch, tokens whose key is not cached are refused this long without asking
+/// again, so an issuer that is down is not hammered by every request.
+pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(10);
 /// How long a request to the issuer may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest discovery document or JWKS read.
@@ -64,6 +67,8 @@ struct Cache {
     fetched: Option<Instant>,
     /// The last refetch an unknown kid asked for.
     refetched_for_unknown: Option<Instant>,
+    /// The last fetch that failed.
+    failed: Option<Instant>,
 }
 
 /// Checks bearer tokens against one issuer and audience.
@@ -243,23 +248,28 @@ impl OidcVerifier {
             }
             c.refetched_for_unknown = Some(Instant::now());
         }
+        let unreachable = || {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::IssuerUnreachable,
+                Text::new("auth.oidc.unreachable").arg("issuer", &self.issuer),
+            )
+            .hint(Text::new("hint.auth.oidc.unreachable").arg("issuer", &self.issuer))
+        };
+        if c.failed.is_some_and(|t| t.elapsed() < RETRY_FAILED_AFTER) {
+            // An old key is still better than none while the issuer is away.
+            return c.keys.get(kid).cloned().ok_or_else(unreachable);
+        }
         match self.fetch_keys().await {
             Ok(keys) => {
                 c.keys = keys;
                 c.fetched = Some(Instant::now());
+                c.failed = None;
             }
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer, error = %e, "could not fetch the issuer's keys");
-                // An old key is still better than none while the issuer is away.
-                if let Some(k) = c.keys.get(kid) {
-                    return Ok(k.clone());
-                }
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::IssuerUnreachable,
-                    Text::new("auth.oidc.unreachable").arg("issuer", &self.issuer),
-                )
-                .hint(Text::new("hint.auth.oidc.unreachable").arg("issuer", &self.issuer)));
+                c.failed = Some(Instant::now());
+                return c.keys.get(kid).cloned().ok_or_else(unreachable);
             }
         }
         c.keys
@@ -399,6 +409,23 @@ mod tests {
         assert_eq!(e.code, ErrorCode::IssuerUnreachable);
         assert_eq!(e.message.key(), "auth.oidc.unreachable");
         assert!(e.message.render().contains(issuer));
+        let failed = v
+            .cache
+            .read()
+            .await
+            .failed
+            .expect("the failure is remembered");
+        // Within the pause the next token is refused without another fetch.
+        let e = v
+            .verify(&unsigned_token(issuer, "k2"))
+            .await
+            .expect_err("still no keys");
+        assert_eq!(e.code, ErrorCode::IssuerUnreachable);
+        assert_eq!(
+            v.cache.read().await.failed,
+            Some(failed),
+            "not fetched again"
+        );
     }
 
     #[tokio::test]
