@@ -136,6 +136,13 @@ async fn only_the_issuers_tokens_for_this_api_get_in() {
     let (status, message, _) = channels_as(&r, &other_org).await;
     assert_eq!(status, 403, "{message}");
     assert!(message.contains("\"other\""), "{message}");
+    // A role mapper's list is refused by name.
+    let listed = provider.token("workflow-role-list", None).await;
+    assert_eq!(claims_of(&listed)["role"], serde_json::json!(["admin"]));
+    let (status, message, hint) = channels_as(&r, &listed).await;
+    assert_eq!(status, 401);
+    assert!(message.contains("`role` claim must be one string"), "{message}");
+    assert!(hint.contains("Multivalued off"), "{hint}");
     assert_eq!(key_fetches(&metrics, "ok").await, 1, "the keys, once");
 
     // A token signed with a shared secret, every claim right: no mixing.

@@ -20,7 +20,8 @@
 // `workflow-admin` (client credentials, org `demo`, role admin), `workflow-expiring` (the
 // same, with 2-second tokens: the rehearsal checks that an expired token is refused),
 // `workflow-other` (org `other`: a valid token of another org) and `workflow-es256` (org
-// `demo`, admin, tokens signed with ES256 instead of RS256).
+// `demo`, admin, tokens signed with ES256 instead of RS256) and `workflow-role-list` (its
+// `role` is a list, which the API refuses).
 //
 // SIGUSR2 rotates the keys without a restart: a new RS256 key is published first in the
 // JWKS (new tokens are signed with it), the old ones stay published; the provider prints
@@ -61,6 +62,8 @@ const MACHINES = {
   'workflow-expiring': { org: 'demo', role: 'admin' },
   'workflow-other': { org: 'other', role: 'admin' },
   'workflow-es256': { org: 'demo', role: 'admin' },
+  // What a role mapper often makes: a list where the API reads one string.
+  'workflow-role-list': { org: 'demo', role: ['admin'] },
 };
 
 // Fresh keys per run: tokens from an earlier run (or another issuer) never verify.

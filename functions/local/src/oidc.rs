@@ -32,7 +32,7 @@ pub const REFETCH_EVERY: Duration = Duration::from_secs(60);
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
 /// After a failed fetch, tokens whose key is not cached are refused this long without asking
 /// again, so an issuer that is down is not hammered by every request.
-pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(10);
+pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
 /// How long a request to the issuer may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest discovery document or JWKS read.
@@ -85,8 +85,8 @@ pub struct OidcVerifier {
 struct TokenClaims {
     sub: String,
     exp: i64,
-    org: Option<String>,
-    role: Option<String>,
+    org: Option<serde_json::Value>,
+    role: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -319,6 +319,7 @@ impl OidcVerifier {
         let key = self.key(&kid).await?;
         let mut v = Validation::new(key.alg);
         v.leeway = LEEWAY_SECS;
+        v.validate_nbf = true;
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
@@ -344,14 +345,31 @@ impl OidcVerifier {
                 _ => self.refused("auth.oidc.missing_claims", "hint.auth.oidc.missing_claims"),
             })?
             .claims;
-        let org = claims.org.ok_or_else(|| self.missing("org"))?;
-        let role = claims.role.ok_or_else(|| self.missing("role"))?;
+        let org = self.string_claim("org", claims.org)?;
+        let role = self.string_claim("role", claims.role)?;
         Ok(Claims {
             sub: claims.sub,
             org,
             role,
             exp: claims.exp,
         })
+    }
+
+    /// `org` and `role` are one string each: a list (what role mappers often make) is
+    /// refused by name rather than guessed from.
+    fn string_claim(&self, claim: &str, v: Option<serde_json::Value>) -> Result<String, ApiError> {
+        match v {
+            None | Some(serde_json::Value::Null) => Err(self.missing(claim)),
+            Some(serde_json::Value::String(s)) => Ok(s),
+            Some(_) => Err(ApiError::unauthorized(
+                Text::new("auth.oidc.claim_not_string").arg("claim", claim),
+            )
+            .hint(
+                Text::new("hint.auth.oidc.claim_not_string")
+                    .arg("claim", claim)
+                    .arg("issuer", &self.issuer),
+            )),
+        }
     }
 
     fn missing(&self, claim: &str) -> ApiError {
