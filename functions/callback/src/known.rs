@@ -33,6 +33,9 @@ pub const REREAD_COOLDOWN_MS: i64 = 1000;
 /// URLs remembered at most; the oldest read is forgotten first.
 pub(crate) const CAPACITY: usize = 1024;
 
+/// How often a signature mismatch on a ciphertext sealed for the app is logged per URL.
+const SEALED_NOTE_EVERY_MS: i64 = 60_000;
+
 /// No failure has read these keys.
 const NEVER: i64 = i64::MIN;
 
@@ -44,6 +47,8 @@ pub(crate) struct Known {
     read_at: i64,
     /// Unix ms of the last read a failure caused ([`NEVER`]: none).
     reread_at: AtomicI64,
+    /// Unix ms (system clock) when a mismatch on a sealed ciphertext was last logged.
+    sealed_noted_at: AtomicI64,
     /// The binding's `last_callback_check` as this process last wrote or read it, so a
     /// repeated outcome is not written again (docs/API.md §7).
     last_check: Mutex<Option<CallbackCheck>>,
@@ -68,6 +73,7 @@ impl Known {
             crypto,
             read_at,
             reread_at: AtomicI64::new(if after_failure { read_at } else { NEVER }),
+            sealed_noted_at: AtomicI64::new(NEVER),
             last_check,
         })
     }
@@ -88,6 +94,17 @@ impl Known {
             .reread_at
             .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Whether a signature mismatch on a ciphertext sealed for this app would be logged now:
+    /// not within [`SEALED_NOTE_EVERY_MS`] of the last one.
+    pub(crate) fn sealed_note_due(&self, now_ms: i64) -> bool {
+        let last = self.sealed_noted_at.load(Ordering::Relaxed);
+        last == NEVER || !(last..last.saturating_add(SEALED_NOTE_EVERY_MS)).contains(&now_ms)
+    }
+
+    pub(crate) fn sealed_noted(&self, now_ms: i64) {
+        self.sealed_noted_at.store(now_ms, Ordering::Relaxed);
     }
 
     /// Takes `check` as the binding's last one if it replaces it
@@ -293,6 +310,15 @@ mod tests {
         let reread = Known::prepare(binding("TokenA"), 500, true).expect("keys");
         assert!(!reread.take_reread(600));
         assert!(reread.take_reread(500 + REREAD_COOLDOWN_MS));
+    }
+
+    #[test]
+    fn a_sealed_mismatch_is_noted_once_a_minute() {
+        let k = known("TokenA", 0);
+        assert!(k.sealed_note_due(1_000));
+        k.sealed_noted(1_000);
+        assert!(!k.sealed_note_due(1_000 + SEALED_NOTE_EVERY_MS - 1));
+        assert!(k.sealed_note_due(1_000 + SEALED_NOTE_EVERY_MS));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub(crate) async fn receive_push(
         let plain = k
             .crypto
             .decrypt_signed(signed.signed(), &encrypt)
-            .map_err(|e| signature_failure(&k.crypto, &encrypt, e))?;
+            .map_err(|e| signature_failure(k, &encrypt, e))?;
         Ok((plain, k.clone()))
     })
     .await?;

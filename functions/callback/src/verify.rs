@@ -72,7 +72,7 @@ pub(crate) async fn verify_url(
     let plain = verified(&st, &id, true, |k| {
         k.crypto
             .verify_url(signed.signed(), &echostr)
-            .map_err(|e| signature_failure(&k.crypto, &echostr, e))
+            .map_err(|e| signature_failure(k, &echostr, e))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response())
