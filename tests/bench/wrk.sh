@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load on the local runner (release, embedded store, as `cargo run --release` runs it) with
-# wrk: /healthz (the ceiling), one valid callback URL verification and the admin channel GET,
-# each `wrk -t2 -c200 -d10s --latency`; then 100 concurrent PUTs to one binding, each with its
+# wrk: /healthz (the ceiling), one valid callback URL verification, the same forged (another
+# Token: 403) and the admin channel GET, each `wrk -t2 -c200 -d10s --latency`; then 100 concurrent PUTs to one binding, each with its
 # own receiver, and a check that the saved channel lost no field. Prints markdown tables and
 # a one-line summary; exits non-zero on any error response, socket error or lost field.
 #
@@ -99,7 +99,7 @@ run_wrk() { # NAME URL [wrk args…]
   shift 2
   step "wrk -t2 -c200 -d10s --latency: $name"
   wrk -t2 -c200 -d10s --latency "$@" "$url" | tee "$work/wrk.out"
-  "$py" "$helpers" wrk-row "$name" "$work/wrk.out" >>"$work/wrk.jsonl"
+  "$py" "$helpers" wrk-row "$name" "$work/wrk.out" ${REFUSED:+refused} >>"$work/wrk.jsonl"
 }
 
 t=$SECONDS
@@ -113,6 +113,18 @@ mapfile -t signed < <("$py" "$helpers" callback-url "$callback_url" "$cb_token" 
 answer="$(curl -sS -w '\n%{http_code}' "${signed[0]}")"
 [ "$answer" = "${signed[1]}"$'\n'"200" ] || fail "the signed verification URL was not answered 200 with the echo: $answer"
 run_wrk "callback verification GET" "${signed[0]}"
+
+# The same URL signed with another Token: anyone's forged request, refused with 403 (issue 27:
+# answered from the keys in memory, like a valid one).
+mapfile -t forged < <("$py" "$helpers" callback-url "$callback_url" "Forged$RANDOM" "$aes_key" "$corp")
+answer="$(curl -sS -o /dev/null -w '%{http_code}' "${forged[0]}")"
+[ "$answer" = 403 ] || fail "the forged verification URL was not answered 403: $answer"
+REFUSED=1 run_wrk "callback verification GET, forged (403)" "${forged[0]}"
+# Forged by someone without the EncodingAESKey either (the forged row above is sealed with the
+# app's key, as a replayed ciphertext is).
+other_key="$("$py" -c 'import random,string; r=random.SystemRandom(); print("".join(r.choice(string.ascii_letters+string.digits) for _ in range(43)))')"
+mapfile -t blind < <("$py" "$helpers" callback-url "$callback_url" "Forged$RANDOM" "$other_key" "$corp")
+REFUSED=1 run_wrk "callback verification GET, forged without the key (403)" "${blind[0]}"
 
 curl -fsS -o /dev/null "$channel" -H "Authorization: Bearer $token" || fail "the admin GET failed"
 run_wrk "admin channel GET" "$channel" -H "Authorization: Bearer $token"

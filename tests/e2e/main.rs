@@ -8,6 +8,7 @@ mod audit_stats;
 mod auth_matrix;
 mod backup;
 mod callback_flow;
+mod callback_memory;
 mod card_actions;
 mod click_schedules;
 mod credential_budget;

@@ -4,10 +4,12 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::channel::ChannelError;
-use shared::crypto::{CallbackCrypto, CryptoError};
+use shared::crypto::CryptoError;
 use shared::domain::Diagnosis;
 use shared::http::{ApiError, too_large};
 use shared::i18n::Text;
+
+use crate::known::Known;
 
 /// What the callback function can fail with; each is answered with the contract's error
 /// format and, where a binding is known, recorded as its diagnosis.
@@ -137,17 +139,19 @@ pub(crate) fn from_crypto(e: CryptoError) -> CallbackError {
 /// replaying a ciphertext WeCom once sent with a signature of their own: the two cannot be
 /// told apart, so neither changes an authentic outcome on the binding
 /// ([`CallbackCheck::replaces`]). Its answer and hint (the Token differs) are the same, and
-/// it is recorded where nothing authentic is; the log says which it may have been.
-pub(crate) fn signature_failure(
-    crypto: &CallbackCrypto,
-    encrypt: &str,
-    e: CryptoError,
-) -> CallbackError {
-    if matches!(e, CryptoError::Signature) && crypto.sealed_for_us(encrypt) {
-        tracing::info!(
-            "signature mismatch on a ciphertext sealed for this app: WeCom with another Token, \
-             or a replay"
-        );
+/// it is recorded where nothing authentic is; the log says which it may have been, once a
+/// minute per URL ([`Known::sealed_note_due`]: a replayed flood must not be a flood of log
+/// lines, nor of decryptions made only for them).
+pub(crate) fn signature_failure(k: &Known, encrypt: &str, e: CryptoError) -> CallbackError {
+    if matches!(e, CryptoError::Signature) {
+        let now_ms = shared::domain::unix_ms();
+        if k.sealed_note_due(now_ms) && k.crypto.sealed_for_us(encrypt) {
+            k.sealed_noted(now_ms);
+            tracing::info!(
+                "signature mismatch on a ciphertext sealed for this app: WeCom with another \
+                 Token, or a replay"
+            );
+        }
     }
     from_crypto(e)
 }

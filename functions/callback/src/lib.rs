@@ -17,12 +17,14 @@ use utoipa::OpenApi;
 mod check;
 mod click;
 mod error;
+mod known;
 mod push;
 mod signed;
 mod verify;
 
 pub use click::{Clicks, PushApp, click_of};
 pub use error::CallbackError;
+pub use known::{KNOWN_FOR_MS, REREAD_COOLDOWN_MS};
 pub use push::CallbackEnvelope;
 pub use signed::{TIMESTAMP_WINDOW_SECS, parse_query};
 
@@ -33,6 +35,9 @@ pub struct AppState {
     pub clock: Clock,
     /// Card clicks are acted on only with these; without, they are acknowledged and logged.
     pub clicks: Option<Arc<Clicks>>,
+    /// The callback URLs verified lately, with their keys: a warm process verifies from
+    /// memory (`known.rs`).
+    known: Arc<known::KnownCallbacks>,
 }
 
 impl AppState {
@@ -41,7 +46,14 @@ impl AppState {
             channels,
             clock: system_clock(),
             clicks: None,
+            known: Arc::default(),
         }
+    }
+
+    /// The same state reading time from `clock` (tests move it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn with_clicks(mut self, clicks: Clicks) -> Self {

@@ -20,10 +20,10 @@ use shared::http::views::ErrorBody;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::check::{binding_for, checked};
+use crate::check::verified;
 use crate::click::click_of;
 use crate::error::{CallbackError, HINT_BAD_REQUEST, check_failed, from_crypto, signature_failure};
-use crate::signed::{SignedParams, crypto_for, parse_query, signed_now};
+use crate::signed::{SignedParams, parse_query, signed_now};
 
 /// WeCom retries a push for well under a day; a claim outlives every retry.
 const PUSH_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -96,16 +96,17 @@ pub(crate) async fn receive_push(
     })?;
     let encrypt = shared::xml::envelope_encrypt_ref(text)
         .map_err(|e| from_crypto(CryptoError::Envelope(e)))?;
-    let found = binding_for(&st, &id).await?;
     // Pushes can be frequent: a success is written only when it changes what the admin sees.
-    let (plain, resolved) = checked(&st, found, false, async |b| {
-        let crypto = crypto_for(&b)?;
-        let plain = crypto
+    let (plain, known) = verified(&st, &id, false, |k| {
+        let plain = k
+            .crypto
             .decrypt_signed(signed.signed(), &encrypt)
-            .map_err(|e| signature_failure(&crypto, &encrypt, e))?;
-        Ok((plain, b))
+            .map_err(|e| signature_failure(k, &encrypt, e))?;
+        Ok((plain, k.clone()))
     })
     .await?;
+    // The binding the keys that verified the push belong to (read with them).
+    let resolved = &known.binding;
 
     match PushMessage::parse(&plain) {
         Ok(msg) => {
@@ -126,7 +127,7 @@ pub(crate) async fn receive_push(
             match claimed {
                 None => tracing::debug!("duplicate push ignored"),
                 Some(k) => {
-                    if let Err(e) = act_on(&st, &resolved, &msg).await {
+                    if let Err(e) = act_on(&st, resolved, &msg).await {
                         // Not done: give the claim back and let WeCom retry (503).
                         if !k.is_empty()
                             && let Err(r) = st.channels.release_push(id, &k).await

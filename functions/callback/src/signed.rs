@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use shared::channel::ResolvedBinding;
-use shared::crypto::{CallbackCrypto, Signed};
+use shared::crypto::Signed;
 use shared::domain::Diagnosis;
 use shared::i18n::Text;
 
 use crate::AppState;
-use crate::error::{CallbackError, HINT_BAD_REQUEST, HINT_STALE, check_failed, from_crypto};
+use crate::error::{CallbackError, HINT_BAD_REQUEST, HINT_STALE, check_failed};
 
 /// How far a request's `timestamp` may be from our clock. WeCom signs each request when it
 /// sends it and retries within seconds; an older signed request is a replay.
@@ -61,15 +60,6 @@ impl SignedQuery {
             nonce: &self.nonce,
         }
     }
-}
-
-pub(crate) fn crypto_for(b: &ResolvedBinding) -> Result<CallbackCrypto, CallbackError> {
-    CallbackCrypto::new(
-        b.secrets.token.expose(),
-        b.secrets.encoding_aes_key.expose(),
-        b.config.corp_id.as_str(),
-    )
-    .map_err(from_crypto)
 }
 
 /// The signed parameters, checked before anything is read: present, and signed within

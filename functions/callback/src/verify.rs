@@ -12,9 +12,9 @@ use shared::http::routes;
 use shared::http::views::ErrorBody;
 
 use crate::AppState;
-use crate::check::{binding_for, checked};
+use crate::check::verified;
 use crate::error::{CallbackError, HINT_BAD_REQUEST, check_failed, signature_failure};
-use crate::signed::{SignedParams, crypto_for, parse_query, signed_now};
+use crate::signed::{SignedParams, parse_query, signed_now};
 
 /// WeCom's URL verification
 ///
@@ -69,12 +69,10 @@ pub(crate) async fn verify_url(
             HINT_BAD_REQUEST,
         ));
     }
-    let found = binding_for(&st, &id).await?;
-    let plain = checked(&st, found, true, async |b| {
-        let crypto = crypto_for(&b)?;
-        crypto
+    let plain = verified(&st, &id, true, |k| {
+        k.crypto
             .verify_url(signed.signed(), &echostr)
-            .map_err(|e| signature_failure(&crypto, &echostr, e))
+            .map_err(|e| signature_failure(k, &echostr, e))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response())

@@ -75,11 +75,11 @@ async fn fixture_over(dir: tempfile::TempDir, channels: ChannelService) -> Fixtu
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(1_700_000_000));
     let now = clock.clone();
     Fixture {
-        router: router(AppState {
-            channels: channels.clone(),
-            clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst) * 1000),
-            clicks: None,
-        }),
+        router: router(
+            AppState::new(channels.clone()).with_clock(Arc::new(move || {
+                now.load(std::sync::atomic::Ordering::SeqCst) * 1000
+            })),
+        ),
         clock,
         channels,
         key,
