@@ -1,7 +1,28 @@
 # Shared by the scripts under tests/ (sourced, not run): the one build command, the project
 # venv with the pinned Python tools, and moto in server mode on a free loopback port.
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's name and how long it took, for step_summary.
+_step_name=""
+_step_start=$SECONDS
+_step_times=()
+_step_end() {
+  if [ -n "$_step_name" ]; then _step_times+=("$((SECONDS - _step_start))|$_step_name"); fi
+  _step_name=""
+}
+step() {
+  _step_end
+  _step_name="$*"
+  _step_start=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+# Where the time went: every step of this script with its seconds, longest first.
+step_summary() {
+  _step_end
+  printf '\n==> where the time went (%d s in all)\n' "$SECONDS"
+  printf '%s\n' "${_step_times[@]}" | sort -t'|' -k1,1nr | while IFS='|' read -r secs name; do
+    printf '%6d s  %s\n' "$secs" "$name"
+  done
+}
 
 # A one-off build gains nothing from incremental compilation, and its caches doubled the
 # size of target/debug.

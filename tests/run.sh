@@ -114,6 +114,7 @@ PY
   "$root/tests/rehearsal.sh" --no-build
 fi
 
+step_summary
 step "all checks passed"
 # One closing line for the whole suite (cargo prints one per test binary).
 echo "$summary"
