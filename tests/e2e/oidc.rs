@@ -141,7 +141,10 @@ async fn only_the_issuers_tokens_for_this_api_get_in() {
     assert_eq!(claims_of(&listed)["role"], serde_json::json!(["admin"]));
     let (status, message, hint) = channels_as(&r, &listed).await;
     assert_eq!(status, 401);
-    assert!(message.contains("`role` claim must be one string"), "{message}");
+    assert!(
+        message.contains("`role` claim must be one string"),
+        "{message}"
+    );
     assert!(hint.contains("Multivalued off"), "{hint}");
     assert_eq!(key_fetches(&metrics, "ok").await, 1, "the keys, once");
 
