@@ -224,6 +224,15 @@ class Walk:
         before = self.fake_state()["calls"].get("message/recall", 0)
         self.call("DELETE", f"/v1/orgs/{ORG}/deliveries/{event_id}/{MEMBER}", t, expect=200)
         check(self.fake_state()["calls"].get("message/recall", 0) == before + 1, "WeCom got the recall")
+        # What the Overview and the Audit tab read: counters dispatch wrote under its own role,
+        # and the channel-config and test-send functions' entries, with the token's subject.
+        _, stats = self.call("GET", f"/v1/orgs/{ORG}/stats?hours=24", t, expect=200)
+        totals = (stats.get("totals") or {}).get("deliveries") or {}
+        check(totals.get("delivered", 0) >= 1 and totals.get("recalled", 0) >= 1, "/stats counts the card delivered and recalled", totals)
+        _, audit = self.call("GET", f"/v1/orgs/{ORG}/audit", t, expect=200)
+        actions = {e.get("action"): e for e in audit.get("items", [])}
+        check({"channel_saved", "subscriptions_changed", "recall"} <= set(actions), "the audit trail lists the save, the subscriptions and the recall", sorted(actions))
+        check(actions["recall"].get("who") == "workflow-admin" and actions["recall"].get("outcome") == "ok", "the recall is recorded with who made it", actions["recall"])
 
         self.step(10, "every route of the template answers through the API")
         for path in ["/console", "/console/console.js", "/v1/openapi.json"]:
