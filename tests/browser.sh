@@ -119,8 +119,8 @@ walk() {
   stop_all
 }
 
-# The all-in-one server signing admins in through an OpenID provider (README, "Run it on one
-# server"): the console's code + PKCE sign-in against oidc-provider on loopback, walked by
+# The all-in-one server signing admins in through an OpenID provider (docs/ONE-SERVER.md):
+# the console's code + PKCE sign-in against oidc-provider on loopback, walked by
 # tests/browser/signin.mjs as on AWS, with the runner itself checking the access tokens.
 signin_walk() {
   local run_port audience="https://wecom-notify.console.test" secret="browser-workflow-secret"

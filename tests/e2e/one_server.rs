@@ -1,5 +1,5 @@
-//! The all-in-one server as a systemd service (`infra/one-server/wecom-notify.service`, README
-//! "Run it on one server"): the unit keeps its hardening, and systemd itself accepts it —
+//! The all-in-one server as a systemd service (`infra/one-server/wecom-notify.service`,
+//! docs/ONE-SERVER.md): the unit keeps its hardening, and systemd itself accepts it —
 //! `systemd-analyze verify`, and `systemd-analyze security` rates its exposure (tests/run.sh
 //! installs Debian's `systemd` for it when missing).
 

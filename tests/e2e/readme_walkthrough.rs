@@ -1,4 +1,4 @@
-//! README.md's "Try it locally", run as written: its shell blocks, in order, against the fake
+//! The walk-through of docs/TRY-IT.md (README.md, "Try it locally"), run as written: its shell blocks, in order, against the fake
 //! WeCom and the runner on free ports, each documented answer (`# {…}` under a command) checked
 //! against what came back. So the walk-through cannot drift from the product.
 //!
@@ -14,17 +14,10 @@ use e2e::fake::{self, FakeWeCom};
 use e2e::{Runner, runner_binary};
 use serde_json::Value;
 
-/// The section "## Try it locally" of README.md, up to the next `## `.
+/// docs/TRY-IT.md, the walk-through the README points to.
 fn section() -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .expect("README.md");
-    let start = readme
-        .find("## Try it locally")
-        .expect("README.md has a section \"## Try it locally\"");
-    let rest = &readme[start..];
-    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 4);
-    rest[..end].to_owned()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/TRY-IT.md"))
+        .expect("docs/TRY-IT.md")
 }
 
 /// The ```sh blocks of `text`, in order.

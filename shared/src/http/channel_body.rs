@@ -81,7 +81,7 @@ pub struct ChannelBody {
     pub quiet_hours: Option<Value>,
 }
 
-/// A channel of the README's demo app on the fake WeCom (tests/src/fake.rs): it saves, and
+/// A channel of the demo app of docs/TRY-IT.md on the fake WeCom (tests/src/fake.rs): it saves, and
 /// its test succeeds there.
 pub fn demo_channel() -> Value {
     json!({"corp_id": "ww0123456789abcdef", "app_secret": "demo-app-secret",
