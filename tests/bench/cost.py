@@ -30,8 +30,8 @@ PRICES = {
 }
 HOURS = 730
 # From the item layout (docs/OPERATIONS.md, Scale): claim, pace log, fence, outcome and their keys-only index
-# entries per notification; the subscription, app and binding reads.
-WRU_PER_NOTIFICATION = 15
+# entries per notification, and the hour's statistics counter; the subscription, app and binding reads.
+WRU_PER_NOTIFICATION = 16
 RRU_PER_NOTIFICATION = 4
 RECORD_KB = 1.0  # a delivery record and its index entries, kept 30 days
 NAT_KB_PER_MESSAGE = 2.0
