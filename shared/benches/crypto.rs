@@ -13,8 +13,9 @@
 //! avoid, each on the very bytes (or lengths) its path handles — SHA-1 over the sorted
 //! concatenation the signature hashes, AES-256-CBC decryption and encryption of the
 //! ciphertext's length with the key already expanded, base64 decoding and encoding of the
-//! ciphertext — with the crates the crypto crate uses (sha1, aes + cbc, base64-simd) and with
-//! aws-lc-rs, the fastest SHA-1 and AES in the dependency tree (linked through rustls).
+//! ciphertext — with every implementation in the dependency tree: the sha1 crate (the crypto
+//! crate's SHA-1), RustCrypto's aes + cbc, aws-lc-rs (linked through rustls; the crypto crate's
+//! AES) and base64-simd (its base64).
 //! tests/bench/crypto.sh adds each path's primitives up and reports the path as a multiple.
 //!
 //! Before measuring, it writes its inputs to `$CRYPTO_BENCH_INPUTS` (default
