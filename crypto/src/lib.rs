@@ -10,7 +10,7 @@
 //! time, at `opt-level = 3`. `shared` re-exports it as `shared::crypto` and `shared::xml`.
 //!
 //! AES-256-CBC is aws-lc-rs's, already linked for TLS (rustls): in the crypto benchmark's
-//! floor (shared/benches/crypto.rs) it decrypted 2–5× and encrypted 2–3× as fast as RustCrypto's
+//! floor (shared/benches/crypto.rs) it decrypted 3–7× and encrypted 2–3× as fast as RustCrypto's
 //! aes + cbc on the same bytes. SHA-1 is the sha1 crate's (SHA-NI / ARMv8 SHA by runtime
 //! detection), as fast as aws-lc's on long inputs and faster on short ones.
 
