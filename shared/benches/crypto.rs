@@ -9,6 +9,15 @@
 //!   per-push crypto work of functions/callback (`receive_push`).
 //! - `reply_encrypt`: [`CallbackCrypto::encrypt_reply`], a signed passive reply.
 //!
+//! and, in the same run, the floor under them (group `floor`): the primitives no path can
+//! avoid, each on the very bytes (or lengths) its path handles — SHA-1 over the sorted
+//! concatenation the signature hashes, AES-256-CBC decryption and encryption of the
+//! ciphertext's length with the key already expanded, base64 decoding and encoding of the
+//! ciphertext — with every implementation in the dependency tree: the sha1 crate (the crypto
+//! crate's SHA-1), RustCrypto's aes + cbc, aws-lc-rs (linked through rustls; the crypto crate's
+//! AES) and base64-simd (its base64).
+//! tests/bench/crypto.sh adds each path's primitives up and reports the path as a multiple.
+//!
 //! Before measuring, it writes its inputs to `$CRYPTO_BENCH_INPUTS` (default
 //! `target/bench/crypto-inputs.json`) and checks every output against the expected one.
 
@@ -16,7 +25,16 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aes::Aes256;
+use aes::cipher::block_padding::NoPadding;
+use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
+use aws_lc_rs::cipher::{
+    AES_256, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, UnboundCipherKey,
+};
+use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
+use aws_lc_rs::iv::FixedLength;
 use criterion::{BenchmarkId, Criterion};
+use sha1::{Digest, Sha1};
 use shared::crypto::{CallbackCrypto, Signed, signature};
 use shared::xml::PushMessage;
 
@@ -78,6 +96,150 @@ fn check(c: &CallbackCrypto, case: &Case) {
     }
     let reply = c.encrypt_reply(&case.reply_plain, TIMESTAMP, NONCE, RANDOM);
     assert!(reply.contains(&case.reply_encrypt) && reply.contains(&case.reply_signature));
+}
+
+/// What the signature hashes: token, timestamp, nonce and ciphertext, sorted and joined.
+fn signed_bytes(encrypt: &str) -> Vec<u8> {
+    let mut parts = [TOKEN, TIMESTAMP, NONCE, encrypt];
+    parts.sort_unstable();
+    parts.concat().into_bytes()
+}
+
+/// One size's floor inputs: the bytes each path hashes and the ciphertext it decrypts.
+struct Floor {
+    label: &'static str,
+    /// SHA-1 input of `signature` and `verify_url` (over the echostr).
+    echo_signed: Vec<u8>,
+    /// SHA-1 input of the push paths and of `reply_encrypt` (the same ciphertext).
+    push_signed: Vec<u8>,
+    /// The push's base64 ciphertext (the echostr's has the same length).
+    b64: String,
+    /// Its raw ciphertext: AES-256-CBC input (decryption) and output (encryption) length.
+    raw: Vec<u8>,
+}
+
+fn floor_inputs(case: &Case) -> Floor {
+    let raw = base64_simd::STANDARD
+        .decode_to_vec(&case.push_encrypt)
+        .expect("base64");
+    // The paths of one size handle ciphertexts of one length, so one AES and base64 figure
+    // per size stands for all of them.
+    assert_eq!(case.echostr.len(), case.push_encrypt.len());
+    assert_eq!(case.reply_encrypt, case.push_encrypt);
+    Floor {
+        label: case.label,
+        echo_signed: signed_bytes(&case.echostr),
+        push_signed: signed_bytes(&case.push_encrypt),
+        b64: case.push_encrypt.clone(),
+        raw,
+    }
+}
+
+/// The primitives of every path at every size, each timed alone (group `floor`, one function
+/// per primitive and implementation, one parameter per size).
+fn bench_floor(crit: &mut Criterion, cases: &[Case]) {
+    let key = inputs::aes_key();
+    let iv: [u8; 16] = key[..16].try_into().expect("16 bytes");
+    // Expanded once, as a path that keeps its cipher would.
+    let aes = Aes256::new_from_slice(&key).expect("32 bytes");
+    let lc_dec = DecryptingKey::cbc(UnboundCipherKey::new(&AES_256, &key).expect("key"))
+        .expect("aws-lc CBC");
+    let lc_enc = EncryptingKey::cbc(UnboundCipherKey::new(&AES_256, &key).expect("key"))
+        .expect("aws-lc CBC");
+    let floors: Vec<Floor> = cases.iter().map(floor_inputs).collect();
+
+    // The implementations agree before they are timed.
+    for f in &floors {
+        assert_eq!(
+            Sha1::digest(&f.push_signed).as_slice(),
+            digest(&SHA1_FOR_LEGACY_USE_ONLY, &f.push_signed).as_ref()
+        );
+        let mut a = f.raw.clone();
+        cbc::Decryptor::<&Aes256>::inner_iv_init(&aes, &iv.into())
+            .decrypt_padded::<NoPadding>(&mut a)
+            .expect("blocks");
+        let mut b = f.raw.clone();
+        lc_dec
+            .decrypt(&mut b, DecryptionContext::Iv128(FixedLength::from(iv)))
+            .expect("aws-lc decrypt");
+        assert_eq!(a, b);
+        let mut c = a.clone();
+        lc_enc
+            .less_safe_encrypt(&mut c, EncryptionContext::Iv128(FixedLength::from(iv)))
+            .expect("aws-lc encrypt");
+        assert_eq!(c, f.raw);
+    }
+
+    let mut g = crit.benchmark_group("floor");
+    for f in &floors {
+        let id = |name: &str| BenchmarkId::new(name, f.label);
+        g.bench_function(id("sha1_echo"), |b| {
+            b.iter(|| Sha1::digest(black_box(&f.echo_signed)))
+        });
+        g.bench_function(id("sha1_push"), |b| {
+            b.iter(|| Sha1::digest(black_box(&f.push_signed)))
+        });
+        g.bench_function(id("sha1_push-aws_lc"), |b| {
+            b.iter(|| digest(&SHA1_FOR_LEGACY_USE_ONLY, black_box(&f.push_signed)))
+        });
+        let mut out = vec![0u8; f.raw.len()];
+        g.bench_function(id("aes_cbc_dec"), |b| {
+            b.iter(|| {
+                cbc::Decryptor::<&Aes256>::inner_iv_init(&aes, &iv.into())
+                    .decrypt_padded_b2b::<NoPadding>(black_box(&f.raw), &mut out)
+                    .map(|p| p.len())
+                    .expect("blocks")
+            })
+        });
+        g.bench_function(id("aes_cbc_dec-aws_lc"), |b| {
+            b.iter(|| {
+                // aws-lc decrypts in place; the copy back is timed with it (a memcpy of the
+                // ciphertext, a few ns).
+                out.copy_from_slice(black_box(&f.raw));
+                lc_dec
+                    .decrypt(&mut out, DecryptionContext::Iv128(FixedLength::from(iv)))
+                    .map(|p| p.len())
+                    .expect("decrypt")
+            })
+        });
+        g.bench_function(id("aes_cbc_enc"), |b| {
+            b.iter(|| {
+                cbc::Encryptor::<&Aes256>::inner_iv_init(&aes, &iv.into())
+                    .encrypt_padded_b2b::<NoPadding>(black_box(&f.raw), &mut out)
+                    .map(|p| p.len())
+                    .expect("blocks")
+            })
+        });
+        g.bench_function(id("aes_cbc_enc-aws_lc"), |b| {
+            b.iter(|| {
+                out.copy_from_slice(black_box(&f.raw));
+                lc_enc
+                    .less_safe_encrypt(&mut out, EncryptionContext::Iv128(FixedLength::from(iv)))
+                    .map(|_| out.len())
+                    .expect("encrypt")
+            })
+        });
+        g.bench_function(id("b64_dec"), |b| {
+            b.iter(|| {
+                base64_simd::STANDARD
+                    .decode(
+                        black_box(f.b64.as_bytes()),
+                        base64_simd::Out::from_slice(&mut out),
+                    )
+                    .map(|p| p.len())
+                    .expect("base64")
+            })
+        });
+        let mut text = vec![0u8; f.b64.len()];
+        g.bench_function(id("b64_enc"), |b| {
+            b.iter(|| {
+                base64_simd::STANDARD
+                    .encode_as_str(black_box(&f.raw), base64_simd::Out::from_slice(&mut text))
+                    .len()
+            })
+        });
+    }
+    g.finish();
 }
 
 fn inputs_path() -> PathBuf {
@@ -190,6 +352,8 @@ fn main() {
         });
     }
     g.finish();
+
+    bench_floor(&mut crit, &cases);
 
     crit.final_summary();
 }

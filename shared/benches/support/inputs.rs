@@ -23,6 +23,13 @@ pub fn crypto() -> CallbackCrypto {
     CallbackCrypto::new(TOKEN, ENCODING_AES_KEY, CORP_ID).expect("published key")
 }
 
+/// The EncodingAESKey's 32 bytes (the floor benchmarks expand them themselves).
+pub fn aes_key() -> [u8; 32] {
+    *shared::crypto::AesKey::from_encoding_aes_key(ENCODING_AES_KEY)
+        .expect("published key")
+        .bytes()
+}
+
 /// Printable filler of exactly `n` bytes (a repeating pattern, so runs are identical).
 fn filler(n: usize) -> String {
     const PATTERN: &[u8] = b"Approval for release 42 is waiting: SQL review, 3 steps. ";
