@@ -8,7 +8,9 @@
 #
 # Sections (each script also runs on its own and prints its markdown):
 #   crypto    tests/bench/crypto.sh       criterion vs wechatpy on the same inputs
-#   cold      tests/bench/coldstart.sh    Lambda Runtime API stand-in vs a hello-world binary
+#   cold      tests/bench/coldstart.sh    Lambda Runtime API stand-in vs a hello-world binary,
+#                                         stores on moto, then at AWS-like latencies
+#   size      tests/bench/size.sh         each function's binary, x86_64 and arm64 (sam build)
 #   fan-out   bench-dispatch fanout       one event to 1,000 members vs one call per member
 #   economy   bench-dispatch economy      20 dispatcher processes on a cold shared cache
 #   load      tests/bench/wrk.sh          wrk against the local runner vs its /healthz
@@ -61,6 +63,7 @@ else
   section crypto "$root/tests/bench/crypto.sh"
   section cold "$root/tests/bench/coldstart.sh"
 fi
+section size "$root/tests/bench/size.sh"
 
 step "building bench-dispatch (release)"
 cargo build --release -p wecom-notify-bench --bin bench-dispatch
@@ -83,7 +86,7 @@ cores="$(nproc 2>/dev/null || echo '?')"
   echo "Produced by \`tests/bench.sh$([ "$quick" = 1 ] && echo ' --quick')\` on $(date -u +%Y-%m-%d) — ${cores} cores, ${cpu:-unknown CPU}, $(uname -sm)."
   echo "Every comparison is a ratio of two things measured in the same run; rerun the command to"
   echo "reproduce (the sections also run alone: see the header of tests/bench.sh)."
-  for s in crypto cold fanout economy load cost; do
+  for s in crypto cold size fanout economy load cost; do
     echo
     cat "$out/report-$s.md"
   done

@@ -2,7 +2,7 @@
 
     python tests/bench/cost.py TARGET_BENCH_DIR
 
-Reads the cold-start table (report-cold.md: dispatch's invocation time on the stand-in, start → response
+Reads the cold-start table with AWS-like store latency (report-cold.md: dispatch's invocation time on the stand-in, start → response
 minus start → /next, and its peak RSS) and the template's memory sizes, and prices them with the
 list prices below. What is not measured here is said so in the table: DynamoDB units per
 notification come from the item layout (docs/OPERATIONS.md, Scale), NAT data from the size of a message/send.
@@ -44,13 +44,18 @@ def price(key):
 
 
 def cold_row(cold_md, name):
+    """The function's row of the last cold-start table: the one with AWS-like store latency,
+    closer to the duration AWS bills than moto on loopback."""
+    found = None
     for line in cold_md.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells and cells[0] == name and len(cells) >= 7:
             nums = lambda cell: [float(x) for x in re.findall(r"([0-9]+(?:\.[0-9]+)?) ms", cell)]
             next_ms, response_ms = nums(cells[1])[0], nums(cells[2])[0]
-            return {"invoke_ms": max(response_ms - next_ms, 0.0), "rss_mb": float(cells[6])}
-    sys.exit(f"cost.py: no `{name}` row in the cold-start table")
+            found = {"invoke_ms": max(response_ms - next_ms, 0.0), "rss_mb": float(cells[6])}
+    if found is None:
+        sys.exit(f"cost.py: no `{name}` row in the cold-start table")
+    return found
 
 
 def memory_mb(template, function):
@@ -89,7 +94,7 @@ def main():
         "### Cost",
         "",
         f"Dispatch measured on the stand-in: {cold['invoke_ms']:.1f} ms per invocation (cold; start → "
-        f"response minus start → /next, stores on moto), peak RSS {cold['rss_mb']:.1f} MB, billed at the "
+        f"response minus start → /next, stores at AWS-like latencies on moto), peak RSS {cold['rss_mb']:.1f} MB, billed at the "
         f"template's {mem} MB on arm64. Prices: us-east-1 list prices "
         + ", ".join(sorted({f"[{u.split('/')[3]}]({u})" for _, u in PRICES.values()}))
         + ". Units per notification are from the item layout (docs/OPERATIONS.md, Scale), not measured.",

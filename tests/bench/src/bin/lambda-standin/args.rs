@@ -5,7 +5,12 @@ use std::time::Duration;
 
 pub(crate) const USAGE: &str = "usage: lambda-standin [--runs N] --fn hello=PATH --fn callback=PATH \
      [--fn channel-config=PATH] [--fn test-send=PATH] [--fn dispatch=PATH] \
-     [--append FILE.md] [--timeout-secs S]";
+     [--append FILE.md] [--timeout-secs S] [--aws-latency]";
+
+/// What `--aws-latency` adds to each call before the proxy forwards it: about what a call
+/// from a Lambda function in the same region takes on AWS.
+pub(crate) const DYNAMODB_LATENCY: Duration = Duration::from_millis(4);
+pub(crate) const SECRETS_MANAGER_LATENCY: Duration = Duration::from_millis(15);
 
 /// WeCom takes 30 messages a minute per member; test-send and dispatch send one per run.
 pub(crate) const MAX_RUNS: usize = 25;
@@ -53,6 +58,9 @@ pub(crate) struct Args {
     pub(crate) functions: Vec<Function>,
     pub(crate) append: Option<PathBuf>,
     pub(crate) timeout: Duration,
+    /// Each call to the stores waits [`DYNAMODB_LATENCY`] or [`SECRETS_MANAGER_LATENCY`]
+    /// before it reaches moto; concurrent calls wait at the same time.
+    pub(crate) aws_latency: bool,
 }
 
 pub(crate) fn parse_args() -> Result<Args, String> {
@@ -61,6 +69,7 @@ pub(crate) fn parse_args() -> Result<Args, String> {
         functions: Vec::new(),
         append: None,
         timeout: Duration::from_secs(30),
+        aws_latency: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -79,6 +88,7 @@ pub(crate) fn parse_args() -> Result<Args, String> {
                         .map_err(|_| format!("--timeout-secs {v:?}: not a number"))?,
                 );
             }
+            "--aws-latency" => a.aws_latency = true,
             "--append" => a.append = Some(PathBuf::from(value()?)),
             "--fn" => {
                 let v = value()?;

@@ -81,6 +81,7 @@ async fn run(args: &Args) -> Result<(), String> {
         ended: tokio::sync::Notify::new(),
         generation: tx,
         moto: moto.trim_end_matches('/').to_owned(),
+        aws_latency: args.aws_latency,
         http: reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))

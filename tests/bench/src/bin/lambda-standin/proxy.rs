@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::args::{DYNAMODB_LATENCY, SECRETS_MANAGER_LATENCY};
 use crate::runtime::{Call, Shared};
 
 /// Forwards every request to moto as it is and records when it started and ended.
@@ -31,6 +32,16 @@ pub(crate) async fn proxy(
         .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
     let mut label = target.clone();
     let answer = async {
+        if sh.aws_latency {
+            // Before moto, which answers one request at a time: overlapping calls wait
+            // their latency side by side, as they would on AWS.
+            tokio::time::sleep(if target.starts_with("secretsmanager.") {
+                SECRETS_MANAGER_LATENCY
+            } else {
+                DYNAMODB_LATENCY
+            })
+            .await;
+        }
         let body = axum::body::to_bytes(body, 64 << 20)
             .await
             .map_err(|e| e.to_string())?;

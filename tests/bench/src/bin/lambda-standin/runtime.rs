@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) generation: tokio::sync::watch::Sender<u64>,
     pub(crate) moto: String,
     pub(crate) http: reqwest::Client,
+    /// `--aws-latency`: each store call is held this long before it is forwarded.
+    pub(crate) aws_latency: bool,
 }
 
 impl Shared {
