@@ -36,6 +36,16 @@ build_test_bins() {
   cargo build --workspace --bins --tests
 }
 
+# From here on, cargo compiles the workspace's own crates with clippy's driver (cargo hands
+# RUSTC_WORKSPACE_WRAPPER to workspace members only), denying every warning: one build gives
+# the tests and clippy's verdict, where `cargo clippy` and then `cargo build` compiled every
+# dependency twice (once checked, once built). Exported, so the scripts tests/run.sh starts
+# build with the same wrapper and find everything up to date: a change of wrapper rebuilds
+# the workspace's crates. Not for release builds: the driver turns MIR optimisations off.
+lint_while_building() { # ROOT
+  export RUSTC_WORKSPACE_WRAPPER="$1/tests/clippy-driver.sh"
+}
+
 # The admin token the local runner prints when it starts with a fresh data directory (the line
 # after the one announcing it), read from its LOG as it appears there: waits up to 5 s, and
 # prints nothing if it never came. The announcing line alone is not enough: the token's line
