@@ -15,6 +15,10 @@ step() {
   _step_start=$SECONDS
   printf '\n==> %s\n' "$*"
 }
+# Records work that ran beside the steps (in the background) for step_summary.
+step_time() { # SECONDS NAME
+  _step_times+=("$1|$2")
+}
 # Where the time went: every step of this script with its seconds, longest first.
 step_summary() {
   _step_end
