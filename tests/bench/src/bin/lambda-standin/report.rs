@@ -386,28 +386,15 @@ pub(crate) fn summary(args: &Args, samples: &BTreeMap<String, Vec<Sample>>) -> S
             if trips <= 2 { "met" } else { "missed" }
         ));
     }
-    let sizes: Vec<(String, f64)> = args
-        .functions
-        .iter()
-        .filter(|f| f.kind != Kind::Hello)
-        .map(|f| {
-            (
-                f.name.clone(),
-                std::fs::metadata(&f.path).map_or(0.0, |m| m.len() as f64 / 1_048_576.0),
-            )
-        })
-        .collect();
-    let largest = sizes
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .cloned()
-        .unwrap_or_default();
-    parts.push(format!(
-        "largest binary {} {:.2} MB (goal ≤ 8 MB: {})",
-        largest.0,
-        largest.1,
-        if largest.1 <= 8.0 { "met" } else { "missed" }
-    ));
+    // The size goal is the callback's (its latency budget is WeCom's 5 s); every function's
+    // size, and arm64's, are in the size section (tests/bench/size.sh).
+    if let Some(cb) = args.functions.iter().find(|f| f.kind == Kind::Callback) {
+        let mb = std::fs::metadata(&cb.path).map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
+        parts.push(format!(
+            "callback binary {mb:.2} MB on x86_64 (goal ≤ 8 MB: {})",
+            if mb <= 8.0 { "met" } else { "missed" }
+        ));
+    }
     let with = if args.aws_latency {
         " (AWS-like store latency)"
     } else {
