@@ -2,8 +2,8 @@
 # Every benchmark in one command, each a ratio of two things measured in this same run, and
 # BENCHMARKS.md rewritten from what it measured (figures, the command, the machine, the date).
 #
-#   tests/bench.sh              # all sections: ~2.5 min on 2 cores once built; the first run
-#                               # on a fresh clone builds for ~27 min (release, LTO)
+#   tests/bench.sh              # all sections: ~4 min on 2 cores once built; a first run
+#                               # builds for ~25 min (release, LTO; x86_64 and arm64)
 #   tests/bench.sh --quick      # 3 cold starts per binary instead of 10, no cargo-bloat build
 #
 # Sections (each script also runs on its own and prints its markdown):
