@@ -14,19 +14,14 @@ command -v cargo >/dev/null 2>&1 || { echo "tests/run.sh: cargo is missing: inst
 # rustfmt and clippy are rustup components; a minimal toolchain lacks them.
 cargo fmt --version >/dev/null 2>&1 || { step "installing the rustup component rustfmt"; rustup component add rustfmt; }
 cargo clippy --version >/dev/null 2>&1 || { step "installing the rustup component clippy"; rustup component add clippy; }
-# What needs apt-get comes first, one at a time (apt-get takes a lock).
-ensure_python3_venv
-ensure_node
+ensure_venv "$root"
+ensure_checkov "$root"
 ensure_systemd_analyze
-# The Python tools (.venv/, .venv-checkov/) and the OpenID provider the end-to-end sign-in tests
-# start (tests/oidc) install beside the build below: downloads and unpacking, which the build
-# needs none of. Its own process group, stopped on any exit; waited for before moto starts.
-installs_log="$(mktemp -t installs.XXXXXX.log)"
-setsid bash -c 'set -euo pipefail; . "$1/tests/lib.sh"; ensure_venv "$1"; ensure_checkov "$1"
-  ensure_npm_folder "$1/tests/oidc" "oidc-provider"; echo "installs done in $SECONDS s"' _ "$root" >"$installs_log" 2>&1 &
-installs_pid=$!
-trap 'kill -- -"$installs_pid" 2>/dev/null || true' EXIT INT TERM
-step "installing the Python tools and the OpenID provider in the background (log: $installs_log)"
+# The OpenID provider the end-to-end sign-in tests start (tests/e2e/oidc.rs).
+ensure_npm_folder "$root/tests/oidc" "oidc-provider"
+
+# --- local AWS-compatible server ------------------------------------------------------------
+start_moto "$root"
 
 # --- checks ----------------------------------------------------------------------------------
 step "links between README.md and docs/ (files and anchors)"
@@ -41,22 +36,6 @@ cargo fmt --all -- --check
 step "cargo build --all-targets with clippy's lints, -D warnings (first run: compiles every dependency, ~8 min on 2 cores)"
 lint_while_building "$root"
 cargo build --workspace --all-targets
-
-step "waiting for the installs in the background"
-if ! wait "$installs_pid"; then
-  cat "$installs_log"
-  echo "tests/run.sh: installing the Python tools or the OpenID provider failed (log above: $installs_log)" >&2
-  exit 1
-fi
-grep -E '^==> ' "$installs_log" || true
-step_time "$(awk '/^installs done in/ { print $4 }' "$installs_log")" "installing the Python tools and the OpenID provider in the background, beside the build"
-# Installed now: these only put the tools on PATH and name them.
-ensure_venv "$root"
-ensure_checkov "$root"
-ensure_npm_folder "$root/tests/oidc" "oidc-provider"
-
-# --- local AWS-compatible server ------------------------------------------------------------
-start_moto "$root"
 
 # --- the arm64 artifacts, in the background --------------------------------------------------
 # sam build needs nothing the tests make. Started here at the lowest CPU priority, it takes the
