@@ -56,8 +56,15 @@ class Recorder:
         data = resp.read()
         status = resp.status
         conn.close()
-        answer(h, status, [(k, v) for k, v in resp.getheaders() if k.lower() not in ("server", "date")], data)
-        self._record(service, operation, parsed, status, data)
+        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("server", "date")]
+        # Recorded before the function has its answer: a PutEvents' deliveries are then started
+        # before the function goes on, so the walk's wait for the bus after the function's own
+        # answer includes them. Answered first, a slow sandbox's push was answered before its
+        # decision's delivery began, and the wait returned without it.
+        try:
+            self._record(service, operation, parsed, status, data)
+        finally:
+            answer(h, status, headers, data)
 
     def _what(self, h, body):
         m = SCOPE.search(h.headers.get("Authorization", ""))
