@@ -14,7 +14,6 @@ cd "$root"
 # shellcheck source=tests/lib.sh
 . "$root/tests/lib.sh"
 
-fail() { echo "tests/bench/size.sh: $*" >&2; exit 1; }
 ensure_venv "$root"
 ensure_arm64_build
 target="${CARGO_TARGET_DIR:-target}"
